@@ -1,0 +1,125 @@
+/**
+ * weftd's REST API (JSON over a unix socket that only root can use). Errors come back as
+ * `{error: {code, message, field?}}` with an HTTP status derived from the code.
+ */
+import http from 'node:http';
+import { chmod, mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { Router } from './router.js';
+import type { Controller } from '../../controller/controller.js';
+import { InvalidArgumentError, NotFoundError, asWeftError, httpStatusFor } from '../../errors.js';
+import type { Logger } from '../../daemon/logger.js';
+
+const MAX_BODY = 1 << 20;
+
+export function buildRoutes(c: Controller, extra: { info: () => unknown; doctor?: (repair: boolean) => Promise<unknown> }): Router {
+  const r = new Router();
+  r.on('GET', '/v1/info', async () => ({ body: extra.info() }));
+  r.on('GET', '/v1/networks', async () => ({ body: await c.inspectNetworks() }));
+  r.on('POST', '/v1/networks', async (_p, b) => {
+    const n = await c.createNetwork(b);
+    return { status: 201, body: (await c.inspectNetworks([n.id]))[0] };
+  });
+  r.on('POST', '/v1/networks/prune', async () => ({ body: { removed: await c.pruneNetworks() } }));
+  r.on('GET', '/v1/networks/:ref', async (p) => ({ body: (await c.inspectNetworks([p.ref!]))[0] }));
+  r.on('DELETE', '/v1/networks/:ref', async (p) => {
+    const n = await c.removeNetwork(p.ref!);
+    return { body: { removed: n.name, id: n.id } };
+  });
+  r.on('POST', '/v1/networks/:ref/connect', async (p, b) => ({ status: 201, body: await c.connect(p.ref!, b) }));
+  r.on('POST', '/v1/networks/:ref/disconnect', async (p, b) => {
+    await c.disconnect(p.ref!, b);
+    return { status: 204 };
+  });
+  r.on('GET', '/v1/sandboxes', async () => ({ body: await c.sandboxViews() }));
+  r.on('POST', '/v1/sandboxes', async (_p, b) => {
+    const { sandbox } = await c.createSandbox(b);
+    return { status: 201, body: await c.sandboxView(sandbox.id) };
+  });
+  r.on('GET', '/v1/sandboxes/:ref', async (p) => ({ body: await c.sandboxView(p.ref!) }));
+  r.on('PATCH', '/v1/sandboxes/:ref', async (p, b) => {
+    const sb = await c.patchSandbox(p.ref!, b);
+    return { body: await c.sandboxView(sb.id) };
+  });
+  r.on('DELETE', '/v1/sandboxes/:ref', async (p) => {
+    const sb = await c.removeSandbox(p.ref!);
+    return { body: { removed: sb.name, id: sb.id } };
+  });
+  if (extra.doctor) {
+    const doctor = extra.doctor;
+    r.on('GET', '/v1/doctor', async (_p, _b, q) => ({ body: await doctor(q.get('repair') === 'true') }));
+  }
+  return r;
+}
+
+async function readBody(req: http.IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) throw new InvalidArgumentError('body', `larger than ${MAX_BODY} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  if (size === 0) return undefined;
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (err) {
+    throw new InvalidArgumentError('body', `malformed JSON: ${(err as Error).message}`);
+  }
+}
+
+export interface RestServer {
+  close(): Promise<void>;
+}
+
+/** Serve the router on a unix socket readable and writable by root only. */
+export async function serveRest(socketPath: string, router: Router, log: Logger, authorize: (req: http.IncomingMessage) => boolean): Promise<RestServer> {
+  await mkdir(path.dirname(socketPath), { recursive: true, mode: 0o700 });
+  await rm(socketPath, { force: true });
+  const server = http.createServer((req, res) => {
+    void (async () => {
+      let status = 200;
+      let payload: unknown;
+      try {
+        if (!authorize(req)) {
+          status = 403;
+          payload = { error: { code: 'WEFT_PERMISSION', message: 'only root may use the weft API' } };
+        } else {
+          const url = new URL(req.url ?? '/', 'http://weft');
+          const m = router.match(req.method ?? 'GET', url.pathname);
+          if (!m) throw new NotFoundError('route', `${req.method} ${url.pathname}`);
+          if ('allowed' in m) {
+            status = 405;
+            payload = { error: { code: 'WEFT_INVALID_ARGUMENT', message: `method ${req.method} not allowed (allowed: ${m.allowed.join(', ')})` } };
+          } else {
+            const body = await readBody(req);
+            const out = await m.handler(m.params, body, url.searchParams);
+            status = out.status ?? 200;
+            payload = out.body;
+          }
+        }
+      } catch (err) {
+        const e = asWeftError(err);
+        status = httpStatusFor(e.code);
+        payload = { error: e.toJSON() };
+        if (status >= 500) log.error({ err: e.message, code: e.code, url: req.url }, 'request failed');
+      }
+      const text = payload === undefined ? '' : JSON.stringify(payload);
+      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+    })();
+  });
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socketPath, () => resolve());
+  });
+  await chmod(socketPath, 0o600);
+  return {
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

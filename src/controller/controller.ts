@@ -1,0 +1,114 @@
+/**
+ * The CNM controller: owns networks, sandboxes and endpoints; the only path by which weft
+ * changes the store and the kernel. Every public method validates its input first.
+ */
+import type { ControllerContext, ControllerHooks } from './context.js';
+import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../model/types.js';
+import { createNetwork, ensurePredefinedNetworks, pruneNetworks, removeNetwork, resolveNetwork } from './network-ops.js';
+import { createSandbox, removeSandbox, resolveSandbox, setSandboxPid } from './sandbox-ops.js';
+import { connectEndpoint, disconnectEndpoint } from './endpoint-ops.js';
+import { ConnectInput, DisconnectInput, SandboxPatchInput, parseInput } from './inputs.js';
+import { NotFoundError } from '../errors.js';
+import { inspectNetwork, viewSandbox, type NetworkInspect, type SandboxView } from './inspect.js';
+import { reconcile, reapDeadSandboxes, type ReconcileReport } from './reconcile.js';
+
+export class Controller {
+  constructor(readonly ctx: ControllerContext) {}
+
+  addHooks(h: ControllerHooks): void {
+    this.ctx.hooks.push(h);
+  }
+
+  async start(): Promise<ReconcileReport> {
+    await ensurePredefinedNetworks(this.ctx);
+    return reconcile(this.ctx, { full: true });
+  }
+
+  resync(full: boolean): Promise<ReconcileReport> {
+    return reconcile(this.ctx, { full });
+  }
+
+  reap(): Promise<string[]> {
+    return reapDeadSandboxes(this.ctx);
+  }
+
+  createNetwork(body: unknown): Promise<NetworkRecord> {
+    return createNetwork(this.ctx, body);
+  }
+
+  removeNetwork(ref: string): Promise<NetworkRecord> {
+    return removeNetwork(this.ctx, ref);
+  }
+
+  pruneNetworks(): Promise<string[]> {
+    return pruneNetworks(this.ctx);
+  }
+
+  network(ref: string): Promise<NetworkRecord> {
+    return resolveNetwork(this.ctx, ref);
+  }
+
+  async networks(): Promise<NetworkRecord[]> {
+    return this.ctx.records.networks();
+  }
+
+  async inspectNetworks(refs?: string[]): Promise<NetworkInspect[]> {
+    const nets = refs ? await Promise.all(refs.map((r) => this.network(r))) : await this.networks();
+    const eps = await this.ctx.records.endpoints();
+    const sbs = new Map((await this.ctx.records.sandboxes()).map((s) => [s.id, s]));
+    return nets.map((n) => inspectNetwork(n, eps, sbs));
+  }
+
+  createSandbox(body: unknown): Promise<{ sandbox: SandboxRecord; endpoints: EndpointRecord[] }> {
+    return createSandbox(this.ctx, body);
+  }
+
+  sandbox(ref: string): Promise<SandboxRecord> {
+    return resolveSandbox(this.ctx, ref);
+  }
+
+  async sandboxView(ref: string): Promise<SandboxView> {
+    const sb = await this.sandbox(ref);
+    const nets = new Map((await this.networks()).map((n) => [n.id, n]));
+    return viewSandbox(sb, await this.ctx.records.endpointsOfSandbox(sb.id), nets);
+  }
+
+  async sandboxViews(): Promise<SandboxView[]> {
+    const nets = new Map((await this.networks()).map((n) => [n.id, n]));
+    const eps = await this.ctx.records.endpoints();
+    return (await this.ctx.records.sandboxes()).map((sb) =>
+      viewSandbox(
+        sb,
+        eps.filter((e) => e.sandboxId === sb.id),
+        nets,
+      ),
+    );
+  }
+
+  async removeSandbox(ref: string): Promise<SandboxRecord> {
+    const sb = await this.sandbox(ref);
+    await removeSandbox(this.ctx, sb);
+    return sb;
+  }
+
+  async patchSandbox(ref: string, body: unknown): Promise<SandboxRecord> {
+    const p = parseInput(SandboxPatchInput, body);
+    return setSandboxPid(this.ctx, await this.sandbox(ref), p.pid);
+  }
+
+  async connect(netRef: string, body: unknown): Promise<EndpointRecord> {
+    const input = parseInput(ConnectInput, body);
+    const net = await this.network(netRef);
+    const sb = await this.sandbox(input.sandbox);
+    return connectEndpoint(this.ctx, sb, net, input);
+  }
+
+  async disconnect(netRef: string, body: unknown): Promise<void> {
+    const input = parseInput(DisconnectInput, body);
+    const net = await this.network(netRef);
+    const sb = await this.sandbox(input.sandbox);
+    const ep = (await this.ctx.records.endpointsOfSandbox(sb.id)).find((e) => e.networkId === net.id);
+    if (!ep) throw new NotFoundError('endpoint', `${sb.name} on ${net.name}`);
+    await disconnectEndpoint(this.ctx, ep, sb);
+  }
+}

@@ -1,0 +1,173 @@
+/** Endpoints: allocate addresses (round-robin, compare-and-set), record, then driver join. */
+import type { ControllerContext } from './context.js';
+import { runHooks } from './context.js';
+import { newId, now } from './ids.js';
+import type { EndpointRecord, IpamPoolConfig, NetworkRecord, SandboxRecord } from '../model/types.js';
+import { ConflictError, InvalidArgumentError, NotFoundError } from '../errors.js';
+import { validateIfname, validateName } from '../config/validate.js';
+import { checkStaticAddress, nextFreeAddress } from '../ipam/allocator.js';
+import { addressWithPrefix, parseCidr } from '../ipam/cidr.js';
+import { macFromIPv4, parseMac, randomMac } from '../ipam/mac.js';
+import { json, keys, withRetry } from '../store/records.js';
+import type { KvCommit } from '../store/store.js';
+import { writeSandboxFiles } from './sandbox-files.js';
+
+export interface EndpointRequest {
+  aliases?: string[];
+  ipv4?: string;
+  ipv6?: string;
+  mac?: string;
+  ifname?: string;
+}
+
+const poolOf = (net: NetworkRecord, fam: 4 | 6): IpamPoolConfig | undefined =>
+  net.ipam.config.find((p) => (fam === 6) === p.subnet.includes(':'));
+
+/** Host-side interface name of an endpoint: 'wfv' + 12 hex = 15 bytes, the kernel's limit. */
+export const hostIfnameOf = (endpointId: string): string => `wfv${endpointId.slice(0, 12)}`;
+
+function nextIfname(prefix: string, taken: Set<string>): string {
+  for (let i = 0; i < 1000; i++) if (!taken.has(`${prefix}${i}`)) return `${prefix}${i}`;
+  throw new InvalidArgumentError('ifname', 'no free interface name');
+}
+
+/** Choose addresses and build the commit that claims them; pure apart from store reads. */
+async function allocate(
+  ctx: ControllerContext,
+  net: NetworkRecord,
+  ep: EndpointRecord,
+  req: EndpointRequest,
+): Promise<KvCommit> {
+  const commit: KvCommit = { checks: [], puts: [] };
+  for (const fam of [4, 6] as const) {
+    const pool = poolOf(net, fam);
+    const asked = fam === 4 ? req.ipv4 : req.ipv6;
+    if (!pool) {
+      if (asked) throw new InvalidArgumentError(fam === 4 ? 'ip' : 'ip6', `network "${net.name}" has no IPv${fam} subnet`);
+      continue;
+    }
+    const used = await ctx.records.allocations(net.id, fam);
+    let addr: string;
+    if (asked) {
+      addr = checkStaticAddress(pool, asked, new Set(used.keys()));
+    } else {
+      addr = nextFreeAddress(pool, new Set(used.keys()), await ctx.records.lastAllocated(net.id, fam));
+      commit.puts!.push({ key: keys.ipamLast(net.id, fam), value: json(addr) });
+    }
+    commit.checks!.push({ key: keys.ipamAddr(net.id, fam, addr), version: 0 });
+    commit.puts!.push({ key: keys.ipamAddr(net.id, fam, addr), value: json(ep.id) });
+    const prefix = parseCidr(pool.subnet, 'subnet').prefix;
+    if (fam === 4) {
+      ep.ipv4 = addressWithPrefix(addr, prefix);
+      ep.gateway4 = pool.gateway;
+    } else {
+      ep.ipv6 = addressWithPrefix(addr, prefix);
+      ep.gateway6 = pool.gateway;
+    }
+  }
+  return commit;
+}
+
+/** Connect a sandbox to a network: allocate, record, set up in the kernel; undo on failure. */
+export async function connectEndpoint(
+  ctx: ControllerContext,
+  sb: SandboxRecord,
+  net: NetworkRecord,
+  req: EndpointRequest,
+): Promise<EndpointRecord> {
+  if (sb.kind === 'host' || sb.kind === 'container') {
+    throw new InvalidArgumentError('network', `sandbox "${sb.name}" shares another namespace (${sb.kind} mode) and cannot join networks`);
+  }
+  if (net.driver === 'host') throw new InvalidArgumentError('network', 'the host network is a sandbox mode (--network host), not something to connect to');
+  const driver = ctx.drivers.get(net.driver);
+  const aliases = (req.aliases ?? []).map((a, i) => validateName(`aliases[${i}]`, a));
+  const mac = req.mac === undefined ? undefined : parseMac(req.mac, 'mac');
+  if (!driver.usesIpam && (req.ipv4 || req.ipv6)) throw new InvalidArgumentError('ip', `network "${net.name}" does not assign addresses`);
+
+  const ep = await withRetry(async () => {
+    const mine = await ctx.records.endpointsOfSandbox(sb.id);
+    if (mine.some((e) => e.networkId === net.id)) throw new ConflictError('network', `sandbox "${sb.name}" is already connected to network "${net.name}"`);
+    const prefix = net.driverState.ifacePrefix ?? 'eth';
+    const ifname = req.ifname === undefined ? nextIfname(prefix, new Set(mine.map((e) => e.ifname))) : validateIfname('ifname', req.ifname);
+    if (mine.some((e) => e.ifname === ifname)) throw new ConflictError('ifname', `sandbox "${sb.name}" already has an interface "${ifname}"`);
+    const nets = await Promise.all(mine.map((e) => ctx.records.network(e.networkId)));
+    const hasDefault = mine.some((e, i) => e.defaultRoute && nets[i] && !nets[i]!.value.internal);
+    const id = newId();
+    const rec: EndpointRecord = {
+      id,
+      networkId: net.id,
+      sandboxId: sb.id,
+      ifname,
+      aliases,
+      defaultRoute: !hasDefault && !net.internal && driver.usesIpam,
+      requested: {},
+      created: now(),
+    };
+    if (driver.usesIpam) rec.hostIfname = hostIfnameOf(id);
+    if (req.ipv4) rec.requested.ipv4 = req.ipv4;
+    if (req.ipv6) rec.requested.ipv6 = req.ipv6;
+    if (mac) rec.requested.mac = mac;
+    const commit = driver.usesIpam ? await allocate(ctx, net, rec, req) : { checks: [], puts: [] };
+    if (driver.usesIpam) rec.macAddress = mac ?? (rec.ipv4 ? macFromIPv4(rec.ipv4.split('/')[0]!) : randomMac());
+    if (!(await ctx.records.sandbox(sb.id))) throw new NotFoundError('sandbox', sb.name);
+    commit.checks!.push({ key: keys.endpoint(id), version: 0 });
+    commit.puts!.push({ key: keys.endpoint(id), value: json(rec) }, { key: keys.sandboxEndpoint(sb.id, id), value: json(net.id) });
+    await ctx.records.commitOrConflict(commit, `connect ${sb.name} to ${net.name}`);
+    return rec;
+  });
+
+  try {
+    await driver.setupEndpoint({ kernel: ctx.kernel, network: net, endpoint: ep, sandbox: sb });
+    await runHooks(ctx, 'endpointUp', net, ep, sb);
+  } catch (err) {
+    await driver.teardownEndpoint({ kernel: ctx.kernel, network: net, endpoint: ep, sandbox: sb }).catch(() => undefined);
+    await runHooks(ctx, 'endpointDown', net, ep, sb).catch(() => undefined);
+    await releaseEndpointRecords(ctx, ep);
+    throw err;
+  }
+  await writeSandboxFiles(ctx, sb).catch(() => undefined);
+  return ep;
+}
+
+/** Delete an endpoint's record and give back its addresses. */
+export async function releaseEndpointRecords(ctx: ControllerContext, ep: EndpointRecord): Promise<void> {
+  const deletes = [keys.endpoint(ep.id), keys.sandboxEndpoint(ep.sandboxId, ep.id)];
+  for (const [fam, cidr] of [[4, ep.ipv4], [6, ep.ipv6]] as const) {
+    if (!cidr) continue;
+    const addr = cidr.split('/')[0]!;
+    const k = keys.ipamAddr(ep.networkId, fam, addr);
+    const owner = await ctx.records.store.get(k);
+    if (owner && JSON.parse(owner.value) === ep.id) deletes.push(k);
+  }
+  await ctx.records.store.commit({ deletes });
+}
+
+/** Disconnect: kernel teardown (tolerant), release, and move the default route if needed. */
+export async function disconnectEndpoint(ctx: ControllerContext, ep: EndpointRecord, sb: SandboxRecord, opts: { sandboxGoing?: boolean } = {}): Promise<void> {
+  const netV = await ctx.records.network(ep.networkId);
+  if (netV) {
+    const net = netV.value;
+    const driver = ctx.drivers.get(net.driver);
+    await driver.teardownEndpoint({ kernel: ctx.kernel, network: net, endpoint: ep, sandbox: sb });
+    await runHooks(ctx, 'endpointDown', net, ep, sb);
+  }
+  await releaseEndpointRecords(ctx, ep);
+  if (opts.sandboxGoing) return;
+  if (ep.defaultRoute) await moveDefaultRoute(ctx, sb);
+  await writeSandboxFiles(ctx, sb).catch(() => undefined);
+}
+
+/** Give the default route to the first remaining endpoint on a non-internal network. */
+async function moveDefaultRoute(ctx: ControllerContext, sb: SandboxRecord): Promise<void> {
+  const rest = await ctx.records.endpointsOfSandbox(sb.id);
+  for (const e of rest) {
+    const n = await ctx.records.network(e.networkId);
+    if (!n || n.value.internal || !ctx.drivers.get(n.value.driver).usesIpam) continue;
+    const cur = await ctx.records.endpoint(e.id);
+    if (!cur) continue;
+    const updated = { ...cur.value, defaultRoute: true };
+    if (!(await ctx.records.store.commit({ checks: [{ key: keys.endpoint(e.id), version: cur.version }], puts: [{ key: keys.endpoint(e.id), value: json(updated) }] }))) continue;
+    await ctx.drivers.get(n.value.driver).setupEndpoint({ kernel: ctx.kernel, network: n.value, endpoint: updated, sandbox: sb });
+    return;
+  }
+}

@@ -1,0 +1,191 @@
+/** Network lifecycle: create (validate → allocate subnets → record → driver setup), remove, prune. */
+import type { ControllerContext } from './context.js';
+import { runHooks } from './context.js';
+import { newId, now } from './ids.js';
+import type { IpamPoolConfig, NetworkRecord } from '../model/types.js';
+import { NetworkCreateInput, parseInput } from './inputs.js';
+import { ConflictError, InUseError, InvalidArgumentError, IpamOverlapError, NotFoundError, WeftError } from '../errors.js';
+import { validateLabels, validateName } from '../config/validate.js';
+import { resolvePoolConfig } from '../ipam/pool-config.js';
+import { pickSubnet } from '../ipam/default-pools.js';
+import { cidrOverlaps, parseCidr } from '../ipam/cidr.js';
+import { json, keys } from '../store/records.js';
+
+/** Find a network by name, full id or unique id prefix. */
+export async function resolveNetwork(ctx: ControllerContext, ref: string): Promise<NetworkRecord> {
+  const byName = await ctx.records.networkIdByName(ref);
+  const id = byName ?? ref;
+  const direct = await ctx.records.network(id);
+  if (direct) return direct.value;
+  if (/^[0-9a-f]{3,63}$/.test(ref)) {
+    const matches = (await ctx.records.networks()).filter((n) => n.id.startsWith(ref));
+    if (matches.length === 1) return matches[0]!;
+    if (matches.length > 1) throw new InvalidArgumentError('network', `"${ref}" matches ${matches.length} networks; give more of the id`);
+  }
+  throw new NotFoundError('network', ref);
+}
+
+const familyOf = (cidr: string): 4 | 6 => (cidr.includes(':') ? 6 : 4);
+
+/** Every subnet in use by another network, for overlap checks. */
+function takenSubnets(existing: readonly NetworkRecord[]): { subnet: string; network: string }[] {
+  return existing.flatMap((n) => n.ipam.config.map((p) => ({ subnet: p.subnet, network: n.name })));
+}
+
+function buildPools(ctx: ControllerContext, input: NetworkCreateInput, existing: readonly NetworkRecord[], usesIpam: boolean): IpamPoolConfig[] {
+  const pools = input.ipam.config.map((p, i) => {
+    try {
+      return resolvePoolConfig(p);
+    } catch (err) {
+      if (err instanceof WeftError && input.ipam.config.length > 1 && err.field) {
+        throw new InvalidArgumentError(`ipam.config[${i}].${err.field}`, err.message);
+      }
+      throw err;
+    }
+  });
+  if (!usesIpam) {
+    if (pools.length > 0) throw new InvalidArgumentError('subnet', `driver "${input.driver}" does not use IP addresses`);
+    return [];
+  }
+  for (const fam of [4, 6] as const) {
+    if (pools.filter((p) => familyOf(p.subnet) === fam).length > 1) {
+      throw new InvalidArgumentError('subnet', `at most one IPv${fam} subnet per network`);
+    }
+  }
+  if (pools.some((p) => familyOf(p.subnet) === 6) && !input.enableIPv6) {
+    throw new InvalidArgumentError('ipv6', 'an IPv6 subnet was given but IPv6 is not enabled (--ipv6)');
+  }
+  const taken = takenSubnets(existing);
+  for (const p of pools) {
+    const clash = taken.find((t) => cidrOverlaps(parseCidr(t.subnet, 'subnet'), parseCidr(p.subnet, 'subnet')));
+    if (clash) throw new IpamOverlapError(p.subnet, `${clash.subnet} of network "${clash.network}"`);
+  }
+  const avoid = [...taken.map((t) => t.subnet), ...pools.map((p) => p.subnet)];
+  if (!pools.some((p) => familyOf(p.subnet) === 4)) {
+    const subnet = pickSubnet(ctx.config.poolsV4, 4, [...avoid, ...ctx.hostRoutes().filter((r) => familyOf(r) === 4)]);
+    pools.unshift(resolvePoolConfig({ subnet }));
+  }
+  if (input.enableIPv6 && !pools.some((p) => familyOf(p.subnet) === 6)) {
+    const subnet = pickSubnet(ctx.config.poolsV6, 6, [...avoid, ...ctx.hostRoutes().filter((r) => familyOf(r) === 6)]);
+    pools.push(resolvePoolConfig({ subnet }));
+  }
+  return pools;
+}
+
+/** Create a network; nothing is left behind if any step fails. */
+export async function createNetwork(ctx: ControllerContext, raw: unknown, opts: { predefined?: boolean; id?: string } = {}): Promise<NetworkRecord> {
+  const input = parseInput(NetworkCreateInput, raw);
+  validateName('name', input.name);
+  const driver = ctx.drivers.get(input.driver);
+  if (!driver.userCreatable && !opts.predefined) {
+    throw new InvalidArgumentError('driver', `networks of driver "${input.driver}" cannot be created (only the predefined one exists)`);
+  }
+  if (input.ipam.driver !== 'default') throw new InvalidArgumentError('ipam-driver', `unknown IPAM driver "${input.ipam.driver}" (known: default)`);
+  if (Object.keys(input.ipam.options).length > 0) throw new InvalidArgumentError('ipam-opt', 'the default IPAM driver takes no options');
+  const labels = validateLabels('label', input.labels);
+
+  return ctx.records.store.withLock('networks', async () => {
+    const existing = await ctx.records.networks();
+    if ((await ctx.records.networkIdByName(input.name)) !== undefined) {
+      throw new ConflictError('name', `network with name "${input.name}" already exists`);
+    }
+    const rec: NetworkRecord = {
+      id: opts.id ?? newId(),
+      name: input.name,
+      driver: input.driver,
+      created: now(),
+      scope: 'local',
+      internal: input.internal,
+      enableIPv6: input.enableIPv6,
+      attachable: input.attachable,
+      labels,
+      options: input.options,
+      ipam: { driver: 'default', options: {}, config: buildPools(ctx, input, existing, driver.usesIpam) },
+      driverState: {},
+    };
+    if (opts.predefined) rec.predefined = true;
+    const v = driver.validate(rec, existing);
+    rec.options = v.options;
+    rec.driverState = v.driverState;
+
+    await ctx.records.commitOrConflict(
+      {
+        checks: [{ key: keys.networkName(rec.name), version: 0 }, { key: keys.network(rec.id), version: 0 }],
+        puts: [
+          { key: keys.network(rec.id), value: json(rec) },
+          { key: keys.networkName(rec.name), value: json(rec.id) },
+        ],
+      },
+      `network create ${rec.name}`,
+    );
+    try {
+      await driver.setup({ kernel: ctx.kernel }, rec);
+      await runHooks(ctx, 'networkUp', rec);
+    } catch (err) {
+      await driver.teardown({ kernel: ctx.kernel }, rec).catch(() => undefined);
+      await runHooks(ctx, 'networkDown', rec).catch(() => undefined);
+      await ctx.records.store.commit({ deletes: [keys.network(rec.id), keys.networkName(rec.name)] });
+      throw err;
+    }
+    return rec;
+  });
+}
+
+/** Remove a network that has no endpoints. */
+export async function removeNetwork(ctx: ControllerContext, ref: string, opts: { allowPredefined?: boolean } = {}): Promise<NetworkRecord> {
+  const net = await resolveNetwork(ctx, ref);
+  if (net.predefined && !opts.allowPredefined) throw new InvalidArgumentError('network', `"${net.name}" is a predefined network and cannot be removed`);
+  return ctx.records.store.withLock('networks', async () => {
+    const eps = (await ctx.records.endpoints()).filter((e) => e.networkId === net.id);
+    if (eps.length > 0) throw new InUseError(`network "${net.name}" has ${eps.length} active endpoint(s)`);
+    const driver = ctx.drivers.get(net.driver);
+    await driver.teardown({ kernel: ctx.kernel }, net);
+    await runHooks(ctx, 'networkDown', net);
+    const ipamKeys = (await ctx.records.store.list(keys.ipamNetwork(net.id))).map((e) => e.key);
+    await ctx.records.store.commit({ deletes: [keys.network(net.id), keys.networkName(net.name), ...ipamKeys] });
+    return net;
+  });
+}
+
+/** Remove every user network without endpoints; returns the names removed. */
+export async function pruneNetworks(ctx: ControllerContext): Promise<string[]> {
+  const eps = await ctx.records.endpoints();
+  const used = new Set(eps.map((e) => e.networkId));
+  const removed: string[] = [];
+  for (const n of await ctx.records.networks()) {
+    if (n.predefined || used.has(n.id)) continue;
+    try {
+      await removeNetwork(ctx, n.id);
+      removed.push(n.name);
+    } catch (err) {
+      if (!(err instanceof InUseError) && !(err instanceof NotFoundError)) throw err;
+    }
+  }
+  return removed;
+}
+
+/** Make sure the predefined networks exist (bridge, host, none), as Docker has them. */
+export async function ensurePredefinedNetworks(ctx: ControllerContext): Promise<void> {
+  const want: { name: string; driver: string; body: Record<string, unknown> }[] = [
+    { name: 'none', driver: 'null', body: {} },
+    { name: 'host', driver: 'host', body: {} },
+  ];
+  for (const w of want) {
+    if ((await ctx.records.networkIdByName(w.name)) === undefined) {
+      await createNetwork(ctx, { name: w.name, driver: w.driver, ...w.body }, { predefined: true });
+    }
+  }
+  if ((await ctx.records.networkIdByName('bridge')) === undefined) {
+    const existing = await ctx.records.networks();
+    const wanted = parseCidr(ctx.config.defaultBridgeSubnet, 'default-bridge-subnet');
+    const busy = [...takenSubnets(existing).map((t) => t.subnet), ...ctx.hostRoutes().filter((r) => familyOf(r) === 4)].some((s) =>
+      cidrOverlaps(parseCidr(s, 'route'), wanted),
+    );
+    const config = busy ? [] : [{ subnet: ctx.config.defaultBridgeSubnet }];
+    await createNetwork(
+      ctx,
+      { name: 'bridge', driver: 'bridge', options: { 'com.docker.network.bridge.name': ctx.config.defaultBridgeName }, ipam: { config } },
+      { predefined: true },
+    );
+  }
+}

@@ -1,0 +1,157 @@
+/** Sandboxes: a network namespace (new, external, the host's or another sandbox's) + endpoints. */
+import path from 'node:path';
+import type { ControllerContext } from './context.js';
+import { runHooks } from './context.js';
+import { newId, now } from './ids.js';
+import type { EndpointRecord, SandboxRecord } from '../model/types.js';
+import { ConflictError, InvalidArgumentError, NotFoundError } from '../errors.js';
+import { SandboxCreateInput, parseInput } from './inputs.js';
+import { validateName } from '../config/validate.js';
+import { parseAddress } from '../ipam/cidr.js';
+import { json, keys } from '../store/records.js';
+import { connectEndpoint, disconnectEndpoint } from './endpoint-ops.js';
+import { resolveNetwork } from './network-ops.js';
+import { removeSandboxFiles, sandboxDir, writeSandboxFiles } from './sandbox-files.js';
+import { isAlive, processStartTime } from '../kernel/proc.js';
+
+export async function resolveSandbox(ctx: ControllerContext, ref: string): Promise<SandboxRecord> {
+  const id = (await ctx.records.sandboxIdByName(ref)) ?? ref;
+  const direct = await ctx.records.sandbox(id);
+  if (direct) return direct.value;
+  if (/^[0-9a-f]{3,63}$/.test(ref)) {
+    const matches = (await ctx.records.sandboxes()).filter((s) => s.id.startsWith(ref));
+    if (matches.length === 1) return matches[0]!;
+    if (matches.length > 1) throw new InvalidArgumentError('sandbox', `"${ref}" matches ${matches.length} sandboxes; give more of the id`);
+  }
+  throw new NotFoundError('sandbox', ref);
+}
+
+/** The namespace path to use for a request, checked before anything is created. */
+async function namespaceFor(ctx: ControllerContext, input: SandboxCreateInput, id: string): Promise<Pick<SandboxRecord, 'netnsPath' | 'pid' | 'pidStartTime' | 'containerOf'>> {
+  switch (input.kind) {
+    case 'netns':
+      if (input.netnsPath) throw new InvalidArgumentError('netnsPath', 'only for kind "external"');
+      return { netnsPath: path.join(ctx.config.runDir, 'netns', id), ...(input.pid ? pidInfo(input.pid) : {}) };
+    case 'host':
+      return { netnsPath: `/proc/${process.pid}/ns/net`, ...(input.pid ? pidInfo(input.pid) : {}) };
+    case 'container': {
+      if (!input.containerOf) throw new InvalidArgumentError('containerOf', 'required for container mode');
+      const other = await resolveSandbox(ctx, input.containerOf);
+      if (other.kind === 'container') throw new InvalidArgumentError('containerOf', `"${other.name}" itself shares another sandbox's namespace`);
+      return { netnsPath: other.netnsPath, containerOf: other.id, ...(input.pid ? pidInfo(input.pid) : {}) };
+    }
+    case 'external': {
+      if (input.pid && input.netnsPath) throw new InvalidArgumentError('netnsPath', 'give either a netns path or a pid, not both');
+      if (input.pid) return { netnsPath: `/proc/${input.pid}/ns/net`, ...pidInfo(input.pid) };
+      if (!input.netnsPath) throw new InvalidArgumentError('netnsPath', 'a netns path or a pid is required');
+      const p = input.netnsPath;
+      if (!path.isAbsolute(p) || p.split('/').includes('..')) throw new InvalidArgumentError('netnsPath', `"${p}" must be an absolute path without ".."`);
+      return { netnsPath: p };
+    }
+  }
+}
+
+function pidInfo(pid: number): { pid: number; pidStartTime: string } {
+  const start = processStartTime(pid);
+  if (start === undefined) throw new InvalidArgumentError('pid', `no process with pid ${pid}`);
+  return { pid, pidStartTime: start };
+}
+
+/** Create a sandbox and connect it to its networks; on failure nothing is left. */
+export async function createSandbox(ctx: ControllerContext, raw: unknown): Promise<{ sandbox: SandboxRecord; endpoints: EndpointRecord[] }> {
+  const input = parseInput(SandboxCreateInput, raw);
+  const id = newId();
+  const name = input.name === undefined ? `sb-${id.slice(0, 12)}` : validateName('name', input.name);
+  const hostname = input.hostname === undefined ? name.slice(0, 63) : validateName('hostname', input.hostname);
+  input.dns.forEach((d, i) => parseAddress(d, `dns[${i}]`));
+  if (input.kind !== 'netns' && input.kind !== 'external' && input.networks.length > 0) {
+    throw new InvalidArgumentError('network', `a ${input.kind}-mode sandbox cannot join networks`);
+  }
+  if ((await ctx.records.sandboxIdByName(name)) !== undefined) throw new ConflictError('name', `sandbox with name "${name}" already exists`);
+  // Resolve every network before creating anything, so a typo changes nothing.
+  const nets = await Promise.all(input.networks.map((n) => resolveNetwork(ctx, n.network)));
+  const ns = await namespaceFor(ctx, input, id);
+  if (input.kind === 'external' || input.kind === 'host') {
+    // Must be a real network namespace (not a regular file), and not recorded twice.
+    await ctx.kernel.netnsFd(ns.netnsPath);
+  }
+  const dir = sandboxDir(ctx, id);
+  const sb: SandboxRecord = {
+    id,
+    name,
+    kind: input.kind,
+    ...ns,
+    hostsPath: path.join(dir, 'hosts'),
+    resolvPath: path.join(dir, 'resolv.conf'),
+    dns: input.dns,
+    hostname,
+    labels: input.labels,
+    created: now(),
+  };
+  if (input.kind === 'netns') await ctx.kernel.createNetns(sb.netnsPath);
+  const inode = ctx.kernel.netnsInode(sb.netnsPath);
+  if (inode !== undefined) sb.netnsInode = inode;
+  const ok = await ctx.records.store.commit({
+    checks: [{ key: keys.sandboxName(name), version: 0 }],
+    puts: [
+      { key: keys.sandbox(id), value: json(sb) },
+      { key: keys.sandboxName(name), value: json(id) },
+    ],
+  });
+  if (!ok) {
+    if (input.kind === 'netns') await ctx.kernel.deleteNetns(sb.netnsPath);
+    throw new ConflictError('name', `sandbox with name "${name}" already exists`);
+  }
+  const endpoints: EndpointRecord[] = [];
+  try {
+    for (const [i, n] of input.networks.entries()) {
+      const req = input.networks[i]!;
+      endpoints.push(await connectEndpoint(ctx, sb, nets[i]!, { aliases: req.aliases, ipv4: req.ipv4, ipv6: req.ipv6, mac: req.mac, ifname: req.ifname }));
+      void n;
+    }
+    await writeSandboxFiles(ctx, sb);
+  } catch (err) {
+    await removeSandbox(ctx, sb).catch(() => undefined);
+    throw err;
+  }
+  return { sandbox: sb, endpoints };
+}
+
+/** Tear down every endpoint, the namespace if weft made it, the files, the records. */
+export async function removeSandbox(ctx: ControllerContext, sb: SandboxRecord): Promise<void> {
+  const errors: unknown[] = [];
+  for (const ep of await ctx.records.endpointsOfSandbox(sb.id)) {
+    await disconnectEndpoint(ctx, ep, sb, { sandboxGoing: true }).catch((e: unknown) => errors.push(e));
+  }
+  await runHooks(ctx, 'sandboxDown', sb).catch((e: unknown) => errors.push(e));
+  ctx.kernel.forget(sb.netnsPath);
+  if (sb.kind === 'netns') await ctx.kernel.deleteNetns(sb.netnsPath).catch((e: unknown) => errors.push(e));
+  await removeSandboxFiles(ctx, sb.id).catch((e: unknown) => errors.push(e));
+  const cur = await ctx.records.sandboxIdByName(sb.name);
+  await ctx.records.store.commit({ deletes: [keys.sandbox(sb.id), ...(cur === sb.id ? [keys.sandboxName(sb.name)] : [])] });
+  if (errors.length > 0) throw errors[0];
+}
+
+/** Record the process whose life is the sandbox's life (weft run hands over its child). */
+export async function setSandboxPid(ctx: ControllerContext, sb: SandboxRecord, pid: number): Promise<SandboxRecord> {
+  const cur = await ctx.records.sandbox(sb.id);
+  if (!cur) throw new NotFoundError('sandbox', sb.name);
+  const updated: SandboxRecord = { ...cur.value, ...pidInfo(pid) };
+  await ctx.records.commitOrConflict(
+    { checks: [{ key: keys.sandbox(sb.id), version: cur.version }], puts: [{ key: keys.sandbox(sb.id), value: json(updated) }] },
+    'sandbox update',
+  );
+  return updated;
+}
+
+/**
+ * Whether the sandbox still exists in the world: its process (if it has one) runs, and its
+ * namespace is the one recorded.
+ */
+export function sandboxAlive(ctx: ControllerContext, sb: SandboxRecord): boolean {
+  if (sb.pid !== undefined && !isAlive(sb.pid, sb.pidStartTime)) return false;
+  if (sb.kind === 'host') return true;
+  if (sb.kind === 'container') return true;
+  const ino = ctx.kernel.netnsInode(sb.netnsPath);
+  return ino !== undefined && (sb.netnsInode === undefined || ino === sb.netnsInode);
+}

@@ -1,0 +1,42 @@
+/** weftd command line. */
+import { Command } from 'commander';
+import { configFromFlags } from '../config/daemon-config.js';
+import { startDaemon } from './weftd.js';
+import { createLogger } from './logger.js';
+import { asWeftError } from '../errors.js';
+
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command('weftd')
+    .description('weft daemon: container networking on the real Linux kernel')
+    .option('--state-dir <dir>', 'state directory (store)', '/var/lib/weft')
+    .option('--run-dir <dir>', 'runtime directory (namespaces, sandbox files, socket)', '/run/weft')
+    .option('--socket <path>', 'API socket path (default: <run-dir>/weft.sock)')
+    .option('--store <url>', 'store URL: sqlite:///path/weft.db (default under --state-dir) or memory:')
+    .option('--default-address-pool <spec>', 'base=CIDR,size=N (repeatable); replaces the built-in pools', collect)
+    .option('--default-bridge-subnet <cidr>', 'subnet of the default "bridge" network', '172.17.0.0/16')
+    .option('--default-bridge-name <ifname>', 'interface name of the default bridge', 'weft0')
+    .option('--dns-upstream <ip>', 'resolver the embedded DNS forwards to (repeatable)', collect)
+    .option('--resync-ms <ms>', 'liveness/drift resync period', '1000')
+    .option('--firewall <backend>', 'nftables or none', 'nftables');
+  program.parse(argv);
+  const log = createLogger();
+  try {
+    const config = configFromFlags(program.opts());
+    const d = await startDaemon(config, log);
+    const stop = (sig: string): void => {
+      log.info({ sig }, 'stopping (networks stay up)');
+      d.stop().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  } catch (err) {
+    const e = asWeftError(err);
+    log.error({ code: e.code, field: e.field }, e.message);
+    process.exit(1);
+  }
+}

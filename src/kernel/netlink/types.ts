@@ -1,0 +1,102 @@
+/** Shapes returned and accepted by the rtnetlink layer. Addresses are strings, CIDRs "a/len". */
+
+export interface LinkInfo {
+  index: number;
+  name: string;
+  /** IFF_* flags; `up` is IFF_UP. */
+  flags: number;
+  up: boolean;
+  mtu: number;
+  mac?: string;
+  /** ifindex of the master (bridge) if enslaved. */
+  master?: number;
+  /** IFLA_INFO_KIND: "bridge", "veth", "vxlan", "macvlan", … (undefined for physical/lo). */
+  kind?: string;
+  /** IFLA_LINK: for a veth, the peer's ifindex (in the peer's namespace). */
+  link?: number;
+  /** IFLA_LINK_NETNSID when the peer/lower device lives in another namespace. */
+  linkNetnsId?: number;
+  operState?: number;
+}
+
+export interface AddressInfo {
+  index: number;
+  family: 4 | 6;
+  /** "10.1.0.1/24" */
+  cidr: string;
+  scope: number;
+  flags: number;
+}
+
+export interface RouteInfo {
+  family: 4 | 6;
+  /** "0.0.0.0/0" for default. */
+  dst: string;
+  gateway?: string;
+  oif?: number;
+  table: number;
+  protocol: number;
+  scope: number;
+  type: number;
+  metric?: number;
+  prefsrc?: string;
+}
+
+export interface NeighInfo {
+  index: number;
+  family: 4 | 6 | 7; // 7 = AF_BRIDGE (FDB)
+  dst?: string;
+  lladdr?: string;
+  state: number;
+  flags: number;
+  master?: number;
+  vni?: number;
+}
+
+export interface CreateBridgeOpts {
+  name: string;
+  mtu?: number;
+  mac?: string;
+  /** Bring it up after creation. */
+  up?: boolean;
+}
+
+export interface CreateVethOpts {
+  /** Name of the end that stays in this namespace. */
+  name: string;
+  /** Name of the other end. */
+  peerName: string;
+  /** fd of the namespace the peer is created in (from Netns.fd); omit = same namespace. */
+  peerNetnsFd?: number;
+  mtu?: number;
+  peerMac?: string;
+  /** ifindex of a bridge to enslave the local end to. */
+  master?: number;
+  up?: boolean;
+}
+
+export interface LinkChange {
+  up?: boolean;
+  mtu?: number;
+  mac?: string;
+  name?: string;
+  /** ifindex of the new master; 0 removes it. */
+  master?: number;
+  /** Move to another namespace (fd). */
+  netnsFd?: number;
+}
+
+export interface RouteSpec {
+  dst: string; // CIDR, "0.0.0.0/0" or "::/0" for default
+  gateway?: string;
+  oif?: number;
+  table?: number;
+  metric?: number;
+  /** RTN_* type; default unicast. */
+  type?: number;
+  /** RT_SCOPE_*; default universe (link when no gateway and oif given). */
+  scope?: number;
+  protocol?: number;
+  prefsrc?: string;
+  onlink?: boolean;
+}

@@ -1,0 +1,78 @@
+/** KernelPort on the real kernel: rtnetlink handles and namespace fds cached per path. */
+import { closeSync } from 'node:fs';
+import type { KernelPort } from './kernel-port.js';
+import { Rtnl } from './netlink/rtnl.js';
+import { createNetns, deleteNetns, netnsInode, openNetnsFd } from './netns.js';
+import { writeSysctlIn } from './sysctl.js';
+
+interface NsEntry {
+  fd: number;
+  inode: number | undefined;
+  rtnl?: Rtnl;
+}
+
+export class RealKernel implements KernelPort {
+  private readonly ns = new Map<string, NsEntry>();
+
+  host(): Rtnl {
+    return Rtnl.current();
+  }
+
+  private entry(path: string): NsEntry {
+    const ino = netnsInode(path);
+    let e = this.ns.get(path);
+    // A path can be re-used by a new namespace (a sandbox re-created): re-open then.
+    if (e && e.inode !== ino) {
+      this.forget(path);
+      e = undefined;
+    }
+    if (!e) {
+      e = { fd: openNetnsFd(path), inode: ino };
+      this.ns.set(path, e);
+    }
+    return e;
+  }
+
+  async inNetns(path: string): Promise<Rtnl> {
+    const e = this.entry(path);
+    if (!e.rtnl) e.rtnl = await Rtnl.open(path);
+    return e.rtnl;
+  }
+
+  async netnsFd(path: string): Promise<number> {
+    return this.entry(path).fd;
+  }
+
+  forget(path: string): void {
+    const e = this.ns.get(path);
+    if (!e) return;
+    this.ns.delete(path);
+    e.rtnl?.close();
+    try {
+      closeSync(e.fd);
+    } catch {
+      /* already closed */
+    }
+  }
+
+  createNetns(path: string): Promise<void> {
+    return createNetns(path);
+  }
+
+  async deleteNetns(path: string): Promise<void> {
+    this.forget(path);
+    await deleteNetns(path);
+  }
+
+  netnsInode(path: string): number | undefined {
+    return netnsInode(path);
+  }
+
+  setSysctl(netnsPath: string | undefined, key: string, value: string): Promise<void> {
+    return writeSysctlIn(netnsPath, key, value);
+  }
+
+  close(): void {
+    for (const p of [...this.ns.keys()]) this.forget(p);
+  }
+}
