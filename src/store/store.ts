@@ -7,7 +7,11 @@
 export interface KvEntry {
   key: string;
   value: string;
-  /** Per-key modification counter, > 0. A key that does not exist has version 0. */
+  /**
+   * Per-key modification counter, > 0. A key that does not exist has version 0. Backends use
+   * a store-wide revision (the commit that last wrote the key), so a key's version only grows,
+   * even across delete and re-create.
+   */
   version: number;
 }
 
@@ -36,14 +40,20 @@ export interface Store {
   list(prefix: string): Promise<KvEntry[]>;
   /**
    * Apply puts and deletes atomically if every check holds. Returns false (and changes
-   * nothing) when a check fails.
+   * nothing) when a check fails. A key may appear at most once among puts and deletes
+   * (InvalidArgumentError otherwise); deleting a missing key is not an error.
    */
   commit(c: KvCommit): Promise<boolean>;
-  /** Watch keys under prefix; events arrive after they commit (possibly from other processes). */
+  /**
+   * Watch keys under prefix; events arrive after they commit (possibly from other processes),
+   * asynchronously and in commit order. Returns the function that stops the watch.
+   */
   watch(prefix: string, onEvent: (e: KvEvent) => void): () => void;
   /**
    * Run fn while holding a named lock that excludes other holders in this and other
-   * processes sharing the store. ttlMs bounds how long a crashed holder can block others.
+   * processes sharing the store. ttlMs bounds how long a crashed holder can block others;
+   * timeoutMs bounds the wait (TimeoutError), not fn. Not re-entrant: nesting the same name
+   * waits for itself until timeoutMs.
    */
   withLock<T>(name: string, fn: () => Promise<T>, opts?: { timeoutMs?: number; ttlMs?: number }): Promise<T>;
   close(): Promise<void>;
