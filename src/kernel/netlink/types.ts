@@ -73,7 +73,65 @@ export interface CreateVethOpts {
   /** ifindex of a bridge to enslave the local end to. */
   master?: number;
   up?: boolean;
+  /** MAC of the local end (default: random). */
+  mac?: string;
 }
+
+export interface CreateVxlanOpts {
+  name: string;
+  /** VXLAN network identifier (24 bits). */
+  vni: number;
+  /** Local VTEP address (v4 or v6). */
+  local?: string;
+  /** Multicast group (omit for unicast with static FDB entries). */
+  group?: string;
+  /** UDP destination port; default 4789. */
+  port?: number;
+  /** ifindex of the underlay device. */
+  dev?: number;
+  /** MAC learning on the data path; default false (FDB is programmed). */
+  learning?: boolean;
+  ttl?: number;
+  mtu?: number;
+  mac?: string;
+  master?: number;
+  up?: boolean;
+}
+
+export interface CreateMacvlanOpts {
+  name: string;
+  /** ifindex of the parent device (in this namespace). */
+  parent: number;
+  mode?: 'private' | 'vepa' | 'bridge' | 'passthru' | 'source';
+  mtu?: number;
+  mac?: string;
+  /** Create it directly in the namespace behind this fd. */
+  netnsFd?: number;
+  up?: boolean;
+}
+
+export interface NeighSpec {
+  index: number;
+  family: 4 | 6 | 7;
+  /** IP of the neighbour (ARP/NDP) or the remote VTEP (FDB on a vxlan device). */
+  dst?: string;
+  lladdr?: string;
+  /** NUD_* state; default NUD_PERMANENT. */
+  state?: number;
+  /** NTF_* flags, e.g. NTF_SELF for an entry in a vxlan device's own FDB. */
+  flags?: number;
+  master?: number;
+  vni?: number;
+}
+
+/** A change seen on an event subscription; `overrun` means events were lost (resync). */
+export type RtnlEvent =
+  | ({ type: 'link'; action: 'new' | 'del' } & LinkInfo)
+  | ({ type: 'addr'; action: 'new' | 'del' } & AddressInfo)
+  // RouteInfo's own `type` (RTN_*) is carried as `routeType`.
+  | ({ type: 'route'; action: 'new' | 'del'; routeType: number } & Omit<RouteInfo, 'type'>)
+  | ({ type: 'neigh'; action: 'new' | 'del' } & NeighInfo)
+  | { type: 'overrun' };
 
 export interface LinkChange {
   up?: boolean;
