@@ -4,6 +4,7 @@ import { WeftClient } from './client.js';
 import { registerNetworkCommands } from './network-commands.js';
 import { registerRunCommand } from './run-command.js';
 import { registerSandboxCommands } from './sandbox-commands.js';
+import { registerDoctorCommand } from './doctor-command.js';
 import { asWeftError } from '../errors.js';
 
 export async function main(argv: string[]): Promise<number> {
@@ -17,6 +18,7 @@ export async function main(argv: string[]): Promise<number> {
   registerNetworkCommands(program, getClient);
   registerRunCommand(program, getClient);
   registerSandboxCommands(program, getClient);
+  registerDoctorCommand(program, getClient);
   for (const c of program.commands) {
     c.exitOverride();
     for (const s of c.commands) s.exitOverride();

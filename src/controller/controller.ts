@@ -11,6 +11,7 @@ import { ConnectInput, DisconnectInput, SandboxPatchInput, parseInput } from './
 import { NotFoundError } from '../errors.js';
 import { inspectNetwork, viewSandbox, type NetworkInspect, type SandboxView } from './inspect.js';
 import { reconcile, reapDeadSandboxes, type ReconcileReport } from './reconcile.js';
+import { doctor, type DoctorReport } from './doctor.js';
 
 export class Controller {
   constructor(readonly ctx: ControllerContext) {}
@@ -30,6 +31,10 @@ export class Controller {
 
   reap(): Promise<string[]> {
     return reapDeadSandboxes(this.ctx);
+  }
+
+  doctor(repair: boolean): Promise<DoctorReport> {
+    return doctor(this.ctx, repair);
   }
 
   createNetwork(body: unknown): Promise<NetworkRecord> {

@@ -7,6 +7,7 @@ import { runHooks } from './context.js';
 import { removeSandbox, sandboxAlive } from './sandbox-ops.js';
 import { releaseEndpointRecords, hostIfnameOf } from './endpoint-ops.js';
 import { keys } from '../store/records.js';
+import { EXTERNAL_OWNER_PREFIX } from './ipam-ops.js';
 
 export interface ReconcileReport {
   networksEnsured: number;
@@ -70,7 +71,7 @@ export async function reconcile(ctx: ControllerContext, opts: { full: boolean })
   for (const e of await ctx.records.store.list('ipam/')) {
     if (!e.key.includes('/a/')) continue;
     const owner = JSON.parse(e.value) as string;
-    if (!epIds.has(owner)) {
+    if (!epIds.has(owner) && !owner.startsWith(EXTERNAL_OWNER_PREFIX)) {
       await ctx.records.store.commit({ checks: [{ key: e.key, version: e.version }], deletes: [e.key] });
       report.orphansRemoved.push(`allocation ${e.key}`);
     }

@@ -1,14 +1,35 @@
 /** Each sandbox's own /etc/hosts and /etc/resolv.conf, kept under the runtime directory. */
-import { mkdir, readFile, rm, writeFile, rename } from 'node:fs/promises';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { ControllerContext } from './context.js';
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../model/types.js';
 
 export const sandboxDir = (ctx: ControllerContext, id: string): string => path.join(ctx.config.runDir, 'sandboxes', id);
 
-/** Nameservers of the host, minus loopback stubs a sandbox could not reach. */
-async function hostNameservers(): Promise<{ servers: string[]; search: string[]; options: string[] }> {
-  const text = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+interface HostResolv {
+  servers: string[];
+  search: string[];
+  options: string[];
+}
+
+let hostResolvCache: { mtimeMs: number; value: HostResolv } | undefined;
+
+/** Nameservers of the host, minus loopback stubs a sandbox could not reach (cached by mtime). */
+function hostNameservers(): HostResolv {
+  let mtimeMs = -1;
+  try {
+    mtimeMs = statSync('/etc/resolv.conf').mtimeMs;
+  } catch {
+    /* no resolv.conf */
+  }
+  if (hostResolvCache && hostResolvCache.mtimeMs === mtimeMs) return hostResolvCache.value;
+  let text = '';
+  try {
+    text = readFileSync('/etc/resolv.conf', 'utf8');
+  } catch {
+    /* none */
+  }
   const servers: string[] = [];
   let search: string[] = [];
   let options: string[] = [];
@@ -18,7 +39,8 @@ async function hostNameservers(): Promise<{ servers: string[]; search: string[];
     if (k === 'search') search = rest;
     if (k === 'options') options = rest;
   }
-  return { servers, search, options };
+  hostResolvCache = { mtimeMs, value: { servers, search, options } };
+  return hostResolvCache.value;
 }
 
 /**
@@ -42,19 +64,28 @@ export function hostsText(sb: SandboxRecord, eps: EndpointRecord[]): string {
   return lines.join('\n') + '\n';
 }
 
-async function atomicWrite(file: string, text: string): Promise<void> {
+/** Content last written per path, so an unchanged file is not rewritten. */
+const written = new Map<string, string>();
+
+/**
+ * Replace the file atomically (a process reading it never sees half a file). Small and on the
+ * hot path of every join, so done synchronously: cheaper than the promise API's round trips.
+ */
+function atomicWrite(file: string, text: string): void {
+  if (written.get(file) === text) return;
   const tmp = `${file}.tmp${process.pid}`;
-  await writeFile(tmp, text, { mode: 0o644 });
-  await rename(tmp, file);
+  writeFileSync(tmp, text, { mode: 0o644 });
+  renameSync(tmp, file);
+  written.set(file, text);
 }
 
 /** (Re)write hosts and resolv.conf for a sandbox from its current endpoints. */
 export async function writeSandboxFiles(ctx: ControllerContext, sb: SandboxRecord): Promise<void> {
   if (!sb.hostsPath || !sb.resolvPath) return;
-  await mkdir(path.dirname(sb.hostsPath), { recursive: true, mode: 0o755 });
+  mkdirSync(path.dirname(sb.hostsPath), { recursive: true, mode: 0o755 });
   const eps = await ctx.records.endpointsOfSandbox(sb.id);
   const nets = (await Promise.all(eps.map((e) => ctx.records.network(e.networkId)))).flatMap((n) => (n ? [n.value] : []));
-  const host = await hostNameservers();
+  const host = hostNameservers();
   const embedded = embeddedDnsServers(nets);
   const servers = sb.dns.length > 0 ? sb.dns : embedded.length > 0 ? embedded : host.servers;
   const resolv = [
@@ -63,10 +94,12 @@ export async function writeSandboxFiles(ctx: ControllerContext, sb: SandboxRecor
     ...(host.search.length ? [`search ${host.search.join(' ')}`] : []),
     ...(embedded.length && sb.dns.length === 0 ? ['options ndots:0'] : host.options.length ? [`options ${host.options.join(' ')}`] : []),
   ].join('\n');
-  await atomicWrite(sb.hostsPath, hostsText(sb, eps));
-  await atomicWrite(sb.resolvPath, resolv + '\n');
+  atomicWrite(sb.hostsPath, hostsText(sb, eps));
+  atomicWrite(sb.resolvPath, resolv + '\n');
 }
 
 export async function removeSandboxFiles(ctx: ControllerContext, id: string): Promise<void> {
-  await rm(sandboxDir(ctx, id), { recursive: true, force: true });
+  const dir = sandboxDir(ctx, id);
+  for (const f of ['hosts', 'resolv.conf']) written.delete(path.join(dir, f));
+  await rm(dir, { recursive: true, force: true });
 }

@@ -3,17 +3,11 @@
  * kernel with it, serves the REST API, and keeps reconciling (liveness + drift) on a timer.
  * Stopping weftd never tears down networks: live sandboxes keep their traffic.
  */
-import { mkdir } from 'node:fs/promises';
 import type { DaemonConfig } from '../config/daemon-config.js';
-import { openStore } from '../store/open-store.js';
-import { Records } from '../store/records.js';
-import { DriverRegistry } from '../drivers/registry.js';
-import { RealKernel } from '../kernel/real-kernel.js';
-import { Controller } from '../controller/controller.js';
-import type { ControllerContext } from '../controller/context.js';
+import type { Controller } from '../controller/controller.js';
+import { openEngine } from './engine.js';
 import { buildRoutes, serveRest, type RestServer } from '../api/rest/rest-server.js';
 import { createLogger, type Logger } from './logger.js';
-import type { Store } from '../store/store.js';
 
 export interface Daemon {
   controller: Controller;
@@ -21,28 +15,9 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
-/** Prefixes of routes in the daemon's namespace, so default pools never shadow them. */
-function hostRoutesOf(kernel: RealKernel): () => string[] {
-  return () =>
-    [...kernel.host().routes(4), ...kernel.host().routes(6)]
-      .filter((r) => r.dst !== '0.0.0.0/0' && r.dst !== '::/0' && !r.dst.startsWith('fe80:') && !r.dst.startsWith('ff00:'))
-      .map((r) => r.dst);
-}
-
 export async function startDaemon(config: DaemonConfig, log: Logger = createLogger()): Promise<Daemon> {
-  await mkdir(config.stateDir, { recursive: true, mode: 0o700 });
-  await mkdir(config.runDir, { recursive: true, mode: 0o711 });
-  const store: Store = await openStore(config.storeUrl);
-  const kernel = new RealKernel();
-  const ctx: ControllerContext = {
-    records: new Records(store),
-    drivers: new DriverRegistry(),
-    kernel,
-    config,
-    hooks: [],
-    hostRoutes: hostRoutesOf(kernel),
-  };
-  const controller = new Controller(ctx);
+  const engine = await openEngine(config);
+  const { store, controller } = engine;
   const startedAt = new Date().toISOString();
   let server: RestServer | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -50,12 +25,12 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
     const report = await store.withLock('reconcile', () => controller.start());
     log.info({ ...report }, 'reconciled at start');
     const routes = buildRoutes(controller, {
+      doctor: (repair) => store.withLock('reconcile', () => controller.doctor(repair)),
       info: () => ({ version: '0.1.0', pid: process.pid, startedAt, store: store.backend, config: { ...config } }),
     });
     server = await serveRest(config.socketPath, routes, log, () => true);
   } catch (err) {
-    await store.close();
-    kernel.close();
+    await engine.close();
     throw err;
   }
 
@@ -85,8 +60,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
       timer = undefined;
       await server?.close();
       while (busy) await new Promise((r) => setTimeout(r, 10));
-      await store.close();
-      kernel.close();
+      await engine.close();
     },
   };
 }

@@ -179,7 +179,6 @@ describe('checkLive', () => {
   const state: FirewallState = { networks: [A], ports: [P(8080), P(53, { protocol: 'udp', containerIp: 'fd00:1::2', hostIp: 'fd00::1' })] };
   // What `nft -j list table` prints, reduced to the parts check() reads.
   const liveFor = (drop?: string): { inet: unknown; bridge: unknown; user: unknown } => {
-    const inetChains = CHAINS.filter((c) => c.family === 'inet');
     const elems: Record<string, unknown[]> = {
       bridges: ['br-a'],
       intra: [[{ concat: ['br-a', 'br-a'] }, { accept: null }]],
@@ -199,7 +198,6 @@ describe('checkLive', () => {
         ...[...SET_BY_NAME.values()].filter((s) => s.family === family).map((s) => ({ [s.value ? 'map' : 'set']: { name: s.name, ...(elems[s.name] ? { elem: elems[s.name] } : {}) } })),
       ],
     });
-    void inetChains;
     return { inet: table('inet'), bridge: table('bridge'), user: { nftables: [{ chain: { name: 'weft-user' } }] } };
   };
 

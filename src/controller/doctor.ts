@@ -1,0 +1,79 @@
+/**
+ * The invariant checker (`weft doctor`): compares the store with the kernel.
+ *  - every network's and endpoint's kernel objects exist as recorded (driver checks);
+ *  - every weft-named kernel object has a record (no leaks);
+ *  - no address is held twice, and every allocation has its endpoint and vice versa;
+ *  - every sandbox recorded is alive.
+ * With repair, it reconciles and reports what is left.
+ */
+import type { ControllerContext } from './context.js';
+import { reconcile } from './reconcile.js';
+import { sandboxAlive } from './sandbox-ops.js';
+import { EXTERNAL_OWNER_PREFIX } from './ipam-ops.js';
+
+export interface DoctorReport {
+  ok: boolean;
+  violations: string[];
+  repaired?: string[];
+  counts: { networks: number; sandboxes: number; endpoints: number; allocations: number };
+}
+
+export async function checkInvariants(ctx: ControllerContext): Promise<DoctorReport> {
+  const v: string[] = [];
+  const nets = await ctx.records.networks();
+  const sandboxes = await ctx.records.sandboxes();
+  const endpoints = await ctx.records.endpoints();
+  const netById = new Map(nets.map((n) => [n.id, n]));
+  const sbById = new Map(sandboxes.map((s) => [s.id, s]));
+  const allocations = (await ctx.records.store.list('ipam/')).filter((e) => e.key.includes('/a/'));
+
+  for (const n of nets) v.push(...(await ctx.drivers.get(n.driver).check({ kernel: ctx.kernel }, n)));
+  for (const sb of sandboxes) if (!sandboxAlive(ctx, sb)) v.push(`sandbox ${sb.name}: its process or namespace is gone`);
+
+  const seen = new Map<string, string>();
+  for (const ep of endpoints) {
+    const net = netById.get(ep.networkId);
+    const sb = sbById.get(ep.sandboxId);
+    if (!net) v.push(`endpoint ${ep.id.slice(0, 12)}: network ${ep.networkId.slice(0, 12)} does not exist`);
+    if (!sb) v.push(`endpoint ${ep.id.slice(0, 12)}: sandbox ${ep.sandboxId.slice(0, 12)} does not exist`);
+    for (const [fam, cidr] of [[4, ep.ipv4], [6, ep.ipv6]] as const) {
+      if (!cidr) continue;
+      const addr = cidr.split('/')[0]!;
+      const k = `${ep.networkId}/${addr}`;
+      if (seen.has(k)) v.push(`address ${addr} on network ${net?.name ?? ep.networkId} is held by two endpoints`);
+      seen.set(k, ep.id);
+      const owner = allocations.find((a) => a.key === `ipam/${ep.networkId}/${fam}/a/${addr}`);
+      if (!owner) v.push(`endpoint ${sb?.name ?? '?'}/${net?.name ?? '?'}: address ${addr} has no allocation record`);
+      else if (JSON.parse(owner.value) !== ep.id) v.push(`address ${addr}: allocation belongs to another endpoint`);
+    }
+    if (net && sb && sandboxAlive(ctx, sb)) {
+      v.push(...(await ctx.drivers.get(net.driver).checkEndpoint({ kernel: ctx.kernel, network: net, endpoint: ep, sandbox: sb }).catch((e: Error) => [`endpoint ${sb.name}/${net.name}: ${e.message}`])));
+    }
+  }
+  const epIds = new Set(endpoints.map((e) => e.id));
+  for (const a of allocations) {
+    const owner = JSON.parse(a.value) as string;
+    if (!epIds.has(owner) && !owner.startsWith(EXTERNAL_OWNER_PREFIX)) v.push(`allocation ${a.key} has no endpoint`);
+  }
+
+  const wantIfs = new Set(endpoints.map((e) => e.hostIfname).filter(Boolean));
+  const wantBridges = new Set(nets.map((n) => n.driverState.bridgeName).filter(Boolean));
+  for (const l of ctx.kernel.host().links()) {
+    if (/^wfv[0-9a-f]{12}$/.test(l.name) && !wantIfs.has(l.name)) v.push(`link ${l.name} looks like weft's but has no endpoint`);
+    if (/^wf-[0-9a-f]{12}$/.test(l.name) && !wantBridges.has(l.name)) v.push(`bridge ${l.name} looks like weft's but has no network`);
+  }
+  return {
+    ok: v.length === 0,
+    violations: v,
+    counts: { networks: nets.length, sandboxes: sandboxes.length, endpoints: endpoints.length, allocations: allocations.length },
+  };
+}
+
+/** Check, and with repair reconcile then check again. */
+export async function doctor(ctx: ControllerContext, repair: boolean): Promise<DoctorReport> {
+  const first = await checkInvariants(ctx);
+  if (!repair || first.ok) return first;
+  await reconcile(ctx, { full: true });
+  const second = await checkInvariants(ctx);
+  return { ...second, repaired: first.violations.filter((x) => !second.violations.includes(x)) };
+}
