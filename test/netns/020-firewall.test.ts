@@ -358,6 +358,13 @@ describe('nftables firewall in a fake host namespace', { timeout: 240_000 }, () 
     await nftIn('host', ['delete', 'element', 'inet', 'weft', 'ports4_any', '{ tcp . 8080 }']);
     const c = await fw.check();
     assert.ok(c.problems.some((p) => p.includes('tcp . 8080 : 10.88.1.2 . 80 is missing')), c.problems.join('\n'));
+    // Same tag, different meaning: caught by the fingerprint taken after the last full apply.
+    const listing = await nftIn('host', ['-a', 'list', 'chain', 'inet', 'weft', 'forward']);
+    const handle = /comment "weft:fwd-inbound" # handle (\d+)/.exec(listing)?.[1];
+    assert.ok(handle, listing);
+    await nftIn('host', ['replace', 'rule', 'inet', 'weft', 'forward', 'handle', handle, 'oifname', '@bridges', 'accept', 'comment', '"weft:fwd-inbound"']);
+    const edited = await fw.check();
+    assert.ok(edited.problems.includes('chain inet weft forward: rule weft:fwd-inbound was modified'), edited.problems.join('\n'));
     await fw.restore();
     assert.equal((await fw.check()).ok, true);
   });
