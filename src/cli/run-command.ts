@@ -17,6 +17,7 @@ interface RunOpts {
   detach?: boolean;
   publish?: string[];
   publishAll?: boolean;
+  expose?: string[];
   label?: string[];
 }
 
@@ -29,6 +30,7 @@ export function sandboxBodyFromRun(o: RunOpts): Record<string, unknown> {
     dns: o.dns ?? [],
     publish: o.publish ?? [],
     publishAll: o.publishAll === true,
+    expose: o.expose ?? [],
     labels: Object.fromEntries((o.label ?? []).map((l) => [l.split('=')[0], l.split('=').slice(1).join('=')])),
   };
   const special = specs.find((s) => s === 'host' || s === 'none' || s.startsWith('container:'));
@@ -54,7 +56,8 @@ export function registerRunCommand(program: Command, client: () => WeftClient): 
     .option('--hostname <name>', 'hostname inside the sandbox')
     .option('-d, --detach', 'run in the background; the sandbox lives as long as the command')
     .option('-p, --publish <spec>', '[HOSTIP:]HOSTPORT[-END]:PORT[-END][/proto] (repeatable)', collect)
-    .option('-P, --publish-all', 'publish exposed ports to random host ports')
+    .option('-P, --publish-all', 'publish every --expose port on a random host port')
+    .option('--expose <port>', 'PORT[-END][/proto] the command listens on (for -P)', collect)
     .option('--label <k=v>', 'metadata', collect)
     .argument('<cmd...>', 'command and arguments (after --)')
     .action(async (cmd: string[], o: RunOpts & { net?: string[] }) => {

@@ -16,37 +16,48 @@ import { doctor, type DoctorReport } from './doctor.js';
 export class Controller {
   constructor(readonly ctx: ControllerContext) {}
 
+  /**
+   * Every change runs alone: in this process and against other processes sharing the store
+   * (the CNI fallback). Without it a resync could re-create an interface that a disconnect
+   * has just deleted but not yet released.
+   */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.ctx.records.store.withLock('engine', fn, { timeoutMs: 60_000 });
+  }
+
   addHooks(h: ControllerHooks): void {
     this.ctx.hooks.push(h);
   }
 
-  async start(): Promise<ReconcileReport> {
-    await ensurePredefinedNetworks(this.ctx);
-    return reconcile(this.ctx, { full: true });
+  start(): Promise<ReconcileReport> {
+    return this.exclusive(async () => {
+      await ensurePredefinedNetworks(this.ctx);
+      return reconcile(this.ctx, { full: true, hooks: true });
+    });
   }
 
   resync(full: boolean): Promise<ReconcileReport> {
-    return reconcile(this.ctx, { full });
+    return this.exclusive(() => reconcile(this.ctx, { full, hooks: false }));
   }
 
   reap(): Promise<string[]> {
-    return reapDeadSandboxes(this.ctx);
+    return this.exclusive(() => reapDeadSandboxes(this.ctx));
   }
 
   doctor(repair: boolean): Promise<DoctorReport> {
-    return doctor(this.ctx, repair);
+    return this.exclusive(() => doctor(this.ctx, repair));
   }
 
   createNetwork(body: unknown): Promise<NetworkRecord> {
-    return createNetwork(this.ctx, body);
+    return this.exclusive(() => createNetwork(this.ctx, body));
   }
 
   removeNetwork(ref: string): Promise<NetworkRecord> {
-    return removeNetwork(this.ctx, ref);
+    return this.exclusive(() => removeNetwork(this.ctx, ref));
   }
 
   pruneNetworks(): Promise<string[]> {
-    return pruneNetworks(this.ctx);
+    return this.exclusive(() => pruneNetworks(this.ctx));
   }
 
   network(ref: string): Promise<NetworkRecord> {
@@ -65,7 +76,7 @@ export class Controller {
   }
 
   createSandbox(body: unknown): Promise<{ sandbox: SandboxRecord; endpoints: EndpointRecord[] }> {
-    return createSandbox(this.ctx, body);
+    return this.exclusive(() => createSandbox(this.ctx, body));
   }
 
   sandbox(ref: string): Promise<SandboxRecord> {
@@ -90,30 +101,36 @@ export class Controller {
     );
   }
 
-  async removeSandbox(ref: string): Promise<SandboxRecord> {
-    const sb = await this.sandbox(ref);
-    await removeSandbox(this.ctx, sb);
-    return sb;
+  removeSandbox(ref: string): Promise<SandboxRecord> {
+    return this.exclusive(async () => {
+      const sb = await this.sandbox(ref);
+      await removeSandbox(this.ctx, sb);
+      return sb;
+    });
   }
 
-  async patchSandbox(ref: string, body: unknown): Promise<SandboxRecord> {
+  patchSandbox(ref: string, body: unknown): Promise<SandboxRecord> {
     const p = parseInput(SandboxPatchInput, body);
-    return setSandboxPid(this.ctx, await this.sandbox(ref), p.pid);
+    return this.exclusive(async () => setSandboxPid(this.ctx, await this.sandbox(ref), p.pid));
   }
 
-  async connect(netRef: string, body: unknown): Promise<EndpointRecord> {
+  connect(netRef: string, body: unknown): Promise<EndpointRecord> {
     const input = parseInput(ConnectInput, body);
-    const net = await this.network(netRef);
-    const sb = await this.sandbox(input.sandbox);
-    return connectEndpoint(this.ctx, sb, net, input);
+    return this.exclusive(async () => {
+      const net = await this.network(netRef);
+      const sb = await this.sandbox(input.sandbox);
+      return connectEndpoint(this.ctx, sb, net, input);
+    });
   }
 
-  async disconnect(netRef: string, body: unknown): Promise<void> {
+  disconnect(netRef: string, body: unknown): Promise<void> {
     const input = parseInput(DisconnectInput, body);
-    const net = await this.network(netRef);
-    const sb = await this.sandbox(input.sandbox);
-    const ep = (await this.ctx.records.endpointsOfSandbox(sb.id)).find((e) => e.networkId === net.id);
-    if (!ep) throw new NotFoundError('endpoint', `${sb.name} on ${net.name}`);
-    await disconnectEndpoint(this.ctx, ep, sb);
+    return this.exclusive(async () => {
+      const net = await this.network(netRef);
+      const sb = await this.sandbox(input.sandbox);
+      const ep = (await this.ctx.records.endpointsOfSandbox(sb.id)).find((e) => e.networkId === net.id);
+      if (!ep) throw new NotFoundError('endpoint', `${sb.name} on ${net.name}`);
+      await disconnectEndpoint(this.ctx, ep, sb);
+    });
   }
 }

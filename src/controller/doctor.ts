@@ -73,7 +73,7 @@ export async function checkInvariants(ctx: ControllerContext): Promise<DoctorRep
 export async function doctor(ctx: ControllerContext, repair: boolean): Promise<DoctorReport> {
   const first = await checkInvariants(ctx);
   if (!repair || first.ok) return first;
-  await reconcile(ctx, { full: true });
+  await reconcile(ctx, { full: true, hooks: false });
   const second = await checkInvariants(ctx);
   return { ...second, repaired: first.violations.filter((x) => !second.violations.includes(x)) };
 }

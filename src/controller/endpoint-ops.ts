@@ -168,6 +168,7 @@ async function moveDefaultRoute(ctx: ControllerContext, sb: SandboxRecord): Prom
     const updated = { ...cur.value, defaultRoute: true };
     if (!(await ctx.records.store.commit({ checks: [{ key: keys.endpoint(e.id), version: cur.version }], puts: [{ key: keys.endpoint(e.id), value: json(updated) }] }))) continue;
     await ctx.drivers.get(n.value.driver).setupEndpoint({ kernel: ctx.kernel, network: n.value, endpoint: updated, sandbox: sb });
+    await runHooks(ctx, 'endpointUp', n.value, updated, sb);
     return;
   }
 }

@@ -65,6 +65,8 @@ export const SandboxCreateInput = z
     /** Port publications (handled by the bridge services layer). */
     publish: z.array(str).max(1024).default([]),
     publishAll: z.boolean().default(false),
+    /** Ports -P publishes (Docker takes them from the image's EXPOSE; weft from --expose). */
+    expose: z.array(str).max(1024).default([]),
   })
   .strict();
 export type SandboxCreateInput = z.infer<typeof SandboxCreateInput>;

@@ -31,7 +31,11 @@ export async function reapDeadSandboxes(ctx: ControllerContext): Promise<string[
   return reaped;
 }
 
-export async function reconcile(ctx: ControllerContext, opts: { full: boolean }): Promise<ReconcileReport> {
+/**
+ * One pass. `full` also ensures every network and endpoint in the kernel and sweeps leftovers;
+ * `hooks` re-announces everything to the services (DNS, firewall) — needed at start only.
+ */
+export async function reconcile(ctx: ControllerContext, opts: { full: boolean; hooks: boolean }): Promise<ReconcileReport> {
   const report: ReconcileReport = { networksEnsured: 0, endpointsEnsured: 0, sandboxesReaped: [], orphansRemoved: [], errors: [] };
   report.sandboxesReaped = await reapDeadSandboxes(ctx);
   if (!opts.full) return report;
@@ -41,7 +45,7 @@ export async function reconcile(ctx: ControllerContext, opts: { full: boolean })
   for (const net of nets) {
     try {
       await ctx.drivers.get(net.driver).setup({ kernel: ctx.kernel }, net);
-      await runHooks(ctx, 'networkUp', net);
+      if (opts.hooks) await runHooks(ctx, 'networkUp', net);
       report.networksEnsured++;
     } catch (err) {
       report.errors.push(`network ${net.name}: ${(err as Error).message}`);
@@ -60,7 +64,7 @@ export async function reconcile(ctx: ControllerContext, opts: { full: boolean })
     }
     try {
       await ctx.drivers.get(net.driver).setupEndpoint({ kernel: ctx.kernel, network: net, endpoint: ep, sandbox: sb });
-      await runHooks(ctx, 'endpointUp', net, ep, sb);
+      if (opts.hooks) await runHooks(ctx, 'endpointUp', net, ep, sb);
       report.endpointsEnsured++;
     } catch (err) {
       report.errors.push(`endpoint ${sb.name}/${net.name}: ${(err as Error).message}`);

@@ -13,6 +13,7 @@ import { connectEndpoint, disconnectEndpoint } from './endpoint-ops.js';
 import { resolveNetwork } from './network-ops.js';
 import { removeSandboxFiles, sandboxDir, writeSandboxFiles } from './sandbox-files.js';
 import { isAlive, processStartTime } from '../kernel/proc.js';
+import { resolvePublications } from './port-ops.js';
 
 export async function resolveSandbox(ctx: ControllerContext, ref: string): Promise<SandboxRecord> {
   const id = (await ctx.records.sandboxIdByName(ref)) ?? ref;
@@ -68,8 +69,12 @@ export async function createSandbox(ctx: ControllerContext, raw: unknown): Promi
     throw new InvalidArgumentError('network', `a ${input.kind}-mode sandbox cannot join networks`);
   }
   if ((await ctx.records.sandboxIdByName(name)) !== undefined) throw new ConflictError('name', `sandbox with name "${name}" already exists`);
-  // Resolve every network before creating anything, so a typo changes nothing.
+  // Resolve every network and port before creating anything, so a typo changes nothing.
   const nets = await Promise.all(input.networks.map((n) => resolveNetwork(ctx, n.network)));
+  const ports = await resolvePublications(ctx, input.publish, input.publishAll, input.expose);
+  if (ports.length > 0 && (input.kind === 'host' || input.kind === 'container')) {
+    throw new InvalidArgumentError('publish', `ports cannot be published in ${input.kind} mode`);
+  }
   const ns = await namespaceFor(ctx, input, id);
   if (input.kind === 'external' || input.kind === 'host') {
     // Must be a real network namespace (not a regular file), and not recorded twice.
@@ -84,6 +89,7 @@ export async function createSandbox(ctx: ControllerContext, raw: unknown): Promi
     hostsPath: path.join(dir, 'hosts'),
     resolvPath: path.join(dir, 'resolv.conf'),
     dns: input.dns,
+    ...(ports.length > 0 ? { ports } : {}),
     hostname,
     labels: input.labels,
     created: now(),

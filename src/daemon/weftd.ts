@@ -6,6 +6,11 @@
 import type { DaemonConfig } from '../config/daemon-config.js';
 import type { Controller } from '../controller/controller.js';
 import { openEngine } from './engine.js';
+import type { IncomingMessage } from 'node:http';
+import { peerCred } from '../kernel/peer-cred.js';
+import { FirewallService } from './firewall-service.js';
+import { NftFirewall } from '../firewall/nft-firewall.js';
+import { NoneFirewall } from '../firewall/none-firewall.js';
 import { buildRoutes, serveRest, type RestServer } from '../api/rest/rest-server.js';
 import { createLogger, type Logger } from './logger.js';
 
@@ -15,20 +20,33 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
+/**
+ * Only root may use the API: the socket is 0600 in a 0700 directory, and the peer's
+ * credentials are checked on every request as a second line (a socket passed to another
+ * process, or a directory made laxer by hand, must not open the API to other users).
+ */
+function rootOnly(req: IncomingMessage): boolean {
+  const cred = peerCred(req.socket);
+  return cred !== undefined && cred.uid === 0;
+}
+
 export async function startDaemon(config: DaemonConfig, log: Logger = createLogger()): Promise<Daemon> {
   const engine = await openEngine(config);
   const { store, controller } = engine;
   const startedAt = new Date().toISOString();
   let server: RestServer | undefined;
   let timer: NodeJS.Timeout | undefined;
+  const firewall = new FirewallService(config.firewall === 'nftables' ? new NftFirewall() : new NoneFirewall(), controller.ctx, log);
   try {
-    const report = await store.withLock('reconcile', () => controller.start());
+    await firewall.init();
+    controller.addHooks(firewall);
+    const report = await controller.start();
     log.info({ ...report }, 'reconciled at start');
     const routes = buildRoutes(controller, {
-      doctor: (repair) => store.withLock('reconcile', () => controller.doctor(repair)),
-      info: () => ({ version: '0.1.0', pid: process.pid, startedAt, store: store.backend, config: { ...config } }),
+      doctor: (repair) => controller.doctor(repair),
+      info: () => ({ version: '0.1.0', pid: process.pid, startedAt, store: store.backend, firewall: firewall.fw.name, config: { ...config } }),
     });
-    server = await serveRest(config.socketPath, routes, log, () => true);
+    server = await serveRest(config.socketPath, routes, log, rootOnly);
   } catch (err) {
     await engine.close();
     throw err;
@@ -41,7 +59,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
     busy = true;
     try {
       const full = ++cycle % 5 === 0;
-      const r = await store.withLock('reconcile', () => controller.resync(full), { timeoutMs: 2000 });
+      const r = await controller.resync(full);
       if (r.sandboxesReaped.length || r.orphansRemoved.length || r.errors.length) log.info({ ...r }, 'resync');
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'resync failed');
@@ -50,6 +68,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
     }
   };
   timer = setInterval(() => void tick(), config.resyncMs);
+  firewall.watch(Math.min(500, config.resyncMs));
 
   log.info({ socket: config.socketPath, store: config.storeUrl, pid: process.pid }, 'weftd ready');
   return {
@@ -58,6 +77,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
     async stop() {
       if (timer) clearInterval(timer);
       timer = undefined;
+      firewall.stop();
       await server?.close();
       while (busy) await new Promise((r) => setTimeout(r, 10));
       await engine.close();

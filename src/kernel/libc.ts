@@ -15,6 +15,7 @@ export interface Libc {
   close(fd: number): number;
   setsockopt(fd: number, level: number, name: number, val: Buffer, len: number): number;
   getsockname(fd: number, addr: Buffer, lenPtr: Buffer): number;
+  getsockopt(fd: number, level: number, name: number, val: Buffer, lenPtr: Buffer): number;
   setns(fd: number, nstype: number): number;
   unshare(flags: number): number;
   mount(src: string | null, target: string, fstype: string | null, flags: number, data: null): number;
@@ -53,6 +54,7 @@ export function libc(): Libc {
     close: lib.func('int close(int fd)'),
     setsockopt: lib.func('int setsockopt(int fd, int level, int name, const void *val, uint32_t len)'),
     getsockname: lib.func('int getsockname(int fd, void *addr, void *lenPtr)'),
+    getsockopt: lib.func('int getsockopt(int fd, int level, int name, void *val, void *lenPtr)'),
     setns: lib.func('int setns(int fd, int nstype)'),
     unshare: lib.func('int unshare(int flags)'),
     mount: lib.func('int mount(const char *src, const char *target, const char *fstype, unsigned long flags, const void *data)'),

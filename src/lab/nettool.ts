@@ -1,8 +1,8 @@
 /**
  * A small network tool run inside sandboxes by the integration tests (node, no shell):
- *   tcp-server PORT            echo server; replies "<remoteAddress> <data>"
- *   udp-server PORT            same over UDP
- *   tcp-client HOST PORT MSG   prints the reply; exit 1 on error/timeout (3 s)
+ *   tcp-server PORT[,PORT…]    echo server; replies "<remoteAddress> <data>"
+ *   udp-server PORT[,PORT…]    same over UDP
+ *   tcp-client HOST PORT MSG [MS]  prints the reply; exit 1 on error/timeout (default 3 s)
  *   udp-client HOST PORT MSG   same over UDP
  *   stream-server PORT         accepts one connection, counts bytes until FIN, answers the count
  *   stream-client HOST PORT MS streams for MS milliseconds, prints "sent=N acked=N"
@@ -12,7 +12,8 @@ import net from 'node:net';
 import dgram from 'node:dgram';
 import os from 'node:os';
 
-const [mode, a, b, c] = process.argv.slice(2);
+const [mode, a, b, c, d] = process.argv.slice(2);
+const clientTimeout = Number(d ?? 3000);
 const die = (msg: string): never => {
   process.stderr.write(msg + '\n');
   process.exit(1);
@@ -21,18 +22,21 @@ const clean = (addr: string | undefined): string => (addr ?? '').replace(/^::fff
 
 switch (mode) {
   case 'tcp-server':
-    net
-      .createServer((s) => s.on('data', (d) => s.end(`${clean(s.remoteAddress)} ${d.toString()}`)))
-      .listen(Number(a), '::');
+    for (const port of a!.split(',')) {
+      net
+        .createServer((s) => s.on('data', (d) => s.end(`${clean(s.remoteAddress)} ${d.toString()}`)))
+        .listen(Number(port), '::');
+    }
     break;
-  case 'udp-server': {
-    const s4 = dgram.createSocket({ type: 'udp6', ipv6Only: false });
-    s4.on('message', (m, r) => s4.send(`${clean(r.address)} ${m.toString()}`, r.port, r.address));
-    s4.bind(Number(a), '::');
+  case 'udp-server':
+    for (const port of a!.split(',')) {
+      const s4 = dgram.createSocket({ type: 'udp6', ipv6Only: false });
+      s4.on('message', (m, r) => s4.send(`${clean(r.address)} ${m.toString()}`, r.port, r.address));
+      s4.bind(Number(port), '::');
+    }
     break;
-  }
   case 'tcp-client': {
-    const t = setTimeout(() => die('timeout'), 3000);
+    const t = setTimeout(() => die('timeout'), clientTimeout);
     const s = net.connect({ host: a!, port: Number(b) }, () => s.write(c ?? 'ping'));
     let out = '';
     s.on('data', (d) => (out += d.toString()));
@@ -45,7 +49,7 @@ switch (mode) {
   }
   case 'udp-client': {
     const s = dgram.createSocket(a!.includes(':') ? 'udp6' : 'udp4');
-    const t = setTimeout(() => die('timeout'), 3000);
+    const t = setTimeout(() => die('timeout'), clientTimeout);
     s.on('message', (m) => {
       clearTimeout(t);
       process.stdout.write(m.toString() + '\n');

@@ -71,6 +71,15 @@ export type SandboxKind =
   /** Another sandbox's namespace (--network container:X). */
   | 'container';
 
+/** A port published by a sandbox (host port already chosen). */
+export interface PublishedPort {
+  protocol: 'tcp' | 'udp' | 'sctp';
+  /** Undefined = every host address. */
+  hostIp?: string;
+  hostPort: number;
+  containerPort: number;
+}
+
 export interface SandboxRecord {
   id: string;
   name: string;
@@ -89,6 +98,8 @@ export interface SandboxRecord {
   hostsPath?: string;
   resolvPath?: string;
   dns: string[];
+  /** Published ports, DNATed to the sandbox's address on its default-route network. */
+  ports?: PublishedPort[];
   hostname: string;
   labels: Record<string, string>;
   created: string;

@@ -1,0 +1,412 @@
+/**
+ * weft's embedded DNS: Docker's 127.0.0.11, except that it listens on each user-defined
+ * network's gateway address(es) in the daemon's namespace.
+ *
+ * Names on the network are answered from the record table (authoritative, TTL 600); everything
+ * else is forwarded to upstreams from the daemon's namespace. Sockets live as long as the
+ * network does: record changes only touch the table (aardvark-dns#389 tore sockets down to
+ * reload and dropped queries meanwhile).
+ *
+ * Hot path: an exact repeat of a query (same bytes after the ID) is served from pre-encoded
+ * replies, one per round-robin order, with only the ID spliced in — no decode, no encode.
+ */
+import dgram from 'node:dgram';
+import net from 'node:net';
+import * as dnsPacket from 'dns-packet';
+import type { DecodedPacket, Packet } from 'dns-packet';
+import { KernelError } from '../errors.js';
+import type { Logger } from '../daemon/logger.js';
+import { DnsRecordTable } from './records.js';
+import { Forwarder } from './forwarder.js';
+import { parseUpstream, type Upstream } from './upstreams.js';
+import { DEFAULT_TTL, RCODE, decide, formerrFor, rejectQuery, rotateAnswers, statusReply, truncatedReply, udpLimit } from './answer.js';
+
+export interface EmbeddedDnsOptions {
+  table: DnsRecordTable;
+  /** Resolvers for names the table does not hold (see planUpstreams). */
+  upstreams?: Upstream[];
+  /** 53 in production; tests and benchmarks pick another. */
+  port?: number;
+  ttl?: number;
+  forwardTimeoutMs?: number;
+  deadUpstreamMs?: number;
+  /** A TCP connection with no traffic for this long is closed. */
+  tcpIdleMs?: number;
+  maxTcpConnections?: number;
+  log?: Pick<Logger, 'warn' | 'info'>;
+}
+
+export interface ListenOptions {
+  /** False for internal networks: they must not reach the outside, not even through DNS. */
+  forward?: boolean;
+}
+
+interface Listener {
+  networkId: string;
+  address: string;
+  forward: boolean;
+  udp: dgram.Socket;
+  tcp: net.Server;
+  conns: Set<net.Socket>;
+}
+
+interface CachedReply {
+  /** Pre-encoded replies without their 2-byte ID, one per answer order. */
+  bodies: Buffer[];
+  next: number;
+}
+
+interface NetworkCache {
+  generation: number;
+  forward: boolean;
+  replies: Map<string, CachedReply>;
+  /** Client address → whether it is inside the network (see DnsRecordTable.acceptsClient). */
+  clients: Map<string, boolean>;
+}
+
+/** Larger UDP queries are not something a stub resolver sends; drop rather than parse. */
+const MAX_UDP_QUERY = 4096;
+/** Queries answered at once per TCP connection before reading pauses. */
+const MAX_TCP_PIPELINE = 64;
+const MAX_CACHED_REPLIES = 8192;
+/** Names shared by more endpoints than this are not pre-encoded in every order. */
+const MAX_ROTATIONS = 32;
+/** IPv6 gateway addresses can be tentative (DAD) for a moment after they are added. */
+const BIND_RETRY_MS = 3000;
+
+export interface DnsServerStats {
+  udpQueries: number;
+  tcpQueries: number;
+  cacheHits: number;
+  forwarded: number;
+  servfail: number;
+  formerr: number;
+}
+
+/** The embedded DNS server for every user-defined network of one daemon. */
+export class EmbeddedDnsServer {
+  readonly table: DnsRecordTable;
+  private readonly port: number;
+  private readonly ttl: number;
+  private readonly tcpIdleMs: number;
+  private readonly maxTcp: number;
+  private readonly listeners = new Map<string, Listener>();
+  private readonly caches = new Map<string, NetworkCache>();
+  private readonly forwarder: Forwarder;
+  private upstreamList: Upstream[];
+  private readonly counters: DnsServerStats = { udpQueries: 0, tcpQueries: 0, cacheHits: 0, forwarded: 0, servfail: 0, formerr: 0 };
+
+  constructor(private readonly opts: EmbeddedDnsOptions) {
+    this.table = opts.table;
+    this.port = opts.port ?? 53;
+    this.ttl = opts.ttl ?? DEFAULT_TTL;
+    this.tcpIdleMs = opts.tcpIdleMs ?? 10_000;
+    this.maxTcp = opts.maxTcpConnections ?? 256;
+    this.upstreamList = [...(opts.upstreams ?? [])];
+    this.forwarder = new Forwarder({
+      upstreams: () => this.upstreamList,
+      attemptTimeoutMs: opts.forwardTimeoutMs,
+      deadForMs: opts.deadUpstreamMs,
+      log: opts.log,
+    });
+  }
+
+  /** Replace the upstreams (e.g. after the host's resolv.conf changed); sockets stay. */
+  setUpstreams(upstreams: Array<Upstream | string>): void {
+    this.upstreamList = upstreams.map((u) => (typeof u === 'string' ? parseUpstream(u) : u));
+  }
+
+  stats(): DnsServerStats & { listening: number; forwardInFlight: number; deadUpstreams: string[] } {
+    return { ...this.counters, listening: this.listeners.size, forwardInFlight: this.forwarder.inFlight, deadUpstreams: this.forwarder.deadUpstreams() };
+  }
+
+  /** Addresses being served, with the network each answers for. */
+  listening(): Array<{ networkId: string; address: string; port: number }> {
+    return [...this.listeners.values()].map((l) => ({ networkId: l.networkId, address: l.address, port: this.port }));
+  }
+
+  /**
+   * Serve a network on one of its gateway addresses (UDP and TCP). Idempotent: listening again
+   * on the same address only updates which network it answers for.
+   */
+  async listen(networkId: string, address: string, opts: ListenOptions = {}): Promise<void> {
+    const forward = opts.forward ?? true;
+    const existing = this.listeners.get(address);
+    if (existing) {
+      existing.networkId = networkId;
+      existing.forward = forward;
+      return;
+    }
+    const family = net.isIPv6(address) ? 6 : 4;
+    const deadline = Date.now() + BIND_RETRY_MS;
+    for (;;) {
+      try {
+        const l = await this.bind(networkId, address, family, forward);
+        this.listeners.set(address, l);
+        return;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EADDRNOTAVAIL' && family === 6 && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 100));
+          continue;
+        }
+        throw new KernelError('dns listen', `cannot serve DNS on ${address}:${this.port}: ${(err as Error).message}`, {
+          errno: (err as NodeJS.ErrnoException).errno,
+          cause: err,
+        });
+      }
+    }
+  }
+
+  /** Stop serving an address; unknown addresses are fine (already gone). */
+  async unlisten(address: string): Promise<void> {
+    const l = this.listeners.get(address);
+    if (!l) return;
+    this.listeners.delete(address);
+    await closeListener(l);
+  }
+
+  /** Stop everything: listeners, TCP connections, upstream sockets. */
+  async close(): Promise<void> {
+    const all = [...this.listeners.values()];
+    this.listeners.clear();
+    this.forwarder.close();
+    await Promise.all(all.map(closeListener));
+  }
+
+  private async bind(networkId: string, address: string, family: 4 | 6, forward: boolean): Promise<Listener> {
+    // Replies go to the literal address a query came from: skip dns.lookup's extra tick per send.
+    const literal = (host: string, _o: unknown, cb: (err: null, address: string, family: number) => void): void => cb(null, host, family);
+    const udp = dgram.createSocket({ type: family === 4 ? 'udp4' : 'udp6', lookup: literal as never });
+    const tcp = net.createServer();
+    const l: Listener = { networkId, address, forward, udp, tcp, conns: new Set() };
+    try {
+      await new Promise<void>((resolve, reject) => {
+        udp.once('error', reject);
+        udp.bind({ address, port: this.port, exclusive: true }, () => {
+          udp.off('error', reject);
+          resolve();
+        });
+      });
+      await new Promise<void>((resolve, reject) => {
+        tcp.once('error', reject);
+        tcp.listen({ host: address, port: this.port, exclusive: true, backlog: 128 }, () => {
+          tcp.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (err) {
+      await closeListener(l).catch(() => undefined);
+      throw err;
+    }
+    try {
+      // A bigger receive queue absorbs bursts instead of dropping them (best effort: rmem_max).
+      udp.setRecvBufferSize(4 << 20);
+    } catch {
+      /* keep the default */
+    }
+    udp.on('message', (msg, rinfo) => this.onUdp(l, msg, rinfo));
+    udp.on('error', (err) => this.opts.log?.warn({ address, err: err.message }, 'dns udp socket error'));
+    tcp.on('connection', (sock) => this.onTcp(l, sock));
+    tcp.on('error', (err) => this.opts.log?.warn({ address, err: err.message }, 'dns tcp server error'));
+    return l;
+  }
+
+  private cacheFor(networkId: string, forward: boolean): NetworkCache {
+    const gen = this.table.generation(networkId);
+    let c = this.caches.get(networkId);
+    if (!c || c.generation !== gen || c.forward !== forward) {
+      c = { generation: gen, forward, replies: new Map(), clients: new Map() };
+      this.caches.set(networkId, c);
+    }
+    return c;
+  }
+
+  private onUdp(l: Listener, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    this.counters.udpQueries++;
+    // Without a full header there is no ID to answer to.
+    if (msg.length < 12 || msg.length > MAX_UDP_QUERY) return;
+    const cache = this.cacheFor(l.networkId, l.forward);
+    if (!this.accepts(cache, l.networkId, rinfo.address)) {
+      const r = this.refuse(msg);
+      if (r) l.udp.send(r, rinfo.port, rinfo.address);
+      return;
+    }
+    const key = msg.toString('latin1', 2);
+    const hit = cache.replies.get(key);
+    if (hit) {
+      this.counters.cacheHits++;
+      const body = hit.bodies.length === 1 ? hit.bodies[0]! : hit.bodies[hit.next++ % hit.bodies.length]!;
+      // Small pooled allocation + copy is cheaper than a two-buffer scatter send.
+      const out = Buffer.allocUnsafe(body.length + 2);
+      out[0] = msg[0]!;
+      out[1] = msg[1]!;
+      body.copy(out, 2);
+      l.udp.send(out, rinfo.port, rinfo.address);
+      return;
+    }
+    const out = this.handle(l, msg, 'udp', cache, key);
+    if (out === undefined) return;
+    if (Buffer.isBuffer(out)) {
+      l.udp.send(out, rinfo.port, rinfo.address);
+      return;
+    }
+    out.then(
+      (r) => {
+        if (r && this.listeners.get(l.address) === l) l.udp.send(r, rinfo.port, rinfo.address);
+      },
+      (err: Error) => this.opts.log?.warn({ err: err.message }, 'dns query failed'),
+    );
+  }
+
+  private onTcp(l: Listener, sock: net.Socket): void {
+    if (l.conns.size >= this.maxTcp) {
+      sock.destroy();
+      return;
+    }
+    if (!this.accepts(this.cacheFor(l.networkId, l.forward), l.networkId, sock.remoteAddress ?? '')) {
+      sock.destroy();
+      return;
+    }
+    l.conns.add(sock);
+    sock.setNoDelay(true);
+    sock.setTimeout(this.tcpIdleMs, () => sock.destroy());
+    sock.on('error', () => undefined);
+    sock.on('close', () => l.conns.delete(sock));
+    let buf: Buffer = Buffer.alloc(0);
+    let inFlight = 0;
+    let paused = false;
+    const reply = (r: Buffer | undefined): void => {
+      if (r && !sock.destroyed) {
+        const len = Buffer.allocUnsafe(2);
+        len.writeUInt16BE(r.length, 0);
+        sock.write(Buffer.concat([len, r]));
+      }
+    };
+    const settle = (): void => {
+      inFlight--;
+      if (paused && inFlight < MAX_TCP_PIPELINE / 2) {
+        paused = false;
+        sock.resume();
+      }
+    };
+    // RFC 7766: many queries per connection, answered as each completes (possibly out of order).
+    sock.on('data', (chunk: Buffer) => {
+      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+      while (buf.length >= 2) {
+        const n = buf.readUInt16BE(0);
+        if (n < 12) {
+          // A frame too short to be DNS: the stream cannot be trusted to resynchronise.
+          sock.destroy();
+          return;
+        }
+        if (buf.length < 2 + n) break;
+        const msg = buf.subarray(2, 2 + n);
+        buf = buf.subarray(2 + n);
+        this.counters.tcpQueries++;
+        const out = this.handle(l, msg, 'tcp');
+        if (out === undefined || Buffer.isBuffer(out)) {
+          reply(out);
+          continue;
+        }
+        inFlight++;
+        if (inFlight >= MAX_TCP_PIPELINE && !paused) {
+          paused = true;
+          sock.pause();
+        }
+        out.then(reply, () => undefined).finally(settle);
+      }
+    });
+  }
+
+  /**
+   * Answer one query: a Buffer now (local answers, errors), a Promise when forwarded, or
+   * undefined to stay silent (it was a response, not a query).
+   */
+  private handle(l: Listener, msg: Buffer, transport: 'udp' | 'tcp', cache?: NetworkCache, key?: string): Buffer | Promise<Buffer | undefined> | undefined {
+    let query: DecodedPacket & { opcode?: string };
+    try {
+      query = dnsPacket.decode(msg);
+    } catch {
+      // Undecodable with QR set claims to be a response: answering it could start a loop.
+      if ((msg[2]! & 0x80) !== 0) return undefined;
+      this.counters.formerr++;
+      return dnsPacket.encode(formerrFor(msg.readUInt16BE(0)));
+    }
+    const rejected = rejectQuery(query);
+    if (rejected === 'drop') return undefined;
+    if (rejected) {
+      this.counters.formerr++;
+      return dnsPacket.encode(rejected);
+    }
+    const limit = transport === 'udp' ? udpLimit(query) : 65535;
+    const d = decide(this.table, l.networkId, query, { ttl: this.ttl, forward: l.forward });
+    if (d.kind === 'reply') {
+      const first = this.encodeLimited(d.packet, limit);
+      if (cache && key !== undefined && d.rotations <= MAX_ROTATIONS) this.remember(cache, key, d.packet, d.rotations, limit, first);
+      return first;
+    }
+    this.counters.forwarded++;
+    return this.forwarder.forward(msg, d.question).then((r) => {
+      if (!r) {
+        this.counters.servfail++;
+        return dnsPacket.encode(statusReply(query, RCODE.SERVFAIL));
+      }
+      // The client's limit, not the upstream's: a big answer becomes "retry over TCP".
+      if (r.length > limit) return dnsPacket.encode(truncatedReply({ ...statusReply(query, RCODE.NOERROR), flags: ((r[2]! << 8) | r[3]!) & 0x7fff }));
+      return r;
+    });
+  }
+
+  private accepts(cache: NetworkCache, networkId: string, client: string): boolean {
+    let ok = cache.clients.get(client);
+    if (ok === undefined) {
+      ok = this.table.acceptsClient(networkId, client);
+      if (cache.clients.size >= MAX_CACHED_REPLIES) cache.clients.clear();
+      cache.clients.set(client, ok);
+    }
+    return ok;
+  }
+
+  /** REFUSED for a client outside the network (silence for anything that is not a query). */
+  private refuse(msg: Buffer): Buffer | undefined {
+    try {
+      const q = dnsPacket.decode(msg);
+      if (q.type === 'response') return undefined;
+      return dnsPacket.encode(statusReply(q, RCODE.REFUSED));
+    } catch {
+      return undefined;
+    }
+  }
+
+  private encodeLimited(p: Packet, limit: number): Buffer {
+    const b = dnsPacket.encode(p);
+    return b.length <= limit ? b : dnsPacket.encode(truncatedReply(p));
+  }
+
+  private remember(cache: NetworkCache, key: string, packet: Packet, rotations: number, limit: number, first: Buffer): void {
+    if (cache.replies.size >= MAX_CACHED_REPLIES) cache.replies.clear();
+    const n = Math.max(1, rotations);
+    const bodies = [first.subarray(2)];
+    // A truncated reply carries no answers, so every order encodes the same.
+    const truncatedFirst = (first[2]! & 0x02) !== 0;
+    if (!truncatedFirst) for (let k = 1; k < n; k++) bodies.push(this.encodeLimited(rotateAnswers(packet, k), limit).subarray(2));
+    // The table already advanced its own turn for this reply; the cache continues from the next order.
+    cache.replies.set(key, { bodies, next: bodies.length > 1 ? 1 : 0 });
+  }
+}
+
+async function closeListener(l: Listener): Promise<void> {
+  for (const c of l.conns) c.destroy();
+  l.conns.clear();
+  await Promise.all([
+    new Promise<void>((r) => {
+      try {
+        l.udp.close(() => r());
+      } catch {
+        r();
+      }
+    }),
+    new Promise<void>((r) => (l.tcp.listening ? l.tcp.close(() => r()) : r())),
+  ]);
+}
