@@ -245,7 +245,7 @@ export class EmbeddedDnsServer {
       l.udp.send(out, rinfo.port, rinfo.address);
       return;
     }
-    const out = this.handle(l, msg, 'udp', cache, key);
+    const out = this.safeHandle(l, msg, 'udp', cache, key);
     if (out === undefined) return;
     if (Buffer.isBuffer(out)) {
       l.udp.send(out, rinfo.port, rinfo.address);
@@ -304,7 +304,7 @@ export class EmbeddedDnsServer {
         const msg = buf.subarray(2, 2 + n);
         buf = buf.subarray(2 + n);
         this.counters.tcpQueries++;
-        const out = this.handle(l, msg, 'tcp');
+        const out = this.safeHandle(l, msg, 'tcp');
         if (out === undefined || Buffer.isBuffer(out)) {
           reply(out);
           continue;
@@ -317,6 +317,21 @@ export class EmbeddedDnsServer {
         out.then(reply, () => undefined).finally(settle);
       }
     });
+  }
+
+  /** handle(), with a bug or an unencodable name turned into SERVFAIL instead of a crash. */
+  private safeHandle(l: Listener, msg: Buffer, transport: 'udp' | 'tcp', cache?: NetworkCache, key?: string): Buffer | Promise<Buffer | undefined> | undefined {
+    try {
+      return this.handle(l, msg, transport, cache, key);
+    } catch (err) {
+      this.opts.log?.warn({ err: (err as Error).message }, 'dns query could not be answered');
+      this.counters.servfail++;
+      try {
+        return dnsPacket.encode({ type: 'response', id: msg.readUInt16BE(0), flags: RCODE.SERVFAIL, questions: [], answers: [] });
+      } catch {
+        return undefined;
+      }
+    }
   }
 
   /**
