@@ -36,12 +36,13 @@ export class Controller {
     });
   }
 
+  /** Periodic pass: the engine lock is taken per network/endpoint, not for the whole pass. */
   resync(full: boolean): Promise<ReconcileReport> {
-    return this.exclusive(() => reconcile(this.ctx, { full, hooks: false }));
+    return reconcile(this.ctx, { full, hooks: false }, (fn) => this.exclusive(fn));
   }
 
   reap(): Promise<string[]> {
-    return this.exclusive(() => reapDeadSandboxes(this.ctx));
+    return reapDeadSandboxes(this.ctx, (fn) => this.exclusive(fn));
   }
 
   doctor(repair: boolean): Promise<DoctorReport> {

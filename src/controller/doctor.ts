@@ -6,6 +6,8 @@
  *  - every sandbox recorded is alive.
  * With repair, it reconciles and reports what is left.
  */
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
 import type { ControllerContext } from './context.js';
 import { reconcile } from './reconcile.js';
 import { sandboxAlive } from './sandbox-ops.js';
@@ -44,7 +46,8 @@ export async function checkInvariants(ctx: ControllerContext): Promise<DoctorRep
       seen.set(k, ep.id);
       const owner = allocations.find((a) => a.key === `ipam/${ep.networkId}/${fam}/a/${addr}`);
       if (!owner) v.push(`endpoint ${sb?.name ?? '?'}/${net?.name ?? '?'}: address ${addr} has no allocation record`);
-      else if (JSON.parse(owner.value) !== ep.id) v.push(`address ${addr}: allocation belongs to another endpoint`);
+      // An address an external owner reserved for this endpoint (Docker's IPAM, reservedBy) stays theirs.
+      else if (JSON.parse(owner.value) !== ep.id && !(JSON.parse(owner.value) as string).startsWith(EXTERNAL_OWNER_PREFIX)) v.push(`address ${addr}: allocation belongs to another endpoint`);
     }
     if (net && sb && sandboxAlive(ctx, sb)) {
       v.push(...(await ctx.drivers.get(net.driver).checkEndpoint({ kernel: ctx.kernel, network: net, endpoint: ep, sandbox: sb }).catch((e: Error) => [`endpoint ${sb.name}/${net.name}: ${e.message}`])));
@@ -61,6 +64,16 @@ export async function checkInvariants(ctx: ControllerContext): Promise<DoctorRep
   for (const l of ctx.kernel.host().links()) {
     if (/^wfv[0-9a-f]{12}$/.test(l.name) && !wantIfs.has(l.name)) v.push(`link ${l.name} looks like weft's but has no endpoint`);
     if (/^wf-[0-9a-f]{12}$/.test(l.name) && !wantBridges.has(l.name)) v.push(`bridge ${l.name} looks like weft's but has no network`);
+  }
+  const live = new Set(sandboxes.map((s) => s.id));
+  for (const sub of ['netns', 'sandboxes']) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(path.join(ctx.config.runDir, sub));
+    } catch {
+      /* none yet */
+    }
+    for (const n of names) if (/^[0-9a-f]{64}$/.test(n) && !live.has(n)) v.push(`${sub}/${n.slice(0, 12)} has no sandbox record`);
   }
   return {
     ok: v.length === 0,

@@ -11,6 +11,8 @@ import { macFromIPv4, parseMac, randomMac } from '../ipam/mac.js';
 import { json, keys, withRetry } from '../store/records.js';
 import type { KvCommit } from '../store/store.js';
 import { writeSandboxFiles } from './sandbox-files.js';
+import { EXTERNAL_OWNER_PREFIX } from './ipam-ops.js';
+import { normalizeAddress } from '../ipam/address.js';
 
 export interface EndpointRequest {
   aliases?: string[];
@@ -18,6 +20,12 @@ export interface EndpointRequest {
   ipv6?: string;
   mac?: string;
   ifname?: string;
+  /**
+   * External owner ("ext:…") that already reserved the requested addresses for this endpoint
+   * (Docker's IPAM driver reserves before the network driver connects). Such an address is
+   * used without being claimed again; it stays owned, and released, by that owner.
+   */
+  reservedBy?: string;
 }
 
 const poolOf = (net: NetworkRecord, fam: 4 | 6): IpamPoolConfig | undefined =>
@@ -48,14 +56,19 @@ async function allocate(
     }
     const used = await ctx.records.allocations(net.id, fam);
     let addr: string;
-    if (asked) {
+    const held = asked && req.reservedBy?.startsWith(EXTERNAL_OWNER_PREFIX) ? [...used].find(([a, who]) => who === req.reservedBy && a === normalizeAddress(asked, fam === 4 ? 'ip' : 'ip6')) : undefined;
+    if (held) {
+      addr = held[0];
+    } else if (asked) {
       addr = checkStaticAddress(pool, asked, new Set(used.keys()));
     } else {
       addr = nextFreeAddress(pool, new Set(used.keys()), await ctx.records.lastAllocated(net.id, fam));
       commit.puts!.push({ key: keys.ipamLast(net.id, fam), value: json(addr) });
     }
-    commit.checks!.push({ key: keys.ipamAddr(net.id, fam, addr), version: 0 });
-    commit.puts!.push({ key: keys.ipamAddr(net.id, fam, addr), value: json(ep.id) });
+    if (!held) {
+      commit.checks!.push({ key: keys.ipamAddr(net.id, fam, addr), version: 0 });
+      commit.puts!.push({ key: keys.ipamAddr(net.id, fam, addr), value: json(ep.id) });
+    }
     const prefix = parseCidr(pool.subnet, 'subnet').prefix;
     if (fam === 4) {
       ep.ipv4 = addressWithPrefix(addr, prefix);

@@ -47,7 +47,7 @@ export class FirewallService implements ControllerHooks {
       const net = byId.get(ep.networkId);
       return sb && net ? mappingsFor(sb, net, ep) : [];
     });
-    for (const n of nets) await this.prepareKernel(n);
+    // Sysctls wait for networkUp: after a reboot the bridges do not exist yet at this point.
     await this.fw.init({ networks, ports });
   }
 

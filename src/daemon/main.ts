@@ -1,4 +1,5 @@
 /** weftd command line. */
+import path from 'node:path';
 import { Command } from 'commander';
 import { configFromFlags } from '../config/daemon-config.js';
 import { startDaemon } from './weftd.js';
@@ -19,12 +20,14 @@ export async function main(argv: string[]): Promise<void> {
     .option('--default-bridge-name <ifname>', 'interface name of the default bridge', 'weft0')
     .option('--dns-upstream <ip>', 'resolver the embedded DNS forwards to (repeatable)', collect)
     .option('--resync-ms <ms>', 'liveness/drift resync period', '1000')
-    .option('--firewall <backend>', 'nftables or none', 'nftables');
+    .option('--firewall <backend>', 'nftables or none', 'nftables')
+    .option('--docker-plugin-socket <path>', 'Docker network/IPAM plugin socket (default: <run-dir>/../docker/plugins/weft.sock, i.e. /run/docker/plugins/weft.sock; empty = off)');
   program.parse(argv);
   const log = createLogger();
   try {
     const config = configFromFlags(program.opts());
-    const d = await startDaemon(config, log);
+    const dockerSock = program.opts<{ dockerPluginSocket?: string }>().dockerPluginSocket ?? path.join(path.dirname(config.runDir), 'docker/plugins/weft.sock');
+    const d = await startDaemon(config, log, dockerSock ? { dockerPluginSocket: path.resolve(dockerSock) } : {});
     const stop = (sig: string): void => {
       log.info({ sig }, 'stopping (networks stay up)');
       d.stop().then(

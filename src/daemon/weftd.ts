@@ -9,10 +9,17 @@ import { openEngine } from './engine.js';
 import type { IncomingMessage } from 'node:http';
 import { peerCred } from '../kernel/peer-cred.js';
 import { FirewallService } from './firewall-service.js';
+import { DriftWatcher } from './drift-watcher.js';
 import { NftFirewall } from '../firewall/nft-firewall.js';
 import { NoneFirewall } from '../firewall/none-firewall.js';
 import { buildRoutes, serveRest, type RestServer } from '../api/rest/rest-server.js';
 import { createLogger, type Logger } from './logger.js';
+import { installDockerBridge, startDockerIntegration, type DockerIntegration } from '../api/docker/docker-integration.js';
+
+/** Options beyond DaemonConfig. dockerPluginSocket: where to serve Docker's plugin API (unset = off). */
+export interface DaemonOptions {
+  dockerPluginSocket?: string;
+}
 
 export interface Daemon {
   controller: Controller;
@@ -30,9 +37,12 @@ function rootOnly(req: IncomingMessage): boolean {
   return cred !== undefined && cred.uid === 0;
 }
 
-export async function startDaemon(config: DaemonConfig, log: Logger = createLogger()): Promise<Daemon> {
+export async function startDaemon(config: DaemonConfig, log: Logger = createLogger(), opts: DaemonOptions = {}): Promise<Daemon> {
   const engine = await openEngine(config);
   const { store, controller } = engine;
+  // Before the first reconcile, so endpoints that belong to Docker are handled as Docker's.
+  installDockerBridge(controller);
+  let docker: DockerIntegration | undefined;
   const startedAt = new Date().toISOString();
   let server: RestServer | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -46,20 +56,23 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
       doctor: (repair) => controller.doctor(repair),
       info: () => ({ version: '0.1.0', pid: process.pid, startedAt, store: store.backend, firewall: firewall.fw.name, config: { ...config } }),
     });
+    (await import('../api/cni/cni-routes.js')).registerCniRoutes(routes, controller); // POST /v1/cni for the CNI plugin shim
+    docker = await startDockerIntegration(controller, routes, log, { pluginSocket: opts.dockerPluginSocket });
     server = await serveRest(config.socketPath, routes, log, rootOnly);
   } catch (err) {
+    await docker?.stop();
     await engine.close();
     throw err;
   }
 
-  let cycle = 0;
   let busy = false;
   const tick = async (): Promise<void> => {
     if (busy) return;
     busy = true;
     try {
-      const full = ++cycle % 5 === 0;
-      const r = await controller.resync(full);
+      // Every tick checks liveness and makes a full kernel pass (drift inside sandboxes has no
+      // event in our namespace), so drift is repaired within one period (1 s by default).
+      const r = await controller.resync(true);
       if (r.sandboxesReaped.length || r.orphansRemoved.length || r.errors.length) log.info({ ...r }, 'resync');
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'resync failed');
@@ -68,6 +81,9 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
     }
   };
   timer = setInterval(() => void tick(), config.resyncMs);
+  const drift = new DriftWatcher(controller.ctx, () => controller.resync(true));
+  await drift.start();
+  controller.addHooks(drift);
   firewall.watch(Math.min(500, config.resyncMs));
 
   log.info({ socket: config.socketPath, store: config.storeUrl, pid: process.pid }, 'weftd ready');
@@ -78,6 +94,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
       if (timer) clearInterval(timer);
       timer = undefined;
       firewall.stop();
+      drift.stop();
+      await docker?.stop();
       await server?.close();
       while (busy) await new Promise((r) => setTimeout(r, 10));
       await engine.close();
