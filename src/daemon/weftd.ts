@@ -10,6 +10,7 @@ import type { IncomingMessage } from 'node:http';
 import { peerCred } from '../kernel/peer-cred.js';
 import { FirewallService } from './firewall-service.js';
 import { DriftWatcher } from './drift-watcher.js';
+import { DnsService } from './dns-service.js';
 import { NftFirewall } from '../firewall/nft-firewall.js';
 import { NoneFirewall } from '../firewall/none-firewall.js';
 import { buildRoutes, serveRest, type RestServer } from '../api/rest/rest-server.js';
@@ -47,9 +48,11 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
   let server: RestServer | undefined;
   let timer: NodeJS.Timeout | undefined;
   const firewall = new FirewallService(config.firewall === 'nftables' ? new NftFirewall() : new NoneFirewall(), controller.ctx, log);
+  const dns = new DnsService(config.dnsUpstreams, log);
   try {
     await firewall.init();
     controller.addHooks(firewall);
+    controller.addHooks(dns);
     const report = await controller.start();
     log.info({ ...report }, 'reconciled at start');
     const routes = buildRoutes(controller, {
@@ -95,6 +98,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
       timer = undefined;
       firewall.stop();
       drift.stop();
+      await dns.close();
       await docker?.stop();
       await server?.close();
       while (busy) await new Promise((r) => setTimeout(r, 10));
