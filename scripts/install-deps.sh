@@ -3,7 +3,7 @@
 # Idempotent: packages already present are skipped quickly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PKGS=(iproute2 nftables util-linux procps containernetworking-plugins netavark dnsmasq-base busybox-static)
+PKGS=(iproute2 nftables util-linux procps containernetworking-plugins netavark dnsmasq-base busybox-static gcc libc6-dev iptables podman runc jq)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -15,3 +15,4 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 npm run build
+scripts/build-cni.sh   # the CNI plugin executables (dist/cni/weft, dist/cni/weft-ipam)

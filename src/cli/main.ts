@@ -19,6 +19,7 @@ export async function main(argv: string[]): Promise<number> {
   registerRunCommand(program, getClient);
   registerSandboxCommands(program, getClient);
   registerDoctorCommand(program, getClient);
+  (await import('./cni-command.js')).registerCniCommand(program);
   for (const c of program.commands) {
     c.exitOverride();
     for (const s of c.commands) s.exitOverride();

@@ -4,6 +4,7 @@ import type { WeftClient } from './client.js';
 import { formatOf, printJson, table } from './output.js';
 import type { SandboxView } from '../controller/inspect.js';
 import { InvalidArgumentError } from '../errors.js';
+import { attachContainer } from './attach-container.js';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 const enc = encodeURIComponent;
@@ -45,19 +46,24 @@ export function registerSandboxCommands(program: Command, client: () => WeftClie
     });
 
   program
-    .command('attach')
-    .description('attach an existing network namespace (--netns PATH) or process (--pid PID) to a network')
+    .command('attach [container]')
+    .description('attach a container (remembered across its restarts), a network namespace (--netns PATH) or a process (--pid PID) to a network')
+    .option('--docker-host <url>', 'engine API socket to find CONTAINER through (Docker or podman)', 'unix:///run/docker.sock')
     .option('--netns <path>', 'path of a network namespace (e.g. /run/netns/x)')
     .option('--pid <pid>', 'a process whose network namespace to use')
     .requiredOption('--network <name>', 'network to join')
     .option('--name <name>', 'sandbox name')
-    .option('--ip <ip>', 'IPv4 address')
+    .option('--ip <ip>', 'IPv4 address (for a container: IP[/PREFIX][@GATEWAY])')
     .option('--ip6 <ip>', 'IPv6 address')
     .option('--mac <mac>', 'MAC address')
     .option('--ifname <name>', 'interface name inside')
     .option('--alias <name>', 'alias', collect)
     .option('--format <fmt>', 'table or json', 'table')
-    .action(async (o: { netns?: string; pid?: string; network: string; name?: string; ip?: string; ip6?: string; mac?: string; ifname?: string; alias?: string[]; format?: string }) => {
+    .action(async (container: string | undefined, o: { netns?: string; pid?: string; network: string; name?: string; ip?: string; ip6?: string; mac?: string; ifname?: string; alias?: string[]; format?: string; dockerHost?: string }) => {
+      if (container !== undefined) {
+        if (o.netns || o.pid || o.name) throw new InvalidArgumentError('container', 'a container cannot be combined with --netns, --pid or --name');
+        return attachContainer(client(), container, o);
+      }
       if (!o.netns === !o.pid) throw new InvalidArgumentError('netns', 'give exactly one of --netns or --pid');
       let pid: number | undefined;
       if (o.pid !== undefined) {

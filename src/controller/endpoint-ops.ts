@@ -26,6 +26,11 @@ export interface EndpointRequest {
    * used without being claimed again; it stays owned, and released, by that owner.
    */
   reservedBy?: string;
+  /**
+   * Host-side interface that already exists for this endpoint (Docker's driver creates the
+   * veth at Join, before the container's namespace exists to record a sandbox for).
+   */
+  hostIfname?: string;
 }
 
 const poolOf = (net: NetworkRecord, fam: 4 | 6): IpamPoolConfig | undefined =>
@@ -116,7 +121,7 @@ export async function connectEndpoint(
       requested: {},
       created: now(),
     };
-    if (driver.usesIpam) rec.hostIfname = hostIfnameOf(id);
+    if (driver.usesIpam) rec.hostIfname = req.hostIfname === undefined ? hostIfnameOf(id) : validateIfname('hostIfname', req.hostIfname);
     if (req.ipv4) rec.requested.ipv4 = req.ipv4;
     if (req.ipv6) rec.requested.ipv6 = req.ipv6;
     if (mac) rec.requested.mac = mac;

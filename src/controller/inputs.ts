@@ -6,13 +6,15 @@ import { z } from 'zod';
 import { InvalidArgumentError } from '../errors.js';
 
 const str = z.string();
+/** Optional strings must not be empty: "" would otherwise read as "not given". */
+const nonEmpty = z.string().min(1, 'must not be empty');
 const strMap = z.record(z.string(), z.string());
 
 export const PoolInput = z
   .object({
     subnet: str,
-    ipRange: str.optional(),
-    gateway: str.optional(),
+    ipRange: nonEmpty.optional(),
+    gateway: nonEmpty.optional(),
     auxAddresses: strMap.optional(),
   })
   .strict();
@@ -42,23 +44,23 @@ export const EndpointInput = z
   .object({
     network: str,
     aliases: z.array(str).max(64).default([]),
-    ipv4: str.optional(),
-    ipv6: str.optional(),
-    mac: str.optional(),
-    ifname: str.optional(),
+    ipv4: nonEmpty.optional(),
+    ipv6: nonEmpty.optional(),
+    mac: nonEmpty.optional(),
+    ifname: nonEmpty.optional(),
   })
   .strict();
 export type EndpointInput = z.infer<typeof EndpointInput>;
 
 export const SandboxCreateInput = z
   .object({
-    name: str.optional(),
+    name: nonEmpty.optional(),
     /** "netns" (new namespace), "external" (netnsPath or pid), "host", "container". */
     kind: z.enum(['netns', 'external', 'host', 'container']).default('netns'),
-    netnsPath: str.optional(),
+    netnsPath: nonEmpty.optional(),
     pid: z.number().int().positive().optional(),
-    containerOf: str.optional(),
-    hostname: str.optional(),
+    containerOf: nonEmpty.optional(),
+    hostname: nonEmpty.optional(),
     dns: z.array(str).max(8).default([]),
     labels: strMap.default({}),
     networks: z.array(EndpointInput).max(32).default([]),

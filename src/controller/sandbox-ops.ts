@@ -71,6 +71,8 @@ export async function createSandbox(ctx: ControllerContext, raw: unknown): Promi
   if ((await ctx.records.sandboxIdByName(name)) !== undefined) throw new ConflictError('name', `sandbox with name "${name}" already exists`);
   // Resolve every network and port before creating anything, so a typo changes nothing.
   const nets = await Promise.all(input.networks.map((n) => resolveNetwork(ctx, n.network)));
+  const dup = nets.find((n, i) => nets.findIndex((m) => m.id === n.id) !== i);
+  if (dup) throw new InvalidArgumentError('network', `network "${dup.name}" is given twice`);
   const ports = await resolvePublications(ctx, input.publish, input.publishAll, input.expose);
   if (ports.length > 0 && (input.kind === 'host' || input.kind === 'container')) {
     throw new InvalidArgumentError('publish', `ports cannot be published in ${input.kind} mode`);

@@ -63,10 +63,25 @@ function prepareAll(db: Database.Database) {
     ),
     lockRefresh: db.prepare<[number, string, string]>('UPDATE locks SET expires_ms = ? WHERE name = ? AND owner = ?'),
     lockRelease: db.prepare<[string, string]>('DELETE FROM locks WHERE name = ? AND owner = ?'),
+    lockOwner: db.prepare<[string], string>('SELECT owner FROM locks WHERE name = ?').pluck(),
+    lockSteal: db.prepare<[string, number, string, string]>('UPDATE locks SET owner = ?, expires_ms = ? WHERE name = ? AND owner = ?'),
   };
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Whether the process named in a lock owner ("<pid>-<random>") still exists. */
+function ownerAlive(owner: string): boolean {
+  const pid = Number(owner.split('-')[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return true;
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
 
 export class SqliteStore implements Store {
   readonly backend = 'sqlite';
@@ -98,7 +113,12 @@ export class SqliteStore implements Store {
     this.commitTx = db.transaction((n: NormalizedCommit) => this.applyCommit(n));
     this.takeTx = db.transaction((name: string, owner: string, ttlMs: number) => {
       const now = Date.now();
-      return this.stmts.lockTake.run({ name, owner, expires: now + ttlMs, now }).changes === 1;
+      if (this.stmts.lockTake.run({ name, owner, expires: now + ttlMs, now }).changes === 1) return true;
+      // A holder that was SIGKILLed never releases; its lease would block everyone for a full
+      // TTL. The store file is host-local, so the owner's pid says whether it is still alive.
+      const holder = this.stmts.lockOwner.get(name);
+      if (holder !== undefined && !ownerAlive(holder)) return this.stmts.lockSteal.run(owner, now + ttlMs, name, holder).changes === 1;
+      return false;
     });
   }
 

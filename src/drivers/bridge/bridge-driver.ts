@@ -100,8 +100,11 @@ export class BridgeDriver implements Driver {
       if (ep.ipv6 && !have.has(ep.ipv6)) inner.addAddress(link.index, ep.ipv6, { nodad: true });
       if (!link.up) inner.setLink(link.index, { up: true });
       if (ep.defaultRoute && !net.internal) {
-        if (ep.gateway4) inner.addRoute({ dst: '0.0.0.0/0', gateway: ep.gateway4, oif: link.index }, { replace: true });
-        if (ep.gateway6 && ep.ipv6) inner.addRoute({ dst: '::/0', gateway: ep.gateway6, oif: link.index }, { replace: true });
+        // Read before writing: a resync must not rewrite (and re-announce) a route that is fine.
+        const hasDefault = (fam: 4 | 6, gw: string): boolean =>
+          inner.routes(fam, 254).some((r) => (r.dst === '0.0.0.0/0' || r.dst === '::/0') && r.gateway === gw && r.oif === link.index);
+        if (ep.gateway4 && !hasDefault(4, ep.gateway4)) inner.addRoute({ dst: '0.0.0.0/0', gateway: ep.gateway4, oif: link.index }, { replace: true });
+        if (ep.gateway6 && ep.ipv6 && !hasDefault(6, ep.gateway6)) inner.addRoute({ dst: '::/0', gateway: ep.gateway6, oif: link.index }, { replace: true });
       }
     } catch (err) {
       if (created) rt.deleteLink(hostIf, { ignoreMissing: true });

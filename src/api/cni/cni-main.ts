@@ -1,0 +1,48 @@
+/**
+ * The CNI plugins without weftd: the compiled shim execs this when weftd's socket does not
+ * answer (`node cni-main.js <weft|weft-ipam>`, the invocation's stdin and CNI_* environment
+ * passed along). It opens the engine in-process on the same store weftd uses — slower (Node
+ * start-up) but the same code and the same state; the store's compare-and-set and locks keep
+ * it safe next to a weftd that comes up meanwhile.
+ */
+import path from 'node:path';
+import { configFromFlags } from '../../config/daemon-config.js';
+import { openEngine, type Engine } from '../../daemon/engine.js';
+import { handleCni } from './cni-handler.js';
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Engine location: the network config's weft* fields, then WEFT_* variables, then defaults. */
+function configOf(stdin: string): ReturnType<typeof configFromFlags> {
+  let conf: Record<string, unknown> = {};
+  try {
+    conf = JSON.parse(stdin) as Record<string, unknown>;
+  } catch {
+    /* reported by the handler */
+  }
+  const str = (k: string): string | undefined => (typeof conf[k] === 'string' ? (conf[k] as string) : undefined);
+  return configFromFlags({
+    stateDir: str('weftStateDir') ?? process.env.WEFT_STATE_DIR,
+    runDir: str('weftRunDir') ?? process.env.WEFT_RUN_DIR,
+    store: str('weftStore') ?? process.env.WEFT_STORE,
+  });
+}
+
+export async function cniMain(argv: string[]): Promise<number> {
+  const plugin = argv[2] ?? path.basename(argv[1] ?? 'weft');
+  const stdin = await readStdin();
+  let engine: Engine | undefined;
+  try {
+    const reply = await handleCni(plugin, process.env, stdin, async () => (engine ??= await openEngine(configOf(stdin))).controller);
+    if (reply.output !== undefined) process.stdout.write(JSON.stringify(reply.output) + '\n');
+    return reply.exitCode;
+  } finally {
+    await engine?.close().catch(() => undefined);
+  }
+}
+
+process.exitCode = await cniMain(process.argv);

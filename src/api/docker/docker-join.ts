@@ -1,0 +1,34 @@
+/**
+ * Join as Docker needs it. Docker creates the container's namespace only when the container
+ * starts — after Join has replied — and then moves the interface Join named into it. So Join
+ * makes the veth pair in the host namespace (host end on the bridge, container end `wfc…`
+ * for Docker to move), and the weft sandbox and endpoint are recorded once the namespace
+ * exists and holds the interface ("adoption", polled, resumed after a weftd restart).
+ */
+import type { Rtnl } from '../../kernel/netlink/rtnl.js';
+import type { KernelPort } from '../../kernel/kernel-port.js';
+import type { NetworkRecord } from '../../model/types.js';
+import { KernelError } from '../../errors.js';
+
+/** Host end of a Docker endpoint's veth: not `wfv…`, so weft's orphan sweep leaves it to us. */
+export const dockerHostIfname = (dockerEndpointId: string): string => `wfd${dockerEndpointId.slice(0, 12)}`;
+/** Container end, until Docker renames it inside the container. */
+export const dockerSrcName = (dockerEndpointId: string): string => `wfc${dockerEndpointId.slice(0, 12)}`;
+
+/** Ensure the pair exists in the host namespace (idempotent: a retried Join finds it). */
+export function ensureDockerVeth(kernel: KernelPort, net: NetworkRecord, hostIf: string, srcName: string, mac: string): void {
+  const rt = kernel.host();
+  const br = rt.link(net.driverState.bridgeName!);
+  if (!br) throw new KernelError('docker join', `bridge ${net.driverState.bridgeName} of network ${net.name} does not exist`);
+  const l = rt.link(hostIf);
+  if (l) {
+    if (l.master !== br.index || !l.up) rt.setLink(l.index, { master: br.index, up: true });
+    return;
+  }
+  rt.createVeth({ name: hostIf, peerName: srcName, mtu: Number(net.driverState.mtu), peerMac: mac, master: br.index, up: true });
+}
+
+/** The interface Docker put into the container for us, found by MAC (its name is Docker's choice). */
+export function findMovedInterface(inner: Rtnl, mac: string): string | undefined {
+  return inner.links().find((l) => l.mac?.toLowerCase() === mac.toLowerCase() && l.kind === 'veth')?.name;
+}

@@ -1,0 +1,69 @@
+/** Parsing a CNI invocation: the spec's error code for each kind of mistake, in libcni's order. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseRequest, parseCniArgs } from '../../src/api/cni/cni-request.js';
+import { CniError, toCniError } from '../../src/api/cni/cni-errors.js';
+import { AddressInUseError, InvalidArgumentError, NotFoundError, StoreConflictError } from '../../src/errors.js';
+import { publishSpecsOf, sandboxNameOf } from '../../src/api/cni/cni-identity.js';
+import { networkBodyOf } from '../../src/api/cni/cni-network.js';
+
+const env = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'c1', CNI_NETNS: '/run/netns/c1', CNI_IFNAME: 'eth0', CNI_PATH: '/opt/cni/bin' };
+const conf = JSON.stringify({ cniVersion: '1.0.0', name: 'n', type: 'weft' });
+const code = (f: () => unknown): number => {
+  try {
+    f();
+  } catch (e) {
+    return (e as CniError).code;
+  }
+  return 0;
+};
+
+describe('cni request parsing', () => {
+  it('accepts a valid ADD', () => {
+    const r = parseRequest(env, conf);
+    assert.equal(r.command, 'ADD');
+    assert.equal(r.conf.name, 'n');
+  });
+  it('gives each mistake its spec code', () => {
+    const table: [string, Record<string, string | undefined>, string, number][] = [
+      ['no command', { ...env, CNI_COMMAND: undefined }, conf, 4],
+      ['unknown command', { ...env, CNI_COMMAND: 'FROB' }, conf, 4],
+      ['bad json', env, '{', 6],
+      ['array', env, '[]', 6],
+      ['unsupported version', env, JSON.stringify({ cniVersion: '0.2.0', name: 'n', type: 'weft' }), 1],
+      ['no netns on ADD', { ...env, CNI_NETNS: undefined }, conf, 4],
+      ['bad ifname', { ...env, CNI_IFNAME: 'a b' }, conf, 4],
+      ['dot ifname', { ...env, CNI_IFNAME: '..' }, conf, 4],
+      ['bad CNI_ARGS', { ...env, CNI_ARGS: 'novalue' }, conf, 4],
+      ['bad field type', env, JSON.stringify({ cniVersion: '1.0.0', name: 'n', type: 'weft', ipMasq: 'yes' }), 7],
+      ['bad name', env, JSON.stringify({ cniVersion: '1.0.0', name: '-n', type: 'weft' }), 7],
+    ];
+    for (const [what, e, stdin, want] of table) assert.equal(code(() => parseRequest(e, stdin)), want, what);
+    assert.equal(code(() => parseRequest({ CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'c', CNI_IFNAME: 'eth0', CNI_PATH: '/x' }, conf)), 0, 'DEL needs no netns');
+  });
+  it('parses CNI_ARGS', () => {
+    assert.deepEqual(parseCniArgs('IgnoreUnknown=1;IP=10.0.0.5;K8S_POD_NAME=a=b'), { IgnoreUnknown: '1', IP: '10.0.0.5', K8S_POD_NAME: 'a=b' });
+  });
+});
+
+describe('cni mapping', () => {
+  it('translates weft errors to CNI codes', () => {
+    assert.equal(toCniError(new InvalidArgumentError('x', 'bad')).code, 7);
+    assert.equal(toCniError(new NotFoundError('sandbox', 'x')).code, 3);
+    assert.equal(toCniError(new StoreConflictError()).code, 11);
+    assert.equal(toCniError(new AddressInUseError('1.2.3.4')).code, 102);
+    assert.equal(toCniError(new Error('boom')).code, 999);
+    assert.equal(toCniError(new AddressInUseError('1.2.3.4')).details, 'WEFT_IPAM_ADDRESS_IN_USE');
+  });
+  it('names sandboxes after the container', () => {
+    assert.equal(sandboxNameOf('0123456789abcdef0123'), 'cni-0123456789ab');
+    assert.match(sandboxNameOf('test-container-1'), /^cni-[0-9a-f]{12}$/);
+    assert.notEqual(sandboxNameOf('test-container-1'), sandboxNameOf('test-container-2'));
+  });
+  it('maps bridge options and port mappings', () => {
+    const body = networkBodyOf({ cniVersion: '1.0.0', name: 'n', type: 'weft', bridge: 'b0', mtu: 1400, ipMasq: true, icc: false, ipam: { subnet: '10.0.0.0/24', gateway: '10.0.0.254' } }, 'weft');
+    assert.deepEqual(body.options, { 'com.docker.network.bridge.name': 'b0', 'com.docker.network.driver.mtu': '1400', 'com.docker.network.bridge.enable_ip_masquerade': 'true', 'com.docker.network.bridge.enable_icc': 'false' });
+    assert.deepEqual(body.ipam, { config: [{ subnet: '10.0.0.0/24', gateway: '10.0.0.254' }] });
+    assert.deepEqual(publishSpecsOf([{ hostPort: 8080, containerPort: 80, protocol: 'TCP' }, { hostPort: 53, containerPort: 53, protocol: 'udp', hostIP: '::1' }]), ['8080:80/tcp', '[::1]:53:53/udp']);
+  });
+});
