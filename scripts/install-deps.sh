@@ -3,7 +3,7 @@
 # Idempotent: packages already present are skipped quickly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PKGS=(iproute2 nftables util-linux procps containernetworking-plugins netavark dnsmasq-base busybox-static gcc libc6-dev iptables podman runc jq)
+PKGS=(iproute2 nftables util-linux procps containernetworking-plugins netavark dnsmasq-base busybox-static gcc libc6-dev iptables podman runc jq docker.io)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

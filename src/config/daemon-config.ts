@@ -17,8 +17,10 @@ export interface DaemonConfig {
   defaultBridgeName: string;
   /** Resolvers the embedded DNS forwards to; empty = the host's resolv.conf. */
   dnsUpstreams: string[];
-  /** Period of the liveness / drift resync loop. */
+  /** Period of the liveness loop (dead sandboxes are released within it). */
   resyncMs: number;
+  /** Period of the full kernel pass (drift is otherwise repaired from kernel events). */
+  fullResyncMs: number;
   /** Firewall backend. */
   firewall: 'nftables' | 'none';
 }
@@ -35,6 +37,7 @@ export function defaultConfig(): DaemonConfig {
     defaultBridgeName: 'weft0',
     dnsUpstreams: [],
     resyncMs: 1000,
+    fullResyncMs: 30_000,
     firewall: 'nftables',
   };
 }
@@ -49,6 +52,7 @@ export interface ConfigFlags {
   defaultBridgeName?: string;
   dnsUpstream?: string[];
   resyncMs?: string;
+  fullResyncMs?: string;
   firewall?: string;
 }
 
@@ -72,6 +76,11 @@ export function configFromFlags(f: ConfigFlags): DaemonConfig {
     const n = Number(f.resyncMs);
     if (!Number.isInteger(n) || n < 100 || n > 3_600_000) throw new InvalidArgumentError('resync-ms', 'must be an integer between 100 and 3600000');
     c.resyncMs = n;
+  }
+  if (f.fullResyncMs) {
+    const n = Number(f.fullResyncMs);
+    if (!Number.isInteger(n) || n < 100 || n > 86_400_000) throw new InvalidArgumentError('full-resync-ms', 'must be an integer between 100 and 86400000');
+    c.fullResyncMs = n;
   }
   if (f.firewall) {
     if (f.firewall !== 'nftables' && f.firewall !== 'none') throw new InvalidArgumentError('firewall', 'must be "nftables" or "none"');

@@ -41,6 +41,19 @@ export class Controller {
     return reconcile(this.ctx, { full, hooks: false }, (fn) => this.exclusive(fn));
   }
 
+  /** Re-ensure one sandbox's endpoints (after an event from inside its namespace). */
+  async resyncSandbox(sandboxId: string): Promise<void> {
+    for (const ep of await this.ctx.records.endpointsOfSandbox(sandboxId)) {
+      await this.exclusive(async () => {
+        const cur = (await this.ctx.records.endpoint(ep.id))?.value;
+        const sb = (await this.ctx.records.sandbox(sandboxId))?.value;
+        const net = cur && (await this.ctx.records.network(cur.networkId))?.value;
+        if (!cur || !sb || !net) return;
+        await this.ctx.drivers.get(net.driver).setupEndpoint({ kernel: this.ctx.kernel, network: net, endpoint: cur, sandbox: sb });
+      }).catch(() => undefined);
+    }
+  }
+
   reap(): Promise<string[]> {
     return reapDeadSandboxes(this.ctx, (fn) => this.exclusive(fn));
   }

@@ -5,7 +5,8 @@ import { newId, now } from './ids.js';
 import type { EndpointRecord, IpamPoolConfig, NetworkRecord, SandboxRecord } from '../model/types.js';
 import { ConflictError, InvalidArgumentError, NotFoundError } from '../errors.js';
 import { validateIfname, validateName } from '../config/validate.js';
-import { checkStaticAddress, nextFreeAddress } from '../ipam/allocator.js';
+import { checkStaticAddress } from '../ipam/allocator.js';
+import { ownerOf, probeFreeAddress } from './address-probe.js';
 import { addressWithPrefix, parseCidr } from '../ipam/cidr.js';
 import { macFromIPv4, parseMac, randomMac } from '../ipam/mac.js';
 import { json, keys, withRetry } from '../store/records.js';
@@ -59,15 +60,16 @@ async function allocate(
       if (asked) throw new InvalidArgumentError(fam === 4 ? 'ip' : 'ip6', `network "${net.name}" has no IPv${fam} subnet`);
       continue;
     }
-    const used = await ctx.records.allocations(net.id, fam);
     let addr: string;
-    const held = asked && req.reservedBy?.startsWith(EXTERNAL_OWNER_PREFIX) ? [...used].find(([a, who]) => who === req.reservedBy && a === normalizeAddress(asked, fam === 4 ? 'ip' : 'ip6')) : undefined;
-    if (held) {
-      addr = held[0];
-    } else if (asked) {
-      addr = checkStaticAddress(pool, asked, new Set(used.keys()));
+    let held = false;
+    if (asked) {
+      const wanted = normalizeAddress(asked, fam === 4 ? 'ip' : 'ip6');
+      const owner = await ownerOf(ctx, net.id, fam, wanted);
+      // An address Docker's IPAM reserved for this very endpoint is used, not claimed again.
+      held = owner !== undefined && !!req.reservedBy?.startsWith(EXTERNAL_OWNER_PREFIX) && owner === req.reservedBy;
+      addr = held ? wanted : checkStaticAddress(pool, wanted, owner === undefined ? new Set() : new Set([wanted]));
     } else {
-      addr = nextFreeAddress(pool, new Set(used.keys()), await ctx.records.lastAllocated(net.id, fam));
+      addr = await probeFreeAddress(ctx, net.id, fam, pool);
       commit.puts!.push({ key: keys.ipamLast(net.id, fam), value: json(addr) });
     }
     if (!held) {

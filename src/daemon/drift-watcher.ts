@@ -1,10 +1,12 @@
 /**
- * Notices weft-owned kernel objects disappearing in the daemon's namespace (a deleted bridge,
- * veth, gateway address) from rtnetlink events, and asks for a resync at once instead of
- * waiting for the next periodic pass. Objects weft does not own are ignored.
+ * Notices weft-owned kernel objects disappearing from rtnetlink events and asks for a repair at
+ * once instead of waiting for a periodic pass: in the daemon's namespace (a deleted bridge,
+ * veth, gateway address → full resync) and inside each sandbox it gave an interface to (a
+ * deleted address, route or link → resync of that sandbox). Objects weft does not own are
+ * ignored; a slow periodic pass remains as a safety net.
  */
 import type { ControllerContext, ControllerHooks } from '../controller/context.js';
-import type { NetworkRecord } from '../model/types.js';
+import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../model/types.js';
 import type { RtnlEvent } from '../kernel/netlink/types.js';
 import type { RtnlSubscription } from '../kernel/netlink/rtnl.js';
 import { keys } from '../store/records.js';
@@ -16,10 +18,13 @@ export class DriftWatcher implements ControllerHooks {
   private timer: NodeJS.Timeout | undefined;
   private readonly bridges = new Map<string, string>(); // bridge name → network id
   private readonly bridgeIndexes = new Set<number>();
+  private readonly sandboxSubs = new Map<string, Promise<RtnlSubscription | undefined>>();
+  private readonly sandboxTimers = new Map<string, NodeJS.Timeout>();
 
   constructor(
     private readonly ctx: ControllerContext,
     private readonly resync: () => Promise<unknown>,
+    private readonly resyncSandbox: (sandboxId: string) => Promise<unknown>,
     private readonly debounceMs = 50,
   ) {}
 
@@ -32,6 +37,39 @@ export class DriftWatcher implements ControllerHooks {
     this.sub?.close();
     this.sub = undefined;
     if (this.timer) clearTimeout(this.timer);
+    for (const t of this.sandboxTimers.values()) clearTimeout(t);
+    for (const p of this.sandboxSubs.values()) void p.then((s) => s?.close());
+    this.sandboxSubs.clear();
+  }
+
+  /** Watch the sandbox's namespace once it has an interface of ours (not awaited by joins). */
+  async endpointUp(_net: NetworkRecord, ep: EndpointRecord, sb: SandboxRecord): Promise<void> {
+    if (!ep.hostIfname || this.sandboxSubs.has(sb.id) || (sb.kind !== 'netns' && sb.kind !== 'external')) return;
+    const sub = this.ctx.kernel
+      .inNetns(sb.netnsPath)
+      .then((rt) => rt.subscribe(['link', 'ipv4-addr', 'ipv6-addr', 'ipv4-route', 'ipv6-route'], (e) => this.onSandboxEvent(sb.id, e)))
+      .catch(() => undefined);
+    this.sandboxSubs.set(sb.id, sub);
+  }
+
+  async sandboxDown(sb: SandboxRecord): Promise<void> {
+    const sub = this.sandboxSubs.get(sb.id);
+    this.sandboxSubs.delete(sb.id);
+    const t = this.sandboxTimers.get(sb.id);
+    if (t) clearTimeout(t);
+    this.sandboxTimers.delete(sb.id);
+    (await sub)?.close();
+  }
+
+  private onSandboxEvent(sandboxId: string, e: RtnlEvent): void {
+    const lost = e.type === 'overrun' || ((e.type === 'addr' || e.type === 'route') && e.action === 'del') || (e.type === 'link' && (e.action === 'del' || !e.up));
+    if (!lost || this.sandboxTimers.has(sandboxId)) return;
+    const t = setTimeout(() => {
+      this.sandboxTimers.delete(sandboxId);
+      void this.resyncSandbox(sandboxId).catch(() => undefined);
+    }, this.debounceMs);
+    t.unref();
+    this.sandboxTimers.set(sandboxId, t);
   }
 
   private track(n: NetworkRecord): void {

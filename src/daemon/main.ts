@@ -19,7 +19,8 @@ export async function main(argv: string[]): Promise<void> {
     .option('--default-bridge-subnet <cidr>', 'subnet of the default "bridge" network', '172.17.0.0/16')
     .option('--default-bridge-name <ifname>', 'interface name of the default bridge', 'weft0')
     .option('--dns-upstream <ip>', 'resolver the embedded DNS forwards to (repeatable)', collect)
-    .option('--resync-ms <ms>', 'liveness/drift resync period', '1000')
+    .option('--resync-ms <ms>', 'liveness check period', '1000')
+    .option('--full-resync-ms <ms>', 'period of the full kernel pass (drift is also repaired from kernel events)', '30000')
     .option('--firewall <backend>', 'nftables or none', 'nftables')
     .option('--docker-plugin-socket <path>', 'Docker network/IPAM plugin socket (default: <run-dir>/../docker/plugins/weft.sock, i.e. /run/docker/plugins/weft.sock; empty = off)');
   program.parse(argv);

@@ -49,9 +49,12 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
   let timer: NodeJS.Timeout | undefined;
   const firewall = new FirewallService(config.firewall === 'nftables' ? new NftFirewall() : new NoneFirewall(), controller.ctx, log);
   const dns = new DnsService(config.dnsUpstreams, log);
+  const drift = new DriftWatcher(controller.ctx, () => controller.resync(true), (id) => controller.resyncSandbox(id));
   try {
     await firewall.init();
     controller.addHooks(firewall);
+    await drift.start();
+    controller.addHooks(drift);
     controller.addHooks(dns);
     const report = await controller.start();
     log.info({ ...report }, 'reconciled at start');
@@ -69,13 +72,16 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
   }
 
   let busy = false;
+  let lastFull = Date.now();
   const tick = async (): Promise<void> => {
     if (busy) return;
     busy = true;
     try {
-      // Every tick checks liveness and makes a full kernel pass (drift inside sandboxes has no
-      // event in our namespace), so drift is repaired within one period (1 s by default).
-      const r = await controller.resync(true);
+      // Liveness every tick (cheap). Drift is repaired from kernel events as it happens; the
+      // full kernel pass is a slow safety net for anything an event could not tell us.
+      const full = Date.now() - lastFull >= config.fullResyncMs;
+      if (full) lastFull = Date.now();
+      const r = await controller.resync(full);
       if (r.sandboxesReaped.length || r.orphansRemoved.length || r.errors.length) log.info({ ...r }, 'resync');
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'resync failed');
@@ -84,9 +90,6 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
     }
   };
   timer = setInterval(() => void tick(), config.resyncMs);
-  const drift = new DriftWatcher(controller.ctx, () => controller.resync(true));
-  await drift.start();
-  controller.addHooks(drift);
   firewall.watch(Math.min(500, config.resyncMs));
 
   log.info({ socket: config.socketPath, store: config.storeUrl, pid: process.pid }, 'weftd ready');

@@ -192,5 +192,8 @@ describe('docker: weft as remote network and IPAM driver', () => {
     const n = await inspect(id);
     assert.match(n.IPAM.Config[0]!.Subnet, /^(172|192)\./);
     await dk.dockerOk(['network', 'rm', 'auto']);
+    // The pools were given back: the same subnet can be requested again.
+    await dk.dockerOk(['network', 'create', '-d', dk.plugin, '--ipam-driver', dk.plugin, '--subnet', '10.93.0.0/24', 'again']);
+    await dk.dockerOk(['network', 'rm', 'again']);
   });
 });
