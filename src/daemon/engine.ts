@@ -12,6 +12,7 @@ import { RealKernel } from '../kernel/real-kernel.js';
 import { Controller } from '../controller/controller.js';
 import type { ControllerContext } from '../controller/context.js';
 import type { Store } from '../store/store.js';
+import { installDockerBridge } from '../api/docker/docker-integration.js';
 
 export interface Engine {
   controller: Controller;
@@ -41,8 +42,12 @@ export async function openEngine(config: DaemonConfig): Promise<Engine> {
     hooks: [],
     hostRoutes: hostRoutesOf(kernel),
   };
+  const controller = new Controller(ctx);
+  // Endpoints Docker created (veth made at Join, moved by dockerd) need the Docker-aware bridge
+  // driver in every process that may reconcile them, not only in weftd (the CNI fallback too).
+  installDockerBridge(controller);
   return {
-    controller: new Controller(ctx),
+    controller,
     store,
     kernel,
     async close() {

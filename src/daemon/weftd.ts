@@ -15,7 +15,8 @@ import { NftFirewall } from '../firewall/nft-firewall.js';
 import { NoneFirewall } from '../firewall/none-firewall.js';
 import { buildRoutes, serveRest, type RestServer } from '../api/rest/rest-server.js';
 import { createLogger, type Logger } from './logger.js';
-import { installDockerBridge, startDockerIntegration, type DockerIntegration } from '../api/docker/docker-integration.js';
+import { registerCniRoutes } from '../api/cni/cni-routes.js';
+import { startDockerIntegration, type DockerIntegration } from '../api/docker/docker-integration.js';
 
 /** Options beyond DaemonConfig. dockerPluginSocket: where to serve Docker's plugin API (unset = off). */
 export interface DaemonOptions {
@@ -41,8 +42,6 @@ function rootOnly(req: IncomingMessage): boolean {
 export async function startDaemon(config: DaemonConfig, log: Logger = createLogger(), opts: DaemonOptions = {}): Promise<Daemon> {
   const engine = await openEngine(config);
   const { store, controller } = engine;
-  // Before the first reconcile, so endpoints that belong to Docker are handled as Docker's.
-  installDockerBridge(controller);
   let docker: DockerIntegration | undefined;
   const startedAt = new Date().toISOString();
   let server: RestServer | undefined;
@@ -62,11 +61,14 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
       doctor: (repair) => controller.doctor(repair),
       info: () => ({ version: '0.1.0', pid: process.pid, startedAt, store: store.backend, firewall: firewall.fw.name, config: { ...config } }),
     });
-    (await import('../api/cni/cni-routes.js')).registerCniRoutes(routes, controller); // POST /v1/cni for the CNI plugin shim
+    registerCniRoutes(routes, controller); // POST /v1/cni for the CNI plugin's compiled entry point
     docker = await startDockerIntegration(controller, routes, log, { pluginSocket: opts.dockerPluginSocket });
     server = await serveRest(config.socketPath, routes, log, rootOnly);
   } catch (err) {
     await docker?.stop();
+    drift.stop();
+    firewall.stop();
+    await dns.close();
     await engine.close();
     throw err;
   }
@@ -90,7 +92,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
     }
   };
   timer = setInterval(() => void tick(), config.resyncMs);
-  firewall.watch(Math.min(500, config.resyncMs));
+  firewall.watch(Math.min(1000, config.resyncMs));
 
   log.info({ socket: config.socketPath, store: config.storeUrl, pid: process.pid }, 'weftd ready');
   return {

@@ -110,6 +110,21 @@ describe('bridge services: NAT, published ports, isolation (nftables)', () => {
     assert.equal(routes.stdout.trim(), '', 'internal network gives no default route');
   });
 
+  it('IPv6: dual-stack networks, a published port over IPv6 keeps the client address, v6 isolation', async () => {
+    await mustRun('ip', ['-n', h.ns, 'addr', 'add', 'fd18::1/64', 'dev', 'uplink', 'nodad']);
+    await mustRun('ip', ['-n', outside, 'addr', 'add', 'fd18::2/64', 'dev', 'eth0', 'nodad']);
+    await h.cliOk(['network', 'create', '--ipv6', '--subnet', '10.100.1.0/24', '--subnet', 'fd00:a1::/64', 'v6a']);
+    await h.cliOk(['network', 'create', '--ipv6', '--subnet', '10.100.2.0/24', '--subnet', 'fd00:a2::/64', 'v6b']);
+    const s6 = await runDetached(['--name', 's6', '--network', 'v6a', '-p', '8443:7000', '--', node, NETTOOL, 'tcp-server', '7000']);
+    const same = await runDetached(['--name', 's6same', '--network', 'v6a', '--', 'sleep', '600']);
+    const other = await runDetached(['--name', 's6other', '--network', 'v6b', '--', 'sleep', '600']);
+    const v6 = s6.endpoints[0]!.ipv6!.split('/')[0]!;
+    assert.match(v6, /^fd00:a1::/);
+    assert.equal(await reply(outsidePath(), ['tcp-client', 'fd18::1', '8443', 'six']), 'fd18::2 six', 'outside client over IPv6, real source address');
+    assert.match(await reply(same.netnsPath, ['tcp-client', v6, '7000', 'in']), / in$/, 'same network over IPv6');
+    assert.ok(await blocked(other.netnsPath, ['tcp-client', v6, '7000', 'x']), 'other network blocked over IPv6');
+  });
+
   it('restores its tables within 2 s after `nft flush ruleset`', async () => {
     assert.equal(await reply(outsidePath(), ['tcp-client', '198.18.0.1', '8080', 'pre']), '198.18.0.2 pre');
     await mustRun('nsenter', [`--net=${h.nsPath}`, 'nft', 'flush', 'ruleset']);

@@ -12,6 +12,15 @@ import { parseCidr } from '../../ipam/cidr.js';
 
 const familyOf = (cidr: string): 4 | 6 => (cidr.includes(':') ? 6 : 4);
 
+/** IPv6 tuning is an optimisation: a kernel booted without IPv6 refuses it, and that is fine. */
+function quietIpv6(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    /* no IPv6 in this kernel */
+  }
+}
+
 /** "gateway/prefix" for each pool of a network. */
 export function gatewayCidrs(net: NetworkRecord): string[] {
   return net.ipam.config.map((p) => `${p.gateway}/${parseCidr(p.subnet, 'subnet').prefix}`);
@@ -80,7 +89,7 @@ export class BridgeDriver implements Driver {
     try {
       const existing = rt.link(hostIf);
       if (!existing) {
-        rt.createVeth({
+        const local = rt.createVeth({
           name: hostIf,
           peerName: ep.ifname,
           peerNetnsFd: nsFd,
@@ -90,6 +99,9 @@ export class BridgeDriver implements Driver {
           up: true,
         });
         created = true;
+        // A bridge port needs no IPv6 link-local address; without one it sends no DAD/MLD/RS
+        // that the bridge would flood to every other port (keeps joins flat as ports grow).
+        quietIpv6(() => rt.setLink(local.index, { ipv6AddrGenNone: true }));
       } else if (existing.master !== br.index || !existing.up) {
         rt.setLink(existing.index, { master: br.index, up: true });
       }
@@ -98,7 +110,11 @@ export class BridgeDriver implements Driver {
       const have = new Set(inner.addresses(link.index).map((a) => a.cidr));
       if (ep.ipv4 && !have.has(ep.ipv4)) inner.addAddress(link.index, ep.ipv4);
       if (ep.ipv6 && !have.has(ep.ipv6)) inner.addAddress(link.index, ep.ipv6, { nodad: true });
-      if (!link.up) inner.setLink(link.index, { up: true });
+      if (!link.up) {
+        // On an IPv4-only network the sandbox's interface needs no link-local address either.
+        if (!ep.ipv6) quietIpv6(() => inner.setLink(link.index, { ipv6AddrGenNone: true }));
+        inner.setLink(link.index, { up: true });
+      }
       if (ep.defaultRoute && !net.internal) {
         // Read before writing: a resync must not rewrite (and re-announce) a route that is fine.
         const hasDefault = (fam: 4 | 6, gw: string): boolean =>

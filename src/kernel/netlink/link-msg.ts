@@ -100,7 +100,16 @@ export function buildSetLink(b: NlBuilder, index: number, c: LinkChange): void {
   if (c.name !== undefined) b.str(C.IFLA_IFNAME, validateIfname(c.name, 'name'));
   common(b, c, 'link');
   if (c.netnsFd !== undefined) b.u32(C.IFLA_NET_NS_FD, c.netnsFd);
+  if (c.ipv6AddrGenNone) {
+    // IFLA_AF_SPEC { AF_INET6 { IFLA_INET6_ADDR_GEN_MODE = IN6_ADDR_GEN_MODE_NONE } }
+    b.nest(IFLA_AF_SPEC, (af) => af.nest(AF_INET6, (v6) => v6.u8(IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE_NONE)));
+  }
 }
+
+const IFLA_AF_SPEC = 26;
+const AF_INET6 = 10;
+const IFLA_INET6_ADDR_GEN_MODE = 8;
+const IN6_ADDR_GEN_MODE_NONE = 1;
 
 /** Request one link by index or name (no NLM_F_ACK: the reply itself answers). */
 export function buildGetLink(b: NlBuilder, ref: string | number): void {

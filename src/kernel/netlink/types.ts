@@ -135,6 +135,12 @@ export type RtnlEvent =
 
 export interface LinkChange {
   up?: boolean;
+  /**
+   * No IPv6 link-local address (addr_gen_mode none). For bridge ports and IPv4-only sandbox
+   * interfaces: without it every new port sends DAD/MLD/RS multicast that the bridge floods to
+   * every other port, making each join cost O(ports) in the kernel.
+   */
+  ipv6AddrGenNone?: boolean;
   mtu?: number;
   mac?: string;
   name?: string;
