@@ -11,7 +11,7 @@ import { addressWithPrefix, parseCidr } from '../ipam/cidr.js';
 import { macFromIPv4, parseMac, randomMac } from '../ipam/mac.js';
 import { json, keys, withRetry } from '../store/records.js';
 import type { KvCommit } from '../store/store.js';
-import { writeSandboxFiles } from './sandbox-files.js';
+import { scheduleSandboxFiles } from './sandbox-files.js';
 import { EXTERNAL_OWNER_PREFIX } from './ipam-ops.js';
 import { normalizeAddress } from '../ipam/address.js';
 
@@ -145,7 +145,7 @@ export async function connectEndpoint(
     await releaseEndpointRecords(ctx, ep);
     throw err;
   }
-  await writeSandboxFiles(ctx, sb).catch(() => undefined);
+  scheduleSandboxFiles(ctx, sb);
   return ep;
 }
 
@@ -174,7 +174,7 @@ export async function disconnectEndpoint(ctx: ControllerContext, ep: EndpointRec
   await releaseEndpointRecords(ctx, ep);
   if (opts.sandboxGoing) return;
   if (ep.defaultRoute) await moveDefaultRoute(ctx, sb);
-  await writeSandboxFiles(ctx, sb).catch(() => undefined);
+  scheduleSandboxFiles(ctx, sb);
 }
 
 /** Give the default route to the first remaining endpoint on a non-internal network. */

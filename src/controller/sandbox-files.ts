@@ -56,19 +56,44 @@ function atomicWrite(file: string, text: string): void {
   written.set(file, text);
 }
 
+/** Sandboxes removed since their files were last scheduled: a late write must not revive them. */
+const removed = new Set<string>();
+
 /** (Re)write hosts and resolv.conf for a sandbox from its current endpoints. */
 export async function writeSandboxFiles(ctx: ControllerContext, sb: SandboxRecord): Promise<void> {
   if (!sb.hostsPath || !sb.resolvPath) return;
-  mkdirSync(path.dirname(sb.hostsPath), { recursive: true, mode: 0o755 });
   const eps = await ctx.records.endpointsOfSandbox(sb.id);
   const nets = (await Promise.all(eps.map((e) => ctx.records.network(e.networkId)))).flatMap((n) => (n ? [n.value] : []));
   const addresses = eps.flatMap((e) => [e.ipv4, e.ipv6]).filter((a): a is string => !!a).map((a) => a.split('/')[0]!);
+  // Synchronous from here on: nothing can remove the sandbox between this check and the writes.
+  if (removed.has(sb.id)) return;
+  mkdirSync(path.dirname(sb.hostsPath), { recursive: true, mode: 0o755 });
   atomicWrite(sb.hostsPath, sandboxHosts({ hostname: sb.hostname, name: sb.name, addresses }));
   atomicWrite(sb.resolvPath, sandboxResolvConf({ embedded: embeddedDnsServers(nets), dns: sb.dns, host: hostResolv() }));
 }
 
+const pending = new Map<string, SandboxRecord>();
+
+/**
+ * After a connect/disconnect the files are rewritten just after the reply, coalesced per
+ * sandbox: the process already runs and reads them lazily, and the join's latency should be
+ * the network's, not the disk's. (A new sandbox's files are written before it starts.)
+ */
+export function scheduleSandboxFiles(ctx: ControllerContext, sb: SandboxRecord): void {
+  if (pending.has(sb.id)) return;
+  pending.set(sb.id, sb);
+  setImmediate(() => {
+    pending.delete(sb.id);
+    void writeSandboxFiles(ctx, sb).catch(() => undefined);
+  });
+}
+
 export async function removeSandboxFiles(ctx: ControllerContext, id: string): Promise<void> {
   const dir = sandboxDir(ctx, id);
+  removed.add(id);
+  // Ids are never reused; forget them once no scheduled write can still be in flight.
+  setTimeout(() => removed.delete(id), 60_000).unref();
+  pending.delete(id);
   for (const f of ['hosts', 'resolv.conf']) written.delete(path.join(dir, f));
   await rm(dir, { recursive: true, force: true });
 }

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { WeftClient } from '../cli/client.js';
+import type { SandboxView } from '../controller/inspect.js';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const NETTOOL = path.join(REPO, 'dist/src/lab/nettool.js');
@@ -125,6 +126,19 @@ export class SimHost {
     d.kill(signal);
     await Promise.race([gone, sleep(10_000).then(() => d.kill('SIGKILL'))]);
     this.daemon = undefined;
+  }
+
+  /** A sandbox as the API shows it. */
+  sandbox(ref: string): Promise<SandboxView> {
+    return this.client.request<SandboxView>('GET', `/v1/sandboxes/${encodeURIComponent(ref)}`);
+  }
+
+  /** `weft run -d ARGS`; the sandbox's process is killed at cleanup even if weftd is gone. */
+  async runDetached(args: string[]): Promise<SandboxView> {
+    const id = (await this.cliOk(['run', '-d', ...args])).trim();
+    const sb = await this.sandbox(id);
+    this.track(sb.pid);
+    return sb;
   }
 
   /** Run the weft CLI against this host's daemon. */

@@ -22,13 +22,8 @@ describe('single-host engine: bridge, none, host, container modes', () => {
     await h?.cleanup();
   });
 
-  const sandbox = (ref: string): Promise<SandboxView> => h.client.request<SandboxView>('GET', `/v1/sandboxes/${ref}`);
-  const runDetached = async (args: string[]): Promise<SandboxView> => {
-    const id = (await h.cliOk(['run', '-d', ...args])).trim();
-    const sb = await sandbox(id);
-    h.track(sb.pid);
-    return sb;
-  };
+  const sandbox = (ref: string): Promise<SandboxView> => h.sandbox(ref);
+  const runDetached = (args: string[]): Promise<SandboxView> => h.runDetached(args);
   const inSandbox = (sb: SandboxView, args: string[]) => FakeHost.inNetns(sb.netnsPath, node, [NETTOOL, ...args]);
 
   it('runs the engine in the fake host namespace with the default networks', async () => {

@@ -31,13 +31,8 @@ describe('bridge services: NAT, published ports, isolation (nftables)', () => {
     await h?.cleanup();
   });
 
-  const sandbox = (ref: string): Promise<SandboxView> => h.client.request<SandboxView>('GET', `/v1/sandboxes/${ref}`);
-  const runDetached = async (args: string[]): Promise<SandboxView> => {
-    const id = (await h.cliOk(['run', '-d', ...args])).trim();
-    const sb = await sandbox(id);
-    h.track(sb.pid);
-    return sb;
-  };
+  const sandbox = (ref: string): Promise<SandboxView> => h.sandbox(ref);
+  const runDetached = (args: string[]): Promise<SandboxView> => h.runDetached(args);
   const ipOf = (sb: SandboxView, i = 0): string => sb.endpoints[i]!.ipv4!.split('/')[0]!;
   const tool = (nsPath: string, args: string[]) => SimHost.inNetns(nsPath, node, [NETTOOL, ...args]);
   const reply = (nsPath: string, args: string[], timeoutMs = 5000) =>

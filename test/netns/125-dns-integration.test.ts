@@ -44,12 +44,7 @@ describe('embedded DNS through weftd', () => {
     await h?.cleanup();
   });
 
-  const runDetached = async (args: string[]): Promise<SandboxView> => {
-    const id = (await h.cliOk(['run', '-d', ...args])).trim();
-    const sb = await h.client.request<SandboxView>('GET', `/v1/sandboxes/${id}`);
-    h.track(sb.pid);
-    return sb;
-  };
+  const runDetached = (args: string[]): Promise<SandboxView> => h.runDetached(args);
   const query = async (from: SandboxView, server: string, queries: { name: string; type: string }[], tcp = false): Promise<Result[]> => {
     const r = await SimHost.inNetns(from.netnsPath, node, [DNSTOOL, 'query', JSON.stringify({ server, port: 53, queries, tcp, timeoutMs: 3000 })]);
     assert.equal(r.code, 0, r.stderr);

@@ -25,13 +25,8 @@ describe('reliability: drift repair, cold start, concurrency, security', () => {
     await h?.cleanup();
   });
 
-  const sandbox = (ref: string): Promise<SandboxView> => h.client.request<SandboxView>('GET', `/v1/sandboxes/${ref}`);
-  const runDetached = async (args: string[]): Promise<SandboxView> => {
-    const id = (await h.cliOk(['run', '-d', ...args])).trim();
-    const sb = await sandbox(id);
-    h.track(sb.pid);
-    return sb;
-  };
+  const sandbox = (ref: string): Promise<SandboxView> => h.sandbox(ref);
+  const runDetached = (args: string[]): Promise<SandboxView> => h.runDetached(args);
   const doctor = (): Promise<DoctorReport> => h.client.request<DoctorReport>('GET', '/v1/doctor');
   const repairedWithin = async (what: string, check: () => Promise<boolean>, limitMs = 2000): Promise<number> => {
     const t0 = Date.now();
