@@ -138,6 +138,27 @@ describe('single-host engine: bridge, none, host, container modes', () => {
     assert.ok(!(await import('node:fs')).existsSync(d.netnsPath), 'namespace file removed');
   });
 
+  it('refuses bad input with an error naming the field, a non-zero exit, and nothing created', async () => {
+    const before = await h.client.request<NetworkInspect[]>('GET', '/v1/networks');
+    const linksBefore = (await h.inHost('ip', ['-o', 'link', 'show'])).stdout.replace(/ state \S+/g, '');
+    const cases: [string[], RegExp][] = [
+      [['network', 'create', '--subnet', '10.120.0.0/33', 'badcidr'], /subnet/],
+      [['network', 'create', '--subnet', '10.120.0.0/24', '--gateway', '10.121.0.1', 'badgw'], /gateway/],
+      [['network', 'create', '--subnet', '10.120.0.0/24', 'n1'], /name/],
+      [['network', 'create', '-o', 'com.docker.network.bridge.name=abcdefghijklmnop', 'longif'], /bridge\.name.*15/],
+      [['network', 'create', '-d', 'nosuchdriver', 'baddrv'], /driver/],
+      [['network', 'create', '-o', 'com.docker.network.bridge.colour=red', 'badopt'], /com\.docker\.network\.bridge\.colour/],
+    ];
+    for (const [args, field] of cases) {
+      const r = await h.cli(args);
+      assert.notEqual(r.code, 0, `weft ${args.join(' ')} must fail`);
+      assert.match(r.stderr, field, `error names the field: ${r.stderr}`);
+    }
+    const after = await h.client.request<NetworkInspect[]>('GET', '/v1/networks');
+    assert.deepEqual(after.map((n) => n.Id).sort(), before.map((n) => n.Id).sort(), 'no network created');
+    assert.equal((await h.inHost('ip', ['-o', 'link', 'show'])).stdout.replace(/ state \S+/g, ''), linksBefore, 'no link created');
+  });
+
   it('refuses to remove a network in use, removes it when empty', async () => {
     const r = await h.cli(['network', 'rm', 'n2']);
     assert.notEqual(r.code, 0);
