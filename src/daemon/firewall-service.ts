@@ -5,7 +5,7 @@
  */
 import type { ControllerHooks, ControllerContext } from '../controller/context.js';
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../model/types.js';
-import type { FirewallBackend, FwNetwork } from '../firewall/types.js';
+import type { FirewallBackend, FwNetwork, FwPortMapping } from '../firewall/types.js';
 import { mappingsFor } from '../controller/port-ops.js';
 import type { Logger } from './logger.js';
 
@@ -34,6 +34,8 @@ export class FirewallService implements ControllerHooks {
     readonly fw: FirewallBackend,
     private readonly ctx: ControllerContext,
     private readonly log: Logger,
+    /** Ports published outside weft's sandboxes (Docker's endpoints), re-applied at start. */
+    private readonly extraPorts: () => Promise<FwPortMapping[]> = async () => [],
   ) {}
 
   /** Build the whole state from the store and apply it in one transaction. */
@@ -47,6 +49,7 @@ export class FirewallService implements ControllerHooks {
       const net = byId.get(ep.networkId);
       return sb && net ? mappingsFor(sb, net, ep) : [];
     });
+    ports.push(...(await this.extraPorts()).filter((p) => networks.some((n) => n.id === p.networkId)));
     // Sysctls wait for networkUp: after a reboot the bridges do not exist yet at this point.
     await this.fw.init({ networks, ports });
   }

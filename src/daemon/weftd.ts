@@ -16,6 +16,7 @@ import { NoneFirewall } from '../firewall/none-firewall.js';
 import { buildRoutes, serveRest, type RestServer } from '../api/rest/rest-server.js';
 import { createLogger, type Logger } from './logger.js';
 import { registerCniRoutes } from '../api/cni/cni-routes.js';
+import { dockerPortMappings } from '../api/docker/docker-records.js';
 import { startDockerIntegration, type DockerIntegration } from '../api/docker/docker-integration.js';
 
 /** Options beyond DaemonConfig. dockerPluginSocket: where to serve Docker's plugin API (unset = off). */
@@ -46,7 +47,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
   const startedAt = new Date().toISOString();
   let server: RestServer | undefined;
   let timer: NodeJS.Timeout | undefined;
-  const firewall = new FirewallService(config.firewall === 'nftables' ? new NftFirewall() : new NoneFirewall(), controller.ctx, log);
+  // Ports Docker published through the plugin are part of the firewall's state too.
+  const firewall = new FirewallService(config.firewall === 'nftables' ? new NftFirewall() : new NoneFirewall(), controller.ctx, log, () => dockerPortMappings(store));
   const dns = new DnsService(config.dnsUpstreams, log);
   const drift = new DriftWatcher(controller.ctx, () => controller.resync(true), (id) => controller.resyncSandbox(id));
   try {
@@ -62,7 +64,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
       info: () => ({ version: '0.1.0', pid: process.pid, startedAt, store: store.backend, firewall: firewall.fw.name, config: { ...config } }),
     });
     registerCniRoutes(routes, controller); // POST /v1/cni for the CNI plugin's compiled entry point
-    docker = await startDockerIntegration(controller, routes, log, { pluginSocket: opts.dockerPluginSocket });
+    docker = await startDockerIntegration(controller, routes, log, { pluginSocket: opts.dockerPluginSocket, firewall: firewall.fw });
     server = await serveRest(config.socketPath, routes, log, rootOnly);
   } catch (err) {
     await docker?.stop();

@@ -6,7 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { SimHost, waitFor, sleep } from '../../src/lab/sim-host.js';
+import { SimHost, NETTOOL, mustRun, waitFor, sleep } from '../../src/lab/sim-host.js';
 import { DockerLab } from '../../src/lab/docker-lab.js';
 import type { NetworkInspect } from '../../src/controller/inspect.js';
 import type { SandboxView } from '../../src/controller/inspect.js';
@@ -29,7 +29,7 @@ describe('docker: weft as remote network and IPAM driver', () => {
   let image: string;
 
   before(async () => {
-    h = await SimHost.create('docker');
+    h = await SimHost.create('docker', ['--firewall', 'nftables']);
     dk = new DockerLab(h);
     await h.start(dk.weftdArgs);
     await dk.start();
@@ -115,6 +115,28 @@ describe('docker: weft as remote network and IPAM driver', () => {
     assert.notEqual((await h.inHost('ip', ['link', 'show', hostIf])).code, 0, 'host veth removed');
     const n2 = await inspect(id2);
     assert.equal(Object.keys(n2.Containers).length, 0);
+  });
+
+  it('docker run -p publishes the port through weft: an outside client reaches it with its own address', async () => {
+    const outside = await h.extraNetns('out');
+    await mustRun('ip', ['-n', h.ns, 'link', 'add', 'uplink', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', outside]);
+    await mustRun('ip', ['-n', h.ns, 'addr', 'add', '198.18.3.1/24', 'dev', 'uplink']);
+    await mustRun('ip', ['-n', h.ns, 'link', 'set', 'uplink', 'up']);
+    await mustRun('ip', ['-n', outside, 'addr', 'add', '198.18.3.2/24', 'dev', 'eth0']);
+    await mustRun('ip', ['-n', outside, 'link', 'set', 'eth0', 'up']);
+    // nc -l answers with what the client sent, prefixed by nothing: the peer address comes from the log below.
+    await dk.dockerOk(['run', '-d', '--name', 'pub', '--network', 'dnet', '-p', '18081:80', image, 'httpd', '-f', '-vv', '-p', '80', '-h', '/www']);
+    const r = await waitFor('published port answers', async () => {
+      const o = await SimHost.inNetns(`/run/netns/${outside}`, process.execPath, [NETTOOL, 'tcp-client', '198.18.3.1', '18081', 'GET / HTTP/1.0\r\n\r\n']);
+      return o.code === 0 && o.stdout.includes('HTTP/') ? o.stdout : undefined;
+    }, 20_000);
+    assert.match(r, /HTTP\/1\.[01] \d{3}/);
+    const logs = await dk.docker(['logs', 'pub']);
+    assert.match(logs.stdout + logs.stderr, /198\.18\.3\.2/, 'httpd saw the outside client\'s real address');
+    const rules = (await h.inHost('nft', ['list', 'table', 'inet', 'weft'])).stdout;
+    assert.match(rules, /18081/, 'the mapping is in weft\'s nftables table');
+    await dk.dockerOk(['rm', '-f', 'pub']);
+    await waitFor('port unpublished', async () => !(await h.inHost('nft', ['list', 'table', 'inet', 'weft'])).stdout.includes('18081'), 10_000);
   });
 
   it('restarting weftd while containers run: traffic continues, state matches', async () => {

@@ -12,6 +12,7 @@ import { DockerNetworkDriver } from './network-driver.js';
 import { servePlugin, type PluginHandler, type PluginServer } from './plugin-server.js';
 import { ContainerAttachments, type AttachInput } from './container-attachments.js';
 import { InvalidArgumentError } from '../../errors.js';
+import type { FirewallBackend } from '../../firewall/types.js';
 import { ensureDockerUserAccept } from '../../kernel/iptables.js';
 
 let ensuring = false;
@@ -62,7 +63,7 @@ export function pluginHandlers(net: DockerNetworkDriver, ipam: DockerIpam): Map<
     ['NetworkDriver.DiscoverNew', ack],
     ['NetworkDriver.DiscoverDelete', ack],
     ['NetworkDriver.ProgramExternalConnectivity', (b) => net.programExternalConnectivity(b)],
-    ['NetworkDriver.RevokeExternalConnectivity', (b) => net.programExternalConnectivity(b)],
+    ['NetworkDriver.RevokeExternalConnectivity', (b) => net.revokeExternalConnectivity(b)],
     ['IpamDriver.GetCapabilities', () => ipam.capabilities()],
     ['IpamDriver.GetDefaultAddressSpaces', () => ipam.defaultAddressSpaces()],
     ['IpamDriver.RequestPool', (b) => ipam.requestPool(b)],
@@ -106,11 +107,17 @@ export interface DockerIntegration {
 }
 
 /** Start the plugin socket (if a path is given) and the attachment watcher; add REST routes. */
-export async function startDockerIntegration(controller: Controller, routes: Router, log: Logger, opts: { pluginSocket?: string }): Promise<DockerIntegration> {
+export async function startDockerIntegration(
+  controller: Controller,
+  routes: Router,
+  log: Logger,
+  opts: { pluginSocket?: string; firewall?: FirewallBackend },
+): Promise<DockerIntegration> {
   installDockerBridge(controller);
   const ipam = new DockerIpam(controller.ctx);
   const net = new DockerNetworkDriver(controller, ipam);
   net.log = log;
+  if (opts.firewall) net.firewall = opts.firewall;
   const attachments = new ContainerAttachments(controller, log);
   routes.on('GET', '/v1/attachments', async () => ({ body: await attachments.list() }));
   routes.on('POST', '/v1/attachments', async (_p, b) => ({ status: 201, body: await attachments.attach(attachInput(b)) }));

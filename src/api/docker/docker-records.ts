@@ -8,6 +8,8 @@
 import type { Store } from '../../store/store.js';
 import { StoreConflictError } from '../../errors.js';
 
+import type { FwPortMapping } from '../../firewall/types.js';
+
 export const dockerKeys = {
   pool: (id: string) => `docker/pools/${encodeURIComponent(id)}`,
   pools: 'docker/pools/',
@@ -46,6 +48,8 @@ export interface DockerEndpointRecord {
   sandboxKey?: string;
   hostIfname?: string;
   weftEndpointId?: string;
+  /** Ports published by ProgramExternalConnectivity (kept to re-apply after a restart). */
+  ports?: FwPortMapping[];
   weftSandboxId?: string;
 }
 
@@ -81,4 +85,9 @@ export async function putRecord(store: Store, key: string, value: unknown, versi
   if (!(await store.commit({ checks: [{ key, version }], puts: [{ key, value: JSON.stringify(value) }] }))) {
     throw new StoreConflictError(`${key} changed concurrently`);
   }
+}
+
+/** Every port Docker's endpoints published through weft, for the firewall's full state. */
+export async function dockerPortMappings(store: Store): Promise<FwPortMapping[]> {
+  return (await listRecords<DockerEndpointRecord>(store, dockerKeys.endpoints)).flatMap((r) => r.ports ?? []);
 }

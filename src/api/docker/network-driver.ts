@@ -10,7 +10,9 @@ import type { ControllerContext } from '../../controller/context.js';
 import { createNetwork } from '../../controller/network-ops.js';
 import { connectEndpoint } from '../../controller/endpoint-ops.js';
 import { releaseOwner, reserveAddress } from '../../controller/ipam-ops.js';
-import { InvalidArgumentError, NotFoundError, WeftError } from '../../errors.js';
+import { ConflictError, InvalidArgumentError, NotFoundError, WeftError } from '../../errors.js';
+import type { FirewallBackend, FwPortMapping } from '../../firewall/types.js';
+import { assertNoConflicts } from '../../firewall/port-conflicts.js';
 import { macFromIPv4, parseMac, randomMac } from '../../ipam/mac.js';
 import { normalizeAddress } from '../../ipam/address.js';
 import { normalizeCidr, parseCidr } from '../../ipam/cidr.js';
@@ -23,6 +25,62 @@ import { ensureDockerUserAccept, removeDockerUserAccept } from '../../kernel/ipt
 import { DOCKER_OWNER_PREFIX, type DockerIpam } from './ipam-driver.js';
 
 type Body = Record<string, unknown>;
+
+const PROTOCOLS: Record<number, 'tcp' | 'udp' | 'sctp'> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
+
+interface DockerPortBinding {
+  protocol: 'tcp' | 'udp' | 'sctp';
+  containerPort: number;
+  hostIp?: string;
+  hostPort: number;
+  hostPortEnd: number;
+}
+
+/** Docker's `com.docker.network.portmap` option (libnetwork types.PortBinding), validated. */
+function dockerPortMap(v: unknown): DockerPortBinding[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new InvalidArgumentError('com.docker.network.portmap', 'must be a list');
+  return v.map((raw, i) => {
+    const f = `com.docker.network.portmap[${i}]`;
+    const pb = obj(raw);
+    const protocol = PROTOCOLS[Number(pb.Proto)];
+    if (!protocol) throw new InvalidArgumentError(`${f}.Proto`, `unknown protocol ${String(pb.Proto)}`);
+    const port = (x: unknown, name: string, allowZero: boolean): number => {
+      const n = Number(x ?? 0);
+      if (!Number.isInteger(n) || n < (allowZero ? 0 : 1) || n > 65535) throw new InvalidArgumentError(`${f}.${name}`, `bad port ${String(x)}`);
+      return n;
+    };
+    const hostIp = typeof pb.HostIP === 'string' && pb.HostIP !== '' && pb.HostIP !== '0.0.0.0' && pb.HostIP !== '::' ? pb.HostIP : undefined;
+    const hostPort = port(pb.HostPort, 'HostPort', true);
+    const hostPortEnd = Math.max(hostPort, port(pb.HostPortEnd, 'HostPortEnd', true));
+    return { protocol, containerPort: port(pb.Port, 'Port', false), hostPort, hostPortEnd, ...(hostIp ? { hostIp } : {}) };
+  });
+}
+
+const samePort = (a: FwPortMapping, b: FwPortMapping): boolean =>
+  a.protocol === b.protocol && a.hostPort === b.hostPort && a.hostIp === b.hostIp && a.containerIp === b.containerIp && a.containerPort === b.containerPort;
+
+/** Firewall mappings for one endpoint; host port 0 or a range picks a free port, as Docker does. */
+function resolveDockerPorts(wanted: DockerPortBinding[], ep: DockerEndpointRecord, existing: FwPortMapping[]): FwPortMapping[] {
+  const out: FwPortMapping[] = [];
+  const taken = (proto: string, port: number): boolean => [...existing, ...out].some((m) => m.protocol === proto && m.hostPort === port);
+  for (const w of wanted) {
+    let hostPort = w.hostPort;
+    if (hostPort === 0 || w.hostPortEnd > w.hostPort) {
+      const [lo, hi] = hostPort === 0 ? [32768, 60999] : [w.hostPort, w.hostPortEnd];
+      hostPort = 0;
+      for (let p = lo; p <= hi && hostPort === 0; p++) if (!taken(w.protocol, p)) hostPort = p;
+      if (hostPort === 0) throw new ConflictError('HostPort', `no free host port in ${lo}-${hi}/${w.protocol}`);
+    }
+    for (const cidr of [ep.address, ep.addressV6]) {
+      if (!cidr) continue;
+      const containerIp = cidr.split('/')[0]!;
+      if (w.hostIp !== undefined && w.hostIp.includes(':') !== containerIp.includes(':')) continue;
+      out.push({ networkId: ep.networkId, protocol: w.protocol, hostPort, containerIp, containerPort: w.containerPort, ...(w.hostIp ? { hostIp: w.hostIp } : {}) });
+    }
+  }
+  return out;
+}
 
 /** Generic driver options (`docker network create -o k=v`) that weft reads itself. */
 export const NAME_OPTION = 'weft.name';
@@ -68,6 +126,8 @@ export class DockerNetworkDriver {
   private stopped = false;
   private queue: Promise<unknown> = Promise.resolve();
   log?: Logger;
+  /** Where published ports go (weftd's firewall); without one, port maps are acknowledged only. */
+  firewall?: FirewallBackend;
 
   constructor(
     private readonly controller: Controller,
@@ -194,6 +254,7 @@ export class DockerNetworkDriver {
     const epId = id(b, 'EndpointID');
     const r = await getRecord<DockerEndpointRecord>(this.ctx.records.store, dockerKeys.endpoint(epId));
     if (!r) return {};
+    if (r.value.ports?.length) await this.firewall?.removePorts(r.value.ports);
     await this.leaveEndpoint(r.value);
     const net = await this.ctx.records.network(r.value.networkId);
     if (r.value.owner && net) await releaseOwner(this.ctx, net.value, r.value.owner);
@@ -336,10 +397,34 @@ export class DockerNetworkDriver {
     this.timers.clear();
   }
 
-  /** Published ports are programmed by weft's firewall for weft's own sandboxes; for Docker's we acknowledge. */
-  programExternalConnectivity(b: Body): Body {
+  /**
+   * `docker run -p`: Docker hands the endpoint's port map here; weft publishes it with its own
+   * firewall (kernel DNAT, client address preserved), exactly like a weft sandbox's `-p`.
+   */
+  async programExternalConnectivity(b: Body): Promise<Body> {
     id(b, 'NetworkID');
-    id(b, 'EndpointID');
+    const epId = id(b, 'EndpointID');
+    const r = await getRecord<DockerEndpointRecord>(this.ctx.records.store, dockerKeys.endpoint(epId));
+    if (!r) throw new NotFoundError('endpoint', epId);
+    const fw = this.firewall;
+    const wanted = dockerPortMap(obj(b.Options)['com.docker.network.portmap']);
+    if (wanted.length === 0 || !fw) return {};
+    const existing = fw.state.ports.filter((p) => !(r.value.ports ?? []).some((q) => samePort(p, q)));
+    const mappings = resolveDockerPorts(wanted, r.value, existing);
+    assertNoConflicts(existing, mappings, fw.state.networks);
+    await putRecord(this.ctx.records.store, dockerKeys.endpoint(epId), { ...r.value, ports: mappings }, r.version);
+    await fw.addPorts(mappings);
+    return {};
+  }
+
+  async revokeExternalConnectivity(b: Body): Promise<Body> {
+    id(b, 'NetworkID');
+    const epId = id(b, 'EndpointID');
+    const r = await getRecord<DockerEndpointRecord>(this.ctx.records.store, dockerKeys.endpoint(epId));
+    if (!r?.value.ports?.length) return {};
+    await this.firewall?.removePorts(r.value.ports);
+    const { ports: _gone, ...rest } = r.value;
+    await putRecord(this.ctx.records.store, dockerKeys.endpoint(epId), rest, r.version);
     return {};
   }
 }
