@@ -9,7 +9,7 @@ import type { SandboxView } from '../src/controller/inspect.js';
 const say = (s: string): void => void process.stdout.write(s + '\n');
 
 async function main(): Promise<number> {
-  const host = await SimHost.create('quickstart');
+  const host = await SimHost.create('quickstart', ['--firewall', 'nftables']);
   try {
     say(`• weftd starting in namespace ${host.ns} (store: SQLite at ${host.stateDir}/weft.db)`);
     await host.start();
@@ -21,7 +21,7 @@ async function main(): Promise<number> {
     host.track(web.pid);
     const ip = web.endpoints[0]!.ipv4!.split('/')[0]!;
     say(`  web is ${ip}`);
-    say(`$ weft run --name client --network demo -- node nettool.js tcp-client ${ip} 8080 hello`);
+    say(`$ weft run --network demo -- node nettool.js tcp-client ${ip} 8080 hello`);
     const reply = await waitFor('web to answer', async () => {
       const r = await host.cli(['run', '--network', 'demo', '--', process.execPath, NETTOOL, 'tcp-client', ip, '8080', 'hello']);
       return r.code === 0 ? r.stdout.trim() : undefined;
