@@ -171,6 +171,20 @@ export class SimHost {
     return name;
   }
 
+  /**
+   * A namespace standing for another machine, wired to this host by a veth: `hostIf` in the
+   * host with `hostCidr`, `eth0` in the other side with `peerCidr`. Returns its name.
+   */
+  async outsideMachine(tag: string, hostIf: string, hostCidr: string, peerCidr: string): Promise<string> {
+    const other = await this.extraNetns(tag);
+    await mustRun('ip', ['-n', this.ns, 'link', 'add', hostIf, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', other]);
+    await mustRun('ip', ['-n', this.ns, 'addr', 'add', hostCidr, 'dev', hostIf]);
+    await mustRun('ip', ['-n', this.ns, 'link', 'set', hostIf, 'up']);
+    await mustRun('ip', ['-n', other, 'addr', 'add', peerCidr, 'dev', 'eth0']);
+    await mustRun('ip', ['-n', other, 'link', 'set', 'eth0', 'up']);
+    return other;
+  }
+
   /** Remember a pid to kill at cleanup. */
   track(pid: number | undefined): void {
     if (pid) this.pids.add(pid);

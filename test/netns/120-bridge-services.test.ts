@@ -17,14 +17,9 @@ describe('bridge services: NAT, published ports, isolation (nftables)', () => {
 
   before(async () => {
     h = await SimHost.create('svc', ['--firewall', 'nftables']);
-    outside = await h.extraNetns('out');
     // The outside machine: one veth to the host; the host has two addresses on it.
-    await mustRun('ip', ['-n', h.ns, 'link', 'add', 'uplink', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', outside]);
-    await mustRun('ip', ['-n', h.ns, 'addr', 'add', '198.18.0.1/24', 'dev', 'uplink']);
+    outside = await h.outsideMachine('out', 'uplink', '198.18.0.1/24', '198.18.0.2/24');
     await mustRun('ip', ['-n', h.ns, 'addr', 'add', '198.18.0.3/24', 'dev', 'uplink']);
-    await mustRun('ip', ['-n', h.ns, 'link', 'set', 'uplink', 'up']);
-    await mustRun('ip', ['-n', outside, 'addr', 'add', '198.18.0.2/24', 'dev', 'eth0']);
-    await mustRun('ip', ['-n', outside, 'link', 'set', 'eth0', 'up']);
     await h.start();
   });
   after(async () => {

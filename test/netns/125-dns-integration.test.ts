@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { SimHost, REPO, mustRun, waitFor } from '../../src/lab/sim-host.js';
+import { SimHost, REPO, waitFor } from '../../src/lab/sim-host.js';
 import type { SandboxView } from '../../src/controller/inspect.js';
 
 const node = process.execPath;
@@ -25,12 +25,7 @@ describe('embedded DNS through weftd', () => {
 
   before(async () => {
     h = await SimHost.create('dnsi', ['--firewall', 'nftables', '--dns-upstream', '198.18.7.2']);
-    const up = await h.extraNetns('up');
-    await mustRun('ip', ['-n', h.ns, 'link', 'add', 'toup', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', up]);
-    await mustRun('ip', ['-n', h.ns, 'addr', 'add', '198.18.7.1/24', 'dev', 'toup']);
-    await mustRun('ip', ['-n', h.ns, 'link', 'set', 'toup', 'up']);
-    await mustRun('ip', ['-n', up, 'addr', 'add', '198.18.7.2/24', 'dev', 'eth0']);
-    await mustRun('ip', ['-n', up, 'link', 'set', 'eth0', 'up']);
+    const up = await h.outsideMachine('up', 'toup', '198.18.7.1/24', '198.18.7.2/24');
     upstream = spawn('nsenter', [`--net=/run/netns/${up}`, node, DNSTOOL, 'upstream', JSON.stringify({ address: '198.18.7.2', port: 53, records: { 'outside.example': { A: ['198.18.9.9'] } } })], { stdio: ['ignore', 'pipe', 'inherit'] });
     h.track(upstream.pid);
     await new Promise<void>((resolve, reject) => {

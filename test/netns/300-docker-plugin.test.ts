@@ -6,7 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { SimHost, NETTOOL, mustRun, waitFor, sleep } from '../../src/lab/sim-host.js';
+import { SimHost, NETTOOL, waitFor, sleep } from '../../src/lab/sim-host.js';
 import { DockerLab } from '../../src/lab/docker-lab.js';
 import type { NetworkInspect } from '../../src/controller/inspect.js';
 import type { SandboxView } from '../../src/controller/inspect.js';
@@ -118,13 +118,7 @@ describe('docker: weft as remote network and IPAM driver', () => {
   });
 
   it('docker run -p publishes the port through weft: an outside client reaches it with its own address', async () => {
-    const outside = await h.extraNetns('out');
-    await mustRun('ip', ['-n', h.ns, 'link', 'add', 'uplink', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', outside]);
-    await mustRun('ip', ['-n', h.ns, 'addr', 'add', '198.18.3.1/24', 'dev', 'uplink']);
-    await mustRun('ip', ['-n', h.ns, 'link', 'set', 'uplink', 'up']);
-    await mustRun('ip', ['-n', outside, 'addr', 'add', '198.18.3.2/24', 'dev', 'eth0']);
-    await mustRun('ip', ['-n', outside, 'link', 'set', 'eth0', 'up']);
-    // nc -l answers with what the client sent, prefixed by nothing: the peer address comes from the log below.
+    const outside = await h.outsideMachine('out', 'uplink', '198.18.3.1/24', '198.18.3.2/24');
     await dk.dockerOk(['run', '-d', '--name', 'pub', '--network', 'dnet', '-p', '18081:80', image, 'httpd', '-f', '-vv', '-p', '80', '-h', '/www']);
     const r = await waitFor('published port answers', async () => {
       const o = await SimHost.inNetns(`/run/netns/${outside}`, process.execPath, [NETTOOL, 'tcp-client', '198.18.3.1', '18081', 'GET / HTTP/1.0\r\n\r\n']);
