@@ -88,7 +88,8 @@ describe('embedded DNS through weftd', () => {
   it('forgets a sandbox when it goes away', async () => {
     await h.cliOk(['sandbox', 'rm', 'beta']);
     const c = await h.client.request<SandboxView>('GET', '/v1/sandboxes/client');
-    // Under a loaded CI machine one UDP query may time out; ask again, bounded.
+    // The gateway's MAC must not change when a port leaves (it did, before bridges got their
+    // own MAC): the client's ARP entry would point at the departed sandbox. Ask a few times.
     const answers = await waitFor('answer after removal', async () => {
       const [r] = await query(c, '10.99.0.1', [{ name: 'svc', type: 'A' }]);
       return r?.answers;

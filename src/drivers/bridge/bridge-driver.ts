@@ -21,6 +21,11 @@ function quietIpv6(fn: () => void): void {
   }
 }
 
+/** Locally administered unicast MAC from the network id: 02:xx:xx:xx:xx:xx. */
+export function bridgeMacOf(networkId: string): string {
+  return ['02', ...(networkId.slice(0, 10).match(/../g) ?? [])].join(':');
+}
+
 /** "gateway/prefix" for each pool of a network. */
 export function gatewayCidrs(net: NetworkRecord): string[] {
   return net.ipam.config.map((p) => `${p.gateway}/${parseCidr(p.subnet, 'subnet').prefix}`);
@@ -35,6 +40,10 @@ export class BridgeDriver implements Driver {
     const o = parseBridgeOptions(net.options, `wf-${net.id.slice(0, 12)}`, net.enableIPv6);
     const clash = others.find((n) => n.id !== net.id && n.driverState.bridgeName === o.bridgeName);
     if (clash) throw new ConflictError('com.docker.network.bridge.name', `bridge name "${o.bridgeName}" is already used by network "${clash.name}"`);
+    // A bridge without its own MAC takes its lowest port's: when that sandbox leaves, the
+    // gateway's MAC changes under every other sandbox's ARP cache and they lose the gateway.
+    // A fixed MAC, derived from the network id, also survives re-creation after a reboot.
+    o.mac ??= bridgeMacOf(net.id);
     return { options: net.options, driverState: bridgeStateOf(o) };
   }
 
@@ -48,6 +57,7 @@ export class BridgeDriver implements Driver {
     const created = !br;
     try {
       if (!br) br = rt.createBridge({ name, mtu: Number(net.driverState.mtu), mac: net.driverState.mac, up: false });
+      else if (net.driverState.mac && br.mac !== net.driverState.mac) rt.setLink(br.index, { mac: net.driverState.mac });
       if (net.enableIPv6) await ctx.kernel.setSysctl(undefined, `net.ipv6.conf.${name}.disable_ipv6`, '0');
       const have = new Set(rt.addresses(br.index).map((a) => a.cidr));
       for (const cidr of gatewayCidrs(net)) {
@@ -72,6 +82,7 @@ export class BridgeDriver implements Driver {
     const problems: string[] = [];
     if (br.kind !== 'bridge') problems.push(`network ${net.name}: ${name} is not a bridge`);
     if (!br.up) problems.push(`network ${net.name}: bridge ${name} is down`);
+    if (net.driverState.mac && br.mac !== net.driverState.mac) problems.push(`network ${net.name}: bridge ${name} has MAC ${br.mac ?? '?'}, not ${net.driverState.mac}`);
     const have = new Set(rt.addresses(br.index).map((a) => a.cidr));
     for (const cidr of gatewayCidrs(net)) if (!have.has(cidr)) problems.push(`network ${net.name}: gateway ${cidr} missing on ${name}`);
     return problems;
