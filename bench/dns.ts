@@ -15,7 +15,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { mustRun, run } from '../src/lab/sim-host.js';
+import { deleteNetnsWithProcesses, mustRun, run } from '../src/lab/sim-host.js';
 
 const TOOL = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/dns/dns-lab-tool.js');
 const DNSMASQ = '/usr/sbin/dnsmasq';
@@ -138,17 +138,7 @@ async function main(): Promise<void> {
   } finally {
     await stop(weft);
     await stop(dnsmasq);
-    for (const ns of [CLIENT, HOST]) {
-      const pids = await run('ip', ['netns', 'pids', ns]);
-      for (const p of pids.stdout.split('\n').filter(Boolean)) {
-        try {
-          process.kill(Number(p), 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }
-      await run('ip', ['netns', 'del', ns]);
-    }
+    await deleteNetnsWithProcesses([CLIENT, HOST]);
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -124,7 +124,8 @@ interface QueryConfig {
   timeoutMs?: number;
 }
 
-interface QueryResult {
+/** One query's outcome as `query` prints it (tests and the benchmark read these). */
+export interface QueryResult {
   id: number;
   ms: number;
   rcode?: string;

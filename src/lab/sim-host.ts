@@ -58,6 +58,21 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
   }
 }
 
+/** Kill every process in the named namespaces, then delete them (missing = fine). */
+export async function deleteNetnsWithProcesses(names: string[]): Promise<void> {
+  for (const ns of names) {
+    const pids = await run('ip', ['netns', 'pids', ns]);
+    for (const p of pids.stdout.split('\n').filter(Boolean)) {
+      try {
+        process.kill(Number(p), 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    await run('ip', ['netns', 'del', ns]);
+  }
+}
+
 /** Mount points at or under dir, deepest first. */
 function mountsUnder(dir: string): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8')

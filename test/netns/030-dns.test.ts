@@ -10,7 +10,8 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { mustRun, run } from '../../src/lab/sim-host.js';
+import { deleteNetnsWithProcesses, mustRun, run } from '../../src/lab/sim-host.js';
+import type { QueryResult } from '../../src/dns/dns-lab-tool.js';
 import { reverseName } from '../../src/dns/records.js';
 
 const TOOL = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/dns/dns-lab-tool.js');
@@ -18,15 +19,7 @@ const tag = randomBytes(3).toString('hex');
 const NS = { host: `weft-dns-h-${tag}`, client: `weft-dns-c-${tag}`, client2: `weft-dns-d-${tag}`, upstream: `weft-dns-u-${tag}` };
 const nsPath = (ns: string): string => `/run/netns/${ns}`;
 
-interface Result {
-  id: number;
-  ms: number;
-  rcode?: string;
-  aa?: boolean;
-  tc?: boolean;
-  answers?: Array<{ type: string; name: string; data: unknown; ttl?: number }>;
-  error?: string;
-}
+type Result = QueryResult;
 type Q = { name?: string; type?: string; raw?: string };
 
 /** A long-running child in a namespace whose stdout lines we collect. */
@@ -154,17 +147,7 @@ describe('embedded DNS in network namespaces', () => {
     server?.kill();
     upstream?.kill();
     await new Promise((r) => setTimeout(r, 100));
-    for (const ns of Object.values(NS)) {
-      const pids = await run('ip', ['netns', 'pids', ns]);
-      for (const p of pids.stdout.split('\n').filter(Boolean)) {
-        try {
-          process.kill(Number(p), 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }
-      await run('ip', ['netns', 'del', ns]);
-    }
+    await deleteNetnsWithProcesses(Object.values(NS));
   });
 
   it('listens on the gateways inside the fake host, not in the root namespace', async () => {
