@@ -112,10 +112,8 @@ export async function createSandbox(ctx: ControllerContext, raw: unknown): Promi
   }
   const endpoints: EndpointRecord[] = [];
   try {
-    for (const [i, n] of input.networks.entries()) {
-      const req = input.networks[i]!;
+    for (const [i, req] of input.networks.entries()) {
       endpoints.push(await connectEndpoint(ctx, sb, nets[i]!, { aliases: req.aliases, ipv4: req.ipv4, ipv6: req.ipv6, mac: req.mac, ifname: req.ifname }));
-      void n;
     }
     await writeSandboxFiles(ctx, sb);
   } catch (err) {

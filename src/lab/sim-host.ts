@@ -207,13 +207,7 @@ export class SimHost {
 
   async cleanup(): Promise<void> {
     await this.stop('SIGKILL').catch(() => undefined);
-    // Sandbox processes started by weft run -d live in sandboxes under our run dir.
-    try {
-      const sandboxes = (JSON.parse(readFileSync(path.join(this.dir, 'pids.json'), 'utf8')) as number[]) ?? [];
-      sandboxes.forEach((p) => this.pids.add(p));
-    } catch {
-      /* none recorded */
-    }
+    // Processes tracked by the test, then anything else still living in our namespaces.
     for (const pid of this.pids) {
       try {
         process.kill(pid, 'SIGKILL');
