@@ -58,7 +58,8 @@ async function benchWeft(n: number): Promise<Result> {
     await h.client.request('POST', '/v1/networks/bench/connect', { sandbox: warm });
     await h.client.request('POST', '/v1/networks/bench/disconnect', { sandbox: warm });
     const ids: string[] = [];
-    for (let i = 0; i < n; i++) ids.push((await h.client.request<{ id: string }>('POST', '/v1/sandboxes', { name: `s${i}`, networks: [] })).id);
+    for (let i = 0; i < n; i++)
+      ids.push((await h.client.request<{ id: string }>('POST', '/v1/sandboxes', { name: `s${i}`, networks: [] })).id);
     const attach: number[] = [];
     const detach: number[] = [];
     for (const id of ids) {
@@ -145,9 +146,23 @@ async function benchNetavark(n: number): Promise<Result> {
     const attach: number[] = [];
     const detach: number[] = [];
     for (const [i, c] of names.entries())
-      attach.push(await timed('nsenter', [`--net=/run/netns/${host}`, '/usr/lib/podman/netavark', '--config', dir, 'setup', `/run/netns/${c}`], env, opts(i)));
+      attach.push(
+        await timed(
+          'nsenter',
+          [`--net=/run/netns/${host}`, '/usr/lib/podman/netavark', '--config', dir, 'setup', `/run/netns/${c}`],
+          env,
+          opts(i),
+        ),
+      );
     for (const [i, c] of names.entries())
-      detach.push(await timed('nsenter', [`--net=/run/netns/${host}`, '/usr/lib/podman/netavark', '--config', dir, 'teardown', `/run/netns/${c}`], env, opts(i)));
+      detach.push(
+        await timed(
+          'nsenter',
+          [`--net=/run/netns/${host}`, '/usr/lib/podman/netavark', '--config', dir, 'teardown', `/run/netns/${c}`],
+          env,
+          opts(i),
+        ),
+      );
     return { system: 'netavark', n, attach: summarize(attach), detach: summarize(detach) };
   } finally {
     await delNetns([...names, host]);

@@ -30,8 +30,26 @@ async function main(): Promise<void> {
     await h.start();
     const bin = path.join(h.dir, 'cni-bin');
     installCniPlugins(bin);
-    const weftConf = JSON.stringify({ cniVersion: '1.0.0', name: 'benchweft', type: 'weft', bridge: 'bweft0', ipMasq: true, ipam: { subnet: '10.210.0.0/16' }, weftSocket: h.socket, weftStateDir: h.stateDir, weftRunDir: h.runDir });
-    const refConf = JSON.stringify({ cniVersion: '1.0.0', name: 'benchref', type: 'bridge', bridge: 'bref0', isGateway: true, ipMasq: true, ipam: { type: 'host-local', ranges: [[{ subnet: '10.211.0.0/16' }]], dataDir: ipamDir } });
+    const weftConf = JSON.stringify({
+      cniVersion: '1.0.0',
+      name: 'benchweft',
+      type: 'weft',
+      bridge: 'bweft0',
+      ipMasq: true,
+      ipam: { subnet: '10.210.0.0/16' },
+      weftSocket: h.socket,
+      weftStateDir: h.stateDir,
+      weftRunDir: h.runDir,
+    });
+    const refConf = JSON.stringify({
+      cniVersion: '1.0.0',
+      name: 'benchref',
+      type: 'bridge',
+      bridge: 'bref0',
+      isGateway: true,
+      ipMasq: true,
+      ipam: { type: 'host-local', ranges: [[{ subnet: '10.211.0.0/16' }]], dataDir: ipamDir },
+    });
     const plugins = {
       weft: { bin: path.join(bin, 'weft'), conf: weftConf },
       'bridge+host-local': { bin: '/usr/lib/cni/bridge', conf: refConf },
@@ -45,11 +63,18 @@ async function main(): Promise<void> {
     };
     const call = async (who: Name, command: string, id: string, netns: string): Promise<number> => {
       const p = plugins[who];
-      const r = await execPlugin(p.bin, { command, containerId: id, netns, ifname: 'eth0', path: '/usr/lib/cni:' + bin, hostNs: h.nsPath }, p.conf);
+      const r = await execPlugin(
+        p.bin,
+        { command, containerId: id, netns, ifname: 'eth0', path: '/usr/lib/cni:' + bin, hostNs: h.nsPath },
+        p.conf,
+      );
       if (r.code !== 0) throw new Error(`${who} ${command} ${id}: ${r.stdout}${r.stderr}`);
       return r.ms;
     };
-    const samples: Record<Name, { add: number[]; del: number[] }> = { weft: { add: [], del: [] }, 'bridge+host-local': { add: [], del: [] } };
+    const samples: Record<Name, { add: number[]; del: number[] }> = {
+      weft: { add: [], del: [] },
+      'bridge+host-local': { add: [], del: [] },
+    };
     // Warm-up: the first ADD creates each network's bridge; not a per-container cost.
     for (const who of Object.keys(plugins) as Name[]) {
       const n = await ns(`w-${who.slice(0, 4)}`);
@@ -61,11 +86,13 @@ async function main(): Promise<void> {
       spaces.weft.push(await ns(`a${i}`));
       spaces['bridge+host-local'].push(await ns(`b${i}`));
     }
+    // Alternate who goes first, so neither plugin always runs on a warmer cache.
+    const orderOf = (i: number): Name[] => (i % 2 ? ['weft', 'bridge+host-local'] : ['bridge+host-local', 'weft']);
     for (let i = 0; i < N; i++) {
-      for (const who of (i % 2 ? ['weft', 'bridge+host-local'] : ['bridge+host-local', 'weft']) as Name[]) samples[who].add.push(await call(who, 'ADD', `c${i}-${who.slice(0, 4)}`, spaces[who][i]!));
+      for (const who of orderOf(i)) samples[who].add.push(await call(who, 'ADD', `c${i}-${who.slice(0, 4)}`, spaces[who][i] ?? ''));
     }
     for (let i = 0; i < N; i++) {
-      for (const who of (i % 2 ? ['weft', 'bridge+host-local'] : ['bridge+host-local', 'weft']) as Name[]) samples[who].del.push(await call(who, 'DEL', `c${i}-${who.slice(0, 4)}`, spaces[who][i]!));
+      for (const who of orderOf(i)) samples[who].del.push(await call(who, 'DEL', `c${i}-${who.slice(0, 4)}`, spaces[who][i] ?? ''));
     }
     const fb = { add: [] as number[], del: [] as number[] };
     if (FALLBACK > 0) {
@@ -91,7 +118,9 @@ async function main(): Promise<void> {
     printTable(['plugin', 'ADD p50', 'ADD p99', 'ADD mean', 'DEL p50', 'DEL p99', 'DEL mean'], rows);
     const w = summarize(samples.weft.add).p50;
     const r = summarize(samples['bridge+host-local'].add).p50;
-    process.stdout.write(`ADD p50 ratio weft / reference: ${(w / r).toFixed(2)}; DEL p50 ratio: ${(summarize(samples.weft.del).p50 / summarize(samples['bridge+host-local'].del).p50).toFixed(2)}\n`);
+    process.stdout.write(
+      `ADD p50 ratio weft / reference: ${(w / r).toFixed(2)}; DEL p50 ratio: ${(summarize(samples.weft.del).p50 / summarize(samples['bridge+host-local'].del).p50).toFixed(2)}\n`,
+    );
   } finally {
     for (const n of made) await run('ip', ['netns', 'del', n]);
     await h.cleanup();

@@ -67,11 +67,17 @@ async function topology(): Promise<void> {
 async function startServer(argv: string[], addr: string): Promise<ChildProcess> {
   const child = spawn('nsenter', ['--net=/run/netns/' + HOST, ...argv], { stdio: ['pipe', 'pipe', 'pipe'] });
   let err = '';
-  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-  readline.createInterface({ input: child.stdout! }).on('line', () => undefined);
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  readline.createInterface({ input: child.stdout }).on('line', () => undefined);
   const end = Date.now() + 10_000;
   for (;;) {
-    const r = await run('nsenter', ['--net=/run/netns/' + CLIENT, process.execPath, TOOL, 'query', JSON.stringify({ server: addr, port: 53, queries: [{ name: 'c0', type: 'A' }], timeoutMs: 500 })]);
+    const r = await run('nsenter', [
+      '--net=/run/netns/' + CLIENT,
+      process.execPath,
+      TOOL,
+      'query',
+      JSON.stringify({ server: addr, port: 53, queries: [{ name: 'c0', type: 'A' }], timeoutMs: 500 }),
+    ]);
     if (r.code === 0 && (JSON.parse(r.stdout) as Array<{ answers?: unknown[] }>)[0]!.answers?.length === 1) return child;
     if (child.exitCode !== null || Date.now() > end) throw new Error(`${argv[0]} did not start: ${err}`);
     await new Promise((r2) => setTimeout(r2, 100));
@@ -79,8 +85,19 @@ async function startServer(argv: string[], addr: string): Promise<ChildProcess> 
 }
 
 async function loadRun(addr: string, inflight: number): Promise<LoadOut> {
-  const cfg = { server: addr, port: 53, names: Array.from({ length: NAMES }, (_, i) => `c${i}`), type: 'A', inflight, durationMs: DURATION, warmupMs: 1000, workers: inflight >= WORKERS ? WORKERS : 1 };
-  const r = await run('nsenter', ['--net=/run/netns/' + CLIENT, process.execPath, TOOL, 'load', JSON.stringify(cfg)], { timeoutMs: DURATION + 30_000 });
+  const cfg = {
+    server: addr,
+    port: 53,
+    names: Array.from({ length: NAMES }, (_, i) => `c${i}`),
+    type: 'A',
+    inflight,
+    durationMs: DURATION,
+    warmupMs: 1000,
+    workers: inflight >= WORKERS ? WORKERS : 1,
+  };
+  const r = await run('nsenter', ['--net=/run/netns/' + CLIENT, process.execPath, TOOL, 'load', JSON.stringify(cfg)], {
+    timeoutMs: DURATION + 30_000,
+  });
   if (r.code !== 0) throw new Error(`load generator failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as LoadOut;
 }
@@ -101,20 +118,47 @@ async function main(): Promise<void> {
   let dnsmasq: ChildProcess | undefined;
   try {
     await topology();
-    const records = Array.from({ length: NAMES }, (_, i) => ({ networkId: 'n1', endpointId: `e${i}`, entry: { name: `c${i}`, aliases: [], ipv4: `10.88.${1 + (i >> 8)}.${i & 255}` } }));
+    const records = Array.from({ length: NAMES }, (_, i) => ({
+      networkId: 'n1',
+      endpointId: `e${i}`,
+      entry: { name: `c${i}`, aliases: [], ipv4: `10.88.${1 + (i >> 8)}.${i & 255}` },
+    }));
     const hosts = path.join(dir, 'hosts');
     writeFileSync(hosts, records.map((r) => `${r.entry.ipv4}\t${r.entry.name}`).join('\n') + '\n', { mode: 0o644 });
     weft = await startServer(
-      [process.execPath, TOOL, 'serve', JSON.stringify({ port: 53, listen: [{ networkId: 'n1', address: WEFT_ADDR }], subnets: { n1: ['10.88.0.0/16'] }, records })],
+      [
+        process.execPath,
+        TOOL,
+        'serve',
+        JSON.stringify({ port: 53, listen: [{ networkId: 'n1', address: WEFT_ADDR }], subnets: { n1: ['10.88.0.0/16'] }, records }),
+      ],
       WEFT_ADDR,
     );
     dnsmasq = await startServer(
-      [DNSMASQ, '-k', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', `--addn-hosts=${hosts}`, '-p', '53', `--listen-address=${DNSMASQ_ADDR}`, '--bind-interfaces', '--local-ttl=600', '--pid-file=', '--log-facility=/dev/null'],
+      [
+        DNSMASQ,
+        '-k',
+        '--conf-file=/dev/null',
+        '--no-resolv',
+        '--no-hosts',
+        `--addn-hosts=${hosts}`,
+        '-p',
+        '53',
+        `--listen-address=${DNSMASQ_ADDR}`,
+        '--bind-interfaces',
+        '--local-ttl=600',
+        '--pid-file=',
+        '--log-facility=/dev/null',
+      ],
       DNSMASQ_ADDR,
     );
     const rows: string[] = [];
     const fmt = (s: string, w: number): string => s.padStart(w);
-    rows.push(['inflight', 'server', 'qps', 'p50 µs', 'p99 µs', 'p99.9 µs', 'errors', 'timeouts'].map((h, i) => (i < 2 ? h.padEnd(9) : fmt(h, 9))).join(' '));
+    rows.push(
+      ['inflight', 'server', 'qps', 'p50 µs', 'p99 µs', 'p99.9 µs', 'errors', 'timeouts']
+        .map((h, i) => (i < 2 ? h.padEnd(9) : fmt(h, 9)))
+        .join(' '),
+    );
     const summary: string[] = [];
     for (const n of INFLIGHT) {
       const runs: Record<'weft' | 'dnsmasq', LoadOut[]> = { weft: [], dnsmasq: [] };
@@ -126,14 +170,22 @@ async function main(): Promise<void> {
       const median = (xs: LoadOut[]): LoadOut => [...xs].sort((a, b) => a.qps - b.qps)[xs.length >> 1]!;
       const res = { weft: median(runs.weft), dnsmasq: median(runs.dnsmasq) };
       for (const who of ['weft', 'dnsmasq'] as const) {
-        const r = res[who]!;
-        rows.push([String(n).padEnd(9), who.padEnd(9), ...[r.qps, r.p50Us, r.p99Us, r.p999Us, r.errors, r.timeouts].map((v) => fmt(String(v), 9))].join(' '));
+        const r = res[who];
+        rows.push(
+          [
+            String(n).padEnd(9),
+            who.padEnd(9),
+            ...[r.qps, r.p50Us, r.p99Us, r.p999Us, r.errors, r.timeouts].map((v) => fmt(String(v), 9)),
+          ].join(' '),
+        );
       }
       summary.push(
-        `inflight ${n}: weft/dnsmasq qps ratio ${(res.weft!.qps / res.dnsmasq!.qps).toFixed(2)}, p99 ratio ${(res.weft!.p99Us / res.dnsmasq!.p99Us).toFixed(2)}`,
+        `inflight ${n}: weft/dnsmasq qps ratio ${(res.weft.qps / res.dnsmasq.qps).toFixed(2)}, p99 ratio ${(res.weft.p99Us / res.dnsmasq.p99Us).toFixed(2)}`,
       );
     }
-    process.stdout.write(`DNS: ${NAMES} local names, ${DURATION} ms per run, median of ${ROUNDS} rounds, UDP, load generator with ${WORKERS} worker(s)\n`);
+    process.stdout.write(
+      `DNS: ${NAMES} local names, ${DURATION} ms per run, median of ${ROUNDS} rounds, UDP, load generator with ${WORKERS} worker(s)\n`,
+    );
     process.stdout.write(rows.join('\n') + '\n' + summary.join('\n') + '\n');
   } finally {
     await stop(weft);

@@ -36,13 +36,22 @@ async function main(): Promise<void> {
     const none = summarize(samples.get('none')!);
     const rows = nets.map((n) => {
       const s = summarize(samples.get(n)!);
-      return [n === 'none' ? 'none' : n === 'dockerbr' ? 'docker bridge' : 'weft (plugin)', String(s.n), s.p50, s.p99, s.mean, s.p50 - none.p50];
+      return [
+        n === 'none' ? 'none' : n === 'dockerbr' ? 'docker bridge' : 'weft (plugin)',
+        String(s.n),
+        s.p50,
+        s.p99,
+        s.mean,
+        s.p50 - none.p50,
+      ];
     });
     process.stdout.write(`\ndocker run --rm (ms), ${RUNS} runs each, interleaved; "added" = p50 minus --network none p50\n`);
     printTable(['network', 'runs', 'p50', 'p99', 'mean', 'added p50'], rows);
     const br = summarize(samples.get('dockerbr')!);
     const wf = summarize(samples.get('weftnet')!);
-    process.stdout.write(`weft p50 / docker bridge p50 = ${(wf.p50 / br.p50).toFixed(2)}; network cost ratio (added) = ${((wf.p50 - none.p50) / (br.p50 - none.p50)).toFixed(2)}\n`);
+    process.stdout.write(
+      `weft p50 / docker bridge p50 = ${(wf.p50 / br.p50).toFixed(2)}; network cost ratio (added) = ${((wf.p50 - none.p50) / (br.p50 - none.p50)).toFixed(2)}\n`,
+    );
   } finally {
     await dk.cleanup();
     await h.cleanup();

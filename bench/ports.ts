@@ -17,12 +17,28 @@ await mustRun('ip', ['netns', 'add', ns]);
 try {
   await mustRun('ip', ['-n', ns, 'link', 'add', 'wfbench', 'type', 'bridge']);
   const fw = new NftFirewall({ netnsPath: `/run/netns/${ns}` });
-  const net = { id: 'b'.repeat(64), bridge: 'wfbench', subnets4: ['10.200.0.0/16'], subnets6: [], internal: false, icc: true, masquerade: true };
+  const net = {
+    id: 'b'.repeat(64),
+    bridge: 'wfbench',
+    subnets4: ['10.200.0.0/16'],
+    subnets6: [],
+    internal: false,
+    icc: true,
+    masquerade: true,
+  };
   await fw.init({ networks: [net], ports: [] });
   const times: number[] = [];
   for (let k = 0; k < N; k++) {
     const t0 = performance.now();
-    await fw.addPorts([{ networkId: net.id, protocol: 'tcp', hostPort: 20000 + k, containerIp: `10.200.${(k + 2) >> 8}.${(k + 2) & 255}`, containerPort: 80 }]);
+    await fw.addPorts([
+      {
+        networkId: net.id,
+        protocol: 'tcp',
+        hostPort: 20000 + k,
+        containerIp: `10.200.${(k + 2) >> 8}.${(k + 2) & 255}`,
+        containerPort: 80,
+      },
+    ]);
     times.push(performance.now() - t0);
   }
   const first = summarize(times.slice(0, 10));

@@ -16,7 +16,9 @@ async function main(): Promise<number> {
     say('$ weft network create --subnet 10.88.0.0/24 demo');
     say(await host.cliOk(['network', 'create', '--subnet', '10.88.0.0/24', 'demo']));
     say('$ weft run -d --name web --network demo,alias=www -- node nettool.js tcp-server 8080');
-    const webId = (await host.cliOk(['run', '-d', '--name', 'web', '--network', 'demo,alias=www', '--', process.execPath, NETTOOL, 'tcp-server', '8080'])).trim();
+    const webId = (
+      await host.cliOk(['run', '-d', '--name', 'web', '--network', 'demo,alias=www', '--', process.execPath, NETTOOL, 'tcp-server', '8080'])
+    ).trim();
     const web = await host.client.request<SandboxView>('GET', `/v1/sandboxes/${webId}`);
     host.track(web.pid);
     const ip = web.endpoints[0]!.ipv4!.split('/')[0]!;

@@ -6,7 +6,10 @@ export const DEFAULT_SOCKET = '/run/weft/weft.sock';
 
 export class WeftClient {
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-  constructor(readonly socketPath: string = process.env.WEFT_SOCKET ?? DEFAULT_SOCKET, private readonly timeoutMs = 60_000) {}
+  constructor(
+    readonly socketPath: string = process.env.WEFT_SOCKET ?? DEFAULT_SOCKET,
+    private readonly timeoutMs = 60_000,
+  ) {}
 
   request<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
@@ -42,8 +45,10 @@ export class WeftClient {
       req.on('timeout', () => req.destroy(new WeftError('WEFT_TIMEOUT', `weftd did not answer within ${this.timeoutMs} ms`)));
       req.on('error', (err: NodeJS.ErrnoException) => {
         if (err instanceof WeftError) reject(err);
-        else if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') reject(new WeftError('WEFT_NOT_FOUND', `cannot reach weftd at ${this.socketPath} (is it running?)`));
-        else if (err.code === 'EACCES') reject(new WeftError('WEFT_PERMISSION', `permission denied on ${this.socketPath}: the weft API is for root only`));
+        else if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED')
+          reject(new WeftError('WEFT_NOT_FOUND', `cannot reach weftd at ${this.socketPath} (is it running?)`));
+        else if (err.code === 'EACCES')
+          reject(new WeftError('WEFT_PERMISSION', `permission denied on ${this.socketPath}: the weft API is for root only`));
         else reject(new WeftError('WEFT_INTERNAL', err.message, { cause: err }));
       });
       if (payload) req.write(payload);

@@ -18,7 +18,9 @@ export function installCniPlugins(binDir: string, opts: { rebuild?: boolean; soc
   if (!path.isAbsolute(binDir)) throw new InvalidArgumentError('bin-dir', `"${binDir}" must be an absolute path`);
   const built = path.join(REPO, 'dist/cni/weft');
   if (opts.rebuild || opts.socket || !existsSync(built)) {
-    execFileSync(path.join(REPO, 'scripts/build-cni.sh'), ['--repo', REPO, ...(opts.socket ? ['--socket', opts.socket] : [])], { stdio: 'inherit' });
+    execFileSync(path.join(REPO, 'scripts/build-cni.sh'), ['--repo', REPO, ...(opts.socket ? ['--socket', opts.socket] : [])], {
+      stdio: 'inherit',
+    });
   }
   mkdirSync(binDir, { recursive: true });
   return CNI_PLUGINS.map((name) => {

@@ -99,17 +99,23 @@ export function registerNetworkCommands(program: Command, client: () => WeftClie
     .option('--ip6 <ip>', 'IPv6 address')
     .option('--mac-address <mac>', 'MAC address')
     .option('--ifname <name>', 'interface name in the sandbox')
-    .action(async (network: string, sandbox: string, o: { alias?: string[]; ip?: string; ip6?: string; macAddress?: string; ifname?: string }) => {
-      const spec = parseNetworkFlag(network);
-      await client().request('POST', `/v1/networks/${enc(spec.network)}/connect`, {
-        sandbox,
-        aliases: o.alias ?? [],
-        ...(o.ip ? { ipv4: o.ip } : {}),
-        ...(o.ip6 ? { ipv6: o.ip6 } : {}),
-        ...(o.macAddress ? { mac: o.macAddress } : {}),
-        ...(o.ifname ? { ifname: o.ifname } : {}),
-      });
-    });
+    .action(
+      async (
+        network: string,
+        sandbox: string,
+        o: { alias?: string[]; ip?: string; ip6?: string; macAddress?: string; ifname?: string },
+      ) => {
+        const spec = parseNetworkFlag(network);
+        await client().request('POST', `/v1/networks/${enc(spec.network)}/connect`, {
+          sandbox,
+          aliases: o.alias ?? [],
+          ...(o.ip ? { ipv4: o.ip } : {}),
+          ...(o.ip6 ? { ipv6: o.ip6 } : {}),
+          ...(o.macAddress ? { mac: o.macAddress } : {}),
+          ...(o.ifname ? { ifname: o.ifname } : {}),
+        });
+      },
+    );
 
   net
     .command('disconnect <network> <sandbox>')

@@ -68,7 +68,10 @@ export function registerRunCommand(program: Command, client: () => WeftClient): 
       const sb = await c.request<SandboxView>('POST', '/v1/sandboxes', { ...body, pid: process.pid });
       let child;
       try {
-        child = launchInSandbox(sb, cmd, { detach: o.detach === true, logPath: sb.hostsPath ? path.join(path.dirname(sb.hostsPath), 'output.log') : undefined });
+        child = launchInSandbox(sb, cmd, {
+          detach: o.detach === true,
+          logPath: sb.hostsPath ? path.join(path.dirname(sb.hostsPath), 'output.log') : undefined,
+        });
         await new Promise<void>((resolve, reject) => {
           child!.once('spawn', () => resolve());
           child!.once('error', reject);
@@ -86,7 +89,9 @@ export function registerRunCommand(program: Command, client: () => WeftClient): 
       const forward = (sig: NodeJS.Signals): void => void child.kill(sig);
       process.on('SIGINT', forward);
       process.on('SIGTERM', forward);
-      const code = await new Promise<number>((resolve) => child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? osSignal(signal) : 0))));
+      const code = await new Promise<number>((resolve) =>
+        child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? osSignal(signal) : 0))),
+      );
       process.off('SIGINT', forward);
       process.off('SIGTERM', forward);
       await c.request('DELETE', `/v1/sandboxes/${sb.id}`).catch(() => undefined);

@@ -47,7 +47,9 @@ export function registerSandboxCommands(program: Command, client: () => WeftClie
 
   program
     .command('attach [container]')
-    .description('attach a container (remembered across its restarts), a network namespace (--netns PATH) or a process (--pid PID) to a network')
+    .description(
+      'attach a container (remembered across its restarts), a network namespace (--netns PATH) or a process (--pid PID) to a network',
+    )
     .option('--docker-host <url>', 'engine API socket to find CONTAINER through (Docker or podman)', 'unix:///run/docker.sock')
     .option('--netns <path>', 'path of a network namespace (e.g. /run/netns/x)')
     .option('--pid <pid>', 'a process whose network namespace to use')
@@ -59,34 +61,52 @@ export function registerSandboxCommands(program: Command, client: () => WeftClie
     .option('--ifname <name>', 'interface name inside')
     .option('--alias <name>', 'alias', collect)
     .option('--format <fmt>', 'table or json', 'table')
-    .action(async (container: string | undefined, o: { netns?: string; pid?: string; network: string; name?: string; ip?: string; ip6?: string; mac?: string; ifname?: string; alias?: string[]; format?: string; dockerHost?: string }) => {
-      if (container !== undefined) {
-        if (o.netns || o.pid || o.name) throw new InvalidArgumentError('container', 'a container cannot be combined with --netns, --pid or --name');
-        return attachContainer(client(), container, o);
-      }
-      if (!o.netns === !o.pid) throw new InvalidArgumentError('netns', 'give exactly one of --netns or --pid');
-      let pid: number | undefined;
-      if (o.pid !== undefined) {
-        if (!/^[1-9]\d{0,9}$/.test(o.pid)) throw new InvalidArgumentError('pid', `"${o.pid}" is not a process id`);
-        pid = Number(o.pid);
-      }
-      const view = await client().request<SandboxView>('POST', '/v1/sandboxes', {
-        kind: 'external',
-        ...(o.name ? { name: o.name } : {}),
-        ...(o.netns ? { netnsPath: o.netns } : {}),
-        ...(pid ? { pid } : {}),
-        networks: [
-          {
-            network: o.network,
-            aliases: o.alias ?? [],
-            ...(o.ip ? { ipv4: o.ip } : {}),
-            ...(o.ip6 ? { ipv6: o.ip6 } : {}),
-            ...(o.mac ? { mac: o.mac } : {}),
-            ...(o.ifname ? { ifname: o.ifname } : {}),
-          },
-        ],
-      });
-      if (formatOf(o) === 'json') printJson(view);
-      else process.stdout.write(view.id + '\n');
-    });
+    .action(
+      async (
+        container: string | undefined,
+        o: {
+          netns?: string;
+          pid?: string;
+          network: string;
+          name?: string;
+          ip?: string;
+          ip6?: string;
+          mac?: string;
+          ifname?: string;
+          alias?: string[];
+          format?: string;
+          dockerHost?: string;
+        },
+      ) => {
+        if (container !== undefined) {
+          if (o.netns || o.pid || o.name)
+            throw new InvalidArgumentError('container', 'a container cannot be combined with --netns, --pid or --name');
+          return attachContainer(client(), container, o);
+        }
+        if (!o.netns === !o.pid) throw new InvalidArgumentError('netns', 'give exactly one of --netns or --pid');
+        let pid: number | undefined;
+        if (o.pid !== undefined) {
+          if (!/^[1-9]\d{0,9}$/.test(o.pid)) throw new InvalidArgumentError('pid', `"${o.pid}" is not a process id`);
+          pid = Number(o.pid);
+        }
+        const view = await client().request<SandboxView>('POST', '/v1/sandboxes', {
+          kind: 'external',
+          ...(o.name ? { name: o.name } : {}),
+          ...(o.netns ? { netnsPath: o.netns } : {}),
+          ...(pid ? { pid } : {}),
+          networks: [
+            {
+              network: o.network,
+              aliases: o.alias ?? [],
+              ...(o.ip ? { ipv4: o.ip } : {}),
+              ...(o.ip6 ? { ipv6: o.ip6 } : {}),
+              ...(o.mac ? { mac: o.mac } : {}),
+              ...(o.ifname ? { ifname: o.ifname } : {}),
+            },
+          ],
+        });
+        if (formatOf(o) === 'json') printJson(view);
+        else process.stdout.write(view.id + '\n');
+      },
+    );
 }

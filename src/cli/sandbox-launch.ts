@@ -11,7 +11,21 @@ import type { SandboxView } from '../controller/inspect.js';
 const EXEC_HELPER = fileURLToPath(new URL('../kernel/sandbox-exec.js', import.meta.url));
 
 export function launchInSandbox(sb: SandboxView, cmd: string[], opts: { detach: boolean; logPath?: string }): ChildProcess {
-  const args = ['--mount', '--uts', '--propagation', 'private', '--', process.execPath, EXEC_HELPER, sb.netnsPath, sb.hostsPath ?? '', sb.resolvPath ?? '', sb.hostname, '--', ...cmd];
+  const args = [
+    '--mount',
+    '--uts',
+    '--propagation',
+    'private',
+    '--',
+    process.execPath,
+    EXEC_HELPER,
+    sb.netnsPath,
+    sb.hostsPath ?? '',
+    sb.resolvPath ?? '',
+    sb.hostname,
+    '--',
+    ...cmd,
+  ];
   if (opts.detach) {
     const out = opts.logPath ? openSync(opts.logPath, 'a') : 'ignore';
     const child = spawn('unshare', args, { stdio: ['ignore', out, out], detached: true });

@@ -74,12 +74,14 @@ export function configFromFlags(f: ConfigFlags): DaemonConfig {
   if (f.dnsUpstream) c.dnsUpstreams = f.dnsUpstream;
   if (f.resyncMs) {
     const n = Number(f.resyncMs);
-    if (!Number.isInteger(n) || n < 100 || n > 3_600_000) throw new InvalidArgumentError('resync-ms', 'must be an integer between 100 and 3600000');
+    if (!Number.isInteger(n) || n < 100 || n > 3_600_000)
+      throw new InvalidArgumentError('resync-ms', 'must be an integer between 100 and 3600000');
     c.resyncMs = n;
   }
   if (f.fullResyncMs) {
     const n = Number(f.fullResyncMs);
-    if (!Number.isInteger(n) || n < 100 || n > 86_400_000) throw new InvalidArgumentError('full-resync-ms', 'must be an integer between 100 and 86400000');
+    if (!Number.isInteger(n) || n < 100 || n > 86_400_000)
+      throw new InvalidArgumentError('full-resync-ms', 'must be an integer between 100 and 86400000');
     c.fullResyncMs = n;
   }
   if (f.firewall) {

@@ -71,9 +71,19 @@ export function networkCreateBody(name: string, f: NetworkCreateFlags): Record<s
 }
 
 /** `--network NET[,alias=A][,ip=IP][,ip6=IP][,mac=M][,ifname=I]` (Docker's advanced syntax: name=NET,…). */
-export function parseNetworkFlag(spec: string): { network: string; aliases: string[]; ipv4?: string; ipv6?: string; mac?: string; ifname?: string } {
+export function parseNetworkFlag(spec: string): {
+  network: string;
+  aliases: string[];
+  ipv4?: string;
+  ipv6?: string;
+  mac?: string;
+  ifname?: string;
+} {
   const parts = spec.split(',');
-  const out: { network: string; aliases: string[]; ipv4?: string; ipv6?: string; mac?: string; ifname?: string } = { network: '', aliases: [] };
+  const out: { network: string; aliases: string[]; ipv4?: string; ipv6?: string; mac?: string; ifname?: string } = {
+    network: '',
+    aliases: [],
+  };
   for (const [i, part] of parts.entries()) {
     if (i === 0 && !part.includes('=')) {
       out.network = part;

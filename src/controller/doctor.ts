@@ -38,7 +38,10 @@ export async function checkInvariants(ctx: ControllerContext): Promise<DoctorRep
     const sb = sbById.get(ep.sandboxId);
     if (!net) v.push(`endpoint ${ep.id.slice(0, 12)}: network ${ep.networkId.slice(0, 12)} does not exist`);
     if (!sb) v.push(`endpoint ${ep.id.slice(0, 12)}: sandbox ${ep.sandboxId.slice(0, 12)} does not exist`);
-    for (const [fam, cidr] of [[4, ep.ipv4], [6, ep.ipv6]] as const) {
+    for (const [fam, cidr] of [
+      [4, ep.ipv4],
+      [6, ep.ipv6],
+    ] as const) {
       if (!cidr) continue;
       const addr = cidr.split('/')[0]!;
       const k = `${ep.networkId}/${addr}`;
@@ -47,10 +50,16 @@ export async function checkInvariants(ctx: ControllerContext): Promise<DoctorRep
       const owner = allocations.find((a) => a.key === `ipam/${ep.networkId}/${fam}/a/${addr}`);
       if (!owner) v.push(`endpoint ${sb?.name ?? '?'}/${net?.name ?? '?'}: address ${addr} has no allocation record`);
       // An address an external owner reserved for this endpoint (Docker's IPAM, reservedBy) stays theirs.
-      else if (JSON.parse(owner.value) !== ep.id && !(JSON.parse(owner.value) as string).startsWith(EXTERNAL_OWNER_PREFIX)) v.push(`address ${addr}: allocation belongs to another endpoint`);
+      else if (JSON.parse(owner.value) !== ep.id && !(JSON.parse(owner.value) as string).startsWith(EXTERNAL_OWNER_PREFIX))
+        v.push(`address ${addr}: allocation belongs to another endpoint`);
     }
     if (net && sb && sandboxAlive(ctx, sb)) {
-      v.push(...(await ctx.drivers.get(net.driver).checkEndpoint({ kernel: ctx.kernel, network: net, endpoint: ep, sandbox: sb }).catch((e: Error) => [`endpoint ${sb.name}/${net.name}: ${e.message}`])));
+      v.push(
+        ...(await ctx.drivers
+          .get(net.driver)
+          .checkEndpoint({ kernel: ctx.kernel, network: net, endpoint: ep, sandbox: sb })
+          .catch((e: Error) => [`endpoint ${sb.name}/${net.name}: ${e.message}`])),
+      );
     }
   }
   const epIds = new Set(endpoints.map((e) => e.id));

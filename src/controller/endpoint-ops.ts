@@ -46,12 +46,7 @@ function nextIfname(prefix: string, taken: Set<string>): string {
 }
 
 /** Choose addresses and build the commit that claims them; pure apart from store reads. */
-async function allocate(
-  ctx: ControllerContext,
-  net: NetworkRecord,
-  ep: EndpointRecord,
-  req: EndpointRequest,
-): Promise<KvCommit> {
+async function allocate(ctx: ControllerContext, net: NetworkRecord, ep: EndpointRecord, req: EndpointRequest): Promise<KvCommit> {
   const commit: KvCommit = { checks: [], puts: [] };
   for (const fam of [4, 6] as const) {
     const pool = poolOf(net, fam);
@@ -98,7 +93,8 @@ export async function connectEndpoint(
   if (sb.kind === 'host' || sb.kind === 'container') {
     throw new InvalidArgumentError('network', `sandbox "${sb.name}" shares another namespace (${sb.kind} mode) and cannot join networks`);
   }
-  if (net.driver === 'host') throw new InvalidArgumentError('network', 'the host network is a sandbox mode (--network host), not something to connect to');
+  if (net.driver === 'host')
+    throw new InvalidArgumentError('network', 'the host network is a sandbox mode (--network host), not something to connect to');
   const driver = ctx.drivers.get(net.driver);
   const aliases = (req.aliases ?? []).map((a, i) => validateName(`aliases[${i}]`, a));
   const mac = req.mac === undefined ? undefined : parseMac(req.mac, 'mac');
@@ -106,12 +102,14 @@ export async function connectEndpoint(
 
   const ep = await withRetry(async () => {
     const mine = await ctx.records.endpointsOfSandbox(sb.id);
-    if (mine.some((e) => e.networkId === net.id)) throw new ConflictError('network', `sandbox "${sb.name}" is already connected to network "${net.name}"`);
+    if (mine.some((e) => e.networkId === net.id))
+      throw new ConflictError('network', `sandbox "${sb.name}" is already connected to network "${net.name}"`);
     const prefix = net.driverState.ifacePrefix ?? 'eth';
     const ifname = req.ifname === undefined ? nextIfname(prefix, new Set(mine.map((e) => e.ifname))) : validateIfname('ifname', req.ifname);
-    if (mine.some((e) => e.ifname === ifname)) throw new ConflictError('ifname', `sandbox "${sb.name}" already has an interface "${ifname}"`);
+    if (mine.some((e) => e.ifname === ifname))
+      throw new ConflictError('ifname', `sandbox "${sb.name}" already has an interface "${ifname}"`);
     const nets = await Promise.all(mine.map((e) => ctx.records.network(e.networkId)));
-    const hasDefault = mine.some((e, i) => e.defaultRoute && nets[i] && !nets[i]!.value.internal);
+    const hasDefault = mine.some((e, i) => e.defaultRoute && nets[i] && !nets[i].value.internal);
     const id = newId();
     const rec: EndpointRecord = {
       id,
@@ -152,7 +150,10 @@ export async function connectEndpoint(
 /** Delete an endpoint's record and give back its addresses. */
 export async function releaseEndpointRecords(ctx: ControllerContext, ep: EndpointRecord): Promise<void> {
   const deletes = [keys.endpoint(ep.id), keys.sandboxEndpoint(ep.sandboxId, ep.id)];
-  for (const [fam, cidr] of [[4, ep.ipv4], [6, ep.ipv6]] as const) {
+  for (const [fam, cidr] of [
+    [4, ep.ipv4],
+    [6, ep.ipv6],
+  ] as const) {
     if (!cidr) continue;
     const addr = cidr.split('/')[0]!;
     const k = keys.ipamAddr(ep.networkId, fam, addr);
@@ -163,7 +164,12 @@ export async function releaseEndpointRecords(ctx: ControllerContext, ep: Endpoin
 }
 
 /** Disconnect: kernel teardown (tolerant), release, and move the default route if needed. */
-export async function disconnectEndpoint(ctx: ControllerContext, ep: EndpointRecord, sb: SandboxRecord, opts: { sandboxGoing?: boolean } = {}): Promise<void> {
+export async function disconnectEndpoint(
+  ctx: ControllerContext,
+  ep: EndpointRecord,
+  sb: SandboxRecord,
+  opts: { sandboxGoing?: boolean } = {},
+): Promise<void> {
   const netV = await ctx.records.network(ep.networkId);
   if (netV) {
     const net = netV.value;
@@ -186,7 +192,13 @@ async function moveDefaultRoute(ctx: ControllerContext, sb: SandboxRecord): Prom
     const cur = await ctx.records.endpoint(e.id);
     if (!cur) continue;
     const updated = { ...cur.value, defaultRoute: true };
-    if (!(await ctx.records.store.commit({ checks: [{ key: keys.endpoint(e.id), version: cur.version }], puts: [{ key: keys.endpoint(e.id), value: json(updated) }] }))) continue;
+    if (
+      !(await ctx.records.store.commit({
+        checks: [{ key: keys.endpoint(e.id), version: cur.version }],
+        puts: [{ key: keys.endpoint(e.id), value: json(updated) }],
+      }))
+    )
+      continue;
     await ctx.drivers.get(n.value.driver).setupEndpoint({ kernel: ctx.kernel, network: n.value, endpoint: updated, sandbox: sb });
     await runHooks(ctx, 'endpointUp', n.value, updated, sb);
     return;

@@ -8,7 +8,11 @@ export interface NetworkInspect {
   Scope: string;
   Driver: string;
   EnableIPv6: boolean;
-  IPAM: { Driver: string; Options: Record<string, string>; Config: { Subnet: string; IPRange?: string; Gateway: string; AuxiliaryAddresses?: Record<string, string> }[] };
+  IPAM: {
+    Driver: string;
+    Options: Record<string, string>;
+    Config: { Subnet: string; IPRange?: string; Gateway: string; AuxiliaryAddresses?: Record<string, string> }[];
+  };
   Internal: boolean;
   Attachable: boolean;
   Ingress: boolean;

@@ -13,24 +13,34 @@ import { json, keys, withRetry } from '../store/records.js';
 
 export const EXTERNAL_OWNER_PREFIX = 'ext:';
 
-const poolOf = (net: NetworkRecord, fam: 4 | 6): IpamPoolConfig | undefined => net.ipam.config.find((p) => (fam === 6) === p.subnet.includes(':'));
+const poolOf = (net: NetworkRecord, fam: 4 | 6): IpamPoolConfig | undefined =>
+  net.ipam.config.find((p) => (fam === 6) === p.subnet.includes(':'));
 
 function checkOwner(owner: string): void {
-  if (!owner.startsWith(EXTERNAL_OWNER_PREFIX) || owner.length > 512) throw new InvalidArgumentError('owner', `external owners must start with "${EXTERNAL_OWNER_PREFIX}"`);
+  if (!owner.startsWith(EXTERNAL_OWNER_PREFIX) || owner.length > 512)
+    throw new InvalidArgumentError('owner', `external owners must start with "${EXTERNAL_OWNER_PREFIX}"`);
 }
 
 /**
  * Reserve an address in one family of a network for an external owner. Idempotent: the same
  * owner asking again gets the address it already holds.
  */
-export async function reserveAddress(ctx: ControllerContext, net: NetworkRecord, fam: 4 | 6, owner: string, requested?: string): Promise<string> {
+export async function reserveAddress(
+  ctx: ControllerContext,
+  net: NetworkRecord,
+  fam: 4 | 6,
+  owner: string,
+  requested?: string,
+): Promise<string> {
   checkOwner(owner);
   const pool = poolOf(net, fam);
   if (!pool) throw new InvalidArgumentError(fam === 4 ? 'ip' : 'ip6', `network "${net.name}" has no IPv${fam} subnet`);
   return withRetry(async () => {
     const used = await ctx.records.allocations(net.id, fam);
     for (const [addr, who] of used) if (who === owner && (!requested || requested === addr)) return addr;
-    const addr = requested ? checkStaticAddress(pool, requested, new Set(used.keys())) : nextFreeAddress(pool, new Set(used.keys()), await ctx.records.lastAllocated(net.id, fam));
+    const addr = requested
+      ? checkStaticAddress(pool, requested, new Set(used.keys()))
+      : nextFreeAddress(pool, new Set(used.keys()), await ctx.records.lastAllocated(net.id, fam));
     await ctx.records.commitOrConflict(
       {
         checks: [{ key: keys.ipamAddr(net.id, fam, addr), version: 0 }],
@@ -52,14 +62,19 @@ export async function releaseOwner(ctx: ControllerContext, net: NetworkRecord, o
   for (const fam of [4, 6] as const) {
     for (const e of await ctx.records.store.list(keys.ipamPrefix(net.id, fam))) {
       if (JSON.parse(e.value) !== owner) continue;
-      if (await ctx.records.store.commit({ checks: [{ key: e.key, version: e.version }], deletes: [e.key] })) released.push(e.key.split('/').pop()!);
+      if (await ctx.records.store.commit({ checks: [{ key: e.key, version: e.version }], deletes: [e.key] }))
+        released.push(e.key.split('/').pop()!);
     }
   }
   return released;
 }
 
 /** Addresses held by an owner in a network. */
-export async function addressesOf(ctx: ControllerContext, net: NetworkRecord, owner: string): Promise<{ family: 4 | 6; address: string }[]> {
+export async function addressesOf(
+  ctx: ControllerContext,
+  net: NetworkRecord,
+  owner: string,
+): Promise<{ family: 4 | 6; address: string }[]> {
   const out: { family: 4 | 6; address: string }[] = [];
   for (const fam of [4, 6] as const) {
     for (const [addr, who] of await ctx.records.allocations(net.id, fam)) if (who === owner) out.push({ family: fam, address: addr });

@@ -32,7 +32,12 @@ function takenSubnets(existing: readonly NetworkRecord[]): { subnet: string; net
   return existing.flatMap((n) => n.ipam.config.map((p) => ({ subnet: p.subnet, network: n.name })));
 }
 
-function buildPools(ctx: ControllerContext, input: NetworkCreateInput, existing: readonly NetworkRecord[], usesIpam: boolean): IpamPoolConfig[] {
+function buildPools(
+  ctx: ControllerContext,
+  input: NetworkCreateInput,
+  existing: readonly NetworkRecord[],
+  usesIpam: boolean,
+): IpamPoolConfig[] {
   const pools = input.ipam.config.map((p, i) => {
     try {
       return resolvePoolConfig(p);
@@ -73,14 +78,19 @@ function buildPools(ctx: ControllerContext, input: NetworkCreateInput, existing:
 }
 
 /** Create a network; nothing is left behind if any step fails. */
-export async function createNetwork(ctx: ControllerContext, raw: unknown, opts: { predefined?: boolean; id?: string } = {}): Promise<NetworkRecord> {
+export async function createNetwork(
+  ctx: ControllerContext,
+  raw: unknown,
+  opts: { predefined?: boolean; id?: string } = {},
+): Promise<NetworkRecord> {
   const input = parseInput(NetworkCreateInput, raw);
   validateName('name', input.name);
   const driver = ctx.drivers.get(input.driver);
   if (!driver.userCreatable && !opts.predefined) {
     throw new InvalidArgumentError('driver', `networks of driver "${input.driver}" cannot be created (only the predefined one exists)`);
   }
-  if (input.ipam.driver !== 'default') throw new InvalidArgumentError('ipam-driver', `unknown IPAM driver "${input.ipam.driver}" (known: default)`);
+  if (input.ipam.driver !== 'default')
+    throw new InvalidArgumentError('ipam-driver', `unknown IPAM driver "${input.ipam.driver}" (known: default)`);
   if (Object.keys(input.ipam.options).length > 0) throw new InvalidArgumentError('ipam-opt', 'the default IPAM driver takes no options');
   const labels = validateLabels('label', input.labels);
 
@@ -110,7 +120,10 @@ export async function createNetwork(ctx: ControllerContext, raw: unknown, opts: 
 
     await ctx.records.commitOrConflict(
       {
-        checks: [{ key: keys.networkName(rec.name), version: 0 }, { key: keys.network(rec.id), version: 0 }],
+        checks: [
+          { key: keys.networkName(rec.name), version: 0 },
+          { key: keys.network(rec.id), version: 0 },
+        ],
         puts: [
           { key: keys.network(rec.id), value: json(rec) },
           { key: keys.networkName(rec.name), value: json(rec.id) },
@@ -134,7 +147,8 @@ export async function createNetwork(ctx: ControllerContext, raw: unknown, opts: 
 /** Remove a network that has no endpoints. */
 export async function removeNetwork(ctx: ControllerContext, ref: string, opts: { allowPredefined?: boolean } = {}): Promise<NetworkRecord> {
   const net = await resolveNetwork(ctx, ref);
-  if (net.predefined && !opts.allowPredefined) throw new InvalidArgumentError('network', `"${net.name}" is a predefined network and cannot be removed`);
+  if (net.predefined && !opts.allowPredefined)
+    throw new InvalidArgumentError('network', `"${net.name}" is a predefined network and cannot be removed`);
   return ctx.records.store.withLock('networks', async () => {
     const eps = (await ctx.records.endpoints()).filter((e) => e.networkId === net.id);
     if (eps.length > 0) throw new InUseError(`network "${net.name}" has ${eps.length} active endpoint(s)`);

@@ -20,7 +20,12 @@ function describe(p: { protocol: string; hostIp?: string; hostPort: number }): s
 }
 
 /** Parse and allocate publications for a new sandbox; throws before anything is created. */
-export async function resolvePublications(ctx: ControllerContext, publish: string[], publishAll: boolean, expose: string[]): Promise<PublishedPort[]> {
+export async function resolvePublications(
+  ctx: ControllerContext,
+  publish: string[],
+  publishAll: boolean,
+  expose: string[],
+): Promise<PublishedPort[]> {
   const bindings: PortBinding[] = publish.flatMap((spec, i) => parsePortSpec(spec, publish.length > 1 ? `publish[${i}]` : 'publish'));
   if (publishAll) {
     for (const [i, e] of expose.entries()) {
@@ -71,7 +76,14 @@ export function mappingsFor(sb: SandboxRecord, net: NetworkRecord, ep: EndpointR
     for (const p of sb.ports) {
       // A host address of the other family cannot reach this container address.
       if (p.hostIp !== undefined && p.hostIp.includes(':') !== v6) continue;
-      out.push({ networkId: net.id, protocol: p.protocol, hostPort: p.hostPort, containerIp, containerPort: p.containerPort, ...(p.hostIp ? { hostIp: p.hostIp } : {}) });
+      out.push({
+        networkId: net.id,
+        protocol: p.protocol,
+        hostPort: p.hostPort,
+        containerIp,
+        containerPort: p.containerPort,
+        ...(p.hostIp ? { hostIp: p.hostIp } : {}),
+      });
     }
   }
   return out;

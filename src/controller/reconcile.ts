@@ -49,7 +49,11 @@ export async function reapDeadSandboxes(ctx: ControllerContext, step: Step = dir
  * One pass. `full` also ensures every network and endpoint in the kernel and sweeps leftovers;
  * `hooks` re-announces everything to the services (DNS, firewall) — needed at start only.
  */
-export async function reconcile(ctx: ControllerContext, opts: { full: boolean; hooks: boolean }, step: Step = direct): Promise<ReconcileReport> {
+export async function reconcile(
+  ctx: ControllerContext,
+  opts: { full: boolean; hooks: boolean },
+  step: Step = direct,
+): Promise<ReconcileReport> {
   const report: ReconcileReport = { networksEnsured: 0, endpointsEnsured: 0, sandboxesReaped: [], orphansRemoved: [], errors: [] };
   report.sandboxesReaped = await reapDeadSandboxes(ctx, step);
   if (!opts.full) return report;
@@ -115,7 +119,9 @@ async function sweepLeftovers(ctx: ControllerContext, report: ReconcileReport): 
   const wantIfs = new Set(endpoints.map((e) => e.hostIfname ?? hostIfnameOf(e.id)));
   const wantBridges = new Set(nets.map((n) => n.driverState.bridgeName).filter((b): b is string => !!b));
   for (const l of ctx.kernel.host().links()) {
-    const ours = (/^wfv[0-9a-f]{12}$/.test(l.name) && !wantIfs.has(l.name)) || (/^wf-[0-9a-f]{12}$/.test(l.name) && l.kind === 'bridge' && !wantBridges.has(l.name));
+    const ours =
+      (/^wfv[0-9a-f]{12}$/.test(l.name) && !wantIfs.has(l.name)) ||
+      (/^wf-[0-9a-f]{12}$/.test(l.name) && l.kind === 'bridge' && !wantBridges.has(l.name));
     if (ours) {
       ctx.kernel.host().deleteLink(l.index, { ignoreMissing: true });
       report.orphansRemoved.push(`link ${l.name}`);
@@ -129,7 +135,10 @@ async function sweepLeftovers(ctx: ControllerContext, report: ReconcileReport): 
  * (a crash between making them and recording them) are removed.
  */
 async function sweepRunDir(ctx: ControllerContext, live: Set<string>, report: ReconcileReport): Promise<void> {
-  for (const [dir, isNetns] of [[path.join(ctx.config.runDir, 'netns'), true], [path.join(ctx.config.runDir, 'sandboxes'), false]] as const) {
+  for (const [dir, isNetns] of [
+    [path.join(ctx.config.runDir, 'netns'), true],
+    [path.join(ctx.config.runDir, 'sandboxes'), false],
+  ] as const) {
     let names: string[] = [];
     try {
       names = readdirSync(dir);

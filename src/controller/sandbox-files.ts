@@ -64,7 +64,10 @@ export async function writeSandboxFiles(ctx: ControllerContext, sb: SandboxRecor
   if (!sb.hostsPath || !sb.resolvPath) return;
   const eps = await ctx.records.endpointsOfSandbox(sb.id);
   const nets = (await Promise.all(eps.map((e) => ctx.records.network(e.networkId)))).flatMap((n) => (n ? [n.value] : []));
-  const addresses = eps.flatMap((e) => [e.ipv4, e.ipv6]).filter((a): a is string => !!a).map((a) => a.split('/')[0]!);
+  const addresses = eps
+    .flatMap((e) => [e.ipv4, e.ipv6])
+    .filter((a): a is string => !!a)
+    .map((a) => a.split('/')[0]!);
   // Synchronous from here on: nothing can remove the sandbox between this check and the writes.
   if (removed.has(sb.id)) return;
   mkdirSync(path.dirname(sb.hostsPath), { recursive: true, mode: 0o755 });

@@ -28,7 +28,11 @@ export async function resolveSandbox(ctx: ControllerContext, ref: string): Promi
 }
 
 /** The namespace path to use for a request, checked before anything is created. */
-async function namespaceFor(ctx: ControllerContext, input: SandboxCreateInput, id: string): Promise<Pick<SandboxRecord, 'netnsPath' | 'pid' | 'pidStartTime' | 'containerOf'>> {
+async function namespaceFor(
+  ctx: ControllerContext,
+  input: SandboxCreateInput,
+  id: string,
+): Promise<Pick<SandboxRecord, 'netnsPath' | 'pid' | 'pidStartTime' | 'containerOf'>> {
   switch (input.kind) {
     case 'netns':
       if (input.netnsPath) throw new InvalidArgumentError('netnsPath', 'only for kind "external"');
@@ -38,7 +42,8 @@ async function namespaceFor(ctx: ControllerContext, input: SandboxCreateInput, i
     case 'container': {
       if (!input.containerOf) throw new InvalidArgumentError('containerOf', 'required for container mode');
       const other = await resolveSandbox(ctx, input.containerOf);
-      if (other.kind === 'container') throw new InvalidArgumentError('containerOf', `"${other.name}" itself shares another sandbox's namespace`);
+      if (other.kind === 'container')
+        throw new InvalidArgumentError('containerOf', `"${other.name}" itself shares another sandbox's namespace`);
       return { netnsPath: other.netnsPath, containerOf: other.id, ...(input.pid ? pidInfo(input.pid) : {}) };
     }
     case 'external': {
@@ -46,7 +51,8 @@ async function namespaceFor(ctx: ControllerContext, input: SandboxCreateInput, i
       if (input.pid) return { netnsPath: `/proc/${input.pid}/ns/net`, ...pidInfo(input.pid) };
       if (!input.netnsPath) throw new InvalidArgumentError('netnsPath', 'a netns path or a pid is required');
       const p = input.netnsPath;
-      if (!path.isAbsolute(p) || p.split('/').includes('..')) throw new InvalidArgumentError('netnsPath', `"${p}" must be an absolute path without ".."`);
+      if (!path.isAbsolute(p) || p.split('/').includes('..'))
+        throw new InvalidArgumentError('netnsPath', `"${p}" must be an absolute path without ".."`);
       return { netnsPath: p };
     }
   }
@@ -59,7 +65,10 @@ function pidInfo(pid: number): { pid: number; pidStartTime: string } {
 }
 
 /** Create a sandbox and connect it to its networks; on failure nothing is left. */
-export async function createSandbox(ctx: ControllerContext, raw: unknown): Promise<{ sandbox: SandboxRecord; endpoints: EndpointRecord[] }> {
+export async function createSandbox(
+  ctx: ControllerContext,
+  raw: unknown,
+): Promise<{ sandbox: SandboxRecord; endpoints: EndpointRecord[] }> {
   const input = parseInput(SandboxCreateInput, raw);
   const id = newId();
   const name = input.name === undefined ? `sb-${id.slice(0, 12)}` : validateName('name', input.name);
@@ -68,7 +77,8 @@ export async function createSandbox(ctx: ControllerContext, raw: unknown): Promi
   if (input.kind !== 'netns' && input.kind !== 'external' && input.networks.length > 0) {
     throw new InvalidArgumentError('network', `a ${input.kind}-mode sandbox cannot join networks`);
   }
-  if ((await ctx.records.sandboxIdByName(name)) !== undefined) throw new ConflictError('name', `sandbox with name "${name}" already exists`);
+  if ((await ctx.records.sandboxIdByName(name)) !== undefined)
+    throw new ConflictError('name', `sandbox with name "${name}" already exists`);
   // Resolve every network and port before creating anything, so a typo changes nothing.
   const nets = await Promise.all(input.networks.map((n) => resolveNetwork(ctx, n.network)));
   const dup = nets.find((n, i) => nets.findIndex((m) => m.id === n.id) !== i);
@@ -113,7 +123,15 @@ export async function createSandbox(ctx: ControllerContext, raw: unknown): Promi
   const endpoints: EndpointRecord[] = [];
   try {
     for (const [i, req] of input.networks.entries()) {
-      endpoints.push(await connectEndpoint(ctx, sb, nets[i]!, { aliases: req.aliases, ipv4: req.ipv4, ipv6: req.ipv6, mac: req.mac, ifname: req.ifname }));
+      endpoints.push(
+        await connectEndpoint(ctx, sb, nets[i]!, {
+          aliases: req.aliases,
+          ipv4: req.ipv4,
+          ipv6: req.ipv6,
+          mac: req.mac,
+          ifname: req.ifname,
+        }),
+      );
     }
     await writeSandboxFiles(ctx, sb);
   } catch (err) {

@@ -18,7 +18,11 @@ export class DnsService implements ControllerHooks {
   readonly server: EmbeddedDnsServer;
   private readonly listening = new Map<string, string[]>(); // network id → addresses
 
-  constructor(upstreams: string[], private readonly log: Logger, port = 53) {
+  constructor(
+    upstreams: string[],
+    private readonly log: Logger,
+    port = 53,
+  ) {
     let resolvConf = '';
     try {
       resolvConf = readFileSync('/etc/resolv.conf', 'utf8');
@@ -32,7 +36,10 @@ export class DnsService implements ControllerHooks {
 
   async networkUp(net: NetworkRecord): Promise<void> {
     if (!hasEmbeddedDns(net)) return;
-    this.table.setSubnets(net.id, net.ipam.config.map((p) => p.subnet));
+    this.table.setSubnets(
+      net.id,
+      net.ipam.config.map((p) => p.subnet),
+    );
     const addrs = net.ipam.config.map((p) => p.gateway);
     for (const a of addrs) {
       try {
@@ -53,7 +60,12 @@ export class DnsService implements ControllerHooks {
 
   async endpointUp(net: NetworkRecord, ep: EndpointRecord, sb: SandboxRecord): Promise<void> {
     if (!hasEmbeddedDns(net)) return;
-    this.table.setEndpoint(net.id, ep.id, { name: sb.name, aliases: ep.aliases, ...(ep.ipv4 ? { ipv4: ep.ipv4 } : {}), ...(ep.ipv6 ? { ipv6: ep.ipv6 } : {}) });
+    this.table.setEndpoint(net.id, ep.id, {
+      name: sb.name,
+      aliases: ep.aliases,
+      ...(ep.ipv4 ? { ipv4: ep.ipv4 } : {}),
+      ...(ep.ipv6 ? { ipv6: ep.ipv6 } : {}),
+    });
   }
 
   async endpointDown(net: NetworkRecord, ep: EndpointRecord): Promise<void> {

@@ -62,7 +62,10 @@ export class DriftWatcher implements ControllerHooks {
   }
 
   private onSandboxEvent(sandboxId: string, e: RtnlEvent): void {
-    const lost = e.type === 'overrun' || ((e.type === 'addr' || e.type === 'route') && e.action === 'del') || (e.type === 'link' && (e.action === 'del' || !e.up));
+    const lost =
+      e.type === 'overrun' ||
+      ((e.type === 'addr' || e.type === 'route') && e.action === 'del') ||
+      (e.type === 'link' && (e.action === 'del' || !e.up));
     if (!lost || this.sandboxTimers.has(sandboxId)) return;
     const t = setTimeout(() => {
       this.sandboxTimers.delete(sandboxId);

@@ -22,12 +22,17 @@ export async function main(argv: string[]): Promise<void> {
     .option('--resync-ms <ms>', 'liveness check period', '1000')
     .option('--full-resync-ms <ms>', 'period of the full kernel pass (drift is also repaired from kernel events)', '30000')
     .option('--firewall <backend>', 'nftables or none', 'nftables')
-    .option('--docker-plugin-socket <path>', 'Docker network/IPAM plugin socket (default: <run-dir>/../docker/plugins/weft.sock, i.e. /run/docker/plugins/weft.sock; empty = off)');
+    .option(
+      '--docker-plugin-socket <path>',
+      'Docker network/IPAM plugin socket (default: <run-dir>/../docker/plugins/weft.sock, i.e. /run/docker/plugins/weft.sock; empty = off)',
+    );
   program.parse(argv);
   const log = createLogger();
   try {
     const config = configFromFlags(program.opts());
-    const dockerSock = program.opts<{ dockerPluginSocket?: string }>().dockerPluginSocket ?? path.join(path.dirname(config.runDir), 'docker/plugins/weft.sock');
+    const dockerSock =
+      program.opts<{ dockerPluginSocket?: string }>().dockerPluginSocket ??
+      path.join(path.dirname(config.runDir), 'docker/plugins/weft.sock');
     const d = await startDaemon(config, log, dockerSock ? { dockerPluginSocket: path.resolve(dockerSock) } : {});
     const stop = (sig: string): void => {
       log.info({ sig }, 'stopping (networks stay up)');

@@ -48,9 +48,15 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
   let server: RestServer | undefined;
   let timer: NodeJS.Timeout | undefined;
   // Ports Docker published through the plugin are part of the firewall's state too.
-  const firewall = new FirewallService(config.firewall === 'nftables' ? new NftFirewall() : new NoneFirewall(), controller.ctx, log, () => dockerPortMappings(store));
+  const firewall = new FirewallService(config.firewall === 'nftables' ? new NftFirewall() : new NoneFirewall(), controller.ctx, log, () =>
+    dockerPortMappings(store),
+  );
   const dns = new DnsService(config.dnsUpstreams, log);
-  const drift = new DriftWatcher(controller.ctx, () => controller.resync(true), (id) => controller.resyncSandbox(id));
+  const drift = new DriftWatcher(
+    controller.ctx,
+    () => controller.resync(true),
+    (id) => controller.resyncSandbox(id),
+  );
   try {
     await firewall.init();
     controller.addHooks(firewall);
@@ -61,7 +67,14 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
     log.info({ ...report }, 'reconciled at start');
     const routes = buildRoutes(controller, {
       doctor: (repair) => controller.doctor(repair),
-      info: () => ({ version: '0.1.0', pid: process.pid, startedAt, store: store.backend, firewall: firewall.fw.name, config: { ...config } }),
+      info: () => ({
+        version: '0.1.0',
+        pid: process.pid,
+        startedAt,
+        store: store.backend,
+        firewall: firewall.fw.name,
+        config: { ...config },
+      }),
     });
     registerCniRoutes(routes, controller); // POST /v1/cni for the CNI plugin's compiled entry point
     docker = await startDockerIntegration(controller, routes, log, { pluginSocket: opts.dockerPluginSocket, firewall: firewall.fw });

@@ -16,8 +16,7 @@ export const EDNS_PAYLOAD = 1232;
 
 export type Decision =
   /** `rotations` > 1: the answer section may be served in that many rotated orders. */
-  | { kind: 'reply'; packet: Packet; rotations: number }
-  | { kind: 'forward'; question: Question };
+  { kind: 'reply'; packet: Packet; rotations: number } | { kind: 'forward'; question: Question };
 
 export interface DecideOptions {
   ttl: number;
@@ -44,7 +43,9 @@ function replyFlags(query: DecodedQuery, rcode: Rcode, authoritative: boolean): 
 /** Answer with only our own OPT record when the client spoke EDNS (RFC 6891 §7). */
 function ednsAdditionals(query: Packet): Answer[] {
   if (!queryOpt(query)) return [];
-  return [{ type: 'OPT', name: '.', udpPayloadSize: EDNS_PAYLOAD, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] }];
+  return [
+    { type: 'OPT', name: '.', udpPayloadSize: EDNS_PAYLOAD, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] },
+  ];
 }
 
 /** A reply carrying only a status (and the question, when there was a usable one). */
@@ -94,7 +95,8 @@ export function decide(table: DnsRecordTable, networkId: string, query: DecodedQ
     packet: { ...statusReply(query, rcode, true), answers },
     rotations: answers.length,
   });
-  const notOurs = (): Decision => (opts.forward ? { kind: 'forward', question: q } : { kind: 'reply', packet: statusReply(query, RCODE.REFUSED), rotations: 1 });
+  const notOurs = (): Decision =>
+    opts.forward ? { kind: 'forward', question: q } : { kind: 'reply', packet: statusReply(query, RCODE.REFUSED), rotations: 1 };
   if (cls !== 'IN' && cls !== 'ANY') return notOurs();
 
   switch (q.type) {

@@ -77,9 +77,17 @@ function upstream(cfg: UpstreamConfig): void {
       if (q.type === 'AAAA') for (const a of rec.AAAA ?? []) answers.push({ type: 'AAAA', name: q.name, ttl: 60, data: a });
       if (q.type === 'PTR' && rec.PTR) answers.push({ type: 'PTR', name: q.name, ttl: 60, data: rec.PTR });
     }
-    const base: Packet = { type: 'response', id: query.id, flags: dnsPacket.AUTHORITATIVE_ANSWER | (rec ? 0 : 3), questions: query.questions, answers };
+    const base: Packet = {
+      type: 'response',
+      id: query.id,
+      flags: dnsPacket.AUTHORITATIVE_ANSWER | (rec ? 0 : 3),
+      questions: query.questions,
+      answers,
+    };
     const full = dnsPacket.encode(base);
-    return full.length <= limit ? full : dnsPacket.encode({ ...base, answers: [], flags: (base.flags ?? 0) | dnsPacket.TRUNCATED_RESPONSE });
+    return full.length <= limit
+      ? full
+      : dnsPacket.encode({ ...base, answers: [], flags: (base.flags ?? 0) | dnsPacket.TRUNCATED_RESPONSE });
   };
   const note = (transport: string, q: Packet): void => {
     const qq = q.questions?.[0];
@@ -142,7 +150,10 @@ function encodeQuery(id: number, q: QueryConfig['queries'][number], edns: boolea
     return b;
   }
   const p: Packet = { type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: q.type ?? 'A', name: q.name ?? '.' }] };
-  if (edns) p.additionals = [{ type: 'OPT', name: '.', udpPayloadSize: 1232, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] }];
+  if (edns)
+    p.additionals = [
+      { type: 'OPT', name: '.', udpPayloadSize: 1232, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] },
+    ];
   return dnsPacket.encode(p);
 }
 
@@ -154,7 +165,12 @@ function summarize(id: number, started: number, msg: Buffer): QueryResult {
     rcode: r.rcode,
     aa: r.flag_aa,
     tc: r.flag_tc,
-    answers: (r.answers ?? []).map((a) => ({ type: a.type, name: a.name, data: 'data' in a ? a.data : undefined, ttl: 'ttl' in a ? a.ttl : undefined })),
+    answers: (r.answers ?? []).map((a) => ({
+      type: a.type,
+      name: a.name,
+      data: 'data' in a ? a.data : undefined,
+      ttl: 'ttl' in a ? a.ttl : undefined,
+    })),
   };
 }
 

@@ -290,6 +290,10 @@ export class Forwarder {
 function sameAddress(a: string, b: string): boolean {
   if (a === b) return true;
   // Replies to an IPv6 socket may name a v4 upstream in mapped form, or a zone-less v6 address.
-  const strip = (x: string): string => x.replace(/^::ffff:/i, '').replace(/%.*$/, '').toLowerCase();
+  const strip = (x: string): string =>
+    x
+      .replace(/^::ffff:/i, '')
+      .replace(/%.*$/, '')
+      .toLowerCase();
   return strip(a) === strip(b);
 }

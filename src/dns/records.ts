@@ -99,7 +99,10 @@ export function reverseName(addr: string): string {
   if (c === undefined) throw new InvalidArgumentError('address', `"${addr}" is not an IP address`);
   const a = ipaddr.parse(c);
   if (a.kind() === 'ipv4') return `${c.split('.').reverse().join('.')}.in-addr.arpa`;
-  const hex = (a as ipaddr.IPv6).toByteArray().map((b) => b.toString(16).padStart(2, '0')).join('');
+  const hex = (a as ipaddr.IPv6)
+    .toByteArray()
+    .map((b) => b.toString(16).padStart(2, '0'))
+    .join('');
   return `${hex.split('').reverse().join('.')}.ip6.arpa`;
 }
 
@@ -218,10 +221,12 @@ export class DnsRecordTable {
   reverse(networkId: string, addrOrPtr: string): string | undefined {
     const t = this.nets.get(networkId);
     if (!t) return undefined;
-    const addr = canonicalAddress(addrOrPtr) ?? (() => {
-      const a = addressFromReverseName(addrOrPtr);
-      return a === undefined ? undefined : canonicalAddress(a);
-    })();
+    const addr =
+      canonicalAddress(addrOrPtr) ??
+      (() => {
+        const a = addressFromReverseName(addrOrPtr);
+        return a === undefined ? undefined : canonicalAddress(a);
+      })();
     if (addr === undefined) return undefined;
     const holders = t.addrs.get(addr);
     if (!holders) return undefined;

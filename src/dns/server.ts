@@ -117,7 +117,12 @@ export class EmbeddedDnsServer {
   }
 
   stats(): DnsServerStats & { listening: number; forwardInFlight: number; deadUpstreams: string[] } {
-    return { ...this.counters, listening: this.listeners.size, forwardInFlight: this.forwarder.inFlight, deadUpstreams: this.forwarder.deadUpstreams() };
+    return {
+      ...this.counters,
+      listening: this.listeners.size,
+      forwardInFlight: this.forwarder.inFlight,
+      deadUpstreams: this.forwarder.deadUpstreams(),
+    };
   }
 
   /** Addresses being served, with the network each answers for. */
@@ -177,7 +182,7 @@ export class EmbeddedDnsServer {
   private async bind(networkId: string, address: string, family: 4 | 6, forward: boolean): Promise<Listener> {
     // Replies go to the literal address a query came from: skip dns.lookup's extra tick per send.
     const literal = (host: string, _o: unknown, cb: (err: null, address: string, family: number) => void): void => cb(null, host, family);
-    const udp = dgram.createSocket({ type: family === 4 ? 'udp4' : 'udp6', lookup: literal as never });
+    const udp = dgram.createSocket({ type: family === 4 ? 'udp4' : 'udp6', lookup: literal });
     const tcp = net.createServer();
     const l: Listener = { networkId, address, forward, udp, tcp, conns: new Set() };
     try {
@@ -320,7 +325,13 @@ export class EmbeddedDnsServer {
   }
 
   /** handle(), with a bug or an unencodable name turned into SERVFAIL instead of a crash. */
-  private safeHandle(l: Listener, msg: Buffer, transport: 'udp' | 'tcp', cache?: NetworkCache, key?: string): Buffer | Promise<Buffer | undefined> | undefined {
+  private safeHandle(
+    l: Listener,
+    msg: Buffer,
+    transport: 'udp' | 'tcp',
+    cache?: NetworkCache,
+    key?: string,
+  ): Buffer | Promise<Buffer | undefined> | undefined {
     try {
       return this.handle(l, msg, transport, cache, key);
     } catch (err) {
@@ -338,7 +349,13 @@ export class EmbeddedDnsServer {
    * Answer one query: a Buffer now (local answers, errors), a Promise when forwarded, or
    * undefined to stay silent (it was a response, not a query).
    */
-  private handle(l: Listener, msg: Buffer, transport: 'udp' | 'tcp', cache?: NetworkCache, key?: string): Buffer | Promise<Buffer | undefined> | undefined {
+  private handle(
+    l: Listener,
+    msg: Buffer,
+    transport: 'udp' | 'tcp',
+    cache?: NetworkCache,
+    key?: string,
+  ): Buffer | Promise<Buffer | undefined> | undefined {
     let query: DecodedPacket & { opcode?: string };
     try {
       query = dnsPacket.decode(msg);
@@ -368,7 +385,8 @@ export class EmbeddedDnsServer {
         return dnsPacket.encode(statusReply(query, RCODE.SERVFAIL));
       }
       // The client's limit, not the upstream's: a big answer becomes "retry over TCP".
-      if (r.length > limit) return dnsPacket.encode(truncatedReply({ ...statusReply(query, RCODE.NOERROR), flags: ((r[2]! << 8) | r[3]!) & 0x7fff }));
+      if (r.length > limit)
+        return dnsPacket.encode(truncatedReply({ ...statusReply(query, RCODE.NOERROR), flags: ((r[2]! << 8) | r[3]!) & 0x7fff }));
       return r;
     });
   }

@@ -107,7 +107,9 @@ export function checkLive(live: LiveTables, expected: readonly Element[], refere
         continue;
       }
       if (def.base && (c.type !== def.base.type || c.hook !== def.base.hook || c.prio !== def.base.prio || c.policy !== 'accept')) {
-        problems.push(`${where} is hooked as ${String(c.type)}/${String(c.hook)}/${String(c.prio)}/${String(c.policy)}, expected ${def.base.type}/${def.base.hook}/${def.base.prio}/accept`);
+        problems.push(
+          `${where} is hooked as ${String(c.type)}/${String(c.hook)}/${String(c.prio)}/${String(c.policy)}, expected ${def.base.type}/${def.base.hook}/${def.base.prio}/accept`,
+        );
       }
       const live = rules.filter((x) => x.chain === def.name);
       const liveTags = live.map((x) => (typeof x.comment === 'string' ? x.comment : '(untagged)'));
@@ -137,6 +139,7 @@ export function checkLive(live: LiveTables, expected: readonly Element[], refere
     }
   }
   if (live.user === undefined) problems.push(`table inet ${USER_TABLE} is missing`);
-  else if (!ofKind(live.user, 'chain').some((c) => c.name === USER_CHAIN)) problems.push(`chain inet ${USER_TABLE} ${USER_CHAIN} is missing`);
+  else if (!ofKind(live.user, 'chain').some((c) => c.name === USER_CHAIN))
+    problems.push(`chain inet ${USER_TABLE} ${USER_CHAIN} is missing`);
   return problems;
 }

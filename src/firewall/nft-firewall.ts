@@ -132,7 +132,10 @@ export class NftFirewall implements FirewallBackend {
       const next: FirewallState = { networks: this.model.networks, ports: this.model.ports.filter((p) => !gone.has(portKey(p))) };
       if (!this.applied) return void (this.model = next);
       const nets = new Map(this.model.networks.map((n) => [n.id, n]));
-      await this.removeOrRebuild(removed.flatMap((m) => portElements(m, nets.get(m.networkId))), next);
+      await this.removeOrRebuild(
+        removed.flatMap((m) => portElements(m, nets.get(m.networkId))),
+        next,
+      );
     });
   }
 

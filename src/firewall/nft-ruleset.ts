@@ -223,7 +223,8 @@ export function elementCommands(verb: 'add' | 'delete', elements: readonly Eleme
 }
 
 function setDefText(s: SetDef): string {
-  const type = s.value === undefined ? s.key.join(' . ') : `${s.key.join(' . ')} : ${s.value === 'verdict' ? 'verdict' : s.value.join(' . ')}`;
+  const type =
+    s.value === undefined ? s.key.join(' . ') : `${s.key.join(' . ')} : ${s.value === 'verdict' ? 'verdict' : s.value.join(' . ')}`;
   return `\t${s.value === undefined ? 'set' : 'map'} ${s.name} { type ${type};${s.interval ? ' flags interval;' : ''} }`;
 }
 

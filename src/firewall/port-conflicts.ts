@@ -23,7 +23,11 @@ function describe(m: FwPortMapping): string {
  * `wanted`. An identical mapping is not a conflict (publishing twice is a no-op); hostPort 0
  * (not chosen yet) never conflicts. `networks` lets a network's default host address count.
  */
-export function findConflicts(existing: readonly FwPortMapping[], wanted: readonly FwPortMapping[], networks: readonly FwNetwork[] = []): PortConflict[] {
+export function findConflicts(
+  existing: readonly FwPortMapping[],
+  wanted: readonly FwPortMapping[],
+  networks: readonly FwNetwork[] = [],
+): PortConflict[] {
   const nets = new Map(networks.map((n) => [n.id, n]));
   const bindingOf = (m: FwPortMapping) => resolveBinding(m, nets.get(m.networkId)) ?? resolveBinding(m, undefined)!;
   // Index by protocol/port so the check costs the same for the 1000th port as for the 1st.
@@ -45,7 +49,11 @@ export function findConflicts(existing: readonly FwPortMapping[], wanted: readon
       return eb.family === wb.family && (eb.hostIp === undefined || wb.hostIp === undefined || eb.hostIp === wb.hostIp);
     });
     if (clash) {
-      out.push({ wanted: w, existing: clash, message: `host port ${describe(w)} is already published (as ${describe(clash)} → ${clash.containerIp}:${clash.containerPort})` });
+      out.push({
+        wanted: w,
+        existing: clash,
+        message: `host port ${describe(w)} is already published (as ${describe(clash)} → ${clash.containerIp}:${clash.containerPort})`,
+      });
     } else {
       put(w);
     }
@@ -54,7 +62,11 @@ export function findConflicts(existing: readonly FwPortMapping[], wanted: readon
 }
 
 /** Throws ConflictError (field "publish") for the first conflict findConflicts reports. */
-export function assertNoConflicts(existing: readonly FwPortMapping[], wanted: readonly FwPortMapping[], networks: readonly FwNetwork[] = []): void {
+export function assertNoConflicts(
+  existing: readonly FwPortMapping[],
+  wanted: readonly FwPortMapping[],
+  networks: readonly FwNetwork[] = [],
+): void {
   const c = findConflicts(existing, wanted, networks);
   if (c.length > 0) throw new ConflictError('publish', c.map((x) => x.message).join('; '));
 }

@@ -47,7 +47,8 @@ export function parsePortSpec(spec: string, field = 'publish'): PortBinding[] {
   const slash = rest.lastIndexOf('/');
   if (slash !== -1) {
     const p = rest.slice(slash + 1).toLowerCase();
-    if (!FW_PROTOCOLS.includes(p as FwProtocol)) throw new InvalidArgumentError(field, `${shown}: unknown protocol ${JSON.stringify(rest.slice(slash + 1))} (tcp, udp or sctp)`);
+    if (!FW_PROTOCOLS.includes(p as FwProtocol))
+      throw new InvalidArgumentError(field, `${shown}: unknown protocol ${JSON.stringify(rest.slice(slash + 1))} (tcp, udp or sctp)`);
     protocol = p as FwProtocol;
     rest = rest.slice(0, slash);
   }
@@ -92,14 +93,22 @@ export function parsePortSpec(spec: string, field = 'publish'): PortBinding[] {
   const [hStart, hEnd] = parseRange(hostText, spec, 'host port', field);
   if (cStart === cEnd && hEnd > hStart) return [{ ...base(cStart, hStart), hostPortEnd: hEnd }];
   if (hEnd - hStart !== cEnd - cStart) {
-    throw new InvalidArgumentError(field, `${shown}: host port range ${hostText} and container port range ${containerText} differ in length`);
+    throw new InvalidArgumentError(
+      field,
+      `${shown}: host port range ${hostText} and container port range ${containerText} differ in length`,
+    );
   }
   for (let i = 0; i <= cEnd - cStart; i++) out.push(base(cStart + i, hStart + i));
   return out;
 }
 
 /** Mappings for one container address; every binding must have its host port chosen. */
-export function bindingsToMappings(bindings: readonly PortBinding[], networkId: string, containerIp: string, field = 'publish'): FwPortMapping[] {
+export function bindingsToMappings(
+  bindings: readonly PortBinding[],
+  networkId: string,
+  containerIp: string,
+  field = 'publish',
+): FwPortMapping[] {
   return bindings.map((b) => {
     if (b.hostPort === 0 || b.hostPortEnd !== undefined) {
       throw new InvalidArgumentError(field, `host port for container port ${b.containerPort}/${b.protocol} is not chosen yet`);

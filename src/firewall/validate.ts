@@ -67,8 +67,9 @@ export function normalizeNetwork(n: FwNetwork): FwNetwork {
 /** A mapping with canonical addresses; hostPort must already be chosen (no 0). */
 export function normalizePortMapping(m: FwPortMapping, field = 'ports'): FwPortMapping {
   if (typeof m !== 'object' || m === null) throw new InvalidArgumentError(field, 'must be an object');
-  if (typeof m.networkId !== 'string' || m.networkId === '') throw new InvalidArgumentError(`${field}.networkId`, 'must be a non-empty string');
-  if (!FW_PROTOCOLS.includes(m.protocol as FwProtocol)) {
+  if (typeof m.networkId !== 'string' || m.networkId === '')
+    throw new InvalidArgumentError(`${field}.networkId`, 'must be a non-empty string');
+  if (!FW_PROTOCOLS.includes(m.protocol)) {
     throw new InvalidArgumentError(`${field}.protocol`, `${JSON.stringify(m.protocol)} is not one of ${FW_PROTOCOLS.join(', ')}`);
   }
   const container = normalizeIp(m.containerIp, `${field}.containerIp`);
@@ -83,7 +84,10 @@ export function normalizePortMapping(m: FwPortMapping, field = 'ports'): FwPortM
     const host = normalizeIp(m.hostIp, `${field}.hostIp`);
     // NAT cannot translate between families; Docker needs its userland proxy for that.
     if (host.family !== container.family) {
-      throw new InvalidArgumentError(`${field}.hostIp`, `host address ${host.ip} and container address ${container.ip} are of different families`);
+      throw new InvalidArgumentError(
+        `${field}.hostIp`,
+        `host address ${host.ip} and container address ${container.ip} are of different families`,
+      );
     }
     out.hostIp = host.ip;
   }

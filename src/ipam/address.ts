@@ -63,14 +63,14 @@ function parseV6(s: string): { value: bigint; dotted: boolean } | undefined {
   }
   const halves = body.split('::');
   if (halves.length > 2) return undefined;
-  const head = parseGroups(halves[0]);
+  const head = parseGroups(halves[0] ?? '');
   if (!head) return undefined;
   let groups: number[];
   if (halves.length === 1) {
     if (head.length !== 8) return undefined;
     groups = head;
   } else {
-    const tail = parseGroups(halves[1]);
+    const tail = parseGroups(halves[1] ?? '');
     if (!tail || head.length + tail.length > 7) return undefined;
     groups = [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
   }
@@ -128,7 +128,7 @@ export function formatV6(value: bigint): string {
   // Longest run of two or more zero groups; the first one wins a tie (RFC 5952 §4.2.3).
   let bestStart = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== 0) {
       i++;
       continue;

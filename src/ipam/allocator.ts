@@ -95,9 +95,7 @@ export function nextFreeAddress(pool: IpamPoolConfig, used: ReadonlySet<string>,
   const steps = size < budget ? size : budget;
   const taken = (a: string): boolean => reserved.has(a) || used.has(a);
   const found =
-    subnet.family === 4
-      ? scanV4(Number(lo), Number(hi), Number(start), Number(steps), taken)
-      : scanV6(lo, hi, start, steps, taken);
+    subnet.family === 4 ? scanV4(Number(lo), Number(hi), Number(start), Number(steps), taken) : scanV6(lo, hi, start, steps, taken);
   if (found !== undefined) return found;
   throw new IpamExhaustedError(where);
 }

@@ -88,7 +88,9 @@ function takenIntervals(taken: readonly string[], family: Family): [bigint, bigi
     }
     // Host routes come as bare addresses ("fd00::7") as well as prefixes.
     const bare = t.includes('/') ? undefined : tryParseAddress(t);
-    const c = bare ? { family: bare.family, network: bare.value, prefix: bare.family === 4 ? 32 : 128, host: bare.value } : parseCidr(t, 'taken');
+    const c = bare
+      ? { family: bare.family, network: bare.value, prefix: bare.family === 4 ? 32 : 128, host: bare.value }
+      : parseCidr(t, 'taken');
     if (c.family === family) iv.push([c.network, c.network + cidrSize(c) - 1n]);
   }
   iv.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
@@ -118,12 +120,12 @@ export function pickSubnet(pools: readonly AddressPool[], family: Family, taken:
     let i = firstEndingAtOrAfter(busy, base.network);
     let cand = base.network;
     while (cand + step - 1n <= end) {
-      while (i < busy.length && busy[i][1] < cand) i++;
-      if (i === busy.length || busy[i][0] > cand + step - 1n) {
+      while (i < busy.length && busy[i]![1] < cand) i++;
+      if (i === busy.length || busy[i]![0] > cand + step - 1n) {
         return formatCidr({ family, network: cand, prefix: pool.size, host: cand });
       }
       // Jump to the first block boundary past the taken interval.
-      cand = ((busy[i][1] + 1n + step - 1n) / step) * step;
+      cand = ((busy[i]![1] + 1n + step - 1n) / step) * step;
     }
   }
   throw new IpamExhaustedError('default address pools');
@@ -135,7 +137,7 @@ function firstEndingAtOrAfter(busy: [bigint, bigint][], v: bigint): number {
   let hi = busy.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (busy[mid][1] < v) lo = mid + 1;
+    if (busy[mid]![1] < v) lo = mid + 1;
     else hi = mid;
   }
   return lo;

@@ -28,7 +28,7 @@ export function parseMac(s: string, field: string): string {
   const bytes: number[] = [];
   for (let i = 0; i < 12; i += 2) bytes.push(parseInt(hex.slice(i, i + 2), 16));
   const mac = format(bytes);
-  if (bytes[0] & 1) throw new InvalidArgumentError(field, `${mac} is a multicast/broadcast address; an interface needs a unicast one`);
+  if (bytes[0]! & 1) throw new InvalidArgumentError(field, `${mac} is a multicast/broadcast address; an interface needs a unicast one`);
   if (bytes.every((b) => b === 0)) throw new InvalidArgumentError(field, `${mac} (all zeros) is not a usable address`);
   return mac;
 }
@@ -44,7 +44,7 @@ export function macFromIPv4(addr: string | Addr): string {
 /** A random locally administered unicast MAC. `random` is injectable for tests. */
 export function randomMac(random: (n: number) => Uint8Array = randomBytes): string {
   const b = Uint8Array.from(random(6));
-  b[0] = (b[0] & 0xfe) | 0x02;
+  b[0] = (b[0]! & 0xfe) | 0x02;
   // All-zero is impossible now (bit 1 is set), so every result passes parseMac.
   return format(b);
 }

@@ -12,7 +12,7 @@ const CHAIN = 'DOCKER-USER';
 function iptables(args: string[]): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve) => {
     execFile('iptables', ['-w', '5', ...args], { timeout: 10_000 }, (err, _out, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
       resolve({ code, stderr: String(stderr) });
     });
   });

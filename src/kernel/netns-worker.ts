@@ -73,7 +73,9 @@ function handle(req: NetnsRequest): unknown {
       // /proc/sys/net shows the namespace of the thread that opens the file.
       return inNetns(req.nsFd, `sysctl read ${req.file}`, () => sysctlFs(`sysctl read ${req.file}`, () => readFileSync(req.file, 'utf8')));
     case 'sysctl-write':
-      return inNetns(req.nsFd, `sysctl write ${req.file}`, () => sysctlFs(`sysctl write ${req.file}`, () => writeFileSync(req.file, req.value)));
+      return inNetns(req.nsFd, `sysctl write ${req.file}`, () =>
+        sysctlFs(`sysctl write ${req.file}`, () => writeFileSync(req.file, req.value)),
+      );
   }
 }
 

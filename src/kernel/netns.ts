@@ -91,7 +91,7 @@ export function netnsCall<T>(req: NetnsRequest): Promise<T> {
   const w = getWorker();
   const id = nextId++;
   return new Promise<T>((resolve, reject) => {
-    pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+    pending.set(id, { resolve: resolve, reject });
     // Keep the process alive only while a request is in flight.
     if (pending.size === 1) w.ref();
     w.postMessage({ id, ...req });

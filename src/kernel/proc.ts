@@ -6,7 +6,10 @@ export function parseStat(text: string): string[] | undefined {
   // comm (field 2) is in parentheses and may contain spaces and ')': split after the last ')'.
   const close = text.lastIndexOf(')');
   if (close < 0) return undefined;
-  const f = text.slice(close + 2).trim().split(' ');
+  const f = text
+    .slice(close + 2)
+    .trim()
+    .split(' ');
   return f.length >= 20 ? f : undefined;
 }
 

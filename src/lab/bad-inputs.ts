@@ -18,12 +18,77 @@ export interface BadRequest {
 /** Names that must exist before the run: a network "fz-net" (10.61.0.0/24), a sandbox "fz-sb" on it publishing 18080. */
 export const FIXTURE = { network: 'fz-net', subnet: '10.61.0.0/24', sandbox: 'fz-sb', publishedPort: 18080 };
 
-const BAD_NAMES: unknown[] = ['', ' ', 'a'.repeat(65), 'bad/name', '-lead', 'sp ace', 'ünï', 'semi;colon', '$(x)', '../x', 123, null, true, [], {}];
-const BAD_CIDRS: unknown[] = ['10.70.0.0/33', 'garbage', '10.70.0.0', '300.1.1.1/24', '10.70.0.0/-1', 'fd00::/129', '10.70.0.0/ 24', '', 7, null, '10.70.0.0/24/1', '1.2.3.4/32', '::/128', '01.2.3.0/24', '10.61.0.0/24', '10.61.0.0/16', '10.61.0.128/25'];
-const BAD_ADDRS: unknown[] = ['x', '10.71.0.1', '10.70.0.0', '10.70.0.255', '10.70.0.256', '', 5, 'fe80::1%eth0', '::ffff:10.70.0.5', '10.70.0.1/24'];
-const BAD_MACS: unknown[] = ['zz', '01:00:00:00:00:01', '00:00:00:00:00:00', '02:00:00:00:00', '02:00:00:00:00:00:00', 'ff:ff:ff:ff:ff:ff', 42];
+const BAD_NAMES: unknown[] = [
+  '',
+  ' ',
+  'a'.repeat(65),
+  'bad/name',
+  '-lead',
+  'sp ace',
+  'ünï',
+  'semi;colon',
+  '$(x)',
+  '../x',
+  123,
+  null,
+  true,
+  [],
+  {},
+];
+const BAD_CIDRS: unknown[] = [
+  '10.70.0.0/33',
+  'garbage',
+  '10.70.0.0',
+  '300.1.1.1/24',
+  '10.70.0.0/-1',
+  'fd00::/129',
+  '10.70.0.0/ 24',
+  '',
+  7,
+  null,
+  '10.70.0.0/24/1',
+  '1.2.3.4/32',
+  '::/128',
+  '01.2.3.0/24',
+  '10.61.0.0/24',
+  '10.61.0.0/16',
+  '10.61.0.128/25',
+];
+const BAD_ADDRS: unknown[] = [
+  'x',
+  '10.71.0.1',
+  '10.70.0.0',
+  '10.70.0.255',
+  '10.70.0.256',
+  '',
+  5,
+  'fe80::1%eth0',
+  '::ffff:10.70.0.5',
+  '10.70.0.1/24',
+];
+const BAD_MACS: unknown[] = [
+  'zz',
+  '01:00:00:00:00:01',
+  '00:00:00:00:00:00',
+  '02:00:00:00:00',
+  '02:00:00:00:00:00:00',
+  'ff:ff:ff:ff:ff:ff',
+  42,
+];
 const BAD_IFNAMES: unknown[] = ['abcdefghijklmnop', 'a/b', '..', 'eth 0', '', 'eth:1', 9];
-const BAD_PORTS: unknown[] = ['80:', '0:80', '65536:80', '9010-9005:80-85', 'abc', '80/icmp', '1-3:1-2', '1.2.3:80:80', '[::1:80:80', '-1:80', String(FIXTURE.publishedPort) + ':80'];
+const BAD_PORTS: unknown[] = [
+  '80:',
+  '0:80',
+  '65536:80',
+  '9010-9005:80-85',
+  'abc',
+  '80/icmp',
+  '1-3:1-2',
+  '1.2.3:80:80',
+  '[::1:80:80',
+  '-1:80',
+  String(FIXTURE.publishedPort) + ':80',
+];
 const BAD_OPTIONS: Record<string, string>[] = [
   { 'com.docker.network.bridge.name': 'abcdefghijklmnop' },
   { 'com.docker.network.bridge.name': 'a/b' },
@@ -59,8 +124,8 @@ export function generateBadRequests(count: number, seed: number): BadRequest[] {
   };
   const net = (what: string, mutate: (b: Record<string, unknown>) => void): void => add('/v1/networks', netBody, `network ${what}`, mutate);
   const sb = (what: string, mutate: (b: Record<string, unknown>) => void): void => add('/v1/sandboxes', sbBody, `sandbox ${what}`, mutate);
-  const pool = (b: Record<string, unknown>): Record<string, unknown> => ((b.ipam as { config: Record<string, unknown>[] }).config[0]!);
-  const ep = (b: Record<string, unknown>): Record<string, unknown> => ((b.networks as Record<string, unknown>[])[0]!);
+  const pool = (b: Record<string, unknown>): Record<string, unknown> => (b.ipam as { config: Record<string, unknown>[] }).config[0]!;
+  const ep = (b: Record<string, unknown>): Record<string, unknown> => (b.networks as Record<string, unknown>[])[0]!;
 
   for (const v of [...BAD_NAMES, FIXTURE.network]) net(`name ${JSON.stringify(v)}`, (b) => (b.name = v));
   for (const v of ['nope', '', 5, 'host', 'null', null]) net(`driver ${JSON.stringify(v)}`, (b) => (b.driver = v));
@@ -83,7 +148,8 @@ export function generateBadRequests(count: number, seed: number): BadRequest[] {
   for (const v of ['relative/path', '/tmp/../etc/passwd', '/etc/passwd', '/proc/self/ns/mnt', '/nonexistent/ns', '/dev/null', 7]) {
     sb(`netnsPath ${JSON.stringify(v)}`, (b) => Object.assign(b, { kind: 'external', netnsPath: v }));
   }
-  for (const v of [-1, 0, 99999999, 'x', 1.5, 2 ** 40]) sb(`pid ${JSON.stringify(v)}`, (b) => Object.assign(b, { kind: 'external', pid: v }));
+  for (const v of [-1, 0, 99999999, 'x', 1.5, 2 ** 40])
+    sb(`pid ${JSON.stringify(v)}`, (b) => Object.assign(b, { kind: 'external', pid: v }));
   sb('external with both pid and path', (b) => Object.assign(b, { kind: 'external', pid: process.pid, netnsPath: '/proc/self/ns/net' }));
   sb('external with neither', (b) => Object.assign(b, { kind: 'external' }));
   for (const v of ['nonexistent', '', 5]) sb(`network ${JSON.stringify(v)}`, (b) => (ep(b).network = v));
@@ -105,7 +171,12 @@ export function generateBadRequests(count: number, seed: number): BadRequest[] {
     { method: 'POST', path: `/v1/networks/${FIXTURE.network}/connect`, body: { sandbox: 'missing' }, what: 'connect missing sandbox' },
     { method: 'POST', path: '/v1/networks/missing/connect', body: { sandbox: FIXTURE.sandbox }, what: 'connect missing network' },
     { method: 'POST', path: `/v1/networks/${FIXTURE.network}/connect`, body: { sandbox: FIXTURE.sandbox }, what: 'connect twice' },
-    { method: 'POST', path: `/v1/networks/${FIXTURE.network}/connect`, body: { sandbox: FIXTURE.sandbox, ipv4: 'x' }, what: 'connect bad ip' },
+    {
+      method: 'POST',
+      path: `/v1/networks/${FIXTURE.network}/connect`,
+      body: { sandbox: FIXTURE.sandbox, ipv4: 'x' },
+      what: 'connect bad ip',
+    },
     { method: 'POST', path: '/v1/networks/bridge/disconnect', body: { sandbox: FIXTURE.sandbox }, what: 'disconnect not connected' },
     { method: 'POST', path: '/v1/networks/host/connect', body: { sandbox: FIXTURE.sandbox }, what: 'connect to host network' },
     { method: 'DELETE', path: '/v1/networks/missing', what: 'rm missing network' },

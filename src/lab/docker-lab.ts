@@ -49,21 +49,33 @@ export class DockerLab {
     const args = [
       '--net=' + this.host.nsPath,
       DOCKERD,
-      '--storage-driver', 'vfs',
-      '--data-root', path.join(this.dir, 'data'),
-      '--exec-root', this.execRoot,
-      '-H', `unix://${this.socket}`,
-      '--pidfile', this.pidFile,
+      '--storage-driver',
+      'vfs',
+      '--data-root',
+      path.join(this.dir, 'data'),
+      '--exec-root',
+      this.execRoot,
+      '-H',
+      `unix://${this.socket}`,
+      '--pidfile',
+      this.pidFile,
       // Keep Docker's own bridge away from weft's default one (172.17.0.0/16).
-      '--bip', '192.168.250.1/24',
-      '--log-level', 'warn',
+      '--bip',
+      '192.168.250.1/24',
+      '--log-level',
+      'warn',
     ];
     const d = spawn('nsenter', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.daemon = d;
-    d.stderr!.on('data', (c: Buffer) => {
+    d.stderr.on('data', (c: Buffer) => {
       this.log = (this.log + c.toString()).slice(-20_000);
     });
-    await waitFor('dockerd API', async () => (await this.docker(['version', '--format', '{{.Server.Version}}'], 5000)).code === 0, 60_000, 200);
+    await waitFor(
+      'dockerd API',
+      async () => (await this.docker(['version', '--format', '{{.Server.Version}}'], 5000)).code === 0,
+      60_000,
+      200,
+    );
   }
 
   /** Stop dockerd (containers stop with it, as without live-restore). */

@@ -40,10 +40,16 @@ export async function runFaultInjection(o: FaultRunOptions): Promise<FaultRunRep
     while (report.kills < o.kills && Date.now() - t0 < o.maxMs) {
       const ops: Promise<unknown>[] = [];
       const burst = rnd.int(1, 5);
-      for (let i = 0; i < burst; i++) ops.push(randomOp(h, rnd, clis).then(() => report.operations++, () => {
-        report.operations++;
-        report.operationErrors++;
-      }));
+      for (let i = 0; i < burst; i++)
+        ops.push(
+          randomOp(h, rnd, clis).then(
+            () => report.operations++,
+            () => {
+              report.operations++;
+              report.operationErrors++;
+            },
+          ),
+        );
       await sleep(rnd.int(0, 40));
       await h.stop('SIGKILL');
       if (rnd.chance(0.3)) for (const c of clis) c.kill('SIGKILL');
@@ -52,10 +58,12 @@ export async function runFaultInjection(o: FaultRunOptions): Promise<FaultRunRep
       await h.start();
       const d = await h.client.request<DoctorReport>('GET', '/v1/doctor');
       if (!d.ok) report.violations.push({ kill: report.kills, violations: d.violations });
-      if (report.kills % 25 === 0) o.log?.(`${report.kills} kills, ${report.operations} operations, ${report.violations.length} with violations`);
+      if (report.kills % 25 === 0)
+        o.log?.(`${report.kills} kills, ${report.operations} operations, ${report.violations.length} with violations`);
     }
     // Finally remove everything through the API and look for anything left in the kernel.
-    for (const sb of await h.client.request<SandboxView[]>('GET', '/v1/sandboxes')) await h.client.request('DELETE', `/v1/sandboxes/${sb.id}`).catch(() => undefined);
+    for (const sb of await h.client.request<SandboxView[]>('GET', '/v1/sandboxes'))
+      await h.client.request('DELETE', `/v1/sandboxes/${sb.id}`).catch(() => undefined);
     await h.client.request('POST', '/v1/networks/prune');
     const links = (await h.inHost('ip', ['-o', 'link', 'show'])).stdout;
     for (const m of links.matchAll(/^\d+: (wfv[0-9a-f]{12}|wf-[0-9a-f]{12})[@:]/gm)) report.leaks.push(`link ${m[1]}`);
@@ -78,12 +86,17 @@ export async function runFaultInjection(o: FaultRunOptions): Promise<FaultRunRep
 /** One random operation; errors (refusals, a killed daemon) are expected and counted. */
 async function randomOp(h: SimHost, rnd: Prng, clis: Set<ChildProcess>): Promise<void> {
   const c = h.client;
-  const nets = (await c.request<{ Name: string }[]>('GET', '/v1/networks')).map((n) => n.Name).filter((n) => !['bridge', 'host', 'none'].includes(n));
+  const nets = (await c.request<{ Name: string }[]>('GET', '/v1/networks'))
+    .map((n) => n.Name)
+    .filter((n) => !['bridge', 'host', 'none'].includes(n));
   const sbs = (await c.request<SandboxView[]>('GET', '/v1/sandboxes')).map((s) => s.name);
   const net = nets.length ? rnd.pick(nets) : 'bridge';
   switch (rnd.int(0, 7)) {
     case 0:
-      await c.request('POST', '/v1/networks', { name: `n${rnd.int(0, 5)}`, ipam: { config: rnd.chance(0.7) ? [{ subnet: rnd.pick(SUBNETS) }] : [] } });
+      await c.request('POST', '/v1/networks', {
+        name: `n${rnd.int(0, 5)}`,
+        ipam: { config: rnd.chance(0.7) ? [{ subnet: rnd.pick(SUBNETS) }] : [] },
+      });
       return;
     case 1:
       await c.request('POST', '/v1/sandboxes', { name: `s${rnd.int(0, 30)}`, networks: [{ network: net }] });
@@ -108,7 +121,7 @@ async function randomOp(h: SimHost, rnd: Prng, clis: Set<ChildProcess>): Promise
       const child = spawn(process.execPath, [WEFT, '-H', h.socket, ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
       clis.add(child);
       let out = '';
-      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       const code = await new Promise<number>((r) => child.once('exit', (x) => r(x ?? 1)));
       clis.delete(child);
       if (args[0] === 'run' && code === 0) {

@@ -23,9 +23,7 @@ const clean = (addr: string | undefined): string => (addr ?? '').replace(/^::fff
 switch (mode) {
   case 'tcp-server':
     for (const port of a!.split(',')) {
-      net
-        .createServer((s) => s.on('data', (d) => s.end(`${clean(s.remoteAddress)} ${d.toString()}`)))
-        .listen(Number(port), '::');
+      net.createServer((s) => s.on('data', (d) => s.end(`${clean(s.remoteAddress)} ${d.toString()}`))).listen(Number(port), '::');
     }
     break;
   case 'udp-server':
@@ -55,7 +53,7 @@ switch (mode) {
       process.stdout.write(m.toString() + '\n');
       s.close();
     });
-    s.send(c ?? 'ping', Number(b), a!);
+    s.send(c ?? 'ping', Number(b), a);
     break;
   }
   case 'stream-server':

@@ -24,12 +24,25 @@ export interface RunResult {
 }
 
 /** Run a program with arguments (never a shell), bounded in time. */
-export function run(cmd: string, args: string[], opts: { timeoutMs?: number; input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { timeoutMs?: number; input?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<RunResult> {
   return new Promise((resolve) => {
-    const child = execFile(cmd, args, { timeout: opts.timeoutMs ?? 30_000, maxBuffer: 16 << 20, env: opts.env ?? process.env }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as NodeJS.ErrnoException & { code?: unknown }).code === 'number' ? ((err as unknown as { code: number }).code) : 1) : 0;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-    });
+    const child = execFile(
+      cmd,
+      args,
+      { timeout: opts.timeoutMs ?? 30_000, maxBuffer: 16 << 20, env: opts.env ?? process.env },
+      (err, stdout, stderr) => {
+        const code = err
+          ? typeof (err as NodeJS.ErrnoException & { code?: unknown }).code === 'number'
+            ? (err as unknown as { code: number }).code
+            : 1
+          : 0;
+        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+      },
+    );
     if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
 }
@@ -43,7 +56,12 @@ export async function mustRun(cmd: string, args: string[], opts: { timeoutMs?: n
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Poll until fn returns a truthy value or the timeout passes. */
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000, stepMs = 50): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 10_000,
+  stepMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -53,7 +71,8 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
     await sleep(stepMs);
   }
 }
@@ -95,7 +114,10 @@ export class SimHost {
   private readonly pids = new Set<number>();
   private clientCache?: WeftClient;
 
-  constructor(readonly tag: string, readonly daemonArgs: string[] = ['--firewall', 'none']) {
+  constructor(
+    readonly tag: string,
+    readonly daemonArgs: string[] = ['--firewall', 'none'],
+  ) {
     this.ns = `weft-t-${tag}-${randomBytes(3).toString('hex')}`;
     this.nsPath = `/run/netns/${this.ns}`;
     this.dir = mkdtempSync(path.join(tmpdir(), `weft-${tag}-`));
@@ -117,13 +139,25 @@ export class SimHost {
 
   /** Start weftd inside the fake host and wait until its API answers. */
   async start(extra: string[] = []): Promise<void> {
-    const args = ['--net=' + this.nsPath, process.execPath, WEFTD, '--state-dir', this.stateDir, '--run-dir', this.runDir, ...this.daemonArgs, ...extra];
+    const args = [
+      '--net=' + this.nsPath,
+      process.execPath,
+      WEFTD,
+      '--state-dir',
+      this.stateDir,
+      '--run-dir',
+      this.runDir,
+      ...this.daemonArgs,
+      ...extra,
+    ];
     const d = spawn('nsenter', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.daemon = d;
-    d.stderr!.on('data', (c: Buffer) => {
+    d.stderr.on('data', (c: Buffer) => {
       this.daemonLog += c.toString();
     });
-    const exited = new Promise<never>((_, reject) => d.once('exit', (code) => reject(new Error(`weftd exited (${code}): ${this.daemonLog}`))));
+    const exited = new Promise<never>((_, reject) =>
+      d.once('exit', (code) => reject(new Error(`weftd exited (${code}): ${this.daemonLog}`))),
+    );
     await Promise.race([
       waitFor('weftd API', async () => existsSync(this.socket) && (await this.client.request('GET', '/v1/info')), 15_000),
       exited,

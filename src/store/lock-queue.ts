@@ -31,11 +31,14 @@ export class LockQueue {
           clearTimeout(waiter.timer);
           resolve(this.releaser(name));
         },
-        timer: setTimeout(() => {
-          const i = slot.waiters.indexOf(waiter);
-          if (i >= 0) slot.waiters.splice(i, 1);
-          reject(new TimeoutError(`lock "${name}"`, timeoutMs));
-        }, Math.max(0, timeoutMs)),
+        timer: setTimeout(
+          () => {
+            const i = slot.waiters.indexOf(waiter);
+            if (i >= 0) slot.waiters.splice(i, 1);
+            reject(new TimeoutError(`lock "${name}"`, timeoutMs));
+          },
+          Math.max(0, timeoutMs),
+        ),
       };
       slot.waiters.push(waiter);
     });

@@ -61,10 +61,11 @@ export function migrate(db: Database.Database, path: string): void {
     const from = userVersion(db);
     if (from > SCHEMA_VERSION) throw refuseNewer(path, from);
     for (let v = from; v < SCHEMA_VERSION; v++) {
+      const m = MIGRATIONS[v]!;
       try {
-        db.exec(MIGRATIONS[v].sql);
+        db.exec(m.sql);
       } catch (err) {
-        throw new StoreError(`store ${path}: migration ${v + 1} (${MIGRATIONS[v].name}) failed: ${String(err)}`, err);
+        throw new StoreError(`store ${path}: migration ${v + 1} (${m.name}) failed: ${String(err)}`, err);
       }
     }
     // PRAGMA cannot take a bound parameter; SCHEMA_VERSION is our own integer.

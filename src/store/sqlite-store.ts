@@ -288,11 +288,11 @@ export class SqliteStore implements Store {
     try {
       for (;;) {
         const rows = this.stmts.changesSince.all(this.cursor, POLL_BATCH);
-        if (rows.length > 0 && rows[0].rev > this.cursor + 1) {
-          process.emitWarning(
-            `store watch fell behind: changes ${this.cursor + 1}..${rows[0].rev - 1} were pruned before delivery`,
-            { code: 'WEFT_STORE_WATCH' },
-          );
+        const first = rows[0];
+        if (first && first.rev > this.cursor + 1) {
+          process.emitWarning(`store watch fell behind: changes ${this.cursor + 1}..${first.rev - 1} were pruned before delivery`, {
+            code: 'WEFT_STORE_WATCH',
+          });
         }
         for (const r of rows) {
           if (this.closed) return;

@@ -14,14 +14,7 @@ import { ConflictError, InvalidArgumentError, KernelError, NotFoundError } from 
 import { Rtnl, type RtnlSubscription } from '../../src/kernel/netlink/rtnl.js';
 import { NTF, NUD } from '../../src/kernel/netlink/constants.js';
 import type { RtnlEvent } from '../../src/kernel/netlink/types.js';
-import {
-  createNetns,
-  currentNetnsInode,
-  deleteNetns,
-  netnsInode,
-  openNetnsFd,
-  stopNetnsWorker,
-} from '../../src/kernel/netns.js';
+import { createNetns, currentNetnsInode, deleteNetns, netnsInode, openNetnsFd, stopNetnsWorker } from '../../src/kernel/netns.js';
 import { readSysctlIn, writeSysctlIn } from '../../src/kernel/sysctl.js';
 import { isAlive, processStartTime } from '../../src/kernel/proc.js';
 import { libc } from '../../src/kernel/libc.js';
@@ -35,8 +28,15 @@ const sbA = `${dir}/a`;
 const sbB = `${dir}/b`;
 const sbBench = `${dir}/bench`;
 
-const mounted = (p: string): boolean => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === p);
-const rootLinks = (): string[] => Rtnl.current().links().map((l) => `${l.index}:${l.name}`).sort();
+const mounted = (p: string): boolean =>
+  readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .some((l) => l.split(' ')[4] === p);
+const rootLinks = (): string[] =>
+  Rtnl.current()
+    .links()
+    .map((l) => `${l.index}:${l.name}`)
+    .sort();
 
 /** Run node inside a namespace (nsenter --net), bounded. */
 const nodeIn = (ns: string, code: string, args: string[] = []) =>
@@ -88,7 +88,10 @@ describe('kernel: rtnetlink and network namespaces', () => {
   it('acts in the namespaces it was given, not the root one', () => {
     assert.notEqual(netnsInode(hostPath), currentNetnsInode(), 'the fake host is another namespace');
     assert.notEqual(netnsInode(sbA), netnsInode(sbB));
-    assert.deepEqual(host.links().map((l) => l.name), ['lo']);
+    assert.deepEqual(
+      host.links().map((l) => l.name),
+      ['lo'],
+    );
     const lo = inA.link('lo');
     assert.ok(lo?.up, 'createNetns brought lo up');
     assert.equal(inA.link('lo')?.index, 1);
@@ -110,7 +113,10 @@ describe('kernel: rtnetlink and network namespaces', () => {
   it('openNetnsFd refuses plain files, other namespace types and missing paths', () => {
     const plain = `${dir}/plain`;
     writeFileSync(plain, '');
-    assert.throws(() => openNetnsFd(plain), (e: unknown) => e instanceof InvalidArgumentError && e.field === 'netns');
+    assert.throws(
+      () => openNetnsFd(plain),
+      (e: unknown) => e instanceof InvalidArgumentError && e.field === 'netns',
+    );
     assert.throws(() => openNetnsFd('/proc/self/ns/mnt'), /not a network namespace/);
     assert.throws(() => openNetnsFd(`${dir}/nope`), NotFoundError);
     assert.throws(() => openNetnsFd('relative/path'), InvalidArgumentError);
@@ -128,7 +134,10 @@ describe('kernel: rtnetlink and network namespaces', () => {
     host.addAddress(br.index, 'fd77::1/64', { nodad: true });
     const cidrs = host.addresses(br.index).map((a) => a.cidr);
     assert.ok(cidrs.includes('10.77.0.1/24') && cidrs.includes('fd77::1/64'), cidrs.join(','));
-    assert.deepEqual(host.addresses(br.index, 4).map((a) => a.cidr), ['10.77.0.1/24']);
+    assert.deepEqual(
+      host.addresses(br.index, 4).map((a) => a.cidr),
+      ['10.77.0.1/24'],
+    );
     assert.equal(host.link('wfbr0')?.index, br.index);
     assert.equal(host.link(br.index)?.name, 'wfbr0');
   });
@@ -139,7 +148,10 @@ describe('kernel: rtnetlink and network namespaces', () => {
       (e: unknown) =>
         e instanceof KernelError && e.errno === 17 && e.message === `link add bridge wfbr0 in netns ${hostPath}: File exists (EEXIST)`,
     );
-    assert.throws(() => host.addAddress(brIndex, '10.77.0.1/24'), (e: unknown) => e instanceof KernelError && e.errno === 17);
+    assert.throws(
+      () => host.addAddress(brIndex, '10.77.0.1/24'),
+      (e: unknown) => e instanceof KernelError && e.errno === 17,
+    );
     host.addAddress(brIndex, '10.77.0.1/24', { replace: true });
     assert.throws(() => host.createBridge({ name: 'x/y' }), InvalidArgumentError);
   });
@@ -184,7 +196,7 @@ describe('kernel: rtnetlink and network namespaces', () => {
     );
     children.push(server);
     let out = '';
-    server.stdout!.on('data', (d) => (out += d));
+    server.stdout.on('data', (d) => (out += d));
     await waitUntil('server ready', 5000, () => (out.includes('ready') ? true : undefined));
     const client = `const c = require('net').connect({ host: process.argv[1], port: 7777 }, () => c.write('ping'));
       c.on('data', d => { process.stdout.write(String(d)); c.end(); }); c.setTimeout(3000, () => process.exit(2));`;
@@ -212,9 +224,16 @@ describe('kernel: rtnetlink and network namespaces', () => {
     assert.equal(vx.kind, 'vxlan');
     host.addNeighbour({ index: vx.index, family: 7, lladdr: '00:00:00:00:00:00', dst: '192.0.2.7', flags: NTF.SELF }, { append: true });
     host.addNeighbour({ index: vx.index, family: 7, lladdr: '00:00:00:00:00:00', dst: '192.0.2.8', flags: NTF.SELF }, { append: true });
-    const fdb = host.neighbours(7, vx.index).filter((n) => n.lladdr === '00:00:00:00:00:00').map((n) => n.dst).sort();
+    const fdb = host
+      .neighbours(7, vx.index)
+      .filter((n) => n.lladdr === '00:00:00:00:00:00')
+      .map((n) => n.dst)
+      .sort();
     assert.deepEqual(fdb, ['192.0.2.7', '192.0.2.8']);
-    assert.equal(host.deleteNeighbour({ index: vx.index, family: 7, lladdr: '00:00:00:00:00:00', dst: '192.0.2.7', flags: NTF.SELF }), true);
+    assert.equal(
+      host.deleteNeighbour({ index: vx.index, family: 7, lladdr: '00:00:00:00:00:00', dst: '192.0.2.7', flags: NTF.SELF }),
+      true,
+    );
     assert.equal(host.neighbours(7, vx.index).filter((n) => n.dst === '192.0.2.7').length, 0);
 
     const mv = host.createMacvlan({ name: 'wfmv0', parent: vx.index, mode: 'bridge', mac: '02:00:00:00:02:02' });
@@ -241,8 +260,14 @@ describe('kernel: rtnetlink and network namespaces', () => {
       events.find((e) => e.type === 'link' && e.action === 'del' && e.name === 'wfvtmp'),
     );
     assert.equal(del.type === 'link' && del.index, l.index);
-    assert.ok(events.some((e) => e.type === 'link' && e.action === 'new' && e.name === 'wfvtmpp'), 'peer creation seen');
-    assert.ok(events.some((e) => e.type === 'addr' && e.action === 'new' && e.cidr === '10.99.0.1/24'), 'address seen');
+    assert.ok(
+      events.some((e) => e.type === 'link' && e.action === 'new' && e.name === 'wfvtmpp'),
+      'peer creation seen',
+    );
+    assert.ok(
+      events.some((e) => e.type === 'addr' && e.action === 'new' && e.cidr === '10.99.0.1/24'),
+      'address seen',
+    );
   });
 
   it('delete: veth goes with its peer; missing things are fine with ignoreMissing, errors without', () => {
@@ -250,11 +275,17 @@ describe('kernel: rtnetlink and network namespaces', () => {
     assert.equal(host.link('wfvA'), undefined);
     assert.equal(inA.link('eth0'), undefined, 'peer in the sandbox went too');
     assert.equal(host.deleteLink('wfvA', { ignoreMissing: true }), false);
-    assert.throws(() => host.deleteLink('wfvA'), (e: unknown) => e instanceof KernelError && e.errno === 19 && /ENODEV/.test(e.message));
+    assert.throws(
+      () => host.deleteLink('wfvA'),
+      (e: unknown) => e instanceof KernelError && e.errno === 19 && /ENODEV/.test(e.message),
+    );
     assert.equal(host.deleteAddress(brIndex, '10.77.9.9/24', { ignoreMissing: true }), false);
     assert.equal(inB.deleteRoute({ dst: '10.123.0.0/16' }, { ignoreMissing: true }), false);
     assert.equal(inB.deleteRoute({ dst: '0.0.0.0/0' }), true);
-    assert.equal(inB.routes(4).some((r) => r.dst === '0.0.0.0/0'), false);
+    assert.equal(
+      inB.routes(4).some((r) => r.dst === '0.0.0.0/0'),
+      false,
+    );
   });
 
   it('one endpoint attach (createVeth + link + addAddress + up + addRoute) is fast', async () => {

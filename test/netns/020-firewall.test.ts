@@ -58,7 +58,8 @@ async function must(cmd: string, args: string[], input?: string): Promise<string
 }
 
 const ipn = (n: NsName, ...args: string[]): Promise<string> => must('ip', ['-n', NS[n], ...args]);
-const inNs = (n: NsName, cmd: string, args: string[], input?: string): Promise<string> => must('nsenter', [`--net=${nsPath(n)}`, cmd, ...args], input);
+const inNs = (n: NsName, cmd: string, args: string[], input?: string): Promise<string> =>
+  must('nsenter', [`--net=${nsPath(n)}`, cmd, ...args], input);
 const nftIn = (n: NsName, args: string[], input?: string): Promise<string> => inNs(n, 'nft', args, input);
 
 // A server answering every TCP connection / UDP datagram with "<name> <peer address>".
@@ -100,13 +101,15 @@ if (proto === 'tcp') {
 const servers: ChildProcess[] = [];
 
 async function startServer(n: NsName, ports: number[]): Promise<void> {
-  const child = spawn('nsenter', [`--net=${nsPath(n)}`, process.execPath, '-e', SERVER, n, ...ports.map(String)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('nsenter', [`--net=${nsPath(n)}`, process.execPath, '-e', SERVER, n, ...ports.map(String)], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   servers.push(child);
   await new Promise<void>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`server in ${n} did not start`)), 10_000);
     let err = '';
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
       if (d.toString().includes('ready')) {
         clearTimeout(t);
         resolve();
@@ -118,7 +121,9 @@ async function startServer(n: NsName, ports: number[]): Promise<void> {
 
 /** The answer of the server reached at host:port from namespace `from`, or "ERR …". */
 async function probe(from: NsName, proto: 'tcp' | 'udp', host: string, port: number, ms = 1500): Promise<string> {
-  const r = await run('nsenter', [`--net=${nsPath(from)}`, process.execPath, '-e', CLIENT, proto, host, String(port), String(ms)], { timeoutMs: ms + 5000 });
+  const r = await run('nsenter', [`--net=${nsPath(from)}`, process.execPath, '-e', CLIENT, proto, host, String(port), String(ms)], {
+    timeoutMs: ms + 5000,
+  });
   return r.stdout.trim() || `ERR exit ${r.code} ${r.stderr.trim()}`;
 }
 
@@ -134,10 +139,42 @@ async function blocked(from: NsName, proto: 'tcp' | 'udp', host: string, port: n
   assert.match(got, /^ERR /, `${from} → ${proto} ${host}:${port} should fail, got ${got}`);
 }
 
-const NET_A: FwNetwork = { id: 'net-a', bridge: 'br-a', subnets4: ['10.88.1.0/24'], subnets6: ['fd88:1::/64'], internal: false, icc: true, masquerade: true };
-const NET_B: FwNetwork = { id: 'net-b', bridge: 'br-b', subnets4: ['10.88.2.0/24'], subnets6: ['fd88:2::/64'], internal: false, icc: true, masquerade: true };
-const NET_C: FwNetwork = { id: 'net-c', bridge: 'br-c', subnets4: ['10.88.3.0/24'], subnets6: [], internal: false, icc: false, masquerade: true };
-const NET_I: FwNetwork = { id: 'net-i', bridge: 'br-i', subnets4: ['10.88.4.0/24'], subnets6: [], internal: true, icc: true, masquerade: true };
+const NET_A: FwNetwork = {
+  id: 'net-a',
+  bridge: 'br-a',
+  subnets4: ['10.88.1.0/24'],
+  subnets6: ['fd88:1::/64'],
+  internal: false,
+  icc: true,
+  masquerade: true,
+};
+const NET_B: FwNetwork = {
+  id: 'net-b',
+  bridge: 'br-b',
+  subnets4: ['10.88.2.0/24'],
+  subnets6: ['fd88:2::/64'],
+  internal: false,
+  icc: true,
+  masquerade: true,
+};
+const NET_C: FwNetwork = {
+  id: 'net-c',
+  bridge: 'br-c',
+  subnets4: ['10.88.3.0/24'],
+  subnets6: [],
+  internal: false,
+  icc: false,
+  masquerade: true,
+};
+const NET_I: FwNetwork = {
+  id: 'net-i',
+  bridge: 'br-i',
+  subnets4: ['10.88.4.0/24'],
+  subnets6: [],
+  internal: true,
+  icc: true,
+  masquerade: true,
+};
 
 const port = (hostPort: number, containerPort: number, extra: Partial<FwPortMapping> = {}): FwPortMapping => ({
   networkId: 'net-a',
@@ -214,7 +251,11 @@ describe('nftables firewall in a fake host namespace', { timeout: 240_000 }, () 
     await sysctl('host', 'net.ipv6.conf.all.forwarding', '1');
     await sysctl('host', 'net.ipv4.conf.br-a.route_localnet', '1');
     // The user's own table exists before weft starts; init() must leave it alone.
-    await nftIn('host', ['-f', '-'], 'table inet weft-user {\n chain weft-user { type filter hook forward priority -10; policy accept;\n  counter comment "mine"\n }\n}\n');
+    await nftIn(
+      'host',
+      ['-f', '-'],
+      'table inet weft-user {\n chain weft-user { type filter hook forward priority -10; policy accept;\n  counter comment "mine"\n }\n}\n',
+    );
     await startServer('s1', [80, 81, 53, 9000, 9001, 9002]);
     await startServer('s2', [80]);
     await startServer('s3', [80]);
@@ -317,7 +358,23 @@ describe('nftables firewall in a fake host namespace', { timeout: 240_000 }, () 
   });
 
   it('the user chain is evaluated first: published ports only from one source range', async () => {
-    await nftIn('host', ['add', 'rule', 'inet', 'weft-user', 'weft-user', 'ct', 'status', 'dnat', 'ip', 'saddr', '!=', '198.18.1.0/24', 'drop', 'comment', '"test-only"']);
+    await nftIn('host', [
+      'add',
+      'rule',
+      'inet',
+      'weft-user',
+      'weft-user',
+      'ct',
+      'status',
+      'dnat',
+      'ip',
+      'saddr',
+      '!=',
+      '198.18.1.0/24',
+      'drop',
+      'comment',
+      '"test-only"',
+    ]);
     try {
       await blocked('out', 'tcp', '198.18.0.1', 8080);
     } finally {
@@ -345,7 +402,10 @@ describe('nftables firewall in a fake host namespace', { timeout: 240_000 }, () 
     await nftIn('host', ['flush', 'ruleset']);
     const c = await fw.check();
     assert.equal(c.ok, false);
-    assert.ok(c.problems.some((p) => p.includes('table inet weft is missing')), c.problems.join('\n'));
+    assert.ok(
+      c.problems.some((p) => p.includes('table inet weft is missing')),
+      c.problems.join('\n'),
+    );
     await blocked('out', 'tcp', '198.18.0.1', 8080);
     await fw.restore();
     assert.deepEqual(await fw.check(), { ok: true, problems: [] });
@@ -357,12 +417,28 @@ describe('nftables firewall in a fake host namespace', { timeout: 240_000 }, () 
   it('check() notices a removed element and an edited rule', async () => {
     await nftIn('host', ['delete', 'element', 'inet', 'weft', 'ports4_any', '{ tcp . 8080 }']);
     const c = await fw.check();
-    assert.ok(c.problems.some((p) => p.includes('tcp . 8080 : 10.88.1.2 . 80 is missing')), c.problems.join('\n'));
+    assert.ok(
+      c.problems.some((p) => p.includes('tcp . 8080 : 10.88.1.2 . 80 is missing')),
+      c.problems.join('\n'),
+    );
     // Same tag, different meaning: caught by the fingerprint taken after the last full apply.
     const listing = await nftIn('host', ['-a', 'list', 'chain', 'inet', 'weft', 'forward']);
     const handle = /comment "weft:fwd-inbound" # handle (\d+)/.exec(listing)?.[1];
     assert.ok(handle, listing);
-    await nftIn('host', ['replace', 'rule', 'inet', 'weft', 'forward', 'handle', handle, 'oifname', '@bridges', 'accept', 'comment', '"weft:fwd-inbound"']);
+    await nftIn('host', [
+      'replace',
+      'rule',
+      'inet',
+      'weft',
+      'forward',
+      'handle',
+      handle,
+      'oifname',
+      '@bridges',
+      'accept',
+      'comment',
+      '"weft:fwd-inbound"',
+    ]);
     const edited = await fw.check();
     assert.ok(edited.problems.includes('chain inet weft forward: rule weft:fwd-inbound was modified'), edited.problems.join('\n'));
     await fw.restore();

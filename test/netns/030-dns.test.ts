@@ -59,9 +59,13 @@ class Child {
 }
 
 async function query(ns: string, server: string, queries: Q[], opts: { tcp?: boolean; edns?: boolean } = {}): Promise<Result[]> {
-  const r = await run('nsenter', ['--net=' + nsPath(ns), process.execPath, TOOL, 'query', JSON.stringify({ server, port: 53, queries, timeoutMs: 5000, ...opts })], {
-    timeoutMs: 15_000,
-  });
+  const r = await run(
+    'nsenter',
+    ['--net=' + nsPath(ns), process.execPath, TOOL, 'query', JSON.stringify({ server, port: 53, queries, timeoutMs: 5000, ...opts })],
+    {
+      timeoutMs: 15_000,
+    },
+  );
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout) as Result[];
 }
@@ -131,7 +135,11 @@ describe('embedded DNS in network namespaces', () => {
         ],
         subnets: { n1: ['10.77.0.0/24', 'fd77::/64'], n2: ['10.78.0.0/24'] },
         records: [
-          { networkId: 'n1', endpointId: 'e1', entry: { name: 'web', aliases: ['frontend', 'svc'], ipv4: '10.77.0.10/24', ipv6: 'fd77::10/64' } },
+          {
+            networkId: 'n1',
+            endpointId: 'e1',
+            entry: { name: 'web', aliases: ['frontend', 'svc'], ipv4: '10.77.0.10/24', ipv6: 'fd77::10/64' },
+          },
           { networkId: 'n1', endpointId: 'e2', entry: { name: 'api', aliases: ['svc'], ipv4: '10.77.0.11/24' } },
           { networkId: 'n2', endpointId: 'e3', entry: { name: 'db', aliases: [], ipv4: '10.78.0.10/24' } },
         ],
@@ -292,8 +300,15 @@ describe('embedded DNS in network namespaces', () => {
     const before = await inode();
     const [old] = await query(NS.client, '10.77.0.1', [{ name: 'web', type: 'A' }]);
     assert.deepEqual(data(old!), ['10.77.0.10']);
-    assert.equal((await server!.command({ op: 'set', networkId: 'n1', endpointId: 'e1', entry: { name: 'web', aliases: [], ipv4: '10.77.0.20' } })).ok, true);
-    assert.equal((await server!.command({ op: 'set', networkId: 'n1', endpointId: 'e4', entry: { name: 'cache', aliases: [], ipv4: '10.77.0.30' } })).ok, true);
+    assert.equal(
+      (await server!.command({ op: 'set', networkId: 'n1', endpointId: 'e1', entry: { name: 'web', aliases: [], ipv4: '10.77.0.20' } })).ok,
+      true,
+    );
+    assert.equal(
+      (await server!.command({ op: 'set', networkId: 'n1', endpointId: 'e4', entry: { name: 'cache', aliases: [], ipv4: '10.77.0.30' } }))
+        .ok,
+      true,
+    );
     assert.equal((await server!.command({ op: 'remove', networkId: 'n1', endpointId: 'e2' })).ok, true);
     const r = await query(NS.client, '10.77.0.1', [
       { name: 'web', type: 'A' },

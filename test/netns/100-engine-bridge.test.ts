@@ -58,7 +58,10 @@ describe('single-host engine: bridge, none, host, container modes', () => {
   it('none mode has only loopback', async () => {
     const sb = await runDetached(['--name', 'lonely', '--network', 'none', '--', 'sleep', '60']);
     const r = await FakeHost.inNetns(sb.netnsPath, 'ip', ['-o', 'link', 'show']);
-    const names = r.stdout.trim().split('\n').map((l) => l.split(': ')[1]!.split('@')[0]);
+    const names = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split(': ')[1]!.split('@')[0]);
     assert.deepEqual(names, ['lo']);
   });
 
@@ -67,7 +70,10 @@ describe('single-host engine: bridge, none, host, container modes', () => {
     // default bridge has none while no sandbox is on it.
     const r = await h.cli(['run', '--network', 'host', '--', 'ip', '-o', 'link', 'show']);
     assert.equal(r.code, 0, r.stderr);
-    const ifs = r.stdout.trim().split('\n').map((l) => l.split(': ')[1]!.split('@')[0]);
+    const ifs = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split(': ')[1]!.split('@')[0]);
     assert.ok(ifs.includes('weft0'), `host-mode sandbox sees the fake host's weft0 (got ${ifs.join(',')})`);
     const own = await FakeHost.inNetns(h.nsPath, 'ip', ['-o', 'link', 'show']);
     assert.equal(r.stdout.trim().split('\n').length, own.stdout.trim().split('\n').length, 'the same interfaces as the fake host');
@@ -77,7 +83,7 @@ describe('single-host engine: bridge, none, host, container modes', () => {
     const a = await sandbox('a');
     const r = await h.cli(['run', '--network', 'container:a', '--', node, NETTOOL, 'tcp-client', '127.0.0.1', '7000', 'pod']);
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout.trim(), '127.0.0.1 pod', 'reached a\'s server over the shared loopback');
+    assert.equal(r.stdout.trim(), '127.0.0.1 pod', "reached a's server over the shared loopback");
     const r2 = await h.cli(['run', '--network', 'container:a', '--', 'ip', '-4', '-o', 'addr', 'show', 'eth0']);
     assert.match(r2.stdout, new RegExp(a.endpoints[0]!.ipv4!.replace(/\./g, '\\.')));
   });
@@ -123,7 +129,11 @@ describe('single-host engine: bridge, none, host, container modes', () => {
     assert.ok(Number(m[1]) > 1_000_000, 'the stream carried data throughout');
     // State after restart matches: every sandbox is still known.
     const all = await h.client.request<SandboxView[]>('GET', '/v1/sandboxes');
-    for (const name of ['a', 'b', 'c', 'streamsrv']) assert.ok(all.some((x) => x.name === name), `${name} still recorded`);
+    for (const name of ['a', 'b', 'c', 'streamsrv'])
+      assert.ok(
+        all.some((x) => x.name === name),
+        `${name} still recorded`,
+      );
   });
 
   it('killing a sandbox process frees its address', async () => {

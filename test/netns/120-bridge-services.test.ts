@@ -31,10 +31,14 @@ describe('bridge services: NAT, published ports, isolation (nftables)', () => {
   const ipOf = (sb: SandboxView, i = 0): string => sb.endpoints[i]!.ipv4!.split('/')[0]!;
   const tool = (nsPath: string, args: string[]) => SimHost.inNetns(nsPath, node, [NETTOOL, ...args]);
   const reply = (nsPath: string, args: string[], timeoutMs = 5000) =>
-    waitFor(`${args.join(' ')}`, async () => {
-      const r = await tool(nsPath, args);
-      return r.code === 0 ? r.stdout.trim() : undefined;
-    }, timeoutMs);
+    waitFor(
+      `${args.join(' ')}`,
+      async () => {
+        const r = await tool(nsPath, args);
+        return r.code === 0 ? r.stdout.trim() : undefined;
+      },
+      timeoutMs,
+    );
   const blocked = async (nsPath: string, args: string[]): Promise<boolean> => (await tool(nsPath, [...args.slice(0, 4), '800'])).code !== 0;
 
   it('runs with the nftables backend', async () => {
@@ -46,7 +50,23 @@ describe('bridge services: NAT, published ports, isolation (nftables)', () => {
 
   it('an outside client reaches published TCP and UDP ports and the server sees its real address', async () => {
     await h.cliOk(['network', 'create', '--subnet', '10.93.0.0/24', 'web']);
-    await runDetached(['--name', 'srv', '--network', 'web', '-p', '8080:7000', '-p', '8080:7001/udp', '-p', '9000-9001:7100-7101', '--', node, NETTOOL, 'tcp-server', '7000,7100,7101']);
+    await runDetached([
+      '--name',
+      'srv',
+      '--network',
+      'web',
+      '-p',
+      '8080:7000',
+      '-p',
+      '8080:7001/udp',
+      '-p',
+      '9000-9001:7100-7101',
+      '--',
+      node,
+      NETTOOL,
+      'tcp-server',
+      '7000,7100,7101',
+    ]);
     await runDetached(['--name', 'usrv', '--network', 'web', '-p', '5353:7001/udp', '--', node, NETTOOL, 'udp-server', '7001']);
     assert.equal(await reply(outsidePath(), ['tcp-client', '198.18.0.1', '8080', 'hi']), '198.18.0.2 hi');
     assert.equal(await reply(outsidePath(), ['udp-client', '198.18.0.1', '5353', 'dg']), '198.18.0.2 dg');
@@ -110,7 +130,11 @@ describe('bridge services: NAT, published ports, isolation (nftables)', () => {
     const other = await runDetached(['--name', 's6other', '--network', 'v6b', '--', 'sleep', '600']);
     const v6 = s6.endpoints[0]!.ipv6!.split('/')[0]!;
     assert.match(v6, /^fd00:a1::/);
-    assert.equal(await reply(outsidePath(), ['tcp-client', 'fd18::1', '8443', 'six']), 'fd18::2 six', 'outside client over IPv6, real source address');
+    assert.equal(
+      await reply(outsidePath(), ['tcp-client', 'fd18::1', '8443', 'six']),
+      'fd18::2 six',
+      'outside client over IPv6, real source address',
+    );
     assert.match(await reply(same.netnsPath, ['tcp-client', v6, '7000', 'in']), / in$/, 'same network over IPv6');
     assert.ok(await blocked(other.netnsPath, ['tcp-client', v6, '7000', 'x']), 'other network blocked over IPv6');
   });

@@ -26,7 +26,17 @@ describe('embedded DNS through weftd', () => {
   before(async () => {
     h = await SimHost.create('dnsi', ['--firewall', 'nftables', '--dns-upstream', '198.18.7.2']);
     const up = await h.outsideMachine('up', 'toup', '198.18.7.1/24', '198.18.7.2/24');
-    upstream = spawn('nsenter', [`--net=/run/netns/${up}`, node, DNSTOOL, 'upstream', JSON.stringify({ address: '198.18.7.2', port: 53, records: { 'outside.example': { A: ['198.18.9.9'] } } })], { stdio: ['ignore', 'pipe', 'inherit'] });
+    upstream = spawn(
+      'nsenter',
+      [
+        `--net=/run/netns/${up}`,
+        node,
+        DNSTOOL,
+        'upstream',
+        JSON.stringify({ address: '198.18.7.2', port: 53, records: { 'outside.example': { A: ['198.18.9.9'] } } }),
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     h.track(upstream.pid);
     await new Promise<void>((resolve, reject) => {
       upstream!.stdout!.once('data', () => resolve());
@@ -41,7 +51,11 @@ describe('embedded DNS through weftd', () => {
 
   const runDetached = (args: string[]): Promise<SandboxView> => h.runDetached(args);
   const query = async (from: SandboxView, server: string, queries: { name: string; type: string }[], tcp = false): Promise<Result[]> => {
-    const r = await SimHost.inNetns(from.netnsPath, node, [DNSTOOL, 'query', JSON.stringify({ server, port: 53, queries, tcp, timeoutMs: 3000 })]);
+    const r = await SimHost.inNetns(from.netnsPath, node, [
+      DNSTOOL,
+      'query',
+      JSON.stringify({ server, port: 53, queries, tcp, timeoutMs: 3000 }),
+    ]);
     assert.equal(r.code, 0, r.stderr);
     return JSON.parse(r.stdout) as Result[];
   };
@@ -68,9 +82,18 @@ describe('embedded DNS through weftd', () => {
       ]);
       return r[0]!.answers?.length ? r : undefined;
     });
-    assert.deepEqual(r1!.answers!.map((x) => x.data), [ipA]);
-    assert.deepEqual(r2!.answers!.map((x) => x.data), [ip6A]);
-    assert.deepEqual(r3!.answers!.map((x) => x.data), [ipB]);
+    assert.deepEqual(
+      r1!.answers!.map((x) => x.data),
+      [ipA],
+    );
+    assert.deepEqual(
+      r2!.answers!.map((x) => x.data),
+      [ip6A],
+    );
+    assert.deepEqual(
+      r3!.answers!.map((x) => x.data),
+      [ipB],
+    );
     assert.match(String(r4!.answers![0]!.data), /^alpha/);
 
     const firsts = new Set<unknown>();
@@ -82,7 +105,11 @@ describe('embedded DNS through weftd', () => {
     assert.equal(firsts.size, 2, 'round-robin: the first answer changes');
 
     const [out] = await query(c, gw, [{ name: 'outside.example', type: 'A' }]);
-    assert.deepEqual(out!.answers!.map((x) => x.data), ['198.18.9.9'], 'forwarded to the upstream namespace');
+    assert.deepEqual(
+      out!.answers!.map((x) => x.data),
+      ['198.18.9.9'],
+      'forwarded to the upstream namespace',
+    );
   });
 
   it('forgets a sandbox when it goes away', async () => {
@@ -90,11 +117,19 @@ describe('embedded DNS through weftd', () => {
     const c = await h.client.request<SandboxView>('GET', '/v1/sandboxes/client');
     // The gateway's MAC must not change when a port leaves (it did, before bridges got their
     // own MAC): the client's ARP entry would point at the departed sandbox. Ask a few times.
-    const answers = await waitFor('answer after removal', async () => {
-      const [r] = await query(c, '10.99.0.1', [{ name: 'svc', type: 'A' }]);
-      return r?.answers;
-    }, 10_000);
+    const answers = await waitFor(
+      'answer after removal',
+      async () => {
+        const [r] = await query(c, '10.99.0.1', [{ name: 'svc', type: 'A' }]);
+        return r?.answers;
+      },
+      10_000,
+    );
     const alphaIp = (await h.sandbox('alpha')).endpoints[0]!.ipv4!.split('/')[0];
-    assert.deepEqual(answers.map((x) => x.data), [alphaIp], 'only the remaining sandbox answers for the shared alias');
+    assert.deepEqual(
+      answers.map((x) => x.data),
+      [alphaIp],
+      'only the remaining sandbox answers for the shared alias',
+    );
   });
 });

@@ -48,7 +48,10 @@ describe('reliability: drift repair, cold start, concurrency, security', () => {
     const times: Record<string, number> = {};
 
     await mustRun('ip', ['-n', h.ns, 'link', 'del', ep.hostIfname!]);
-    times.veth = await repairedWithin('veth', async () => (await hostHas(['link', 'show', ep.hostIfname!])) && (await sbOut(['-o', 'addr', 'show', 'eth0'])).includes(ep.ipv4!));
+    times.veth = await repairedWithin(
+      'veth',
+      async () => (await hostHas(['link', 'show', ep.hostIfname!])) && (await sbOut(['-o', 'addr', 'show', 'eth0'])).includes(ep.ipv4!),
+    );
 
     await mustRun('ip', ['-n', h.ns, 'link', 'del', br]);
     times.bridge = await repairedWithin('bridge', async () => {
@@ -57,16 +60,24 @@ describe('reliability: drift repair, cold start, concurrency, security', () => {
     });
 
     await mustRun('ip', ['-n', h.ns, 'addr', 'flush', 'dev', br]);
-    times.gatewayAddress = await repairedWithin('gateway address', async () => (await h.inHost('ip', ['-o', 'addr', 'show', 'dev', br])).stdout.includes('10.97.0.1/24'));
+    times.gatewayAddress = await repairedWithin('gateway address', async () =>
+      (await h.inHost('ip', ['-o', 'addr', 'show', 'dev', br])).stdout.includes('10.97.0.1/24'),
+    );
 
     await mustRun('nsenter', [`--net=${a.netnsPath}`, 'ip', 'addr', 'del', ep.ipv4!, 'dev', 'eth0']);
-    times.sandboxAddress = await repairedWithin('sandbox address', async () => (await sbOut(['-o', 'addr', 'show', 'eth0'])).includes(ep.ipv4!));
+    times.sandboxAddress = await repairedWithin('sandbox address', async () =>
+      (await sbOut(['-o', 'addr', 'show', 'eth0'])).includes(ep.ipv4!),
+    );
 
     await mustRun('nsenter', [`--net=${a.netnsPath}`, 'ip', 'route', 'del', 'default']);
-    times.defaultRoute = await repairedWithin('default route', async () => (await sbOut(['route', 'show', 'default'])).includes('10.97.0.1'));
+    times.defaultRoute = await repairedWithin('default route', async () =>
+      (await sbOut(['route', 'show', 'default'])).includes('10.97.0.1'),
+    );
 
     await mustRun('nsenter', [`--net=${h.nsPath}`, 'nft', 'flush', 'table', 'inet', 'weft']);
-    times.nftRules = await repairedWithin('nft rules', async () => (await h.inHost('nft', ['list', 'table', 'inet', 'weft'])).stdout.includes('masquerade'));
+    times.nftRules = await repairedWithin('nft rules', async () =>
+      (await h.inHost('nft', ['list', 'table', 'inet', 'weft'])).stdout.includes('masquerade'),
+    );
 
     console.log(`drift repair times (ms): ${JSON.stringify(times)}`);
     assert.ok(await hostHas(['link', 'show', 'foreign0']), 'foreign link untouched');
@@ -81,8 +92,19 @@ describe('reliability: drift repair, cold start, concurrency, security', () => {
     for (let i = 0; i < 200; i++) ids.push((await h.client.request<{ id: string }>('POST', '/v1/sandboxes', { name: `c${i}` })).id);
     const t0 = Date.now();
     // 180 through the API at once, 20 through CLI processes at the same time.
-    const api = ids.slice(0, 180).map((id) => h.client.request<{ ipv4: string }>('POST', '/v1/networks/busy/connect', { sandbox: id }).then((e) => ({ ok: true as const, ip: e.ipv4 }), (err: Error) => ({ ok: false as const, err: err.message })));
-    const cli = ids.slice(180).map((id) => h.cli(['network', 'connect', 'busy', id], 60_000).then((r) => (r.code === 0 ? { ok: true as const, ip: '' } : { ok: false as const, err: r.stderr })));
+    const api = ids.slice(0, 180).map((id) =>
+      h.client.request<{ ipv4: string }>('POST', '/v1/networks/busy/connect', { sandbox: id }).then(
+        (e) => ({ ok: true as const, ip: e.ipv4 }),
+        (err: Error) => ({ ok: false as const, err: err.message }),
+      ),
+    );
+    const cli = ids
+      .slice(180)
+      .map((id) =>
+        h
+          .cli(['network', 'connect', 'busy', id], 60_000)
+          .then((r) => (r.code === 0 ? { ok: true as const, ip: '' } : { ok: false as const, err: r.stderr })),
+      );
     const results = await Promise.all([...api, ...cli]);
     const ms = Date.now() - t0;
     const failed = results.filter((r) => !r.ok);
@@ -98,7 +120,9 @@ describe('reliability: drift repair, cold start, concurrency, security', () => {
       if (m) kernelAddrs.push(m[1]!);
     }
     assert.equal(new Set(kernelAddrs).size, kernelAddrs.length, 'no address twice in the kernel');
-    console.log(`200 concurrent attaches: ${results.length - failed.length} ok, ${failed.length} failed, ${ms} ms, ${addrs.length} distinct addresses`);
+    console.log(
+      `200 concurrent attaches: ${results.length - failed.length} ok, ${failed.length} failed, ${ms} ms, ${addrs.length} distinct addresses`,
+    );
     assert.equal(failed.length, 0);
     assert.equal(addrs.length, 200);
     for (const id of ids) await h.client.request('DELETE', `/v1/sandboxes/${id}`);

@@ -12,7 +12,9 @@ describe('fault injection', () => {
     const kills = Number(process.env.WEFT_FAULT_KILLS ?? 40);
     const seed = Number(process.env.WEFT_FAULT_SEED ?? 20261123);
     const r = await runFaultInjection({ kills, seed, maxMs: 150_000 });
-    console.log(`fault injection: seed ${seed}, ${r.kills} kill points, ${r.operations} operations (${r.operationErrors} refused or cut), ${r.violations.length} with violations, ${r.leaks.length} leaks, ${r.ms} ms`);
+    console.log(
+      `fault injection: seed ${seed}, ${r.kills} kill points, ${r.operations} operations (${r.operationErrors} refused or cut), ${r.violations.length} with violations, ${r.leaks.length} leaks, ${r.ms} ms`,
+    );
     assert.ok(r.kills >= Math.min(kills, 20), `made ${r.kills} kill points`);
     assert.deepEqual(r.violations, []);
     assert.deepEqual(r.leaks, []);

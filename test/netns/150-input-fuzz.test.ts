@@ -15,11 +15,19 @@ import { SqliteStore } from '../../src/store/sqlite-store.js';
 function send(socket: string, r: BadRequest): Promise<{ status: number; body: string }> {
   const payload = r.raw ?? (r.body === undefined ? undefined : JSON.stringify(r.body));
   return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath: socket, method: r.method, path: r.path, headers: payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {} }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = http.request(
+      {
+        socketPath: socket,
+        method: r.method,
+        path: r.path,
+        headers: payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {},
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on('error', reject);
     req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
     if (payload) req.write(payload);
@@ -35,7 +43,11 @@ describe('input hardening: generated bad inputs', () => {
     h = await SimHost.create('fuzz', ['--firewall', 'nftables']);
     await h.start();
     await h.cliOk(['network', 'create', '--subnet', FIXTURE.subnet, FIXTURE.network]);
-    await h.client.request('POST', '/v1/sandboxes', { name: FIXTURE.sandbox, networks: [{ network: FIXTURE.network }], publish: [`${FIXTURE.publishedPort}:80`] });
+    await h.client.request('POST', '/v1/sandboxes', {
+      name: FIXTURE.sandbox,
+      networks: [{ network: FIXTURE.network }],
+      publish: [`${FIXTURE.publishedPort}:80`],
+    });
     store = SqliteStore.open(path.join(h.stateDir, 'weft.db'));
   });
   after(async () => {
@@ -48,10 +60,19 @@ describe('input hardening: generated bad inputs', () => {
   const kernelSnapshot = async (): Promise<string> => {
     const parts = [
       // Operational state (UNKNOWN → UP as ports settle) is the kernel's, not a change we made.
-      (await h.inHost('ip', ['-o', 'link', 'show'])).stdout.replace(/\s+link\/\S+ [0-9a-f:]+ brd [0-9a-f:]+/g, '').replace(/ state \S+/g, ''),
+      (await h.inHost('ip', ['-o', 'link', 'show'])).stdout
+        .replace(/\s+link\/\S+ [0-9a-f:]+ brd [0-9a-f:]+/g, '')
+        .replace(/ state \S+/g, ''),
       // IPv6 link-local addresses and their DAD state come and go on their own.
-      (await h.inHost('ip', ['-o', 'addr', 'show'])).stdout.split('\n').filter((l) => !l.includes(' fe80:')).join('\n').replace(/valid_lft.*$/gm, ''),
-      (await h.inHost('ip', ['route', 'show', 'table', 'all'])).stdout.split('\n').filter((l) => !/fe80|ff00|multicast/.test(l)).join('\n'),
+      (await h.inHost('ip', ['-o', 'addr', 'show'])).stdout
+        .split('\n')
+        .filter((l) => !l.includes(' fe80:'))
+        .join('\n')
+        .replace(/valid_lft.*$/gm, ''),
+      (await h.inHost('ip', ['route', 'show', 'table', 'all'])).stdout
+        .split('\n')
+        .filter((l) => !/fe80|ff00|multicast/.test(l))
+        .join('\n'),
       (await h.inHost('nft', ['list', 'table', 'inet', 'weft'])).stdout,
       readdirSync(path.join(h.runDir, 'netns')).sort().join(','),
     ];
@@ -74,12 +95,16 @@ describe('input hardening: generated bad inputs', () => {
       } catch {
         /* not JSON */
       }
-      if (res.status < 400 || res.status >= 500 || !err?.code?.startsWith('WEFT_') || !err.message) unclear.push(`${r.what}: ${res.status} ${res.body.slice(0, 200)}`);
+      if (res.status < 400 || res.status >= 500 || !err?.code?.startsWith('WEFT_') || !err.message)
+        unclear.push(`${r.what}: ${res.status} ${res.body.slice(0, 200)}`);
       if ((await storeSnapshot()) !== storeBefore) changed.push(`store changed by ${r.what}`);
-      if ((i % 100 === 99 || process.env.WEFT_FUZZ_KERNEL_EACH) && (await kernelSnapshot()) !== kernelBefore) changed.push(`kernel changed by request ≤ ${i}: ${r.what}`);
+      if ((i % 100 === 99 || process.env.WEFT_FUZZ_KERNEL_EACH) && (await kernelSnapshot()) !== kernelBefore)
+        changed.push(`kernel changed by request ≤ ${i}: ${r.what}`);
       if (changed.length > 0) break;
     }
-    console.log(`fuzz: ${reqs.length} bad requests, ${reqs.length - unclear.length} clear errors, ${unclear.length} unclear, ${changed.length} changes`);
+    console.log(
+      `fuzz: ${reqs.length} bad requests, ${reqs.length - unclear.length} clear errors, ${unclear.length} unclear, ${changed.length} changes`,
+    );
     assert.deepEqual(changed, []);
     assert.deepEqual(unclear, []);
     assert.equal(await kernelSnapshot(), kernelBefore, 'kernel unchanged');

@@ -52,14 +52,23 @@ describe('CNI plugin conformance (weft, weft-ipam)', () => {
   const addrs = async (ns: string, ifname: string): Promise<string[]> => {
     const r = await SimHost.inNetns(ns, 'ip', ['-j', 'addr', 'show', 'dev', ifname]);
     if (r.code !== 0) return [];
-    return (JSON.parse(r.stdout) as { addr_info: { family: string; local: string; prefixlen: number }[] }[])[0]!.addr_info.filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`);
+    return (JSON.parse(r.stdout) as { addr_info: { family: string; local: string; prefixlen: number }[] }[])[0]!.addr_info
+      .filter((a) => a.family === 'inet')
+      .map((a) => `${a.local}/${a.prefixlen}`);
   };
   /** Everything a failed call must leave untouched. */
   const snapshot = async (): Promise<string> => {
     const sbs = await h.client.request<SandboxView[]>('GET', '/v1/sandboxes');
     const nets = await h.client.request<NetworkInspect[]>('GET', '/v1/networks');
-    const links = (await h.inHost('ip', ['-o', 'link', 'show'])).stdout.split('\n').map((l) => l.split(': ')[1]).sort();
-    return JSON.stringify({ sbs: sbs.map((s) => [s.name, s.endpoints.length]), nets: nets.map((n) => [n.Name, Object.keys(n.Containers).length]), links });
+    const links = (await h.inHost('ip', ['-o', 'link', 'show'])).stdout
+      .split('\n')
+      .map((l) => l.split(': ')[1])
+      .sort();
+    return JSON.stringify({
+      sbs: sbs.map((s) => [s.name, s.endpoints.length]),
+      nets: nets.map((n) => [n.Name, Object.keys(n.Containers).length]),
+      links,
+    });
   };
 
   it('runs against the weftd of the fake host', async () => {
@@ -103,7 +112,8 @@ describe('CNI plugin conformance (weft, weft-ipam)', () => {
       assert.deepEqual(res.routes, [{ dst: '0.0.0.0/0', gw: '10.201.0.1' }]);
       // The kernel has what the result says.
       assert.deepEqual(await addrs(ns, 'eth0'), [ips[0]!.address]);
-      const mac = (JSON.parse((await SimHost.inNetns(ns, 'ip', ['-j', 'link', 'show', 'eth0'])).stdout) as { address: string }[])[0]!.address;
+      const mac = (JSON.parse((await SimHost.inNetns(ns, 'ip', ['-j', 'link', 'show', 'eth0'])).stdout) as { address: string }[])[0]!
+        .address;
       assert.equal(mac, ifs[2]!.mac);
       const hostVeth = JSON.parse((await h.inHost('ip', ['-j', 'link', 'show', ifs[1]!.name])).stdout) as { master: string }[];
       assert.equal(hostVeth[0]!.master, 'cnit0');
@@ -168,9 +178,9 @@ describe('CNI plugin conformance (weft, weft-ipam)', () => {
       const r = await plugin(i, stdin);
       assert.notEqual(r.code, 0, `${what}: exit status`);
       assert.ok(r.json, `${what}: error JSON on stdout (${r.stdout})`);
-      assert.equal(r.json!.code, code, `${what}: code (${r.stdout})`);
-      assert.equal(typeof r.json!.msg, 'string', what);
-      assert.equal(typeof r.json!.cniVersion, 'string', what);
+      assert.equal(r.json.code, code, `${what}: code (${r.stdout})`);
+      assert.equal(typeof r.json.msg, 'string', what);
+      assert.equal(typeof r.json.cniVersion, 'string', what);
     }
     assert.equal(await snapshot(), before, 'nothing changed');
     assert.deepEqual(await addrs(ns, 'eth0'), []);
@@ -179,7 +189,10 @@ describe('CNI plugin conformance (weft, weft-ipam)', () => {
   it('a network made with weft network create is used; one made by CNI shows in weft network inspect', async () => {
     await h.cliOk(['network', 'create', '--subnet', '10.202.0.0/24', '-o', 'com.docker.network.bridge.name=clibr0', 'fromcli']);
     const ns = await container('cli');
-    const r = await plugin({ command: 'ADD', containerId: 'clictr', netns: ns, ifname: 'eth0' }, conf({ name: 'fromcli', bridge: undefined, ipam: undefined }));
+    const r = await plugin(
+      { command: 'ADD', containerId: 'clictr', netns: ns, ifname: 'eth0' },
+      conf({ name: 'fromcli', bridge: undefined, ipam: undefined }),
+    );
     assert.equal(r.code, 0, r.stdout);
     assert.match((r.json!.ips as { address: string }[])[0]!.address, /^10\.202\.0\./);
     assert.equal((r.json!.interfaces as { name: string }[])[0]!.name, 'clibr0');
@@ -195,7 +208,12 @@ describe('CNI plugin conformance (weft, weft-ipam)', () => {
     const c = conf({
       cniVersion: '1.1.0',
       dns: { nameservers: ['10.201.0.1'], search: ['example.test'] },
-      runtimeConfig: { ips: ['10.201.0.77/24'], mac: '02:00:00:00:00:77', aliases: { cninet: ['web'] }, portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }] },
+      runtimeConfig: {
+        ips: ['10.201.0.77/24'],
+        mac: '02:00:00:00:00:77',
+        aliases: { cninet: ['web'] },
+        portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }],
+      },
     });
     const r = await plugin({ command: 'ADD', containerId: 'capctr', netns: ns, ifname: 'eth0' }, c);
     assert.equal(r.code, 0, r.stdout);
@@ -210,7 +228,10 @@ describe('CNI plugin conformance (weft, weft-ipam)', () => {
     assert.deepEqual(sb.dns, ['10.201.0.1']);
     assert.equal((await plugin({ command: 'DEL', containerId: 'capctr', netns: ns, ifname: 'eth0' }, c)).code, 0);
     const ns2 = await container('args');
-    const r2 = await plugin({ command: 'ADD', containerId: 'argctr', netns: ns2, ifname: 'eth0', args: 'IgnoreUnknown=1;IP=10.201.0.88;K8S_POD_NAME=p' }, conf());
+    const r2 = await plugin(
+      { command: 'ADD', containerId: 'argctr', netns: ns2, ifname: 'eth0', args: 'IgnoreUnknown=1;IP=10.201.0.88;K8S_POD_NAME=p' },
+      conf(),
+    );
     assert.equal(r2.code, 0, r2.stdout);
     assert.equal((r2.json!.ips as { address: string }[])[0]!.address, '10.201.0.88/24');
     assert.equal((await plugin({ command: 'DEL', containerId: 'argctr', netns: ns2, ifname: 'eth0' }, conf())).code, 0);
@@ -231,7 +252,10 @@ describe('CNI plugin conformance (weft, weft-ipam)', () => {
     const ping = await SimHost.inNetns(ns1, 'busybox', ['ping', '-c', '1', '-W', '2', ipB]);
     assert.equal(ping.code, 0, `multi1 reaches multi2 over cninet: ${ping.stdout}`);
     // GC with only multi1/eth0 valid: multi1's net1 is not on cninet, so it stays; multi2 goes.
-    const gc = await plugin({ command: 'GC' }, { ...conf({ cniVersion: '1.1.0' }), 'cni.dev/valid-attachments': [{ containerID: 'multi1', ifname: 'eth0' }] });
+    const gc = await plugin(
+      { command: 'GC' },
+      { ...conf({ cniVersion: '1.1.0' }), 'cni.dev/valid-attachments': [{ containerID: 'multi1', ifname: 'eth0' }] },
+    );
     assert.equal(gc.code, 0, gc.stdout);
     assert.deepEqual(await addrs(ns2, 'eth0'), [], 'stale attachment collected');
     assert.equal((await addrs(ns1, 'eth0')).length, 1, 'valid attachment kept');
@@ -241,9 +265,15 @@ describe('CNI plugin conformance (weft, weft-ipam)', () => {
     assert.ok(!sbs.some((s) => s.labels['weft.cni/container-id'] === 'multi2'));
     const d1 = await plugin({ command: 'DEL', containerId: 'multi1', netns: ns1, ifname: 'net1' }, other);
     assert.equal(d1.code, 0);
-    assert.ok((await h.client.request<SandboxView[]>('GET', '/v1/sandboxes')).some((s) => s.labels['weft.cni/container-id'] === 'multi1'), 'sandbox stays while eth0 is attached');
+    assert.ok(
+      (await h.client.request<SandboxView[]>('GET', '/v1/sandboxes')).some((s) => s.labels['weft.cni/container-id'] === 'multi1'),
+      'sandbox stays while eth0 is attached',
+    );
     assert.equal((await plugin({ command: 'DEL', containerId: 'multi1', netns: ns1, ifname: 'eth0' }, conf())).code, 0);
-    assert.ok(!(await h.client.request<SandboxView[]>('GET', '/v1/sandboxes')).some((s) => s.labels['weft.cni/container-id'] === 'multi1'), 'last DEL removes the sandbox');
+    assert.ok(
+      !(await h.client.request<SandboxView[]>('GET', '/v1/sandboxes')).some((s) => s.labels['weft.cni/container-id'] === 'multi1'),
+      'last DEL removes the sandbox',
+    );
   });
 
   it('DEL succeeds when the namespace is already gone, and for a container never added', async () => {
@@ -253,12 +283,22 @@ describe('CNI plugin conformance (weft, weft-ipam)', () => {
     await mustRun('ip', ['netns', 'del', path.basename(ns)]);
     const d = await plugin({ command: 'DEL', containerId: 'gonectr', netns: ns, ifname: 'eth0' }, conf());
     assert.equal(d.code, 0, d.stdout);
-    const never = await plugin({ command: 'DEL', containerId: 'neveradded', ifname: 'eth0', omit: ['CNI_NETNS'] }, conf({ name: 'nosuchnet' }));
+    const never = await plugin(
+      { command: 'DEL', containerId: 'neveradded', ifname: 'eth0', omit: ['CNI_NETNS'] },
+      conf({ name: 'nosuchnet' }),
+    );
     assert.equal(never.code, 0, never.stdout);
   });
 
   it('weft-ipam: ADD reserves in the weft network, again is idempotent, DEL releases', async () => {
-    const c = { cniVersion: '1.0.0', name: 'ipamnet', type: 'bridge', bridge: 'ipamb0', ipam: { type: 'weft-ipam', subnet: '10.204.0.0/24' }, weftSocket: h.socket };
+    const c = {
+      cniVersion: '1.0.0',
+      name: 'ipamnet',
+      type: 'bridge',
+      bridge: 'ipamb0',
+      ipam: { type: 'weft-ipam', subnet: '10.204.0.0/24' },
+      weftSocket: h.socket,
+    };
     const inv = { command: 'ADD', containerId: 'ipamctr', netns: '/run/netns/unused', ifname: 'eth0' };
     const r = await plugin(inv, c, 'weft-ipam');
     assert.equal(r.code, 0, r.stdout);
@@ -291,7 +331,10 @@ describe('CNI plugin conformance (weft, weft-ipam)', () => {
     assert.equal(st.code, 0, st.stdout);
     await h.start();
     const net = await h.client.request<NetworkInspect>('GET', '/v1/networks/cninet');
-    assert.ok(Object.values(net.Containers).some((x) => x.IPv4Address === ip), 'weftd sees the fallback ADD');
+    assert.ok(
+      Object.values(net.Containers).some((x) => x.IPv4Address === ip),
+      'weftd sees the fallback ADD',
+    );
     await h.stop();
     const del = await plugin({ command: 'DEL', containerId: 'fallback1', netns: ns, ifname: 'eth0' }, c);
     assert.equal(del.code, 0, del.stdout + del.stderr);

@@ -54,7 +54,8 @@ describe('CNI chaining with the reference plugins', () => {
   };
 
   it('has the reference plugins and iptables, and runs them in the fake host', async () => {
-    for (const p of ['bridge', 'portmap', 'bandwidth', 'tuning', 'firewall']) assert.ok(existsSync(path.join(REF, p)), `${REF}/${p} is installed`);
+    for (const p of ['bridge', 'portmap', 'bandwidth', 'tuning', 'firewall'])
+      assert.ok(existsSync(path.join(REF, p)), `${REF}/${p} is installed`);
     const v = await execPlugin(path.join(REF, 'portmap'), { command: 'VERSION' }, '');
     assert.equal(v.code, 0);
     assert.ok((v.json!.supportedVersions as string[]).includes('1.0.0'));
@@ -66,7 +67,14 @@ describe('CNI chaining with the reference plugins', () => {
       cniVersion: '1.0.0',
       name: 'chainnet',
       plugins: [
-        { type: 'weft', bridge: 'chainbr0', ipam: { ranges: [[{ subnet: '10.205.0.0/24' }], [{ subnet: 'fd00:205::/64' }]] }, weftSocket: h.socket, weftStateDir: h.stateDir, weftRunDir: h.runDir },
+        {
+          type: 'weft',
+          bridge: 'chainbr0',
+          ipam: { ranges: [[{ subnet: '10.205.0.0/24' }], [{ subnet: 'fd00:205::/64' }]] },
+          weftSocket: h.socket,
+          weftStateDir: h.stateDir,
+          weftRunDir: h.runDir,
+        },
         { type: 'portmap', capabilities: { portMappings: true }, snat: true },
         { type: 'bandwidth', capabilities: { bandwidth: true } },
         { type: 'tuning', sysctl: { 'net.ipv4.conf.eth0.rp_filter': '2' } },
@@ -92,7 +100,9 @@ describe('CNI chaining with the reference plugins', () => {
     assert.match((res.ips as { address: string }[])[1]!.address, /^fd00:205::/);
     // portmap: DNAT rules in the fake host; reach the container through the host port.
     assert.match(await inHost('iptables', ['-t', 'nat', '-S']), /--dport 18080/);
-    const srv = await import('node:child_process').then((m) => m.spawn('nsenter', [`--net=${ns}`, process.execPath, NETTOOL, 'tcp-server', '8080'], { stdio: 'ignore' }));
+    const srv = await import('node:child_process').then((m) =>
+      m.spawn('nsenter', [`--net=${ns}`, process.execPath, NETTOOL, 'tcp-server', '8080'], { stdio: 'ignore' }),
+    );
     servers.push(srv.pid!);
     const reply = await waitFor('reply through the published port', async () => {
       const r = await h.inHost(process.execPath, [NETTOOL, 'tcp-client', '10.205.0.1', '18080', 'via-portmap']);
@@ -123,7 +133,9 @@ describe('CNI chaining with the reference plugins', () => {
     const list: ConfList = {
       cniVersion: '1.0.0',
       name: 'refipam',
-      plugins: [{ type: 'bridge', bridge: 'refb0', isGateway: true, ipam: { type: 'weft-ipam', subnet: '10.206.0.0/24' }, weftSocket: h.socket }],
+      plugins: [
+        { type: 'bridge', bridge: 'refb0', isGateway: true, ipam: { type: 'weft-ipam', subnet: '10.206.0.0/24' }, weftSocket: h.socket },
+      ],
     };
     const ns1 = await container('ri1');
     const ns2 = await container('ri2');
@@ -141,12 +153,20 @@ describe('CNI chaining with the reference plugins', () => {
     assert.equal(net.Options['com.docker.network.bridge.name'], 'refb0', 'the weft network is the bridge the plugin uses');
     // A weft endpoint on the same network never gets an address the reference bridge holds.
     const ns3 = await container('ri3');
-    const w = await execPlugin(path.join(bin, 'weft'), { command: 'ADD', containerId: 'refctr3', netns: ns3, ifname: 'eth0', hostNs: h.nsPath }, JSON.stringify({ cniVersion: '1.0.0', name: 'refipam', type: 'weft', weftSocket: h.socket }));
+    const w = await execPlugin(
+      path.join(bin, 'weft'),
+      { command: 'ADD', containerId: 'refctr3', netns: ns3, ifname: 'eth0', hostNs: h.nsPath },
+      JSON.stringify({ cniVersion: '1.0.0', name: 'refipam', type: 'weft', weftSocket: h.socket }),
+    );
     assert.equal(w.code, 0, w.stdout);
     assert.equal((w.json!.ips as { address: string }[])[0]!.address, '10.206.0.4/24');
     const ping3 = await SimHost.inNetns(ns3, 'busybox', ['ping', '-c', '1', '-W', '2', '10.206.0.2']);
     assert.equal(ping3.code, 0, 'a weft container reaches a reference-bridge container on the shared bridge');
-    await execPlugin(path.join(bin, 'weft'), { command: 'DEL', containerId: 'refctr3', netns: ns3, ifname: 'eth0', hostNs: h.nsPath }, JSON.stringify({ cniVersion: '1.0.0', name: 'refipam', type: 'weft', weftSocket: h.socket }));
+    await execPlugin(
+      path.join(bin, 'weft'),
+      { command: 'DEL', containerId: 'refctr3', netns: ns3, ifname: 'eth0', hostNs: h.nsPath },
+      JSON.stringify({ cniVersion: '1.0.0', name: 'refipam', type: 'weft', weftSocket: h.socket }),
+    );
     await chain.del(list, a);
     await chain.del(list, b);
     const again = await chain.add(list, a);

@@ -34,7 +34,8 @@ describe('docker: weft attach CONTAINER survives restarts', () => {
     const r = await h.inHost(process.execPath, ['-e', GET_SCRIPT, ip], 10_000);
     return r.code === 0 ? r.stdout : undefined;
   };
-  const addrOf = async (c: string, ifname: string): Promise<string> => (await dk.docker(['exec', c, 'ip', '-o', 'addr', 'show', ifname])).stdout;
+  const addrOf = async (c: string, ifname: string): Promise<string> =>
+    (await dk.docker(['exec', c, 'ip', '-o', 'addr', 'show', ifname])).stdout;
   const attachments = () => h.client.request<{ containerId: string; networkId: string; ipv4?: string }[]>('GET', '/v1/attachments');
 
   it('has a real dockerd next to weftd', async () => {
@@ -50,14 +51,36 @@ describe('docker: weft attach CONTAINER survives restarts', () => {
     const s = await h.cli(['attach', 'stopped', '--network', 'pw', '--docker-host', `unix://${dk.socket}`]);
     assert.notEqual(s.code, 0);
     assert.match(s.stderr, /not running/);
-    const g = await h.cli(['attach', 'stopped', '--network', 'pw', '--ip', '10.94.0.9/24@10.94.0.77', '--docker-host', `unix://${dk.socket}`]);
+    const g = await h.cli([
+      'attach',
+      'stopped',
+      '--network',
+      'pw',
+      '--ip',
+      '10.94.0.9/24@10.94.0.77',
+      '--docker-host',
+      `unix://${dk.socket}`,
+    ]);
     assert.notEqual(g.code, 0);
     assert.deepEqual(await attachments(), []);
   });
 
   it('attaches a running container with a fixed IP, gateway, MAC and interface name', async () => {
     await dk.dockerOk(['run', '-d', '--name', 'pw1', '--network', 'none', image, 'httpd', '-f', '-p', '80', '-h', '/www']);
-    await h.cliOk(['attach', 'pw1', '--network', 'pw', '--ip', '10.94.0.50/24@10.94.0.1', '--mac', '02:00:0a:5e:00:32', '--ifname', 'eth5', '--docker-host', `unix://${dk.socket}`]);
+    await h.cliOk([
+      'attach',
+      'pw1',
+      '--network',
+      'pw',
+      '--ip',
+      '10.94.0.50/24@10.94.0.1',
+      '--mac',
+      '02:00:0a:5e:00:32',
+      '--ifname',
+      'eth5',
+      '--docker-host',
+      `unix://${dk.socket}`,
+    ]);
     assert.match(await addrOf('pw1', 'eth5'), /inet 10\.94\.0\.50\/24/);
     const link = (await dk.docker(['exec', 'pw1', 'ip', '-o', 'link', 'show', 'eth5'])).stdout;
     assert.match(link, /02:00:0a:5e:00:32/);

@@ -47,7 +47,7 @@ export function execPlugin(bin: string, inv: Invocation, stdin: string, timeoutM
   const [cmd, args] = inv.hostNs ? ['nsenter', [`--net=${inv.hostNs}`, bin]] : [bin, []];
   const t0 = process.hrtime.bigint();
   return new Promise((resolve) => {
-    const child = spawn(cmd as string, args as string[], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
@@ -109,7 +109,15 @@ export class ChainRunner {
   }
 
   private inv(command: string, att: Attachment): Invocation {
-    return { command, containerId: att.containerId, netns: att.netns, ifname: att.ifname, args: att.args, path: this.binDirs.join(':'), hostNs: this.hostNs };
+    return {
+      command,
+      containerId: att.containerId,
+      netns: att.netns,
+      ifname: att.ifname,
+      args: att.args,
+      path: this.binDirs.join(':'),
+      hostNs: this.hostNs,
+    };
   }
 
   private key(list: ConfList, att: Attachment): string {

@@ -38,11 +38,24 @@ describe('cni request parsing', () => {
       ['bad field type', env, JSON.stringify({ cniVersion: '1.0.0', name: 'n', type: 'weft', ipMasq: 'yes' }), 7],
       ['bad name', env, JSON.stringify({ cniVersion: '1.0.0', name: '-n', type: 'weft' }), 7],
     ];
-    for (const [what, e, stdin, want] of table) assert.equal(code(() => parseRequest(e, stdin)), want, what);
-    assert.equal(code(() => parseRequest({ CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'c', CNI_IFNAME: 'eth0', CNI_PATH: '/x' }, conf)), 0, 'DEL needs no netns');
+    for (const [what, e, stdin, want] of table)
+      assert.equal(
+        code(() => parseRequest(e, stdin)),
+        want,
+        what,
+      );
+    assert.equal(
+      code(() => parseRequest({ CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'c', CNI_IFNAME: 'eth0', CNI_PATH: '/x' }, conf)),
+      0,
+      'DEL needs no netns',
+    );
   });
   it('parses CNI_ARGS', () => {
-    assert.deepEqual(parseCniArgs('IgnoreUnknown=1;IP=10.0.0.5;K8S_POD_NAME=a=b'), { IgnoreUnknown: '1', IP: '10.0.0.5', K8S_POD_NAME: 'a=b' });
+    assert.deepEqual(parseCniArgs('IgnoreUnknown=1;IP=10.0.0.5;K8S_POD_NAME=a=b'), {
+      IgnoreUnknown: '1',
+      IP: '10.0.0.5',
+      K8S_POD_NAME: 'a=b',
+    });
   });
 });
 
@@ -61,9 +74,32 @@ describe('cni mapping', () => {
     assert.notEqual(sandboxNameOf('test-container-1'), sandboxNameOf('test-container-2'));
   });
   it('maps bridge options and port mappings', () => {
-    const body = networkBodyOf({ cniVersion: '1.0.0', name: 'n', type: 'weft', bridge: 'b0', mtu: 1400, ipMasq: true, icc: false, ipam: { subnet: '10.0.0.0/24', gateway: '10.0.0.254' } }, 'weft');
-    assert.deepEqual(body.options, { 'com.docker.network.bridge.name': 'b0', 'com.docker.network.driver.mtu': '1400', 'com.docker.network.bridge.enable_ip_masquerade': 'true', 'com.docker.network.bridge.enable_icc': 'false' });
+    const body = networkBodyOf(
+      {
+        cniVersion: '1.0.0',
+        name: 'n',
+        type: 'weft',
+        bridge: 'b0',
+        mtu: 1400,
+        ipMasq: true,
+        icc: false,
+        ipam: { subnet: '10.0.0.0/24', gateway: '10.0.0.254' },
+      },
+      'weft',
+    );
+    assert.deepEqual(body.options, {
+      'com.docker.network.bridge.name': 'b0',
+      'com.docker.network.driver.mtu': '1400',
+      'com.docker.network.bridge.enable_ip_masquerade': 'true',
+      'com.docker.network.bridge.enable_icc': 'false',
+    });
     assert.deepEqual(body.ipam, { config: [{ subnet: '10.0.0.0/24', gateway: '10.0.0.254' }] });
-    assert.deepEqual(publishSpecsOf([{ hostPort: 8080, containerPort: 80, protocol: 'TCP' }, { hostPort: 53, containerPort: 53, protocol: 'udp', hostIP: '::1' }]), ['8080:80/tcp', '[::1]:53:53/udp']);
+    assert.deepEqual(
+      publishSpecsOf([
+        { hostPort: 8080, containerPort: 80, protocol: 'TCP' },
+        { hostPort: 53, containerPort: 53, protocol: 'udp', hostIP: '::1' },
+      ]),
+      ['8080:80/tcp', '[::1]:53:53/udp'],
+    );
   });
 });

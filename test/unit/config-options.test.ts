@@ -25,7 +25,8 @@ describe('names and interface names', () => {
   }
   it('accepts a 15-byte interface name', () => assert.equal(validateIfname('ifname', 'abcdefghijklmno'), 'abcdefghijklmno'));
   for (const bad of ['abcdefghijklmnop', 'a/b', '..', 'eth 0', 'eth:0', '']) {
-    it(`rejects interface name ${JSON.stringify(bad)}`, () => throwsField(() => validateIfname('ifname', bad), 'WEFT_INVALID_ARGUMENT', 'ifname'));
+    it(`rejects interface name ${JSON.stringify(bad)}`, () =>
+      throwsField(() => validateIfname('ifname', bad), 'WEFT_INVALID_ARGUMENT', 'ifname'));
   }
   it('checks MTU bounds (IPv6 needs 1280)', () => {
     assert.equal(parseMtu('mtu', '9000'), 9000);
@@ -54,8 +55,10 @@ describe('network create flags', () => {
       { subnet: 'fd00:1::/64', gateway: 'fd00:1::1' },
     ]);
   });
-  it('rejects a gateway outside every subnet', () => throwsField(() => networkCreateBody('n', { subnet: ['10.1.0.0/24'], gateway: ['10.2.0.1'] }), 'WEFT_INVALID_ARGUMENT', 'gateway'));
-  it('rejects a gateway without subnet', () => throwsField(() => networkCreateBody('n', { gateway: ['10.2.0.1'] }), 'WEFT_INVALID_ARGUMENT', 'gateway'));
+  it('rejects a gateway outside every subnet', () =>
+    throwsField(() => networkCreateBody('n', { subnet: ['10.1.0.0/24'], gateway: ['10.2.0.1'] }), 'WEFT_INVALID_ARGUMENT', 'gateway'));
+  it('rejects a gateway without subnet', () =>
+    throwsField(() => networkCreateBody('n', { gateway: ['10.2.0.1'] }), 'WEFT_INVALID_ARGUMENT', 'gateway'));
   it('rejects a bad CIDR', () => throwsField(() => networkCreateBody('n', { subnet: ['10.1.0.0/33'] }), 'WEFT_INVALID_ARGUMENT', 'subnet'));
   it('rejects malformed -o', () => throwsField(() => networkCreateBody('n', { opt: ['novalue'] }), 'WEFT_INVALID_ARGUMENT', 'opt'));
   it('parses --network with alias, ip and mac', () => {
@@ -94,9 +97,24 @@ describe('bridge driver options', () => {
     assert.equal(o.hostBindingIpv4, '198.18.0.1');
     assert.equal(o.ifacePrefix, 'net');
   });
-  it('rejects unknown options, naming them', () => throwsField(() => parseBridgeOptions({ 'com.docker.network.bridge.colour': 'x' }, 'b', false), 'WEFT_INVALID_ARGUMENT', 'com.docker.network.bridge.colour'));
-  it('rejects a 16-byte bridge name', () => throwsField(() => parseBridgeOptions({ 'com.docker.network.bridge.name': 'abcdefghijklmnop' }, 'b', false), 'WEFT_INVALID_ARGUMENT', 'bridge.name'));
-  it('rejects an IPv6 host binding for the IPv4 option', () => throwsField(() => parseBridgeOptions({ 'com.docker.network.bridge.host_binding_ipv4': '::1' }, 'b', false), 'WEFT_INVALID_ARGUMENT', 'host_binding_ipv4'));
+  it('rejects unknown options, naming them', () =>
+    throwsField(
+      () => parseBridgeOptions({ 'com.docker.network.bridge.colour': 'x' }, 'b', false),
+      'WEFT_INVALID_ARGUMENT',
+      'com.docker.network.bridge.colour',
+    ));
+  it('rejects a 16-byte bridge name', () =>
+    throwsField(
+      () => parseBridgeOptions({ 'com.docker.network.bridge.name': 'abcdefghijklmnop' }, 'b', false),
+      'WEFT_INVALID_ARGUMENT',
+      'bridge.name',
+    ));
+  it('rejects an IPv6 host binding for the IPv4 option', () =>
+    throwsField(
+      () => parseBridgeOptions({ 'com.docker.network.bridge.host_binding_ipv4': '::1' }, 'b', false),
+      'WEFT_INVALID_ARGUMENT',
+      'host_binding_ipv4',
+    ));
 });
 
 describe('API input schemas', () => {
@@ -105,7 +123,9 @@ describe('API input schemas', () => {
     assert.equal(n.driver, 'bridge');
     assert.deepEqual(n.ipam.config, []);
   });
-  it('names the field of a wrong type', () => throwsField(() => parseInput(NetworkCreateInput, { name: 'x', internal: 'yes' }), 'WEFT_INVALID_ARGUMENT', 'internal'));
+  it('names the field of a wrong type', () =>
+    throwsField(() => parseInput(NetworkCreateInput, { name: 'x', internal: 'yes' }), 'WEFT_INVALID_ARGUMENT', 'internal'));
   it('rejects unknown fields', () => throwsField(() => parseInput(SandboxCreateInput, { colour: 1 }), 'WEFT_INVALID_ARGUMENT', 'body'));
-  it('names nested fields', () => throwsField(() => parseInput(SandboxCreateInput, { networks: [{ network: 1 }] }), 'WEFT_INVALID_ARGUMENT', 'networks.0.network'));
+  it('names nested fields', () =>
+    throwsField(() => parseInput(SandboxCreateInput, { networks: [{ network: 1 }] }), 'WEFT_INVALID_ARGUMENT', 'networks.0.network'));
 });

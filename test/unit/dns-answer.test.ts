@@ -28,7 +28,10 @@ describe('answer decisions', () => {
     assert.equal(wire.flag_aa, true);
     assert.equal(wire.flag_rd, true);
     assert.equal(wire.id, 7);
-    assert.deepEqual(wire.answers!.map((a) => [a.name, 'data' in a ? a.data : null, 'ttl' in a ? a.ttl : null]), [['WEB', '10.1.0.2', 600]]);
+    assert.deepEqual(
+      wire.answers!.map((a) => [a.name, 'data' in a ? a.data : null, 'ttl' in a ? a.ttl : null]),
+      [['WEB', '10.1.0.2', 600]],
+    );
   });
 
   it('gives NODATA for other types of a local name and forwards unknown names', () => {
@@ -57,7 +60,10 @@ describe('answer decisions', () => {
     if (d.kind !== 'reply') return;
     assert.equal(d.rotations, 2);
     const r1 = rotateAnswers(d.packet, 1);
-    assert.deepEqual(r1.answers!.map((a) => ('data' in a ? a.data : null)), d.packet.answers!.map((a) => ('data' in a ? a.data : null)).reverse());
+    assert.deepEqual(
+      r1.answers!.map((a) => ('data' in a ? a.data : null)),
+      d.packet.answers!.map((a) => ('data' in a ? a.data : null)).reverse(),
+    );
   });
 
   it('rejects what is not a single-question QUERY', () => {
@@ -73,7 +79,11 @@ describe('answer decisions', () => {
 
   it('sizes UDP replies by EDNS and truncates by setting TC', () => {
     assert.equal(udpLimit(q('x', 'A')), 512);
-    const edns = q('web', 'A', { additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 1232, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] }] });
+    const edns = q('web', 'A', {
+      additionals: [
+        { type: 'OPT', name: '.', udpPayloadSize: 1232, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] },
+      ],
+    });
     assert.equal(udpLimit(edns), 1232);
     const d = decide(table(), N, edns, opts);
     assert.ok(d.kind === 'reply');

@@ -11,7 +11,9 @@ search corp.example
 
 describe('resolv.conf parsing', () => {
   it('reads nameservers, the last search line and all options, ignoring comments', () => {
-    const c = parseResolvConf('; hi\nnameserver 192.0.2.1 # main\nnameserver 2001:db8::53\nsearch a.example\nsearch b.example c.example\noptions ndots:2\noptions rotate\nnameserver not-an-ip\n');
+    const c = parseResolvConf(
+      '; hi\nnameserver 192.0.2.1 # main\nnameserver 2001:db8::53\nsearch a.example\nsearch b.example c.example\noptions ndots:2\noptions rotate\nnameserver not-an-ip\n',
+    );
     assert.deepEqual(c, { nameservers: ['192.0.2.1', '2001:db8::53'], search: ['b.example', 'c.example'], options: ['ndots:2', 'rotate'] });
   });
 

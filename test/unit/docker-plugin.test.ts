@@ -14,7 +14,7 @@ describe('docker plugin edge', () => {
     assert.match(n.body.Err, /network "x" not found \[WEFT_NOT_FOUND\]/);
     const i = pluginError('ipam', new IpamOverlapError('10.0.0.0/8', '10.1.0.0/16'));
     assert.equal(i.body.Error, i.body.Err);
-    assert.match(i.body.Error!, /overlaps .*WEFT_IPAM_OVERLAP/);
+    assert.match(i.body.Error, /overlaps .*WEFT_IPAM_OVERLAP/);
     assert.equal(pluginError('ipam', new Error('boom')).body.Error, 'boom');
   });
 

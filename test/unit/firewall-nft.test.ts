@@ -3,16 +3,39 @@ import assert from 'node:assert/strict';
 import { NftFirewall } from '../../src/firewall/nft-firewall.js';
 import { NoneFirewall } from '../../src/firewall/none-firewall.js';
 import { checkLive, liveElements } from '../../src/firewall/nft-check.js';
-import { CHAINS, SET_BY_NAME, fullScript, networkElements, portElements, stateElements, tableText } from '../../src/firewall/nft-ruleset.js';
+import {
+  CHAINS,
+  SET_BY_NAME,
+  fullScript,
+  networkElements,
+  portElements,
+  stateElements,
+  tableText,
+} from '../../src/firewall/nft-ruleset.js';
 import { removeElementsScript } from '../../src/firewall/nft-ops.js';
 import { findConflicts } from '../../src/firewall/port-conflicts.js';
 import type { FirewallState, FwNetwork, FwPortMapping } from '../../src/firewall/types.js';
 import type { NftExecutor } from '../../src/kernel/nft.js';
 import { ConflictError, FirewallError, InvalidArgumentError, NotFoundError } from '../../src/errors.js';
 
-const A: FwNetwork = { id: 'a', bridge: 'br-a', subnets4: ['10.1.0.0/24'], subnets6: ['fd00:1::/64'], internal: false, icc: true, masquerade: true };
+const A: FwNetwork = {
+  id: 'a',
+  bridge: 'br-a',
+  subnets4: ['10.1.0.0/24'],
+  subnets6: ['fd00:1::/64'],
+  internal: false,
+  icc: true,
+  masquerade: true,
+};
 const B: FwNetwork = { id: 'b', bridge: 'br-b', subnets4: ['10.2.0.0/24'], subnets6: [], internal: true, icc: false, masquerade: true };
-const P = (hostPort: number, extra: Partial<FwPortMapping> = {}): FwPortMapping => ({ networkId: 'a', protocol: 'tcp', hostPort, containerIp: '10.1.0.2', containerPort: 80, ...extra });
+const P = (hostPort: number, extra: Partial<FwPortMapping> = {}): FwPortMapping => ({
+  networkId: 'a',
+  protocol: 'tcp',
+  hostPort,
+  containerIp: '10.1.0.2',
+  containerPort: 80,
+  ...extra,
+});
 
 /** Records scripts; the kernel's tables are simulated as "present" once a full script ran. */
 class FakeNft implements NftExecutor {
@@ -72,7 +95,9 @@ describe('ruleset builders', () => {
   it('port elements pick the map by family and binding', () => {
     assert.deepEqual(portElements(P(8080), A), [{ set: 'ports4_any', key: ['tcp', '8080'], value: ['10.1.0.2', '80'] }]);
     assert.deepEqual(portElements(P(8080, { hostIp: '0.0.0.0' }), A)[0]!.set, 'ports4_any');
-    assert.deepEqual(portElements(P(53, { protocol: 'udp', hostIp: '192.0.2.1' }), A), [{ set: 'ports4_bound', key: ['192.0.2.1', 'udp', '53'], value: ['10.1.0.2', '80'] }]);
+    assert.deepEqual(portElements(P(53, { protocol: 'udp', hostIp: '192.0.2.1' }), A), [
+      { set: 'ports4_bound', key: ['192.0.2.1', 'udp', '53'], value: ['10.1.0.2', '80'] },
+    ]);
     assert.deepEqual(portElements(P(8080, { containerIp: 'fd00:1::2' }), A)[0]!.set, 'ports6_any');
     assert.deepEqual(portElements(P(8080, { containerIp: 'fd00:1::2', hostIp: '::1' }), A)[0]!.set, 'ports6_bound');
     // Default host address of the network; IPv6 is then not published (Docker's behaviour).
@@ -134,7 +159,10 @@ describe('NftFirewall with a recording nft', () => {
     const before = fw.state;
     const n = nft.scripts.length;
     await assert.rejects(fw.addPorts([P(8081), P(8080, { containerPort: 81 })]), ConflictError);
-    await assert.rejects(fw.addPorts([P(8082), P(0)]), (e: unknown) => e instanceof InvalidArgumentError && e.field === 'ports[1].hostPort');
+    await assert.rejects(
+      fw.addPorts([P(8082), P(0)]),
+      (e: unknown) => e instanceof InvalidArgumentError && e.field === 'ports[1].hostPort',
+    );
     await assert.rejects(fw.addPorts([P(8083, { networkId: 'zzz' })]), NotFoundError);
     await assert.rejects(fw.addPorts([P(8084, { hostIp: '::1' })]), /different families/);
     await assert.rejects(fw.addPorts([P(8085, { protocol: 'icmp' as 'tcp' })]), /protocol/);
@@ -192,10 +220,19 @@ describe('checkLive', () => {
     const table = (family: 'inet' | 'bridge') => ({
       nftables: [
         ...CHAINS.filter((c) => c.family === family && !(drop === 'chain' && c.name === 'forward')).map((c) => ({
-          chain: { family, table: 'weft', name: c.name, ...(c.base ? { type: c.base.type, hook: c.base.hook, prio: c.base.prio, policy: 'accept' } : {}) },
+          chain: {
+            family,
+            table: 'weft',
+            name: c.name,
+            ...(c.base ? { type: c.base.type, hook: c.base.hook, prio: c.base.prio, policy: 'accept' } : {}),
+          },
         })),
-        ...CHAINS.filter((c) => c.family === family).flatMap((c) => c.rules.map((r) => ({ rule: { family, table: 'weft', chain: c.name, comment: r.comment, expr: [] } }))),
-        ...[...SET_BY_NAME.values()].filter((s) => s.family === family).map((s) => ({ [s.value ? 'map' : 'set']: { name: s.name, ...(elems[s.name] ? { elem: elems[s.name] } : {}) } })),
+        ...CHAINS.filter((c) => c.family === family).flatMap((c) =>
+          c.rules.map((r) => ({ rule: { family, table: 'weft', chain: c.name, comment: r.comment, expr: [] } })),
+        ),
+        ...[...SET_BY_NAME.values()]
+          .filter((s) => s.family === family)
+          .map((s) => ({ [s.value ? 'map' : 'set']: { name: s.name, ...(elems[s.name] ? { elem: elems[s.name] } : {}) } })),
       ],
     });
     return { inet: table('inet'), bridge: table('bridge'), user: { nftables: [{ chain: { name: 'weft-user' } }] } };
@@ -214,7 +251,9 @@ describe('checkLive', () => {
   });
 
   it('normalises nft JSON elements (numbers for protocols, plain addresses in interval sets)', () => {
-    assert.deepEqual(liveElements(SET_BY_NAME.get('ports4_any')!, { elem: [[{ concat: [6, 80] }, { concat: ['10.0.0.2', 80] }]] }), ['tcp . 80 : 10.0.0.2 . 80']);
+    assert.deepEqual(liveElements(SET_BY_NAME.get('ports4_any')!, { elem: [[{ concat: [6, 80] }, { concat: ['10.0.0.2', 80] }]] }), [
+      'tcp . 80 : 10.0.0.2 . 80',
+    ]);
     assert.deepEqual(liveElements(SET_BY_NAME.get('masq4')!, { elem: ['10.0.0.5'] }), ['10.0.0.5/32']);
     assert.deepEqual(liveElements(SET_BY_NAME.get('bridges')!, { elem: [{ elem: { val: 'br0', comment: 'x' } }] }), ['br0']);
   });

@@ -66,13 +66,17 @@ describe('parsePortSpec', () => {
     it(`rejects ${JSON.stringify(spec)} naming the field`, () => {
       assert.throws(
         () => parsePortSpec(spec, 'publish'),
-        (err: unknown) => err instanceof InvalidArgumentError && err.field === 'publish' && err.message.startsWith('publish: ') && msg.test(err.message),
+        (err: unknown) =>
+          err instanceof InvalidArgumentError && err.field === 'publish' && err.message.startsWith('publish: ') && msg.test(err.message),
       );
     });
   }
 
   it('uses the given field name', () => {
-    assert.throws(() => parsePortSpec('0', 'ports[2]'), (e: unknown) => e instanceof InvalidArgumentError && e.field === 'ports[2]');
+    assert.throws(
+      () => parsePortSpec('0', 'ports[2]'),
+      (e: unknown) => e instanceof InvalidArgumentError && e.field === 'ports[2]',
+    );
   });
 
   it('turns bindings into mappings only once host ports are chosen', () => {

@@ -94,7 +94,21 @@ describe('parseAddress / formatAddress', () => {
   }
 
   it('agrees with node:net on what is an address (except the forms weft refuses on purpose)', () => {
-    const samples = ['1.2.3.4', '1.2.3', '::', ':::', '1::', '::1:2:3:4:5:6:7', '::1:2:3:4:5:6:7:8', '1:2:3:4:5:6::8', 'a:b:c:d:e:f:0:1', 'a:b:c:d:e:f:0:1:', '1:2:3:4:5:6:1.2.3.4', '1:2:3:4:5:6:7:1.2.3.4', '::1.2.3.4.5'];
+    const samples = [
+      '1.2.3.4',
+      '1.2.3',
+      '::',
+      ':::',
+      '1::',
+      '::1:2:3:4:5:6:7',
+      '::1:2:3:4:5:6:7:8',
+      '1:2:3:4:5:6::8',
+      'a:b:c:d:e:f:0:1',
+      'a:b:c:d:e:f:0:1:',
+      '1:2:3:4:5:6:1.2.3.4',
+      '1:2:3:4:5:6:7:1.2.3.4',
+      '::1.2.3.4.5',
+    ];
     for (const s of samples) {
       let ours: number;
       try {

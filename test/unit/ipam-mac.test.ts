@@ -39,7 +39,8 @@ describe('parseMac', () => {
     ['33:33:00:00:00:01', /multicast/],
     ['00:00:00:00:00:00', /all zeros/],
   ];
-  for (const [input, re] of bad) it(`rejects ${JSON.stringify(input)}`, () => throwsField(() => parseMac(input, 'mac-address'), 'mac-address', re));
+  for (const [input, re] of bad)
+    it(`rejects ${JSON.stringify(input)}`, () => throwsField(() => parseMac(input, 'mac-address'), 'mac-address', re));
 });
 
 describe('macFromIPv4', () => {
@@ -56,8 +57,14 @@ describe('macFromIPv4', () => {
 
 describe('randomMac', () => {
   it('is locally administered and unicast, whatever the random bytes', () => {
-    assert.equal(randomMac(() => new Uint8Array([0xff, 1, 2, 3, 4, 5])), 'fe:01:02:03:04:05');
-    assert.equal(randomMac(() => new Uint8Array(6)), '02:00:00:00:00:00');
+    assert.equal(
+      randomMac(() => new Uint8Array([0xff, 1, 2, 3, 4, 5])),
+      'fe:01:02:03:04:05',
+    );
+    assert.equal(
+      randomMac(() => new Uint8Array(6)),
+      '02:00:00:00:00:00',
+    );
     const seen = new Set<string>();
     for (let i = 0; i < 200; i++) {
       const m = randomMac();

@@ -33,7 +33,12 @@ describe('resolvePoolConfig', () => {
       gateway: '172.28.5.254',
       auxAddresses: { host1: '172.28.1.5', host2: '172.28.1.6' },
     });
-    const v6 = resolvePoolConfig({ subnet: 'fd00:1::/64', ipRange: 'fd00:1::100/120', gateway: 'FD00:1::FFFF', auxAddresses: { a: 'fd00:1:0:0::2' } });
+    const v6 = resolvePoolConfig({
+      subnet: 'fd00:1::/64',
+      ipRange: 'fd00:1::100/120',
+      gateway: 'FD00:1::FFFF',
+      auxAddresses: { a: 'fd00:1:0:0::2' },
+    });
     assert.deepEqual(v6, { subnet: 'fd00:1::/64', ipRange: 'fd00:1::100/120', gateway: 'fd00:1::ffff', auxAddresses: { a: 'fd00:1::2' } });
   });
 
@@ -66,7 +71,12 @@ describe('resolvePoolConfig', () => {
     ['aux outside subnet', { subnet: '10.0.0.0/24', auxAddresses: { h: '10.9.0.1' } }, 'aux-address', /not inside/],
     ['aux garbage', { subnet: '10.0.0.0/24', auxAddresses: { h: '10.0.0' } }, 'aux-address', /not a valid IP/],
     ['aux is gateway', { subnet: '10.0.0.0/24', auxAddresses: { h: '10.0.0.1' } }, 'aux-address', /already the gateway/],
-    ['aux duplicated (after normalizing)', { subnet: 'fd00::/64', auxAddresses: { a: 'fd00::9', b: 'FD00:0::0009' } }, 'aux-address', /already aux address "a"/],
+    [
+      'aux duplicated (after normalizing)',
+      { subnet: 'fd00::/64', auxAddresses: { a: 'fd00::9', b: 'FD00:0::0009' } },
+      'aux-address',
+      /already aux address "a"/,
+    ],
     ['aux is broadcast', { subnet: '10.0.0.0/24', auxAddresses: { h: '10.0.0.255' } }, 'aux-address', /broadcast/],
     ['aux without name', { subnet: '10.0.0.0/24', auxAddresses: { '': '10.0.0.9' } }, 'aux-address', /needs a name/],
     ['aux other family', { subnet: '10.0.0.0/24', auxAddresses: { h: 'fd00::9' } }, 'aux-address', /IPv6 but subnet/],

@@ -89,7 +89,10 @@ describe('netlink codec: header and attributes', () => {
     const two = Buffer.from(b.start(C.NLMSG_DONE, C.NLM_F_MULTI).finish(5));
     const dgram = Buffer.concat([one, two, two.subarray(0, 10)]);
     const msgs = parseMessages(dgram);
-    assert.deepEqual(msgs.map((m) => m.type), [C.RTM_NEWADDR, C.NLMSG_DONE]);
+    assert.deepEqual(
+      msgs.map((m) => m.type),
+      [C.RTM_NEWADDR, C.NLMSG_DONE],
+    );
     assert.equal(attrStr(parseAttrs(msgs[0]!.payload, 8), C.IFA_LABEL), 'x');
   });
 });
@@ -239,7 +242,16 @@ describe('rtnetlink messages', () => {
     let a = parseAttrs(m.payload, 12);
     assert.equal(a.has(C.RTA_DST), false);
     assert.equal(attrU32(a, C.RTA_TABLE), 254);
-    assert.deepEqual(parseRoute(m), { family: 4, dst: '0.0.0.0/0', gateway: '10.1.0.1', oif: 4, table: 254, protocol: C.RTPROT_BOOT, scope: 0, type: 1 });
+    assert.deepEqual(parseRoute(m), {
+      family: 4,
+      dst: '0.0.0.0/0',
+      gateway: '10.1.0.1',
+      oif: 4,
+      table: 254,
+      protocol: C.RTPROT_BOOT,
+      scope: 0,
+      type: 1,
+    });
 
     buildAddRoute(b, { dst: '2001:db8::/32', oif: 4, table: 1000, metric: 10 });
     m = roundTrip(b);
@@ -296,14 +308,16 @@ describe('addresses, names, sysctl keys, /proc/PID/stat', () => {
 
   it('validates interface names', () => {
     assert.equal(validateIfname('wfv0123456789ab'), 'wfv0123456789ab');
-    for (const bad of ['', 'wfv0123456789abc', 'a/b', 'a b', '..', 'a:1']) assert.throws(() => validateIfname(bad), InvalidArgumentError, bad);
+    for (const bad of ['', 'wfv0123456789abc', 'a/b', 'a b', '..', 'a:1'])
+      assert.throws(() => validateIfname(bad), InvalidArgumentError, bad);
   });
 
   it('maps sysctl keys to /proc/sys files, interface names with dots included', () => {
     assert.equal(sysctlFile('net.ipv4.ip_forward'), '/proc/sys/net/ipv4/ip_forward');
     assert.equal(sysctlFile('net.ipv6.conf.eth0.100.disable_ipv6'), '/proc/sys/net/ipv6/conf/eth0.100/disable_ipv6');
     assert.equal(sysctlFile('net/ipv4/conf/wf-br.1/forwarding'), '/proc/sys/net/ipv4/conf/wf-br.1/forwarding');
-    for (const bad of ['kernel.hostname', 'net.ipv4', 'net/../kernel/x', 'net.ipv4.conf..x']) assert.throws(() => sysctlFile(bad), InvalidArgumentError, bad);
+    for (const bad of ['kernel.hostname', 'net.ipv4', 'net/../kernel/x', 'net.ipv4.conf..x'])
+      assert.throws(() => sysctlFile(bad), InvalidArgumentError, bad);
   });
 
   it('reads field 22 of /proc/PID/stat even when comm holds spaces and parentheses', () => {

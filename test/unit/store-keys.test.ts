@@ -10,14 +10,14 @@ function randomKey(rnd: () => number): string {
   const pool = [0x41, 0x7a, 0x2f, 0xe9, 0x100, 0x7ff, 0x800, 0xd7ff, 0xe000, 0xfffd, 0xffff, 0x10000, 0x1f600, 0x10ffff];
   let s = '';
   const n = 1 + Math.floor(rnd() * 4);
-  for (let i = 0; i < n; i++) s += String.fromCodePoint(pool[Math.floor(rnd() * pool.length)]);
+  for (let i = 0; i < n; i++) s += String.fromCodePoint(pool[Math.floor(rnd() * pool.length)]!);
   return s;
 }
 
 describe('store key order', () => {
   // Deterministic PRNG so a failure is reproducible.
   let seed = 42;
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 
   it('compareKeys agrees with UTF-8 byte order', () => {
     for (let i = 0; i < 5000; i++) {

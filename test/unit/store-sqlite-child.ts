@@ -17,6 +17,7 @@ const out = (v: unknown) => process.stdout.write(JSON.stringify(v) + '\n');
 
 async function main(argv: string[]): Promise<void> {
   const [mode, db, ...args] = argv;
+  if (!mode || !db) throw new Error('usage: MODE DB ARGS…');
   const s = SqliteStore.open(db);
   try {
     switch (mode) {
@@ -25,7 +26,7 @@ async function main(argv: string[]): Promise<void> {
         await sleep(Math.max(0, startAt - Date.now())); // start together to maximise the race
         const claimed: number[] = [];
         let conflicts = 0;
-        for (let n = 0; claimed.length < count; ) {
+        for (let n = 0; claimed.length < count;) {
           const key = `alloc/${n}`;
           if (!blind && (await s.get(key))) {
             n++;
@@ -56,15 +57,24 @@ async function main(argv: string[]): Promise<void> {
         break;
       }
       case 'hold': {
-        const [name, ttlMs] = [args[0], Number(args[1])];
-        await s.withLock(name, async () => {
-          out({ held: true });
-          await new Promise(() => setInterval(() => {}, 1000)); // until killed
-        }, { ttlMs });
+        const [name, ttlMs] = [args[0] ?? 'lock', Number(args[1])];
+        await s.withLock(
+          name,
+          async () => {
+            out({ held: true });
+            await new Promise(() => setInterval(() => {}, 1000)); // until killed
+          },
+          { ttlMs },
+        );
         break;
       }
       case 'commit': {
-        await s.commit({ puts: [{ key: 'w/a', value: '"from-child"' }, { key: 'x/b', value: '1' }] });
+        await s.commit({
+          puts: [
+            { key: 'w/a', value: '"from-child"' },
+            { key: 'x/b', value: '1' },
+          ],
+        });
         await s.commit({ deletes: ['w/a', 'x/b'] });
         out({ done: true });
         break;

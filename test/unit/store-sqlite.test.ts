@@ -39,7 +39,7 @@ function startChild(args: string[], timeoutMs = 20_000): { proc: ChildProcess; l
   const lines: unknown[] = [];
   let stdout = '';
   let stderr = '';
-  proc.stdout!.on('data', (b: Buffer) => {
+  proc.stdout.on('data', (b: Buffer) => {
     stdout += b.toString();
     let i;
     while ((i = stdout.indexOf('\n')) >= 0) {
@@ -47,7 +47,7 @@ function startChild(args: string[], timeoutMs = 20_000): { proc: ChildProcess; l
       stdout = stdout.slice(i + 1);
     }
   });
-  proc.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+  proc.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
   const result = new Promise<unknown>((resolve, reject) => {
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');
@@ -143,9 +143,16 @@ describe('sqlite store specifics', () => {
       const us = Number(process.hrtime.bigint() - t0) / 1000 / n;
       console.log(`sqlite store ${label}: ${us.toFixed(1)} µs/op (n=${n})`);
     };
-    await s.commit({ puts: Array.from({ length: 1000 }, (_, i) => ({ key: `bench/${String(i).padStart(4, '0')}`, value: JSON.stringify({ i, name: `endpoint-${i}` }) })) });
+    await s.commit({
+      puts: Array.from({ length: 1000 }, (_, i) => ({
+        key: `bench/${String(i).padStart(4, '0')}`,
+        value: JSON.stringify({ i, name: `endpoint-${i}` }),
+      })),
+    });
     await time('get', 5000, (i) => s.get(`bench/${String(i % 1000).padStart(4, '0')}`));
-    await time('create-only commit', 2000, (i) => s.commit({ checks: [{ key: `c/${i}`, version: 0 }], puts: [{ key: `c/${i}`, value: '{"x":1}' }] }));
+    await time('create-only commit', 2000, (i) =>
+      s.commit({ checks: [{ key: `c/${i}`, version: 0 }], puts: [{ key: `c/${i}`, value: '{"x":1}' }] }),
+    );
     await time('list of 1000 keys', 200, () => s.list('bench/'));
     await time('withLock (uncontended)', 1000, () => s.withLock('bench', async () => undefined));
     assert.equal((await s.list('bench/')).length, 1000);
@@ -154,25 +161,30 @@ describe('sqlite store specifics', () => {
 });
 
 describe('sqlite store across processes', { timeout: 60_000 }, () => {
-  for (const strategy of ['read', 'blind']) it(`two processes racing create-only commits (${strategy}) claim every key exactly once`, async () => {
-    const file = tmpDb();
-    await SqliteStore.open(file).close(); // migrate once so the race is about the data
-    const startAt = Date.now() + 400;
-    const runs = ['A', 'B'].map((who) => startChild(['alloc', file, who, '200', String(startAt), strategy]).result);
-    const [a, b] = (await Promise.all(runs)) as { claimed: number[]; conflicts: number }[];
-    console.log(`alloc race (${strategy}): lost create-only checks A=${a.conflicts} B=${b.conflicts}`);
-    assert.equal(a.claimed.length, 200);
-    assert.equal(b.claimed.length, 200);
-    const all = [...a.claimed, ...b.claimed].sort((x, y) => x - y);
-    assert.deepEqual(all, Array.from({ length: 400 }, (_, i) => i), 'no key claimed twice, none skipped');
-    const s = SqliteStore.open(file);
-    const stored = await s.list('alloc/');
-    await s.close();
-    assert.equal(stored.length, 400);
-    const owner = new Map(stored.map((e) => [Number(e.key.slice('alloc/'.length)), JSON.parse(e.value) as string]));
-    for (const n of a.claimed) assert.equal(owner.get(n), 'A', `alloc/${n}`);
-    for (const n of b.claimed) assert.equal(owner.get(n), 'B', `alloc/${n}`);
-  });
+  for (const strategy of ['read', 'blind'])
+    it(`two processes racing create-only commits (${strategy}) claim every key exactly once`, async () => {
+      const file = tmpDb();
+      await SqliteStore.open(file).close(); // migrate once so the race is about the data
+      const startAt = Date.now() + 400;
+      const runs = ['A', 'B'].map((who) => startChild(['alloc', file, who, '200', String(startAt), strategy]).result);
+      const [a, b] = (await Promise.all(runs)) as [{ claimed: number[]; conflicts: number }, { claimed: number[]; conflicts: number }];
+      console.log(`alloc race (${strategy}): lost create-only checks A=${a.conflicts} B=${b.conflicts}`);
+      assert.equal(a.claimed.length, 200);
+      assert.equal(b.claimed.length, 200);
+      const all = [...a.claimed, ...b.claimed].sort((x, y) => x - y);
+      assert.deepEqual(
+        all,
+        Array.from({ length: 400 }, (_, i) => i),
+        'no key claimed twice, none skipped',
+      );
+      const s = SqliteStore.open(file);
+      const stored = await s.list('alloc/');
+      await s.close();
+      assert.equal(stored.length, 400);
+      const owner = new Map(stored.map((e) => [Number(e.key.slice('alloc/'.length)), JSON.parse(e.value) as string]));
+      for (const n of a.claimed) assert.equal(owner.get(n), 'A', `alloc/${n}`);
+      for (const n of b.claimed) assert.equal(owner.get(n), 'B', `alloc/${n}`);
+    });
 
   it('withLock excludes holders in other processes (no lost updates, no overlap)', async () => {
     const file = tmpDb();
@@ -184,7 +196,7 @@ describe('sqlite store across processes', { timeout: 60_000 }, () => {
     await s.close();
     const intervals = results.flatMap((r) => r.intervals).sort((x, y) => x[0] - y[0] || x[1] - y[1]);
     for (let i = 1; i < intervals.length; i++) {
-      assert.ok(intervals[i][0] >= intervals[i - 1][1], `critical sections overlap: ${JSON.stringify(intervals.slice(i - 1, i + 1))}`);
+      assert.ok(intervals[i]![0] >= intervals[i - 1]![1], `critical sections overlap: ${JSON.stringify(intervals.slice(i - 1, i + 1))}`);
     }
   });
 
@@ -194,9 +206,15 @@ describe('sqlite store across processes', { timeout: 60_000 }, () => {
     try {
       const holder = startChild(['hold', file, 'T', '400']);
       await waitFor(() => holder.lines.length > 0, 10_000, 'child to hold the lock');
-      await assert.rejects(s.withLock('T', async () => assert.fail('lock is held'), { timeoutMs: 200 }), isCode('WEFT_TIMEOUT'));
+      await assert.rejects(
+        s.withLock('T', async () => assert.fail('lock is held'), { timeoutMs: 200 }),
+        isCode('WEFT_TIMEOUT'),
+      );
       // Longer than the TTL: the child renews its lease, so still excluded.
-      await assert.rejects(s.withLock('T', async () => assert.fail('lease renewed'), { timeoutMs: 900 }), isCode('WEFT_TIMEOUT'));
+      await assert.rejects(
+        s.withLock('T', async () => assert.fail('lease renewed'), { timeoutMs: 900 }),
+        isCode('WEFT_TIMEOUT'),
+      );
       holder.proc.kill('SIGKILL');
       await assert.rejects(holder.result);
       const t0 = Date.now();

@@ -43,7 +43,9 @@ export class CniError extends Error {
     this.name = 'CniError';
   }
   toJSON(cniVersion: string): { cniVersion: string; code: number; msg: string; details?: string } {
-    return this.details === undefined ? { cniVersion, code: this.code, msg: this.msg } : { cniVersion, code: this.code, msg: this.msg, details: this.details };
+    return this.details === undefined
+      ? { cniVersion, code: this.code, msg: this.msg }
+      : { cniVersion, code: this.code, msg: this.msg, details: this.details };
   }
 }
 

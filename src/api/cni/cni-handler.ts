@@ -55,15 +55,28 @@ function version(stdin: string): CniReply {
       v = undefined;
     }
     if (v !== undefined && v !== '' && !isSupported(v)) {
-      return { exitCode: 1, output: new CniError(CNI_CODES.incompatibleVersion, 'incompatible CNI versions', `config is ${JSON.stringify(v)}, plugin supports ${JSON.stringify(SUPPORTED_VERSIONS)}`).toJSON(errorVersionOf(stdin)) };
+      return {
+        exitCode: 1,
+        output: new CniError(
+          CNI_CODES.incompatibleVersion,
+          'incompatible CNI versions',
+          `config is ${JSON.stringify(v)}, plugin supports ${JSON.stringify(SUPPORTED_VERSIONS)}`,
+        ).toJSON(errorVersionOf(stdin)),
+      };
     }
   }
   return { exitCode: 0, output: versionInfo() };
 }
 
-export async function handleCni(plugin: string, env: Record<string, string | undefined>, stdin: string, getController: ControllerSource): Promise<CniReply> {
+export async function handleCni(
+  plugin: string,
+  env: Record<string, string | undefined>,
+  stdin: string,
+  getController: ControllerSource,
+): Promise<CniReply> {
   try {
-    if (!(PLUGINS as readonly string[]).includes(plugin)) throw new CniError(CNI_CODES.invalidConfig, `unknown weft plugin "${plugin}"`, `known: ${PLUGINS.join(', ')}`);
+    if (!(PLUGINS as readonly string[]).includes(plugin))
+      throw new CniError(CNI_CODES.invalidConfig, `unknown weft plugin "${plugin}"`, `known: ${PLUGINS.join(', ')}`);
     if (env.CNI_COMMAND === 'VERSION') return version(stdin);
     const req = parseRequest(env, stdin);
     const verbs = VERBS[plugin as PluginName];
@@ -82,7 +95,8 @@ export async function handleCni(plugin: string, env: Record<string, string | und
         await verbs.gc(await getController(), req);
         return { exitCode: 0 };
       case 'STATUS':
-        if (!atLeast(req.conf.cniVersion, '1.1.0')) throw new CniError(CNI_CODES.incompatibleVersion, 'config version does not allow STATUS', `cniVersion ${req.conf.cniVersion}`);
+        if (!atLeast(req.conf.cniVersion, '1.1.0'))
+          throw new CniError(CNI_CODES.incompatibleVersion, 'config version does not allow STATUS', `cniVersion ${req.conf.cniVersion}`);
         await status(getController);
         return { exitCode: 0 };
       default:

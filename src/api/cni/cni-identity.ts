@@ -16,7 +16,9 @@ export const LABELS = {
 
 /** Sandbox name of a container: its id's first 12 characters when it is a runtime's hex id, else a hash. */
 export function sandboxNameOf(containerId: string): string {
-  const short = /^[0-9a-f]{12,}$/.test(containerId) ? containerId.slice(0, 12) : createHash('sha256').update(containerId).digest('hex').slice(0, 12);
+  const short = /^[0-9a-f]{12,}$/.test(containerId)
+    ? containerId.slice(0, 12)
+    : createHash('sha256').update(containerId).digest('hex').slice(0, 12);
   return `cni-${short}`;
 }
 
@@ -42,11 +44,18 @@ const stripPrefix = (a: string): string => a.split('/')[0]!;
 /** Static addresses/MAC from runtimeConfig (capabilities), args.cni, or CNI_ARGS IP=/MAC=. */
 export function wantedOf(req: CniRequest): Wanted {
   const c = req.conf;
-  const ips = [...(c.runtimeConfig?.ips ?? []), ...(c.args?.cni?.ips ?? []), ...(req.args.IP ? req.args.IP.split(',') : [])].map((s) => s.trim()).filter(Boolean);
-  const w: Wanted = { aliases: c.runtimeConfig?.aliases?.[c.name] ?? [], dns: mergeDns(c.dns, c.runtimeConfig?.dns), portMappings: c.runtimeConfig?.portMappings ?? [] };
+  const ips = [...(c.runtimeConfig?.ips ?? []), ...(c.args?.cni?.ips ?? []), ...(req.args.IP ? req.args.IP.split(',') : [])]
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const w: Wanted = {
+    aliases: c.runtimeConfig?.aliases?.[c.name] ?? [],
+    dns: mergeDns(c.dns, c.runtimeConfig?.dns),
+    portMappings: c.runtimeConfig?.portMappings ?? [],
+  };
   for (const ip of ips) {
     const fam = ip.includes(':') ? 'ipv6' : 'ipv4';
-    if (w[fam] && w[fam] !== stripPrefix(ip)) throw new CniError(CNI_CODES.invalidConfig, 'more than one requested address per family', `${w[fam]} and ${ip}`);
+    if (w[fam] && w[fam] !== stripPrefix(ip))
+      throw new CniError(CNI_CODES.invalidConfig, 'more than one requested address per family', `${w[fam]} and ${ip}`);
     w[fam] = stripPrefix(ip);
   }
   const mac = c.runtimeConfig?.mac ?? c.args?.cni?.mac ?? req.args.MAC;

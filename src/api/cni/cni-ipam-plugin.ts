@@ -21,7 +21,11 @@ export async function ipamAdd(c: Controller, req: CniRequest): Promise<CniResult
   const w = wantedOf(req);
   const net = await ensureNetwork(c, req.conf, 'weft-ipam', DEFAULT_BRIDGE);
   const owner = ipamOwnerOf(req.containerId, req.ifname);
-  const r: CniResult = { ips: [], routes: (req.conf.ipam?.routes ?? []).map((x) => ({ dst: x.dst, ...(x.gw ? { gw: x.gw } : {}) })), dns: {} };
+  const r: CniResult = {
+    ips: [],
+    routes: (req.conf.ipam?.routes ?? []).map((x) => ({ dst: x.dst, ...(x.gw ? { gw: x.gw } : {}) })),
+    dns: {},
+  };
   try {
     for (const pool of net.ipam.config) {
       const fam = pool.subnet.includes(':') ? 6 : 4;
@@ -41,15 +45,18 @@ export async function ipamDel(c: Controller, req: CniRequest): Promise<void> {
 }
 
 export async function ipamCheck(c: Controller, req: CniRequest): Promise<void> {
-  if (!atLeast(req.conf.cniVersion, '0.4.0')) throw new CniError(CNI_CODES.incompatibleVersion, 'config version does not allow CHECK', `cniVersion ${req.conf.cniVersion}`);
+  if (!atLeast(req.conf.cniVersion, '0.4.0'))
+    throw new CniError(CNI_CODES.incompatibleVersion, 'config version does not allow CHECK', `cniVersion ${req.conf.cniVersion}`);
   const net = await findNetwork(c, req.conf.name);
   if (!net) throw new CniError(CNI_CODES.unknownContainer, `network "${req.conf.name}" does not exist`);
   const held = await addressesOf(c.ctx, net, ipamOwnerOf(req.containerId, req.ifname));
-  if (held.length === 0) throw new CniError(CNI_CODES.unknownContainer, `container ${req.containerId} holds no address on "${net.name}" for ${req.ifname}`);
+  if (held.length === 0)
+    throw new CniError(CNI_CODES.unknownContainer, `container ${req.containerId} holds no address on "${net.name}" for ${req.ifname}`);
 }
 
 export async function ipamGc(c: Controller, req: CniRequest): Promise<void> {
-  if (!atLeast(req.conf.cniVersion, '1.1.0')) throw new CniError(CNI_CODES.incompatibleVersion, 'config version does not allow GC', `cniVersion ${req.conf.cniVersion}`);
+  if (!atLeast(req.conf.cniVersion, '1.1.0'))
+    throw new CniError(CNI_CODES.incompatibleVersion, 'config version does not allow GC', `cniVersion ${req.conf.cniVersion}`);
   const net = await findNetwork(c, req.conf.name);
   if (!net) return;
   const valid = new Set((req.conf['cni.dev/valid-attachments'] ?? []).map((a) => `${a.containerID}\0${a.ifname}`));

@@ -24,7 +24,7 @@ function configOf(stdin: string): ReturnType<typeof configFromFlags> {
   } catch {
     /* reported by the handler */
   }
-  const str = (k: string): string | undefined => (typeof conf[k] === 'string' ? (conf[k] as string) : undefined);
+  const str = (k: string): string | undefined => (typeof conf[k] === 'string' ? conf[k] : undefined);
   return configFromFlags({
     stateDir: str('weftStateDir') ?? process.env.WEFT_STATE_DIR,
     runDir: str('weftRunDir') ?? process.env.WEFT_RUN_DIR,

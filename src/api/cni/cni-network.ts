@@ -26,7 +26,12 @@ export function poolsOf(conf: NetConf): Pool[] {
   const ipam = conf.ipam;
   if (!ipam) return [];
   const pools: Pool[] = [];
-  if (ipam.subnet) pools.push({ subnet: ipam.subnet, ...(ipam.gateway ? { gateway: ipam.gateway } : {}), ...(ipam.ipRange ? { ipRange: ipam.ipRange } : {}) });
+  if (ipam.subnet)
+    pools.push({
+      subnet: ipam.subnet,
+      ...(ipam.gateway ? { gateway: ipam.gateway } : {}),
+      ...(ipam.ipRange ? { ipRange: ipam.ipRange } : {}),
+    });
   for (const set of ipam.ranges ?? []) {
     const r = set[0];
     if (r) pools.push({ subnet: r.subnet, ...(r.gateway ? { gateway: r.gateway } : {}) });
@@ -79,8 +84,14 @@ export async function ensureNetwork(c: Controller, conf: NetConf, creator: strin
     try {
       const net = await c.network(conf.name);
       const bad = contradictions(conf, net, bridgeDefault);
-      if (bad.length > 0) throw new CniError(CNI_CODES.invalidConfig, `network "${conf.name}" exists with a different configuration`, bad.join('; '));
-      if (net.driver !== 'bridge') throw new CniError(CNI_CODES.invalidConfig, `network "${conf.name}" uses driver "${net.driver}"`, 'the weft CNI plugins attach to bridge networks');
+      if (bad.length > 0)
+        throw new CniError(CNI_CODES.invalidConfig, `network "${conf.name}" exists with a different configuration`, bad.join('; '));
+      if (net.driver !== 'bridge')
+        throw new CniError(
+          CNI_CODES.invalidConfig,
+          `network "${conf.name}" uses driver "${net.driver}"`,
+          'the weft CNI plugins attach to bridge networks',
+        );
       return net;
     } catch (err) {
       if (!(err instanceof NotFoundError)) throw err;

@@ -17,7 +17,9 @@ const DnsConf = z
 export type CniDns = z.infer<typeof DnsConf>;
 
 const RouteConf = z.object({ dst: z.string(), gw: z.string().optional() }).passthrough();
-const RangeConf = z.object({ subnet: z.string(), gateway: z.string().optional(), rangeStart: z.string().optional(), rangeEnd: z.string().optional() }).passthrough();
+const RangeConf = z
+  .object({ subnet: z.string(), gateway: z.string().optional(), rangeStart: z.string().optional(), rangeEnd: z.string().optional() })
+  .passthrough();
 
 const IpamConf = z
   .object({
@@ -73,7 +75,10 @@ export const NetConf = z
     ipam: IpamConf.optional(),
     dns: DnsConf.optional(),
     runtimeConfig: RuntimeConf.optional(),
-    args: z.object({ cni: z.object({ ips: strList.optional(), mac: z.string().optional() }).passthrough().optional() }).passthrough().optional(),
+    args: z
+      .object({ cni: z.object({ ips: strList.optional(), mac: z.string().optional() }).passthrough().optional() })
+      .passthrough()
+      .optional(),
     prevResult: z.record(z.string(), z.unknown()).optional(),
     'cni.dev/valid-attachments': z.array(Attachment).optional(),
     weftSocket: z.string().optional(),
@@ -111,7 +116,11 @@ const NETWORK_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 /** The spec's interface-name rule: 1–15 bytes, not "." or "..", no "/", ":" or whitespace. */
 export function checkIfname(name: string): void {
   if (name === '' || name === '.' || name === '..' || Buffer.byteLength(name) > 15 || /[/:\s]/.test(name)) {
-    throw new CniError(CNI_CODES.invalidEnv, 'invalid CNI_IFNAME', `interface name ${JSON.stringify(name)} must be 1-15 bytes without "/", ":" or whitespace, and not "." or ".."`);
+    throw new CniError(
+      CNI_CODES.invalidEnv,
+      'invalid CNI_IFNAME',
+      `interface name ${JSON.stringify(name)} must be 1-15 bytes without "/", ":" or whitespace, and not "." or ".."`,
+    );
   }
 }
 
@@ -121,7 +130,12 @@ export function parseCniArgs(s: string | undefined): Record<string, string> {
   for (const pair of s.split(';')) {
     if (pair === '') continue;
     const i = pair.indexOf('=');
-    if (i <= 0) throw new CniError(CNI_CODES.invalidEnv, 'invalid CNI_ARGS', `expected KEY=VALUE pairs separated by ";", got ${JSON.stringify(pair)}`);
+    if (i <= 0)
+      throw new CniError(
+        CNI_CODES.invalidEnv,
+        'invalid CNI_ARGS',
+        `expected KEY=VALUE pairs separated by ";", got ${JSON.stringify(pair)}`,
+      );
     out[pair.slice(0, i)] = pair.slice(i + 1);
   }
   return out;
@@ -136,17 +150,23 @@ function missing(env: Record<string, string | undefined>, names: string[]): void
 export function parseRequest(env: Record<string, string | undefined>, stdin: string): CniRequest {
   missing(env, ['CNI_COMMAND']);
   const command = env.CNI_COMMAND as CniCommand;
-  if (!(CNI_COMMANDS as readonly string[]).includes(command)) throw new CniError(CNI_CODES.invalidEnv, `unknown CNI_COMMAND ${JSON.stringify(command)}`, `known: ${CNI_COMMANDS.join(', ')}`);
+  if (!(CNI_COMMANDS as readonly string[]).includes(command))
+    throw new CniError(CNI_CODES.invalidEnv, `unknown CNI_COMMAND ${JSON.stringify(command)}`, `known: ${CNI_COMMANDS.join(', ')}`);
   let raw: unknown;
   try {
     raw = JSON.parse(stdin);
   } catch (err) {
     throw new CniError(CNI_CODES.decodeFailure, 'failed to decode network configuration', (err as Error).message);
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new CniError(CNI_CODES.decodeFailure, 'failed to decode network configuration', 'expected a JSON object');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new CniError(CNI_CODES.decodeFailure, 'failed to decode network configuration', 'expected a JSON object');
   const version = (raw as { cniVersion?: unknown }).cniVersion;
   if (!isSupported(version)) {
-    throw new CniError(CNI_CODES.incompatibleVersion, 'incompatible CNI versions', `config is ${JSON.stringify(version ?? '0.1.0')}, plugin supports ${JSON.stringify(SUPPORTED_VERSIONS)}`);
+    throw new CniError(
+      CNI_CODES.incompatibleVersion,
+      'incompatible CNI versions',
+      `config is ${JSON.stringify(version ?? '0.1.0')}, plugin supports ${JSON.stringify(SUPPORTED_VERSIONS)}`,
+    );
   }
   const needs: Record<CniCommand, string[]> = {
     ADD: ['CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME', 'CNI_PATH'],
@@ -158,7 +178,12 @@ export function parseRequest(env: Record<string, string | undefined>, stdin: str
   };
   missing(env, needs[command]);
   const containerId = env.CNI_CONTAINERID ?? '';
-  if (containerId && !CONTAINER_ID_RE.test(containerId)) throw new CniError(CNI_CODES.invalidEnv, 'invalid CNI_CONTAINERID', `${JSON.stringify(containerId)} must start with an alphanumeric character, then [a-zA-Z0-9_.-]`);
+  if (containerId && !CONTAINER_ID_RE.test(containerId))
+    throw new CniError(
+      CNI_CODES.invalidEnv,
+      'invalid CNI_CONTAINERID',
+      `${JSON.stringify(containerId)} must start with an alphanumeric character, then [a-zA-Z0-9_.-]`,
+    );
   const ifname = env.CNI_IFNAME ?? '';
   if (needs[command].includes('CNI_IFNAME')) checkIfname(ifname);
   const args = parseCniArgs(env.CNI_ARGS);
@@ -168,6 +193,11 @@ export function parseRequest(env: Record<string, string | undefined>, stdin: str
     throw new CniError(CNI_CODES.invalidConfig, 'invalid network configuration', `${issue.path.join('.') || 'config'}: ${issue.message}`);
   }
   const conf = parsed.data as NetConf;
-  if (!NETWORK_NAME_RE.test(conf.name) || conf.name.length > 64) throw new CniError(CNI_CODES.invalidConfig, 'invalid network name', `${JSON.stringify(conf.name)}: only [a-zA-Z0-9][a-zA-Z0-9_.-], at most 64 characters`);
+  if (!NETWORK_NAME_RE.test(conf.name) || conf.name.length > 64)
+    throw new CniError(
+      CNI_CODES.invalidConfig,
+      'invalid network name',
+      `${JSON.stringify(conf.name)}: only [a-zA-Z0-9][a-zA-Z0-9_.-], at most 64 characters`,
+    );
   return { command, containerId, netns: env.CNI_NETNS ?? '', ifname, args, conf };
 }

@@ -128,7 +128,7 @@ export function parseResult(raw: unknown): CniResult {
       return o;
     });
   }
-  if (isObj(raw.dns)) r.dns = raw.dns as CniDns;
+  if (isObj(raw.dns)) r.dns = raw.dns;
   return r;
 }
 
@@ -138,12 +138,17 @@ export function mergeResults(prev: CniResult | undefined, mine: CniResult): CniR
   const base = prev.interfaces?.length ?? 0;
   return {
     interfaces: [...(prev.interfaces ?? []), ...(mine.interfaces ?? [])],
-    ips: [...(prev.ips ?? []), ...(mine.ips ?? []).map((ip) => (ip.interface === undefined ? ip : { ...ip, interface: ip.interface + base }))],
+    ips: [
+      ...(prev.ips ?? []),
+      ...(mine.ips ?? []).map((ip) => (ip.interface === undefined ? ip : { ...ip, interface: ip.interface + base })),
+    ],
     routes: [...(prev.routes ?? []), ...(mine.routes ?? [])],
     dns: {
       ...prev.dns,
       ...mine.dns,
-      ...(prev.dns?.nameservers || mine.dns?.nameservers ? { nameservers: [...new Set([...(prev.dns?.nameservers ?? []), ...(mine.dns?.nameservers ?? [])])] } : {}),
+      ...(prev.dns?.nameservers || mine.dns?.nameservers
+        ? { nameservers: [...new Set([...(prev.dns?.nameservers ?? []), ...(mine.dns?.nameservers ?? [])])] }
+        : {}),
     },
   };
 }

@@ -30,6 +30,9 @@ export function registerCniRoutes(router: Router, controller: Controller): void 
   router.on('POST', '/v1/cni', async (_p, body) => {
     const call = parseCall(body);
     const reply = await handleCni(call.plugin, call.env, call.stdin, async () => controller);
-    return { status: 200, body: reply.output === undefined ? { exitCode: reply.exitCode } : { exitCode: reply.exitCode, output: reply.output } };
+    return {
+      status: 200,
+      body: reply.output === undefined ? { exitCode: reply.exitCode } : { exitCode: reply.exitCode, output: reply.output },
+    };
   });
 }

@@ -60,7 +60,13 @@ export async function weftAdd(c: Controller, req: CniRequest): Promise<CniResult
   const w = wantedOf(req);
   const net = await ensureNetwork(c, req.conf, 'weft');
   const prev = req.conf.prevResult ? parseResult(req.conf.prevResult) : undefined;
-  const endpointReq = { ifname: req.ifname, aliases: w.aliases, ...(w.ipv4 ? { ipv4: w.ipv4 } : {}), ...(w.ipv6 ? { ipv6: w.ipv6 } : {}), ...(w.mac ? { mac: w.mac } : {}) };
+  const endpointReq = {
+    ifname: req.ifname,
+    aliases: w.aliases,
+    ...(w.ipv4 ? { ipv4: w.ipv4 } : {}),
+    ...(w.ipv6 ? { ipv6: w.ipv6 } : {}),
+    ...(w.mac ? { mac: w.mac } : {}),
+  };
 
   let sb = await cniSandbox(c, req.containerId);
   if (sb && sb.netnsPath !== req.netns) {
@@ -74,9 +80,16 @@ export async function weftAdd(c: Controller, req: CniRequest): Promise<CniResult
   if (sb) {
     const eps = await endpointsOf(c, sb);
     const onNet = eps.find((e) => e.networkId === net.id);
-    if (onNet && onNet.ifname === req.ifname) ep = onNet; // ADD again: report what exists.
-    else if (onNet) throw new CniError(100, `container is already attached to network "${net.name}"`, `as ${onNet.ifname}; weft attaches a container once per network`);
-    else if (eps.some((e) => e.ifname === req.ifname)) throw new CniError(100, `interface ${req.ifname} already exists in the container`, 'attached to another network');
+    if (onNet && onNet.ifname === req.ifname)
+      ep = onNet; // ADD again: report what exists.
+    else if (onNet)
+      throw new CniError(
+        100,
+        `container is already attached to network "${net.name}"`,
+        `as ${onNet.ifname}; weft attaches a container once per network`,
+      );
+    else if (eps.some((e) => e.ifname === req.ifname))
+      throw new CniError(100, `interface ${req.ifname} already exists in the container`, 'attached to another network');
     else ep = await c.connect(net.id, { sandbox: sb.id, ...endpointReq });
   } else {
     try {
@@ -93,7 +106,8 @@ export async function weftAdd(c: Controller, req: CniRequest): Promise<CniResult
       sb = made.sandbox;
       ep = made.endpoints[0]!;
     } catch (err) {
-      if (err instanceof ConflictError && err.field === 'name') throw new CniError(CNI_CODES.tryAgainLater, 'another operation on this container is in progress', err.message);
+      if (err instanceof ConflictError && err.field === 'name')
+        throw new CniError(CNI_CODES.tryAgainLater, 'another operation on this container is in progress', err.message);
       throw err;
     }
   }
@@ -114,14 +128,20 @@ export async function weftDel(c: Controller, req: CniRequest): Promise<void> {
 }
 
 export async function weftCheck(c: Controller, req: CniRequest): Promise<void> {
-  if (!atLeast(req.conf.cniVersion, '0.4.0')) throw new CniError(CNI_CODES.incompatibleVersion, 'config version does not allow CHECK', `cniVersion ${req.conf.cniVersion}`);
+  if (!atLeast(req.conf.cniVersion, '0.4.0'))
+    throw new CniError(CNI_CODES.incompatibleVersion, 'config version does not allow CHECK', `cniVersion ${req.conf.cniVersion}`);
   if (!req.conf.prevResult) throw new CniError(CNI_CODES.invalidConfig, 'required prevResult missing');
   const prev = parseResult(req.conf.prevResult);
   const net = await findNetwork(c, req.conf.name);
   if (!net) throw new CniError(CNI_CODES.unknownContainer, `network "${req.conf.name}" does not exist`);
   const sb = await cniSandbox(c, req.containerId);
   if (!sb) throw new CniError(CNI_CODES.unknownContainer, `container ${req.containerId} is not known to weft`);
-  if (sb.netnsPath !== req.netns) throw new CniError(CNI_CODES.unknownContainer, 'container is attached in another network namespace', `${sb.netnsPath}, not ${req.netns}`);
+  if (sb.netnsPath !== req.netns)
+    throw new CniError(
+      CNI_CODES.unknownContainer,
+      'container is attached in another network namespace',
+      `${sb.netnsPath}, not ${req.netns}`,
+    );
   const ep = (await endpointsOf(c, sb)).find((e) => e.networkId === net.id && e.ifname === req.ifname);
   if (!ep) throw new CniError(CNI_CODES.unknownContainer, `container has no interface ${req.ifname} on network "${net.name}"`);
   const problems = await c.ctx.drivers.get(net.driver).checkEndpoint({ kernel: c.ctx.kernel, network: net, endpoint: ep, sandbox: sb });
@@ -129,14 +149,18 @@ export async function weftCheck(c: Controller, req: CniRequest): Promise<void> {
   const idx = (prev.interfaces ?? []).findIndex((i) => i.name === req.ifname && i.sandbox === req.netns);
   for (const ip of prev.ips ?? []) {
     if (idx < 0 || ip.interface !== idx) continue;
-    if (ip.address !== ep.ipv4 && ip.address !== ep.ipv6) problems.push(`prevResult address ${ip.address} is not held by ${req.ifname} (weft has ${[ep.ipv4, ep.ipv6].filter(Boolean).join(', ')})`);
+    if (ip.address !== ep.ipv4 && ip.address !== ep.ipv6)
+      problems.push(
+        `prevResult address ${ip.address} is not held by ${req.ifname} (weft has ${[ep.ipv4, ep.ipv6].filter(Boolean).join(', ')})`,
+      );
   }
   if (idx < 0) problems.push(`prevResult lists no interface ${req.ifname} in ${req.netns}`);
   if (problems.length > 0) throw new CniError(110, 'CHECK failed', problems.join('; '));
 }
 
 export async function weftGc(c: Controller, req: CniRequest): Promise<void> {
-  if (!atLeast(req.conf.cniVersion, '1.1.0')) throw new CniError(CNI_CODES.incompatibleVersion, 'config version does not allow GC', `cniVersion ${req.conf.cniVersion}`);
+  if (!atLeast(req.conf.cniVersion, '1.1.0'))
+    throw new CniError(CNI_CODES.incompatibleVersion, 'config version does not allow GC', `cniVersion ${req.conf.cniVersion}`);
   const valid = new Set((req.conf['cni.dev/valid-attachments'] ?? []).map((a) => `${a.containerID}\0${a.ifname}`));
   const net = await findNetwork(c, req.conf.name);
   if (!net) return;

@@ -92,13 +92,15 @@ export class ContainerAttachments {
         // overwritten by every resync, so it is refused rather than silently lost.
         rec.gateway = normalizeAddress(input.gateway, 'gateway');
         const gw = net.ipam.config.find((p) => !p.subnet.includes(':'))?.gateway;
-        if (rec.gateway !== gw) throw new InvalidArgumentError('gateway', `${rec.gateway} is not the gateway of network "${net.name}" (${gw ?? 'none'})`);
+        if (rec.gateway !== gw)
+          throw new InvalidArgumentError('gateway', `${rec.gateway} is not the gateway of network "${net.name}" (${gw ?? 'none'})`);
       }
       if (input.ip6) rec.ipv6 = normalizeAddress(input.ip6.split('/')[0]!, 'ip6');
       if (input.mac) rec.mac = parseMac(input.mac, 'mac');
       if (input.ifname) rec.ifname = validateIfname('ifname', input.ifname);
       const key = dockerKeys.attachment(info.id, net.id);
-      if (await this.store.get(key)) throw new ConflictError('network', `container "${info.name}" is already attached to network "${net.name}"`);
+      if (await this.store.get(key))
+        throw new ConflictError('network', `container "${info.name}" is already attached to network "${net.name}"`);
       await putRecord(this.store, key, rec, 0);
       try {
         const sb = await this.apply(info.id);
@@ -118,7 +120,10 @@ export class ContainerAttachments {
     return this.serial(async () => {
       const net = await this.controller.network(network);
       const all = await this.list();
-      const rec = all.find((a) => a.networkId === net.id && (a.containerId === container || a.containerId.startsWith(container) || a.containerName === container));
+      const rec = all.find(
+        (a) =>
+          a.networkId === net.id && (a.containerId === container || a.containerId.startsWith(container) || a.containerName === container),
+      );
       if (!rec) throw new NotFoundError('attachment', `${container} on ${net.name}`);
       await this.store.commit({ deletes: [dockerKeys.attachment(rec.containerId, rec.networkId)] });
       await this.detachKernel(rec.containerId, rec.networkId);
@@ -141,9 +146,10 @@ export class ContainerAttachments {
 
   private async dropSandbox(containerId: string): Promise<void> {
     const sb = await this.sandboxOf(containerId);
-    if (sb) await this.controller.removeSandbox(sb.id).catch((err: unknown) => {
-      if (!isGone(err)) throw err;
-    });
+    if (sb)
+      await this.controller.removeSandbox(sb.id).catch((err: unknown) => {
+        if (!isGone(err)) throw err;
+      });
   }
 
   /**
@@ -173,7 +179,12 @@ export class ContainerAttachments {
     }
     if (!info.running || info.pid <= 0) return undefined;
     if (!sb) {
-      const created = await this.controller.createSandbox({ kind: 'external', pid: info.pid, name: sandboxNameOf(containerId), labels: { [ATTACHMENT_LABEL]: containerId } });
+      const created = await this.controller.createSandbox({
+        kind: 'external',
+        pid: info.pid,
+        name: sandboxNameOf(containerId),
+        labels: { [ATTACHMENT_LABEL]: containerId },
+      });
       sb = created.sandbox;
     }
     const have = new Set((await this.controller.ctx.records.endpointsOfSandbox(sb.id)).map((e) => e.networkId));
@@ -187,7 +198,8 @@ export class ContainerAttachments {
         ...(r.mac ? { mac: r.mac } : {}),
         ...(r.ifname ? { ifname: r.ifname } : {}),
       });
-      if (r.gateway && !ep.defaultRoute) this.log.warn({ container: containerId.slice(0, 12) }, 'another network already gives the default route');
+      if (r.gateway && !ep.defaultRoute)
+        this.log.warn({ container: containerId.slice(0, 12) }, 'another network already gives the default route');
     }
     return sb;
   }
@@ -204,14 +216,18 @@ export class ContainerAttachments {
       if (action === 'start') await this.apply(id);
       else if (action === 'die') await this.dropSandbox(id);
       else if (action === 'destroy') await this.forget(id);
-    }).catch((err: unknown) => this.log.warn({ container: id.slice(0, 12), action, err: (err as Error).message }, 'attachment event failed'));
+    }).catch((err: unknown) =>
+      this.log.warn({ container: id.slice(0, 12), action, err: (err as Error).message }, 'attachment event failed'),
+    );
   }
 
   /** Re-apply every attachment (at start, and after an engine's event stream broke). */
   async resync(engine?: string): Promise<void> {
     const ids = new Set((await this.list()).filter((a) => !engine || a.engine === engine).map((a) => a.containerId));
     for (const id of ids) {
-      await this.serial(() => this.apply(id)).catch((err: unknown) => this.log.warn({ container: id.slice(0, 12), err: (err as Error).message }, 'attachment resync failed'));
+      await this.serial(() => this.apply(id)).catch((err: unknown) =>
+        this.log.warn({ container: id.slice(0, 12), err: (err as Error).message }, 'attachment resync failed'),
+      );
     }
   }
 

@@ -91,7 +91,8 @@ function attachInput(b: unknown): AttachInput {
   if (!container) throw new InvalidArgumentError('container', 'is required');
   if (!network) throw new InvalidArgumentError('network', 'is required');
   const aliases = o.aliases === undefined ? [] : o.aliases;
-  if (!Array.isArray(aliases) || aliases.some((a) => typeof a !== 'string')) throw new InvalidArgumentError('aliases', 'must be a list of strings');
+  if (!Array.isArray(aliases) || aliases.some((a) => typeof a !== 'string'))
+    throw new InvalidArgumentError('aliases', 'must be a list of strings');
   const out: AttachInput = { container, network, aliases: aliases as string[] };
   for (const k of ['engine', 'ip', 'gateway', 'ip6', 'mac', 'ifname'] as const) {
     const v = s(k);

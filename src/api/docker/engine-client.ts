@@ -21,7 +21,8 @@ export interface ContainerEvent {
 /** "unix:///run/docker.sock" or a plain path → the socket path. */
 export function enginePath(host: string): string {
   const p = host.startsWith('unix://') ? host.slice('unix://'.length) : host;
-  if (!p.startsWith('/')) throw new WeftError('WEFT_INVALID_ARGUMENT', `engine host "${host}" must be unix:///absolute/path`, { field: 'docker-host' });
+  if (!p.startsWith('/'))
+    throw new WeftError('WEFT_INVALID_ARGUMENT', `engine host "${host}" must be unix:///absolute/path`, { field: 'docker-host' });
   return p;
 }
 
@@ -30,14 +31,19 @@ export class EngineClient {
 
   private request(method: string, urlPath: string, timeoutMs = 10_000): Promise<{ status: number; body: string }> {
     return new Promise((resolve, reject) => {
-      const req = http.request({ socketPath: this.socketPath, method, path: urlPath, headers: { host: 'engine' }, timeout: timeoutMs }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      });
+      const req = http.request(
+        { socketPath: this.socketPath, method, path: urlPath, headers: { host: 'engine' }, timeout: timeoutMs },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+          res.on('error', reject);
+        },
+      );
       req.on('timeout', () => req.destroy(new TimeoutError(`engine ${method} ${urlPath}`, timeoutMs)));
-      req.on('error', (err) => reject(new WeftError('WEFT_INTERNAL', `container engine at ${this.socketPath}: ${err.message}`, { cause: err })));
+      req.on('error', (err) =>
+        reject(new WeftError('WEFT_INTERNAL', `container engine at ${this.socketPath}: ${err.message}`, { cause: err })),
+      );
       req.end();
     });
   }
@@ -59,29 +65,32 @@ export class EngineClient {
     const filters = encodeURIComponent(JSON.stringify({ type: ['container'] }));
     let req: http.ClientRequest | undefined;
     const done = new Promise<void>((resolve) => {
-      req = http.request({ socketPath: this.socketPath, method: 'GET', path: `/events?filters=${filters}`, headers: { host: 'engine' } }, (res) => {
-        let buf = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => {
-          buf += c;
-          for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-            const line = buf.slice(0, i).trim();
-            buf = buf.slice(i + 1);
-            if (!line) continue;
-            try {
-              const j = JSON.parse(line) as { Action?: string; status?: string; id?: string; Actor?: { ID?: string } };
-              const id = j.Actor?.ID ?? j.id;
-              const action = j.Action ?? j.status;
-              if (id && action) onEvent({ id, action });
-            } catch {
-              /* a line we do not understand is skipped */
+      req = http.request(
+        { socketPath: this.socketPath, method: 'GET', path: `/events?filters=${filters}`, headers: { host: 'engine' } },
+        (res) => {
+          let buf = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => {
+            buf += c;
+            for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+              const line = buf.slice(0, i).trim();
+              buf = buf.slice(i + 1);
+              if (!line) continue;
+              try {
+                const j = JSON.parse(line) as { Action?: string; status?: string; id?: string; Actor?: { ID?: string } };
+                const id = j.Actor?.ID ?? j.id;
+                const action = j.Action ?? j.status;
+                if (id && action) onEvent({ id, action });
+              } catch {
+                /* a line we do not understand is skipped */
+              }
             }
-          }
-        });
-        res.on('end', () => resolve());
-        res.on('error', () => resolve());
-        res.on('close', () => resolve());
-      });
+          });
+          res.on('end', () => resolve());
+          res.on('error', () => resolve());
+          res.on('close', () => resolve());
+        },
+      );
       req.on('error', () => resolve());
       req.end();
     });

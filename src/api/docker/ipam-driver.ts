@@ -26,7 +26,7 @@ const GATEWAY_REQUEST = 'com.docker.network.gateway';
 export const DOCKER_OWNER_PREFIX = 'ext:docker:';
 
 type Body = Record<string, unknown>;
-const str = (b: Body, k: string): string => (typeof b[k] === 'string' ? (b[k] as string) : '');
+const str = (b: Body, k: string): string => (typeof b[k] === 'string' ? b[k] : '');
 const fam = (p: DockerPoolRecord): 4 | 6 => (p.pool.includes(':') ? 6 : 4);
 
 function poolConfigOf(p: DockerPoolRecord): IpamPoolConfig {
@@ -82,7 +82,9 @@ export class DockerIpam {
         }
         const clash = pools.find((p) => p.addressSpace === space && cidrOverlaps(parseCidr(p.pool, 'pool'), c));
         if (clash) throw new IpamOverlapError(pool, `pool ${clash.pool} already requested`);
-        const netClash = nets.flatMap((n) => n.ipam.config.map((p) => ({ n, p }))).find(({ p }) => cidrOverlaps(parseCidr(p.subnet, 'subnet'), c));
+        const netClash = nets
+          .flatMap((n) => n.ipam.config.map((p) => ({ n, p })))
+          .find(({ p }) => cidrOverlaps(parseCidr(p.subnet, 'subnet'), c));
         if (netClash) throw new IpamOverlapError(pool, `${netClash.p.subnet} of network "${netClash.n.name}"`);
         resolvePoolConfig({ subnet: pool, ...(subPool ? { ipRange: subPool } : {}) });
       } else {
@@ -91,7 +93,15 @@ export class DockerIpam {
         pool = pickSubnet(family === 4 ? this.ctx.config.poolsV4 : this.ctx.config.poolsV6, family, taken);
       }
       const id = `${space}/${pool}${subPool ? `/${subPool}` : ''}`;
-      const rec: DockerPoolRecord = { id, addressSpace: space, pool, v6: pool.includes(':'), refs: 1, addresses: [], ...(subPool ? { subPool } : {}) };
+      const rec: DockerPoolRecord = {
+        id,
+        addressSpace: space,
+        pool,
+        v6: pool.includes(':'),
+        refs: 1,
+        addresses: [],
+        ...(subPool ? { subPool } : {}),
+      };
       await putRecord(this.ctx.records.store, dockerKeys.pool(id), rec, 0);
       return { PoolID: id, Pool: pool, Data: {} };
     });
@@ -103,7 +113,12 @@ export class DockerIpam {
       const cur = await this.pool(id);
       const p = cur.value;
       if (--p.refs > 0) return putRecord(this.ctx.records.store, dockerKeys.pool(id), p, cur.version);
-      if (!(await this.ctx.records.store.commit({ checks: [{ key: dockerKeys.pool(id), version: cur.version }], deletes: [dockerKeys.pool(id)] }))) {
+      if (
+        !(await this.ctx.records.store.commit({
+          checks: [{ key: dockerKeys.pool(id), version: cur.version }],
+          deletes: [dockerKeys.pool(id)],
+        }))
+      ) {
         throw new InvalidArgumentError('PoolID', 'pool changed concurrently');
       }
     });
@@ -147,7 +162,12 @@ export class DockerIpam {
       const p = cur.value;
       if (p.gateway === addr) return;
       if (p.addresses.includes(addr)) {
-        await putRecord(this.ctx.records.store, dockerKeys.pool(id), { ...p, addresses: p.addresses.filter((a) => a !== addr) }, cur.version);
+        await putRecord(
+          this.ctx.records.store,
+          dockerKeys.pool(id),
+          { ...p, addresses: p.addresses.filter((a) => a !== addr) },
+          cur.version,
+        );
         return;
       }
       const net = p.networkId ? await this.ctx.records.network(p.networkId) : undefined;
@@ -180,4 +200,3 @@ export class DockerIpam {
     return owner?.startsWith(DOCKER_OWNER_PREFIX) ? owner : undefined;
   }
 }
-

@@ -47,10 +47,12 @@ function dockerPortMap(v: unknown): DockerPortBinding[] {
     if (!protocol) throw new InvalidArgumentError(`${f}.Proto`, `unknown protocol ${String(pb.Proto)}`);
     const port = (x: unknown, name: string, allowZero: boolean): number => {
       const n = Number(x ?? 0);
-      if (!Number.isInteger(n) || n < (allowZero ? 0 : 1) || n > 65535) throw new InvalidArgumentError(`${f}.${name}`, `bad port ${String(x)}`);
+      if (!Number.isInteger(n) || n < (allowZero ? 0 : 1) || n > 65535)
+        throw new InvalidArgumentError(`${f}.${name}`, `bad port ${String(x)}`);
       return n;
     };
-    const hostIp = typeof pb.HostIP === 'string' && pb.HostIP !== '' && pb.HostIP !== '0.0.0.0' && pb.HostIP !== '::' ? pb.HostIP : undefined;
+    const hostIp =
+      typeof pb.HostIP === 'string' && pb.HostIP !== '' && pb.HostIP !== '0.0.0.0' && pb.HostIP !== '::' ? pb.HostIP : undefined;
     const hostPort = port(pb.HostPort, 'HostPort', true);
     const hostPortEnd = Math.max(hostPort, port(pb.HostPortEnd, 'HostPortEnd', true));
     return { protocol, containerPort: port(pb.Port, 'Port', false), hostPort, hostPortEnd, ...(hostIp ? { hostIp } : {}) };
@@ -58,7 +60,11 @@ function dockerPortMap(v: unknown): DockerPortBinding[] {
 }
 
 const samePort = (a: FwPortMapping, b: FwPortMapping): boolean =>
-  a.protocol === b.protocol && a.hostPort === b.hostPort && a.hostIp === b.hostIp && a.containerIp === b.containerIp && a.containerPort === b.containerPort;
+  a.protocol === b.protocol &&
+  a.hostPort === b.hostPort &&
+  a.hostIp === b.hostIp &&
+  a.containerIp === b.containerIp &&
+  a.containerPort === b.containerPort;
 
 /** Firewall mappings for one endpoint; host port 0 or a range picks a free port, as Docker does. */
 function resolveDockerPorts(wanted: DockerPortBinding[], ep: DockerEndpointRecord, existing: FwPortMapping[]): FwPortMapping[] {
@@ -76,7 +82,14 @@ function resolveDockerPorts(wanted: DockerPortBinding[], ep: DockerEndpointRecor
       if (!cidr) continue;
       const containerIp = cidr.split('/')[0]!;
       if (w.hostIp !== undefined && w.hostIp.includes(':') !== containerIp.includes(':')) continue;
-      out.push({ networkId: ep.networkId, protocol: w.protocol, hostPort, containerIp, containerPort: w.containerPort, ...(w.hostIp ? { hostIp: w.hostIp } : {}) });
+      out.push({
+        networkId: ep.networkId,
+        protocol: w.protocol,
+        hostPort,
+        containerIp,
+        containerPort: w.containerPort,
+        ...(w.hostIp ? { hostIp: w.hostIp } : {}),
+      });
     }
   }
   return out;
@@ -98,7 +111,8 @@ function id(b: Body, field: string): string {
   return v;
 }
 
-const obj = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+const obj = (v: unknown): Record<string, unknown> =>
+  v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 const ipOf = (cidr: string): string => cidr.split('/')[0]!;
 const truthy = (v: unknown): boolean => v === true || v === 'true';
 
@@ -197,7 +211,9 @@ export class DockerNetworkDriver {
       netId,
     );
     const created = await this.network(netId);
-    await ensureDockerUserAccept(created.driverState.bridgeName!).catch((err: unknown) => this.log?.warn({ err: (err as Error).message }, 'DOCKER-USER rules'));
+    await ensureDockerUserAccept(created.driverState.bridgeName!).catch((err: unknown) =>
+      this.log?.warn({ err: (err as Error).message }, 'DOCKER-USER rules'),
+    );
     return {};
   }
 
@@ -266,7 +282,8 @@ export class DockerNetworkDriver {
     const netId = id(b, 'NetworkID');
     const epId = id(b, 'EndpointID');
     const key = b.SandboxKey;
-    if (typeof key !== 'string' || !path.isAbsolute(key) || key.split('/').includes('..')) throw new InvalidArgumentError('SandboxKey', 'must be an absolute path');
+    if (typeof key !== 'string' || !path.isAbsolute(key) || key.split('/').includes('..'))
+      throw new InvalidArgumentError('SandboxKey', 'must be an absolute path');
     const net = await this.network(netId);
     const cur = await getRecord<DockerEndpointRecord>(this.ctx.records.store, dockerKeys.endpoint(epId));
     if (!cur) throw new NotFoundError('endpoint', epId);
@@ -323,19 +340,29 @@ export class DockerNetworkDriver {
       }
       if (!ifname) return false;
       const net = await this.network(dep.networkId);
-      const sbName = `docker-${path.basename(key).replace(/[^a-zA-Z0-9_.-]/g, '_').slice(0, 48)}`;
+      const sbName = `docker-${path
+        .basename(key)
+        .replace(/[^a-zA-Z0-9_.-]/g, '_')
+        .slice(0, 48)}`;
       let sb = (await this.ctx.records.sandboxIdByName(sbName)) ? await this.controller.sandbox(sbName) : undefined;
       if (sb && sb.netnsPath !== key) sb = undefined;
-      sb ??= (await this.controller.createSandbox({ kind: 'external', name: sbName, netnsPath: key, labels: { [DOCKER_SANDBOX_LABEL]: 'true' } })).sandbox;
+      sb ??= (
+        await this.controller.createSandbox({ kind: 'external', name: sbName, netnsPath: key, labels: { [DOCKER_SANDBOX_LABEL]: 'true' } })
+      ).sandbox;
       const sandbox = sb;
-      let ep: EndpointRecord | undefined = (await this.ctx.records.endpointsOfSandbox(sandbox.id)).find((e) => e.networkId === dep.networkId);
+      let ep: EndpointRecord | undefined = (await this.ctx.records.endpointsOfSandbox(sandbox.id)).find(
+        (e) => e.networkId === dep.networkId,
+      );
       if (!ep) {
         const addr4 = dep.address ? normalizeAddress(ipOf(dep.address), 'Address') : undefined;
         const addr6 = dep.addressV6 ? normalizeAddress(ipOf(dep.addressV6), 'AddressIPv6') : undefined;
-        const owner = dep.owner ?? (addr4 ? await this.ipam.ownerOf(net.id, 4, addr4) : undefined) ?? (addr6 ? await this.ipam.ownerOf(net.id, 6, addr6) : undefined);
+        const owner =
+          dep.owner ??
+          (addr4 ? await this.ipam.ownerOf(net.id, 4, addr4) : undefined) ??
+          (addr6 ? await this.ipam.ownerOf(net.id, 6, addr6) : undefined);
         ep = await this.engine(() =>
           connectEndpoint(this.ctx, sandbox, net, {
-            ifname: ifname!,
+            ifname: ifname,
             mac: dep.mac,
             hostIfname: dep.hostIfname!,
             ...(addr4 ? { ipv4: addr4 } : {}),
@@ -344,7 +371,12 @@ export class DockerNetworkDriver {
           }),
         );
       }
-      await putRecord(this.ctx.records.store, dockerKeys.endpoint(epId), { ...dep, weftEndpointId: ep.id, weftSandboxId: sandbox.id }, cur.version);
+      await putRecord(
+        this.ctx.records.store,
+        dockerKeys.endpoint(epId),
+        { ...dep, weftEndpointId: ep.id, weftSandboxId: sandbox.id },
+        cur.version,
+      );
       return true;
     });
   }
@@ -428,4 +460,3 @@ export class DockerNetworkDriver {
     return {};
   }
 }
-

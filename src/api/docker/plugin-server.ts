@@ -20,7 +20,8 @@ export interface PluginServer {
   close(): Promise<void>;
 }
 
-const apiOf = (method: string): PluginApi => (method.startsWith('IpamDriver.') ? 'ipam' : method.startsWith('NetworkDriver.') ? 'network' : 'plugin');
+const apiOf = (method: string): PluginApi =>
+  method.startsWith('IpamDriver.') ? 'ipam' : method.startsWith('NetworkDriver.') ? 'network' : 'plugin';
 
 function readBody(req: http.IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -73,7 +73,12 @@ export interface RestServer {
 }
 
 /** Serve the router on a unix socket readable and writable by root only. */
-export async function serveRest(socketPath: string, router: Router, log: Logger, authorize: (req: http.IncomingMessage) => boolean): Promise<RestServer> {
+export async function serveRest(
+  socketPath: string,
+  router: Router,
+  log: Logger,
+  authorize: (req: http.IncomingMessage) => boolean,
+): Promise<RestServer> {
   await mkdir(path.dirname(socketPath), { recursive: true, mode: 0o700 });
   await rm(socketPath, { force: true });
   const server = http.createServer((req, res) => {
@@ -90,7 +95,9 @@ export async function serveRest(socketPath: string, router: Router, log: Logger,
           if (!m) throw new NotFoundError('route', `${req.method} ${url.pathname}`);
           if ('allowed' in m) {
             status = 405;
-            payload = { error: { code: 'WEFT_INVALID_ARGUMENT', message: `method ${req.method} not allowed (allowed: ${m.allowed.join(', ')})` } };
+            payload = {
+              error: { code: 'WEFT_INVALID_ARGUMENT', message: `method ${req.method} not allowed (allowed: ${m.allowed.join(', ')})` },
+            };
           } else {
             const body = await readBody(req);
             const out = await m.handler(m.params, body, url.searchParams);

@@ -1,5 +1,9 @@
 /** A tiny method+path router; path params are `:name` segments. */
-export type Handler = (params: Record<string, string>, body: unknown, query: URLSearchParams) => Promise<{ status?: number; body?: unknown }>;
+export type Handler = (
+  params: Record<string, string>,
+  body: unknown,
+  query: URLSearchParams,
+) => Promise<{ status?: number; body?: unknown }>;
 
 interface Route {
   method: string;
@@ -14,7 +18,10 @@ export class Router {
     return this;
   }
   match(method: string, pathname: string): { handler: Handler; params: Record<string, string> } | { allowed: string[] } | undefined {
-    const segs = pathname.split('/').filter(Boolean).map((s) => decodeURIComponent(s));
+    const segs = pathname
+      .split('/')
+      .filter(Boolean)
+      .map((s) => decodeURIComponent(s));
     const allowed: string[] = [];
     for (const r of this.routes) {
       if (r.parts.length !== segs.length) continue;

@@ -39,7 +39,8 @@ export class BridgeDriver implements Driver {
   validate(net: NetworkRecord, others: readonly NetworkRecord[]): NetworkValidation {
     const o = parseBridgeOptions(net.options, `wf-${net.id.slice(0, 12)}`, net.enableIPv6);
     const clash = others.find((n) => n.id !== net.id && n.driverState.bridgeName === o.bridgeName);
-    if (clash) throw new ConflictError('com.docker.network.bridge.name', `bridge name "${o.bridgeName}" is already used by network "${clash.name}"`);
+    if (clash)
+      throw new ConflictError('com.docker.network.bridge.name', `bridge name "${o.bridgeName}" is already used by network "${clash.name}"`);
     // A bridge without its own MAC takes its lowest port's: when that sandbox leaves, the
     // gateway's MAC changes under every other sandbox's ARP cache and they lose the gateway.
     // A fixed MAC, derived from the network id, also survives re-creation after a reboot.
@@ -82,7 +83,8 @@ export class BridgeDriver implements Driver {
     const problems: string[] = [];
     if (br.kind !== 'bridge') problems.push(`network ${net.name}: ${name} is not a bridge`);
     if (!br.up) problems.push(`network ${net.name}: bridge ${name} is down`);
-    if (net.driverState.mac && br.mac !== net.driverState.mac) problems.push(`network ${net.name}: bridge ${name} has MAC ${br.mac ?? '?'}, not ${net.driverState.mac}`);
+    if (net.driverState.mac && br.mac !== net.driverState.mac)
+      problems.push(`network ${net.name}: bridge ${name} has MAC ${br.mac ?? '?'}, not ${net.driverState.mac}`);
     const have = new Set(rt.addresses(br.index).map((a) => a.cidr));
     for (const cidr of gatewayCidrs(net)) if (!have.has(cidr)) problems.push(`network ${net.name}: gateway ${cidr} missing on ${name}`);
     return problems;
@@ -130,8 +132,10 @@ export class BridgeDriver implements Driver {
         // Read before writing: a resync must not rewrite (and re-announce) a route that is fine.
         const hasDefault = (fam: 4 | 6, gw: string): boolean =>
           inner.routes(fam, 254).some((r) => (r.dst === '0.0.0.0/0' || r.dst === '::/0') && r.gateway === gw && r.oif === link.index);
-        if (ep.gateway4 && !hasDefault(4, ep.gateway4)) inner.addRoute({ dst: '0.0.0.0/0', gateway: ep.gateway4, oif: link.index }, { replace: true });
-        if (ep.gateway6 && ep.ipv6 && !hasDefault(6, ep.gateway6)) inner.addRoute({ dst: '::/0', gateway: ep.gateway6, oif: link.index }, { replace: true });
+        if (ep.gateway4 && !hasDefault(4, ep.gateway4))
+          inner.addRoute({ dst: '0.0.0.0/0', gateway: ep.gateway4, oif: link.index }, { replace: true });
+        if (ep.gateway6 && ep.ipv6 && !hasDefault(6, ep.gateway6))
+          inner.addRoute({ dst: '::/0', gateway: ep.gateway6, oif: link.index }, { replace: true });
       }
     } catch (err) {
       if (created) rt.deleteLink(hostIf, { ignoreMissing: true });

@@ -169,7 +169,13 @@ export class Rtnl {
    * Send the request `build` writes and read its answer. Returns false when the kernel
    * answered with one of the `missing` errnos; throws a KernelError for any other error.
    */
-  private exchange(op: string, mode: Mode, build: (b: NlBuilder) => void, onMsg?: (m: NlMsg) => void, missing?: readonly number[]): boolean {
+  private exchange(
+    op: string,
+    mode: Mode,
+    build: (b: NlBuilder) => void,
+    onMsg?: (m: NlMsg) => void,
+    missing?: readonly number[],
+  ): boolean {
     if (this.closed) throw new KernelError(this.where(op), 'netlink handle is closed');
     build(this.b);
     const seq = (this.seq = (this.seq + 1) >>> 0);
@@ -245,9 +251,15 @@ export class Rtnl {
   link(ref: string | number): LinkInfo | undefined {
     if (typeof ref === 'number' && ref <= 0) return undefined;
     let found: LinkInfo | undefined;
-    this.exchange(`link get ${ref}`, 'get', (b) => buildGetLink(b, ref), (m) => {
-      if (m.type === C.RTM_NEWLINK) found = parseLink(m);
-    }, [ENODEV]);
+    this.exchange(
+      `link get ${ref}`,
+      'get',
+      (b) => buildGetLink(b, ref),
+      (m) => {
+        if (m.type === C.RTM_NEWLINK) found = parseLink(m);
+      },
+      [ENODEV],
+    );
     return found;
   }
 
@@ -307,11 +319,15 @@ export class Rtnl {
   // ---- addresses ----
 
   addresses(index?: number, family?: 4 | 6): AddressInfo[] {
-    return this.dump('addr dump', (b) => buildDumpAddresses(b, family, index), (m) => {
-      if (m.type !== C.RTM_NEWADDR) return undefined;
-      const a = parseAddress(m);
-      return a && (index === undefined || a.index === index) && (family === undefined || a.family === family) ? a : undefined;
-    });
+    return this.dump(
+      'addr dump',
+      (b) => buildDumpAddresses(b, family, index),
+      (m) => {
+        if (m.type !== C.RTM_NEWADDR) return undefined;
+        const a = parseAddress(m);
+        return a && (index === undefined || a.index === index) && (family === undefined || a.family === family) ? a : undefined;
+      },
+    );
   }
 
   /** Add `cidr` ("10.1.0.2/24") to a link; IPv4 also gets its broadcast address. */
@@ -328,11 +344,15 @@ export class Rtnl {
 
   /** Routes of a family (both if omitted), of one table or of all tables. */
   routes(family?: 4 | 6, table?: number): RouteInfo[] {
-    return this.dump('route dump', (b) => buildDumpRoutes(b, family, table), (m) => {
-      if (m.type !== C.RTM_NEWROUTE) return undefined;
-      const r = parseRoute(m);
-      return r && (family === undefined || r.family === family) && (table === undefined || r.table === table) ? r : undefined;
-    });
+    return this.dump(
+      'route dump',
+      (b) => buildDumpRoutes(b, family, table),
+      (m) => {
+        if (m.type !== C.RTM_NEWROUTE) return undefined;
+        const r = parseRoute(m);
+        return r && (family === undefined || r.family === family) && (table === undefined || r.table === table) ? r : undefined;
+      },
+    );
   }
 
   addRoute(r: RouteSpec, o: { replace?: boolean } = {}): void {
@@ -349,11 +369,15 @@ export class Rtnl {
 
   /** ARP (4), NDP (6) or bridge/vxlan FDB (7) entries, optionally of one link. */
   neighbours(family: 4 | 6 | 7, index?: number): NeighInfo[] {
-    return this.dump('neigh dump', (b) => buildDumpNeighbours(b, family, index), (m) => {
-      if (m.type !== C.RTM_NEWNEIGH) return undefined;
-      const n = parseNeighbour(m);
-      return n && n.family === family && (index === undefined || n.index === index) ? n : undefined;
-    });
+    return this.dump(
+      'neigh dump',
+      (b) => buildDumpNeighbours(b, family, index),
+      (m) => {
+        if (m.type !== C.RTM_NEWNEIGH) return undefined;
+        const n = parseNeighbour(m);
+        return n && n.family === family && (index === undefined || n.index === index) ? n : undefined;
+      },
+    );
   }
 
   addNeighbour(n: NeighSpec, o: AddNeighbourOpts = {}): void {
@@ -362,7 +386,13 @@ export class Rtnl {
 
   deleteNeighbour(n: NeighSpec, o: IgnoreMissing = {}): boolean {
     const missing = o.ignoreMissing ? [ENOENT, ENODEV] : undefined;
-    return this.exchange(`neigh del ${n.dst ?? n.lladdr ?? ''} dev ${n.index}`, 'ack', (b) => buildDeleteNeighbour(b, n), undefined, missing);
+    return this.exchange(
+      `neigh del ${n.dst ?? n.lladdr ?? ''} dev ${n.index}`,
+      'ack',
+      (b) => buildDeleteNeighbour(b, n),
+      undefined,
+      missing,
+    );
   }
 
   // ---- events ----
@@ -376,9 +406,7 @@ export class Rtnl {
     const c = this.c;
     if (this.closed) throw new KernelError(this.where('subscribe'), 'netlink handle is closed');
     const fd =
-      this.netnsFd === undefined
-        ? newRouteSocket(c, true)
-        : await netnsCall<number>({ op: 'socket', nsFd: this.netnsFd, nonblock: true });
+      this.netnsFd === undefined ? newRouteSocket(c, true) : await netnsCall<number>({ op: 'socket', nsFd: this.netnsFd, nonblock: true });
     try {
       const addr = Buffer.alloc(12);
       addr.writeUInt16LE(C.AF_NETLINK, 0);
