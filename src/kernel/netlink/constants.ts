@@ -84,6 +84,7 @@ export const IFLA_MTU = 4;
 export const IFLA_LINK = 5;
 export const IFLA_MASTER = 10;
 export const IFLA_OPERSTATE = 16;
+export const IFLA_IFALIAS = 20;
 export const IFLA_LINKINFO = 18;
 export const IFLA_NET_NS_FD = 28;
 export const IFLA_EXT_MASK = 29;
@@ -106,6 +107,16 @@ export const IFLA_VXLAN_LOCAL6 = 17;
 export const IFLA_MACVLAN_MODE = 1;
 export const MACVLAN_MODE = { private: 1, vepa: 2, bridge: 4, passthru: 8, source: 16 } as const;
 
+export const IFLA_IPVLAN_MODE = 1;
+export const IFLA_IPVLAN_FLAGS = 2;
+export const IPVLAN_MODE = { l2: 0, l3: 1, l3s: 2 } as const;
+/** ipvlan_flag: bridge is no flag; private and vepa are bits. */
+export const IPVLAN_FLAG = { bridge: 0, private: 1, vepa: 2 } as const;
+
+export const IFLA_VLAN_ID = 1;
+export const IFLA_VLAN_PROTOCOL = 5;
+export const ETH_P_8021Q = 0x8100;
+
 /** IFLA_EXT_MASK bit: leave the (large) statistics out of link replies. */
 export const RTEXT_FILTER_SKIP_STATS = 1 << 3;
 
@@ -115,6 +126,8 @@ export const IFA_LABEL = 3;
 export const IFA_BROADCAST = 4;
 export const IFA_FLAGS = 8;
 export const IFA_F_NODAD = 0x02;
+export const IFA_F_DADFAILED = 0x08;
+export const IFA_F_TENTATIVE = 0x40;
 export const IFA_F_PERMANENT = 0x80;
 
 export const RTA_DST = 1;

@@ -1,9 +1,18 @@
 /** RTM_*LINK requests and replies (pure). */
 import { InvalidArgumentError } from '../../errors.js';
-import { attrNested, attrS32, attrStr, attrU32, attrU8, parseAttrs, type NlBuilder, type NlMsg } from './codec.js';
+import { attrNested, attrS32, attrStr, attrU16, attrU32, attrU8, parseAttrs, type NlBuilder, type NlMsg } from './codec.js';
 import * as C from './constants.js';
 import { bytesToMac, ipToBytes, macToBytes } from './ip-bytes.js';
-import type { CreateBridgeOpts, CreateMacvlanOpts, CreateVethOpts, CreateVxlanOpts, LinkChange, LinkInfo } from './types.js';
+import type {
+  CreateBridgeOpts,
+  CreateIpvlanOpts,
+  CreateMacvlanOpts,
+  CreateVethOpts,
+  CreateVlanOpts,
+  CreateVxlanOpts,
+  LinkChange,
+  LinkInfo,
+} from './types.js';
 
 const NEW_FLAGS = C.NLM_F_REQUEST | C.NLM_F_ACK | C.NLM_F_CREATE | C.NLM_F_EXCL;
 
@@ -95,11 +104,49 @@ export function buildCreateMacvlan(b: NlBuilder, o: CreateMacvlanOpts): void {
   });
 }
 
+/** An ipvlan child of `parent` (L2/L3/L3S, with its bridge/private/vepa flag). */
+export function buildCreateIpvlan(b: NlBuilder, o: CreateIpvlanOpts): void {
+  const mode = C.IPVLAN_MODE[o.mode ?? 'l2'];
+  const flag = C.IPVLAN_FLAG[o.flag ?? 'bridge'];
+  if (mode === undefined) throw new InvalidArgumentError('mode', `unknown ipvlan mode "${o.mode}"`);
+  if (flag === undefined) throw new InvalidArgumentError('flag', `unknown ipvlan flag "${o.flag}"`);
+  b.start(C.RTM_NEWLINK, NEW_FLAGS).ifinfomsg(upBits(o.up));
+  b.str(C.IFLA_IFNAME, validateIfname(o.name, 'name'));
+  b.u32(C.IFLA_LINK, o.parent);
+  common(b, o, 'ipvlan');
+  if (o.netnsFd !== undefined) b.u32(C.IFLA_NET_NS_FD, o.netnsFd);
+  b.nest(C.IFLA_LINKINFO, (li) => {
+    li.str(C.IFLA_INFO_KIND, 'ipvlan');
+    li.nest(C.IFLA_INFO_DATA, (d) => {
+      d.u16(C.IFLA_IPVLAN_MODE, mode);
+      d.u16(C.IFLA_IPVLAN_FLAGS, flag);
+    });
+  });
+}
+
+/** An 802.1q sub-interface of `parent` tagging with `vlanId`. */
+export function buildCreateVlan(b: NlBuilder, o: CreateVlanOpts): void {
+  if (!Number.isInteger(o.vlanId) || o.vlanId < 1 || o.vlanId > 4094)
+    throw new InvalidArgumentError('vlan', `${o.vlanId} is not a VLAN id (1-4094)`);
+  b.start(C.RTM_NEWLINK, NEW_FLAGS).ifinfomsg(upBits(o.up));
+  b.str(C.IFLA_IFNAME, validateIfname(o.name, 'name'));
+  b.u32(C.IFLA_LINK, o.parent);
+  common(b, o, 'vlan');
+  b.nest(C.IFLA_LINKINFO, (li) => {
+    li.str(C.IFLA_INFO_KIND, 'vlan');
+    li.nest(C.IFLA_INFO_DATA, (d) => {
+      d.u16(C.IFLA_VLAN_ID, o.vlanId);
+      d.be16(C.IFLA_VLAN_PROTOCOL, C.ETH_P_8021Q);
+    });
+  });
+}
+
 export function buildSetLink(b: NlBuilder, index: number, c: LinkChange): void {
   b.start(C.RTM_SETLINK, C.NLM_F_REQUEST | C.NLM_F_ACK).ifinfomsg({ index, ...upBits(c.up) });
   if (c.name !== undefined) b.str(C.IFLA_IFNAME, validateIfname(c.name, 'name'));
   common(b, c, 'link');
   if (c.netnsFd !== undefined) b.u32(C.IFLA_NET_NS_FD, c.netnsFd);
+  if (c.alias !== undefined) b.str(C.IFLA_IFALIAS, c.alias);
   if (c.ipv6AddrGenNone) {
     // IFLA_AF_SPEC { AF_INET6 { IFLA_INET6_ADDR_GEN_MODE = IN6_ADDR_GEN_MODE_NONE } }
     b.nest(IFLA_AF_SPEC, (af) => af.nest(AF_INET6, (v6) => v6.u8(IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE_NONE)));
@@ -148,10 +195,23 @@ export function parseLink(m: NlMsg): LinkInfo {
   const kind = attrNested(a, C.IFLA_LINKINFO);
   const k = kind && attrStr(kind, C.IFLA_INFO_KIND);
   if (k) info.kind = k;
+  const data = kind && attrNested(kind, C.IFLA_INFO_DATA);
+  if (data && k === 'macvlan') {
+    const mode = attrU32(data, C.IFLA_MACVLAN_MODE);
+    if (mode !== undefined) info.macvlanMode = mode;
+  } else if (data && k === 'ipvlan') {
+    const mode = attrU16(data, C.IFLA_IPVLAN_MODE);
+    if (mode !== undefined) info.ipvlanMode = mode;
+  } else if (data && k === 'vlan') {
+    const id = attrU16(data, C.IFLA_VLAN_ID);
+    if (id !== undefined) info.vlanId = id;
+  }
   const link = attrU32(a, C.IFLA_LINK);
   if (link !== undefined && link !== index) info.link = link;
   const nsid = attrS32(a, C.IFLA_LINK_NETNSID);
   if (nsid !== undefined) info.linkNetnsId = nsid;
+  const alias = attrStr(a, C.IFLA_IFALIAS);
+  if (alias) info.alias = alias;
   const oper = attrU8(a, C.IFLA_OPERSTATE);
   if (oper !== undefined) info.operState = oper;
   return info;

@@ -14,8 +14,10 @@ import * as C from './constants.js';
 import { decodeEvent, GROUP_NUMBERS, type RtnlGroup } from './events.js';
 import {
   buildCreateBridge,
+  buildCreateIpvlan,
   buildCreateMacvlan,
   buildCreateVeth,
+  buildCreateVlan,
   buildCreateVxlan,
   buildDeleteLink,
   buildDumpLinks,
@@ -29,8 +31,10 @@ import { buildAddRoute, buildDeleteRoute, buildDumpRoutes, parseRoute } from './
 import type {
   AddressInfo,
   CreateBridgeOpts,
+  CreateIpvlanOpts,
   CreateMacvlanOpts,
   CreateVethOpts,
+  CreateVlanOpts,
   CreateVxlanOpts,
   LinkChange,
   LinkInfo,
@@ -305,6 +309,20 @@ export class Rtnl {
     const op = `link add macvlan ${o.name}`;
     this.exchange(op, 'ack', (b) => buildCreateMacvlan(b, o));
     return o.netnsFd === undefined ? this.mustLink(o.name, op) : undefined;
+  }
+
+  /** An ipvlan on `parent`; with `netnsFd` it is created in that namespace (returns undefined then). */
+  createIpvlan(o: CreateIpvlanOpts): LinkInfo | undefined {
+    const op = `link add ipvlan ${o.name}`;
+    this.exchange(op, 'ack', (b) => buildCreateIpvlan(b, o));
+    return o.netnsFd === undefined ? this.mustLink(o.name, op) : undefined;
+  }
+
+  /** An 802.1q VLAN sub-interface of `parent`. */
+  createVlan(o: CreateVlanOpts): LinkInfo {
+    const op = `link add vlan ${o.name}`;
+    this.exchange(op, 'ack', (b) => buildCreateVlan(b, o));
+    return this.mustLink(o.name, op);
   }
 
   setLink(index: number, change: LinkChange): void {

@@ -17,6 +17,14 @@ export interface LinkInfo {
   /** IFLA_LINK_NETNSID when the peer/lower device lives in another namespace. */
   linkNetnsId?: number;
   operState?: number;
+  /** IFLA_MACVLAN_MODE of a macvlan (MACVLAN_MODE bits). */
+  macvlanMode?: number;
+  /** IFLA_IPVLAN_MODE of an ipvlan (IPVLAN_MODE). */
+  ipvlanMode?: number;
+  /** IFLA_VLAN_ID of an 802.1q sub-interface. */
+  vlanId?: number;
+  /** IFLA_IFALIAS: a free-text label (weft marks links it owns with it). */
+  alias?: string;
 }
 
 export interface AddressInfo {
@@ -110,6 +118,29 @@ export interface CreateMacvlanOpts {
   up?: boolean;
 }
 
+export interface CreateIpvlanOpts {
+  name: string;
+  /** ifindex of the parent device (in this namespace). */
+  parent: number;
+  mode?: 'l2' | 'l3' | 'l3s';
+  flag?: 'bridge' | 'private' | 'vepa';
+  mtu?: number;
+  /** Create it directly in the namespace behind this fd. */
+  netnsFd?: number;
+  up?: boolean;
+}
+
+export interface CreateVlanOpts {
+  /** e.g. "eth0.10". */
+  name: string;
+  /** ifindex of the base device. */
+  parent: number;
+  /** 802.1q VLAN id, 1-4094. */
+  vlanId: number;
+  mtu?: number;
+  up?: boolean;
+}
+
 export interface NeighSpec {
   index: number;
   family: 4 | 6 | 7;
@@ -148,6 +179,8 @@ export interface LinkChange {
   master?: number;
   /** Move to another namespace (fd). */
   netnsFd?: number;
+  /** Set the interface alias (IFLA_IFALIAS). */
+  alias?: string;
 }
 
 export interface RouteSpec {

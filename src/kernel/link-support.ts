@@ -1,0 +1,85 @@
+/**
+ * Which optional link types the running kernel has (ipvlan, 802.1q VLAN). The answer is the
+ * kernel's own: the link is really created, in a scratch namespace on a scratch veth, so the
+ * host is never touched and a kernel that has the type (built in, or a module it can load)
+ * says yes. A missing type answers EOPNOTSUPP ("Unknown device type"); that becomes a
+ * KernelUnsupportedError naming the feature, its module and its config option.
+ */
+import { existsSync } from 'node:fs';
+import { release, tmpdir } from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { KernelError, KernelUnsupportedError } from '../errors.js';
+import { createNetns, deleteNetns } from './netns.js';
+import { Rtnl } from './netlink/rtnl.js';
+
+export type OptionalLinkKind = 'ipvlan' | 'vlan';
+
+const EOPNOTSUPP = 95;
+
+const FEATURES: Record<OptionalLinkKind, { feature: string; module: string; config: string }> = {
+  ipvlan: { feature: 'ipvlan', module: 'ipvlan', config: 'CONFIG_IPVLAN' },
+  vlan: { feature: '802.1q VLAN', module: '8021q', config: 'CONFIG_VLAN_8021Q' },
+};
+
+/** What the module directory says, for the error message (the kernel's answer is what counts). */
+function moduleHint(module: string): string {
+  if (existsSync(`/sys/module/${module}`)) return `module ${module} is loaded`;
+  const dir = `/lib/modules/${release()}`;
+  return existsSync(dir) ? `module ${module} is not loaded and the kernel could not load it` : `no modules are installed for ${release()}`;
+}
+
+/** The typed error for a kind the kernel does not know. */
+export function unsupportedLinkKind(kind: OptionalLinkKind): KernelUnsupportedError {
+  const f = FEATURES[kind];
+  return new KernelUnsupportedError(
+    f.feature,
+    `this kernel has no ${f.feature} support (module ${f.module}, ${f.config}): creating a "${kind}" link answered ` +
+      `EOPNOTSUPP (unknown link kind); ${moduleHint(f.module)}`,
+  );
+}
+
+/** If `err` is the kernel refusing an unknown link kind, the KernelUnsupportedError for it; else `err`. */
+export function translateLinkKindError(kind: OptionalLinkKind, err: unknown): unknown {
+  return err instanceof KernelError && err.errno === EOPNOTSUPP ? unsupportedLinkKind(kind) : err;
+}
+
+/** Try `kind` in a scratch namespace; resolves when supported, rejects with the reason otherwise. */
+async function tryKind(kind: OptionalLinkKind): Promise<void> {
+  const nsPath = path.join(tmpdir(), `weft-linkprobe-${process.pid}-${randomBytes(4).toString('hex')}`);
+  await createNetns(nsPath);
+  let rt: Rtnl | undefined;
+  try {
+    rt = await Rtnl.open(nsPath);
+    const lower = rt.createVeth({ name: 'probe0', peerName: 'probe1' });
+    try {
+      if (kind === 'ipvlan') rt.createIpvlan({ name: 'probe2', parent: lower.index, mode: 'l2' });
+      else rt.createVlan({ name: 'probe0.2', parent: lower.index, vlanId: 2 });
+    } catch (err) {
+      throw translateLinkKindError(kind, err);
+    }
+  } finally {
+    rt?.close();
+    // Deleting the namespace deletes every link made in it.
+    await deleteNetns(nsPath);
+  }
+}
+
+const answers = new Map<OptionalLinkKind, Promise<void>>();
+
+/**
+ * Resolve if the kernel supports `kind`, else reject with a KernelUnsupportedError. A "no" is
+ * remembered for this process (a kernel does not grow a link type); a failure of the probe
+ * itself (not a "no") is not, so the next call asks again.
+ */
+export function requireLinkKind(kind: OptionalLinkKind): Promise<void> {
+  let p = answers.get(kind);
+  if (!p) {
+    p = tryKind(kind);
+    answers.set(kind, p);
+    p.catch((err: unknown) => {
+      if (!(err instanceof KernelUnsupportedError)) answers.delete(kind);
+    });
+  }
+  return p;
+}
