@@ -9,13 +9,20 @@ import type { IpamPoolConfig } from '../model/types.js';
 import { nextFreeAddress } from '../ipam/allocator.js';
 import { keys } from '../store/records.js';
 
-export async function probeFreeAddress(ctx: ControllerContext, networkId: string, fam: 4 | 6, pool: IpamPoolConfig): Promise<string> {
+export async function probeFreeAddress(
+  ctx: ControllerContext,
+  networkId: string,
+  fam: 4 | 6,
+  pool: IpamPoolConfig,
+  /** Whether a candidate free in the store is held elsewhere (a driver's probe of the LAN). */
+  heldElsewhere?: (address: string) => Promise<boolean>,
+): Promise<string> {
   const taken = new Set<string>();
   let last = await ctx.records.lastAllocated(networkId, fam);
   for (;;) {
     // Throws IpamExhaustedError once every candidate is known to be taken.
     const candidate = nextFreeAddress(pool, taken, last);
-    if (!(await ctx.records.store.get(keys.ipamAddr(networkId, fam, candidate)))) return candidate;
+    if (!(await ctx.records.store.get(keys.ipamAddr(networkId, fam, candidate))) && !(await heldElsewhere?.(candidate))) return candidate;
     taken.add(candidate);
     last = candidate;
   }

@@ -3,7 +3,8 @@ import type { ControllerContext } from './context.js';
 import { runHooks } from './context.js';
 import { newId, now } from './ids.js';
 import type { EndpointRecord, IpamPoolConfig, NetworkRecord, SandboxRecord } from '../model/types.js';
-import { ConflictError, InvalidArgumentError, NotFoundError } from '../errors.js';
+import { AddressInUseError, ConflictError, InvalidArgumentError, NotFoundError } from '../errors.js';
+import type { Driver } from '../drivers/driver.js';
 import { validateIfname, validateName } from '../config/validate.js';
 import { checkStaticAddress } from '../ipam/allocator.js';
 import { ownerOf, probeFreeAddress } from './address-probe.js';
@@ -46,7 +47,13 @@ function nextIfname(prefix: string, taken: Set<string>): string {
 }
 
 /** Choose addresses and build the commit that claims them; pure apart from store reads. */
-async function allocate(ctx: ControllerContext, net: NetworkRecord, ep: EndpointRecord, req: EndpointRequest): Promise<KvCommit> {
+async function allocate(
+  ctx: ControllerContext,
+  driver: Driver,
+  net: NetworkRecord,
+  ep: EndpointRecord,
+  req: EndpointRequest,
+): Promise<KvCommit> {
   const commit: KvCommit = { checks: [], puts: [] };
   for (const fam of [4, 6] as const) {
     const pool = poolOf(net, fam);
@@ -63,8 +70,17 @@ async function allocate(ctx: ControllerContext, net: NetworkRecord, ep: Endpoint
       // An address Docker's IPAM reserved for this very endpoint is used, not claimed again.
       held = owner !== undefined && !!req.reservedBy?.startsWith(EXTERNAL_OWNER_PREFIX) && owner === req.reservedBy;
       addr = held ? wanted : checkStaticAddress(pool, wanted, owner === undefined ? new Set() : new Set([wanted]));
+      const holder = held ? undefined : await driver.addressInUse?.({ kernel: ctx.kernel }, net, fam, addr);
+      if (holder) throw new AddressInUseError(`${addr} (held on the LAN by ${holder})`);
     } else {
-      addr = await probeFreeAddress(ctx, net.id, fam, pool);
+      const probe = driver.addressInUse?.bind(driver);
+      addr = await probeFreeAddress(
+        ctx,
+        net.id,
+        fam,
+        pool,
+        probe && (async (a) => (await probe({ kernel: ctx.kernel }, net, fam, a)) !== undefined),
+      );
       commit.puts!.push({ key: keys.ipamLast(net.id, fam), value: json(addr) });
     }
     if (!held) {
@@ -125,8 +141,14 @@ export async function connectEndpoint(
     if (req.ipv4) rec.requested.ipv4 = req.ipv4;
     if (req.ipv6) rec.requested.ipv6 = req.ipv6;
     if (mac) rec.requested.mac = mac;
-    const commit = driver.usesIpam ? await allocate(ctx, net, rec, req) : { checks: [], puts: [] };
-    if (driver.usesIpam) rec.macAddress = mac ?? (rec.ipv4 ? macFromIPv4(rec.ipv4.split('/')[0]!) : randomMac());
+    const commit = driver.usesIpam ? await allocate(ctx, driver, net, rec, req) : { checks: [], puts: [] };
+    const fixed = driver.fixedMac?.({ kernel: ctx.kernel }, net);
+    if (fixed && mac && fixed !== mac)
+      throw new InvalidArgumentError(
+        'mac',
+        `network "${net.name}" gives every endpoint the MAC ${fixed} (${net.driver} ${net.driverState.mode ?? ''})`,
+      );
+    if (driver.usesIpam) rec.macAddress = fixed ?? mac ?? (rec.ipv4 ? macFromIPv4(rec.ipv4.split('/')[0]!) : randomMac());
     if (!(await ctx.records.sandbox(sb.id))) throw new NotFoundError('sandbox', sb.name);
     commit.checks!.push({ key: keys.endpoint(id), version: 0 });
     commit.puts!.push({ key: keys.endpoint(id), value: json(rec) }, { key: keys.sandboxEndpoint(sb.id, id), value: json(net.id) });

@@ -117,6 +117,7 @@ export async function createNetwork(
     const v = driver.validate(rec, existing);
     rec.options = v.options;
     rec.driverState = v.driverState;
+    if (v.ipam) rec.ipam.config = v.ipam;
 
     await ctx.records.commitOrConflict(
       {

@@ -3,7 +3,7 @@
  * Network-level hooks run when a network is created/removed or reconciled; endpoint-level
  * hooks join/leave one sandbox. teardown tolerates what is already gone.
  */
-import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../model/types.js';
+import type { EndpointRecord, IpamPoolConfig, NetworkRecord, SandboxRecord } from '../model/types.js';
 import type { KernelPort } from '../kernel/kernel-port.js';
 
 export interface DriverContext {
@@ -21,6 +21,8 @@ export interface NetworkValidation {
   options: Record<string, string>;
   /** Derived state stored with the network (bridge name, mtu…). */
   driverState: Record<string, string>;
+  /** The pools with addresses the driver reserves for itself (e.g. macvlan's host shim), if any. */
+  ipam?: IpamPoolConfig[];
 }
 
 export interface Driver {
@@ -38,4 +40,12 @@ export interface Driver {
   setupEndpoint(ctx: EndpointContext): Promise<void>;
   teardownEndpoint(ctx: EndpointContext): Promise<void>;
   checkEndpoint(ctx: EndpointContext): Promise<string[]>;
+  /**
+   * Optional: who already holds `address` outside weft's records (macvlan's ARP probe of the
+   * LAN), or undefined when it is free. Asked before an address is handed out; a dynamic
+   * candidate that is held is skipped, a requested one is refused.
+   */
+  addressInUse?(ctx: DriverContext, net: NetworkRecord, family: 4 | 6, address: string): Promise<string | undefined>;
+  /** Optional: the MAC the kernel imposes on the network's endpoints (macvlan passthru: the parent's). */
+  fixedMac?(ctx: DriverContext, net: NetworkRecord): string | undefined;
 }

@@ -3,11 +3,13 @@ import type { Driver } from './driver.js';
 import { BridgeDriver } from './bridge/bridge-driver.js';
 import { HostDriver } from './host/host-driver.js';
 import { NullDriver } from './null/null-driver.js';
+import { MacvlanDriver } from './macvlan/macvlan-driver.js';
+import { IpvlanDriver } from './ipvlan/ipvlan-driver.js';
 import { InvalidArgumentError } from '../errors.js';
 
 export class DriverRegistry {
   private readonly drivers = new Map<string, Driver>();
-  constructor(drivers: Driver[] = [new BridgeDriver(), new HostDriver(), new NullDriver()]) {
+  constructor(drivers: Driver[] = [new BridgeDriver(), new HostDriver(), new NullDriver(), new MacvlanDriver(), new IpvlanDriver()]) {
     for (const d of drivers) this.drivers.set(d.name, d);
   }
   register(d: Driver): void {
