@@ -39,9 +39,33 @@ export function poolsOf(conf: NetConf): Pool[] {
   return pools;
 }
 
+/** Drivers the `weft` CNI plugin attaches to. */
+const CNI_DRIVERS = new Set(['bridge', 'macvlan', 'ipvlan']);
+
+/** Options of a macvlan/ipvlan network from a config in the reference macvlan/ipvlan plugins' terms. */
+function underlayOptions(conf: NetConf, driver: string): Record<string, string> {
+  const options: Record<string, string> = { ...(conf.options ?? {}) };
+  if (conf.master) options.parent = conf.master;
+  if (conf.mode) options[driver === 'ipvlan' ? 'ipvlan_mode' : 'macvlan_mode'] = conf.mode;
+  return options;
+}
+
 /** The body of a weft network create for a config (pure). `bridgeDefault` names the bridge when the config does not. */
 export function networkBodyOf(conf: NetConf, creator: string, bridgeDefault?: string): Record<string, unknown> {
-  const options: Record<string, string> = {};
+  const driver = conf.driver ?? 'bridge';
+  if (driver !== 'bridge') {
+    const pools = poolsOf(conf);
+    return {
+      name: conf.name,
+      driver,
+      internal: conf.internal ?? false,
+      enableIPv6: pools.some((p) => p.subnet.includes(':')),
+      labels: { [CREATED_BY_LABEL]: creator },
+      options: underlayOptions(conf, driver),
+      ipam: { config: pools },
+    };
+  }
+  const options: Record<string, string> = { ...(conf.options ?? {}) };
   const bridge = conf.bridge ?? bridgeDefault;
   if (bridge) options[BRIDGE_OPTIONS.name] = bridge;
   if (conf.mtu !== undefined) options[BRIDGE_OPTIONS.mtu] = String(conf.mtu);
@@ -63,6 +87,9 @@ export function networkBodyOf(conf: NetConf, creator: string, bridgeDefault?: st
 /** Differences between a config and an existing network that make them different networks. */
 export function contradictions(conf: NetConf, net: NetworkRecord, bridgeDefault?: string): string[] {
   const out: string[] = [];
+  if (conf.driver !== undefined && conf.driver !== net.driver) out.push(`driver is "${net.driver}", config says "${conf.driver}"`);
+  if (conf.master !== undefined && net.driverState.parent !== conf.master)
+    out.push(`parent is "${net.driverState.parent ?? 'none'}", config says master "${conf.master}"`);
   const bridge = conf.bridge ?? bridgeDefault;
   if (bridge && net.driverState.bridgeName !== bridge) out.push(`bridge is "${net.driverState.bridgeName}", config says "${bridge}"`);
   const have = new Set(net.ipam.config.map((p) => p.subnet));
@@ -86,11 +113,11 @@ export async function ensureNetwork(c: Controller, conf: NetConf, creator: strin
       const bad = contradictions(conf, net, bridgeDefault);
       if (bad.length > 0)
         throw new CniError(CNI_CODES.invalidConfig, `network "${conf.name}" exists with a different configuration`, bad.join('; '));
-      if (net.driver !== 'bridge')
+      if (!CNI_DRIVERS.has(net.driver))
         throw new CniError(
           CNI_CODES.invalidConfig,
           `network "${conf.name}" uses driver "${net.driver}"`,
-          'the weft CNI plugins attach to bridge networks',
+          `the weft CNI plugin attaches to ${[...CNI_DRIVERS].join(', ')} networks`,
         );
       return net;
     } catch (err) {

@@ -72,6 +72,14 @@ export const NetConf = z
     internal: z.boolean().optional(),
     /** Inter-container communication on the bridge (Docker's enable_icc). */
     icc: z.boolean().optional(),
+    /** weft driver of a network first seen through CNI: "bridge" (default), "macvlan" or "ipvlan". */
+    driver: z.string().optional(),
+    /** macvlan/ipvlan parent interface (the reference macvlan plugin's name for it). */
+    master: z.string().optional(),
+    /** macvlan mode (bridge, private, vepa, passthru) or ipvlan mode (l2, l3, l3s). */
+    mode: z.string().optional(),
+    /** Further weft driver options (`-o`), e.g. {"weft.macvlan.probe": "true"}. */
+    options: z.record(z.string(), z.string()).optional(),
     ipam: IpamConf.optional(),
     dns: DnsConf.optional(),
     runtimeConfig: RuntimeConf.optional(),

@@ -30,20 +30,18 @@ async function cniSandbox(c: Controller, containerId: string): Promise<SandboxRe
 /** What ADD reports: [bridge, host veth, container interface], addresses, default routes, DNS. */
 export function resultOf(c: Controller, net: NetworkRecord, ep: EndpointRecord, sb: SandboxRecord, w: Wanted): CniResult {
   const host = c.ctx.kernel.host();
-  const bridge = net.driverState.bridgeName!;
+  const bridge = net.driverState.bridgeName;
   const mtu = Number(net.driverState.mtu) || undefined;
-  const r: CniResult = {
-    interfaces: [
-      { name: bridge, mac: host.link(bridge)?.mac },
-      { name: ep.hostIfname!, mac: host.link(ep.hostIfname!)?.mac },
-      { name: ep.ifname, mac: ep.macAddress, sandbox: sb.netnsPath, ...(mtu ? { mtu } : {}) },
-    ],
-    ips: [],
-    routes: [],
-    dns: w.dns,
-  };
-  if (ep.ipv4) r.ips!.push({ address: ep.ipv4, gateway: ep.gateway4, interface: 2 });
-  if (ep.ipv6) r.ips!.push({ address: ep.ipv6, gateway: ep.gateway6, interface: 2 });
+  const inner = { name: ep.ifname, mac: ep.macAddress, sandbox: sb.netnsPath, ...(mtu ? { mtu } : {}) };
+  // A macvlan/ipvlan endpoint has no host side: the container's interface is the whole story
+  // (as the reference macvlan plugin reports it).
+  const interfaces = bridge
+    ? [{ name: bridge, mac: host.link(bridge)?.mac }, { name: ep.hostIfname!, mac: host.link(ep.hostIfname!)?.mac }, inner]
+    : [inner];
+  const at = interfaces.length - 1;
+  const r: CniResult = { interfaces, ips: [], routes: [], dns: w.dns };
+  if (ep.ipv4) r.ips!.push({ address: ep.ipv4, gateway: ep.gateway4, interface: at });
+  if (ep.ipv6) r.ips!.push({ address: ep.ipv6, gateway: ep.gateway6, interface: at });
   if (ep.defaultRoute && !net.internal) {
     if (ep.ipv4 && ep.gateway4) r.routes!.push({ dst: '0.0.0.0/0', gw: ep.gateway4 });
     if (ep.ipv6 && ep.gateway6) r.routes!.push({ dst: '::/0', gw: ep.gateway6 });

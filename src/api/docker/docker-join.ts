@@ -30,5 +30,5 @@ export function ensureDockerVeth(kernel: KernelPort, net: NetworkRecord, hostIf:
 
 /** The interface Docker put into the container for us, found by MAC (its name is Docker's choice). */
 export function findMovedInterface(inner: Rtnl, mac: string): string | undefined {
-  return inner.links().find((l) => l.mac?.toLowerCase() === mac.toLowerCase() && l.kind === 'veth')?.name;
+  return inner.links().find((l) => l.mac?.toLowerCase() === mac.toLowerCase() && (l.kind === 'veth' || l.kind === 'macvlan'))?.name;
 }

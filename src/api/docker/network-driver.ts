@@ -23,6 +23,7 @@ import { dockerHostIfname, ensureDockerVeth, findMovedInterface } from './docker
 import type { Logger } from '../../daemon/logger.js';
 import { ensureDockerUserAccept, removeDockerUserAccept } from '../../kernel/iptables.js';
 import { DOCKER_OWNER_PREFIX, type DockerIpam } from './ipam-driver.js';
+import { dockerRefusal, ensureDockerChild } from '../../drivers/macvlan/docker-child.js';
 
 type Body = Record<string, unknown>;
 
@@ -97,6 +98,8 @@ function resolveDockerPorts(wanted: DockerPortBinding[], ep: DockerEndpointRecor
 
 /** Generic driver options (`docker network create -o k=v`) that weft reads itself. */
 export const NAME_OPTION = 'weft.name';
+/** Which weft driver backs the Docker network (`-o weft.driver=macvlan`); bridge by default. */
+export const DRIVER_OPTION = 'weft.driver';
 const GENERIC = 'com.docker.network.generic';
 const ENABLE_IPV6 = 'com.docker.network.enable_ipv6';
 const INTERNAL = 'com.docker.network.internal';
@@ -180,7 +183,14 @@ export class DockerNetworkDriver {
     const v6 = ipData(b.IPv6Data, 'IPv6Data');
     if (await this.ctx.records.network(netId)) return {};
     const name = generic[NAME_OPTION] ?? `docker-${netId.slice(0, 12)}`;
-    const options = Object.fromEntries(Object.entries(generic).filter(([k]) => !k.startsWith('weft.')));
+    const driver = generic[DRIVER_OPTION] ?? 'bridge';
+    // A bridge network takes no weft.* option from Docker; other drivers have their own (weft.macvlan.*).
+    const options = Object.fromEntries(
+      Object.entries(generic).filter(([k]) => k !== NAME_OPTION && k !== DRIVER_OPTION && (driver !== 'bridge' || !k.startsWith('weft.'))),
+    );
+    const refusal = dockerRefusal(driver, options);
+    if (refusal)
+      throw new InvalidArgumentError(DRIVER_OPTION, `${driver}${options.macvlan_mode ? ` ${options.macvlan_mode}` : ''}: ${refusal}`);
     const pools = await this.ipam.pools();
     const config = [...v4, ...v6].map((d) => {
       const mine = pools.find((p) => p.pool === normalizeCidr(d.Pool, 'Pool') && (!d.AddressSpace || p.addressSpace === d.AddressSpace));
@@ -196,7 +206,7 @@ export class DockerNetworkDriver {
         this.ctx,
         {
           name,
-          driver: 'bridge',
+          driver,
           internal: truthy(opts[INTERNAL]),
           enableIPv6: truthy(opts[ENABLE_IPV6]) || v6.length > 0,
           labels: { [DOCKER_NETWORK_LABEL]: 'true' },
@@ -211,9 +221,10 @@ export class DockerNetworkDriver {
       netId,
     );
     const created = await this.network(netId);
-    await ensureDockerUserAccept(created.driverState.bridgeName!).catch((err: unknown) =>
-      this.log?.warn({ err: (err as Error).message }, 'DOCKER-USER rules'),
-    );
+    if (created.driverState.bridgeName)
+      await ensureDockerUserAccept(created.driverState.bridgeName).catch((err: unknown) =>
+        this.log?.warn({ err: (err as Error).message }, 'DOCKER-USER rules'),
+      );
     return {};
   }
 
@@ -288,9 +299,14 @@ export class DockerNetworkDriver {
     const cur = await getRecord<DockerEndpointRecord>(this.ctx.records.store, dockerKeys.endpoint(epId));
     if (!cur) throw new NotFoundError('endpoint', epId);
     const dep = cur.value;
-    const hostIfname = dockerHostIfname(epId);
-    ensureDockerVeth(this.ctx.kernel, net, hostIfname, dep.srcName, dep.mac);
-    await putRecord(this.ctx.records.store, dockerKeys.endpoint(epId), { ...dep, sandboxKey: key, hostIfname }, cur.version);
+    let hostIfname = dockerHostIfname(epId);
+    let mac = dep.mac;
+    if (net.driver === 'macvlan') {
+      // No host end: the child itself waits in the host's namespace for Docker to move it.
+      hostIfname = dep.srcName;
+      mac = ensureDockerChild(this.ctx.kernel, net, dep.srcName, dep.mac);
+    } else ensureDockerVeth(this.ctx.kernel, net, hostIfname, dep.srcName, dep.mac);
+    await putRecord(this.ctx.records.store, dockerKeys.endpoint(epId), { ...dep, mac, sandboxKey: key, hostIfname }, cur.version);
     this.scheduleAdoption(epId);
     const reply: Body = { InterfaceName: { SrcName: dep.srcName, DstPrefix: net.driverState.ifacePrefix ?? 'eth' } };
     if (!net.internal) {
@@ -418,7 +434,8 @@ export class DockerNetworkDriver {
     const recs = await listRecords<DockerEndpointRecord>(this.ctx.records.store, dockerKeys.endpoints);
     const known = new Set(recs.map((r) => r.hostIfname).filter(Boolean));
     for (const l of this.ctx.kernel.host().links()) {
-      if (/^wfd[0-9a-f]{12}$/.test(l.name) && !known.has(l.name)) this.ctx.kernel.host().deleteLink(l.index, { ignoreMissing: true });
+      const orphan = !known.has(l.name) && (/^wfd[0-9a-f]{12}$/.test(l.name) || (/^wfc[0-9a-f]{12}$/.test(l.name) && l.kind === 'macvlan'));
+      if (orphan) this.ctx.kernel.host().deleteLink(l.index, { ignoreMissing: true });
     }
     for (const r of recs) if (r.sandboxKey && !r.weftEndpointId) this.scheduleAdoption(r.id);
   }
