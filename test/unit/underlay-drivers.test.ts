@@ -22,6 +22,8 @@ import { contradictions, networkBodyOf } from '../../src/api/cni/cni-network.js'
 import type { NetConf } from '../../src/api/cni/cni-request.js';
 import type { IpamPoolConfig, NetworkRecord } from '../../src/model/types.js';
 import { resolvePoolConfig } from '../../src/ipam/pool-config.js';
+import { mappingsFor } from '../../src/controller/port-ops.js';
+import type { EndpointRecord, SandboxRecord } from '../../src/model/types.js';
 
 const roundTrip = (b: NlBuilder): NlMsg => parseMessages(Buffer.from(b.finish(1)))[0]!;
 
@@ -230,6 +232,14 @@ describe('surfaces', () => {
     assert.deepEqual(contradictions(conf({ master: 'eth1' }), existing), []);
     assert.match(contradictions(conf({ master: 'eth2' }), existing).join(), /parent is "eth1"/);
     assert.match(contradictions(conf({ driver: 'bridge' }), existing).join(), /driver is "macvlan"/);
+  });
+
+  it('published ports: none for a LAN-native endpoint, as Docker ignores -p on macvlan', () => {
+    const sb = { ports: [{ protocol: 'tcp', hostPort: 8080, containerPort: 80 }] } as SandboxRecord;
+    const ep = { defaultRoute: true, ipv4: '192.0.2.5/24' } as EndpointRecord;
+    assert.deepEqual(mappingsFor(sb, net(), ep), []);
+    assert.deepEqual(mappingsFor(sb, net({ driver: 'ipvlan' }), ep), []);
+    assert.equal(mappingsFor(sb, net({ driver: 'bridge' }), ep).length, 1, 'a bridge endpoint still gets its mapping');
   });
 
   it('Docker: passthru and ipvlan are refused with the reason', () => {
