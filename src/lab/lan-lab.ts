@@ -43,7 +43,9 @@ export class LanLab {
       await mustRun('ip', ['-n', lab.lanNs, 'link', 'set', 'lan0', 'up']);
       await mustRun('ip', ['-n', lab.routerNs, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'rtr', 'netns', lab.lanNs]);
       await mustRun('ip', ['-n', lab.lanNs, 'link', 'set', 'rtr', 'master', 'lan0', 'up']);
-      for (const c of o.routerCidrs) await mustRun('ip', ['-n', lab.routerNs, 'addr', 'add', c, 'dev', 'eth0']);
+      // IPv6 addresses without duplicate address detection: usable at once.
+      for (const c of o.routerCidrs)
+        await mustRun('ip', ['-n', lab.routerNs, 'addr', 'add', c, 'dev', 'eth0', ...(c.includes(':') ? ['nodad'] : [])]);
       await mustRun('ip', ['-n', lab.routerNs, 'link', 'set', 'eth0', 'up']);
       for (let i = 0; i < o.hosts; i++) {
         const h = await SimHost.create(`${tag}${i}`, o.daemonArgs);

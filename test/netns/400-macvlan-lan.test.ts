@@ -66,7 +66,7 @@ describe('macvlan on a simulated LAN (two hosts, a router, a switch)', () => {
   before(async () => {
     lab = await LanLab.create('mv', {
       hosts: 2,
-      routerCidrs: ['198.18.40.1/24', '198.18.41.1/24', '198.18.42.1/24', '198.18.43.1/24', '198.18.44.1/24'],
+      routerCidrs: ['198.18.40.1/24', '198.18.41.1/24', '198.18.42.1/24', '198.18.43.1/24', '198.18.44.1/24', 'fd00:18:40::1/64'],
     });
     [A, B] = lab.hosts as [SimHost, SimHost];
     port.a1 = await lab.plug(A, 'eth1', '198.18.40.11/24');
@@ -121,7 +121,7 @@ describe('macvlan on a simulated LAN (two hosts, a router, a switch)', () => {
   let b1: SandboxView;
 
   it('sandboxes on both hosts and the router reach each other directly, with their own MACs', async () => {
-    // Host B's network: the host shim (its own host reaches its children) and the ARP probe.
+    // Host B's network: dual stack, the host shim (its own host reaches its children) and the probe.
     await B.cliOk([
       'network',
       'create',
@@ -133,6 +133,11 @@ describe('macvlan on a simulated LAN (two hosts, a router, a switch)', () => {
       '198.18.40.1',
       '--ip-range',
       '198.18.40.96/27',
+      '--ipv6',
+      '--subnet',
+      'fd00:18:40::/64',
+      '--gateway',
+      'fd00:18:40::1',
       '-o',
       'parent=eth1',
       '-o',
@@ -155,6 +160,9 @@ describe('macvlan on a simulated LAN (two hosts, a router, a switch)', () => {
 
     assert.equal(await reaches(lab.routerPath, ipOf(a1)), '198.18.40.1 hi', 'router → a1, seen from the router address');
     assert.equal(await reaches(lab.routerPath, ipOf(b1)), '198.18.40.1 hi', 'router → b1');
+    const v6 = b1.endpoints[0]!.ipv6!.split('/')[0]!;
+    assert.match(v6, /^fd00:18:40::/);
+    assert.equal(await reaches(lab.routerPath, v6), 'fd00:18:40::1 hi', 'router → b1 over IPv6 (after DAD passed)');
     assert.equal(await reaches(a1.netnsPath, ipOf(b1)), `${ipOf(a1)} hi`, 'a1 → b1 across the LAN, no NAT');
     assert.equal(await reaches(b1.netnsPath, ipOf(a1)), `${ipOf(b1)} hi`, 'b1 → a1');
     assert.match(await reaches(a1.netnsPath, '198.18.40.1'), /^198\.18\.40\.64 hi$/, 'a1 → the router');
@@ -179,6 +187,9 @@ describe('macvlan on a simulated LAN (two hosts, a router, a switch)', () => {
     assert.match((await B.inHost('ip', ['-o', '-4', 'addr', 'show', shim])).stdout, /198\.18\.40\.127\/32/);
     assert.match((await B.inHost('ip', ['route', 'show', `${ipOf(b1)}/32`])).stdout, new RegExp(`dev ${shim}`));
     assert.equal(await reaches(B.nsPath, ipOf(b1)), `${shimAddr} hi`, 'host B reaches b1 through its shim');
+    const shim6 = n.IPAM.Config[1]!.AuxiliaryAddresses?.['weft-host-shim'];
+    assert.equal(shim6, 'fd00:18:40:0:ffff:ffff:ffff:ffff', 'the top of the /64 (RFC 5952 text)');
+    assert.equal(await reaches(B.nsPath, b1.endpoints[0]!.ipv6!.split('/')[0]!), `${shim6} hi`, 'and over IPv6');
     assert.equal(await reaches(B.nsPath, ipOf(a1)), '198.18.40.12 hi', "host B reaches A's child over the LAN as any LAN host does");
     assert.ok((await B.cliOk(['doctor'])).includes('ok'));
     assert.ok((await A.cliOk(['doctor'])).includes('ok'));
@@ -197,7 +208,7 @@ describe('macvlan on a simulated LAN (two hosts, a router, a switch)', () => {
       const b2 = await B.runDetached(['--name', 'b2', '--network', 'lan', '--', 'sleep', '600']);
       assert.notEqual(ipOf(b2), next, `${next} is held on the LAN: not handed out`);
       assert.equal(ipOf(b2), `198.18.40.${Number(next.split('.')[3]) + 1}`, 'the next free one is');
-      assert.ok(Date.now() - t0 < 5000, 'probing is bounded');
+      assert.ok(Date.now() - t0 < 15_000, 'probing is bounded (two ARP windows and one IPv6 DAD, on a loaded machine)');
       const r = await B.cli(['run', '-d', '--name', 'b3', '--network', `lan,ip=${next}`, '--', 'sleep', '600']);
       assert.notEqual(r.code, 0);
       assert.match(r.stderr, new RegExp(`${next.replace(/\./g, '\\.')} \\(held on the LAN by ${routerMac}\\) is already in use`));
@@ -208,6 +219,18 @@ describe('macvlan on a simulated LAN (two hosts, a router, a switch)', () => {
       await B.cliOk(['sandbox', 'rm', 'b2']);
     } finally {
       await mustRun('ip', ['-n', lab.routerNs, 'addr', 'del', `${next}/24`, 'dev', 'eth0']);
+    }
+  });
+
+  it('IPv6 duplicate address detection: an address a LAN device holds is refused', async () => {
+    await mustRun('ip', ['-n', lab.routerNs, 'addr', 'add', 'fd00:18:40::99/64', 'dev', 'eth0', 'nodad']);
+    try {
+      const r = await B.cli(['run', '-d', '--name', 'b4', '--network', 'lan,ip6=fd00:18:40::99', '--', 'sleep', '600']);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /fd00:18:40::99 \(another host on the LAN failed IPv6 duplicate address detection for it\) is already in use/);
+      assert.notEqual((await B.cli(['sandbox', 'inspect', 'b4'])).code, 0, 'nothing recorded');
+    } finally {
+      await mustRun('ip', ['-n', lab.routerNs, 'addr', 'del', 'fd00:18:40::99/64', 'dev', 'eth0']);
     }
   });
 

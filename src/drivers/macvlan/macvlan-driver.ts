@@ -74,7 +74,23 @@ export class MacvlanDriver implements Driver {
   async addressInUse(ctx: DriverContext, net: NetworkRecord, family: 4 | 6, address: string): Promise<string | undefined> {
     if (net.driverState.probe !== 'true' || family !== 4) return undefined;
     const rt = ctx.kernel.host();
-    return probeLan(rt, net, liveParent(rt, net), address, Number(net.driverState.probeTimeoutMs));
+    const parent = liveParent(rt, net);
+    try {
+      return await probeLan(rt, net, parent, address, Number(net.driverState.probeTimeoutMs));
+    } catch (err) {
+      // The probe is one more macvlan on the parent: a passthru parent that has its child refuses it.
+      throw this.passthruTaken(net, parent.name, err);
+    }
+  }
+
+  /** The clear error for a second child on a passthru parent (the kernel says only EINVAL). */
+  private passthruTaken(net: NetworkRecord, parent: string, err: unknown): unknown {
+    if (net.driverState.mode === 'passthru' && err instanceof KernelError && err.errno === EINVAL)
+      return new ConflictError(
+        'network',
+        `network ${net.name} is in passthru mode: its parent ${parent} takes one child only, and has one`,
+      );
+    return err;
   }
 
   async setupEndpoint(ctx: EndpointContext): Promise<void> {
@@ -97,12 +113,7 @@ export class MacvlanDriver implements Driver {
             ...(mode !== 'passthru' && ep.macAddress ? { mac: ep.macAddress } : {}),
           });
         } catch (err) {
-          if (mode === 'passthru' && err instanceof KernelError && err.errno === EINVAL)
-            throw new ConflictError(
-              'network',
-              `network ${net.name} is in passthru mode: its parent ${parent.name} takes one child only, and has one`,
-            );
-          throw err;
+          throw this.passthruTaken(net, parent.name, err);
         }
         created = true;
       }
