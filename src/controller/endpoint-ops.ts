@@ -46,6 +46,9 @@ function nextIfname(prefix: string, taken: Set<string>): string {
   throw new InvalidArgumentError('ifname', 'no free interface name');
 }
 
+/** Dynamic candidates found held outside weft (a driver's LAN probe) before allocation gives up. */
+const MAX_HELD_IN_A_ROW = 16;
+
 /** Choose addresses and build the commit that claims them; pure apart from store reads. */
 async function allocate(
   ctx: ControllerContext,
@@ -74,12 +77,23 @@ async function allocate(
       if (holder) throw new AddressInUseError(`${addr} (held on the LAN by ${holder})`);
     } else {
       const probe = driver.addressInUse?.bind(driver);
+      let heldInARow = 0;
       addr = await probeFreeAddress(
         ctx,
         net.id,
         fam,
         pool,
-        probe && (async (a) => (await probe({ kernel: ctx.kernel }, net, fam, a)) !== undefined),
+        probe &&
+          (async (a) => {
+            if ((await probe({ kernel: ctx.kernel }, net, fam, a)) === undefined) return false;
+            // Each probe takes its listening window: give up early on a range the LAN fills.
+            if (++heldInARow >= MAX_HELD_IN_A_ROW)
+              throw new ConflictError(
+                fam === 4 ? 'ip' : 'ip6',
+                `${heldInARow} candidate addresses in a row (up to ${a}) are held on the LAN; does the LAN's DHCP server hand out ${pool.ipRange ?? pool.subnet} too?`,
+              );
+            return true;
+          }),
       );
       commit.puts!.push({ key: keys.ipamLast(net.id, fam), value: json(addr) });
     }

@@ -216,6 +216,17 @@ describe('macvlan on a simulated LAN (two hosts, a router, a switch)', () => {
       assert.notEqual((await B.cli(['sandbox', 'inspect', 'b3'])).code, 0, 'nothing recorded');
       assert.equal(Object.keys((await B.client.request<NetworkInspect>('GET', `/v1/networks/${n.Id}`)).Containers).length, 2);
       assert.doesNotMatch((await B.inHost('ip', ['-o', 'link'])).stdout, /wfp[0-9a-f]{12}/, 'probe links are gone');
+      // A LAN that fills the range (a DHCP server on it): allocation gives up after 16 held candidates.
+      const base = Number(ipOf(b2).split('.')[3]) + 1;
+      const taken = Array.from({ length: 16 }, (_, i) => `198.18.40.${base + i}/24`);
+      for (const c of taken) await mustRun('ip', ['-n', lab.routerNs, 'addr', 'add', c, 'dev', 'eth0']);
+      try {
+        const full = await B.cli(['run', '-d', '--name', 'b5', '--network', 'lan', '--', 'sleep', '600']);
+        assert.notEqual(full.code, 0);
+        assert.match(full.stderr, /16 candidate addresses in a row \(up to 198\.18\.40\.\d+\) are held on the LAN/);
+      } finally {
+        for (const c of taken) await mustRun('ip', ['-n', lab.routerNs, 'addr', 'del', c, 'dev', 'eth0']);
+      }
       await B.cliOk(['sandbox', 'rm', 'b2']);
     } finally {
       await mustRun('ip', ['-n', lab.routerNs, 'addr', 'del', `${next}/24`, 'dev', 'eth0']);
