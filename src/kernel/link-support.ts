@@ -34,7 +34,7 @@ export function unsupportedLinkKind(kind: OptionalLinkKind): KernelUnsupportedEr
   const f = FEATURES[kind];
   return new KernelUnsupportedError(
     f.feature,
-    `this kernel has no ${f.feature} support (module ${f.module}, ${f.config}): creating a "${kind}" link answered ` +
+    `this kernel has no ${f.feature} support (module ${f.module}, ${f.config}): creating a link of kind "${kind}" answered ` +
       `EOPNOTSUPP (unknown link kind); ${moduleHint(f.module)}`,
   );
 }
