@@ -7,7 +7,7 @@ import type { ControllerHooks, ControllerContext } from '../controller/context.j
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../model/types.js';
 import type { FirewallBackend, FwNetwork, FwPortMapping } from '../firewall/types.js';
 import { mappingsFor } from '../controller/port-ops.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../logger.js';
 
 /** The firewall's view of a bridge network. */
 export function fwNetworkOf(net: NetworkRecord): FwNetwork | undefined {

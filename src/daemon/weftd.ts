@@ -14,7 +14,7 @@ import { DnsService } from './dns-service.js';
 import { NftFirewall } from '../firewall/nft-firewall.js';
 import { NoneFirewall } from '../firewall/none-firewall.js';
 import { buildRoutes, serveRest, type RestServer } from '../api/rest/rest-server.js';
-import { createLogger, type Logger } from './logger.js';
+import { createLogger, type Logger } from '../logger.js';
 import { registerCniRoutes } from '../api/cni/cni-routes.js';
 import { dockerPortMappings } from '../api/docker/docker-records.js';
 import { startDockerIntegration, type DockerIntegration } from '../api/docker/docker-integration.js';

@@ -13,7 +13,7 @@ import { randomFillSync } from 'node:crypto';
 import * as dnsPacket from 'dns-packet';
 import type { Question } from 'dns-packet';
 import { upstreamKey, type Upstream } from './upstreams.js';
-import type { Logger } from '../daemon/logger.js';
+import type { Logger } from '../logger.js';
 
 export interface ForwarderOptions {
   upstreams: () => readonly Upstream[];

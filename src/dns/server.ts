@@ -15,7 +15,7 @@ import net from 'node:net';
 import * as dnsPacket from 'dns-packet';
 import type { DecodedPacket, Packet } from 'dns-packet';
 import { KernelError } from '../errors.js';
-import type { Logger } from '../daemon/logger.js';
+import type { Logger } from '../logger.js';
 import { DnsRecordTable } from './records.js';
 import { Forwarder } from './forwarder.js';
 import { parseUpstream, type Upstream } from './upstreams.js';

@@ -11,7 +11,7 @@ import { ConflictError, InvalidArgumentError, NotFoundError, WeftError } from '.
 import { normalizeAddress } from '../../ipam/address.js';
 import { parseMac } from '../../ipam/mac.js';
 import { validateIfname, validateName } from '../../config/validate.js';
-import type { Logger } from '../../daemon/logger.js';
+import type { Logger } from '../../logger.js';
 import { EngineClient, enginePath } from './engine-client.js';
 import { dockerKeys, listRecords, putRecord, type AttachmentRecord } from './docker-records.js';
 

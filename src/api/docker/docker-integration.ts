@@ -5,7 +5,7 @@
  */
 import type { Controller } from '../../controller/controller.js';
 import type { Router } from '../rest/router.js';
-import type { Logger } from '../../daemon/logger.js';
+import type { Logger } from '../../logger.js';
 import { DockerAwareBridgeDriver } from './docker-bridge-driver.js';
 import { DockerIpam } from './ipam-driver.js';
 import { DockerNetworkDriver } from './network-driver.js';

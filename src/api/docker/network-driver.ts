@@ -20,7 +20,7 @@ import type { EndpointRecord, NetworkRecord } from '../../model/types.js';
 import { DOCKER_SANDBOX_LABEL } from './docker-bridge-driver.js';
 import { dockerKeys, getRecord, listRecords, putRecord, type DockerEndpointRecord } from './docker-records.js';
 import { dockerHostIfname, ensureDockerVeth, findMovedInterface } from './docker-join.js';
-import type { Logger } from '../../daemon/logger.js';
+import type { Logger } from '../../logger.js';
 import { ensureDockerUserAccept, removeDockerUserAccept } from '../../kernel/iptables.js';
 import { DOCKER_OWNER_PREFIX, type DockerIpam } from './ipam-driver.js';
 

@@ -7,7 +7,7 @@ import http from 'node:http';
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidArgumentError, NotFoundError } from '../../errors.js';
-import type { Logger } from '../../daemon/logger.js';
+import type { Logger } from '../../logger.js';
 import { pluginError, type PluginApi } from './plugin-errors.js';
 
 const MAX_BODY = 1 << 20;
