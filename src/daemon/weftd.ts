@@ -5,18 +5,18 @@
  */
 import type { DaemonConfig } from '../config/daemon-config.js';
 import type { Controller } from '../controller/controller.js';
-import { openEngine } from './engine.js';
+import { openEngine } from '../controller/open-engine.js';
 import type { IncomingMessage } from 'node:http';
 import { peerCred } from '../kernel/peer-cred.js';
 import { FirewallService } from './firewall-service.js';
-import { DriftWatcher } from './drift-watcher.js';
+import { DriftWatcher } from '../controller/drift-watcher.js';
 import { DnsService } from './dns-service.js';
 import { NftFirewall } from '../firewall/nft-firewall.js';
 import { NoneFirewall } from '../firewall/none-firewall.js';
 import { buildRoutes, serveRest, type RestServer } from '../api/rest/rest-server.js';
 import { createLogger, type Logger } from '../logger.js';
 import { registerCniRoutes } from '../api/cni/cni-routes.js';
-import { dockerPortMappings } from '../api/docker/docker-records.js';
+import { dockerPortMappings } from '../controller/runtime-records.js';
 import { startDockerIntegration, type DockerIntegration } from '../api/docker/docker-integration.js';
 
 /** Options beyond DaemonConfig. dockerPluginSocket: where to serve Docker's plugin API (unset = off). */

@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import { configFromFlags } from '../../config/daemon-config.js';
-import { openEngine, type Engine } from '../../daemon/engine.js';
+import { openEngine, type Engine } from '../../controller/open-engine.js';
 import { handleCni } from './cni-handler.js';
 
 async function readStdin(): Promise<string> {

@@ -13,7 +13,7 @@ import { parseMac } from '../../ipam/mac.js';
 import { validateIfname, validateName } from '../../config/validate.js';
 import type { Logger } from '../../logger.js';
 import { EngineClient, enginePath } from './engine-client.js';
-import { dockerKeys, listRecords, putRecord, type AttachmentRecord } from './docker-records.js';
+import { dockerKeys, listRecords, putRecord, type AttachmentRecord } from '../../controller/runtime-records.js';
 
 export const ATTACHMENT_LABEL = 'weft.attach.container';
 export const DEFAULT_ENGINE = '/run/docker.sock';

@@ -7,7 +7,7 @@ import type { Controller } from '../../controller/controller.js';
 import type { Router } from '../rest/router.js';
 import type { Logger } from '../../logger.js';
 import { DockerAwareBridgeDriver } from './docker-bridge-driver.js';
-import { DockerIpam } from './ipam-driver.js';
+import { DockerIpam } from '../../controller/pool-ops.js';
 import { DockerNetworkDriver } from './network-driver.js';
 import { servePlugin, type PluginHandler, type PluginServer } from './plugin-server.js';
 import { ContainerAttachments, type AttachInput } from './container-attachments.js';

@@ -18,11 +18,11 @@ import { normalizeAddress } from '../../ipam/address.js';
 import { normalizeCidr, parseCidr } from '../../ipam/cidr.js';
 import type { EndpointRecord, NetworkRecord } from '../../model/types.js';
 import { DOCKER_SANDBOX_LABEL } from './docker-bridge-driver.js';
-import { dockerKeys, getRecord, listRecords, putRecord, type DockerEndpointRecord } from './docker-records.js';
-import { dockerHostIfname, ensureDockerVeth, findMovedInterface } from './docker-join.js';
+import { dockerKeys, getRecord, listRecords, putRecord, type DockerEndpointRecord } from '../../controller/runtime-records.js';
+import { dockerHostIfname, ensureDockerVeth, findMovedInterface } from '../../drivers/bridge/runtime-peer.js';
 import type { Logger } from '../../logger.js';
 import { ensureDockerUserAccept, removeDockerUserAccept } from '../../kernel/iptables.js';
-import { DOCKER_OWNER_PREFIX, type DockerIpam } from './ipam-driver.js';
+import { DOCKER_OWNER_PREFIX, type DockerIpam } from '../../controller/pool-ops.js';
 
 type Body = Record<string, unknown>;
 

@@ -5,10 +5,10 @@
  *   docker/attachments/<containerId>/<net> a `weft attach CONTAINER` to re-apply on restart
  * Docker network ids are used as weft network ids, so networks need no mapping of their own.
  */
-import type { Store } from '../../store/store.js';
-import { StoreConflictError } from '../../errors.js';
+import type { Store } from '../store/store.js';
+import { StoreConflictError } from '../errors.js';
 
-import type { FwPortMapping } from '../../firewall/types.js';
+import type { FwPortMapping } from '../firewall/types.js';
 
 export const dockerKeys = {
   pool: (id: string) => `docker/pools/${encodeURIComponent(id)}`,

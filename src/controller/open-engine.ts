@@ -9,8 +9,8 @@ import { openStore } from '../store/open-store.js';
 import { Records } from '../store/records.js';
 import { DriverRegistry } from '../drivers/registry.js';
 import { RealKernel } from '../kernel/real-kernel.js';
-import { Controller } from '../controller/controller.js';
-import type { ControllerContext } from '../controller/context.js';
+import { Controller } from './controller.js';
+import type { ControllerContext } from './context.js';
 import type { Store } from '../store/store.js';
 import { installDockerBridge } from '../api/docker/docker-integration.js';
 

@@ -5,7 +5,7 @@
  * deleted address, route or link → resync of that sandbox). Objects weft does not own are
  * ignored; a slow periodic pass remains as a safety net.
  */
-import type { ControllerContext, ControllerHooks } from '../controller/context.js';
+import type { ControllerContext, ControllerHooks } from './context.js';
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../model/types.js';
 import type { RtnlEvent } from '../kernel/netlink/types.js';
 import type { RtnlSubscription } from '../kernel/netlink/rtnl.js';

@@ -7,17 +7,17 @@
  * keeps its addresses itself.
  */
 import { randomBytes } from 'node:crypto';
-import type { ControllerContext } from '../../controller/context.js';
-import { releaseOwner, reserveAddress } from '../../controller/ipam-ops.js';
-import { InvalidArgumentError, IpamOverlapError, NotFoundError } from '../../errors.js';
-import { checkStaticAddress, nextFreeAddress } from '../../ipam/allocator.js';
-import { cidrContainsCidr, cidrOverlaps, formatCidr, parseCidr } from '../../ipam/cidr.js';
-import { normalizeAddress } from '../../ipam/address.js';
-import { pickSubnet } from '../../ipam/default-pools.js';
-import { resolvePoolConfig } from '../../ipam/pool-config.js';
-import { withRetry } from '../../store/records.js';
-import type { IpamPoolConfig } from '../../model/types.js';
-import { dockerKeys, getRecord, listRecords, putRecord, type DockerPoolRecord } from './docker-records.js';
+import type { ControllerContext } from './context.js';
+import { releaseOwner, reserveAddress } from './ipam-ops.js';
+import { InvalidArgumentError, IpamOverlapError, NotFoundError } from '../errors.js';
+import { checkStaticAddress, nextFreeAddress } from '../ipam/allocator.js';
+import { cidrContainsCidr, cidrOverlaps, formatCidr, parseCidr } from '../ipam/cidr.js';
+import { normalizeAddress } from '../ipam/address.js';
+import { pickSubnet } from '../ipam/default-pools.js';
+import { resolvePoolConfig } from '../ipam/pool-config.js';
+import { withRetry } from '../store/records.js';
+import type { IpamPoolConfig } from '../model/types.js';
+import { dockerKeys, getRecord, listRecords, putRecord, type DockerPoolRecord } from './runtime-records.js';
 
 export const LOCAL_ADDRESS_SPACE = 'weft-local';
 export const GLOBAL_ADDRESS_SPACE = 'weft-global';
