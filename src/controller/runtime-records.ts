@@ -87,7 +87,7 @@ export async function putRecord(store: Store, key: string, value: unknown, versi
   }
 }
 
-/** Every port Docker's endpoints published through weft, for the firewall's full state. */
-export async function dockerPortMappings(store: Store): Promise<FwPortMapping[]> {
-  return (await listRecords<DockerEndpointRecord>(store, dockerKeys.endpoints)).flatMap((r) => r.ports ?? []);
+/** Every port a runtime's endpoints published through weft (`docker run -p`). */
+export async function runtimePortMappings(ctx: { records: { store: Store } }): Promise<FwPortMapping[]> {
+  return (await listRecords<DockerEndpointRecord>(ctx.records.store, dockerKeys.endpoints)).flatMap((r) => r.ports ?? []);
 }
