@@ -12,6 +12,7 @@ export class SerialQueue {
     // error); the failure itself is delivered to run()'s caller through `p`.
     this.tail = p.then(
       () => undefined,
+      // eslint-disable-next-line no-restricted-syntax -- run()'s caller receives this failure through `p`
       () => undefined,
     );
     return p;

@@ -188,7 +188,7 @@ export async function releaseEndpointRecords(ctx: ControllerContext, ep: Endpoin
   }
 }
 
-/** Disconnect: kernel teardown (tolerant), release, and move the default route if needed. */
+/** Disconnect: kernel teardown (tolerant of what is gone), release, and move the default route if needed. */
 export async function disconnectEndpoint(
   ctx: ControllerContext,
   ep: EndpointRecord,
@@ -196,14 +196,18 @@ export async function disconnectEndpoint(
   opts: { sandboxGoing?: boolean } = {},
 ): Promise<void> {
   const net = (await ctx.records.network(ep.networkId))?.value;
-  if (net) {
-    await ctx.drivers.get(net.driver).leave(endpointCtx(ctx, net, ep, sb));
-    await runHooks(ctx, 'endpointDown', net, ep, sb);
-  }
+  // If the kernel part fails nothing has changed; once it is done, the rest keeps going past
+  // failures (a service that missed the change is told again at the next start).
+  if (net) await ctx.drivers.get(net.driver).leave(endpointCtx(ctx, net, ep, sb));
+  const errors = new ErrorList(`disconnect ${sb.name}`);
+  if (net) await errors.run(() => runHooks(ctx, 'endpointDown', net, ep, sb));
   await releaseEndpointRecords(ctx, ep, net);
-  if (opts.sandboxGoing) return;
-  if (ep.defaultRoute) await moveDefaultRoute(ctx, sb);
-  scheduleSandboxFiles(ctx, sb);
+  if (!opts.sandboxGoing) {
+    // Recorded first, then set in the kernel: a failure here is repaired by reconcile.
+    if (ep.defaultRoute) await errors.run(() => moveDefaultRoute(ctx, sb));
+    scheduleSandboxFiles(ctx, sb);
+  }
+  errors.throwIfAny();
 }
 
 /** Give the default route to the first remaining endpoint on a non-internal network. */

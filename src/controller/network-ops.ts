@@ -157,11 +157,14 @@ export async function removeNetwork(ctx: ControllerContext, ref: string, opts: {
     const eps = (await ctx.records.endpoints()).filter((e) => e.networkId === net.id);
     if (eps.length > 0) throw new InUseError(`network "${net.name}" has ${eps.length} active endpoint(s)`);
     const driver = ctx.drivers.get(net.driver);
+    // If the kernel part fails nothing has changed; after it, the rest keeps going past failures.
     await driver.networkDown(networkCtx(ctx, net));
-    await runHooks(ctx, 'networkDown', net);
+    const errors = new ErrorList(`network rm ${net.name}`);
+    await errors.run(() => runHooks(ctx, 'networkDown', net));
     const store = ctx.records.storeOf(net.scope);
     const ipamKeys = (await store.list(keys.ipamNetwork(net.id))).map((e) => e.key);
     await store.commit({ deletes: [keys.network(net.id), keys.networkName(net.name), ...ipamKeys] });
+    errors.throwIfAny();
     return net;
   });
 }

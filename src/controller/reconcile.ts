@@ -10,7 +10,7 @@ import type { EndpointContext, Invariant, NetworkContext } from '../drivers/driv
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../model/types.js';
 import { removeSandbox } from './sandbox-ops.js';
 import { releaseEndpointRecords } from './endpoint-ops.js';
-import { MODEL_INVARIANTS, endpointDangling, hostCtx, hostInvariants, sandboxGone, snapshot } from './invariant-table.js';
+import { MODEL_INVARIANTS, hostCtx, hostInvariants, sandboxGone, snapshot } from './invariant-table.js';
 
 export interface ReconcileReport {
   networksEnsured: number;

@@ -11,6 +11,7 @@ import type { FwNetwork, FwPortMapping, FwProtocol } from '../firewall/types.js'
 import { allocateHostPorts } from '../firewall/host-port-allocator.js';
 import { assertNoConflicts } from '../firewall/port-conflicts.js';
 import { dockerKeys, getRecord, putRecord, type DockerEndpointRecord } from './runtime-records.js';
+import { ErrorList } from '../errors.js';
 import { runtimeEndpoint } from './runtime-endpoint-ops.js';
 import { mappingsFor } from './port-ops.js';
 
@@ -81,7 +82,18 @@ export async function publishRuntimePorts(ctx: ControllerContext, id: string, wa
   const mappings = mappingsOf(r.value, wanted, hostPorts);
   assertNoConflicts(existing, mappings, await firewallNetworks(ctx));
   await putRecord(ctx.records.store, dockerKeys.endpoint(id), { ...r.value, ports: mappings }, r.version);
-  await runHooks(ctx, 'portsUp', mappings);
+  try {
+    await runHooks(ctx, 'portsUp', mappings);
+  } catch (err) {
+    const undo = new ErrorList(`publishing ports of runtime endpoint ${id.slice(0, 12)} failed and undoing it failed too`);
+    undo.add(err);
+    await undo.run(() => runHooks(ctx, 'portsDown', mappings));
+    await undo.run(async () => {
+      const cur = await runtimeEndpoint(ctx, id);
+      await putRecord(ctx.records.store, dockerKeys.endpoint(id), r.value, cur.version);
+    });
+    throw undo.combined();
+  }
 }
 
 /** Unpublish a runtime endpoint's ports (an endpoint already gone has none: success). */

@@ -47,7 +47,7 @@ export class FirewallService implements ControllerHooks {
       this.timer = setInterval(() => void this.checkAndRestore(), periodMs);
       this.timer.unref();
     }
-    if (this.integrations.some((i) => i.resync)) {
+    if (this.integrations.some((i) => i.resync !== undefined)) {
       this.integrationTimer = setInterval(() => void this.resyncIntegrations(), INTEGRATION_RESYNC_MS);
       this.integrationTimer.unref();
     }

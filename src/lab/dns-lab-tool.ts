@@ -398,5 +398,11 @@ if (isMainThread) {
     process.exit(1);
   });
 } else {
-  loadOnce(workerData as LoadConfig).then((r) => parentPort!.postMessage(r, [r.latenciesUs.buffer as ArrayBuffer]));
+  loadOnce(workerData as LoadConfig).then(
+    (r) => parentPort!.postMessage(r, [r.latenciesUs.buffer as ArrayBuffer]),
+    (e: Error) => {
+      process.stderr.write(`load worker: ${e.stack ?? e.message}\n`);
+      process.exit(1);
+    },
+  );
 }

@@ -13,7 +13,8 @@ import { pluginError, type PluginApi } from './plugin-errors.js';
 const MAX_BODY = 1 << 20;
 const CONTENT_TYPE = 'application/vnd.docker.plugins.v1.2+json';
 
-export type PluginHandler = (body: Record<string, unknown>) => Promise<unknown> | unknown;
+/** A handler may answer at once or with a promise (awaited either way). */
+export type PluginHandler = (body: Record<string, unknown>) => unknown;
 
 export interface PluginServer {
   path: string;

@@ -205,13 +205,13 @@ export class Rtnl implements NetlinkPort {
           const e = parseError(m);
           if (e.errno === 0) return true;
           if (missing?.includes(e.errno)) return false;
-          throw netlinkError(this.where(op), e, c.strerror);
+          throw netlinkError(this.where(op), e, (n) => c.strerror(n));
         }
         if (m.type === C.NLMSG_DONE) {
           const e = parseDoneError(m);
           if (e) {
             if (missing?.includes(e.errno)) return false;
-            throw netlinkError(this.where(op), e, c.strerror);
+            throw netlinkError(this.where(op), e, (n) => c.strerror(n));
           }
           if (interrupted) throw new DumpInterrupted();
           return true;
