@@ -91,6 +91,21 @@ export class FakeKernel implements KernelPort {
     return n;
   }
 
+  /** What a container runtime does after Join: move a link into another namespace under a new name. */
+  moveLink(fromNs: string, name: string, toNs: string, newName: string): void {
+    const from = this.ns(fromNs, 'link move');
+    const to = this.ns(toNs, 'link move');
+    const l = from.byName(name);
+    if (!l) throw new KernelError('link move', `${name}: No such device (ENODEV)`, { errno: ENODEV });
+    from.links.delete(l.index);
+    l.name = newName;
+    to.links.set(l.index, l);
+    if (l.peer) {
+      const p = this.namespaces.get(l.peer.ns)?.links.get(l.peer.index);
+      if (p?.peer) p.peer = { ns: toNs, index: l.index };
+    }
+  }
+
   /** Make a namespace weft did not create (a container's), at path. */
   addExternalNetns(path: string): void {
     this.namespaces.set(path, new FakeNs(path, this.nextInode++));
