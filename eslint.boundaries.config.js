@@ -98,7 +98,7 @@ export const boundaries = [
 
 /** The boundaries alone (parser only, no type information: fast). */
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**'] },
+  { ignores: ['dist/**', 'dist-coverage/**', 'coverage/**', 'node_modules/**'] },
   { files: ['src/**/*.ts'], languageOptions: { parser: tseslint.parser }, plugins: { '@typescript-eslint': tseslint.plugin } },
   ...boundaries,
 );
