@@ -39,7 +39,9 @@ const silentCatches = [
 ];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'dist-coverage/**', 'coverage/**', 'node_modules/**', 'bin/**', 'eslint.config.js', 'eslint.boundaries.config.js'] },
+  {
+    ignores: ['dist/**', 'dist-coverage/**', 'coverage/**', 'node_modules/**', 'bin/**', 'eslint.config.js', 'eslint.boundaries.config.js'],
+  },
   { linterOptions: { reportUnusedDisableDirectives: 'error' } },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
