@@ -5,6 +5,8 @@
  * validates its input first; every change runs under the engine lock.
  */
 import type { ControllerContext, ControllerHooks } from './context.js';
+import { driverCtx, networkCtx } from './context.js';
+import type { Driver, RemoteEndpoint, RemoteHost } from '../drivers/driver.js';
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../model/types.js';
 import type { FirewallState, FwNetwork, FwPortMapping } from '../firewall/types.js';
 import { mappingsFor } from './port-ops.js';
@@ -276,6 +278,40 @@ export class Controller {
     const networks = await firewallNetworks(this.ctx);
     const ports = (await publishedMappings(this.ctx)).filter((p) => networks.some((n) => n.id === p.networkId));
     return { networks, ports };
+  }
+
+  // --- cluster events (src/cluster's agent turns store watches into these calls)
+
+  /** A remote endpoint of a network appeared (another host's join): its driver programs the path to it. */
+  remoteEndpointUp(peer: RemoteEndpoint): Promise<void> {
+    return this.exclusive(async () => {
+      const net = await this.network(peer.networkId);
+      await this.ctx.drivers.get(net.driver).peerUp?.(networkCtx(this.ctx, net), peer);
+    });
+  }
+
+  /** A remote endpoint went away (left, or its host was declared down). */
+  remoteEndpointDown(peer: RemoteEndpoint): Promise<void> {
+    return this.exclusive(async () => {
+      const net = await this.findNetwork(peer.networkId);
+      if (net) await this.ctx.drivers.get(net.driver).peerDown?.(networkCtx(this.ctx, net), peer);
+    });
+  }
+
+  /** A host joined the cluster (or came back): every driver that cares is told; all are tried. */
+  hostUp(host: RemoteHost): Promise<void> {
+    return this.exclusive(() => this.toEveryDriver(`host ${host.hostId} up`, (d) => d.hostUp?.(driverCtx(this.ctx), host)));
+  }
+
+  /** A host was declared down (after its grace period). */
+  hostDown(host: RemoteHost): Promise<void> {
+    return this.exclusive(() => this.toEveryDriver(`host ${host.hostId} down`, (d) => d.hostDown?.(driverCtx(this.ctx), host)));
+  }
+
+  private async toEveryDriver(what: string, fn: (d: Driver) => Promise<void> | undefined): Promise<void> {
+    const errors = new ErrorList(what);
+    for (const d of this.ctx.drivers.all()) await errors.run(() => fn(d));
+    errors.throwIfAny();
   }
 
   /** Stop background work (adoptions); the store and kernel are closed by the engine. */

@@ -137,10 +137,18 @@ export async function connectEndpoint(
       commit.puts!.push(index);
       await ctx.records.commitOrConflict(commit, `connect ${sb.name} to ${net.name}`);
     } else {
-      // The endpoint and its addresses live in the network's scope, the sandbox's index here;
-      // a crash between the two commits leaves an endpoint the sweep gives back.
-      await ctx.records.commitOrConflict(commit, `connect ${sb.name} to ${net.name}`, net.scope);
+      // The endpoint and its addresses live in the network's scope, the sandbox's index here.
+      // The index goes first: if the endpoint's commit then fails (or the process dies), the
+      // entry names no endpoint, which the index invariant sweeps.
       await ctx.records.commitOrConflict({ puts: [index] }, `index ${sb.name} on ${net.name}`);
+      try {
+        await ctx.records.commitOrConflict(commit, `connect ${sb.name} to ${net.name}`, net.scope);
+      } catch (err) {
+        const undo = new ErrorList(`connect ${sb.name} to ${net.name} failed and removing its index entry failed too`);
+        undo.add(err);
+        await undo.run(() => ctx.records.store.commit({ deletes: [index.key] }));
+        throw undo.combined();
+      }
     }
     return rec;
   });

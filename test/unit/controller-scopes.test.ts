@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { fakeWorld, dumpStore } from '../fakes/fake-world.js';
-import type { Driver, DriverInvariants, NetworkValidation } from '../../src/drivers/driver.js';
+import type { Driver, DriverInvariants, NetworkValidation, RemoteEndpoint, RemoteHost } from '../../src/drivers/driver.js';
 import type { NetworkRecord } from '../../src/model/types.js';
 import { DriverRegistry, builtinDrivers } from '../../src/drivers/registry.js';
 import { IFNAMES } from '../../src/drivers/ifnames.js';
@@ -81,5 +81,35 @@ describe('driver registry', () => {
     assert.throws(() => new DriverRegistry([...builtinDrivers(), ...builtinDrivers().slice(0, 1)]), /two drivers are named "bridge"/);
     const thief: Driver = Object.assign(new GlobalTestDriver(), { name: 'thief', ownedNames: [IFNAMES.hostVeth] });
     assert.throws(() => new DriverRegistry([...builtinDrivers(), thief]), /both claim interface names wfv/);
+  });
+});
+
+describe('cluster events reach the drivers through the controller', () => {
+  it("remote endpoints go to the network's driver; host events to every driver that takes them", async () => {
+    const calls: string[] = [];
+    const d = Object.assign(new GlobalTestDriver(), {
+      async peerUp(_c: unknown, p: RemoteEndpoint) {
+        calls.push(`peerUp ${p.endpointId} on ${p.hostId}`);
+      },
+      async peerDown(_c: unknown, p: RemoteEndpoint) {
+        calls.push(`peerDown ${p.endpointId}`);
+      },
+      async hostDown(_c: unknown, h: RemoteHost) {
+        calls.push(`hostDown ${h.hostId}`);
+      },
+    });
+    const w = await fakeWorld({ drivers: [d], globalStore: true });
+    try {
+      const net = await w.controller.createNetwork({ name: 'g', driver: 'gtest', ipam: { config: [{ subnet: '10.41.0.0/24' }] } });
+      const peer: RemoteEndpoint = { endpointId: 'ep1', networkId: net.id, hostId: 'h2', hostAddress: '198.18.0.2', ipv4: '10.41.0.9/24' };
+      await w.controller.remoteEndpointUp(peer);
+      await w.controller.remoteEndpointDown(peer);
+      await w.controller.hostUp({ hostId: 'h2', address: '198.18.0.2', data: {} }); // no driver takes hostUp: nothing to do
+      await w.controller.hostDown({ hostId: 'h2', address: '198.18.0.2', data: {} });
+      assert.deepEqual(calls, ['peerUp ep1 on h2', 'peerDown ep1', 'hostDown h2']);
+      await assert.rejects(() => w.controller.remoteEndpointUp({ ...peer, networkId: 'nope' }), /not found/);
+    } finally {
+      await w.close();
+    }
   });
 });
