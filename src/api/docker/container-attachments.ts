@@ -237,7 +237,14 @@ export class ContainerAttachments {
       // Subscribe first, then resync: a start between the two is seen by one or the other.
       if (!first) await this.resync(engine);
       await f.done;
-      if (!this.stopped) timer = setTimeout(() => void loop(false), 1000);
+      if (!this.stopped) timer = setTimeout(run, 1000);
+    };
+    const run = (first = false): void => {
+      loop(first).catch((err: unknown) => {
+        // Try again later: an engine that is away now may be back then.
+        this.log.warn({ engine, err: (err as Error).message }, 'following container engine events failed');
+        if (!this.stopped) timer = setTimeout(run, 1000);
+      });
     };
     this.watchers.set(engine, {
       stop: () => {
@@ -245,7 +252,7 @@ export class ContainerAttachments {
         current?.stop();
       },
     });
-    void loop(true);
+    run(true);
   }
 
   async start(): Promise<void> {

@@ -88,11 +88,12 @@ export async function servePlugin(socketPath: string, handlers: Map<string, Plug
   await chmod(socketPath, 0o600);
   return {
     path: socketPath,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-        void rm(socketPath, { force: true });
-      }),
+      });
+      await rm(socketPath, { force: true });
+    },
   };
 }
