@@ -9,6 +9,7 @@ import { Prng } from './prng.js';
 import type { DoctorReport } from '../controller/doctor.js';
 import type { SandboxView } from '../controller/inspect.js';
 import { WeftError } from '../errors.js';
+import { schemeOf } from '../drivers/ifnames.js';
 
 export interface FaultRunOptions {
   kills: number;
@@ -69,7 +70,7 @@ export async function runFaultInjection(o: FaultRunOptions): Promise<FaultRunRep
         .catch((err: unknown) => report.leaks.push(`sandbox ${sb.name} not removed: ${(err as Error).message}`));
     await h.client.request('POST', '/v1/networks/prune');
     const links = (await h.inHost('ip', ['-o', 'link', 'show'])).stdout;
-    for (const m of links.matchAll(/^\d+: (wfv[0-9a-f]{12}|wf-[0-9a-f]{12})[@:]/gm)) report.leaks.push(`link ${m[1]}`);
+    for (const m of links.matchAll(/^\d+: ([^:@\s]+)[@:]/gm)) if (schemeOf(m[1]!)) report.leaks.push(`link ${m[1]}`);
     const d = await h.client.request<DoctorReport>('GET', '/v1/doctor');
     report.leaks.push(...d.violations);
     const { readdirSync } = await import('node:fs');
