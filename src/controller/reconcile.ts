@@ -135,9 +135,11 @@ export async function reconcile(
 
 /** The model's own invariants, then every driver's host-wide ones (leftover kernel objects). */
 async function sweep(ctx: ControllerContext, report: ReconcileReport): Promise<void> {
+  // One read of the model for the whole sweep: the repairs touch disjoint records (allocations,
+  // index entries, run-dir files, leftover links), so none invalidates another's view.
+  const s = await snapshot(ctx);
   for (const inv of MODEL_INVARIANTS) {
     if (!inv.repair) continue;
-    const s = await snapshot(ctx);
     if ((await inv.check(ctx, s)).length === 0) continue;
     try {
       await inv.repair(ctx, s, report.orphansRemoved);
@@ -145,7 +147,7 @@ async function sweep(ctx: ControllerContext, report: ReconcileReport): Promise<v
       report.errors.push(`${inv.id}: ${messageOf(err)}`);
     }
   }
-  const c = hostCtx(ctx, await snapshot(ctx));
+  const c = hostCtx(ctx, s);
   for (const { inv } of hostInvariants(ctx)) {
     const found = await inv.check(c);
     if (found.length === 0) continue;
