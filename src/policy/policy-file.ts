@@ -144,7 +144,7 @@ export function parsePolicyValue(value: unknown): PolicyDocument {
 
 /** Policies and profiles from YAML or JSON text (JSON is YAML); throws PolicyValidationError. */
 export function parsePolicyText(text: string): PolicyDocument {
-  const docs = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: false });
+  const docs = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: true });
   const list = Array.isArray(docs) ? docs : [docs];
   const issues = new Issues();
   const values: unknown[] = [];
@@ -152,7 +152,10 @@ export function parsePolicyText(text: string): PolicyDocument {
     const where = list.length > 1 ? `documents[${i}]` : '(document)';
     for (const e of doc.errors) {
       const pos = e.linePos?.[0];
-      issues.add(pos ? `${where} line ${pos.line} column ${pos.col}` : where, `not valid YAML/JSON: ${e.message.split('\n')[0]}`);
+      issues.add(
+        pos ? `${where} line ${pos.line} column ${pos.col}` : where,
+        `not valid YAML/JSON: ${(e.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '')}`,
+      );
     }
     if (doc.errors.length === 0) values.push(doc.toJS({ maxAliasCount: 100 }));
   });

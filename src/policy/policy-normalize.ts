@@ -206,7 +206,7 @@ export function normalizeRule(raw: RuleRaw, path: string, issues: Issues, allowP
   return rule;
 }
 
-function normalizeTypes(spec: PolicySpecRaw, path: string, issues: Issues): PolicyDirection[] {
+function normalizeTypes(spec: PolicySpecRaw, at: (field: string) => string, issues: Issues): PolicyDirection[] {
   const hasIn = (spec.ingress?.length ?? 0) > 0;
   const hasEg = (spec.egress?.length ?? 0) > 0;
   if (spec.types === null || spec.types === undefined) {
@@ -216,11 +216,11 @@ function normalizeTypes(spec: PolicySpecRaw, path: string, issues: Issues): Poli
   const out: PolicyDirection[] = [];
   spec.types.forEach((t, i) => {
     const d = oneOf(t, ['Ingress', 'Egress'] as const);
-    if (!d) issues.add(`${path}.types[${i}]`, `unknown type "${t}" (expected Ingress or Egress)`);
+    if (!d) issues.add(at(`types[${i}]`), `unknown type "${t}" (expected Ingress or Egress)`);
     else if (!out.includes(d)) out.push(d);
   });
-  if (hasIn && !out.includes('Ingress')) issues.add(`${path}.ingress`, 'ingress rules are present but types does not include Ingress');
-  if (hasEg && !out.includes('Egress')) issues.add(`${path}.egress`, 'egress rules are present but types does not include Egress');
+  if (hasIn && !out.includes('Ingress')) issues.add(at('ingress'), 'ingress rules are present but types does not include Ingress');
+  if (hasEg && !out.includes('Egress')) issues.add(at('egress'), 'egress rules are present but types does not include Egress');
   return (['Ingress', 'Egress'] as const).filter((d) => out.includes(d));
 }
 
@@ -253,7 +253,7 @@ export function normalizePolicySpec(
   if (spec.tier !== null && spec.tier !== undefined && spec.tier !== 'default')
     issues.add(at('tier'), 'only the "default" tier exists in weft');
   if (spec.order !== null && spec.order !== undefined && !Number.isFinite(spec.order)) issues.add(at('order'), 'must be a finite number');
-  const types = normalizeTypes(spec, specPath, issues);
+  const types = normalizeTypes(spec, at, issues);
   const rules = (list: PolicySpecRaw['ingress'], field: string): PolicyRule[] =>
     (list ?? []).map((r, i) => normalizeRule(r, at(`${field}[${i}]`), issues)).filter((r): r is PolicyRule => r !== undefined);
   const policy: Policy = {

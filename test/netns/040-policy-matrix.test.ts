@@ -323,6 +323,12 @@ describe('policy enforcement with real packets (routed + bridged)', { timeout: 6
       drift.problems.some((p) => p.includes('local4: element 10.65.0.3 is missing')),
       drift.problems.join('\n'),
     );
+    await lab.nft(['insert', 'rule', 'inet', 'weft-policy', 'pol.web.in', 'accept']);
+    const edited = await fw.check();
+    assert.ok(
+      edited.problems.some((p) => p.startsWith('chain inet weft-policy pol.web.in: rules differ')),
+      edited.problems.join('\n'),
+    );
     await lab.nft(['flush', 'ruleset']);
     const gone = await fw.check();
     assert.deepEqual(gone.problems, ['table inet weft-policy is missing']);
