@@ -83,38 +83,58 @@ interface Row {
   live: { rules: number; bytes: number };
 }
 
-async function measure(n: number): Promise<Row> {
-  const ns = `weft-bench-policy-${randomBytes(3).toString('hex')}`;
-  await mustRun('ip', ['netns', 'add', ns]);
-  try {
-    const nsPath = `/run/netns/${ns}`;
-    const fw = new PolicyFirewall({ netnsPath: nsPath });
-    const input: PolicyInput = { policies: policiesWithPort(80), endpoints: endpoints(n), networks: [{ name: 'net', mode: 'routed' }] };
-    const full = await fw.apply(input);
-    const rule: PolicyApplyReport[] = [];
-    const member: PolicyApplyReport[] = [];
-    const mover = input.endpoints[Math.floor(n / 2)]!;
-    for (let k = 0; k < REPS; k++) {
-      input.policies = policiesWithPort(k % 2 === 0 ? 81 : 80);
-      const r = await fw.apply(input);
-      if (r.stats.chainsRewritten !== 1 || r.stats.elementsAdded + r.stats.elementsRemoved !== 0)
-        throw new Error(`rule change was not one chain: ${JSON.stringify(r.stats)}`);
-      rule.push(r);
-      mover.labels = k % 2 === 0 ? { role: 'client', env: 'prod' } : { role: 'web', env: 'prod' };
-      const m = await fw.apply(input);
-      if (m.stats.rulesWritten !== 0) throw new Error(`membership change wrote rules: ${JSON.stringify(m.stats)}`);
-      member.push(m);
-    }
-    const check = await fw.check();
-    if (!check.ok) throw new Error(`live table differs from the compiled one: ${check.problems.slice(0, 5).join('; ')}`);
-    return { n, full, rule, member, size: compiledSize(compilePolicies(input)), live: await liveSize(nsPath) };
-  } finally {
-    await run('ip', ['netns', 'del', ns]);
-  }
+interface World {
+  n: number;
+  ns: string;
+  fw: PolicyFirewall;
+  input: PolicyInput;
+  row: Row;
 }
 
-const rows: Row[] = [];
-for (const n of SIZES) rows.push(await measure(n));
+async function setUp(n: number): Promise<World> {
+  const ns = `weft-bench-policy-${randomBytes(3).toString('hex')}`;
+  await mustRun('ip', ['netns', 'add', ns]);
+  const fw = new PolicyFirewall({ netnsPath: `/run/netns/${ns}` });
+  const input: PolicyInput = { policies: policiesWithPort(80), endpoints: endpoints(n), networks: [{ name: 'net', mode: 'routed' }] };
+  const full = await fw.apply(input);
+  return {
+    n,
+    ns,
+    fw,
+    input,
+    row: { n, full, rule: [], member: [], size: compiledSize(compilePolicies(input)), live: { rules: 0, bytes: 0 } },
+  };
+}
+
+/** One rule change and one membership change (k-th of each). */
+async function step(w: World, k: number): Promise<void> {
+  w.input.policies = policiesWithPort(k % 2 === 0 ? 81 : 80);
+  const r = await w.fw.apply(w.input);
+  if (r.stats.chainsRewritten !== 1 || r.stats.elementsAdded + r.stats.elementsRemoved !== 0) {
+    throw new Error(`rule change was not one chain: ${JSON.stringify(r.stats)}`);
+  }
+  w.row.rule.push(r);
+  const mover = w.input.endpoints[Math.floor(w.n / 2)]!;
+  mover.labels = k % 2 === 0 ? { role: 'client', env: 'prod' } : { role: 'web', env: 'prod' };
+  const m = await w.fw.apply(w.input);
+  if (m.stats.rulesWritten !== 0) throw new Error(`membership change wrote rules: ${JSON.stringify(m.stats)}`);
+  w.row.member.push(m);
+}
+
+// All sizes side by side, changes interleaved, so a busy machine slows every size alike.
+const worlds: World[] = [];
+try {
+  for (const n of SIZES) worlds.push(await setUp(n));
+  for (let k = 0; k < REPS; k++) for (const w of worlds) await step(w, k);
+  for (const w of worlds) {
+    const check = await w.fw.check();
+    if (!check.ok) throw new Error(`live table differs from the compiled one: ${check.problems.slice(0, 5).join('; ')}`);
+    w.row.live = await liveSize(`/run/netns/${w.ns}`);
+  }
+} finally {
+  for (const w of worlds) await run('ip', ['netns', 'del', w.ns]);
+}
+const rows = worlds.map((w) => w.row);
 
 const p50 = (xs: number[]): number => summarize(xs).p50;
 const p99 = (xs: number[]): number => summarize(xs).p99;

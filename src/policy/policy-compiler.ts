@@ -15,13 +15,14 @@
  * (Allow → accept, Deny → drop, Log → log and go on, Pass → goto <dir>-pass, which dispatches to
  * the profile). Rule selectors are named sets of member addresses shared by equal selectors.
  *
- * So the rules depend on policies and networks only; endpoints (added, relabelled, removed) only
- * ever change set and map elements.
+ * The work is split accordingly: compileStructure() makes sets and chains from policies and
+ * networks alone; endpointElements() gives the set/map elements one endpoint contributes. So
+ * rules never depend on endpoints, and an endpoint change is a change of its own elements.
  */
 import { DIRS, type Dir, EGRESS_PRIORITY, INGRESS_PRIORITY, POLICY_TABLE, names } from './nft-names.js';
 import { type RuleContext, ruleTexts } from './nft-rule.js';
 import { effectiveLabels, networkSelector, normalizeInput, profileOf } from './policy-model.js';
-import type { IpVersion, Policy, PolicyEndpoint, PolicyInput, PolicyRule } from './policy-types.js';
+import type { IpVersion, Policy, PolicyEndpoint, PolicyInput, PolicyNetwork, PolicyRule } from './policy-types.js';
 import type { Selector } from './selector.js';
 
 export interface NftSetSpec {
@@ -48,51 +49,28 @@ export interface CompiledPolicy {
   elements: Map<string, Set<string>>;
 }
 
+/** What decides which elements an endpoint contributes. */
+export interface MembershipContext {
+  /** Rule selectors (scoped where the policy is), each with its two sets. */
+  selectors: { selector: Selector; set4: string; set6: string }[];
+  /** Policies: the endpoints they apply to (scoped) and the directions they cover. */
+  policies: { applies: Selector; set4: string; set6: string; dirs: Dir[] }[];
+}
+
+/** Sets and chains of the table, and the context endpoint elements depend on. */
+export interface PolicyStructure {
+  table: string;
+  sets: Map<string, NftSetSpec>;
+  chains: Map<string, NftChainSpec>;
+  ctx: MembershipContext;
+  /** Equal keys: every endpoint contributes the same elements under both structures. */
+  ctxKey: string;
+}
+
 const V: readonly IpVersion[] = [4, 6];
 const ADDR_KIND: Record<IpVersion, string> = { 4: 'ip', 6: 'ip6' };
 const familyOfAddress = (a: string): IpVersion => (a.includes(':') ? 6 : 4);
-
-class Builder {
-  readonly out: CompiledPolicy = { table: POLICY_TABLE, sets: new Map(), chains: new Map(), elements: new Map() };
-  private readonly selectorMembers = new Map<string, Set<string>>();
-
-  constructor(private readonly endpoints: readonly PolicyEndpoint[]) {}
-
-  addSet(name: string, v: IpVersion, members: Iterable<string>, verdictMap = false): void {
-    this.out.sets.set(name, { name, type: v === 4 ? 'ipv4_addr' : 'ipv6_addr', ...(verdictMap ? { verdictMap } : {}) });
-    const els = this.out.elements.get(name) ?? new Set<string>();
-    for (const m of members) els.add(m);
-    this.out.elements.set(name, els);
-  }
-
-  addChain(name: string, rules: string[], priority?: number): void {
-    this.out.chains.set(name, { name, rules, ...(priority === undefined ? {} : { priority }) });
-  }
-
-  /** Addresses of family v of the endpoints `pick` accepts. */
-  addresses(v: IpVersion, pick: (ep: PolicyEndpoint) => boolean): string[] {
-    return this.endpoints.filter(pick).flatMap((ep) => ep.addresses.filter((a) => familyOfAddress(a) === v));
-  }
-
-  /** The set for a rule selector, created on first use (equal canonical text → one set). */
-  selectorSet = (sel: Selector, v: IpVersion): string => {
-    const name = names.selectorSet(sel.text, v);
-    if (!this.out.sets.has(name)) {
-      let members = this.selectorMembers.get(sel.text);
-      if (!members) {
-        members = new Set(this.endpoints.filter((ep) => sel.matches(effectiveLabels(ep))).map((ep) => ep.id));
-        this.selectorMembers.set(sel.text, members);
-      }
-      const m = members;
-      this.addSet(
-        name,
-        v,
-        this.addresses(v, (ep) => m.has(ep.id)),
-      );
-    }
-    return name;
-  };
-}
+const setType = (v: IpVersion): NftSetSpec['type'] => (v === 4 ? 'ipv4_addr' : 'ipv6_addr');
 
 function baseChainRules(d: Dir): string[] {
   const side = d === 'in' ? 'daddr' : 'saddr';
@@ -108,40 +86,43 @@ function baseChainRules(d: Dir): string[] {
   ];
 }
 
-function rulesOf(rules: readonly PolicyRule[], ctx: RuleContext): string[] {
-  return rules.flatMap((r, i) => ruleTexts(r, i, ctx));
-}
-
-/** Compile validated input into the policy table's content. */
-export function compilePolicies(raw: PolicyInput): CompiledPolicy {
-  const input = normalizeInput(raw);
-  const b = new Builder(input.endpoints);
-  const local = input.endpoints.filter((ep) => ep.local);
-  const isLocal = (ep: PolicyEndpoint): boolean => ep.local;
-  for (const v of V) b.addSet(names.localSet(v), v, b.addresses(v, isLocal));
-
+/** Sets and chains from (sorted, validated) policies and networks. */
+export function compileStructure(policies: readonly Policy[], networks: readonly PolicyNetwork[]): PolicyStructure {
+  const sets = new Map<string, NftSetSpec>();
+  const chains = new Map<string, NftChainSpec>();
+  const ctx: MembershipContext = { selectors: [], policies: [] };
+  const addSet = (name: string, v: IpVersion, verdictMap = false): void =>
+    void sets.set(name, { name, type: setType(v), ...(verdictMap ? { verdictMap } : {}) });
+  const addChain = (name: string, rules: string[], priority?: number): void =>
+    void chains.set(name, { name, rules, ...(priority === undefined ? {} : { priority }) });
+  const selectorSet = (sel: Selector, v: IpVersion): string => {
+    const name = names.selectorSet(sel.text, v);
+    if (!sets.has(name)) {
+      for (const w of V) addSet(names.selectorSet(sel.text, w), w);
+      ctx.selectors.push({ selector: sel, set4: names.selectorSet(sel.text, 4), set6: names.selectorSet(sel.text, 6) });
+    }
+    return name;
+  };
+  const rulesOf = (rules: readonly PolicyRule[], rc: RuleContext): string[] => rules.flatMap((r, i) => ruleTexts(r, i, rc));
   const scopeOf = (p: Policy): Selector | undefined => (p.network === undefined ? undefined : networkSelector(p.network));
-  const applies = new Map<string, Set<string>>();
-  for (const p of input.policies) {
-    const scope = scopeOf(p);
-    const sel = scope ? p.selector.and(scope) : p.selector;
-    const ids = new Set(local.filter((ep) => sel.matches(effectiveLabels(ep))).map((ep) => ep.id));
-    applies.set(p.name, ids);
-    for (const v of V)
-      b.addSet(
-        names.appliesSet(p.name, v),
-        v,
-        b.addresses(v, (ep) => ids.has(ep.id)),
-      );
-  }
 
+  for (const v of V) addSet(names.localSet(v), v);
+  for (const p of policies) {
+    const scope = scopeOf(p);
+    const dirs = DIRS.filter((d) => p.types.includes(d === 'in' ? 'Ingress' : 'Egress'));
+    ctx.policies.push({
+      applies: scope ? p.selector.and(scope) : p.selector,
+      set4: names.appliesSet(p.name, 4),
+      set6: names.appliesSet(p.name, 6),
+      dirs,
+    });
+    for (const v of V) addSet(names.appliesSet(p.name, v), v);
+  }
   for (const d of DIRS) {
-    const type = d === 'in' ? 'Ingress' : 'Egress';
     const side = d === 'in' ? 'daddr' : 'saddr';
-    const typed = input.policies.filter((p) => p.types.includes(type));
-    const isolated = new Set(typed.flatMap((p) => [...applies.get(p.name)!]));
-    b.addChain(names.baseChain(d), baseChainRules(d), d === 'in' ? INGRESS_PRIORITY : EGRESS_PRIORITY);
-    b.addChain(
+    const typed = policies.filter((p) => p.types.includes(d === 'in' ? 'Ingress' : 'Egress'));
+    addChain(names.baseChain(d), baseChainRules(d), d === 'in' ? INGRESS_PRIORITY : EGRESS_PRIORITY);
+    addChain(
       names.policiesChain(d),
       typed.flatMap((p) =>
         V.map(
@@ -152,42 +133,66 @@ export function compilePolicies(raw: PolicyInput): CompiledPolicy {
     );
     for (const p of typed) {
       const scope = scopeOf(p);
-      const ctx: RuleContext = {
-        selectorSet: b.selectorSet,
-        passChain: names.passChain(d),
-        dir: d,
-        owner: `pol ${p.name}`,
-        ...(scope ? { scope } : {}),
-      };
-      b.addChain(names.policyChain(p.name, d), rulesOf(d === 'in' ? p.ingress : p.egress, ctx));
+      const rc: RuleContext = { selectorSet, passChain: names.passChain(d), dir: d, owner: `pol ${p.name}`, ...(scope ? { scope } : {}) };
+      addChain(names.policyChain(p.name, d), rulesOf(d === 'in' ? p.ingress : p.egress, rc));
     }
-    b.addChain(names.passChain(d), [
+    addChain(names.passChain(d), [
       ...V.map((v) => `${ADDR_KIND[v]} ${side} vmap @${names.profileMap(d, v)} comment "profile v${v}"`),
       'drop comment "no profile"',
     ]);
-    for (const n of input.networks) {
+    for (const n of networks) {
       const prof = profileOf(n);
-      const ctx: RuleContext = { selectorSet: b.selectorSet, passChain: names.passChain(d), dir: d, owner: `profile ${n.name}` };
+      const rc: RuleContext = { selectorSet, passChain: names.passChain(d), dir: d, owner: `profile ${n.name}` };
       const head = d === 'in' && prof.allowPublished ? ['ct status dnat accept comment "published port"'] : [];
-      b.addChain(names.profileChain(n.name, d), [
+      addChain(names.profileChain(n.name, d), [
         ...head,
-        ...rulesOf(d === 'in' ? prof.ingress : prof.egress, ctx),
+        ...rulesOf(d === 'in' ? prof.ingress : prof.egress, rc),
         'drop comment "end of profile"',
       ]);
     }
     for (const v of V) {
-      b.addSet(
-        names.isolatedSet(d, v),
-        v,
-        b.addresses(v, (ep) => isolated.has(ep.id)),
-      );
-      const entries = local.flatMap((ep) =>
-        ep.addresses.filter((a) => familyOfAddress(a) === v).map((a) => `${a} : goto ${names.profileChain(ep.network, d)}`),
-      );
-      b.addSet(names.profileMap(d, v), v, entries, true);
+      addSet(names.isolatedSet(d, v), v);
+      addSet(names.profileMap(d, v), v, true);
     }
   }
-  return b.out;
+  const ctxKey = JSON.stringify([
+    ctx.selectors.map((s) => [s.selector.text, s.set4, s.set6]),
+    ctx.policies.map((p) => [p.applies.text, p.set4, p.set6, p.dirs]),
+  ]);
+  return { table: POLICY_TABLE, sets, chains, ctx, ctxKey };
+}
+
+/** The elements one validated endpoint contributes, as [set, element] pairs. */
+export function endpointElements(ctx: MembershipContext, ep: PolicyEndpoint): [string, string][] {
+  const out: [string, string][] = [];
+  const labels = effectiveLabels(ep);
+  const byFamily = (set4: string, set6: string, text = (a: string): string => a): void => {
+    for (const a of ep.addresses) out.push([familyOfAddress(a) === 4 ? set4 : set6, text(a)]);
+  };
+  for (const s of ctx.selectors) if (s.selector.matches(labels)) byFamily(s.set4, s.set6);
+  if (!ep.local) return out;
+  byFamily(names.localSet(4), names.localSet(6));
+  const isolated = new Set<Dir>();
+  for (const p of ctx.policies) {
+    if (!p.applies.matches(labels)) continue;
+    byFamily(p.set4, p.set6);
+    for (const d of p.dirs) isolated.add(d);
+  }
+  for (const d of DIRS) {
+    if (isolated.has(d)) byFamily(names.isolatedSet(d, 4), names.isolatedSet(d, 6));
+    const target = names.profileChain(ep.network, d);
+    byFamily(names.profileMap(d, 4), names.profileMap(d, 6), (a) => `${a} : goto ${target}`);
+  }
+  return out;
+}
+
+/** Compile validated input into the policy table's content. */
+export function compilePolicies(raw: PolicyInput): CompiledPolicy {
+  const input = normalizeInput(raw);
+  const s = compileStructure(input.policies, input.networks);
+  const elements = new Map<string, Set<string>>([...s.sets.keys()].map((k) => [k, new Set<string>()]));
+  for (const ep of input.endpoints) for (const [set, el] of endpointElements(s.ctx, ep)) elements.get(set)!.add(el);
+  return { table: s.table, sets: s.sets, chains: s.chains, elements };
 }
 
 /** Rules and elements of a compiled table: what "ruleset size" means in benchmarks. */

@@ -9,8 +9,9 @@ import { Nft, type NftExecutor } from '../kernel/nft.js';
 import { readSysctlIn, writeSysctlIn } from '../kernel/sysctl.js';
 import { POLICY_FAMILY, POLICY_TABLE } from './nft-names.js';
 import { checkPolicyTable, ruleFingerprints } from './policy-check.js';
-import { type CompiledPolicy, compilePolicies } from './policy-compiler.js';
-import { type PolicyTransaction, type TransactionStats, fullTransaction, planTransaction } from './policy-transaction.js';
+import type { CompiledPolicy } from './policy-compiler.js';
+import { IncrementalPolicyCompiler } from './policy-incremental.js';
+import { type PolicyTransaction, type TransactionStats, fullTransaction } from './policy-transaction.js';
 import type { PolicyInput } from './policy-types.js';
 
 /** br_netfilter switches that send bridged IPv4/IPv6 frames through the inet forward hook. */
@@ -53,9 +54,13 @@ export class PolicyFirewall {
   private readonly nft: NftExecutor;
   private readonly sysctl: NonNullable<PolicyFirewallOptions['sysctl']>;
   private readonly enableBridgeHooks: boolean;
+  private readonly compiler = new IncrementalPolicyCompiler();
   private compiled: CompiledPolicy | undefined;
   private lastInput: PolicyInput | undefined;
+  /** Rule fingerprints ("chain#i" → expressions as the kernel echoes them), see check(). */
   private reference = new Map<string, string>();
+  /** Chains written since their fingerprints were taken. */
+  private unfingerprinted = new Set<string>();
   private queue: Promise<void> = Promise.resolve();
 
   constructor(opts: PolicyFirewallOptions = {}) {
@@ -118,10 +123,10 @@ export class PolicyFirewall {
   apply(input: PolicyInput): Promise<PolicyApplyReport> {
     return this.serial(async () => {
       const t0 = performance.now();
-      const next = compilePolicies(input);
+      const plan = this.compiler.plan(input);
       const compileMs = performance.now() - t0;
       await this.checkBridgeHooks(input);
-      let tx = planTransaction(this.compiled, next);
+      let tx = plan.transaction;
       let fellBack = false;
       let applyMs: number;
       try {
@@ -129,19 +134,24 @@ export class PolicyFirewall {
       } catch (err) {
         if (tx.full || !(err instanceof FirewallError)) throw err;
         // The kernel no longer holds what we applied (flushed, edited): rewrite the table whole.
-        this.compiled = undefined;
-        tx = fullTransaction(next);
+        tx = plan.full();
         fellBack = true;
-        applyMs = await this.run(tx);
+        try {
+          applyMs = await this.run(tx);
+        } catch (again) {
+          this.compiler.forget();
+          this.compiled = undefined;
+          throw again;
+        }
       }
-      this.compiled = next;
+      this.compiled = this.compiler.commit(plan);
       // Policies are immutable values; endpoints are copied because callers relabel them in place.
       this.lastInput = {
         policies: [...input.policies],
         networks: [...input.networks],
         endpoints: input.endpoints.map((ep) => ({ ...ep, labels: { ...ep.labels }, addresses: [...ep.addresses] })),
       };
-      if (tx.stats.rulesWritten > 0) await this.refreshFingerprints();
+      for (const c of tx.chainsWritten) this.unfingerprinted.add(c);
       return {
         full: tx.full,
         fellBack,
@@ -154,26 +164,34 @@ export class PolicyFirewall {
     });
   }
 
-  private async refreshFingerprints(): Promise<void> {
-    // Terse: rules only, so this costs the same with 10 or 10 000 endpoints.
-    this.reference = ruleFingerprints(await this.nft.listTable(POLICY_FAMILY, POLICY_TABLE, { terse: true }));
-  }
-
   /** Re-apply everything last applied (after `nft flush ruleset` or a firewall reload). */
   restore(): Promise<void> {
     return this.serial(async () => {
       if (!this.compiled) return;
-      await this.nft.apply(fullTransaction(this.compiled).script);
-      await this.refreshFingerprints();
+      const tx = fullTransaction(this.compiled);
+      await this.nft.apply(tx.script);
+      for (const c of tx.chainsWritten) this.unfingerprinted.add(c);
     });
   }
 
-  /** Compare the live table with what was applied. */
+  /**
+   * Compare the live table with what was applied. Rules are fingerprinted as the kernel shows
+   * them the first time a check sees them (listing the table makes nft read every set element, so
+   * doing it after each apply would make rule changes cost O(endpoints)); from then on an edited
+   * rule is reported. Added, removed or reordered rules are found at any time by their comments.
+   */
   check(): Promise<PolicyCheck> {
     return this.serial(async () => {
       if (!this.compiled) return { ok: true, problems: [] };
       const live = await this.nft.listTable(POLICY_FAMILY, POLICY_TABLE);
-      const problems = checkPolicyTable(live, this.compiled, this.reference);
+      const chainOf = (key: string): string => key.slice(0, key.lastIndexOf('#'));
+      const known = new Map([...this.reference].filter(([key]) => !this.unfingerprinted.has(chainOf(key))));
+      const problems = checkPolicyTable(live, this.compiled, known);
+      if (live !== undefined && problems.length === 0 && this.unfingerprinted.size > 0) {
+        for (const [key, fp] of ruleFingerprints(live)) if (this.unfingerprinted.has(chainOf(key))) known.set(key, fp);
+        this.reference = known;
+        this.unfingerprinted.clear();
+      }
       return { ok: problems.length === 0, problems };
     });
   }
@@ -182,9 +200,11 @@ export class PolicyFirewall {
   remove(): Promise<void> {
     return this.serial(async () => {
       await this.nft.apply(`add table ${POLICY_FAMILY} ${POLICY_TABLE}\ndelete table ${POLICY_FAMILY} ${POLICY_TABLE}\n`);
+      this.compiler.forget();
       this.compiled = undefined;
       this.lastInput = undefined;
       this.reference = new Map();
+      this.unfingerprinted.clear();
     });
   }
 }

@@ -54,7 +54,19 @@ export function profileOf(network: PolicyNetwork): Profile {
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,253}$/;
 const NETWORK_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
-/** Throws InvalidArgumentError unless `labels` are valid user labels. */
+/**
+ * Labels as stored: any string map. Keys a selector cannot name are simply never matched, and
+ * `weft.network` is always overridden, so one odd Docker label never stops enforcement.
+ */
+function labelMap(labels: unknown, field: string): Labels {
+  if (typeof labels !== 'object' || labels === null || Array.isArray(labels))
+    throw new InvalidArgumentError(field, 'must be a map of strings');
+  for (const [k, v] of Object.entries(labels))
+    if (typeof v !== 'string') throw new InvalidArgumentError(`${field}.${k}`, 'label values must be strings');
+  return labels as Labels;
+}
+
+/** For edges taking labels from users (`weft run --label`): throws unless they are valid and not reserved. */
 export function validateLabels(labels: unknown, field: string): Labels {
   if (typeof labels !== 'object' || labels === null || Array.isArray(labels))
     throw new InvalidArgumentError(field, 'must be a map of strings');
@@ -68,13 +80,10 @@ export function validateLabels(labels: unknown, field: string): Labels {
   return labels as Labels;
 }
 
-/**
- * Validate and normalise compiler input: unique names and ids, known networks, canonical
- * addresses, one owner per address, policy names unique. Throws with the offending field.
- */
-export function normalizeInput(input: PolicyInput): PolicyInput {
+/** Networks by name, validated: names, modes, profiles that belong to them and never Pass. */
+export function normalizeNetworks(list: readonly PolicyNetwork[]): Map<string, PolicyNetwork> {
   const networks = new Map<string, PolicyNetwork>();
-  input.networks.forEach((n, i) => {
+  list.forEach((n, i) => {
     if (!NETWORK_RE.test(n.name))
       throw new InvalidArgumentError(`networks[${i}].name`, `${JSON.stringify(n.name)} is not a valid network name`);
     if (n.mode !== 'routed' && n.mode !== 'bridged') throw new InvalidArgumentError(`networks[${i}].mode`, 'must be "routed" or "bridged"');
@@ -92,34 +101,57 @@ export function normalizeInput(input: PolicyInput): PolicyInput {
     }
     networks.set(n.name, n);
   });
-  const ids = new Set<string>();
-  const owners = new Map<string, string>();
-  const endpoints = input.endpoints.map((ep, i): PolicyEndpoint => {
-    const f = `endpoints[${i}]`;
-    if (typeof ep.id !== 'string' || !ID_RE.test(ep.id))
-      throw new InvalidArgumentError(`${f}.id`, `${JSON.stringify(ep.id)} is not a valid endpoint id`);
-    if (ids.has(ep.id)) throw new InvalidArgumentError(`${f}.id`, `endpoint "${ep.id}" is listed twice`);
-    ids.add(ep.id);
-    if (!networks.has(ep.network)) throw new InvalidArgumentError(`${f}.network`, `unknown network "${ep.network}"`);
-    const addresses = ep.addresses.map((a, j) => normalizeAddress(a, `${f}.addresses[${j}]`));
-    for (const a of addresses) {
-      const other = owners.get(a);
-      if (other !== undefined && other !== ep.id)
-        throw new InvalidArgumentError(`${f}.addresses`, `${a} also belongs to endpoint "${other}"`);
-      owners.set(a, ep.id);
-    }
-    return {
-      id: ep.id,
-      network: ep.network,
-      labels: validateLabels(ep.labels, `${f}.labels`),
-      addresses: [...new Set(addresses)],
-      local: ep.local === true,
-    };
-  });
+  return networks;
+}
+
+/** Policies in evaluation order; names must be unique. */
+export function normalizePolicies(list: readonly Policy[]): Policy[] {
   const names = new Set<string>();
-  input.policies.forEach((p, i) => {
+  list.forEach((p, i) => {
     if (names.has(p.name)) throw new InvalidArgumentError(`policies[${i}].name`, `policy "${p.name}" is listed twice`);
     names.add(p.name);
   });
-  return { policies: [...input.policies].sort(comparePolicies), endpoints, networks: [...networks.values()] };
+  return [...list].sort(comparePolicies);
+}
+
+/** One endpoint validated on its own (field = `endpoints[i]`): id, known network, canonical addresses. */
+export function normalizeEndpoint(ep: PolicyEndpoint, field: string, networks: ReadonlyMap<string, PolicyNetwork>): PolicyEndpoint {
+  if (typeof ep.id !== 'string' || !ID_RE.test(ep.id))
+    throw new InvalidArgumentError(`${field}.id`, `${JSON.stringify(ep.id)} is not a valid endpoint id`);
+  if (!networks.has(ep.network)) throw new InvalidArgumentError(`${field}.network`, `unknown network "${ep.network}"`);
+  if (!Array.isArray(ep.addresses)) throw new InvalidArgumentError(`${field}.addresses`, 'must be an array of addresses');
+  const addresses = ep.addresses.map((a, j) => normalizeAddress(a, `${field}.addresses[${j}]`));
+  return {
+    id: ep.id,
+    network: ep.network,
+    labels: labelMap(ep.labels, `${field}.labels`),
+    addresses: [...new Set(addresses)],
+    local: ep.local === true,
+  };
+}
+
+/** Throws unless ids are unique and every address has one owner. */
+export function checkEndpointIdentity(endpoints: readonly PolicyEndpoint[]): void {
+  const ids = new Set<string>();
+  const owners = new Map<string, string>();
+  endpoints.forEach((ep, i) => {
+    if (ids.has(ep.id)) throw new InvalidArgumentError(`endpoints[${i}].id`, `endpoint "${ep.id}" is listed twice`);
+    ids.add(ep.id);
+    for (const a of ep.addresses) {
+      const other = owners.get(a);
+      if (other !== undefined) throw new InvalidArgumentError(`endpoints[${i}].addresses`, `${a} also belongs to endpoint "${other}"`);
+      owners.set(a, ep.id);
+    }
+  });
+}
+
+/**
+ * Validate and normalise compiler input: unique names and ids, known networks, canonical
+ * addresses, one owner per address, policy names unique. Throws with the offending field.
+ */
+export function normalizeInput(input: PolicyInput): PolicyInput {
+  const networks = normalizeNetworks(input.networks);
+  const endpoints = input.endpoints.map((ep, i) => normalizeEndpoint(ep, `endpoints[${i}]`, networks));
+  checkEndpointIdentity(endpoints);
+  return { policies: normalizePolicies(input.policies), endpoints, networks: [...networks.values()] };
 }

@@ -26,6 +26,8 @@ export interface PolicyTransaction {
   stats: TransactionStats;
   /** True when this replaces the whole table. */
   full: boolean;
+  /** Chains whose rules this transaction writes (all of them for a full one). */
+  chainsWritten: string[];
 }
 
 const emptyStats = (): TransactionStats => ({
@@ -84,7 +86,7 @@ export function fullTransaction(c: CompiledPolicy): PolicyTransaction {
   }
   stats.setsAdded = c.sets.size;
   stats.chainsAdded = c.chains.size;
-  return { script: lines.join('\n') + '\n', stats, full: true };
+  return { script: lines.join('\n') + '\n', stats, full: true, chainsWritten: [...c.chains.keys()] };
 }
 
 function sameSet(a: NftSetSpec, b: NftSetSpec): boolean {
@@ -95,24 +97,56 @@ function sameRules(a: NftChainSpec, b: NftChainSpec): boolean {
   return a.rules.length === b.rules.length && a.rules.every((r, i) => r === b.rules[i]);
 }
 
-/**
- * The minimal transaction from `prev` (what the kernel holds) to `next`. Falls back to the full
- * table when a base chain's hook changes or a set changes type (neither happens between two
- * compilations of this version, but a stored state from another version could differ).
- */
-export function diffTransaction(prev: CompiledPolicy, next: CompiledPolicy): PolicyTransaction {
-  const t = next.table;
-  if (prev.table !== t) return fullTransaction(next);
+/** Element changes, per set: what to add and what to delete (by full element text). */
+export interface ElementDelta {
+  adds: Map<string, string[]>;
+  dels: Map<string, string[]>;
+}
+
+/** Sets and chains only: what a transaction needs of a state besides the element changes. */
+export type TableShape = Pick<CompiledPolicy, 'table' | 'sets' | 'chains'>;
+
+/** Element changes between two full states (sets only in `next` get all their elements). */
+export function elementDelta(prev: CompiledPolicy, next: CompiledPolicy): ElementDelta {
+  const delta: ElementDelta = { adds: new Map(), dels: new Map() };
+  for (const [name, els] of next.elements) {
+    const old = prev.sets.has(name) ? (prev.elements.get(name) ?? new Set<string>()) : new Set<string>();
+    const gone = [...old].filter((e) => !els.has(e));
+    const fresh = [...els].filter((e) => !old.has(e));
+    if (gone.length > 0) delta.dels.set(name, gone);
+    if (fresh.length > 0) delta.adds.set(name, fresh);
+  }
+  return delta;
+}
+
+/** Whether `next` can be reached from `prev` without replacing the table. */
+function compatible(prev: TableShape, next: TableShape): boolean {
+  if (prev.table !== next.table) return false;
   for (const [name, s] of next.sets) {
     const p = prev.sets.get(name);
-    if (p && !sameSet(p, s)) return fullTransaction(next);
+    if (p && !sameSet(p, s)) return false;
   }
   for (const [name, c] of next.chains) {
     const p = prev.chains.get(name);
-    if (p && p.priority !== c.priority) return fullTransaction(next);
+    if (p && p.priority !== c.priority) return false;
   }
+  return true;
+}
+
+/**
+ * The minimal transaction from `prev` (what the kernel holds) to `next`, given the element
+ * changes: new sets and chains declared, chains whose rules changed flushed and refilled,
+ * elements deleted then added (a map element whose verdict changed is deleted, then added back),
+ * chains and sets that went away dropped last. Deletes for sets that go away are skipped.
+ * Returns undefined when only a full transaction can do it (a base chain's hook or a set's
+ * type changed — never between two compilations of this version).
+ */
+export function shapeTransaction(prev: TableShape, next: TableShape, delta: ElementDelta): PolicyTransaction | undefined {
+  if (!compatible(prev, next)) return undefined;
+  const t = next.table;
   const stats = emptyStats();
   const lines: string[] = [];
+  const written: string[] = [];
   for (const [name, s] of next.sets) {
     if (!prev.sets.has(name)) {
       lines.push(setDecl(t, s));
@@ -136,19 +170,18 @@ export function diffTransaction(prev: CompiledPolicy, next: CompiledPolicy): Pol
     }
     lines.push(...ruleLines(t, c));
     stats.rulesWritten += c.rules.length;
+    written.push(name);
   }
-  const adds: string[] = [];
-  for (const [name, els] of next.elements) {
-    const old = prev.sets.has(name) ? (prev.elements.get(name) ?? new Set<string>()) : new Set<string>();
-    const gone = [...old].filter((e) => !els.has(e));
-    const fresh = [...els].filter((e) => !old.has(e));
-    if (gone.length > 0) lines.push(...elementLines('delete', t, name, gone.map(keyOf)));
-    if (fresh.length > 0) adds.push(...elementLines('add', t, name, fresh));
+  for (const [name, gone] of delta.dels) {
+    if (!prev.sets.has(name) || !next.sets.has(name) || gone.length === 0) continue;
+    lines.push(...elementLines('delete', t, name, gone.map(keyOf)));
     stats.elementsRemoved += gone.length;
+  }
+  for (const [name, fresh] of delta.adds) {
+    if (!next.sets.has(name) || fresh.length === 0) continue;
+    lines.push(...elementLines('add', t, name, fresh));
     stats.elementsAdded += fresh.length;
   }
-  // Deletes before adds: a map element whose verdict changed is deleted, then added back.
-  lines.push(...adds);
   for (const name of prev.chains.keys()) {
     if (!next.chains.has(name)) {
       lines.push(`delete chain ${POLICY_FAMILY} ${t} ${name}`);
@@ -161,7 +194,12 @@ export function diffTransaction(prev: CompiledPolicy, next: CompiledPolicy): Pol
       stats.setsRemoved++;
     }
   }
-  return { script: lines.length === 0 ? '' : lines.join('\n') + '\n', stats, full: false };
+  return { script: lines.length === 0 ? '' : lines.join('\n') + '\n', stats, full: false, chainsWritten: written };
+}
+
+/** The minimal transaction between two full states (the whole table when they are incompatible). */
+export function diffTransaction(prev: CompiledPolicy, next: CompiledPolicy): PolicyTransaction {
+  return shapeTransaction(prev, next, elementDelta(prev, next)) ?? fullTransaction(next);
 }
 
 /** The transaction that takes the kernel from `prev` (undefined: unknown) to `next`. */

@@ -338,6 +338,27 @@ describe('policy enforcement with real packets (routed + bridged)', { timeout: 6
     await fw.restore();
     assert.deepEqual(await fw.check(), { ok: true, problems: [] });
     assert.equal((await r2.agent!.probe('tcp', r3.v4, 5432)).ok, false);
+    // A rule edited in place (same comment, other verdict) is caught by its fingerprint.
+    const listing = JSON.parse(await lab.nft(['-a', '-j', 'list', 'chain', 'inet', 'weft-policy', 'pol.db.in'])) as {
+      nftables: { rule?: { handle: number; comment: string } }[];
+    };
+    const first = listing.nftables.find((o) => o.rule)!.rule!;
+    await lab.nft([
+      'replace',
+      'rule',
+      'inet',
+      'weft-policy',
+      'pol.db.in',
+      'handle',
+      String(first.handle),
+      'accept',
+      'comment',
+      `"${first.comment}"`,
+    ]);
+    const replaced = await fw.check();
+    assert.deepEqual(replaced.problems, [`chain inet weft-policy pol.db.in: rule "${first.comment}" was modified`]);
+    await fw.restore();
+    assert.deepEqual(await fw.check(), { ok: true, problems: [] });
     // An incremental change on a flushed table fails inside nft and is redone whole.
     await lab.nft(['flush', 'ruleset']);
     input.endpoints[5]!.labels = { role: 'admin', env: 'prod' }; // joins has(env): set elements change

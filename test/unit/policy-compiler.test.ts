@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { InvalidArgumentError } from '../../src/errors.js';
 import { names } from '../../src/policy/nft-names.js';
 import { compilePolicies, compiledSize } from '../../src/policy/policy-compiler.js';
+import { validateLabels } from '../../src/policy/policy-model.js';
 import { parsePolicyText } from '../../src/policy/policy-file.js';
 import { diffTransaction, fullTransaction } from '../../src/policy/policy-transaction.js';
 import type { PolicyEndpoint, PolicyInput } from '../../src/policy/policy-types.js';
@@ -179,11 +180,22 @@ describe('policy compiler', () => {
     bad((i) => (i.endpoints[1]!.addresses = ['10.0.0.0']), /^endpoints\[1\]\.addresses: 10\.0\.0\.0 also belongs to endpoint "ep0"/);
     bad((i) => (i.endpoints[1]!.id = 'ep0'), /listed twice/);
     bad((i) => (i.endpoints[0]!.addresses = ['10.0.0.1/24']), /is a CIDR/);
-    bad((i) => (i.endpoints[0]!.labels = { 'weft.network': 'x' }), /set by weft/);
-    bad((i) => (i.endpoints[0]!.labels = { 'bad key': 'x' }), /label names/);
+    bad((i) => (i.endpoints[0]!.labels = { a: 1 as unknown as string }), /^endpoints\[0\]\.labels\.a: label values must be strings/);
     bad((i) => i.networks.push({ name: 'net1', mode: 'routed' }), /listed twice/);
     bad((i) => (i.networks[0]!.mode = 'nat' as 'routed'), /must be "routed" or "bridged"/);
     bad((i) => (i.policies = [...POLICIES, POLICIES[0]!]), /policy "web" is listed twice/);
+  });
+
+  it('labels from the store are taken as they are; weft.network cannot be faked', () => {
+    const eps = endpoints(2);
+    assert.equal(eps[0]!.network, 'net2');
+    eps[0]!.labels = { 'com.docker.compose.project': 'x', 'odd key!': 'y', 'weft.network': 'net1', role: 'client' };
+    const c = compilePolicies(input(eps));
+    assert.ok(!c.elements.get(names.selectorSet('weft.network == "net1"', 4))!.has('10.0.0.0'), 'the label cannot move it to net1');
+    assert.ok(c.elements.get(names.selectorSet('role == "client"', 4))!.has('10.0.0.0'));
+    assert.throws(() => validateLabels({ 'weft.network': 'x' }, 'label'), /set by weft/);
+    assert.throws(() => validateLabels({ 'bad key': 'x' }, 'label'), /label names/);
+    assert.deepEqual(validateLabels({ 'app.kubernetes.io/name': 'x' }, 'label'), { 'app.kubernetes.io/name': 'x' });
   });
 });
 
