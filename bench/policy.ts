@@ -68,8 +68,8 @@ function endpoints(n: number): PolicyEndpoint[] {
 
 async function liveSize(nsPath: string): Promise<{ rules: number; bytes: number }> {
   const nft = new Nft({ netnsPath: nsPath });
-  const terse = (await nft.listTable('inet', 'weft-policy', { terse: true })) as { nftables: Record<string, unknown>[] };
-  const rules = terse.nftables.filter((o) => 'rule' in o).length;
+  const live = (await nft.listTable('inet', 'weft-policy')) as { nftables: Record<string, unknown>[] };
+  const rules = live.nftables.filter((o) => 'rule' in o).length;
   const text = await mustRun('nsenter', [`--net=${nsPath}`, 'nft', 'list', 'table', 'inet', 'weft-policy']);
   return { rules, bytes: text.length };
 }

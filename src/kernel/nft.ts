@@ -10,12 +10,8 @@ import { FirewallError, KernelError } from '../errors.js';
 export interface NftExecutor {
   /** Apply a script as one transaction; throws FirewallError carrying nft's stderr. */
   apply(script: string): Promise<void>;
-  /**
-   * `nft -j list table FAMILY NAME` parsed, or undefined when the table does not exist. `terse`
-   * (`nft -t`) leaves set elements out: rules and definitions only, at a cost that does not grow
-   * with the elements.
-   */
-  listTable(family: string, name: string, opts?: { terse?: boolean }): Promise<unknown | undefined>;
+  /** `nft -j list table FAMILY NAME` parsed, or undefined when the table does not exist. */
+  listTable(family: string, name: string): Promise<unknown | undefined>;
 }
 
 export interface NftOptions {
@@ -71,8 +67,8 @@ export class Nft implements NftExecutor {
     }
   }
 
-  async listTable(family: string, name: string, opts: { terse?: boolean } = {}): Promise<unknown | undefined> {
-    const r = await this.run([...(opts.terse ? ['-t'] : []), '-j', 'list', 'table', family, name]);
+  async listTable(family: string, name: string): Promise<unknown | undefined> {
+    const r = await this.run(['-j', 'list', 'table', family, name]);
     if (r.code !== 0) {
       if (/No such file or directory/.test(r.stderr)) return undefined;
       throw new FirewallError(`nft list table ${family} ${name} failed: ${r.stderr.trim()}`, new KernelError('nft list', r.stderr.trim()));
