@@ -91,6 +91,9 @@ function entityMatches(w: World, e: EntityMatch, addr: string, port: number | un
 function ruleMatches(w: World, r: PolicyRule, pkt: ProbePacket, scope: string | undefined): boolean {
   const version = pkt.src.includes(':') ? 6 : 4;
   if (r.ipVersion !== undefined && r.ipVersion !== version) return false;
+  // As Calico renders it: a rule that names CIDRs of one family exists only for that family.
+  const cidrs = [r.source, r.destination].flatMap((e) => [...(e.nets ?? []), ...(e.notNets ?? [])]);
+  if (cidrs.some((c) => (c.includes(':') ? 6 : 4) !== version)) return false;
   if (r.protocol !== undefined && protoNumber(r.protocol) !== pkt.protocol) return false;
   if (r.notProtocol !== undefined && protoNumber(r.notProtocol) === pkt.protocol) return false;
   if (r.icmp && (pkt.icmpType !== r.icmp.type || (r.icmp.code !== undefined && pkt.icmpCode !== r.icmp.code))) return false;

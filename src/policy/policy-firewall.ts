@@ -141,7 +141,11 @@ export class PolicyFirewall {
         } catch (again) {
           this.compiler.forget();
           this.compiled = undefined;
-          throw again;
+          const why = again instanceof Error ? again.message : String(again);
+          throw new FirewallError(
+            `the policy change and the full policy table were both refused: ${why}`,
+            new AggregateError([err, again]),
+          );
         }
       }
       this.compiled = this.compiler.commit(plan);

@@ -50,8 +50,8 @@ spec:
       protocol: UDP
     - action: Allow
 ---
-# Web servers: HTTP ports for everyone but dev clients, DNS over IPv4, and ICMPv6 passed on to
-# the network's profile.
+# Web servers: HTTP ports for everyone but dev clients, DNS over IPv4, any UDP from outside the
+# routed range (IPv4 only), and ICMPv6 passed on to the network's profile.
 apiVersion: projectcalico.org/v3
 kind: GlobalNetworkPolicy
 metadata: { name: web }
@@ -70,6 +70,10 @@ spec:
       protocol: UDP
       ipVersion: 4
       destination: { ports: [53] }
+    # IPv4 CIDRs only: this rule does not exist for IPv6 (as Calico renders it).
+    - action: Allow
+      protocol: UDP
+      source: { notNets: ["10.65.0.0/24"] }
     - action: Pass
       protocol: ICMPv6
 ---
@@ -306,7 +310,7 @@ describe('policy enforcement with real packets (routed + bridged)', { timeout: 6
     assert.deepEqual(await mismatches(next, cases([r4, bridged[3]!], [...routed, ...bridged])), []);
     await fw.apply(input);
     assert.equal((await r4.agent!.probe('tcp', routed[0]!.v4, 8080)).ok, true, 'and open again');
-    assert.ok(web.ingress.length === 4);
+    assert.equal(web.ingress.length, 5);
   });
 
   it('applying the same input twice changes nothing', async () => {

@@ -6,7 +6,7 @@ import type { PolicyEndpoint, PolicyInput, PolicyNetwork } from '../../src/polic
 
 const EPS: PolicyEndpoint[] = [
   { id: 'web', network: 'n1', labels: { role: 'web' }, addresses: ['10.0.0.1', 'fd00::1'], local: true },
-  { id: 'db', network: 'n1', labels: { role: 'db' }, addresses: ['10.0.0.2'], local: true },
+  { id: 'db', network: 'n1', labels: { role: 'db' }, addresses: ['10.0.0.2', 'fd00::2'], local: true },
   { id: 'cli', network: 'n2', labels: { role: 'client' }, addresses: ['10.0.1.1', 'fd00:1::1'], local: true },
   { id: 'far', network: 'n1', labels: { role: 'client' }, addresses: ['10.0.2.1'], local: false },
 ];
@@ -167,6 +167,9 @@ spec:
     assert.equal(ok('source: {nets: ["10.0.0.4/30"]}', p), false);
     assert.equal(ok('source: {notNets: ["10.0.0.0/24"]}', p), false);
     assert.equal(ok('destination: {nets: ["fd00::/8"]}', p), false);
+    // A rule with IPv4 CIDRs only exists for IPv4, even when they are negated.
+    assert.equal(ok('source: {notNets: ["192.168.0.0/16"]}', tcp('fd00::1', 'fd00::2', 1)), false);
+    assert.equal(ok('source: {notNets: ["192.168.0.0/16"]}', p), true);
     assert.equal(ok('protocol: TCP, destination: {ports: [80, "8000:8100"]}', p), true);
     assert.equal(ok('protocol: TCP, destination: {notPorts: ["8000:8100"]}', p), false);
     assert.equal(ok('protocol: TCP, source: {ports: [40000]}', p), true);

@@ -87,7 +87,11 @@ describe('PolicyFirewall', () => {
     const fw = new PolicyFirewall({ nft, sysctl: sysctl({}) });
     await fw.apply(input('routed'));
     nft.failNext = 2;
-    await assert.rejects(fw.apply(input('routed', 'web')), FirewallError);
+    await assert.rejects(fw.apply(input('routed', 'web')), (e: unknown) => {
+      assert.ok(e instanceof FirewallError && /both refused/.test(e.message));
+      assert.equal((e.cause as AggregateError).errors.length, 2, 'both errors kept');
+      return true;
+    });
     assert.equal(fw.state, undefined, 'unknown kernel state: next apply is a full one');
     assert.equal((await fw.apply(input('routed', 'web'))).full, true);
   });
