@@ -44,6 +44,11 @@ export interface BgpExternalPeer {
   port?: number;
   /** Wait for the peer to connect; never connect out. */
   passive?: boolean;
+  /**
+   * Source address of this session, when it is not the host's address4/address6 — e.g. a
+   * router with one address per segment peers with each segment's hosts from that segment.
+   */
+  localAddress?: string;
 }
 
 export interface BgpTimers {

@@ -61,7 +61,7 @@ export function bgpSessions(m: NormalizedBgpModel): BgpSession[] {
   }
   for (const p of m.externalPeers) {
     const family = p.address.includes(':') ? 6 : 4;
-    const local = (family === 4 ? m.address4 : m.address6)!; // validated: present for every external peer's family
+    const local = (p.localAddress ?? (family === 4 ? m.address4 : m.address6))!; // validated: one of them is there
     const s: BgpSession = {
       protocol: birdSymbol(`peer${family}`, p.port === undefined ? p.address : `${p.address}_p${p.port}`),
       kind: 'external',

@@ -158,6 +158,10 @@ function checkExternal(m: BgpModel, taken: Set<string>): BgpExternalPeer[] {
     if (p.multihop !== undefined) out.multihop = checkInt(`${f}.multihop`, p.multihop, 1, 255);
     if (p.port !== undefined) out.port = checkInt(`${f}.port`, p.port, 1, 65535);
     if (p.passive !== undefined) out.passive = p.passive === true;
+    if (p.localAddress !== undefined) {
+      out.localAddress = checkAddress(`${f}.localAddress`, p.localAddress, address.includes(':') ? 6 : 4);
+      if (out.localAddress === address) fail(`${f}.localAddress`, `${address} is the peer's own address`);
+    }
     return out;
   });
 }
@@ -241,8 +245,8 @@ export function validateBgpModel(m: BgpModel): NormalizedBgpModel {
   const externalPeers = checkExternal(m, own);
   for (const p of externalPeers) {
     const fam = p.address.includes(':') ? 6 : 4;
-    if ((fam === 4 ? address4 : address6) === undefined) {
-      fail(`externalPeers[${externalPeers.indexOf(p)}].address`, `${p.address} is IPv${fam} but this host has no address${fam}`);
+    if (p.localAddress === undefined && (fam === 4 ? address4 : address6) === undefined) {
+      fail(`externalPeers[${externalPeers.indexOf(p)}].address`, `${p.address} is IPv${fam} but this host has no address${fam} (nor a localAddress for this peer)`);
     }
   }
 

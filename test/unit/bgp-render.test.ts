@@ -206,10 +206,13 @@ describe('bgp: BIRD config renderer', () => {
       externalPeers: [
         { name: 'h1', asNumber: 64601, address: '198.18.1.1' },
         { name: 'h2', asNumber: 64602, address: '198.18.1.2' },
+        { name: 'h3', asNumber: 64603, address: '198.18.2.1', localAddress: '198.18.2.254' },
       ],
     });
     assert.match(text, /^# BIRD 2 configuration for router tor1/);
     assert.match(block(text, 'protocol bgp peer4_198_18_1_1'), /export filter weft_bgp_transit4;/);
+    assert.match(block(text, 'protocol bgp peer4_198_18_1_1'), /local 198\.18\.1\.254 as 65000;/);
+    assert.match(block(text, 'protocol bgp peer4_198_18_2_1'), /local 198\.18\.2\.254 as 65000;/, 'each segment peered from its own address');
     assert.match(block(text, 'protocol static weft_blocks4'), /^\s*ipv4;\s*$/);
   });
 
