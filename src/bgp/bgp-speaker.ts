@@ -76,9 +76,15 @@ export function checkEncapsulation(enc: Encapsulation): void {
     );
   }
   if (state === 'loadable') {
-    throw new KernelUnsupportedError('ipip', 'the ipip module exists but is not loaded; load it with `modprobe ipip` (weft never loads modules: that adds tunl0 to every namespace)');
+    throw new KernelUnsupportedError(
+      'ipip',
+      'the ipip module exists but is not loaded; load it with `modprobe ipip` (weft never loads modules: that adds tunl0 to every namespace)',
+    );
   }
-  throw new InvalidArgumentError('encapsulation', 'IP-in-IP routes are not rendered by weft yet (upstream BIRD 2 cannot point a BGP route at tunl0); use "none"');
+  throw new InvalidArgumentError(
+    'encapsulation',
+    'IP-in-IP routes are not rendered by weft yet (upstream BIRD 2 cannot point a BGP route at tunl0); use "none"',
+  );
 }
 
 /** A running, supervised BIRD configured from a BgpModel. */

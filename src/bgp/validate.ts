@@ -246,7 +246,10 @@ export function validateBgpModel(m: BgpModel): NormalizedBgpModel {
   for (const p of externalPeers) {
     const fam = p.address.includes(':') ? 6 : 4;
     if (p.localAddress === undefined && (fam === 4 ? address4 : address6) === undefined) {
-      fail(`externalPeers[${externalPeers.indexOf(p)}].address`, `${p.address} is IPv${fam} but this host has no address${fam} (nor a localAddress for this peer)`);
+      fail(
+        `externalPeers[${externalPeers.indexOf(p)}].address`,
+        `${p.address} is IPv${fam} but this host has no address${fam} (nor a localAddress for this peer)`,
+      );
     }
   }
 

@@ -95,7 +95,10 @@ describe('bgp: two hosts in a full mesh with real BIRD, GoBGP as an external pee
     return r.stdout;
   };
   const gobgpRib = async (): Promise<Record<string, GobgpPath[]>> => {
-    const raw = JSON.parse(await gobgp(['global', 'rib', '-a', 'ipv4', '-j'])) as Record<string, { attrs?: { type: number; nexthop?: string }[]; 'neighbor-ip'?: string }[]>;
+    const raw = JSON.parse(await gobgp(['global', 'rib', '-a', 'ipv4', '-j'])) as Record<
+      string,
+      { attrs?: { type: number; nexthop?: string }[]; 'neighbor-ip'?: string }[]
+    >;
     const out: Record<string, GobgpPath[]> = {};
     for (const [prefix, paths] of Object.entries(raw)) {
       out[prefix] = paths.map((p) => {
@@ -276,6 +279,22 @@ describe('bgp: two hosts in a full mesh with real BIRD, GoBGP as an external pee
       (await sa.peers()).map((p) => [p.protocol, p.state, p.since]),
       before.map((p) => [p.protocol, p.state, p.since]),
     );
+  });
+
+  it('a restarted weftd adopts the running BIRD (same pid, sessions untouched) and applies its model', async () => {
+    const pid = sa.pid!;
+    const before = await sa.peers();
+    sa.detach(); // weftd exits; BIRD and the dataplane stay
+    const t0 = Date.now();
+    const next = await lab.speaker(a, modelA({ blocks: ['10.40.1.0/26', '10.40.4.0/26', 'fd00:40:0:1::/122'] }));
+    assert.equal(next.pid, pid, 'adopted, not restarted');
+    await waitBirdRoute(rb, 4, '10.40.4.0/26', A4);
+    figure('weftd restart: adopt BIRD + apply a changed model until in the other kernel', `${Date.now() - t0} ms`);
+    assert.deepEqual(
+      (await next.peers()).map((p) => [p.protocol, p.state, p.since]),
+      before.map((p) => [p.protocol, p.state, p.since]),
+    );
+    sa = next;
   });
 
   it("withdraws a host's routes everywhere when its BIRD is killed, and the supervisor brings it back", async () => {

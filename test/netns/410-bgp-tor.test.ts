@@ -133,7 +133,10 @@ describe('bgp: three hosts in two L2 segments behind a BIRD top-of-rack router',
     // b and a share a segment: BIRD passes on the first hop when it is on the peer's network.
     const bToA = await waitFor('b learns a', () => birdRoutes(rb, 4, '10.41.1.0/26')[0]);
     assert.ok(bToA.gateway === A || bToA.gateway === R1, `next hop ${bToA.gateway}`);
-    figure('b → a block next hop', `${bToA.gateway} (${bToA.gateway === A ? 'third-party next hop on the shared segment' : 'via the router'})`);
+    figure(
+      'b → a block next hop',
+      `${bToA.gateway} (${bToA.gateway === A ? 'third-party next hop on the shared segment' : 'via the router'})`,
+    );
   });
 
   it('carries TCP across the segments, including to the borrowed address', async () => {

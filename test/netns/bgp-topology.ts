@@ -82,7 +82,22 @@ export class BgpTopology {
     const hostIf = `wl${++this.vethSeq}`;
     // The host side has a fixed MAC and answers for 169.254.1.1 through a permanent neighbour
     // entry in the workload: proxy ARP alone would need the host to have a route to 169.254.1.1.
-    await mustRun('ip', ['-n', host.ns, 'link', 'add', hostIf, 'address', HOST_SIDE_MAC, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', w.ns]);
+    await mustRun('ip', [
+      '-n',
+      host.ns,
+      'link',
+      'add',
+      hostIf,
+      'address',
+      HOST_SIDE_MAC,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'eth0',
+      'netns',
+      w.ns,
+    ]);
     await writeSysctlIn(host.nsPath, `net.ipv4.conf.${hostIf}.proxy_arp`, '1');
     await mustRun('ip', ['-n', host.ns, 'link', 'set', hostIf, 'up']);
     await mustRun('ip', ['-n', w.ns, 'addr', 'add', `${address}/32`, 'dev', 'eth0']);
@@ -111,7 +126,10 @@ export class BgpTopology {
   /** A TCP echo server (nettool) in `node`, left running until cleanup deletes the namespace. */
   async tcpServer(node: LabNode, port: number): Promise<void> {
     const { spawn } = await import('node:child_process');
-    const child = spawn('nsenter', [`--net=${node.nsPath}`, process.execPath, NETTOOL, 'tcp-server', String(port)], { stdio: 'ignore', detached: false });
+    const child = spawn('nsenter', [`--net=${node.nsPath}`, process.execPath, NETTOOL, 'tcp-server', String(port)], {
+      stdio: 'ignore',
+      detached: false,
+    });
     child.unref();
     await waitFor(`tcp server in ${node.name}`, async () => (await run('ip', ['netns', 'pids', node.ns])).stdout.trim() !== '', 5000);
     await new Promise((r) => setTimeout(r, 300)); // node startup before listen
@@ -119,9 +137,13 @@ export class BgpTopology {
 
   /** Connect from `from` to addr:port; resolves the echo ("<source> <msg>") or undefined on failure. */
   async tcpProbe(from: LabNode, addr: string, port: number, timeoutMs = 2000): Promise<string | undefined> {
-    const r = await run('nsenter', [`--net=${from.nsPath}`, process.execPath, NETTOOL, 'tcp-client', addr, String(port), 'hi', String(timeoutMs)], {
-      timeoutMs: timeoutMs + 3000,
-    });
+    const r = await run(
+      'nsenter',
+      [`--net=${from.nsPath}`, process.execPath, NETTOOL, 'tcp-client', addr, String(port), 'hi', String(timeoutMs)],
+      {
+        timeoutMs: timeoutMs + 3000,
+      },
+    );
     return r.code === 0 ? r.stdout.trim() : undefined;
   }
 

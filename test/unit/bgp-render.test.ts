@@ -212,7 +212,11 @@ describe('bgp: BIRD config renderer', () => {
     assert.match(text, /^# BIRD 2 configuration for router tor1/);
     assert.match(block(text, 'protocol bgp peer4_198_18_1_1'), /export filter weft_bgp_transit4;/);
     assert.match(block(text, 'protocol bgp peer4_198_18_1_1'), /local 198\.18\.1\.254 as 65000;/);
-    assert.match(block(text, 'protocol bgp peer4_198_18_2_1'), /local 198\.18\.2\.254 as 65000;/, 'each segment peered from its own address');
+    assert.match(
+      block(text, 'protocol bgp peer4_198_18_2_1'),
+      /local 198\.18\.2\.254 as 65000;/,
+      'each segment peered from its own address',
+    );
     assert.match(block(text, 'protocol static weft_blocks4'), /^\s*ipv4;\s*$/);
   });
 

@@ -83,8 +83,18 @@ const CASES: [string, (m: BgpModel) => void, string, RegExp][] = [
     'externalPeers[0].address',
     /no address6/,
   ],
-  ['localAddress of the wrong family', (m) => (m.externalPeers![0]!.localAddress = 'fd00::1'), 'externalPeers[0].localAddress', /not an IPv4 address/],
-  ['localAddress = peer address', (m) => (m.externalPeers![0]!.localAddress = '198.18.0.254'), 'externalPeers[0].localAddress', /peer's own address/],
+  [
+    'localAddress of the wrong family',
+    (m) => (m.externalPeers![0]!.localAddress = 'fd00::1'),
+    'externalPeers[0].localAddress',
+    /not an IPv4 address/,
+  ],
+  [
+    'localAddress = peer address',
+    (m) => (m.externalPeers![0]!.localAddress = '198.18.0.254'),
+    'externalPeers[0].localAddress',
+    /peer's own address/,
+  ],
   ['reflectors without any', (m) => (m.mesh = 'reflectors'), 'mesh', /at least one host with a reflectorClusterId/],
   [
     'reflectors across ASes',

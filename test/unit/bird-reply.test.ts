@@ -1,7 +1,8 @@
 /**
- * Decoding BIRD control-socket replies. Every sample below was captured from BIRD 2.0.12 on
- * this machine (two namespaces, an iBGP session over IPv4 and one over IPv6) — not written
- * by hand — so the decoders are tested against what the real daemon sends.
+ * Decoding BIRD control-socket replies. The samples were captured from BIRD 2.0.12 on this
+ * machine (two namespaces, an iBGP session over IPv4 and one over IPv6; a route reflector),
+ * so the decoders are tested against what the real daemon sends; the one sample shaped by
+ * hand says so.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -111,13 +112,27 @@ describe('BIRD control replies', () => {
     assert.equal(rs[2]!.attributes.Type, 'device univ');
   });
 
-  it('decodes a second route for the same net and a reflected route ("from")', () => {
-    // Shape of a net with two candidate routes, the second learned through a reflector.
+  it('decodes a reflected route: "from" the reflector, next hop the originating host', () => {
+    // Captured in 420-bgp-reflector (as decoded lines) and framed back into wire form.
     const text =
-      '1007-Table master4:\n 10.244.3.0/26        unicast [rr1 03:10:00.100 from 198.18.0.9] * (100) [AS64513i]\n \tvia 198.18.0.3 on eth0\n                      unicast [ext_a 03:10:01.000] (100) [AS65000i]\n \tvia 198.18.0.1 on eth0\n0000 \n';
+      '1007-Table master4:\n 10.43.3.0/26         unicast [host4_198_18_43_1 03:40:51.228 from 198.18.43.1] * (100) [i]\n \tvia 198.18.43.3 on eth0\n1008-\tType: BGP univ\n1012-\tBGP.origin: IGP\n \tBGP.as_path: \n \tBGP.next_hop: 198.18.43.3\n \tBGP.local_pref: 100\n \tBGP.originator_id: 198.18.43.3\n \tBGP.cluster_list: 0.0.0.1\n0000 \n';
+    const [r] = parseRoutes(parseBirdReply(text));
+    assert.ok(r);
+    assert.deepEqual(
+      [r.net, r.protocol, r.since, r.from, r.origin, r.primary],
+      ['10.43.3.0/26', 'host4_198_18_43_1', '03:40:51.228', '198.18.43.1', 'i', true],
+    );
+    assert.deepEqual(r.nextHops, [{ via: '198.18.43.3', dev: 'eth0' }]);
+    assert.equal(r.attributes['BGP.cluster_list'], '0.0.0.1');
+  });
+
+  it('decodes a second candidate route for the same net (continuation without a prefix)', () => {
+    // Shaped by hand after BIRD's layout (no capture of two candidates was taken here).
+    const text =
+      '1007-Table master4:\n 10.244.3.0/26        unicast [ext_b 03:10:00.100] * (100) [AS64513i]\n \tvia 198.18.0.3 on eth0\n                      unicast [ext_a 03:10:01.000] (100) [AS65000i]\n \tvia 198.18.0.1 on eth0\n0000 \n';
     const rs = parseRoutes(parseBirdReply(text));
     assert.equal(rs.length, 2);
-    assert.deepEqual([rs[0]!.net, rs[0]!.from, rs[0]!.origin, rs[0]!.primary], ['10.244.3.0/26', '198.18.0.9', 'AS64513i', true]);
+    assert.deepEqual([rs[0]!.net, rs[0]!.origin, rs[0]!.primary], ['10.244.3.0/26', 'AS64513i', true]);
     assert.deepEqual(
       [rs[1]!.net, rs[1]!.protocol, rs[1]!.primary, rs[1]!.nextHops],
       ['10.244.3.0/26', 'ext_a', false, [{ via: '198.18.0.1', dev: 'eth0' }]],
