@@ -9,6 +9,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { BgpModel } from '../../src/bgp/model.js';
+import { hostBehindTorModel, torRouterModel } from '../../src/bgp/tor-model.js';
 import type { BgpSpeaker } from '../../src/bgp/bgp-speaker.js';
 import type { Rtnl } from '../../src/kernel/netlink/rtnl.js';
 import { mustRun, waitFor } from '../../src/lab/sim-host.js';
@@ -24,36 +25,26 @@ const HOLD = 9;
 const timers = { holdSeconds: HOLD, keepaliveSeconds: 3 };
 const figure = (name: string, value: string): void => void process.stdout.write(`# figure ${name}: ${value}\n`);
 
-function hostModel(name: string, as: number, addr: string, tor: string, blocks: string[], borrowed: string[] = []): BgpModel {
-  return {
-    hostName: name,
-    routerId: addr,
-    asNumber: as,
-    address4: addr,
-    pools: POOLS,
-    blocks,
-    borrowed,
-    mesh: 'none',
-    externalPeers: [{ name: 'tor', asNumber: 65000, address: tor }],
-    timers,
-  };
-}
+const TOR = { name: 'tor', asNumber: 65000 };
+const hostModel = (name: string, as: number, addr: string, tor: string, blocks: string[], borrowed: string[] = []): BgpModel =>
+  hostBehindTorModel({ name, asNumber: as, address: addr, router: { ...TOR, address: tor }, pools: POOLS, blocks, borrowed, timers });
 
-const torModel: BgpModel = {
-  role: 'router',
-  hostName: 'tor',
-  routerId: R1,
-  asNumber: 65000,
-  address4: R1,
+// Built with the same helper the lab's `--bgp` routers use.
+const torModel: BgpModel = torRouterModel({
+  ...TOR,
   pools: POOLS,
-  mesh: 'none',
-  externalPeers: [
-    { name: 'a', asNumber: 64601, address: A },
-    { name: 'b', asNumber: 64602, address: B },
-    { name: 'c', asNumber: 64603, address: C, localAddress: R2 },
+  segments: [
+    {
+      routerAddress: R1,
+      hosts: [
+        { name: 'a', asNumber: 64601, address: A },
+        { name: 'b', asNumber: 64602, address: B },
+      ],
+    },
+    { routerAddress: R2, hosts: [{ name: 'c', asNumber: 64603, address: C }] },
   ],
   timers,
-};
+});
 
 describe('bgp: three hosts in two L2 segments behind a BIRD top-of-rack router', () => {
   const lab = new BgpTopology();

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { Rtnl } from '../../src/kernel/netlink/rtnl.js';
 import type { RouteInfo } from '../../src/kernel/netlink/types.js';
 import { writeSysctlIn } from '../../src/kernel/sysctl.js';
-import { BgpSpeaker, type BgpSpeakerOptions } from '../../src/bgp/bgp-speaker.js';
+import { BgpSpeaker, type BgpPeerStatus, type BgpSpeakerOptions } from '../../src/bgp/bgp-speaker.js';
 import type { BgpModel } from '../../src/bgp/model.js';
 import { deleteNetnsWithProcesses, mustRun, NETTOOL, run, waitFor } from '../../src/lab/sim-host.js';
 
@@ -185,9 +185,9 @@ export async function waitNoBirdRoute(r: Rtnl, family: 4 | 6, dst: string, ms = 
   return Date.now() - t0;
 }
 
-/** Wait until every BGP session of the speaker is Established; resolves the elapsed ms. */
-export async function waitEstablished(s: BgpSpeaker, ms = 20_000): Promise<number> {
+/** Wait until every BGP session of the speaker (or those `which` selects) is Established; resolves the elapsed ms. */
+export async function waitEstablished(s: BgpSpeaker, ms = 20_000, which: (p: BgpPeerStatus) => boolean = () => true): Promise<number> {
   const t0 = Date.now();
-  await waitFor('BGP sessions Established', async () => (await s.peers()).every((p) => p.established), ms, 20);
+  await waitFor('BGP sessions Established', async () => (await s.peers()).filter(which).every((p) => p.established), ms, 20);
   return Date.now() - t0;
 }
