@@ -14,16 +14,14 @@
  *     separate Go process whose start-up dominates; its own run time is shown beside it.
  */
 import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { renderBirdConfig } from '../src/bgp/render.js';
 import type { BgpModel } from '../src/bgp/model.js';
 import type { BgpSpeaker } from '../src/bgp/bgp-speaker.js';
 import type { Rtnl } from '../src/kernel/netlink/rtnl.js';
 import type { RtnlEvent } from '../src/kernel/netlink/types.js';
-import { SupervisedProcess } from '../src/kernel/supervisor.js';
 import { mustRun, run } from '../src/lab/sim-host.js';
-import { BgpTopology, RTPROT_BIRD, waitEstablished, type LabNode } from '../test/netns/bgp-topology.js';
+import { BgpTopology, gobgpConf, RTPROT_BIRD, waitEstablished, type LabNode } from '../test/netns/bgp-topology.js';
 import { printTable, summarize } from './stats.js';
 
 const args = process.argv.slice(2);
@@ -62,29 +60,6 @@ async function waitRoute(r: Rtnl, dst: string, del: boolean, start: () => Promis
   const t0 = performance.now();
   await start();
   return (await ev) - t0;
-}
-
-function gobgpConf(as: number, id: string, peers: { address: string; as: number }[]): string {
-  return (
-    `[global.config]\n  as = ${as}\n  router-id = "${id}"\n` +
-    peers.map((p) => `[[neighbors]]\n  [neighbors.config]\n    neighbor-address = "${p.address}"\n    peer-as = ${p.as}\n`).join('')
-  );
-}
-
-async function startGobgp(lab: BgpTopology, g: LabNode, conf: string): Promise<SupervisedProcess> {
-  const file = path.join(lab.dir, 'gobgpd.toml');
-  writeFileSync(file, conf);
-  const p = new SupervisedProcess({
-    name: 'gobgpd',
-    program: 'gobgpd',
-    packageName: 'gobgpd',
-    args: ['-f', file, '--api-hosts', '127.0.0.1:50051', '--pprof-disable', '-p'],
-    netns: g.nsPath,
-    runDir: path.join(lab.dir, 'gobgp'),
-    ready: { probe: async () => (await run('nsenter', [`--net=${g.nsPath}`, 'gobgp', 'global'], { timeoutMs: 3000 })).code === 0 },
-  });
-  await p.ensure();
-  return p;
 }
 
 async function gobgpEstablished(g: LabNode): Promise<void> {
@@ -176,7 +151,6 @@ async function measure(
 
 async function meshLab(): Promise<LabResult> {
   const lab = new BgpTopology();
-  let gob: SupervisedProcess | undefined;
   try {
     await lab.segment('l2');
     const a = await lab.router('a');
@@ -208,17 +182,15 @@ async function meshLab(): Promise<LabResult> {
         externalPeers: [{ name: 'g', asNumber: 65009, address: '198.18.50.9' }],
       },
     };
-    gob = await startGobgp(lab, g, gobgpConf(65009, '198.18.50.9', [{ address: '198.18.50.2', as: 64512 }]));
+    await lab.gobgpd(g, gobgpConf(65009, '198.18.50.9', [{ address: '198.18.50.2', as: 64512 }]));
     return await measure('mesh (a → b)', lab, a, b, g, models, []);
   } finally {
-    await gob?.stop();
     await lab.cleanup();
   }
 }
 
 async function torLab(): Promise<LabResult> {
   const lab = new BgpTopology();
-  let gob: SupervisedProcess | undefined;
   try {
     await lab.segment('s1');
     await lab.segment('s2');
@@ -265,10 +237,9 @@ async function torLab(): Promise<LabResult> {
       a: (borrowed: string[]): BgpModel => host('a', 64601, '198.18.51.1', '198.18.51.254', ['10.50.0.0/26'], borrowed),
       b: host('b', 64602, '198.18.52.1', '198.18.52.254', ['10.50.2.0/26'], []),
     };
-    gob = await startGobgp(lab, g, gobgpConf(65009, '198.18.51.9', [{ address: '198.18.51.254', as: 65000 }]));
+    await lab.gobgpd(g, gobgpConf(65009, '198.18.51.9', [{ address: '198.18.51.254', as: 65000 }]));
     return await measure('tor (a → router → b)', lab, a, b, g, models, [sr]);
   } finally {
-    await gob?.stop();
     await lab.cleanup();
   }
 }

@@ -211,7 +211,7 @@ export class BgpSpeaker {
     return this.sessions.map((s) => {
       const p = byName.get(s.protocol);
       const ch = p?.channels.find((c) => c.name === `ipv${s.family}`);
-      const state = p?.bgp?.state ?? 'Down';
+      const state = p?.bgp?.state || 'Down'; // absent, or a disabled protocol with no BGP state
       const row: BgpPeerStatus = {
         protocol: s.protocol,
         peer: s.peerName,

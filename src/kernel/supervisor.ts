@@ -148,6 +148,8 @@ export class SupervisedProcess extends EventEmitter<SupervisorEvents> {
   private restartTimes: number[] = [];
   private stopRequested = false;
   private exitWaiters: (() => void)[] = [];
+  /** Set by detach(): the program now belongs to whoever adopts it next. */
+  private detached = false;
   /** The pid weft is deliberately terminating: its exit is expected. */
   private killing?: number;
 
@@ -190,6 +192,7 @@ export class SupervisedProcess extends EventEmitter<SupervisorEvents> {
       throw new WeftError('WEFT_CONFLICT', `${this.spec.name} is ${this.stateValue}`, { field: 'state' });
     }
     this.stopRequested = false;
+    this.detached = false;
     this.restartTimes = [];
     const adopted = this.tryAdopt();
     if (adopted !== undefined) return { pid: adopted, adopted: true };
@@ -395,6 +398,7 @@ export class SupervisedProcess extends EventEmitter<SupervisorEvents> {
    * is still the process we started or adopted (same start time). Removes the pid file.
    */
   async stop(): Promise<void> {
+    if (this.detached) return; // handed over to the next supervisor: not ours to stop any more
     this.stopRequested = true;
     this.clearTimers();
     const pid = this.pidValue;
@@ -428,6 +432,7 @@ export class SupervisedProcess extends EventEmitter<SupervisorEvents> {
 
   /** Stop watching but leave the program running with its pid file (weftd shutting down). */
   detach(): void {
+    this.detached = true;
     this.stopRequested = true;
     this.clearTimers();
     this.child?.removeAllListeners('exit');

@@ -8,17 +8,15 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import { InvalidArgumentError } from '../../src/errors.js';
 import type { BgpModel } from '../../src/bgp/model.js';
 import type { BgpSpeaker } from '../../src/bgp/bgp-speaker.js';
 import type { Rtnl } from '../../src/kernel/netlink/rtnl.js';
-import { SupervisedProcess } from '../../src/kernel/supervisor.js';
 import { isAlive } from '../../src/kernel/proc.js';
 import { readCmdline } from '../../src/kernel/process-identity.js';
 import { run, waitFor } from '../../src/lab/sim-host.js';
-import { BgpTopology, birdRoutes, waitBirdRoute, waitEstablished, waitNoBirdRoute, type LabNode } from './bgp-topology.js';
+import { BgpTopology, birdRoutes, gobgpConf, waitBirdRoute, waitEstablished, waitNoBirdRoute, type LabNode } from './bgp-topology.js';
 
 const A4 = '198.18.40.1';
 const B4 = '198.18.40.2';
@@ -63,19 +61,6 @@ const modelB = (over: Partial<BgpModel> = {}): BgpModel => ({
   ...over,
 });
 
-const GOBGP_CONF = `[global.config]
-  as = 65009
-  router-id = "${G4}"
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "${A4}"
-    peer-as = 64512
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "${B4}"
-    peer-as = 64512
-`;
-
 interface GobgpPath {
   nexthop?: string;
   neighbor?: string;
@@ -87,7 +72,6 @@ describe('bgp: two hosts in a full mesh with real BIRD, GoBGP as an external pee
   let wa1: LabNode, wb1: LabNode, wb2: LabNode;
   let sa: BgpSpeaker, sb: BgpSpeaker;
   let ra: Rtnl, rb: Rtnl;
-  let gobgpd: SupervisedProcess;
 
   const gobgp = async (args: string[]): Promise<string> => {
     const r = await run('nsenter', [`--net=${g.nsPath}`, 'gobgp', '-u', '127.0.0.1', '-p', '50051', ...args], { timeoutMs: 10_000 });
@@ -122,22 +106,16 @@ describe('bgp: two hosts in a full mesh with real BIRD, GoBGP as an external pee
     wb2 = await lab.workload(b, 'wb2', '10.40.1.50');
     ra = await lab.rtnl(a);
     rb = await lab.rtnl(b);
-    const conf = path.join(lab.dir, 'gobgpd.toml');
-    writeFileSync(conf, GOBGP_CONF);
-    gobgpd = new SupervisedProcess({
-      name: 'gobgpd',
-      program: 'gobgpd',
-      packageName: 'gobgpd',
-      args: ['-f', conf, '--api-hosts', '127.0.0.1:50051', '--pprof-disable', '-p'],
-      netns: g.nsPath,
-      runDir: path.join(lab.dir, 'gobgp'),
-      ready: { probe: async () => (await run('nsenter', [`--net=${g.nsPath}`, 'gobgp', 'global'], { timeoutMs: 3000 })).code === 0 },
-    });
-    await gobgpd.ensure();
+    await lab.gobgpd(
+      g,
+      gobgpConf(65009, G4, [
+        { address: A4, as: 64512 },
+        { address: B4, as: 64512 },
+      ]),
+    );
   });
 
   after(async () => {
-    await gobgpd?.stop();
     await lab.cleanup();
   });
 

@@ -7,7 +7,7 @@
  * made inside namespaces this lab creates (never the root namespace) and removed by cleanup(),
  * which also stops every BIRD it started, by pid.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -15,6 +15,7 @@ import { Rtnl } from '../../src/kernel/netlink/rtnl.js';
 import type { RouteInfo } from '../../src/kernel/netlink/types.js';
 import { writeSysctlIn } from '../../src/kernel/sysctl.js';
 import { BgpSpeaker, type BgpPeerStatus, type BgpSpeakerOptions } from '../../src/bgp/bgp-speaker.js';
+import { SupervisedProcess } from '../../src/kernel/supervisor.js';
 import type { BgpModel } from '../../src/bgp/model.js';
 import { deleteNetnsWithProcesses, mustRun, NETTOOL, run, waitFor } from '../../src/lab/sim-host.js';
 
@@ -34,6 +35,7 @@ export class BgpTopology {
   readonly dir = mkdtempSync(path.join(tmpdir(), 'weft-bgp-lab-'));
   private readonly namespaces: string[] = [];
   private readonly speakers: BgpSpeaker[] = [];
+  private readonly daemons: SupervisedProcess[] = [];
   private readonly rtnls: Rtnl[] = [];
   private readonly bridges = new Map<string, string>();
   private vethSeq = 0;
@@ -116,6 +118,24 @@ export class BgpTopology {
     return s;
   }
 
+  /** gobgpd in `node` with a TOML config (API on the namespace's 127.0.0.1:50051), stopped by cleanup. */
+  async gobgpd(node: LabNode, toml: string): Promise<SupervisedProcess> {
+    const file = path.join(this.dir, `gobgpd-${node.name}.toml`);
+    writeFileSync(file, toml);
+    const p = new SupervisedProcess({
+      name: 'gobgpd',
+      program: 'gobgpd',
+      packageName: 'gobgpd',
+      args: ['-f', file, '--api-hosts', '127.0.0.1:50051', '--pprof-disable', '-p'],
+      netns: node.nsPath,
+      runDir: path.join(this.dir, `gobgp-${node.name}`),
+      ready: { probe: async () => (await run('nsenter', [`--net=${node.nsPath}`, 'gobgp', 'global'], { timeoutMs: 3000 })).code === 0 },
+    });
+    this.daemons.push(p);
+    await p.ensure();
+    return p;
+  }
+
   /** A netlink handle in the node's namespace (closed by cleanup). */
   async rtnl(node: LabNode): Promise<Rtnl> {
     const r = await Rtnl.open(node.nsPath);
@@ -156,10 +176,17 @@ export class BgpTopology {
         errors.push(err);
       }
     }
+    for (const d of this.daemons) {
+      try {
+        await d.stop();
+      } catch (err) {
+        errors.push(err);
+      }
+    }
     for (const r of this.rtnls) r.close();
     await deleteNetnsWithProcesses(this.namespaces);
     rmSync(this.dir, { recursive: true, force: true });
-    if (errors.length > 0) throw new AggregateError(errors, 'stopping BIRD');
+    if (errors.length > 0) throw new AggregateError(errors, 'stopping lab daemons');
   }
 }
 
@@ -190,4 +217,12 @@ export async function waitEstablished(s: BgpSpeaker, ms = 20_000, which: (p: Bgp
   const t0 = Date.now();
   await waitFor('BGP sessions Established', async () => (await s.peers()).filter(which).every((p) => p.established), ms, 20);
   return Date.now() - t0;
+}
+
+/** A GoBGP TOML config: global AS and router id, one eBGP/iBGP neighbour per peer. */
+export function gobgpConf(as: number, routerId: string, peers: { address: string; as: number }[]): string {
+  return (
+    `[global.config]\n  as = ${as}\n  router-id = "${routerId}"\n` +
+    peers.map((p) => `[[neighbors]]\n  [neighbors.config]\n    neighbor-address = "${p.address}"\n    peer-as = ${p.as}\n`).join('')
+  );
 }

@@ -107,9 +107,10 @@ describe('kernel: process supervisor', () => {
 
   it('bounds the readiness wait and stops what it started', async () => {
     const s = sock('never');
-    const p = supervised(spec(['serve', path.join(dir, 'elsewhere.sock')], { ready: { socket: s }, readyTimeoutMs: 400 }));
+    const p = supervised(spec(['serve', path.join(dir, 'elsewhere.sock')], { ready: { socket: s }, readyTimeoutMs: 2000 }));
     let pid = 0;
     p.once('started', (e) => (pid = e.pid));
+    // 2 s: the child (a Node program) must have started and printed before the wait ends, even on a busy machine.
     await assert.rejects(p.ensure(), (e: unknown) => e instanceof TimeoutError && /hello from/.test(e.message));
     assert.ok(pid > 0);
     assert.equal(isAlive(pid), false);
