@@ -114,6 +114,23 @@ export class KernelUnsupportedError extends WeftError {
   }
 }
 
+/** A helper program weft needs (bird, wireguard-go, …) is not installed; names the package to install. */
+export class MissingProgramError extends WeftError {
+  readonly program: string;
+  readonly packageName: string;
+  constructor(program: string, packageName: string) {
+    super(
+      'WEFT_NOT_FOUND',
+      `program "${program}" is not installed: install the Debian package "${packageName}" (apt-get install ${packageName})`,
+      {
+        field: 'program',
+      },
+    );
+    this.program = program;
+    this.packageName = packageName;
+  }
+}
+
 export class FirewallError extends WeftError {
   constructor(message: string, cause?: unknown) {
     super('WEFT_FIREWALL', message, { cause });
