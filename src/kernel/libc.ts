@@ -68,9 +68,10 @@ export function libc(): Libc {
     umount2: lib.func('int umount2(const char *target, int flags)'),
     ioctl: (fd, req) => ioctl(fd, req),
     ioctlPtr: (fd, req, arg) => (ioctl as unknown as (fd: number, req: number, t: string, a: Buffer) => number)(fd, req, 'uint8_t *', arg),
-    open: ((open: (p: string, f: number, t: string, m: number) => number) => (p: string, f: number) => open(p, f, 'int', 0))(
-      lib.func('int open(const char *path, int flags, ...)'),
-    ),
+    open: (
+      (open: (p: string, f: number, t: string, m: number) => number) => (p: string, f: number) =>
+        open(p, f, 'int', 0)
+    )(lib.func('int open(const char *path, int flags, ...)')),
     read: lib.func('long read(int fd, void *buf, size_t len)'),
     write: lib.func('long write(int fd, const void *buf, size_t len)'),
     poll: lib.func('int poll(void *fds, unsigned long nfds, int timeout)'),

@@ -37,7 +37,14 @@ export class MeshNode {
     readonly child: ChildProcess,
   ) {
     createInterface({ input: child.stdout! }).on('line', (line) => {
-      const m = JSON.parse(line) as { id?: number; ok?: boolean; result?: unknown; error?: { message: string }; event?: string; address?: string };
+      const m = JSON.parse(line) as {
+        id?: number;
+        ok?: boolean;
+        result?: unknown;
+        error?: { message: string };
+        event?: string;
+        address?: string;
+      };
       if (m.event === 'tun') this.tunAddress = m.address;
       if (m.id === undefined) return;
       const w = this.waiting.get(m.id);
@@ -132,7 +139,14 @@ export class MeshLab {
       tun: { name: 'weftmesh0' },
       heartbeatMs: 200,
       linkTimeoutMs: 1200,
-      membership: { probeIntervalMs: 500, probeTimeoutMs: 250, gossipIntervalMs: 200, suspicionMult: 3, pushPullIntervalMs: 10_000, deadRetainMs: 20_000 },
+      membership: {
+        probeIntervalMs: 500,
+        probeTimeoutMs: 250,
+        gossipIntervalMs: 200,
+        suspicionMult: 3,
+        pushPullIntervalMs: 10_000,
+        deadRetainMs: 20_000,
+      },
       ...o,
     };
     const file = path.join(this.dir, `${h.name}-${this.nodes.size}-${Date.now()}.json`);
@@ -141,7 +155,11 @@ export class MeshLab {
     this.children.push(child);
     const node = new MeshNode(h, child);
     this.nodes.set(i, node);
-    await waitFor(`${h.name} ready`, () => node.log.includes('listening on') || (node.exited ? Promise.reject(new Error(node.log)) : false), 15_000);
+    await waitFor(
+      `${h.name} ready`,
+      () => node.log.includes('listening on') || (node.exited ? Promise.reject(new Error(node.log)) : false),
+      15_000,
+    );
     return node;
   }
 
@@ -154,6 +172,14 @@ export class MeshLab {
   /** Run a tool inside host i's namespace. */
   exec(i: number, cmd: string, args: string[], timeoutMs = 15_000) {
     return run('nsenter', [`--net=/run/netns/${this.hosts[i]!.ns}`, cmd, ...args], { timeoutMs });
+  }
+
+  /** Start a long-running tool inside a namespace (host index or the switch); killed by PID at destroy. */
+  spawnIn(where: number | 'switch', cmd: string, args: string[]): ChildProcess {
+    const ns = where === 'switch' ? this.switchNs : this.hosts[where]!.ns;
+    const child = spawn('nsenter', [`--net=/run/netns/${ns}`, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.children.push(child);
+    return child;
   }
 
   /** Wait until every running node satisfies `ok` on its status. */

@@ -79,7 +79,13 @@ export class MeshRouter extends EventEmitter {
       ...(o.gossipMs ? { gossipMs: o.gossipMs } : {}),
     };
     const now = Date.now();
-    this.membership = new Membership({ name: this.name, addr: this.advertise, meta: this.uid, now, ...(o.membership ? { config: o.membership } : {}) });
+    this.membership = new Membership({
+      name: this.name,
+      addr: this.advertise,
+      meta: this.uid,
+      now,
+      ...(o.membership ? { config: o.membership } : {}),
+    });
     this.topology = new Topology(this.name);
     this.ring = new Ring(this.name, o.subnet);
     const init = o.ipalloc ?? { init: 'join' };
@@ -414,9 +420,12 @@ export class MeshRouter extends EventEmitter {
       const mtu = this.o.tun!.mtu ?? this.cfg.tunMtu;
       const tun = await TunDevice.open(this.o.tun!.name);
       await configureTun(tun.name, { cidr: `${addr}/${parseUniverse(this.o.subnet).prefix}`, mtu });
-      tun.start((pkts) => {
-        for (const p of pkts) this.sleeve.fromTun(p);
-      }, { mtu, onError: (err) => this.log(`tun: ${err.message}`) });
+      tun.start(
+        (pkts) => {
+          for (const p of pkts) this.sleeve.fromTun(p);
+        },
+        { mtu, onError: (err) => this.log(`tun: ${err.message}`) },
+      );
       this.tun = tun;
       this.tunAddress = addr;
       this.log(`sleeve ${tun.name} up with ${addr}`);

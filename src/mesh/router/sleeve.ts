@@ -42,7 +42,17 @@ function fixChecksum(p: Buffer): void {
 }
 
 export class Sleeve {
-  readonly stats: SleeveStats = { fromTun: 0, sent: 0, received: 0, delivered: 0, relayed: 0, noRoute: 0, notIpv4: 0, ttlExpired: 0, rejected: 0 };
+  readonly stats: SleeveStats = {
+    fromTun: 0,
+    sent: 0,
+    received: 0,
+    delivered: 0,
+    relayed: 0,
+    noRoute: 0,
+    notIpv4: 0,
+    ttlExpired: 0,
+    rejected: 0,
+  };
   private readonly scratch = Buffer.allocUnsafe(65536);
 
   constructor(private readonly d: SleeveDeps) {}

@@ -6,7 +6,14 @@ export interface MeshStatus {
   encrypted: boolean;
   sleeve: { device: string; address: string; rxPackets: number; txPackets: number; txDrops: number } | undefined;
   members: { name: string; addr: string; state: string; incarnation: number }[];
-  connections: { peer: string; addr: string; outbound: boolean; established: boolean; encrypted: boolean; heartbeatAgeMs: number | undefined }[];
+  connections: {
+    peer: string;
+    addr: string;
+    outbound: boolean;
+    established: boolean;
+    encrypted: boolean;
+    heartbeatAgeMs: number | undefined;
+  }[];
   routes: { dest: string; via: string; hops: number }[];
   ring: { universe: string; owned: string[]; ownership: Record<string, number>; free: number; conflicts: string[] };
   names: number;

@@ -63,5 +63,5 @@ export function decodeControl(b: Buffer): ControlMsg {
   }
   const r = control.safeParse(v);
   if (!r.success) throw new MeshAuthError(`a control frame is malformed: ${r.error.issues[0]?.message ?? 'invalid'}`);
-  return r.data as ControlMsg;
+  return r.data;
 }
