@@ -219,3 +219,38 @@ describe('mesh: four hosts, encrypted sleeve, no store', () => {
     assert.ok(bytes.length > 10_000, `the capture holds the sleeve traffic (${bytes.length} bytes)`);
   });
 });
+
+describe('mesh: plaintext sleeve (no password) — the control for the capture test', () => {
+  let lab: MeshLab;
+
+  before(async () => {
+    lab = await MeshLab.create(2);
+    for (let i = 0; i < 2; i++) await lab.start(i, { peers: ['198.18.0.10:6783'], ipalloc: { init: 'seed', peers: ['h0', 'h1'] } });
+    await lab.until('connected with sleeves', (s) => s.connections.some((c) => c.established) && s.sleeve !== undefined, 30_000);
+  });
+
+  after(async () => {
+    await lab?.destroy();
+  });
+
+  it('carries traffic unencrypted, and the capture does find the payload inside the sleeve datagrams', async () => {
+    const s = await lab.nodes.get(0)!.status();
+    assert.equal(s.encrypted, false);
+    const to = lab.nodes.get(1)!.tunAddress!;
+    assert.ok(await pingOk(lab, 0, to));
+    const payload = `WEFT-PLAIN-${Date.now()}`;
+    const pcap = path.join(lab.dir, 'plain.pcap');
+    const dump = lab.spawnIn('switch', 'tcpdump', ['-i', 'br0', '-U', '-n', '-w', pcap, 'udp port 6783']);
+    await sleep(1000);
+    const server = lab.spawnIn(1, process.execPath, [NETTOOL, 'tcp-server', '7003']);
+    try {
+      await waitFor('payload through the sleeve', async () => (await lab.exec(0, process.execPath, [NETTOOL, 'tcp-client', to, '7003', payload])).code === 0);
+      await sleep(500);
+    } finally {
+      server.kill('SIGKILL');
+      dump.kill('SIGINT');
+    }
+    await waitFor('tcpdump flushed', () => dump.exitCode !== null || dump.signalCode !== null);
+    assert.ok(readFileSync(pcap).includes(Buffer.from(payload)), 'visible in the plaintext sleeve');
+  });
+});
