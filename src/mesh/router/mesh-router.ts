@@ -62,7 +62,17 @@ export class MeshRouter extends EventEmitter {
   private nextBeat = 0;
   private nextGossip = 0;
   private stopped = false;
-  readonly counters = { swimIn: 0, swimOut: 0, swimRejected: 0, unknownSession: 0, controlBytesOut: 0, udpBytesOut: 0 };
+  readonly counters = {
+    swimIn: 0,
+    swimOut: 0,
+    swimRejected: 0,
+    unknownSession: 0,
+    swimBytesOut: 0,
+    beatBytesOut: 0,
+    dataBytesOut: 0,
+    /** Control bytes of connections already closed (open ones are added in status()). */
+    controlBytesOutClosed: 0,
+  };
 
   constructor(o: MeshRouterOptions) {
     super();
@@ -102,7 +112,8 @@ export class MeshRouter extends EventEmitter {
         return c && this.established(c, Date.now()) ? c : undefined;
       },
       sendUdp: (buf, port, ip) => {
-        this.counters.udpBytesOut += buf.length;
+        if (buf[0] === KIND_BEAT) this.counters.beatBytesOut += buf.length;
+        else this.counters.dataBytesOut += buf.length;
         this.udp?.send(buf, port, ip);
       },
       deliver: (pkt) => this.tun?.write(pkt),
@@ -289,6 +300,7 @@ export class MeshRouter extends EventEmitter {
 
   private onClosed(c: PeerConnection, reason: string): void {
     this.conns.delete(c);
+    this.counters.controlBytesOutClosed += c.bytesOut;
     const peer = c.peer?.name;
     if (peer && this.byPeer.get(peer) === c) {
       this.byPeer.delete(peer);
@@ -393,7 +405,7 @@ export class MeshRouter extends EventEmitter {
         const { ip, port } = parseHostPort(o.to, 'member');
         const buf = Buffer.concat([Buffer.of(KIND_SWIM), body]);
         this.counters.swimOut++;
-        this.counters.udpBytesOut += buf.length;
+        this.counters.swimBytesOut += buf.length;
         this.udp?.send(buf, port, ip);
       } else if (o.kind === 'push-pull') {
         const c = [...this.byPeer.values()].find((x) => this.membership.member(x.peer!.name)?.addr === o.to);
@@ -538,7 +550,11 @@ export class MeshRouter extends EventEmitter {
       },
       names: this.names.all().filter((r) => !r.deleted).length,
       refusals: [...this.refusals],
-      counters: { ...this.counters, ...this.sleeve.stats },
+      counters: {
+        ...this.counters,
+        controlBytesOut: this.counters.controlBytesOutClosed + [...this.conns].reduce((n, c) => n + c.bytesOut, 0),
+        ...this.sleeve.stats,
+      },
     };
   }
 }

@@ -75,7 +75,7 @@ export class Topology {
       if (e.name === this.self) {
         // An older run of ours published a higher version: jump past it so our current view wins.
         const own = this.peers.get(this.self)!;
-        if (e.version >= own.version) {
+        if (e.version > own.version) {
           const bumped = { ...own, version: e.version + 1 };
           this.peers.set(this.self, bumped);
           news.push(bumped);

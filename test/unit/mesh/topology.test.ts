@@ -105,3 +105,18 @@ describe('mesh topology', () => {
     assert.deepEqual(a.entry('a')?.links, ['b']);
   });
 });
+
+describe('mesh topology: gossip terminates', () => {
+  it('our own entry echoed back at the same version is not news (no ping-pong)', () => {
+    const a = new Topology('a');
+    const b = new Topology('b');
+    const mine = a.setLocalLinks(['b'], 100)!;
+    assert.equal(b.merge([mine]).length, 1);
+    assert.deepEqual(
+      a.merge(b.entries()).filter((e) => e.name === 'a'),
+      [],
+      'the echo of our own entry changes nothing',
+    );
+    assert.deepEqual(a.merge(b.entries()), [], 'and a second round has no news at all');
+  });
+});
