@@ -151,7 +151,9 @@ export class MeshLab {
     };
     const file = path.join(this.dir, `${h.name}-${this.nodes.size}-${Date.now()}.json`);
     writeFileSync(file, JSON.stringify(cfg));
-    const child = spawn('nsenter', [`--net=/run/netns/${h.ns}`, process.execPath, STANDALONE, file], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // MESH_NODE_ARGS: extra node flags for the routers (e.g. --cpu-prof when profiling a bench).
+    const nodeArgs = (process.env.MESH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const child = spawn('nsenter', [`--net=/run/netns/${h.ns}`, process.execPath, ...nodeArgs, STANDALONE, file], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.children.push(child);
     const node = new MeshNode(h, child);
     this.nodes.set(i, node);
