@@ -1,6 +1,6 @@
 /**
  * The mesh data paths and control plane, measured in one run on lab namespaces:
- *   node dist/bench/mesh.js [--seconds 5] [--peers 4,16] [--gossip-window 20]
+ *   node dist/bench/mesh.js [--seconds 5] [--rounds 3] [--peers 4,16] [--gossip-window 20]
  * 1. TCP throughput (iperf3, one stream) h0→h1 over: the plain veth underlay, a kernel VXLAN
  *    link (what a fast path would use), the plaintext sleeve, the encrypted sleeve; plus the
  *    CPU the two router processes used (utime+stime from /proc/PID/stat) per Gbit carried.
@@ -24,6 +24,7 @@ const opt = (name: string, def: string): string => {
 const SECONDS = Math.min(Number(opt('seconds', '5')), 30);
 const SIZES = opt('peers', '4,16').split(',').map(Number);
 const WINDOW_S = Math.min(Number(opt('gossip-window', '20')), 120);
+const ROUNDS = Math.min(Number(opt('rounds', '3')), 9);
 const TICK = 100; // USER_HZ
 
 function cpuSeconds(pid: number): number {
@@ -50,11 +51,20 @@ interface Row {
   cpuSecPerGbit?: number;
 }
 
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/**
+ * Both sleeves run side by side (plaintext on port 6783 / weftmesh0 / 198.19.0.0/20, encrypted
+ * on 6784 / weftmesh1 / 198.19.16.0/20) so the rounds can alternate paths quickly; each row is
+ * the median of ROUNDS runs.
+ */
 async function throughput(): Promise<Row[]> {
   const lab = await MeshLab.create(2);
-  const rows: Row[] = [];
+  const runs = new Map<string, { gbps: number; cpu?: number }[]>();
+  const add = (path: string, gbps: number, cpu?: number): void => {
+    runs.set(path, [...(runs.get(path) ?? []), { gbps, ...(cpu === undefined ? {} : { cpu }) }]);
+  };
   try {
-    rows.push({ path: 'veth underlay', gbps: await iperf(lab, '198.18.0.11', 5201) });
     for (const [i, ip, peer] of [
       [0, '198.19.200.1', '198.18.0.11'],
       [1, '198.19.200.2', '198.18.0.10'],
@@ -63,25 +73,55 @@ async function throughput(): Promise<Row[]> {
       await lab.exec(i, 'ip', ['addr', 'add', `${ip}/24`, 'dev', 'vx0']);
       await lab.exec(i, 'ip', ['link', 'set', 'vx0', 'up']);
     }
-    rows.push({ path: 'kernel VXLAN (fast-path reference)', gbps: await iperf(lab, '198.19.200.2', 5202) });
-    for (const i of [0, 1]) await lab.exec(i, 'ip', ['link', 'del', 'vx0']);
-    for (const encrypted of [false, true]) {
-      const extra = encrypted ? { pskHex: randomBytes(32).toString('hex') } : {};
-      const nodes: MeshNode[] = [];
-      for (const i of [0, 1]) nodes.push(await lab.start(i, { peers: ['198.18.0.10:6783'], ipalloc: { init: 'seed', peers: ['h0', 'h1'] }, ...extra }));
-      await lab.until('sleeves up', (s) => s.sleeve !== undefined && s.connections.some((c) => c.established), 30_000);
-      const to = nodes[1]!.tunAddress!;
-      const cpu0 = nodes.map((n) => cpuSeconds(n.pid));
-      const gbps = await iperf(lab, to, encrypted ? 5204 : 5203);
-      const cpu = nodes.reduce((sum, n, k) => sum + cpuSeconds(n.pid) - cpu0[k]!, 0);
-      rows.push({ path: encrypted ? 'encrypted sleeve (ChaCha20-Poly1305)' : 'plaintext sleeve', gbps, cpuSecPerGbit: cpu / (gbps * SECONDS) });
-      for (const i of [0, 1]) lab.kill(i);
-      for (const n of nodes) await waitFor('router exit', () => n.exited);
+    const plain: MeshNode[] = [];
+    const sealed: MeshNode[] = [];
+    const psk = randomBytes(32).toString('hex');
+    for (const i of [0, 1]) {
+      const ip = `198.18.0.${10 + i}`;
+      plain.push(await lab.start(i, { peers: ['198.18.0.10:6783'], ipalloc: { init: 'seed', peers: ['h0', 'h1'] } }));
+      sealed.push(
+        await lab.start(i, {
+          listen: `${ip}:6784`,
+          peers: ['198.18.0.10:6784'],
+          subnet: '198.19.16.0/20',
+          tun: { name: 'weftmesh1' },
+          ipalloc: { init: 'seed', peers: ['h0', 'h1'] },
+          pskHex: psk,
+        }),
+      );
+    }
+    await waitFor(
+      'sleeves up',
+      async () => {
+        for (const n of [...plain, ...sealed]) {
+          const s = await n.status();
+          if (!s.sleeve || !s.connections.some((c) => c.established)) return false;
+        }
+        return true;
+      },
+      60_000,
+    );
+    let port = 5201;
+    for (let round = 0; round < ROUNDS; round++) {
+      add('veth underlay', await iperf(lab, '198.18.0.11', port++));
+      add('kernel VXLAN (fast-path reference)', await iperf(lab, '198.19.200.2', port++));
+      for (const [path, pair] of [
+        ['plaintext sleeve', plain],
+        ['encrypted sleeve (ChaCha20-Poly1305)', sealed],
+      ] as const) {
+        const cpu0 = pair.map((n) => cpuSeconds(n.pid));
+        const gbps = await iperf(lab, pair[1]!.tunAddress!, port++);
+        const cpu = pair.reduce((sum, n, k) => sum + cpuSeconds(n.pid) - cpu0[k]!, 0);
+        add(path, gbps, cpu / (gbps * SECONDS));
+      }
     }
   } finally {
     await lab.destroy();
   }
-  return rows;
+  return [...runs].map(([path, rs]) => {
+    const cpus = rs.flatMap((r) => (r.cpu === undefined ? [] : [r.cpu]));
+    return { path, gbps: median(rs.map((r) => r.gbps)), ...(cpus.length > 0 ? { cpuSecPerGbit: median(cpus) } : {}) };
+  });
 }
 
 async function newPeer(n: number, gossip: boolean): Promise<{ peers: number; reachableMs: number; gossip?: Record<string, number> }> {
@@ -127,7 +167,7 @@ async function newPeer(n: number, gossip: boolean): Promise<{ peers: number; rea
 
 const rows = await throughput();
 const veth = rows[0]!.gbps;
-console.log('\nTCP throughput h0→h1, one iperf3 stream, %d s each:', SECONDS);
+console.log('\nTCP throughput h0→h1, one iperf3 stream, %d s each, median of %d rounds:', SECONDS, ROUNDS);
 for (const r of rows) {
   const cpu = r.cpuSecPerGbit === undefined ? '' : `  router CPU ${r.cpuSecPerGbit.toFixed(2)} s per Gbit`;
   console.log(`  ${r.path.padEnd(38)} ${r.gbps.toFixed(3).padStart(7)} Gbit/s  (${((r.gbps / veth) * 100).toFixed(1)} % of veth)${cpu}`);

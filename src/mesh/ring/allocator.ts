@@ -5,7 +5,7 @@
  * an allocated address) by transferring that range in the ring. Allocations are local state:
  * only the ownership of ranges is gossiped.
  */
-import { AddressInUseError, InvalidArgumentError, IpamExhaustedError, NotFoundError } from '../../errors.js';
+import { AddressInUseError, InvalidArgumentError, IpamExhaustedError } from '../../errors.js';
 import { ip4ToNum, numToIp4 } from './ipv4.js';
 import type { Ring } from './ring.js';
 
@@ -141,12 +141,5 @@ export class MeshAllocator {
   /** Re-advertise our free space (after a merge changed what we own). */
   refreshHint(): boolean {
     return this.ring.setFreeHint(this.freeCount());
-  }
-
-  /** Throw NotFound if `id` holds nothing (for strict callers). */
-  mustAddressOf(id: string): string {
-    const a = this.addressOf(id);
-    if (a === undefined) throw new NotFoundError('allocation', id);
-    return a;
   }
 }
