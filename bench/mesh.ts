@@ -132,7 +132,11 @@ async function newPeer(n: number, gossip: boolean): Promise<{ peers: number; rea
     for (let i = 0; i < n - 1; i++) {
       await lab.start(i, { pskHex: psk, peers: ['198.18.0.10:6783'], ipalloc: { init: 'seed', peers: seedNames } });
     }
-    await lab.until(`${n - 1} peers meshed`, (s) => s.connections.filter((c) => c.established).length === n - 2 && s.sleeve !== undefined, 120_000);
+    await lab.until(
+      `${n - 1} peers meshed`,
+      (s) => s.connections.filter((c) => c.established).length === n - 2 && s.sleeve !== undefined,
+      120_000,
+    );
     let gossipRates: Record<string, number> | undefined;
     if (gossip) {
       await sleep(3000);
@@ -156,7 +160,12 @@ async function newPeer(n: number, gossip: boolean): Promise<{ peers: number; rea
     await lab.until(`every peer routes to ${name}`, (s) => s.name === name || s.routes.some((r) => r.dest === name), 60_000);
     await Promise.all(
       Array.from({ length: n - 1 }, (_, i) =>
-        waitFor(`h${i} pings ${name}`, async () => (await lab.exec(i, 'busybox', ['ping', '-c', '1', '-W', '1', addr])).code === 0, 60_000, 20),
+        waitFor(
+          `h${i} pings ${name}`,
+          async () => (await lab.exec(i, 'busybox', ['ping', '-c', '1', '-W', '1', addr])).code === 0,
+          60_000,
+          20,
+        ),
       ),
     );
     return { peers: n, reachableMs: Date.now() - t0, ...(gossipRates ? { gossip: gossipRates } : {}) };

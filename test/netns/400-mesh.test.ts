@@ -244,7 +244,10 @@ describe('mesh: plaintext sleeve (no password) — the control for the capture t
     await sleep(1000);
     const server = lab.spawnIn(1, process.execPath, [NETTOOL, 'tcp-server', '7003']);
     try {
-      await waitFor('payload through the sleeve', async () => (await lab.exec(0, process.execPath, [NETTOOL, 'tcp-client', to, '7003', payload])).code === 0);
+      await waitFor(
+        'payload through the sleeve',
+        async () => (await lab.exec(0, process.execPath, [NETTOOL, 'tcp-client', to, '7003', payload])).code === 0,
+      );
       await sleep(500);
     } finally {
       server.kill('SIGKILL');

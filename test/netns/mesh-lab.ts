@@ -153,7 +153,9 @@ export class MeshLab {
     writeFileSync(file, JSON.stringify(cfg));
     // MESH_NODE_ARGS: extra node flags for the routers (e.g. --cpu-prof when profiling a bench).
     const nodeArgs = (process.env.MESH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const child = spawn('nsenter', [`--net=/run/netns/${h.ns}`, process.execPath, ...nodeArgs, STANDALONE, file], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('nsenter', [`--net=/run/netns/${h.ns}`, process.execPath, ...nodeArgs, STANDALONE, file], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     this.children.push(child);
     const node = new MeshNode(h, child);
     this.nodes.set(i, node);

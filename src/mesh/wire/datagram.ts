@@ -38,7 +38,7 @@ const packet = z.object({ msg: msg.optional(), updates: z.array(update).max(256)
 export function decodeSwim(b: Buffer): SwimPacket | undefined {
   try {
     const r = packet.safeParse(JSON.parse(b.toString('utf8')));
-    return r.success ? (r.data) : undefined;
+    return r.success ? r.data : undefined;
   } catch {
     return undefined;
   }
