@@ -1,6 +1,6 @@
 /**
  * The mesh data paths and control plane, measured in one run on lab namespaces:
- *   node dist/bench/mesh.js [--seconds 5] [--rounds 3] [--peers 4,16] [--gossip-window 20]
+ *   node dist/bench/mesh.js [--seconds 5] [--rounds 3] [--peers 4,16] [--gossip-window 20] [--throughput no]
  * 1. TCP throughput (iperf3, one stream) h0→h1 over: the plain veth underlay, a kernel VXLAN
  *    link (what a fast path would use), the plaintext sleeve, the encrypted sleeve; plus the
  *    CPU the two router processes used (utime+stime from /proc/PID/stat) per Gbit carried.
@@ -174,9 +174,9 @@ async function newPeer(n: number, gossip: boolean): Promise<{ peers: number; rea
   }
 }
 
-const rows = await throughput();
-const veth = rows[0]!.gbps;
-console.log('\nTCP throughput h0→h1, one iperf3 stream, %d s each, median of %d rounds:', SECONDS, ROUNDS);
+const rows = opt('throughput', 'yes') === 'no' ? [] : await throughput();
+const veth = rows[0]?.gbps ?? 1;
+if (rows.length > 0) console.log('\nTCP throughput h0→h1, one iperf3 stream, %d s each, median of %d rounds:', SECONDS, ROUNDS);
 for (const r of rows) {
   const cpu = r.cpuSecPerGbit === undefined ? '' : `  router CPU ${r.cpuSecPerGbit.toFixed(2)} s per Gbit`;
   console.log(`  ${r.path.padEnd(38)} ${r.gbps.toFixed(3).padStart(7)} Gbit/s  (${((r.gbps / veth) * 100).toFixed(1)} % of veth)${cpu}`);

@@ -159,10 +159,11 @@ export class MeshLab {
     this.children.push(child);
     const node = new MeshNode(h, child);
     this.nodes.set(i, node);
+    // Generous: on a loaded shared machine a node process can take many seconds to start.
     await waitFor(
       `${h.name} ready`,
       () => node.log.includes('listening on') || (node.exited ? Promise.reject(new Error(node.log)) : false),
-      15_000,
+      90_000,
     );
     return node;
   }
