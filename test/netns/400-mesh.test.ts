@@ -19,6 +19,15 @@ const PASSWORD = 'mesh test password 7f3a';
 /** Lab membership timing (see mesh-lab.ts): probe 500 ms, suspicion ×3 → min 1.5 s, max 9 s at 4 peers. */
 const DETECTION_BOUND_MS = 4 * 500 + 9000 + 3000;
 
+/** tcpdump on the switch's bridge, resolved once it is really capturing. */
+async function capture(lab: MeshLab, file: string, filter: string[]): Promise<ReturnType<MeshLab['spawnIn']>> {
+  const dump = lab.spawnIn('switch', 'tcpdump', ['-i', 'br0', '-U', '-n', '-w', file, ...filter]);
+  let err = '';
+  dump.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  await waitFor('tcpdump listening', () => err.includes('listening on'), 20_000);
+  return dump;
+}
+
 const pingOk = async (lab: MeshLab, from: number, to: string): Promise<boolean> =>
   (await lab.exec(from, 'busybox', ['ping', '-c', '2', '-W', '2', to], 20_000)).code === 0;
 
@@ -79,6 +88,7 @@ describe('mesh: four hosts, encrypted sleeve, no store', () => {
   });
 
   it('h0–h2 underlay dropped (nft in h0): traffic is relayed, and goes direct again within seconds of the rule going', async () => {
+    const dropped = Date.now();
     await lab.exec(0, 'nft', ['add', 'table', 'inet', 'meshtest']);
     await lab.exec(0, 'nft', ['add', 'chain', 'inet', 'meshtest', 'out', '{ type filter hook output priority 0; }']);
     await lab.exec(0, 'nft', ['add', 'chain', 'inet', 'meshtest', 'in', '{ type filter hook input priority 0; }']);
@@ -87,7 +97,7 @@ describe('mesh: four hosts, encrypted sleeve, no store', () => {
     assert.equal(rule.code, 0, rule.stderr);
     const direct = await lab.exec(0, 'busybox', ['ping', '-c', '1', '-W', '1', '198.18.0.12']);
     assert.notEqual(direct.code, 0, 'the underlay link is really gone');
-    const relayAfter = await lab.until(
+    await lab.until(
       'h0 and h2 route to each other through a relay',
       (s) =>
         s.name === 'h0'
@@ -97,6 +107,7 @@ describe('mesh: four hosts, encrypted sleeve, no store', () => {
             : true,
       30_000,
     );
+    const relayAfter = Date.now() - dropped;
     const before0 = (await node(0).status()).routes.find((r) => r.dest === 'h2')!;
     const relayedBefore = (await node(Number(before0.via.slice(1))).status()).counters.relayed!;
     assert.ok(await pingOk(lab, 0, addr(2)), 'h0 → h2 through the relay');
@@ -105,7 +116,8 @@ describe('mesh: four hosts, encrypted sleeve, no store', () => {
     assert.ok(relayedAfter >= relayedBefore + 4, `${before0.via} relayed the pings (${relayedBefore} → ${relayedAfter})`);
     assert.notEqual((await node(0).status()).members.find((m) => m.name === 'h2')?.state, 'dead', 'indirect probes keep h2 alive for h0');
     await lab.exec(0, 'nft', ['delete', 'table', 'inet', 'meshtest']);
-    const back = await lab.until(
+    const healed = Date.now();
+    await lab.until(
       'direct again',
       (s) =>
         s.name === 'h0'
@@ -115,9 +127,10 @@ describe('mesh: four hosts, encrypted sleeve, no store', () => {
             : true,
       20_000,
     );
+    const back = Date.now() - healed;
     assert.ok(back <= 10_000, `direct again after ${back} ms`);
     assert.ok(await pingOk(lab, 0, addr(2)));
-    console.log(`# relay in place ${relayAfter} ms after the drop; direct again ${back} ms after the rule was removed`);
+    console.log(`# relay routes in place ${relayAfter} ms after the drop rules were added; direct again ${back} ms after the rule was removed`);
   });
 
   it('names registered on one peer resolve on every peer', async () => {
@@ -190,8 +203,7 @@ describe('mesh: four hosts, encrypted sleeve, no store', () => {
   it('an underlay capture of traffic through the encrypted sleeve contains none of a known payload', async () => {
     const payload = `WEFT-SECRET-${Date.now()}`;
     const pcap = path.join(lab.dir, 'underlay.pcap');
-    const dump = lab.spawnIn('switch', 'tcpdump', ['-i', 'br0', '-U', '-n', '-w', pcap, 'udp or tcp']);
-    await sleep(1000);
+    const dump = await capture(lab, pcap, ['udp or tcp']);
     const server = lab.spawnIn(2, process.execPath, [NETTOOL, 'tcp-server', '7001']);
     try {
       await waitFor(
@@ -240,8 +252,7 @@ describe('mesh: plaintext sleeve (no password) — the control for the capture t
     assert.ok(await pingOk(lab, 0, to));
     const payload = `WEFT-PLAIN-${Date.now()}`;
     const pcap = path.join(lab.dir, 'plain.pcap');
-    const dump = lab.spawnIn('switch', 'tcpdump', ['-i', 'br0', '-U', '-n', '-w', pcap, 'udp port 6783']);
-    await sleep(1000);
+    const dump = await capture(lab, pcap, ['udp port 6783']);
     const server = lab.spawnIn(1, process.execPath, [NETTOOL, 'tcp-server', '7003']);
     try {
       await waitFor(

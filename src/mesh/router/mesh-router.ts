@@ -202,7 +202,8 @@ export class MeshRouter extends EventEmitter {
     const up: string[] = [];
     for (const [peer, c] of this.byPeer) {
       if (this.established(c, now)) up.push(peer);
-      else if (now - Math.max(c.lastBeatRx, c.createdAt) > 2 * this.cfg.linkTimeoutMs) c.close('no heartbeats');
+      // Closing is slower than un-publishing: a busy peer gets time to answer before the session is torn down.
+      else if (now - Math.max(c.lastBeatRx, c.openedAt) > Math.max(4 * this.cfg.linkTimeoutMs, 6000)) c.close('no heartbeats');
     }
     const mine = this.topology.setLocalLinks(up, now);
     if (mine) {
@@ -228,6 +229,9 @@ export class MeshRouter extends EventEmitter {
     }
     want.delete(this.advertise);
     for (const a of connected) want.delete(a);
+    // A connection still in its handshake with that host: wait for it rather than racing it.
+    const handshaking = new Set([...this.conns].filter((c) => !c.open).map((c) => c.remoteIp));
+    for (const a of [...want]) if (handshaking.has(a.split(':')[0]!)) want.delete(a);
     this.maker.want(want, now);
     for (const addr of this.maker.due(now)) this.dialOne(addr);
   }

@@ -40,6 +40,8 @@ export class PeerConnection {
   data: DatagramCipher | undefined;
   encrypted = false;
   lastBeatRx = 0;
+  /** When the handshake completed (0 before). */
+  openedAt = 0;
   bytesOut = 0;
   bytesIn = 0;
   private phase: Phase = 'hello';
@@ -112,6 +114,7 @@ export class PeerConnection {
           this.data = new DatagramCipher(keys.dataTx, keys.dataRx);
         }
         this.phase = 'open';
+        this.openedAt = Date.now();
         this.o.hooks.ready(this);
         return;
       }
