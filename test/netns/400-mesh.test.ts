@@ -19,9 +19,10 @@ const PASSWORD = 'mesh test password 7f3a';
 /** Lab membership timing (see mesh-lab.ts): probe 500 ms, suspicion ×3 → min 1.5 s, max 9 s at 4 peers. */
 const DETECTION_BOUND_MS = 4 * 500 + 9000 + 3000;
 
-/** tcpdump on the switch's bridge, resolved once it is really capturing. */
+/** tcpdump on every port of the switch, resolved once it is really capturing. */
 async function capture(lab: MeshLab, file: string, filter: string[]): Promise<ReturnType<MeshLab['spawnIn']>> {
-  const dump = lab.spawnIn('switch', 'tcpdump', ['-i', 'br0', '-U', '-n', '-w', file, ...filter]);
+  // "any": every port of the switch (a capture on br0 itself misses unicast forwarded between ports).
+  const dump = lab.spawnIn('switch', 'tcpdump', ['-i', 'any', '-U', '-n', '-w', file, ...filter]);
   let err = '';
   dump.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   await waitFor('tcpdump listening', () => err.includes('listening on'), 20_000);
