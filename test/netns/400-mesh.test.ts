@@ -131,7 +131,9 @@ describe('mesh: four hosts, encrypted sleeve, no store', () => {
     const back = Date.now() - healed;
     assert.ok(back <= 10_000, `direct again after ${back} ms`);
     assert.ok(await pingOk(lab, 0, addr(2)));
-    console.log(`# relay routes in place ${relayAfter} ms after the drop rules were added; direct again ${back} ms after the rule was removed`);
+    console.log(
+      `# relay routes in place ${relayAfter} ms after the drop rules were added; direct again ${back} ms after the rule was removed`,
+    );
   });
 
   it('names registered on one peer resolve on every peer', async () => {

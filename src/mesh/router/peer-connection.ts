@@ -7,7 +7,6 @@
 import type { Socket } from 'node:net';
 import { randomInt } from 'node:crypto';
 import { DatagramCipher, StreamCipher } from '../crypto/ciphers.js';
-import { MeshAuthError } from '../crypto/errors.js';
 import { Handshake, type Hello } from '../crypto/handshake.js';
 import { decodeControl, encodeControl, type ControlMsg } from '../wire/control.js';
 import { encodeFrame, FrameReader } from '../wire/frames.js';
@@ -137,5 +136,3 @@ export class PeerConnection {
     this.o.hooks.closed(this, wasOpen ? reason : `refused: ${reason}`);
   }
 }
-
-export { MeshAuthError };
