@@ -30,6 +30,7 @@ import type { MeshStatus } from './status.js';
 import { TunDevice, configureTun } from '../../kernel/tun.js';
 
 const EMPTY = Buffer.alloc(0);
+const DIAL_DEFER_MS = 3000;
 
 export class MeshRouter extends EventEmitter {
   readonly name: string;
@@ -225,6 +226,10 @@ export class MeshRouter extends EventEmitter {
     for (const m of this.membership.members()) {
       if (m.name === this.name || this.byPeer.has(m.name) || m.state === 'left') continue;
       if (m.state === 'dead' && now - m.since > retain) continue;
+      // Between two members the smaller name dials; the other waits a little before dialling
+      // too (in case the first cannot reach it), so a new peer is not met by a storm of
+      // simultaneous connections that then have to be deduplicated.
+      if (m.name < this.name && now - m.since < DIAL_DEFER_MS) continue;
       want.add(m.addr);
     }
     want.delete(this.advertise);
