@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { configFromFlags } from '../config/daemon-config.js';
 import { startDaemon } from './weftd.js';
-import { createLogger } from './logger.js';
+import { createLogger } from '../logger.js';
 import { asWeftError } from '../errors.js';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];

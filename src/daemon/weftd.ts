@@ -5,19 +5,22 @@
  */
 import type { DaemonConfig } from '../config/daemon-config.js';
 import type { Controller } from '../controller/controller.js';
-import { openEngine } from './engine.js';
+import { openEngine } from '../controller/open-engine.js';
 import type { IncomingMessage } from 'node:http';
 import { peerCred } from '../kernel/peer-cred.js';
 import { FirewallService } from './firewall-service.js';
-import { DriftWatcher } from './drift-watcher.js';
 import { DnsService } from './dns-service.js';
 import { NftFirewall } from '../firewall/nft-firewall.js';
 import { NoneFirewall } from '../firewall/none-firewall.js';
+import { KernelForwarding } from '../firewall/kernel-forwarding.js';
+import { DockerUserChain } from '../firewall/docker-user-chain.js';
+import type { FirewallBackend } from '../firewall/types.js';
+import type { HostIntegration } from '../firewall/host-integration.js';
 import { buildRoutes, serveRest, type RestServer } from '../api/rest/rest-server.js';
-import { createLogger, type Logger } from './logger.js';
+import { createLogger, type Logger } from '../logger.js';
 import { registerCniRoutes } from '../api/cni/cni-routes.js';
-import { dockerPortMappings } from '../api/docker/docker-records.js';
 import { startDockerIntegration, type DockerIntegration } from '../api/docker/docker-integration.js';
+import { ErrorList } from '../errors.js';
 
 /** Options beyond DaemonConfig. dockerPluginSocket: where to serve Docker's plugin API (unset = off). */
 export interface DaemonOptions {
@@ -40,28 +43,28 @@ function rootOnly(req: IncomingMessage): boolean {
   return cred !== undefined && cred.uid === 0;
 }
 
+/** The firewall backend and the host integrations it needs (with `none`, weft leaves the kernel's forwarding alone). */
+function firewallOf(config: DaemonConfig): { fw: FirewallBackend; integrations: HostIntegration[] } {
+  return config.firewall === 'nftables'
+    ? { fw: new NftFirewall(), integrations: [new KernelForwarding(), new DockerUserChain()] }
+    : { fw: new NoneFirewall(), integrations: [new DockerUserChain()] };
+}
+
 export async function startDaemon(config: DaemonConfig, log: Logger = createLogger(), opts: DaemonOptions = {}): Promise<Daemon> {
-  const engine = await openEngine(config);
-  const { store, controller } = engine;
+  const { fw, integrations } = firewallOf(config);
+  const engine = await openEngine(config, { services: { firewall: fw, log } });
+  const { controller } = engine;
   let docker: DockerIntegration | undefined;
   const startedAt = new Date().toISOString();
   let server: RestServer | undefined;
   let timer: NodeJS.Timeout | undefined;
-  // Ports Docker published through the plugin are part of the firewall's state too.
-  const firewall = new FirewallService(config.firewall === 'nftables' ? new NftFirewall() : new NoneFirewall(), controller.ctx, log, () =>
-    dockerPortMappings(store),
-  );
+  let stopDrift: (() => void) | undefined;
+  const firewall = new FirewallService(fw, integrations, controller, log);
   const dns = new DnsService(config.dnsUpstreams, log);
-  const drift = new DriftWatcher(
-    controller.ctx,
-    () => controller.resync(true),
-    (id) => controller.resyncSandbox(id),
-  );
   try {
     await firewall.init();
     controller.addHooks(firewall);
-    await drift.start();
-    controller.addHooks(drift);
+    stopDrift = await controller.watchDrift();
     controller.addHooks(dns);
     const report = await controller.start();
     log.info({ ...report }, 'reconciled at start');
@@ -71,21 +74,23 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
         version: '0.1.0',
         pid: process.pid,
         startedAt,
-        store: store.backend,
-        firewall: firewall.fw.name,
+        store: controller.info().store,
+        firewall: fw.name,
         config: { ...config },
       }),
     });
     registerCniRoutes(routes, controller); // POST /v1/cni for the CNI plugin's compiled entry point
-    docker = await startDockerIntegration(controller, routes, log, { pluginSocket: opts.dockerPluginSocket, firewall: firewall.fw });
+    docker = await startDockerIntegration(controller, routes, log, { pluginSocket: opts.dockerPluginSocket });
     server = await serveRest(config.socketPath, routes, log, rootOnly);
   } catch (err) {
-    await docker?.stop();
-    drift.stop();
+    const undo = new ErrorList('weftd start failed, and stopping what had started failed too');
+    undo.add(err);
+    await undo.run(() => docker?.stop());
+    stopDrift?.();
     firewall.stop();
-    await dns.close();
-    await engine.close();
-    throw err;
+    await undo.run(() => dns.close());
+    await undo.run(() => engine.close());
+    throw undo.combined();
   }
 
   let busy = false;
@@ -117,7 +122,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
       if (timer) clearInterval(timer);
       timer = undefined;
       firewall.stop();
-      drift.stop();
+      stopDrift?.();
       await dns.close();
       await docker?.stop();
       await server?.close();

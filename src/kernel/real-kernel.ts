@@ -1,9 +1,10 @@
 /** KernelPort on the real kernel: rtnetlink handles and namespace fds cached per path. */
 import { closeSync } from 'node:fs';
-import type { KernelPort } from './kernel-port.js';
+import type { KernelPort, NetlinkPort } from './kernel-port.js';
 import { Rtnl } from './netlink/rtnl.js';
 import { createNetns, deleteNetns, netnsInode, openNetnsFd } from './netns.js';
-import { writeSysctlIn } from './sysctl.js';
+import { readSysctlIn, writeSysctlIn } from './sysctl.js';
+import { isAlive, processStartTime } from './proc.js';
 
 interface NsEntry {
   fd: number;
@@ -14,7 +15,7 @@ interface NsEntry {
 export class RealKernel implements KernelPort {
   private readonly ns = new Map<string, NsEntry>();
 
-  host(): Rtnl {
+  host(): NetlinkPort {
     return Rtnl.current();
   }
 
@@ -33,7 +34,7 @@ export class RealKernel implements KernelPort {
     return e;
   }
 
-  async inNetns(path: string): Promise<Rtnl> {
+  async inNetns(path: string): Promise<NetlinkPort> {
     const e = this.entry(path);
     if (!e.rtnl) e.rtnl = await Rtnl.open(path);
     return e.rtnl;
@@ -70,6 +71,18 @@ export class RealKernel implements KernelPort {
 
   setSysctl(netnsPath: string | undefined, key: string, value: string): Promise<void> {
     return writeSysctlIn(netnsPath, key, value);
+  }
+
+  readSysctl(netnsPath: string | undefined, key: string): Promise<string> {
+    return readSysctlIn(netnsPath, key);
+  }
+
+  processStartTime(pid: number): string | undefined {
+    return processStartTime(pid);
+  }
+
+  isAlive(pid: number, startTime?: string): boolean {
+    return isAlive(pid, startTime);
   }
 
   close(): void {

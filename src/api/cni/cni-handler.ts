@@ -39,7 +39,7 @@ const VERBS: Record<PluginName, Verbs> = {
 async function status(getController: ControllerSource): Promise<void> {
   try {
     const c = await getController();
-    await c.ctx.records.networkIdByName('bridge');
+    await c.ping();
   } catch (err) {
     throw new CniError(CNI_CODES.pluginNotAvailable, 'plugin not available', `weft's store cannot be reached: ${(err as Error).message}`);
   }

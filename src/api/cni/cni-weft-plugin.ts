@@ -8,12 +8,12 @@
 import { existsSync } from 'node:fs';
 import type { Controller } from '../../controller/controller.js';
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../../model/types.js';
-import { ConflictError, NotFoundError } from '../../errors.js';
+import { ConflictError, NotFoundError, combineErrors } from '../../errors.js';
 import { CNI_CODES, CniError } from './cni-errors.js';
 import type { CniRequest } from './cni-request.js';
 import { LABELS, publishSpecsOf, sandboxLabelsOf, sandboxNameOf, wantedOf, type Wanted } from './cni-identity.js';
 import { ensureNetwork, findNetwork } from './cni-network.js';
-import { mergeResults, parseResult, type CniResult } from './cni-result.js';
+import { mergeResults, parseResult, type CniInterface, type CniResult } from './cni-result.js';
 import { atLeast } from './cni-versions.js';
 
 /** The CNI sandbox of a container, if weft has one (and it is really that container's). */
@@ -27,17 +27,18 @@ async function cniSandbox(c: Controller, containerId: string): Promise<SandboxRe
   }
 }
 
-/** What ADD reports: [bridge, host veth, container interface], addresses, default routes, DNS. */
+/** What ADD reports: [bridge, host veth, container interface] ([container interface] for macvlan/ipvlan), addresses, default routes, DNS. */
 export function resultOf(c: Controller, net: NetworkRecord, ep: EndpointRecord, sb: SandboxRecord, w: Wanted): CniResult {
-  const host = c.ctx.kernel.host();
   const bridge = net.driverState.bridgeName;
   const mtu = Number(net.driverState.mtu) || undefined;
   const inner = { name: ep.ifname, mac: ep.macAddress, sandbox: sb.netnsPath, ...(mtu ? { mtu } : {}) };
   // A macvlan/ipvlan endpoint has no host side: the container's interface is the whole story
   // (as the reference macvlan plugin reports it).
-  const interfaces = bridge
-    ? [{ name: bridge, mac: host.link(bridge)?.mac }, { name: ep.hostIfname!, mac: host.link(ep.hostIfname!)?.mac }, inner]
-    : [inner];
+  let interfaces: CniInterface[] = [inner];
+  if (bridge) {
+    const macs = c.linkMacs([bridge, ep.hostIfname!]);
+    interfaces = [{ name: bridge, mac: macs.get(bridge) }, { name: ep.hostIfname!, mac: macs.get(ep.hostIfname!) }, inner];
+  }
   const at = interfaces.length - 1;
   const r: CniResult = { interfaces, ips: [], routes: [], dns: w.dns };
   if (ep.ipv4) r.ips!.push({ address: ep.ipv4, gateway: ep.gateway4, interface: at });
@@ -50,7 +51,7 @@ export function resultOf(c: Controller, net: NetworkRecord, ep: EndpointRecord, 
 }
 
 async function endpointsOf(c: Controller, sb: SandboxRecord): Promise<EndpointRecord[]> {
-  return c.ctx.records.endpointsOfSandbox(sb.id);
+  return c.endpointsOf(sb.id);
 }
 
 export async function weftAdd(c: Controller, req: CniRequest): Promise<CniResult> {
@@ -142,7 +143,7 @@ export async function weftCheck(c: Controller, req: CniRequest): Promise<void> {
     );
   const ep = (await endpointsOf(c, sb)).find((e) => e.networkId === net.id && e.ifname === req.ifname);
   if (!ep) throw new CniError(CNI_CODES.unknownContainer, `container has no interface ${req.ifname} on network "${net.name}"`);
-  const problems = await c.ctx.drivers.get(net.driver).checkEndpoint({ kernel: c.ctx.kernel, network: net, endpoint: ep, sandbox: sb });
+  const problems = await c.checkEndpoint(ep);
   // Addresses the previous result gave to this interface must be the ones weft holds for it.
   const idx = (prev.interfaces ?? []).findIndex((i) => i.name === req.ifname && i.sandbox === req.netns);
   for (const ip of prev.ips ?? []) {
@@ -163,7 +164,7 @@ export async function weftGc(c: Controller, req: CniRequest): Promise<void> {
   const net = await findNetwork(c, req.conf.name);
   if (!net) return;
   const errors: unknown[] = [];
-  for (const sb of await c.ctx.records.sandboxes()) {
+  for (const sb of await c.sandboxes()) {
     const cid = sb.labels[LABELS.containerId];
     if (cid === undefined) continue; // not made through CNI: not ours to collect
     const eps = await endpointsOf(c, sb);
@@ -176,5 +177,5 @@ export async function weftGc(c: Controller, req: CniRequest): Promise<void> {
       if (!(err instanceof NotFoundError)) errors.push(err);
     }
   }
-  if (errors.length > 0) throw errors[0];
+  if (errors.length > 0) throw combineErrors(`GC of network ${net.name}`, errors);
 }

@@ -7,13 +7,14 @@ import http from 'node:http';
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidArgumentError, NotFoundError } from '../../errors.js';
-import type { Logger } from '../../daemon/logger.js';
+import type { Logger } from '../../logger.js';
 import { pluginError, type PluginApi } from './plugin-errors.js';
 
 const MAX_BODY = 1 << 20;
 const CONTENT_TYPE = 'application/vnd.docker.plugins.v1.2+json';
 
-export type PluginHandler = (body: Record<string, unknown>) => Promise<unknown> | unknown;
+/** A handler may answer at once or with a promise (awaited either way). */
+export type PluginHandler = (body: Record<string, unknown>) => unknown;
 
 export interface PluginServer {
   path: string;
@@ -87,11 +88,12 @@ export async function servePlugin(socketPath: string, handlers: Map<string, Plug
   await chmod(socketPath, 0o600);
   return {
     path: socketPath,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-        void rm(socketPath, { force: true });
-      }),
+      });
+      await rm(socketPath, { force: true });
+    },
   };
 }

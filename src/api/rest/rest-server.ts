@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Router } from './router.js';
 import type { Controller } from '../../controller/controller.js';
 import { InvalidArgumentError, NotFoundError, asWeftError, httpStatusFor } from '../../errors.js';
-import type { Logger } from '../../daemon/logger.js';
+import type { Logger } from '../../logger.js';
 
 const MAX_BODY = 1 << 20;
 

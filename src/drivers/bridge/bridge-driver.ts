@@ -2,42 +2,44 @@
  * Bridge driver: one Linux bridge per network carrying the gateway addresses; one veth pair
  * per endpoint, the host end enslaved to the bridge, the other end created directly inside
  * the sandbox's namespace under its final name (no rename dance, no window where it sits in
- * the host namespace).
+ * the host namespace). Endpoints placed by a container runtime (Docker's Join) are the one
+ * variant: the pair is made in the host namespace and the runtime moves it (runtime-peer.ts).
  */
-import type { Driver, DriverContext, EndpointContext, NetworkValidation } from '../driver.js';
+import type { Driver, EndpointContext, NetworkContext, NetworkValidation } from '../driver.js';
 import type { NetworkRecord } from '../../model/types.js';
 import { ConflictError, KernelError } from '../../errors.js';
-import { bridgeStateOf, parseBridgeOptions } from './bridge-options.js';
-import { parseCidr } from '../../ipam/cidr.js';
+import { bridgeMacOf, bridgeNameOf, bridgeStateOf, gatewayCidrs, parseBridgeOptions } from './bridge-options.js';
+import { IFNAMES } from '../ifnames.js';
+import { bridgeInvariants } from './bridge-invariants.js';
+import { bridgeRuntimePlacement, ensureHostEndOnBridge } from './runtime-peer.js';
+import { fwNetworkOf } from './bridge-firewall.js';
+import type { FwNetwork } from '../../firewall/types.js';
 
 const familyOf = (cidr: string): 4 | 6 => (cidr.includes(':') ? 6 : 4);
 
-/** IPv6 tuning is an optimisation: a kernel booted without IPv6 refuses it, and that is fine. */
+/** Errnos that mean "this kernel has no IPv6" (booted with ipv6.disable=1): EOPNOTSUPP, EAFNOSUPPORT. */
+const NO_IPV6 = new Set([95, 97]);
+
+/** IPv6 tuning is an optimisation: a kernel without IPv6 refuses it, and only that is fine. */
 function quietIpv6(fn: () => void): void {
   try {
     fn();
-  } catch {
-    /* no IPv6 in this kernel */
+  } catch (err) {
+    if (!(err instanceof KernelError && err.errno !== undefined && NO_IPV6.has(err.errno))) throw err;
   }
-}
-
-/** Locally administered unicast MAC from the network id: 02:xx:xx:xx:xx:xx. */
-export function bridgeMacOf(networkId: string): string {
-  return ['02', ...(networkId.slice(0, 10).match(/../g) ?? [])].join(':');
-}
-
-/** "gateway/prefix" for each pool of a network. */
-export function gatewayCidrs(net: NetworkRecord): string[] {
-  return net.ipam.config.map((p) => `${p.gateway}/${parseCidr(p.subnet, 'subnet').prefix}`);
 }
 
 export class BridgeDriver implements Driver {
   readonly name = 'bridge';
+  readonly scope = 'local';
   readonly usesIpam = true;
   readonly userCreatable = true;
+  readonly ownedNames = [IFNAMES.bridge, IFNAMES.hostVeth, IFNAMES.runtimeHostVeth, IFNAMES.runtimePeer];
+  readonly invariants = bridgeInvariants(this);
+  readonly runtimePlacement = bridgeRuntimePlacement;
 
   validate(net: NetworkRecord, others: readonly NetworkRecord[]): NetworkValidation {
-    const o = parseBridgeOptions(net.options, `wf-${net.id.slice(0, 12)}`, net.enableIPv6);
+    const o = parseBridgeOptions(net.options, IFNAMES.bridge.of(net.id), net.enableIPv6);
     const clash = others.find((n) => n.id !== net.id && n.driverState.bridgeName === o.bridgeName);
     if (clash)
       throw new ConflictError('com.docker.network.bridge.name', `bridge name "${o.bridgeName}" is already used by network "${clash.name}"`);
@@ -48,9 +50,14 @@ export class BridgeDriver implements Driver {
     return { options: net.options, driverState: bridgeStateOf(o) };
   }
 
-  async setup(ctx: DriverContext, net: NetworkRecord): Promise<void> {
-    const rt = ctx.kernel.host();
-    const name = net.driverState.bridgeName!;
+  firewallView(net: NetworkRecord): FwNetwork | undefined {
+    return fwNetworkOf(net);
+  }
+
+  async networkUp(c: NetworkContext): Promise<void> {
+    const net = c.network;
+    const rt = c.kernel.host();
+    const name = bridgeNameOf(net);
     let br = rt.link(name);
     if (br && br.kind !== 'bridge') {
       throw new ConflictError('com.docker.network.bridge.name', `interface "${name}" exists and is not a bridge (${br.kind ?? 'device'})`);
@@ -59,7 +66,7 @@ export class BridgeDriver implements Driver {
     try {
       if (!br) br = rt.createBridge({ name, mtu: Number(net.driverState.mtu), mac: net.driverState.mac, up: false });
       else if (net.driverState.mac && br.mac !== net.driverState.mac) rt.setLink(br.index, { mac: net.driverState.mac });
-      if (net.enableIPv6) await ctx.kernel.setSysctl(undefined, `net.ipv6.conf.${name}.disable_ipv6`, '0');
+      if (net.enableIPv6) await c.kernel.setSysctl(undefined, `net.ipv6.conf.${name}.disable_ipv6`, '0');
       const have = new Set(rt.addresses(br.index).map((a) => a.cidr));
       for (const cidr of gatewayCidrs(net)) {
         if (!have.has(cidr)) rt.addAddress(br.index, cidr, { nodad: familyOf(cidr) === 6 });
@@ -71,33 +78,19 @@ export class BridgeDriver implements Driver {
     }
   }
 
-  async teardown(ctx: DriverContext, net: NetworkRecord): Promise<void> {
-    ctx.kernel.host().deleteLink(net.driverState.bridgeName!, { ignoreMissing: true });
+  async networkDown(c: NetworkContext): Promise<void> {
+    c.kernel.host().deleteLink(bridgeNameOf(c.network), { ignoreMissing: true });
   }
 
-  async check(ctx: DriverContext, net: NetworkRecord): Promise<string[]> {
-    const rt = ctx.kernel.host();
-    const name = net.driverState.bridgeName!;
-    const br = rt.link(name);
-    if (!br) return [`network ${net.name}: bridge ${name} is missing`];
-    const problems: string[] = [];
-    if (br.kind !== 'bridge') problems.push(`network ${net.name}: ${name} is not a bridge`);
-    if (!br.up) problems.push(`network ${net.name}: bridge ${name} is down`);
-    if (net.driverState.mac && br.mac !== net.driverState.mac)
-      problems.push(`network ${net.name}: bridge ${name} has MAC ${br.mac ?? '?'}, not ${net.driverState.mac}`);
-    const have = new Set(rt.addresses(br.index).map((a) => a.cidr));
-    for (const cidr of gatewayCidrs(net)) if (!have.has(cidr)) problems.push(`network ${net.name}: gateway ${cidr} missing on ${name}`);
-    return problems;
-  }
-
-  async setupEndpoint(ctx: EndpointContext): Promise<void> {
-    const { network: net, endpoint: ep, sandbox: sb } = ctx;
-    const rt = ctx.kernel.host();
-    const br = rt.link(net.driverState.bridgeName!);
+  async join(c: EndpointContext): Promise<void> {
+    if (c.endpoint.placement === 'runtime') return ensureHostEndOnBridge(c);
+    const { network: net, endpoint: ep, sandbox: sb } = c;
+    const rt = c.kernel.host();
+    const br = rt.link(bridgeNameOf(net));
     if (!br) throw new KernelError('endpoint join', `bridge ${net.driverState.bridgeName} of network ${net.name} does not exist`);
-    const hostIf = ep.hostIfname!;
-    const nsFd = await ctx.kernel.netnsFd(sb.netnsPath);
-    const inner = await ctx.kernel.inNetns(sb.netnsPath);
+    const hostIf = ep.hostIfname ?? IFNAMES.hostVeth.of(ep.id);
+    const nsFd = await c.kernel.netnsFd(sb.netnsPath);
+    const inner = await c.kernel.inNetns(sb.netnsPath);
     let created = false;
     try {
       const existing = rt.link(hostIf);
@@ -143,29 +136,8 @@ export class BridgeDriver implements Driver {
     }
   }
 
-  async teardownEndpoint(ctx: EndpointContext): Promise<void> {
-    // Deleting one end of a veth deletes its peer inside the sandbox too.
-    if (ctx.endpoint.hostIfname) ctx.kernel.host().deleteLink(ctx.endpoint.hostIfname, { ignoreMissing: true });
-  }
-
-  async checkEndpoint(ctx: EndpointContext): Promise<string[]> {
-    const { network: net, endpoint: ep, sandbox: sb } = ctx;
-    const rt = ctx.kernel.host();
-    const problems: string[] = [];
-    const hostLink = rt.link(ep.hostIfname!);
-    const br = rt.link(net.driverState.bridgeName!);
-    if (!hostLink) return [`endpoint ${sb.name}/${net.name}: host interface ${ep.hostIfname} missing`];
-    if (!br || hostLink.master !== br.index) problems.push(`endpoint ${sb.name}/${net.name}: ${ep.hostIfname} not on bridge`);
-    if (!hostLink.up) problems.push(`endpoint ${sb.name}/${net.name}: ${ep.hostIfname} is down`);
-    const inner = await ctx.kernel.inNetns(sb.netnsPath);
-    const link = inner.link(ep.ifname);
-    if (!link) return [...problems, `endpoint ${sb.name}/${net.name}: ${ep.ifname} missing in sandbox`];
-    const have = new Set(inner.addresses(link.index).map((a) => a.cidr));
-    for (const a of [ep.ipv4, ep.ipv6]) if (a && !have.has(a)) problems.push(`endpoint ${sb.name}/${net.name}: address ${a} missing`);
-    if (ep.defaultRoute && !net.internal && ep.gateway4) {
-      const def = inner.routes(4).find((r) => r.dst === '0.0.0.0/0' && r.table === 254);
-      if (!def || def.gateway !== ep.gateway4) problems.push(`endpoint ${sb.name}/${net.name}: default route via ${ep.gateway4} missing`);
-    }
-    return problems;
+  async leave(c: EndpointContext): Promise<void> {
+    // Deleting one end of a veth deletes its peer inside the sandbox too (wherever the runtime put it).
+    if (c.endpoint.hostIfname) c.kernel.host().deleteLink(c.endpoint.hostIfname, { ignoreMissing: true });
   }
 }
