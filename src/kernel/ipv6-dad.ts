@@ -5,12 +5,12 @@
  */
 import { TimeoutError } from '../errors.js';
 import { IFA_F_DADFAILED, IFA_F_TENTATIVE } from './netlink/constants.js';
-import type { Rtnl } from './netlink/rtnl.js';
+import type { NetlinkPort } from './kernel-port.js';
 
 const STEP_MS = 50;
 
 /** 'ok' when the address passed DAD, 'duplicate' when another host has it. */
-export async function waitForDad(rt: Rtnl, index: number, cidr: string, timeoutMs: number): Promise<'ok' | 'duplicate'> {
+export async function waitForDad(rt: NetlinkPort, index: number, cidr: string, timeoutMs: number): Promise<'ok' | 'duplicate'> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const a = rt.addresses(index, 6).find((x) => x.cidr === cidr);

@@ -7,11 +7,15 @@ import type { IgnoreMissing, RtnlSubscription, SubscribeOpts } from './netlink/r
 import type { AddAddressOpts } from './netlink/addr-msg.js';
 import type { AddNeighbourOpts } from './netlink/neigh-msg.js';
 import type { RtnlGroup } from './netlink/events.js';
+import type { ArpProbeOptions } from './arp-probe.js';
+import type { OptionalLinkKind } from './link-kind-errors.js';
 import type {
   AddressInfo,
   CreateBridgeOpts,
+  CreateIpvlanOpts,
   CreateMacvlanOpts,
   CreateVethOpts,
+  CreateVlanOpts,
   CreateVxlanOpts,
   LinkChange,
   LinkInfo,
@@ -22,7 +26,7 @@ import type {
   RtnlEvent,
 } from './netlink/types.js';
 
-export type { IgnoreMissing, RtnlSubscription, SubscribeOpts };
+export type { ArpProbeOptions, IgnoreMissing, OptionalLinkKind, RtnlSubscription, SubscribeOpts };
 
 /** rtnetlink in one network namespace: links, addresses, routes, neighbours, events. */
 export interface NetlinkPort {
@@ -32,6 +36,9 @@ export interface NetlinkPort {
   createVeth(o: CreateVethOpts): LinkInfo;
   createVxlan(o: CreateVxlanOpts): LinkInfo;
   createMacvlan(o: CreateMacvlanOpts): LinkInfo | undefined;
+  /** An unknown kind (a kernel without ipvlan / 802.1q) fails with KernelUnsupportedError. */
+  createIpvlan(o: CreateIpvlanOpts): LinkInfo | undefined;
+  createVlan(o: CreateVlanOpts): LinkInfo;
   setLink(index: number, change: LinkChange): void;
   /** Delete by name or index; with ignoreMissing, "already gone" returns false. */
   deleteLink(ref: string | number, o?: IgnoreMissing): boolean;
@@ -65,4 +72,10 @@ export interface KernelPort {
   processStartTime(pid: number): string | undefined;
   /** Whether the process runs; with startTime, also that the pid was not reused. */
   isAlive(pid: number, startTime?: string): boolean;
+  /** Resolves if the kernel can make links of `kind` (asked in a scratch namespace); else KernelUnsupportedError. */
+  requireLinkKind(kind: OptionalLinkKind): Promise<void>;
+  /** RFC 5227 ARP probe from an interface of the host namespace: the claimant's MAC, or undefined. */
+  arpProbe(o: ArpProbeOptions): Promise<string | undefined>;
+  /** Wait for IPv6 duplicate address detection of `cidr` on interface `index` in the namespace at path. */
+  waitForDad(netnsPath: string, index: number, cidr: string, timeoutMs: number): Promise<'ok' | 'duplicate'>;
 }

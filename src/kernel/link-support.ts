@@ -3,46 +3,18 @@
  * kernel's own: the link is really created, in a scratch namespace on a scratch veth, so the
  * host is never touched and a kernel that has the type (built in, or a module it can load)
  * says yes. A missing type answers EOPNOTSUPP ("Unknown device type"); that becomes a
- * KernelUnsupportedError naming the feature, its module and its config option.
+ * KernelUnsupportedError naming the feature, its module and its config option
+ * (link-kind-errors.ts).
  */
-import { existsSync } from 'node:fs';
-import { release, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { KernelError, KernelUnsupportedError } from '../errors.js';
+import { KernelUnsupportedError } from '../errors.js';
 import { createNetns, deleteNetns } from './netns.js';
 import { Rtnl } from './netlink/rtnl.js';
+import type { OptionalLinkKind } from './link-kind-errors.js';
 
-export type OptionalLinkKind = 'ipvlan' | 'vlan';
-
-const EOPNOTSUPP = 95;
-
-const FEATURES: Record<OptionalLinkKind, { feature: string; module: string; config: string }> = {
-  ipvlan: { feature: 'ipvlan', module: 'ipvlan', config: 'CONFIG_IPVLAN' },
-  vlan: { feature: '802.1q VLAN', module: '8021q', config: 'CONFIG_VLAN_8021Q' },
-};
-
-/** What the module directory says, for the error message (the kernel's answer is what counts). */
-function moduleHint(module: string): string {
-  if (existsSync(`/sys/module/${module}`)) return `module ${module} is loaded`;
-  const dir = `/lib/modules/${release()}`;
-  return existsSync(dir) ? `module ${module} is not loaded and the kernel could not load it` : `no modules are installed for ${release()}`;
-}
-
-/** The typed error for a kind the kernel does not know. */
-export function unsupportedLinkKind(kind: OptionalLinkKind): KernelUnsupportedError {
-  const f = FEATURES[kind];
-  return new KernelUnsupportedError(
-    f.feature,
-    `this kernel has no ${f.feature} support (module ${f.module}, ${f.config}): creating a link of kind "${kind}" answered ` +
-      `EOPNOTSUPP (unknown link kind); ${moduleHint(f.module)}`,
-  );
-}
-
-/** If `err` is the kernel refusing an unknown link kind, the KernelUnsupportedError for it; else `err`. */
-export function translateLinkKindError(kind: OptionalLinkKind, err: unknown): unknown {
-  return err instanceof KernelError && err.errno === EOPNOTSUPP ? unsupportedLinkKind(kind) : err;
-}
+export type { OptionalLinkKind } from './link-kind-errors.js';
 
 /** Try `kind` in a scratch namespace; resolves when supported, rejects with the reason otherwise. */
 async function tryKind(kind: OptionalLinkKind): Promise<void> {
@@ -52,12 +24,9 @@ async function tryKind(kind: OptionalLinkKind): Promise<void> {
   try {
     rt = await Rtnl.open(nsPath);
     const lower = rt.createVeth({ name: 'probe0', peerName: 'probe1' });
-    try {
-      if (kind === 'ipvlan') rt.createIpvlan({ name: 'probe2', parent: lower.index, mode: 'l2' });
-      else rt.createVlan({ name: 'probe0.2', parent: lower.index, vlanId: 2 });
-    } catch (err) {
-      throw translateLinkKindError(kind, err);
-    }
+    // Rtnl turns the kernel's "unknown link kind" into the KernelUnsupportedError.
+    if (kind === 'ipvlan') rt.createIpvlan({ name: 'probe2', parent: lower.index, mode: 'l2' });
+    else rt.createVlan({ name: 'probe0.2', parent: lower.index, vlanId: 2 });
   } finally {
     rt?.close();
     // Deleting the namespace deletes every link made in it.

@@ -5,6 +5,9 @@ import { Rtnl } from './netlink/rtnl.js';
 import { createNetns, deleteNetns, netnsInode, openNetnsFd } from './netns.js';
 import { readSysctlIn, writeSysctlIn } from './sysctl.js';
 import { isAlive, processStartTime } from './proc.js';
+import { requireLinkKind, type OptionalLinkKind } from './link-support.js';
+import { arpProbe, type ArpProbeOptions } from './arp-probe.js';
+import { waitForDad } from './ipv6-dad.js';
 
 interface NsEntry {
   fd: number;
@@ -83,6 +86,19 @@ export class RealKernel implements KernelPort {
 
   isAlive(pid: number, startTime?: string): boolean {
     return isAlive(pid, startTime);
+  }
+
+  requireLinkKind(kind: OptionalLinkKind): Promise<void> {
+    return requireLinkKind(kind);
+  }
+
+  /** The probe's socket is opened by this process, which lives in the host namespace. */
+  arpProbe(o: ArpProbeOptions): Promise<string | undefined> {
+    return arpProbe(o);
+  }
+
+  async waitForDad(netnsPath: string, index: number, cidr: string, timeoutMs: number): Promise<'ok' | 'duplicate'> {
+    return waitForDad(await this.inNetns(netnsPath), index, cidr, timeoutMs);
   }
 
   close(): void {

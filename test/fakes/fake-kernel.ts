@@ -3,23 +3,29 @@
  * that need no root: namespaces, links (bridges, veth pairs with their peer in another
  * namespace), addresses, routes, sysctls and processes, with the kernel's rules that matter to
  * weft (names unique per namespace, deleting one end of a veth deletes the other, a deleted
- * namespace takes its links and their peers with it). Every port call is a numbered step; a
+ * namespace takes its links and their peers with it, deleting a macvlan's parent deletes its
+ * children wherever they are, a passthru parent takes one child). Every port call is a numbered step; a
  * fault can be injected at any one step (plugins' debugPostIPAMError idea, generalised).
  * Only what weft's drivers use is modelled; anything else throws "not modelled".
  */
 import type { KernelPort, NetlinkPort, RtnlSubscription } from '../../src/kernel/kernel-port.js';
+import type { ArpProbeOptions, OptionalLinkKind } from '../../src/kernel/kernel-port.js';
 import type {
   AddressInfo,
   CreateBridgeOpts,
+  CreateIpvlanOpts,
+  CreateMacvlanOpts,
   CreateVethOpts,
+  CreateVlanOpts,
   LinkChange,
   LinkInfo,
   RouteInfo,
   RouteSpec,
 } from '../../src/kernel/netlink/types.js';
-import { KernelError } from '../../src/errors.js';
+import { KernelError, KernelUnsupportedError } from '../../src/errors.js';
 
 const EEXIST = 17;
+const EINVAL = 22;
 const ENODEV = 19;
 const ENOENT = 2;
 const EIO = 5;
@@ -34,6 +40,11 @@ interface FakeLink {
   master?: number;
   /** The other end of a veth: namespace key and index. */
   peer?: { ns: string; index: number };
+  /** The parent of a macvlan/ipvlan/vlan (it may live in another namespace than its child). */
+  lower?: { ns: string; index: number };
+  /** macvlan/ipvlan mode. */
+  mode?: string;
+  alias?: string;
   ipv6AddrGenNone?: boolean;
 }
 
@@ -70,6 +81,13 @@ export class FakeKernel implements KernelPort {
   faultAt: number | undefined;
   /** Where the injected fault happened, once it did. */
   faulted: string | undefined;
+  /** Link kinds this kernel lacks (as the project's machine lacks ipvlan and 802.1q). */
+  readonly lacking = new Set<OptionalLinkKind>(['ipvlan', 'vlan']);
+  /** IPv4 addresses other hosts on the LAN hold (address → MAC), for ARP probes. */
+  readonly lanHolders = new Map<string, string>();
+  /** IPv6 addresses (CIDR) whose duplicate address detection fails. */
+  readonly dadDuplicates = new Set<string>();
+  private nextMac = 1;
 
   constructor() {
     this.namespaces.set('host', new FakeNs('host', this.nextInode++));
@@ -174,6 +192,38 @@ export class FakeKernel implements KernelPort {
     return s !== undefined && (startTime === undefined || s === startTime);
   }
 
+  async requireLinkKind(kind: OptionalLinkKind): Promise<void> {
+    this.step(`link kind ${kind}`);
+    if (this.lacking.has(kind)) throw new KernelUnsupportedError(kind, `this (fake) kernel has no ${kind} support`);
+  }
+
+  async arpProbe(o: ArpProbeOptions): Promise<string | undefined> {
+    this.step(`arp probe ${o.address}`);
+    const l = this.ns('host', 'arp probe').links.get(o.ifindex);
+    if (!l?.up) throw new KernelError('arp probe', `interface ${o.ifindex} is not up (ENETDOWN)`, { errno: 100 });
+    return this.lanHolders.get(o.address);
+  }
+
+  async waitForDad(netnsPath: string, index: number, cidr: string): Promise<'ok' | 'duplicate'> {
+    this.step(`dad ${cidr}`);
+    if (!this.ns(netnsPath, 'dad').addresses.some((a) => a.index === index && a.cidr === cidr)) return 'duplicate';
+    return this.dadDuplicates.has(cidr) ? 'duplicate' : 'ok';
+  }
+
+  /** @internal A locally administered MAC the fake hands to links made without one. */
+  freshMac(): string {
+    const n = this.nextMac++;
+    return `02:fa:ce:00:${((n >> 8) & 0xff).toString(16).padStart(2, '0')}:${(n & 0xff).toString(16).padStart(2, '0')}`;
+  }
+
+  /** @internal Links whose parent is `l` (macvlan/ipvlan/vlan children), in every namespace. */
+  childrenOf(ns: string, index: number): { n: FakeNs; l: FakeLink }[] {
+    const out: { n: FakeNs; l: FakeLink }[] = [];
+    for (const n of this.namespaces.values())
+      for (const l of n.links.values()) if (l.lower?.ns === ns && l.lower.index === index) out.push({ n, l });
+    return out;
+  }
+
   /** @internal used by FakeNetlink */
   call(what: string): void {
     this.step(what);
@@ -204,6 +254,8 @@ export class FakeKernel implements KernelPort {
     n.addresses = n.addresses.filter((a) => a.index !== l.index);
     n.routes = n.routes.filter((r) => r.oif !== l.index);
     for (const other of n.links.values()) if (other.master === l.index) delete other.master;
+    // A macvlan/ipvlan/vlan dies with its parent, wherever it was moved.
+    for (const c of this.childrenOf(n.key, l.index)) if (c.n.links.has(c.l.index)) this.removeLink(c.n, c.l);
     if (l.peer) {
       const pn = this.namespaces.get(l.peer.ns);
       const p = pn?.links.get(l.peer.index);
@@ -232,6 +284,9 @@ export class FakeKernel implements KernelPort {
             up: l.up,
             master: name(l.master),
             peer: l.peer ? `${l.peer.ns}:${this.namespaces.get(l.peer.ns)?.links.get(l.peer.index)?.name ?? '?'}` : undefined,
+            lower: l.lower ? `${l.lower.ns}:${this.namespaces.get(l.lower.ns)?.links.get(l.lower.index)?.name ?? '?'}` : undefined,
+            mode: l.mode,
+            alias: l.alias,
             ipv6AddrGenNone: l.ipv6AddrGenNone,
           }))
           .sort((a, b) => a.name.localeCompare(b.name)),
@@ -266,6 +321,9 @@ class FakeNetlink implements NetlinkPort {
       kind: l.kind,
       ...(l.mac === undefined ? {} : { mac: l.mac }),
       ...(l.master === undefined ? {} : { master: l.master }),
+      ...(l.kind === 'macvlan' && l.mode ? { macvlanMode: l.mode as LinkInfo['macvlanMode'] } : {}),
+      ...(l.kind === 'ipvlan' && l.mode ? { ipvlanMode: l.mode as LinkInfo['ipvlanMode'] } : {}),
+      ...(l.alias === undefined ? {} : { alias: l.alias }),
     };
   }
 
@@ -333,8 +391,60 @@ class FakeNetlink implements NetlinkPort {
     throw new KernelError('link add vxlan', 'not modelled by the fake kernel');
   }
 
-  createMacvlan(): LinkInfo | undefined {
-    throw new KernelError('link add macvlan', 'not modelled by the fake kernel');
+  /** A child of `parent` here, made in the namespace behind netnsFd (or here). */
+  private child(kind: 'macvlan' | 'ipvlan', o: CreateMacvlanOpts | CreateIpvlanOpts, mode: string, mac?: string): LinkInfo | undefined {
+    const op = `link add ${kind}`;
+    const parent = this.must(o.parent, op);
+    const key = o.netnsFd === undefined ? this.key : this.k.fdNs(o.netnsFd);
+    const there = this.k.nsOf(key);
+    this.fresh(there, o.name, op);
+    const siblings = this.k.childrenOf(this.key, parent.index);
+    // The kernel's rules the drivers rely on: passthru takes the parent whole, and its MAC.
+    if (kind === 'macvlan' && (parent.mode === 'passthru' || siblings.some((c) => c.l.mode === 'passthru')))
+      throw new KernelError(op, `${o.name}: Invalid argument (EINVAL)`, { errno: EINVAL });
+    if (kind === 'macvlan' && mode === 'passthru' && siblings.length > 0)
+      throw new KernelError(op, `${o.name}: Invalid argument (EINVAL)`, { errno: EINVAL });
+    const l: FakeLink = {
+      index: this.k.newIndex(),
+      name: o.name,
+      kind,
+      mtu: o.mtu ?? parent.mtu,
+      up: o.up ?? false,
+      mac: kind === 'ipvlan' || mode === 'passthru' ? parent.mac : (mac ?? this.k.freshMac()),
+      lower: { ns: this.key, index: parent.index },
+      mode,
+    };
+    there.links.set(l.index, l);
+    return o.netnsFd === undefined ? this.info(l) : undefined;
+  }
+
+  createMacvlan(o: CreateMacvlanOpts): LinkInfo | undefined {
+    this.k.call(`link add macvlan ${o.name}`);
+    return this.child('macvlan', o, o.mode ?? 'bridge', o.mac);
+  }
+
+  createIpvlan(o: CreateIpvlanOpts): LinkInfo | undefined {
+    this.k.call(`link add ipvlan ${o.name}`);
+    if (this.k.lacking.has('ipvlan')) throw new KernelUnsupportedError('ipvlan', 'this (fake) kernel has no ipvlan support');
+    return this.child('ipvlan', o, o.mode ?? 'l2');
+  }
+
+  createVlan(o: CreateVlanOpts): LinkInfo {
+    this.k.call(`link add vlan ${o.name}`);
+    if (this.k.lacking.has('vlan')) throw new KernelUnsupportedError('802.1q VLAN', 'this (fake) kernel has no 802.1q VLAN support');
+    const base = this.must(o.parent, 'link add vlan');
+    this.fresh(this.n, o.name, 'link add vlan');
+    const l: FakeLink = {
+      index: this.k.newIndex(),
+      name: o.name,
+      kind: 'vlan',
+      mtu: o.mtu ?? base.mtu,
+      up: o.up ?? false,
+      ...(base.mac ? { mac: base.mac } : {}),
+      lower: { ns: this.key, index: base.index },
+    };
+    this.n.links.set(l.index, l);
+    return this.info(l);
   }
 
   setLink(index: number, change: LinkChange): void {
@@ -350,6 +460,7 @@ class FakeNetlink implements NetlinkPort {
     if (change.mac !== undefined) l.mac = change.mac;
     if (change.mtu !== undefined) l.mtu = change.mtu;
     if (change.ipv6AddrGenNone !== undefined) l.ipv6AddrGenNone = change.ipv6AddrGenNone;
+    if (change.alias !== undefined) l.alias = change.alias;
     if (change.name !== undefined) {
       this.fresh(this.n, change.name, 'link set name');
       l.name = change.name;

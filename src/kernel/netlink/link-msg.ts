@@ -90,6 +90,11 @@ export function buildCreateVxlan(b: NlBuilder, o: CreateVxlanOpts): void {
   });
 }
 
+/** The name of a mode number in one of the kernel's mode tables, or the number if it has none. */
+function nameOf<K extends string>(table: Readonly<Record<K, number>>, value: number): K | number {
+  return (Object.keys(table) as K[]).find((k) => table[k] === value) ?? value;
+}
+
 export function buildCreateMacvlan(b: NlBuilder, o: CreateMacvlanOpts): void {
   const mode = C.MACVLAN_MODE[o.mode ?? 'bridge'];
   if (mode === undefined) throw new InvalidArgumentError('mode', `unknown macvlan mode "${o.mode}"`);
@@ -198,10 +203,10 @@ export function parseLink(m: NlMsg): LinkInfo {
   const data = kind && attrNested(kind, C.IFLA_INFO_DATA);
   if (data && k === 'macvlan') {
     const mode = attrU32(data, C.IFLA_MACVLAN_MODE);
-    if (mode !== undefined) info.macvlanMode = mode;
+    if (mode !== undefined) info.macvlanMode = nameOf(C.MACVLAN_MODE, mode);
   } else if (data && k === 'ipvlan') {
     const mode = attrU16(data, C.IFLA_IPVLAN_MODE);
-    if (mode !== undefined) info.ipvlanMode = mode;
+    if (mode !== undefined) info.ipvlanMode = nameOf(C.IPVLAN_MODE, mode);
   } else if (data && k === 'vlan') {
     const id = attrU16(data, C.IFLA_VLAN_ID);
     if (id !== undefined) info.vlanId = id;

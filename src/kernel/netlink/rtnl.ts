@@ -12,6 +12,7 @@ import { buildAddAddress, buildDeleteAddress, buildDumpAddresses, parseAddress, 
 import { NlBuilder, parseDoneError, parseError, parseMessages, type NlMsg } from './codec.js';
 import * as C from './constants.js';
 import { decodeEvent, GROUP_NUMBERS, type RtnlGroup } from './events.js';
+import { translateLinkKindError } from '../link-kind-errors.js';
 import {
   buildCreateBridge,
   buildCreateIpvlan,
@@ -316,14 +317,22 @@ export class Rtnl implements NetlinkPort {
   /** An ipvlan on `parent`; with `netnsFd` it is created in that namespace (returns undefined then). */
   createIpvlan(o: CreateIpvlanOpts): LinkInfo | undefined {
     const op = `link add ipvlan ${o.name}`;
-    this.exchange(op, 'ack', (b) => buildCreateIpvlan(b, o));
+    try {
+      this.exchange(op, 'ack', (b) => buildCreateIpvlan(b, o));
+    } catch (err) {
+      throw translateLinkKindError('ipvlan', err);
+    }
     return o.netnsFd === undefined ? this.mustLink(o.name, op) : undefined;
   }
 
   /** An 802.1q VLAN sub-interface of `parent`. */
   createVlan(o: CreateVlanOpts): LinkInfo {
     const op = `link add vlan ${o.name}`;
-    this.exchange(op, 'ack', (b) => buildCreateVlan(b, o));
+    try {
+      this.exchange(op, 'ack', (b) => buildCreateVlan(b, o));
+    } catch (err) {
+      throw translateLinkKindError('vlan', err);
+    }
     return this.mustLink(o.name, op);
   }
 

@@ -17,10 +17,10 @@ export interface LinkInfo {
   /** IFLA_LINK_NETNSID when the peer/lower device lives in another namespace. */
   linkNetnsId?: number;
   operState?: number;
-  /** IFLA_MACVLAN_MODE of a macvlan (MACVLAN_MODE bits). */
-  macvlanMode?: number;
-  /** IFLA_IPVLAN_MODE of an ipvlan (IPVLAN_MODE). */
-  ipvlanMode?: number;
+  /** IFLA_MACVLAN_MODE of a macvlan, by name (a mode this code does not know: its number). */
+  macvlanMode?: MacvlanMode | number;
+  /** IFLA_IPVLAN_MODE of an ipvlan, by name (or its number). */
+  ipvlanMode?: IpvlanMode | number;
   /** IFLA_VLAN_ID of an 802.1q sub-interface. */
   vlanId?: number;
   /** IFLA_IFALIAS: a free-text label (weft marks links it owns with it). */
@@ -106,11 +106,14 @@ export interface CreateVxlanOpts {
   up?: boolean;
 }
 
+export type MacvlanMode = 'private' | 'vepa' | 'bridge' | 'passthru' | 'source';
+export type IpvlanMode = 'l2' | 'l3' | 'l3s';
+
 export interface CreateMacvlanOpts {
   name: string;
   /** ifindex of the parent device (in this namespace). */
   parent: number;
-  mode?: 'private' | 'vepa' | 'bridge' | 'passthru' | 'source';
+  mode?: MacvlanMode;
   mtu?: number;
   mac?: string;
   /** Create it directly in the namespace behind this fd. */
@@ -122,7 +125,7 @@ export interface CreateIpvlanOpts {
   name: string;
   /** ifindex of the parent device (in this namespace). */
   parent: number;
-  mode?: 'l2' | 'l3' | 'l3s';
+  mode?: IpvlanMode;
   flag?: 'bridge' | 'private' | 'vepa';
   mtu?: number;
   /** Create it directly in the namespace behind this fd. */
