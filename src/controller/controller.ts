@@ -110,10 +110,19 @@ export class Controller {
 
   // --- networks
 
-  /** Create a network; `id` (64 hex) is for surfaces whose caller chose it (Docker's NetworkID). */
-  createNetwork(body: unknown, opts: { id?: string } = {}): Promise<NetworkRecord> {
+  /**
+   * Create a network; `id` (64 hex) is for surfaces whose caller chose it (Docker's NetworkID);
+   * `runtimePlaced` for a runtime whose endpoints it places itself (Docker): refused unless the
+   * driver can take such endpoints with these options.
+   */
+  createNetwork(body: unknown, opts: { id?: string; runtimePlaced?: boolean } = {}): Promise<NetworkRecord> {
     if (opts.id !== undefined && !ID_RE.test(opts.id)) throw new InvalidArgumentError('id', 'must be 64 lowercase hex characters');
-    return this.exclusive(() => createNetwork(this.ctx, body, opts.id === undefined ? {} : { id: opts.id }));
+    return this.exclusive(() =>
+      createNetwork(this.ctx, body, {
+        ...(opts.id === undefined ? {} : { id: opts.id }),
+        ...(opts.runtimePlaced ? { runtimePlaced: true } : {}),
+      }),
+    );
   }
 
   removeNetwork(ref: string): Promise<NetworkRecord> {
@@ -268,9 +277,13 @@ export class Controller {
     return this.ctx.drivers.get(net.driver).firewallView?.(net);
   }
 
-  /** Firewall mappings of a sandbox's publications on one of its endpoints. */
+  /**
+   * Firewall mappings of a sandbox's publications on one of its endpoints. A network the
+   * firewall does not see has nothing to publish (macvlan: the endpoint has its own LAN address,
+   * and Docker ignores -p there too); firewallState() filters the same way.
+   */
   sandboxPortMappings(sb: SandboxRecord, net: NetworkRecord, ep: EndpointRecord): FwPortMapping[] {
-    return mappingsFor(sb, net, ep);
+    return this.firewallView(net) === undefined ? [] : mappingsFor(sb, net, ep);
   }
 
   /** The firewall's whole state as the model says it should be (networks + every published port). */

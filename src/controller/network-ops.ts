@@ -81,7 +81,7 @@ function buildPools(
 export async function createNetwork(
   ctx: ControllerContext,
   raw: unknown,
-  opts: { predefined?: boolean; id?: string } = {},
+  opts: { predefined?: boolean; id?: string; runtimePlaced?: boolean } = {},
 ): Promise<NetworkRecord> {
   const input = parseInput(NetworkCreateInput, raw);
   validateName('name', input.name);
@@ -118,6 +118,12 @@ export async function createNetwork(
     rec.options = v.options;
     rec.driverState = v.driverState;
     if (v.ipam) rec.ipam.config = v.ipam;
+    if (opts.runtimePlaced) {
+      const refusal = driver.runtimePlacement
+        ? driver.runtimePlacement.refuse?.(rec)
+        : 'its endpoints cannot be placed by a container runtime (Docker moves the interface Join names)';
+      if (refusal) throw new InvalidArgumentError('driver', `driver "${rec.driver}": ${refusal}`);
+    }
 
     await ctx.records.commitOrConflict(
       {

@@ -47,8 +47,6 @@ export async function publishedClaims(ctx: ControllerContext): Promise<HostPortC
 /** Firewall mappings of a sandbox's publications on one endpoint (one per address family). */
 export function mappingsFor(sb: SandboxRecord, net: NetworkRecord, ep: EndpointRecord): FwPortMapping[] {
   if (!sb.ports?.length || !ep.defaultRoute || net.internal) return [];
-  // A macvlan/ipvlan endpoint has its own address on the LAN: nothing to publish (Docker ignores -p there too).
-  if (net.driver === 'macvlan' || net.driver === 'ipvlan') return [];
   const out: FwPortMapping[] = [];
   for (const cidr of [ep.ipv4, ep.ipv6]) {
     if (!cidr) continue;

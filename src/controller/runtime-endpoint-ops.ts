@@ -76,8 +76,8 @@ export async function createRuntimeEndpoint(
 ): Promise<{ address?: string; mac?: string }> {
   const net = await networkOf(ctx, req.networkId);
   if (await getRecord(ctx.records.store, dockerKeys.endpoint(req.endpointId))) return {};
-  placementOf(ctx, net);
-  const rec: DockerEndpointRecord = { id: req.endpointId, networkId: net.id, mac: '', srcName: IFNAMES.runtimePeer.of(req.endpointId) };
+  const peerNames = placementOf(ctx, net).names?.peer ?? IFNAMES.runtimePeer;
+  const rec: DockerEndpointRecord = { id: req.endpointId, networkId: net.id, mac: '', srcName: peerNames.of(req.endpointId) };
   const chosen: { address?: string; mac?: string } = {};
   if (req.address) rec.address = req.address;
   if (req.addressV6) rec.addressV6 = req.addressV6;
@@ -108,9 +108,11 @@ export async function joinRuntimeEndpoint(ctx: ControllerContext, networkId: str
   const net = await networkOf(ctx, networkId);
   const cur = await runtimeEndpoint(ctx, id);
   const dep = cur.value;
-  const hostIfname = IFNAMES.runtimeHostVeth.of(id);
+  const placement = placementOf(ctx, net);
+  // Without a host end (a macvlan child), the peer itself waits in the host namespace.
+  const hostIfname = placement.names === undefined ? IFNAMES.runtimeHostVeth.of(id) : (placement.names.host?.of(id) ?? dep.srcName);
   const peer: RuntimePeer = { networkId: net.id, hostIfname, peerName: dep.srcName, mac: dep.mac };
-  await placementOf(ctx, net).preparePeer(networkCtx(ctx, net), peer);
+  await placement.preparePeer(networkCtx(ctx, net), peer);
   await putRecord(ctx.records.store, dockerKeys.endpoint(id), { ...dep, sandboxKey, hostIfname }, cur.version);
   const join: RuntimeJoin = { peerName: dep.srcName, ifacePrefix: net.driverState.ifacePrefix ?? 'eth' };
   if (!net.internal) {

@@ -115,6 +115,15 @@ export interface RemoteHost {
  * and `join` then only keeps the host side (the sandbox side is the runtime's).
  */
 export interface RuntimePlacement {
+  /**
+   * Name schemes of what Join makes: `peer` for the interface the runtime moves, `host` for the
+   * end that stays in the host namespace. Absent: a veth pair (IFNAMES.runtimePeer /
+   * runtimeHostVeth). Without `host` nothing stays (a macvlan child): RuntimePeer.hostIfname is
+   * then the peer's own name while it waits in the host namespace.
+   */
+  readonly names?: { peer: IfnameScheme; host?: IfnameScheme };
+  /** Why a network with these options cannot take runtime-placed endpoints (asked when the runtime creates it), if it cannot. */
+  refuse?(net: NetworkRecord): string | undefined;
   /** Make the pair (idempotent: a retried Join finds it). */
   preparePeer(c: NetworkContext, peer: RuntimePeer): Promise<void>;
   /** The sandbox end's name once it is in the namespace at netnsPath (found by MAC), else undefined. */

@@ -32,6 +32,16 @@ export const IFNAMES = {
   runtimeHostVeth: scheme('runtime-host-veth', 'wfd', 'host end of a runtime-placed veth (runtime endpoint id)'),
   /** The other end, in the host namespace until the runtime moves and renames it (Docker endpoint id). */
   runtimePeer: scheme('runtime-peer', 'wfc', 'sandbox end of a runtime-placed veth before the runtime moves it'),
+  /** Parent weft makes for a macvlan network given no `-o parent` (network id); Docker makes a dummy instead. */
+  macvlanParent: scheme('macvlan-parent', 'wfm', 'private parent of a macvlan network without a parent (network id)'),
+  /** The same for an ipvlan network (network id). */
+  ipvlanParent: scheme('ipvlan-parent', 'wfi', 'private parent of an ipvlan network without a parent (network id)'),
+  /** macvlan in the host namespace through which the host reaches the network's children (network id). */
+  macvlanShim: scheme('macvlan-shim', 'wfs', 'host shim of a macvlan network (network id)'),
+  /** Short-lived macvlan that sends ARP probes before an address is handed out (random id). */
+  lanProbe: scheme('lan-probe', 'wfp', 'macvlan sending ARP probes of the LAN, deleted right after'),
+  /** macvlan child waiting in the host namespace for a container runtime to move it (runtime endpoint id). */
+  macvlanRuntimeChild: scheme('macvlan-runtime-child', 'wfr', 'macvlan child of a runtime-placed endpoint before the runtime moves it'),
 } as const satisfies Record<string, IfnameScheme>;
 
 export const ALL_SCHEMES: readonly IfnameScheme[] = Object.values(IFNAMES);
