@@ -6,83 +6,90 @@
  * The kernel's support is detected before anything is created: a kernel without ipvlan (this
  * project's machine) refuses the network with a KernelUnsupportedError naming the module.
  */
-import type { Driver, DriverContext, EndpointContext, NetworkValidation } from '../driver.js';
+import type { Driver, DriverInvariants, EndpointContext, NetworkContext, NetworkValidation } from '../driver.js';
 import type { NetworkRecord } from '../../model/types.js';
-import { requireLinkKind, translateLinkKindError } from '../../kernel/link-support.js';
+import { ErrorList } from '../../errors.js';
+import { IFNAMES } from '../ifnames.js';
 import { parseIpvlanOptions, type IpvlanFlag, type IpvlanMode } from './ipvlan-options.js';
-import { assertParentFree, parentStateOf } from '../macvlan/parent-spec.js';
-import { privateParentName } from '../macvlan/names.js';
-import { ensureParent, liveParent, parentProblems, removeOwnedParent } from '../macvlan/parent-link.js';
-import { childProblems, configureChild, existingChild, removeChild } from '../macvlan/underlay-child.js';
+import { assertParentFree, parentStateOf } from '../underlay/parent-spec.js';
+import { ensureParent, liveParent, removeOwnedParent } from '../underlay/parent-link.js';
+import { configureChild, existingChild, removeChild } from '../underlay/underlay-child.js';
+import { childInvariant, noOrphansInvariant, parentInvariant } from '../underlay/underlay-invariants.js';
+
+const l3 = (net: NetworkRecord): boolean => net.driverState.mode !== 'l2';
 
 export class IpvlanDriver implements Driver {
   readonly name = 'ipvlan';
+  readonly scope = 'local';
   readonly usesIpam = true;
   readonly userCreatable = true;
+  readonly ownedNames = [IFNAMES.ipvlanParent];
+  readonly invariants: DriverInvariants = {
+    network: [parentInvariant('ipvlan', (c) => this.networkUp(c))],
+    endpoint: [childInvariant('ipvlan', { defaultViaDevice: (c) => l3(c.network) }, (c) => this.join(c))],
+    host: [
+      noOrphansInvariant('ipvlan', 'every private parent of an ipvlan network (wfi…) belongs to a network', [
+        {
+          scheme: IFNAMES.ipvlanParent,
+          kind: 'bridge',
+          wanted: (m) => new Set(m.networks.filter((n) => n.driver === 'ipvlan').map((n) => n.driverState.parent ?? '')),
+        },
+      ]),
+    ],
+  };
 
   validate(net: NetworkRecord, others: readonly NetworkRecord[]): NetworkValidation {
     const o = parseIpvlanOptions(net.options);
-    const state: Record<string, string> = { ...parentStateOf(o.parent, privateParentName(net.id)), mode: o.mode, flag: o.flag };
+    const state: Record<string, string> = { ...parentStateOf(o.parent, IFNAMES.ipvlanParent.of(net.id)), mode: o.mode, flag: o.flag };
     assertParentFree(net, state.parent!, others);
     return { options: net.options, driverState: state };
   }
 
-  private l3(net: NetworkRecord): boolean {
-    return net.driverState.mode !== 'l2';
-  }
-
-  async setup(ctx: DriverContext, net: NetworkRecord): Promise<void> {
+  async networkUp(c: NetworkContext): Promise<void> {
     // Asked first, in a scratch namespace: on a kernel without ipvlan nothing is created here.
-    await requireLinkKind('ipvlan');
-    ensureParent(ctx.kernel.host(), net);
+    await c.kernel.requireLinkKind('ipvlan');
+    ensureParent(c.kernel.host(), c.network);
   }
 
-  async teardown(ctx: DriverContext, net: NetworkRecord): Promise<void> {
-    removeOwnedParent(ctx.kernel.host(), net);
+  async networkDown(c: NetworkContext): Promise<void> {
+    removeOwnedParent(c.kernel.host(), c.network);
   }
 
-  async check(ctx: DriverContext, net: NetworkRecord): Promise<string[]> {
-    return parentProblems(ctx.kernel.host(), net);
+  /** Every ipvlan child has its parent's MAC. */
+  fixedMac(c: NetworkContext): string | undefined {
+    return liveParent(c.kernel.host(), c.network).mac;
   }
 
-  fixedMac(ctx: DriverContext, net: NetworkRecord): string | undefined {
-    return liveParent(ctx.kernel.host(), net).mac;
-  }
-
-  async setupEndpoint(ctx: EndpointContext): Promise<void> {
-    const { network: net, endpoint: ep, sandbox: sb } = ctx;
-    const rt = ctx.kernel.host();
+  async join(c: EndpointContext): Promise<void> {
+    const { network: net, endpoint: ep, sandbox: sb } = c;
+    const rt = c.kernel.host();
     const parent = liveParent(rt, net);
-    const inner = await ctx.kernel.inNetns(sb.netnsPath);
+    const inner = await c.kernel.inNetns(sb.netnsPath);
     let created = false;
     try {
-      if (!existingChild(inner, ctx, 'ipvlan')) {
-        try {
-          rt.createIpvlan({
-            name: ep.ifname,
-            parent: parent.index,
-            mode: net.driverState.mode as IpvlanMode,
-            flag: net.driverState.flag as IpvlanFlag,
-            netnsFd: await ctx.kernel.netnsFd(sb.netnsPath),
-            up: false,
-          });
-        } catch (err) {
-          throw translateLinkKindError('ipvlan', err);
-        }
+      if (!existingChild(inner, c, 'ipvlan')) {
+        // A kernel without ipvlan refuses with KernelUnsupportedError.
+        rt.createIpvlan({
+          name: ep.ifname,
+          parent: parent.index,
+          mode: net.driverState.mode as IpvlanMode,
+          flag: net.driverState.flag as IpvlanFlag,
+          netnsFd: await c.kernel.netnsFd(sb.netnsPath),
+          up: false,
+        });
         created = true;
       }
-      await configureChild(inner, ctx, { defaultViaDevice: this.l3(net) });
+      await configureChild(inner, c, { defaultViaDevice: l3(net) });
     } catch (err) {
-      if (created) inner.deleteLink(ep.ifname, { ignoreMissing: true });
-      throw err;
+      if (!created) throw err;
+      const undo = new ErrorList(`join of ${sb.name} to ${net.name} failed and its rollback too`);
+      undo.add(err);
+      await undo.run(() => inner.deleteLink(ep.ifname, { ignoreMissing: true }));
+      throw undo.combined();
     }
   }
 
-  async teardownEndpoint(ctx: EndpointContext): Promise<void> {
-    await removeChild(ctx, 'ipvlan');
-  }
-
-  async checkEndpoint(ctx: EndpointContext): Promise<string[]> {
-    return childProblems(ctx, 'ipvlan', { defaultViaDevice: this.l3(ctx.network) });
+  async leave(c: EndpointContext): Promise<void> {
+    await removeChild(c, 'ipvlan');
   }
 }

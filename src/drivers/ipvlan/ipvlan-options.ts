@@ -1,6 +1,6 @@
 /** The ipvlan driver's `-o` options, Docker's names. Pure. */
 import { InvalidArgumentError } from '../../errors.js';
-import { parseParent, type ParentSpec } from '../macvlan/parent-spec.js';
+import { parseParent, type ParentSpec } from '../underlay/parent-spec.js';
 
 export const IPVLAN_OPTIONS = { parent: 'parent', mode: 'ipvlan_mode', flag: 'ipvlan_flag' } as const;
 const KNOWN = new Set<string>(Object.values(IPVLAN_OPTIONS));

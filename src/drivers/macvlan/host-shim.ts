@@ -8,14 +8,21 @@
  * one host route per endpoint through it (a route for the whole subnet would clash with the
  * host's own connected route when the host has an address on the same LAN).
  */
-import type { Rtnl } from '../../kernel/netlink/rtnl.js';
-import type { KernelPort } from '../../kernel/kernel-port.js';
+import type { KernelPort, NetlinkPort } from '../../kernel/kernel-port.js';
 import type { LinkInfo } from '../../kernel/netlink/types.js';
 import type { EndpointRecord, NetworkRecord } from '../../model/types.js';
 import { ConflictError } from '../../errors.js';
 import { SHIM_AUX_NAME } from './macvlan-options.js';
-import { isOwned, ownerAlias, shimMacOf, shimName } from './names.js';
-import { quietIpv6 } from './parent-link.js';
+import { IFNAMES } from '../ifnames.js';
+import { isOwned, ownerAlias } from '../underlay/owner-alias.js';
+import { quietIpv6 } from '../underlay/quiet-ipv6.js';
+
+const shimName = (networkId: string): string => IFNAMES.macvlanShim.of(networkId);
+
+/** Locally administered unicast MAC derived from the network id (stable across restarts). */
+export function shimMacOf(networkId: string): string {
+  return ['06', ...(networkId.slice(0, 10).match(/../g) ?? [])].join(':');
+}
 
 const hostCidr = (addr: string): string => `${addr}/${addr.includes(':') ? 128 : 32}`;
 
@@ -37,31 +44,33 @@ export async function ensureShim(kernel: KernelPort, net: NetworkRecord, parent:
   const rt = kernel.host();
   const name = shimName(net.id);
   let link = rt.link(name);
-  let created = false;
-  if (link && !isOwned(link.alias, 'shim', net.id))
+  // No alias at all: weft's own shim from a run that died between creating and marking it.
+  if (link && (link.kind !== 'macvlan' || (link.alias !== undefined && !isOwned(link.alias, 'shim', net.id))))
     throw new ConflictError('parent', `interface ${name} exists but is not weft's host shim`);
-  if (!link) {
-    link = rt.createMacvlan({ name, parent: parent.index, mode: 'bridge', mac: shimMacOf(net.id), up: false })!;
-    created = true;
-    rt.setLink(link.index, { alias: ownerAlias('shim', net.id) });
-    quietIpv6(() => rt.setLink(link!.index, { ipv6AddrGenNone: true }));
-  }
+  const created = !link;
+  link ??= rt.createMacvlan({ name, parent: parent.index, mode: 'bridge', mac: shimMacOf(net.id), up: false })!;
+  const index = link.index;
   try {
-    if (created) {
-      await kernel.setSysctl(undefined, `net.ipv4.conf.${name}.arp_ignore`, '1');
-      await kernel.setSysctl(undefined, `net.ipv4.conf.${name}.arp_announce`, '2');
-    }
-    const have = new Set(rt.addresses(link.index).map((a) => a.cidr));
-    for (const cidr of shimAddresses(net)) if (!have.has(cidr)) rt.addAddress(link.index, cidr, { nodad: true });
-    if (!link.up) rt.setLink(link.index, { up: true });
+    if (link.alias === undefined) rt.setLink(index, { alias: ownerAlias('shim', net.id) });
+    if (created) quietIpv6(() => rt.setLink(index, { ipv6AddrGenNone: true }));
+    await kernel.setSysctl(undefined, `net.ipv4.conf.${name}.arp_ignore`, '1');
+    await kernel.setSysctl(undefined, `net.ipv4.conf.${name}.arp_announce`, '2');
+    const have = new Set(rt.addresses(index).map((a) => a.cidr));
+    for (const cidr of shimAddresses(net)) if (!have.has(cidr)) rt.addAddress(index, cidr, { nodad: true });
+    if (!link.up) rt.setLink(index, { up: true });
   } catch (err) {
-    if (created) rt.deleteLink(link.index, { ignoreMissing: true });
+    if (!created) throw err;
+    try {
+      rt.deleteLink(index, { ignoreMissing: true });
+    } catch (undo) {
+      throw new AggregateError([err, undo], `host shim ${name}: set-up failed and so did its removal`);
+    }
     throw err;
   }
   return created;
 }
 
-export function removeShim(rt: Rtnl, net: NetworkRecord): void {
+export function removeShim(rt: NetlinkPort, net: NetworkRecord): void {
   const link = rt.link(shimName(net.id));
   // Its per-endpoint routes go with it.
   if (link && isOwned(link.alias, 'shim', net.id)) rt.deleteLink(link.index, { ignoreMissing: true });
@@ -79,7 +88,7 @@ function routesOf(net: NetworkRecord, ep: EndpointRecord, shim: LinkInfo): { dst
     });
 }
 
-export function ensureShimRoutes(rt: Rtnl, net: NetworkRecord, ep: EndpointRecord): void {
+export function ensureShimRoutes(rt: NetlinkPort, net: NetworkRecord, ep: EndpointRecord): void {
   const shim = rt.link(shimName(net.id));
   if (!shim) return; // the network's setup (or the next resync) makes it, then comes back here
   for (const r of routesOf(net, ep, shim)) {
@@ -89,13 +98,13 @@ export function ensureShimRoutes(rt: Rtnl, net: NetworkRecord, ep: EndpointRecor
   }
 }
 
-export function removeShimRoutes(rt: Rtnl, net: NetworkRecord, ep: EndpointRecord): void {
+export function removeShimRoutes(rt: NetlinkPort, net: NetworkRecord, ep: EndpointRecord): void {
   const shim = rt.link(shimName(net.id));
   if (!shim) return;
   for (const r of routesOf(net, ep, shim)) rt.deleteRoute({ dst: r.dst, oif: r.oif }, { ignoreMissing: true });
 }
 
-export function shimProblems(rt: Rtnl, net: NetworkRecord): string[] {
+export function shimProblems(rt: NetlinkPort, net: NetworkRecord): string[] {
   const name = shimName(net.id);
   const link = rt.link(name);
   if (!link) return [`network ${net.name}: host shim ${name} is missing`];
@@ -106,7 +115,7 @@ export function shimProblems(rt: Rtnl, net: NetworkRecord): string[] {
   return out;
 }
 
-export function shimRouteProblems(rt: Rtnl, net: NetworkRecord, ep: EndpointRecord, who: string): string[] {
+export function shimRouteProblems(rt: NetlinkPort, net: NetworkRecord, ep: EndpointRecord, who: string): string[] {
   const shim = rt.link(shimName(net.id));
   if (!shim) return [];
   return routesOf(net, ep, shim)

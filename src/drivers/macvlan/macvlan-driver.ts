@@ -2,107 +2,98 @@
  * macvlan driver (Docker's `-d macvlan`): sandboxes appear directly on the parent's LAN, each
  * with its own MAC, its address from the LAN's subnet and the LAN's router as gateway. The
  * network owns no bridge and puts no address on the host. Per endpoint, one macvlan child of
- * the parent is created directly in the sandbox's namespace under its final name. See README.md
- * for the kernel objects and the modes.
+ * the parent is created directly in the sandbox's namespace under its final name; Docker's
+ * endpoints are the one variant (runtime-child.ts). See README.md for the kernel objects and
+ * the modes.
  */
-import type { Driver, DriverContext, EndpointContext, NetworkValidation } from '../driver.js';
+import type { Driver, EndpointContext, NetworkContext, NetworkValidation } from '../driver.js';
 import type { NetworkRecord } from '../../model/types.js';
-import { ConflictError, KernelError } from '../../errors.js';
-import { MACVLAN_MODE } from '../../kernel/netlink/constants.js';
+import { ConflictError, ErrorList, KernelError } from '../../errors.js';
+import { IFNAMES } from '../ifnames.js';
 import { macvlanStateOf, parseMacvlanOptions, reserveShimAddresses, type MacvlanMode } from './macvlan-options.js';
-import { assertParentFree, parentStateOf } from './parent-spec.js';
-import { privateParentName } from './names.js';
-import { ensureParent, liveParent, parentProblems, removeOwnedParent } from './parent-link.js';
-import { ensureShim, ensureShimRoutes, removeShim, removeShimRoutes, shimProblems, shimRouteProblems } from './host-shim.js';
-import { childProblems, configureChild, existingChild, removeChild } from './underlay-child.js';
-import { probeLan, sweepProbeLinks } from './lan-probe.js';
+import { assertParentFree, parentStateOf } from '../underlay/parent-spec.js';
+import { ensureParent, liveParent, removeOwnedParent } from '../underlay/parent-link.js';
+import { configureChild, existingChild, removeChild } from '../underlay/underlay-child.js';
+import { ensureShim, ensureShimRoutes, removeShim, removeShimRoutes } from './host-shim.js';
+import { probeLan } from './lan-probe.js';
+import { macvlanInvariants } from './macvlan-invariants.js';
+import { macvlanRuntimePlacement } from './runtime-child.js';
 
 const EINVAL = 22;
 
 export class MacvlanDriver implements Driver {
   readonly name = 'macvlan';
+  readonly scope = 'local';
   readonly usesIpam = true;
   readonly userCreatable = true;
+  readonly ownedNames = [IFNAMES.macvlanParent, IFNAMES.macvlanShim, IFNAMES.lanProbe, IFNAMES.macvlanRuntimeChild];
+  readonly invariants = macvlanInvariants(this);
+  readonly runtimePlacement = macvlanRuntimePlacement;
 
   validate(net: NetworkRecord, others: readonly NetworkRecord[]): NetworkValidation {
     const o = parseMacvlanOptions(net.options);
-    const state = { ...parentStateOf(o.parent, privateParentName(net.id)), ...macvlanStateOf(o) };
+    const state = { ...parentStateOf(o.parent, IFNAMES.macvlanParent.of(net.id)), ...macvlanStateOf(o) };
     assertParentFree(net, state.parent!, others);
     return { options: net.options, driverState: state, ...(o.hostShim ? { ipam: reserveShimAddresses(net.ipam.config) } : {}) };
   }
 
-  async setup(ctx: DriverContext, net: NetworkRecord): Promise<void> {
-    const rt = ctx.kernel.host();
+  async networkUp(c: NetworkContext): Promise<void> {
+    const net = c.network;
+    const rt = c.kernel.host();
     const { link: parent, created } = ensureParent(rt, net);
     try {
-      sweepProbeLinks(rt, net);
-      if (net.driverState.hostShim === 'true') await ensureShim(ctx.kernel, net, parent);
+      if (net.driverState.hostShim === 'true') await ensureShim(c.kernel, net, parent);
     } catch (err) {
-      if (created) removeOwnedParent(rt, net);
-      throw err;
+      if (!created) throw err;
+      const undo = new ErrorList(`network ${net.name}: set-up failed and removing its parent failed too`);
+      undo.add(err);
+      await undo.run(() => removeOwnedParent(rt, net));
+      throw undo.combined();
     }
   }
 
-  async teardown(ctx: DriverContext, net: NetworkRecord): Promise<void> {
-    const rt = ctx.kernel.host();
-    const errors: unknown[] = [];
-    for (const step of [() => removeShim(rt, net), () => sweepProbeLinks(rt, net), () => removeOwnedParent(rt, net)]) {
-      try {
-        step();
-      } catch (err) {
-        errors.push(err);
-      }
-    }
-    if (errors.length === 1) throw errors[0];
-    if (errors.length > 1) throw new AggregateError(errors, `teardown of network ${net.name}: ${errors.length} steps failed`);
+  async networkDown(c: NetworkContext): Promise<void> {
+    const rt = c.kernel.host();
+    const errors = new ErrorList(`network ${c.network.name}: removing its kernel objects`);
+    await errors.run(() => removeShim(rt, c.network));
+    await errors.run(() => removeOwnedParent(rt, c.network));
+    errors.throwIfAny();
   }
 
-  async check(ctx: DriverContext, net: NetworkRecord): Promise<string[]> {
-    const rt = ctx.kernel.host();
-    const problems = parentProblems(rt, net);
-    if (net.driverState.hostShim === 'true') problems.push(...shimProblems(rt, net));
-    return problems;
-  }
-
-  fixedMac(ctx: DriverContext, net: NetworkRecord): string | undefined {
+  fixedMac(c: NetworkContext): string | undefined {
     // A passthru child takes the parent's MAC whatever it is given; setting another one on it
     // would change the parent's.
-    if (net.driverState.mode !== 'passthru') return undefined;
-    return liveParent(ctx.kernel.host(), net).mac;
+    if (c.network.driverState.mode !== 'passthru') return undefined;
+    return liveParent(c.kernel.host(), c.network).mac;
   }
 
-  async addressInUse(ctx: DriverContext, net: NetworkRecord, family: 4 | 6, address: string): Promise<string | undefined> {
+  async addressInUse(c: NetworkContext, family: 4 | 6, address: string): Promise<string | undefined> {
+    const net = c.network;
     if (net.driverState.probe !== 'true' || family !== 4) return undefined;
-    const rt = ctx.kernel.host();
-    const parent = liveParent(rt, net);
+    const parent = liveParent(c.kernel.host(), net);
     try {
-      return await probeLan(rt, net, parent, address, Number(net.driverState.probeTimeoutMs));
+      return await probeLan(c.kernel, net, parent, address, Number(net.driverState.probeTimeoutMs));
     } catch (err) {
       // The probe is one more macvlan on the parent: a passthru parent that has its child refuses it.
-      throw this.passthruTaken(net, parent.name, err);
+      throw passthruTaken(net, parent.name, err);
     }
   }
 
-  /** The clear error for a second child on a passthru parent (the kernel says only EINVAL). */
-  private passthruTaken(net: NetworkRecord, parent: string, err: unknown): unknown {
-    if (net.driverState.mode === 'passthru' && err instanceof KernelError && err.errno === EINVAL)
-      return new ConflictError(
-        'network',
-        `network ${net.name} is in passthru mode: its parent ${parent} takes one child only, and has one`,
-      );
-    return err;
-  }
-
-  async setupEndpoint(ctx: EndpointContext): Promise<void> {
-    const { network: net, endpoint: ep, sandbox: sb } = ctx;
-    const rt = ctx.kernel.host();
+  async join(c: EndpointContext): Promise<void> {
+    const { network: net, endpoint: ep, sandbox: sb } = c;
+    const rt = c.kernel.host();
+    // Docker's child is Docker's once moved: weft keeps only the host's route to it.
+    if (ep.placement === 'runtime') {
+      if (net.driverState.hostShim === 'true') ensureShimRoutes(rt, net, ep);
+      return;
+    }
     const parent = liveParent(rt, net);
-    const inner = await ctx.kernel.inNetns(sb.netnsPath);
+    const inner = await c.kernel.inNetns(sb.netnsPath);
     const mode = net.driverState.mode as MacvlanMode;
     let created = false;
     try {
-      if (!existingChild(inner, ctx, 'macvlan')) {
-        const nsFd = await ctx.kernel.netnsFd(sb.netnsPath);
+      if (!existingChild(inner, c, 'macvlan')) {
+        const nsFd = await c.kernel.netnsFd(sb.netnsPath);
         try {
           rt.createMacvlan({
             name: ep.ifname,
@@ -113,47 +104,34 @@ export class MacvlanDriver implements Driver {
             ...(mode !== 'passthru' && ep.macAddress ? { mac: ep.macAddress } : {}),
           });
         } catch (err) {
-          throw this.passthruTaken(net, parent.name, err);
+          throw passthruTaken(net, parent.name, err);
         }
         created = true;
       }
       const probe = net.driverState.probe === 'true';
-      await configureChild(inner, ctx, probe ? { dadTimeoutMs: Number(net.driverState.probeTimeoutMs) } : {});
+      await configureChild(inner, c, probe ? { dadTimeoutMs: Number(net.driverState.probeTimeoutMs) } : {});
       if (net.driverState.hostShim === 'true') ensureShimRoutes(rt, net, ep);
     } catch (err) {
-      if (created) {
-        try {
-          inner.deleteLink(ep.ifname, { ignoreMissing: true });
-        } catch (undo) {
-          throw new AggregateError([err, undo], `join of ${sb.name} to ${net.name} failed and its rollback too`);
-        }
-      }
-      throw err;
+      if (!created) throw err;
+      // What this call made goes; the controller undoes the rest.
+      const undo = new ErrorList(`join of ${sb.name} to ${net.name} failed and its rollback too`);
+      undo.add(err);
+      await undo.run(() => inner.deleteLink(ep.ifname, { ignoreMissing: true }));
+      throw undo.combined();
     }
   }
 
-  async teardownEndpoint(ctx: EndpointContext): Promise<void> {
-    const errors: unknown[] = [];
-    if (ctx.network.driverState.hostShim === 'true') {
-      try {
-        removeShimRoutes(ctx.kernel.host(), ctx.network, ctx.endpoint);
-      } catch (err) {
-        errors.push(err);
-      }
-    }
-    await removeChild(ctx, 'macvlan').catch((err: unknown) => errors.push(err));
-    if (errors.length > 0) throw errors.length === 1 ? errors[0] : new AggregateError(errors, 'endpoint teardown failed');
+  async leave(c: EndpointContext): Promise<void> {
+    const errors = new ErrorList(`leave of ${c.sandbox.name} from ${c.network.name}`);
+    if (c.network.driverState.hostShim === 'true') await errors.run(() => removeShimRoutes(c.kernel.host(), c.network, c.endpoint));
+    await errors.run(() => removeChild(c, 'macvlan'));
+    errors.throwIfAny();
   }
+}
 
-  async checkEndpoint(ctx: EndpointContext): Promise<string[]> {
-    const { network: net, endpoint: ep, sandbox: sb } = ctx;
-    const problems = await childProblems(ctx, 'macvlan');
-    const inner = await ctx.kernel.inNetns(sb.netnsPath);
-    const link = inner.link(ep.ifname);
-    const want = MACVLAN_MODE[net.driverState.mode as MacvlanMode];
-    if (link?.kind === 'macvlan' && link.macvlanMode !== undefined && link.macvlanMode !== want)
-      problems.push(`endpoint ${sb.name}/${net.name}: ${ep.ifname} is not in ${net.driverState.mode} mode`);
-    if (net.driverState.hostShim === 'true') problems.push(...shimRouteProblems(ctx.kernel.host(), net, ep, `${sb.name}/${net.name}`));
-    return problems;
-  }
+/** The clear error for a second child on a passthru parent (the kernel says only EINVAL). */
+function passthruTaken(net: NetworkRecord, parent: string, err: unknown): unknown {
+  if (net.driverState.mode === 'passthru' && err instanceof KernelError && err.errno === EINVAL)
+    return new ConflictError('network', `network ${net.name} is in passthru mode: its parent ${parent} takes one child only, and has one`);
+  return err;
 }

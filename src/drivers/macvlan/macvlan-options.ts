@@ -5,7 +5,7 @@ import type { IpamPoolConfig } from '../../model/types.js';
 import { reservedAddresses } from '../../ipam/allocator.js';
 import { formatAddress } from '../../ipam/address.js';
 import { cidrSize, hostRange, parseCidr } from '../../ipam/cidr.js';
-import { parseParent, type ParentSpec } from './parent-spec.js';
+import { parseParent, type ParentSpec } from '../underlay/parent-spec.js';
 
 export const MACVLAN_OPTIONS = {
   parent: 'parent',

@@ -5,33 +5,24 @@
  * 802.1q sub-interface for "eth0.10", or a private bridge for a network without a parent —
  * carries weft's alias and is removed with the network.
  */
-import type { Rtnl } from '../../kernel/netlink/rtnl.js';
+import type { NetlinkPort } from '../../kernel/kernel-port.js';
 import type { LinkInfo } from '../../kernel/netlink/types.js';
 import type { NetworkRecord } from '../../model/types.js';
 import { ConflictError, InvalidArgumentError, KernelError } from '../../errors.js';
-import { translateLinkKindError } from '../../kernel/link-support.js';
-import { isOwned, ownerAlias, type OwnedRole } from './names.js';
+import { isOwned, ownerAlias, type OwnedRole } from './owner-alias.js';
+import { quietIpv6 } from './quiet-ipv6.js';
 
 const roleOf = (net: NetworkRecord): OwnedRole => (net.driverState.parentKind === 'private' ? 'private-parent' : 'vlan-parent');
 
-/** IPv6 tuning is an optimisation: a kernel booted without IPv6 refuses it, and that is fine. */
-export function quietIpv6(fn: () => void): void {
-  try {
-    fn();
-  } catch {
-    /* no IPv6 in this kernel */
-  }
-}
-
 /** Mark a link weft just created as its own, keep it quiet (no IPv6 link-local) and bring it up. */
-function adopt(rt: Rtnl, link: LinkInfo, role: OwnedRole, net: NetworkRecord): void {
+function adopt(rt: NetlinkPort, link: LinkInfo, role: OwnedRole, net: NetworkRecord): void {
   rt.setLink(link.index, { alias: ownerAlias(role, net.id) });
   quietIpv6(() => rt.setLink(link.index, { ipv6AddrGenNone: true }));
   rt.setLink(link.index, { up: true });
 }
 
 /** Create the network's private parent or 802.1q sub-interface; the caller has checked it is absent. */
-function createOwnedParent(rt: Rtnl, net: NetworkRecord): LinkInfo {
+function createOwnedParent(rt: NetlinkPort, net: NetworkRecord): LinkInfo {
   const s = net.driverState;
   const name = s.parent!;
   let link: LinkInfo;
@@ -46,16 +37,17 @@ function createOwnedParent(rt: Rtnl, net: NetworkRecord): LinkInfo {
     const base = rt.link(s.vlanBase);
     if (!base) throw new InvalidArgumentError('parent', `interface ${name} does not exist, nor does its base interface ${s.vlanBase}`);
     if (!base.up) throw new InvalidArgumentError('parent', `base interface ${s.vlanBase} of ${name} is down; bring it up first`);
-    try {
-      link = rt.createVlan({ name, parent: base.index, vlanId: Number(s.vlanId), up: false });
-    } catch (err) {
-      throw translateLinkKindError('vlan', err);
-    }
+    // A kernel without 802.1q refuses with KernelUnsupportedError.
+    link = rt.createVlan({ name, parent: base.index, vlanId: Number(s.vlanId), up: false });
   }
   try {
     adopt(rt, link, roleOf(net), net);
   } catch (err) {
-    rt.deleteLink(link.index, { ignoreMissing: true });
+    try {
+      rt.deleteLink(link.index, { ignoreMissing: true });
+    } catch (undo) {
+      throw new AggregateError([err, undo], `parent ${name} of network ${net.name}: set-up failed and so did its removal`);
+    }
     throw err;
   }
   return rt.link(link.index) ?? link;
@@ -65,7 +57,7 @@ function createOwnedParent(rt: Rtnl, net: NetworkRecord): LinkInfo {
  * The parent link, ready for children: an owned one is (re-)created if missing; a given one
  * must exist and be up. `created` says whether this call made it (for the caller's rollback).
  */
-export function ensureParent(rt: Rtnl, net: NetworkRecord): { link: LinkInfo; created: boolean } {
+export function ensureParent(rt: NetlinkPort, net: NetworkRecord): { link: LinkInfo; created: boolean } {
   const name = net.driverState.parent!;
   const cur = rt.link(name);
   if (!cur) {
@@ -74,8 +66,14 @@ export function ensureParent(rt: Rtnl, net: NetworkRecord): { link: LinkInfo; cr
     return { link: createOwnedParent(rt, net), created: true };
   }
   const owned = isOwned(cur.alias, roleOf(net), net.id);
-  if (net.driverState.parentKind === 'private' && !owned)
+  if (net.driverState.parentKind === 'private' && !owned) {
+    // A bridge under this network's own name and no alias: weft made it and died before marking it.
+    if (cur.alias === undefined && cur.kind === 'bridge') {
+      adopt(rt, cur, 'private-parent', net);
+      return { link: rt.link(cur.index) ?? cur, created: false };
+    }
     throw new ConflictError('parent', `interface ${name} exists but was not made by weft for network ${net.name}`);
+  }
   if (!cur.up) {
     // Only weft's own parent is brought up; a given one is the user's to manage.
     if (!owned)
@@ -90,7 +88,7 @@ export function ensureParent(rt: Rtnl, net: NetworkRecord): { link: LinkInfo; cr
 }
 
 /** The parent as it is now, for endpoints: exists and up, or a clear error. */
-export function liveParent(rt: Rtnl, net: NetworkRecord): LinkInfo {
+export function liveParent(rt: NetlinkPort, net: NetworkRecord): LinkInfo {
   const p = rt.link(net.driverState.parent!);
   if (!p) throw new KernelError('endpoint join', `parent interface ${net.driverState.parent} of network ${net.name} does not exist`);
   if (!p.up) throw new KernelError('endpoint join', `parent interface ${net.driverState.parent} of network ${net.name} is down`);
@@ -98,12 +96,12 @@ export function liveParent(rt: Rtnl, net: NetworkRecord): LinkInfo {
 }
 
 /** Delete the parent only if weft made it for this network (its alias says so). */
-export function removeOwnedParent(rt: Rtnl, net: NetworkRecord): void {
+export function removeOwnedParent(rt: NetlinkPort, net: NetworkRecord): void {
   const cur = rt.link(net.driverState.parent!);
   if (cur && isOwned(cur.alias, roleOf(net), net.id)) rt.deleteLink(cur.index, { ignoreMissing: true });
 }
 
-export function parentProblems(rt: Rtnl, net: NetworkRecord): string[] {
+export function parentProblems(rt: NetlinkPort, net: NetworkRecord): string[] {
   const name = net.driverState.parent!;
   const p = rt.link(name);
   if (!p) return [`network ${net.name}: parent interface ${name} is missing`];

@@ -5,16 +5,15 @@
  * it on a healthy endpoint changes nothing (resync and Docker adoption rely on that).
  */
 import type { EndpointContext } from '../driver.js';
-import type { Rtnl } from '../../kernel/netlink/rtnl.js';
+import type { NetlinkPort } from '../../kernel/kernel-port.js';
 import type { LinkInfo } from '../../kernel/netlink/types.js';
 import { AddressInUseError, ConflictError, KernelError } from '../../errors.js';
-import { waitForDad } from '../../kernel/ipv6-dad.js';
-import { quietIpv6 } from './parent-link.js';
+import { quietIpv6 } from './quiet-ipv6.js';
 
 export type ChildKind = 'macvlan' | 'ipvlan';
 
 /** The sandbox's interface of this endpoint if it is a child of the right kind; refuses someone else's. */
-export function existingChild(inner: Rtnl, ctx: EndpointContext, kind: ChildKind): LinkInfo | undefined {
+export function existingChild(inner: NetlinkPort, ctx: EndpointContext, kind: ChildKind): LinkInfo | undefined {
   const l = inner.link(ctx.endpoint.ifname);
   if (l && l.kind !== kind)
     throw new ConflictError(
@@ -29,7 +28,7 @@ export function existingChild(inner: Rtnl, ctx: EndpointContext, kind: ChildKind
  * kernel's duplicate address detection and a duplicate is refused (the probe option).
  */
 export async function configureChild(
-  inner: Rtnl,
+  inner: NetlinkPort,
   ctx: EndpointContext,
   o: {
     dadTimeoutMs?: number;
@@ -49,7 +48,7 @@ export async function configureChild(
     if (!ep.ipv6) quietIpv6(() => inner.setLink(link.index, { ipv6AddrGenNone: true }));
     inner.setLink(link.index, { up: true });
   }
-  if (dad && (await waitForDad(inner, link.index, ep.ipv6!, o.dadTimeoutMs! + 2000)) === 'duplicate')
+  if (dad && (await ctx.kernel.waitForDad(sb.netnsPath, link.index, ep.ipv6!, o.dadTimeoutMs! + 2000)) === 'duplicate')
     throw new AddressInUseError(`${ep.ipv6!.split('/')[0]} (another host on the LAN failed IPv6 duplicate address detection for it)`);
   if (ep.defaultRoute && !net.internal) {
     // Read before writing: a resync must not rewrite (and re-announce) a route that is fine.
@@ -88,6 +87,10 @@ export async function childProblems(ctx: EndpointContext, kind: ChildKind, o: { 
   if (!link) return [`${who}: ${ep.ifname} missing in sandbox`];
   const problems: string[] = [];
   if (link.kind !== kind) problems.push(`${who}: ${ep.ifname} is a ${link.kind ?? 'device'}, not a ${kind}`);
+  // Reported, not repaired: a child's mode is fixed when it is made, and re-making it would cut traffic.
+  const mode = kind === 'macvlan' ? link.macvlanMode : link.ipvlanMode;
+  if (link.kind === kind && mode !== undefined && mode !== net.driverState.mode)
+    problems.push(`${who}: ${ep.ifname} is in ${kind} mode ${mode}, not ${net.driverState.mode}`);
   if (!link.up) problems.push(`${who}: ${ep.ifname} is down`);
   const have = new Set(inner.addresses(link.index).map((a) => a.cidr));
   for (const a of [ep.ipv4, ep.ipv6]) if (a && !have.has(a)) problems.push(`${who}: address ${a} missing`);
