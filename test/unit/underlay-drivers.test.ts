@@ -12,18 +12,19 @@ import { buildCreateIpvlan, buildCreateMacvlan, buildCreateVlan, buildSetLink, p
 import { arpProbeFrame, claimantOf } from '../../src/kernel/arp-probe.js';
 import { macToBytes, ipToBytes } from '../../src/kernel/netlink/ip-bytes.js';
 import { parseMacvlanOptions, reserveShimAddresses, SHIM_AUX_NAME } from '../../src/drivers/macvlan/macvlan-options.js';
-import { assertParentFree, parseParent } from '../../src/drivers/macvlan/parent-spec.js';
-import { isOwned, ownerAlias, shimMacOf } from '../../src/drivers/macvlan/names.js';
+import { assertParentFree, parseParent } from '../../src/drivers/underlay/parent-spec.js';
+import { isOwned, ownerAlias } from '../../src/drivers/underlay/owner-alias.js';
+import { shimMacOf } from '../../src/drivers/macvlan/host-shim.js';
 import { MacvlanDriver } from '../../src/drivers/macvlan/macvlan-driver.js';
 import { IpvlanDriver } from '../../src/drivers/ipvlan/ipvlan-driver.js';
 import { parseIpvlanOptions } from '../../src/drivers/ipvlan/ipvlan-options.js';
-import { dockerRefusal } from '../../src/drivers/macvlan/docker-child.js';
 import { contradictions, networkBodyOf } from '../../src/api/cni/cni-network.js';
 import type { NetConf } from '../../src/api/cni/cni-request.js';
 import type { IpamPoolConfig, NetworkRecord } from '../../src/model/types.js';
 import { resolvePoolConfig } from '../../src/ipam/pool-config.js';
-import { mappingsFor } from '../../src/controller/port-ops.js';
 import type { EndpointRecord, SandboxRecord } from '../../src/model/types.js';
+import { fakeWorld } from '../fakes/fake-world.js';
+import type { Driver } from '../../src/drivers/driver.js';
 
 const roundTrip = (b: NlBuilder): NlMsg => parseMessages(Buffer.from(b.finish(1)))[0]!;
 
@@ -98,7 +99,7 @@ describe('netlink: ipvlan, 802.1q, macvlan details, aliases', () => {
     m.str(C.IFLA_IFNAME, 'eth0').nest(C.IFLA_LINKINFO, (n) =>
       n.str(C.IFLA_INFO_KIND, 'macvlan').nest(C.IFLA_INFO_DATA, (x) => x.u32(C.IFLA_MACVLAN_MODE, 8)),
     );
-    assert.equal(parseLink(roundTrip(m)).macvlanMode, C.MACVLAN_MODE.passthru);
+    assert.equal(parseLink(roundTrip(m)).macvlanMode, 'passthru');
   });
 });
 
@@ -234,17 +235,26 @@ describe('surfaces', () => {
     assert.match(contradictions(conf({ driver: 'bridge' }), existing).join(), /driver is "macvlan"/);
   });
 
-  it('published ports: none for a LAN-native endpoint, as Docker ignores -p on macvlan', () => {
-    const sb = { ports: [{ protocol: 'tcp', hostPort: 8080, containerPort: 80 }] } as SandboxRecord;
-    const ep = { defaultRoute: true, ipv4: '192.0.2.5/24' } as EndpointRecord;
-    assert.deepEqual(mappingsFor(sb, net(), ep), []);
-    assert.deepEqual(mappingsFor(sb, net({ driver: 'ipvlan' }), ep), []);
-    assert.equal(mappingsFor(sb, net({ driver: 'bridge' }), ep).length, 1, 'a bridge endpoint still gets its mapping');
+  it('published ports: none for a LAN-native endpoint, as Docker ignores -p on macvlan', async () => {
+    const w = await fakeWorld();
+    try {
+      const sb = { ports: [{ protocol: 'tcp', hostPort: 8080, containerPort: 80 }] } as SandboxRecord;
+      const ep = { defaultRoute: true, ipv4: '192.0.2.5/24' } as EndpointRecord;
+      const c = w.controller;
+      assert.deepEqual(c.sandboxPortMappings(sb, net(), ep), []);
+      assert.deepEqual(c.sandboxPortMappings(sb, net({ driver: 'ipvlan' }), ep), []);
+      const br = net({ driver: 'bridge', driverState: { bridgeName: 'wf-abababababab' } });
+      assert.equal(c.sandboxPortMappings(sb, br, ep).length, 1, 'a bridge endpoint still gets its mapping');
+    } finally {
+      await w.close();
+    }
   });
 
   it('Docker: passthru and ipvlan are refused with the reason', () => {
-    assert.match(dockerRefusal('macvlan', { macvlan_mode: 'passthru' })!, /parent's MAC/);
-    assert.match(dockerRefusal('ipvlan', {})!, /built-in ipvlan/);
-    assert.equal(dockerRefusal('macvlan', { macvlan_mode: 'bridge' }), undefined);
+    const placement = new MacvlanDriver().runtimePlacement;
+    assert.match(placement.refuse!(net({ driverState: { mode: 'passthru' } }))!, /parent's MAC/);
+    assert.equal(placement.refuse!(net({ driverState: { mode: 'bridge' } })), undefined);
+    const ipvlan: Driver = new IpvlanDriver();
+    assert.equal(ipvlan.runtimePlacement, undefined, 'ipvlan children share the parent MAC Docker would set');
   });
 });

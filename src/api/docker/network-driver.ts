@@ -1,9 +1,10 @@
 /**
  * Docker's remote network driver protocol, translated onto the controller. A Docker network is
- * a weft bridge network with the same id; a Docker endpoint is a runtime-placed endpoint
- * (controller.runtime): its veth is made at Join for Docker to move, and it becomes a weft
- * endpoint of an external sandbox once the container's namespace holds it. This file checks
- * request bodies and shapes replies; it keeps no state and touches neither store nor kernel.
+ * a weft network with the same id: bridge, or the driver `-o weft.driver=` names (macvlan). A
+ * Docker endpoint is a runtime-placed endpoint (controller.runtime): its interface is made at
+ * Join for Docker to move, and it becomes a weft endpoint of an external sandbox once the
+ * container's namespace holds it. This file checks request bodies and shapes replies; it keeps
+ * no state and touches neither store nor kernel.
  */
 import type { Controller } from '../../controller/controller.js';
 import { InvalidArgumentError } from '../../errors.js';
@@ -40,6 +41,8 @@ function dockerPortMap(v: unknown): RuntimePortRequest[] {
 
 /** Generic driver options (`docker network create -o k=v`) that weft reads itself. */
 export const NAME_OPTION = 'weft.name';
+/** Which weft driver backs the Docker network (`-o weft.driver=macvlan`); bridge by default. */
+export const DRIVER_OPTION = 'weft.driver';
 const GENERIC = 'com.docker.network.generic';
 const ENABLE_IPV6 = 'com.docker.network.enable_ipv6';
 const INTERNAL = 'com.docker.network.internal';
@@ -98,7 +101,11 @@ export class DockerNetworkDriver {
     const v6 = ipData(b.IPv6Data, 'IPv6Data');
     if (await this.controller.findNetwork(netId)) return {};
     const name = generic[NAME_OPTION] ?? `docker-${netId.slice(0, 12)}`;
-    const options = Object.fromEntries(Object.entries(generic).filter(([k]) => !k.startsWith('weft.')));
+    const driver = generic[DRIVER_OPTION] ?? 'bridge';
+    // A bridge network takes no weft.* option from Docker; other drivers have their own (weft.macvlan.*).
+    const options = Object.fromEntries(
+      Object.entries(generic).filter(([k]) => k !== NAME_OPTION && k !== DRIVER_OPTION && (driver !== 'bridge' || !k.startsWith('weft.'))),
+    );
     const pools = await this.controller.runtime.pools();
     const config = [...v4, ...v6].map((d) => {
       const mine = pools.find((p) => p.pool === normalizeCidr(d.Pool, 'Pool') && (!d.AddressSpace || p.addressSpace === d.AddressSpace));
@@ -112,14 +119,14 @@ export class DockerNetworkDriver {
     await this.controller.createNetwork(
       {
         name,
-        driver: 'bridge',
+        driver,
         internal: truthy(opts[INTERNAL]),
         enableIPv6: truthy(opts[ENABLE_IPV6]) || v6.length > 0,
         labels: { [DOCKER_NETWORK_LABEL]: 'true' },
         options,
         ipam: { config },
       },
-      { id: netId },
+      { id: netId, runtimePlaced: true },
     );
     await this.controller.runtime.bindPools(
       config.map((c) => normalizeCidr(c.subnet, 'Pool')),
