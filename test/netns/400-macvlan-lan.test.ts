@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { LanLab } from '../../src/lab/lan-lab.js';
 import { NETTOOL, SimHost, mustRun, run, sleep, waitFor } from '../../src/lab/sim-host.js';
 import type { NetworkInspect, SandboxView } from '../../src/controller/inspect.js';
+import { IFNAMES, schemeOf } from '../../src/drivers/ifnames.js';
 
 const node = process.execPath;
 const ipOf = (sb: SandboxView): string => sb.endpoints[0]!.ipv4!.split('/')[0]!;
@@ -35,6 +36,12 @@ async function links(h: SimHost): Promise<string> {
     .map((l) => l.replace(/ state \S+/, '').replace(/promiscuity \d+/, ''))
     .sort()
     .join('\n');
+}
+
+/** Links of the host whose names are one of weft's schemes (drivers/ifnames.ts). */
+async function weftLinks(h: SimHost): Promise<string[]> {
+  const r = await h.inHost('ip', ['-o', 'link', 'show']);
+  return [...r.stdout.matchAll(/^\d+: ([^:@\s]+)[@:]/gm)].map((m) => m[1]!).filter((name) => schemeOf(name) !== undefined);
 }
 
 /** What weft must never change about a NIC it was given. */
@@ -182,7 +189,7 @@ describe('macvlan on a simulated LAN (two hosts, a router, a switch)', () => {
     const n = await B.client.request<NetworkInspect>('GET', '/v1/networks/lan');
     const shimAddr = n.IPAM.Config[0]!.AuxiliaryAddresses?.['weft-host-shim'];
     assert.equal(shimAddr, '198.18.40.127', 'the shim address is reserved in IPAM (top of the ip-range)');
-    const shim = `wfs${n.Id.slice(0, 12)}`;
+    const shim = IFNAMES.macvlanShim.of(n.Id);
     assert.match((await B.inHost('ip', ['-d', '-o', 'link', 'show', shim])).stdout, /macvlan mode bridge/);
     assert.match((await B.inHost('ip', ['-o', '-4', 'addr', 'show', shim])).stdout, /198\.18\.40\.127\/32/);
     assert.match((await B.inHost('ip', ['route', 'show', `${ipOf(b1)}/32`])).stdout, new RegExp(`dev ${shim}`));
@@ -193,6 +200,35 @@ describe('macvlan on a simulated LAN (two hosts, a router, a switch)', () => {
     assert.equal(await reaches(B.nsPath, ipOf(a1)), '198.18.40.12 hi', "host B reaches A's child over the LAN as any LAN host does");
     assert.ok((await B.cliOk(['doctor'])).includes('ok'));
     assert.ok((await A.cliOk(['doctor'])).includes('ok'));
+  });
+
+  it('drift: doctor reports the shim and leftovers, --repair restores them; a deleted child comes back by itself', async () => {
+    const n = await B.client.request<NetworkInspect>('GET', '/v1/networks/lan');
+    const shim = IFNAMES.macvlanShim.of(n.Id);
+    const stray = IFNAMES.lanProbe.of('0123456789ab');
+    assert.equal((await B.inHost('ip', ['link', 'del', shim])).code, 0);
+    assert.equal((await B.inHost('ip', ['link', 'add', stray, 'link', 'eth1', 'type', 'macvlan', 'mode', 'bridge'])).code, 0);
+    const d = await B.cli(['doctor']);
+    assert.equal(d.code, 3, d.stdout);
+    assert.match(d.stdout, new RegExp(`violation: network lan: host shim ${shim} is missing`));
+    assert.match(d.stdout, new RegExp(`violation: link ${stray} looks like weft's but has no record`));
+    const r = await B.cliOk(['doctor', '--repair']);
+    assert.match(r, /repaired: .*host shim/);
+    assert.match(r, /\nok\n$/);
+    assert.notEqual((await B.inHost('ip', ['link', 'show', stray])).code, 0, 'the stray probe link is gone');
+    assert.match((await B.inHost('ip', ['route', 'show', `${ipOf(b1)}/32`])).stdout, new RegExp(`dev ${shim}`), 'the shim route is back');
+    assert.equal(await reaches(B.nsPath, ipOf(b1)), '198.18.40.127 hi', 'host B reaches b1 through the re-made shim');
+    // The child inside the sandbox: the drift watcher sees it go and re-joins at once.
+    assert.equal((await SimHost.inNetns(b1.netnsPath, 'ip', ['link', 'del', 'eth0'])).code, 0);
+    await waitFor(
+      'b1 child re-made',
+      async () => (await SimHost.inNetns(b1.netnsPath, 'ip', ['-o', '-4', 'addr', 'show', 'eth0'])).stdout.includes(`${ipOf(b1)}/24`),
+      15_000,
+      100,
+    );
+    assert.match((await SimHost.inNetns(b1.netnsPath, 'ip', ['-d', '-o', 'link', 'show', 'eth0'])).stdout, new RegExp(macOf(b1)));
+    assert.equal(await reaches(lab.routerPath, ipOf(b1)), '198.18.40.1 hi', 'the router reaches b1 again');
+    assert.ok((await B.cliOk(['doctor'])).includes('ok'));
   });
 
   it('ARP probe: an address a LAN device holds is skipped, and refused when asked for', async () => {
@@ -417,7 +453,7 @@ describe('macvlan on a simulated LAN (two hosts, a router, a switch)', () => {
 
   it('--internal without a parent: a private parent owned by weft, siblings talk, no default route', async () => {
     const id = (await A.cliOk(['network', 'create', '-d', 'macvlan', '--internal', '--subnet', '10.77.0.0/24', 'iso'])).trim();
-    const priv = `wfm${id.slice(0, 12)}`;
+    const priv = IFNAMES.macvlanParent.of(id);
     assert.match((await A.inHost('ip', ['-d', '-o', 'link', 'show', priv])).stdout, /bridge/);
     const i1 = await A.runDetached(['--name', 'i1', '--network', 'iso', '--', node, NETTOOL, 'tcp-server', '7000']);
     const i2 = await A.runDetached(['--name', 'i2', '--network', 'iso', '--', node, NETTOOL, 'tcp-server', '7000']);
@@ -438,13 +474,13 @@ describe('macvlan on a simulated LAN (two hosts, a router, a switch)', () => {
     await sleep(100);
     await A.cliOk(['network', 'rm', 'lan', 'priv', 'vepa', 'pt']);
     await B.cliOk(['network', 'rm', 'lan']);
-    assert.notEqual((await B.inHost('ip', ['link', 'show', `wfs${nB.Id.slice(0, 12)}`])).code, 0, 'shim removed');
+    assert.notEqual((await B.inHost('ip', ['link', 'show', IFNAMES.macvlanShim.of(nB.Id)])).code, 0, 'shim removed');
     for (const [key, want] of nicsBefore) {
       const [ns, ifname] = key.split('/') as [string, string];
       const h = ns === A.ns ? A : B;
       assert.deepEqual(await nic(h, ifname), want, `${key} unchanged`);
     }
-    assert.doesNotMatch((await A.inHost('ip', ['-o', 'link'])).stdout, /wf[msp][0-9a-f]{12}/);
+    for (const h of [A, B]) assert.deepEqual(await weftLinks(h), [], `no link with a weft name is left on ${h.ns}`);
     assert.ok((await A.cliOk(['doctor'])).includes('ok'));
   });
 });

@@ -13,6 +13,7 @@ import { SimHost, mustRun, run, waitFor } from '../../src/lab/sim-host.js';
 import { installCniPlugins } from '../../src/cli/cni-command.js';
 import type { NetworkInspect, SandboxView } from '../../src/controller/inspect.js';
 import { execPlugin, type Invocation } from './cni-harness.js';
+import { IFNAMES } from '../../src/drivers/ifnames.js';
 
 describe('macvlan through the CNI plugin, the Docker driver and weft attach', () => {
   let lab: LanLab;
@@ -157,7 +158,12 @@ describe('macvlan through the CNI plugin, the Docker driver and weft attach', ()
     await dk.dockerOk(['rm', '-f', 'c1']);
     await dk.dockerOk(['network', 'rm', 'dmv']);
     assert.notEqual((await h.cli(['network', 'inspect', 'dmv'])).code, 0, 'the weft network went with the Docker network');
-    assert.doesNotMatch((await h.inHost('ip', ['-o', 'link'])).stdout, /wf[cd][0-9a-f]{12}/, 'no child left in the host');
+    const left = [...(await h.inHost('ip', ['-o', 'link'])).stdout.matchAll(/^\d+: ([^:@\s]+)[@:]/gm)].map((m) => m[1]!);
+    assert.deepEqual(
+      left.filter((l) => IFNAMES.macvlanRuntimeChild.pattern.test(l) || IFNAMES.runtimePeer.pattern.test(l)),
+      [],
+      'no child left in the host',
+    );
   });
 
   it('weft attach: a running container joins a macvlan network and keeps it across a restart', async () => {
