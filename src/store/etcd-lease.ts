@@ -36,6 +36,11 @@ export class EtcdLease implements StoreLease {
     return lease;
   }
 
+  /** Still renewed (not revoked, abandoned or lost). */
+  get active(): boolean {
+    return !this.lost;
+  }
+
   onLost(cb: (reason: string) => void): void {
     this.lostCbs.push(cb);
   }

@@ -47,7 +47,7 @@ export class EtcdStore implements ClusterStore {
   private readonly prefix: Buffer;
   private readonly locks = new LockQueue();
   private readonly stops = new Set<() => void>();
-  private readonly leases = new Set<StoreLease>();
+  private readonly leases = new Set<EtcdLease>();
   private closed = false;
   /** Highest store revision seen in any reply: plain watches start after it. */
   private seen = 0;
@@ -221,7 +221,7 @@ export class EtcdStore implements ClusterStore {
     if (this.closed) return;
     for (const stop of [...this.stops]) stop();
     // Leases still held (locks) are revoked so others need not wait for their TTL.
-    const revokes = [...this.leases].map((l) => l.revoke());
+    const revokes = [...this.leases].filter((l) => l.active).map((l) => l.revoke());
     const results = await Promise.allSettled(revokes);
     for (const r of results) {
       if (r.status === 'rejected')
@@ -233,7 +233,7 @@ export class EtcdStore implements ClusterStore {
 
   /** Forget a lease the caller revoked or abandoned itself. */
   dropLease(l: StoreLease): void {
-    this.leases.delete(l);
+    this.leases.delete(l as EtcdLease);
   }
 
   private assertOpen(): void {
