@@ -26,6 +26,7 @@ import {
 import type { ClusterStore } from '../store/cluster-store.js';
 import type { KvEntry } from '../store/store.js';
 import { clusterKeys } from './cluster-keys.js';
+import { LockQueue } from '../store/lock-queue.js';
 
 export interface ClusterAllocation {
   pool: string;
@@ -52,6 +53,8 @@ export class BlockIpam {
   /** Blocks this host owns, per pool, with the version it last wrote or read. */
   private readonly mine = new Map<string, Map<string, Cached>>();
   private journal: Journal;
+  /** One change at a time per pool on this host: its own requests never race each other. */
+  private readonly local = new LockQueue();
 
   constructor(
     private readonly store: ClusterStore,
@@ -117,6 +120,15 @@ export class BlockIpam {
   /** Hand out one address of the pool to `handle`. */
   async allocate(poolId: string, handle: string): Promise<ClusterAllocation> {
     if (handle === '') throw new InvalidArgumentError('handle', 'must not be empty');
+    const unlock = await this.local.acquire(`pool/${poolId}`, 30_000);
+    try {
+      return await this.allocateLocked(poolId, handle);
+    } finally {
+      unlock();
+    }
+  }
+
+  private async allocateLocked(poolId: string, handle: string): Promise<ClusterAllocation> {
     const pool = await this.pool(poolId);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const mine = await this.myBlocks(pool);
@@ -185,6 +197,15 @@ export class BlockIpam {
    * released, or reclaimed): release is idempotent. A block left empty is deleted.
    */
   async release(poolId: string, address: string, handle: string): Promise<boolean> {
+    const unlock = await this.local.acquire(`pool/${poolId}`, 30_000);
+    try {
+      return await this.releaseLocked(poolId, address, handle);
+    } finally {
+      unlock();
+    }
+  }
+
+  private async releaseLocked(poolId: string, address: string, handle: string): Promise<boolean> {
     const pool = await this.pool(poolId);
     const where = blockOf(pool, address);
     if (!where) throw new InvalidArgumentError('address', `${address} is outside pool ${pool.id} (${pool.cidr})`);

@@ -256,7 +256,7 @@ export class EtcdClusterAgent extends EventEmitter implements ClusterAgent {
     if (this.state === 'unavailable') return;
     this.state = 'unavailable';
     this.log('warn', { err: (err as Error).message }, 'cluster store unavailable');
-    this.emit('storeDown', err as Error);
+    this.emit('storeDown', err);
     this.probe();
   }
 
