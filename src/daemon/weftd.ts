@@ -18,6 +18,7 @@ import { createLogger, type Logger } from './logger.js';
 import { registerCniRoutes } from '../api/cni/cni-routes.js';
 import { dockerPortMappings } from '../api/docker/docker-records.js';
 import { startDockerIntegration, type DockerIntegration } from '../api/docker/docker-integration.js';
+import { startOperations, type Operations } from './operations.js';
 
 /** Options beyond DaemonConfig. dockerPluginSocket: where to serve Docker's plugin API (unset = off). */
 export interface DaemonOptions {
@@ -46,6 +47,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
   let docker: DockerIntegration | undefined;
   const startedAt = new Date().toISOString();
   let server: RestServer | undefined;
+  let ops: Operations | undefined;
   let timer: NodeJS.Timeout | undefined;
   // Ports Docker published through the plugin are part of the firewall's state too.
   const firewall = new FirewallService(config.firewall === 'nftables' ? new NftFirewall() : new NoneFirewall(), controller.ctx, log, () =>
@@ -78,8 +80,10 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
     });
     registerCniRoutes(routes, controller); // POST /v1/cni for the CNI plugin's compiled entry point
     docker = await startDockerIntegration(controller, routes, log, { pluginSocket: opts.dockerPluginSocket, firewall: firewall.fw });
+    ops = await startOperations(config, log, routes, controller); // cluster agent (--cluster-store), /metrics
     server = await serveRest(config.socketPath, routes, log, rootOnly);
   } catch (err) {
+    await ops?.stop();
     await docker?.stop();
     drift.stop();
     firewall.stop();
@@ -98,7 +102,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
       // full kernel pass is a slow safety net for anything an event could not tell us.
       const full = Date.now() - lastFull >= config.fullResyncMs;
       if (full) lastFull = Date.now();
-      const r = await controller.resync(full);
+      const r = ops ? await ops.timeReconcile(full ? 'full' : 'liveness', () => controller.resync(full)) : await controller.resync(full);
       if (r.sandboxesReaped.length || r.orphansRemoved.length || r.errors.length) log.info({ ...r }, 'resync');
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'resync failed');
@@ -121,6 +125,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
       await dns.close();
       await docker?.stop();
       await server?.close();
+      await ops?.stop();
       while (busy) await new Promise((r) => setTimeout(r, 10));
       await engine.close();
     },

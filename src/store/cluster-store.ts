@@ -53,6 +53,8 @@ export interface ClusterStore extends Store {
   leaseRemaining(id: string): Promise<number | undefined>;
   /** Count of requests sent to the store since open (for metrics and benchmarks). */
   readonly requests: number;
+  /** Told about every bounded request (metrics): operation, milliseconds, success. */
+  onRequest: ((op: string, ms: number, ok: boolean) => void) | undefined;
 }
 
 /** Whether a Store also offers the cluster operations. */

@@ -9,6 +9,7 @@
  * Every operation is bounded: WEFT_STORE_UNAVAILABLE within opTimeoutMs when etcd is away.
  */
 import type { Etcd3, IKeyValue, IRangeRequest, IRequestOp, ICompare } from 'etcd3';
+import { performance } from 'node:perf_hooks';
 import { StoreError } from '../errors.js';
 import { checkKey, normalizeCommit } from './keys.js';
 import { LockQueue } from './lock-queue.js';
@@ -52,6 +53,8 @@ export class EtcdStore implements ClusterStore {
   /** Highest store revision seen in any reply: plain watches start after it. */
   private seen = 0;
   private sent = 0;
+  /** Told about every bounded request (metrics): operation, milliseconds, success. */
+  onRequest: ((op: string, ms: number, ok: boolean) => void) | undefined;
 
   private constructor(
     readonly client: Etcd3,
@@ -104,10 +107,18 @@ export class EtcdStore implements ClusterStore {
   }
 
   /** One bounded request; counts it. */
-  private call<T>(op: string, fn: () => Promise<T>): Promise<T> {
+  private async call<T>(op: string, fn: () => Promise<T>): Promise<T> {
     this.assertOpen();
     this.sent++;
-    return bounded(op, this.opTimeoutMs, fn);
+    const t0 = performance.now();
+    let ok = false;
+    try {
+      const r = await bounded(op, this.opTimeoutMs, fn);
+      ok = true;
+      return r;
+    } finally {
+      this.onRequest?.(op, performance.now() - t0, ok);
+    }
   }
 
   async get(key: string): Promise<KvEntry | undefined> {
