@@ -203,7 +203,10 @@ export class ClusterLab {
 
   private async startEtcd(name: string): Promise<void> {
     const e = this.state.etcd.find((x) => x.name === name)!;
-    const m = await startEtcdMember({ name: e.name, nsPath: `/run/netns/${e.ns}`, dir: e.dir, ip: e.ip, initialCluster: e.initialCluster }, 30_000);
+    const m = await startEtcdMember(
+      { name: e.name, nsPath: `/run/netns/${e.ns}`, dir: e.dir, ip: e.ip, initialCluster: e.initialCluster, clusterToken: `weft-lab-${this.state.name}` },
+      30_000,
+    );
     e.pid = m.pid;
     this.save();
   }
@@ -237,7 +240,9 @@ export class ClusterLab {
       ...h.args,
     ];
     const fd = openSync(h.log, 'a');
-    const child = spawn('nsenter', args, { detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, WEFT_LOG: process.env.WEFT_LOG ?? 'info' } });
+    const env: NodeJS.ProcessEnv = { ...process.env, WEFT_LOG: process.env.WEFT_LOG ?? 'info' };
+    delete env.NODE_TEST_CONTEXT;
+    const child = spawn('nsenter', args, { detached: true, stdio: ['ignore', fd, fd], env });
     closeSync(fd);
     child.unref();
     h.pid = child.pid;
@@ -285,7 +290,9 @@ export class ClusterLab {
   }
 
   envFor(h: LabHostState): NodeJS.ProcessEnv {
-    return { ...process.env, WEFT_HOST: `unix://${h.socket}`, WEFT_SOCKET: h.socket, WEFT_LAB: this.state.name, WEFT_LAB_HOST: h.name };
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    delete env.NODE_TEST_CONTEXT; // a child node must not report to a test runner that started us
+    return { ...env, WEFT_HOST: `unix://${h.socket}`, WEFT_SOCKET: h.socket, WEFT_LAB: this.state.name, WEFT_LAB_HOST: h.name };
   }
 
   host(name: string): LabHostState {

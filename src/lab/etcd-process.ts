@@ -24,6 +24,8 @@ export interface EtcdMemberSpec {
   ip: string;
   /** name=http://ip:2380 for every member (itself included). */
   initialCluster: string;
+  /** Shared by the members of one cluster (etcd refuses peers with another). */
+  clusterToken?: string;
   /** Also listen on a unix socket `<dir>/etcd.sock:0` (reachable from any namespace). */
   unixSocket?: boolean;
   tls?: EtcdTlsPaths;
@@ -70,7 +72,7 @@ export async function startEtcdMember(spec: EtcdMemberSpec, readyTimeoutMs = 20_
     '--initial-cluster',
     spec.initialCluster,
     '--initial-cluster-token',
-    `weft-${path.basename(spec.dir)}`,
+    spec.clusterToken ?? `weft-${path.basename(spec.dir)}`,
     ...(spec.heartbeatMs ? ['--heartbeat-interval', String(spec.heartbeatMs)] : []),
     ...(spec.electionMs ? ['--election-timeout', String(spec.electionMs)] : []),
     ...(spec.tls ? ['--cert-file', spec.tls.cert, '--key-file', spec.tls.key, '--trusted-ca-file', spec.tls.ca, '--client-cert-auth'] : []),
