@@ -26,7 +26,15 @@ export function registerHostCommands(program: Command, client: () => WeftClient)
       process.stdout.write(
         table(
           ['ID', 'NAME', 'ADDRESS', 'STATE', 'LAST SEEN', 'ENDPOINTS', 'BLOCKS'],
-          hosts.map((h) => [h.self ? `${h.id} *` : h.id, h.name, h.address, h.state, ago(h.lastSeen), String(h.endpoints), String(h.blocks.length)]),
+          hosts.map((h) => [
+            h.self ? `${h.id} *` : h.id,
+            h.name,
+            h.address,
+            h.state,
+            ago(h.lastSeen),
+            String(h.endpoints),
+            String(h.blocks.length),
+          ]),
         ),
       );
     });

@@ -27,7 +27,10 @@ export function registerLabCommands(program: Command): void {
     .action(async (o: { hosts: string; underlay: string; etcd?: string; mesh?: boolean; name: string; weftdArg?: string[] }) => {
       const hosts = Number(o.hosts);
       if (!Number.isInteger(hosts)) throw new InvalidArgumentError('hosts', `"${o.hosts}" is not a number`);
-      const bar = new cliProgress.SingleBar({ stream: process.stderr, format: 'lab {bar} {value}/{total} {what}', hideCursor: true }, cliProgress.Presets.shades_classic);
+      const bar = new cliProgress.SingleBar(
+        { stream: process.stderr, format: 'lab {bar} {value}/{total} {what}', hideCursor: true },
+        cliProgress.Presets.shades_classic,
+      );
       let started = false;
       const l = await ClusterLab.up({
         hosts,
@@ -56,7 +59,10 @@ export function registerLabCommands(program: Command): void {
       const rows: string[][] = [];
       for (const name of ClusterLab.list()) {
         const l = ClusterLab.load(name);
-        for (const x of [...l.state.etcd.map((e) => ({ name: e.name, addr: e.ip, pid: e.pid, kind: 'etcd' })), ...l.state.hosts.map((h) => ({ name: h.name, addr: h.address, pid: h.pid, kind: 'weftd' }))]) {
+        for (const x of [
+          ...l.state.etcd.map((e) => ({ name: e.name, addr: e.ip, pid: e.pid, kind: 'etcd' })),
+          ...l.state.hosts.map((h) => ({ name: h.name, addr: h.address, pid: h.pid, kind: 'weftd' })),
+        ]) {
           rows.push([name, l.state.options.underlay, x.name, x.kind, x.addr, x.pid && pidAlive(x.pid) ? 'running' : 'stopped']);
         }
       }
@@ -75,7 +81,7 @@ export function registerLabCommands(program: Command): void {
       process.exitCode = await new Promise<number>((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig ? 128 : 1))));
     });
   for (const [verb, what] of [
-    ['kill', 'SIGKILL a host\'s weftd (or an etcd member e1…): fault injection'],
+    ['kill', "SIGKILL a host's weftd (or an etcd member e1…): fault injection"],
     ['start', 'start a killed weftd (or etcd member) again'],
   ] as const) {
     lab

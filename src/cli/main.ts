@@ -12,7 +12,11 @@ export async function main(argv: string[]): Promise<number> {
   let client: WeftClient | undefined;
   const program = new Command('weft')
     .description('weft: container networking on the real Linux kernel')
-    .option('-H, --host <socket>', 'weftd API socket (or unix://PATH; env WEFT_HOST)', process.env.WEFT_HOST ?? process.env.WEFT_SOCKET ?? '/run/weft/weft.sock')
+    .option(
+      '-H, --host <socket>',
+      'weftd API socket (or unix://PATH; env WEFT_HOST)',
+      process.env.WEFT_HOST ?? process.env.WEFT_SOCKET ?? '/run/weft/weft.sock',
+    )
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   const getClient = (): WeftClient => (client ??= new WeftClient(program.opts<{ host: string }>().host.replace(/^unix:\/\//, '')));

@@ -116,6 +116,10 @@ export class EtcdClusterAgent extends EventEmitter implements ClusterAgent {
     });
   }
 
+  override on<K extends keyof ClusterAgentEvents>(event: K, listener: (...args: ClusterAgentEvents[K]) => void): this {
+    return super.on(event, listener as (...args: unknown[]) => void);
+  }
+
   private log(level: 'info' | 'warn' | 'error', fields: Record<string, unknown>, msg: string): void {
     this.o.log?.(level, { host: this.hostId, ...fields }, msg);
   }

@@ -1,7 +1,7 @@
 /**
  * weftd's multi-host side, started when `--cluster-store` is given: opens etcd (a clear
  * WEFT_STORE_UNAVAILABLE within 5 s when it cannot be reached), loads this host's identity,
- * picks its underlay address, starts the cluster agent, and serves `GET /v1/hosts[/<id>]`.
+ * picks its underlay address and starts the cluster agent (operations.ts serves `GET /v1/hosts`).
  * The controller integration (global networks and endpoints in etcd) builds on `agent`.
  */
 import path from 'node:path';
@@ -13,7 +13,6 @@ import { EtcdClusterAgent } from '../cluster/cluster-agent.js';
 import { loadHostIdentity } from '../cluster/host-identity.js';
 import { resolveAdvertiseAddr } from '../cluster/advertise-addr.js';
 import { readUnderlay } from '../kernel/underlay.js';
-import type { Router } from '../api/rest/router.js';
 import type { Logger } from './logger.js';
 
 export interface ClusterService {
@@ -22,7 +21,7 @@ export interface ClusterService {
   stop(): Promise<void>;
 }
 
-export async function startClusterService(config: DaemonConfig, log: Logger, routes: Router): Promise<ClusterService> {
+export async function startClusterService(config: DaemonConfig, log: Logger): Promise<ClusterService> {
   const cc = config.cluster;
   if (!cc) throw new WeftError('WEFT_INTERNAL', 'cluster service started without --cluster-store');
   // Local checks first: a bad identity or address must not touch the cluster at all.
@@ -56,8 +55,6 @@ export async function startClusterService(config: DaemonConfig, log: Logger, rou
     await store.close();
     throw err;
   }
-  routes.on('GET', '/v1/hosts', async () => ({ body: await agent.hosts() }));
-  routes.on('GET', '/v1/hosts/:ref', async (p) => ({ body: await agent.host(p.ref!) }));
   log.info({ host: identity.id, name: cc.hostName ?? identity.id, address, store: cc.storeUrl }, 'joined the cluster');
   return {
     agent,

@@ -17,7 +17,12 @@ export interface MetricsSources {
 
 export class DaemonMetrics {
   readonly registry = new Registry();
-  readonly reconciles = new Counter({ name: 'weft_reconcile_total', help: 'Reconcile passes', labelNames: ['kind'], registers: [this.registry] });
+  readonly reconciles = new Counter({
+    name: 'weft_reconcile_total',
+    help: 'Reconcile passes',
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
   readonly reconcileSeconds = new Histogram({
     name: 'weft_reconcile_duration_seconds',
     help: 'Duration of reconcile passes',
@@ -25,7 +30,12 @@ export class DaemonMetrics {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
     registers: [this.registry],
   });
-  readonly driftRepairs = new Counter({ name: 'weft_drift_repairs_total', help: 'Kernel objects repaired after drift', labelNames: ['kind'], registers: [this.registry] });
+  readonly driftRepairs = new Counter({
+    name: 'weft_drift_repairs_total',
+    help: 'Kernel objects repaired after drift',
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
   readonly storeSeconds = new Histogram({
     name: 'weft_store_request_duration_seconds',
     help: 'Store request latency',
@@ -33,7 +43,12 @@ export class DaemonMetrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5],
     registers: [this.registry],
   });
-  readonly errors = new Counter({ name: 'weft_errors_total', help: 'Errors returned by the API, by code', labelNames: ['code'], registers: [this.registry] });
+  readonly errors = new Counter({
+    name: 'weft_errors_total',
+    help: 'Errors returned by the API, by code',
+    labelNames: ['code'],
+    registers: [this.registry],
+  });
   private readonly driverCounters = new Map<string, Counter>();
 
   constructor(sources: MetricsSources) {
@@ -55,7 +70,7 @@ export class DaemonMetrics {
       },
     });
     if (sources.hosts) {
-      const hosts = sources.hosts;
+      const hosts = sources.hosts.bind(sources);
       new Gauge({
         name: 'weft_cluster_hosts',
         help: 'Cluster hosts as this host sees them, by state',

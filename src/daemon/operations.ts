@@ -20,13 +20,32 @@ export interface Operations {
   stop(): Promise<void>;
 }
 
-export async function startOperations(config: DaemonConfig, log: Logger, routes: Router, controller: Controller): Promise<Operations> {
-  let cluster: ClusterService | undefined;
-  if (config.cluster) {
-    cluster = await startClusterService(config, log, routes);
+/**
+ * Join the cluster (when configured) before weftd changes anything on the host: a bad cluster
+ * flag, an unreachable etcd or a duplicate host id then fails with nothing touched.
+ */
+export async function joinCluster(config: DaemonConfig, log: Logger): Promise<ClusterService | undefined> {
+  if (!config.cluster) return undefined;
+  log.info({ store: config.cluster.storeUrl }, 'joining the cluster');
+  return startClusterService(config, log);
+}
+
+export async function startOperations(
+  config: DaemonConfig,
+  log: Logger,
+  routes: Router,
+  controller: Controller,
+  cluster?: ClusterService,
+): Promise<Operations> {
+  if (cluster) {
+    const agent = cluster.agent;
+    routes.on('GET', '/v1/hosts', async () => ({ body: await agent.hosts() }));
+    routes.on('GET', '/v1/hosts/:ref', async (p) => ({ body: await agent.host(p.ref!) }));
   } else {
     const notClustered = async (): Promise<never> => {
-      throw new WeftError('WEFT_INVALID_ARGUMENT', 'this weftd is not part of a cluster (start it with --cluster-store etcd://…)', { field: 'cluster-store' });
+      throw new WeftError('WEFT_INVALID_ARGUMENT', 'this weftd is not part of a cluster (start it with --cluster-store etcd://…)', {
+        field: 'cluster-store',
+      });
     };
     routes.on('GET', '/v1/hosts', notClustered);
     routes.on('GET', '/v1/hosts/:ref', notClustered);
@@ -46,7 +65,8 @@ export async function startOperations(config: DaemonConfig, log: Logger, routes:
       : {}),
   });
   if (cluster) {
-    cluster.store.onRequest = (op, ms, ok) => metrics.storeSeconds.observe({ backend: 'etcd', op, outcome: ok ? 'ok' : 'error' }, ms / 1000);
+    cluster.store.onRequest = (op, ms, ok) =>
+      metrics.storeSeconds.observe({ backend: 'etcd', op, outcome: ok ? 'ok' : 'error' }, ms / 1000);
     agent?.on('storeDown', (err: Error) => metrics.errors.inc({ code: err instanceof WeftError ? err.code : 'WEFT_INTERNAL' }));
   }
   let server: { close(): Promise<void> } | undefined;
@@ -54,10 +74,14 @@ export async function startOperations(config: DaemonConfig, log: Logger, routes:
     if (config.metricsAddr) server = await metrics.serve(config.metricsAddr, log);
   } catch (err) {
     await cluster?.stop();
-    throw new WeftError('WEFT_INVALID_ARGUMENT', `cannot listen for metrics on ${config.metricsAddr!.host}:${config.metricsAddr!.port}: ${(err as Error).message}`, {
-      field: 'metrics-addr',
-      cause: err,
-    });
+    throw new WeftError(
+      'WEFT_INVALID_ARGUMENT',
+      `cannot listen for metrics on ${config.metricsAddr!.host}:${config.metricsAddr!.port}: ${(err as Error).message}`,
+      {
+        field: 'metrics-addr',
+        cause: err,
+      },
+    );
   }
   return {
     ...(cluster ? { cluster } : {}),

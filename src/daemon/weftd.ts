@@ -18,7 +18,7 @@ import { createLogger, type Logger } from './logger.js';
 import { registerCniRoutes } from '../api/cni/cni-routes.js';
 import { dockerPortMappings } from '../api/docker/docker-records.js';
 import { startDockerIntegration, type DockerIntegration } from '../api/docker/docker-integration.js';
-import { startOperations, type Operations } from './operations.js';
+import { joinCluster, startOperations, type Operations } from './operations.js';
 
 /** Options beyond DaemonConfig. dockerPluginSocket: where to serve Docker's plugin API (unset = off). */
 export interface DaemonOptions {
@@ -42,7 +42,14 @@ function rootOnly(req: IncomingMessage): boolean {
 }
 
 export async function startDaemon(config: DaemonConfig, log: Logger = createLogger(), opts: DaemonOptions = {}): Promise<Daemon> {
-  const engine = await openEngine(config);
+  const cluster = await joinCluster(config, log); // first: a failed join leaves the host untouched
+  let engine: Awaited<ReturnType<typeof openEngine>>;
+  try {
+    engine = await openEngine(config);
+  } catch (err) {
+    await cluster?.stop();
+    throw err;
+  }
   const { store, controller } = engine;
   let docker: DockerIntegration | undefined;
   const startedAt = new Date().toISOString();
@@ -80,10 +87,10 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
     });
     registerCniRoutes(routes, controller); // POST /v1/cni for the CNI plugin's compiled entry point
     docker = await startDockerIntegration(controller, routes, log, { pluginSocket: opts.dockerPluginSocket, firewall: firewall.fw });
-    ops = await startOperations(config, log, routes, controller); // cluster agent (--cluster-store), /metrics
+    ops = await startOperations(config, log, routes, controller, cluster); // GET /v1/hosts, /metrics
     server = await serveRest(config.socketPath, routes, log, rootOnly);
   } catch (err) {
-    await ops?.stop();
+    await (ops ?? cluster)?.stop();
     await docker?.stop();
     drift.stop();
     firewall.stop();

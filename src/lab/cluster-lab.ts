@@ -93,7 +93,8 @@ export class ClusterLab {
     const opts = validateLabOptions(o);
     const topo = labTopology(opts);
     const dir = ClusterLab.dirOf(opts.name);
-    if (existsSync(path.join(dir, 'state.json'))) throw new WeftError('WEFT_CONFLICT', `lab "${opts.name}" exists: weft lab down --lab ${opts.name} first`, { field: 'name' });
+    if (existsSync(path.join(dir, 'state.json')))
+      throw new WeftError('WEFT_CONFLICT', `lab "${opts.name}" exists: weft lab down --lab ${opts.name} first`, { field: 'name' });
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const lab = new ClusterLab({
       name: opts.name,
@@ -204,7 +205,14 @@ export class ClusterLab {
   private async startEtcd(name: string): Promise<void> {
     const e = this.state.etcd.find((x) => x.name === name)!;
     const m = await startEtcdMember(
-      { name: e.name, nsPath: `/run/netns/${e.ns}`, dir: e.dir, ip: e.ip, initialCluster: e.initialCluster, clusterToken: `weft-lab-${this.state.name}` },
+      {
+        name: e.name,
+        nsPath: `/run/netns/${e.ns}`,
+        dir: e.dir,
+        ip: e.ip,
+        initialCluster: e.initialCluster,
+        clusterToken: `weft-lab-${this.state.name}`,
+      },
       30_000,
     );
     e.pid = m.pid;

@@ -55,8 +55,10 @@ const NAME_RE = /^[a-z][a-z0-9]{0,7}$/;
 
 export function validateLabOptions(o: Partial<LabOptions> & { hosts: number }): LabOptions {
   const name = o.name ?? 'lab';
-  if (!NAME_RE.test(name)) throw new InvalidArgumentError('name', `lab name "${name}" must be 1-8 lower-case letters or digits, starting with a letter`);
-  if (!Number.isInteger(o.hosts) || o.hosts < 1 || o.hosts > 60) throw new InvalidArgumentError('hosts', 'must be an integer between 1 and 60');
+  if (!NAME_RE.test(name))
+    throw new InvalidArgumentError('name', `lab name "${name}" must be 1-8 lower-case letters or digits, starting with a letter`);
+  if (!Number.isInteger(o.hosts) || o.hosts < 1 || o.hosts > 60)
+    throw new InvalidArgumentError('hosts', 'must be an integer between 1 and 60');
   const underlay = o.underlay ?? 'l2';
   if (underlay !== 'l2' && underlay !== 'l3') throw new InvalidArgumentError('underlay', 'must be l2 or l3');
   const mesh = o.mesh ?? false;
@@ -77,10 +79,26 @@ export function labTopology(o: LabOptions): LabTopology {
     nodes.push({ name: 'sw', ns: ns('sw'), kind: 'switch', cidr: '198.18.0.1/24', segment: 0 });
     for (let i = 1; i <= o.etcd; i++) {
       etcdIps.push(`198.18.0.${200 + i}`);
-      nodes.push({ name: `e${i}`, ns: ns(`e${i}`), kind: 'etcd', cidr: `198.18.0.${200 + i}/24`, gateway: '198.18.0.1', attach: ns('sw'), segment: 0 });
+      nodes.push({
+        name: `e${i}`,
+        ns: ns(`e${i}`),
+        kind: 'etcd',
+        cidr: `198.18.0.${200 + i}/24`,
+        gateway: '198.18.0.1',
+        attach: ns('sw'),
+        segment: 0,
+      });
     }
     for (let i = 1; i <= o.hosts; i++) {
-      nodes.push({ name: `h${i}`, ns: ns(`h${i}`), kind: 'host', cidr: `198.18.0.${10 + i}/24`, gateway: '198.18.0.1', attach: ns('sw'), segment: 0 });
+      nodes.push({
+        name: `h${i}`,
+        ns: ns(`h${i}`),
+        kind: 'host',
+        cidr: `198.18.0.${10 + i}/24`,
+        gateway: '198.18.0.1',
+        attach: ns('sw'),
+        segment: 0,
+      });
     }
   } else {
     nodes.push({ name: 'sp', ns: ns('sp'), kind: 'switch', segment: -1 });
@@ -92,13 +110,35 @@ export function labTopology(o: LabOptions): LabTopology {
     }
     for (let i = 1; i <= o.etcd; i++) {
       etcdIps.push(`198.18.0.${200 + i}`);
-      nodes.push({ name: `e${i}`, ns: ns(`e${i}`), kind: 'etcd', cidr: `198.18.0.${200 + i}/24`, gateway: '198.18.0.1', attach: ns('r0'), segment: 0 });
+      nodes.push({
+        name: `e${i}`,
+        ns: ns(`e${i}`),
+        kind: 'etcd',
+        cidr: `198.18.0.${200 + i}/24`,
+        gateway: '198.18.0.1',
+        attach: ns('r0'),
+        segment: 0,
+      });
     }
     for (let i = 1; i <= o.hosts; i++) {
       const s = i % 2 === 1 ? 1 : 2;
       const n = Math.ceil(i / 2);
-      nodes.push({ name: `h${i}`, ns: ns(`h${i}`), kind: 'host', cidr: `198.18.${s}.${10 + n}/24`, gateway: `198.18.${s}.1`, attach: ns(`r${s}`), segment: s });
+      nodes.push({
+        name: `h${i}`,
+        ns: ns(`h${i}`),
+        kind: 'host',
+        cidr: `198.18.${s}.${10 + n}/24`,
+        gateway: `198.18.${s}.1`,
+        attach: ns(`r${s}`),
+        segment: s,
+      });
     }
   }
-  return { options: o, nodes, uplinks, routes, ...(etcdIps.length ? { etcdUrl: `etcd://${etcdIps.map((ip) => `${ip}:2379`).join(',')}` } : {}) };
+  return {
+    options: o,
+    nodes,
+    uplinks,
+    routes,
+    ...(etcdIps.length ? { etcdUrl: `etcd://${etcdIps.map((ip) => `${ip}:2379`).join(',')}` } : {}),
+  };
 }

@@ -35,6 +35,13 @@ async function waitUntil(what: string, cond: () => boolean | Promise<boolean>, m
   return Date.now() - t0;
 }
 
+interface ChildResult {
+  host: string;
+  got: { address: string; borrowed: boolean; handle: string }[];
+  exhausted: boolean;
+  requests: number;
+}
+
 interface Cluster {
   prefix: string;
   agents: EtcdClusterAgent[];
@@ -209,7 +216,7 @@ describe('cluster agent on a real etcd', { timeout: 180_000 }, () => {
                 const timer = setTimeout(() => p.kill('SIGKILL'), 60_000);
                 p.on('exit', (code) => {
                   clearTimeout(timer);
-                  if (code === 0) resolve(JSON.parse(out.trim().split('\n').pop()!));
+                  if (code === 0) resolve(JSON.parse(out.trim().split('\n').pop()!) as ChildResult);
                   else reject(new Error(`child ${h} exited ${code}: ${err}`));
                 });
               }),
