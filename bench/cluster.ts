@@ -106,7 +106,7 @@ async function main(): Promise<void> {
     const local: number[] = [];
     for (let i = 0; i < ALLOCS; i++) {
       const t0 = performance.now();
-      await reserveAddress(ctx, net, 4, `ep-${i}`);
+      await reserveAddress(ctx, net, 4, `ext:ep-${i}`);
       local.push(performance.now() - t0);
     }
     const loc = summarize(local);
