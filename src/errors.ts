@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'WEFT_IPAM_ADDRESS_IN_USE'
   | 'WEFT_STORE_CONFLICT'
   | 'WEFT_STORE'
+  | 'WEFT_STORE_UNAVAILABLE'
   | 'WEFT_KERNEL'
   | 'WEFT_KERNEL_UNSUPPORTED'
   | 'WEFT_FIREWALL'
@@ -94,6 +95,16 @@ export class StoreError extends WeftError {
   }
 }
 
+/**
+ * The store could not be reached in time (etcd down, partitioned, or its circuit breaker open).
+ * For a write the outcome is unknown: callers re-read before they retry.
+ */
+export class StoreUnavailableError extends WeftError {
+  constructor(message: string, cause?: unknown) {
+    super('WEFT_STORE_UNAVAILABLE', message, { cause });
+  }
+}
+
 /** A kernel operation failed: netlink errno, a tool's exit status and stderr. */
 export class KernelError extends WeftError {
   readonly errno?: number;
@@ -170,6 +181,8 @@ export function httpStatusFor(code: ErrorCode): number {
       return 501;
     case 'WEFT_TIMEOUT':
       return 504;
+    case 'WEFT_STORE_UNAVAILABLE':
+      return 503;
     default:
       return 500;
   }

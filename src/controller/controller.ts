@@ -169,6 +169,11 @@ export class Controller {
     }
   }
 
+  /** How many endpoints the model holds (for /metrics). */
+  async endpointCount(): Promise<number> {
+    return (await this.ctx.records.endpoints()).length;
+  }
+
   sandboxes(): Promise<SandboxRecord[]> {
     return this.ctx.records.sandboxes();
   }
