@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'WEFT_IN_USE'
   | 'WEFT_PERMISSION'
   | 'WEFT_TIMEOUT'
+  | 'WEFT_DAEMON_UNREACHABLE'
   | 'WEFT_INTERNAL';
 
 /** Base of every error weft raises deliberately. `field` names the offending input, if any. */
@@ -132,6 +133,15 @@ export class TimeoutError extends WeftError {
   }
 }
 
+/** A client (the CLI) could not reach weftd's API socket; the message names the socket. */
+export class DaemonUnreachableError extends WeftError {
+  readonly socketPath: string;
+  constructor(socketPath: string, reason: string, cause?: unknown) {
+    super('WEFT_DAEMON_UNREACHABLE', `cannot reach weftd at ${socketPath}: ${reason}`, { cause });
+    this.socketPath = socketPath;
+  }
+}
+
 /** HTTP status for an error code (REST edge). */
 export function httpStatusFor(code: ErrorCode): number {
   switch (code) {
@@ -153,6 +163,8 @@ export function httpStatusFor(code: ErrorCode): number {
       return 501;
     case 'WEFT_TIMEOUT':
       return 504;
+    case 'WEFT_DAEMON_UNREACHABLE':
+      return 503;
     default:
       return 500;
   }

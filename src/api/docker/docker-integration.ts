@@ -14,6 +14,7 @@ import { ContainerAttachments, type AttachInput } from './container-attachments.
 import { InvalidArgumentError } from '../../errors.js';
 import type { FirewallBackend } from '../../firewall/types.js';
 import { ensureDockerUserAccept } from '../../kernel/iptables.js';
+import { DockerNetworkNamer } from './docker-network-name.js';
 
 let ensuring = false;
 /**
@@ -119,6 +120,8 @@ export async function startDockerIntegration(
   const net = new DockerNetworkDriver(controller, ipam);
   net.log = log;
   if (opts.firewall) net.firewall = opts.firewall;
+  const namer = (net.namer = new DockerNetworkNamer(controller.ctx, log));
+  void namer.resumeAll().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'docker network names'));
   const attachments = new ContainerAttachments(controller, log);
   routes.on('GET', '/v1/attachments', async () => ({ body: await attachments.list() }));
   routes.on('POST', '/v1/attachments', async (_p, b) => ({ status: 201, body: await attachments.attach(attachInput(b)) }));
@@ -139,6 +142,7 @@ export async function startDockerIntegration(
     ...(plugin ? { plugin } : {}),
     async stop() {
       clearInterval(forward);
+      namer.stop();
       attachments.stop();
       net.stop();
       await plugin?.close();

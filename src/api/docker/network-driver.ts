@@ -23,6 +23,7 @@ import { dockerHostIfname, ensureDockerVeth, findMovedInterface } from './docker
 import type { Logger } from '../../daemon/logger.js';
 import { ensureDockerUserAccept, removeDockerUserAccept } from '../../kernel/iptables.js';
 import { DOCKER_OWNER_PREFIX, type DockerIpam } from './ipam-driver.js';
+import { placeholderName, type DockerNetworkNamer } from './docker-network-name.js';
 
 type Body = Record<string, unknown>;
 
@@ -142,6 +143,8 @@ export class DockerNetworkDriver {
   log?: Logger;
   /** Where published ports go (weftd's firewall); without one, port maps are acknowledged only. */
   firewall?: FirewallBackend;
+  /** Learns Docker's name for networks it creates (the request carries only the id). */
+  namer?: DockerNetworkNamer;
 
   constructor(
     private readonly controller: Controller,
@@ -179,7 +182,7 @@ export class DockerNetworkDriver {
     const v4 = ipData(b.IPv4Data, 'IPv4Data');
     const v6 = ipData(b.IPv6Data, 'IPv6Data');
     if (await this.ctx.records.network(netId)) return {};
-    const name = generic[NAME_OPTION] ?? `docker-${netId.slice(0, 12)}`;
+    const name = generic[NAME_OPTION] ?? placeholderName(netId);
     const options = Object.fromEntries(Object.entries(generic).filter(([k]) => !k.startsWith('weft.')));
     const pools = await this.ipam.pools();
     const config = [...v4, ...v6].map((d) => {
@@ -214,6 +217,7 @@ export class DockerNetworkDriver {
     await ensureDockerUserAccept(created.driverState.bridgeName!).catch((err: unknown) =>
       this.log?.warn({ err: (err as Error).message }, 'DOCKER-USER rules'),
     );
+    if (name === placeholderName(netId)) this.namer?.schedule(netId);
     return {};
   }
 
