@@ -74,6 +74,8 @@ async function detach(c: WeftClient, sb: SandboxView, child: ChildProcess, forma
   let view: SandboxView;
   try {
     view = await c.request<SandboxView>('PATCH', `/v1/sandboxes/${sb.id}`, { pid: child.pid });
+    // Already gone (weftd saw it as a zombie): remove now rather than at weftd's next liveness pass.
+    if (child.exitCode !== null || child.signalCode !== null) await removeSandbox(c, sb.id);
   } catch (err) {
     const gone = await Promise.race([done.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 1000))]);
     if (!gone) throw err;

@@ -43,6 +43,7 @@ describe('template engine', () => {
     assert.equal(renderTemplate('{{.Name | upper}} {{lower "AB"}}', net), 'FRONT ab');
     assert.equal(renderTemplate('{{index .Labels "env"}} {{index .Options "com.docker.network.bridge.name"}}', net), 'prod br-front');
     assert.equal(renderTemplate('{{index .IPAM.Config 0 "Gateway"}}', net), '10.1.0.1');
+    assert.equal(renderTemplate('{{(index .IPAM.Config 0).Subnet}}', net), '10.1.0.0/24');
     assert.equal(renderTemplate('{{printf "%-6s|%3d|%q" .Name 7 "x"}}', net), 'front |  7|"x"');
     assert.equal(renderTemplate('{{truncate .Id 12}}', net), 'aaaaaaaaaaaa');
   });

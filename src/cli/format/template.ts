@@ -14,7 +14,7 @@ type Arg =
   | { t: 'field'; base: 'dot' | 'var'; name?: string; path: string[] }
   | { t: 'lit'; v: unknown }
   | { t: 'fn'; name: string }
-  | { t: 'sub'; p: Pipeline };
+  | { t: 'sub'; p: Pipeline; path: string[] };
 interface Pipeline {
   decl: string[];
   cmds: Arg[][];
@@ -32,7 +32,7 @@ const fail = (msg: string): never => {
 
 // ---- lexing an action ------------------------------------------------------------------------
 
-type Tok = { k: 'field' | 'var' | 'ident' | 'str' | 'num' | 'pipe' | 'lp' | 'rp' | 'decl' | 'comma'; v: string };
+type Tok = { k: 'field' | 'var' | 'ident' | 'str' | 'num' | 'pipe' | 'lp' | 'rp' | 'decl' | 'comma' | 'chain'; v: string };
 
 const PUNCT: Record<string, Tok['k']> = { '|': 'pipe', '(': 'lp', ')': 'rp', ',': 'comma' };
 
@@ -46,6 +46,12 @@ function lexAction(src: string): Tok[] {
     else if (punct) {
       out.push({ k: punct, v: c });
       i++;
+      // `(index .X 0).Field`: fields read from a parenthesized value.
+      const chain = punct === 'rp' ? /^\.[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*/.exec(src.slice(i)) : null;
+      if (chain) {
+        out.push({ k: 'chain', v: chain[0] });
+        i += chain[0].length;
+      }
     } else if (src.startsWith(':=', i) || (c === '=' && src[i + 1] !== '=')) {
       out.push({ k: 'decl', v: ':=' });
       i += c === ':' ? 2 : 1;
@@ -97,7 +103,8 @@ function parsePipeline(toks: Tok[], pos: { i: number }, allowDecl: boolean): Pip
     } else if (t.k === 'lp') {
       const p = parsePipeline(toks, pos, false);
       if (toks[pos.i++]?.k !== 'rp') fail('unclosed "("');
-      cur.push({ t: 'sub', p });
+      const chain = toks[pos.i]?.k === 'chain' ? toks[pos.i++]!.v.slice(1).split('.') : [];
+      cur.push({ t: 'sub', p, path: chain });
     } else if (t.k === 'str') cur.push({ t: 'lit', v: t.v });
     else if (t.k === 'num') cur.push({ t: 'lit', v: Number(t.v) });
     else if (t.k === 'field') cur.push({ t: 'field', base: 'dot', path: t.v === '.' ? [] : t.v.slice(1).split('.') });
@@ -295,7 +302,7 @@ function evalArg(a: Arg, sc: Scope): unknown {
     case 'lit':
       return a.v;
     case 'sub':
-      return evalPipeline(a.p, sc);
+      return lookup(evalPipeline(a.p, sc), a.path, sc, '(…)');
     case 'fn':
       return FUNCS[a.name]!();
     case 'field': {
