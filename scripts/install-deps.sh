@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 say() { printf '==> %s\n' "$*"; }
 
 # iproute2: ip netns (the quickstart's fake host); nftables: weft's firewall; util-linux:
-# nsenter; gcc + libc6-dev: the CNI shim and the sandbox exec helper.
-PKGS=(iproute2 nftables util-linux procps gcc libc6-dev)
+# nsenter; gcc + libc6-dev: the CNI shim and the sandbox exec helper; g++ + make + python3:
+# node-gyp, which builds better-sqlite3 from source when no prebuilt binary can be fetched.
+PKGS=(iproute2 nftables util-linux procps gcc libc6-dev g++ make python3)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -23,7 +24,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
 else
   say "system packages already installed: ${PKGS[*]}"
 fi
-say "npm ci (npm dependencies, ~1 min on a fresh clone)"
+say "npm ci (npm dependencies; without a prebuilt better-sqlite3 it compiles SQLite: minutes on a small machine)"
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 say "npm run build (TypeScript, the CLI bundle, the sandbox exec helper)"
 npm run build
