@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'WEFT_IN_USE'
   | 'WEFT_PERMISSION'
   | 'WEFT_TIMEOUT'
+  | 'WEFT_DAEMON_UNREACHABLE'
   | 'WEFT_INTERNAL';
 
 /** Base of every error weft raises deliberately. `field` names the offending input, if any. */
@@ -160,6 +161,15 @@ export class TimeoutError extends WeftError {
   }
 }
 
+/** A client (the CLI) could not reach weftd's API socket; the message names the socket. */
+export class DaemonUnreachableError extends WeftError {
+  readonly socketPath: string;
+  constructor(socketPath: string, reason: string, cause?: unknown) {
+    super('WEFT_DAEMON_UNREACHABLE', `cannot reach weftd at ${socketPath}: ${reason}`, { cause });
+    this.socketPath = socketPath;
+  }
+}
+
 /** HTTP status for an error code (REST edge). */
 export function httpStatusFor(code: ErrorCode): number {
   switch (code) {
@@ -182,6 +192,7 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'WEFT_TIMEOUT':
       return 504;
     case 'WEFT_STORE_UNAVAILABLE':
+    case 'WEFT_DAEMON_UNREACHABLE':
       return 503;
     default:
       return 500;

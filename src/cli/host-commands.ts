@@ -1,8 +1,9 @@
 /** `weft host ls|inspect`: the cluster's hosts as this host's weftd sees them (like `docker node ls`). */
 import type { Command } from 'commander';
-import type { WeftClient } from './client.js';
 import type { HostInfo } from '../cluster/cluster-agent.js';
-import { formatOf, printJson, table } from './output.js';
+import type { CliContext } from './cli-context.js';
+import { FORMAT_OPTION, printList, write, type View } from './output.js';
+import { parseFormat } from './format/format-spec.js';
 
 /** "3s ago", "2m ago", "1h ago". */
 export function ago(ms: number, now = Date.now()): string {
@@ -12,39 +13,42 @@ export function ago(ms: number, now = Date.now()): string {
   return `${Math.floor(s / 3600)}h ago`;
 }
 
-export function registerHostCommands(program: Command, client: () => WeftClient): void {
+/** Hosts as `weft host ls` shows them; templates and `--format json` see HostInfo whole (camelCase, as the REST API). */
+export const hostView: View<HostInfo> = {
+  columns: [
+    { header: 'ID', cell: (h) => (h.self ? `${h.id} *` : h.id) },
+    { header: 'NAME', cell: (h) => h.name },
+    { header: 'ADDRESS', cell: (h) => h.address },
+    { header: 'STATE', cell: (h) => h.state },
+    { header: 'LAST SEEN', cell: (h) => ago(h.lastSeen) },
+    { header: 'ENDPOINTS', cell: (h) => String(h.endpoints) },
+    { header: 'BLOCKS', cell: (h) => String(h.blocks.length) },
+  ],
+  jsonList: 'lines',
+};
+
+export function register(program: Command, cli: CliContext): void {
   const host = program.command('host').description('cluster hosts (needs weftd --cluster-store)');
   host
     .command('ls')
     .description('list the hosts of the cluster: id, name, address, state, last seen, endpoints')
     .option('-q, --quiet', 'only ids')
-    .option('--format <fmt>', 'table or json', 'table')
+    .option(...FORMAT_OPTION)
     .action(async (o: { quiet?: boolean; format?: string }) => {
-      const hosts = await client().request<HostInfo[]>('GET', '/v1/hosts');
-      if (formatOf(o) === 'json') return printJson(hosts);
-      if (o.quiet) return void process.stdout.write(hosts.map((h) => `${h.id}\n`).join(''));
-      process.stdout.write(
-        table(
-          ['ID', 'NAME', 'ADDRESS', 'STATE', 'LAST SEEN', 'ENDPOINTS', 'BLOCKS'],
-          hosts.map((h) => [
-            h.self ? `${h.id} *` : h.id,
-            h.name,
-            h.address,
-            h.state,
-            ago(h.lastSeen),
-            String(h.endpoints),
-            String(h.blocks.length),
-          ]),
-        ),
-      );
+      const format = parseFormat(o.format);
+      const hosts = (await cli.client().request<HostInfo[]>('GET', '/v1/hosts')).sort((a, b) => a.name.localeCompare(b.name));
+      if (o.quiet && format.kind === 'default') return write(hosts.map((h) => `${h.id}\n`).join(''));
+      printList(hosts, format, hostView);
     });
   host
     .command('inspect')
-    .description('show one or more hosts in detail (JSON)')
+    .description('show one or more hosts in detail (JSON, or --format)')
     .argument('<host...>', 'id, id prefix or name')
-    .action(async (refs: string[]) => {
+    .option(...FORMAT_OPTION)
+    .action(async (refs: string[], o: { format?: string }) => {
+      const format = parseFormat(o.format);
       const out: HostInfo[] = [];
-      for (const r of refs) out.push(await client().request<HostInfo>('GET', `/v1/hosts/${encodeURIComponent(r)}`));
-      printJson(out);
+      for (const r of refs) out.push(await cli.client().request<HostInfo>('GET', `/v1/hosts/${encodeURIComponent(r)}`));
+      printList(out, format.kind === 'default' ? { kind: 'json' } : format, { ...hostView, jsonList: 'array' });
     });
 }

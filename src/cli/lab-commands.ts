@@ -4,16 +4,16 @@
  * an interface other issues and checks rely on: keep them.
  */
 import type { Command } from 'commander';
+import type { CliContext } from './cli-context.js';
 import { spawn } from 'node:child_process';
 import cliProgress from 'cli-progress';
 import { ClusterLab } from '../lab/cluster-lab.js';
 import { pidAlive } from '../lab/etcd-process.js';
 import { InvalidArgumentError } from '../errors.js';
 import { table } from './output.js';
+import { collect } from './cli-context.js';
 
-const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
-
-export function registerLabCommands(program: Command): void {
+export function register(program: Command, _cli: CliContext): void {
   const lab = program.command('lab').description('multi-host lab of simulated hosts (network namespaces) on this machine');
   lab
     .command('up')
