@@ -143,11 +143,11 @@ describe('weft CLI: --format grammar, host selection, errors', () => {
   });
 
   it('run -d prints the sandbox id; json (camelCase sandbox keys), template, table; unknown runs nothing', async () => {
-    const id = (await ok(['run', '-d', '--name', 's-default', '--network', 'alpha', '--', 'sleep', '60'])).trim();
+    const id = (await ok(['run', '-d', '--name', 's-default', '--network', 'alpha', '--', 'sleep', '900'])).trim();
     assert.match(id, /^[0-9a-f]{64}$/);
     h.track((await h.sandbox(id)).pid);
     const j = JSON.parse(
-      await ok(['run', '-d', '--name', 's-json', '--network', 'alpha', '--format', 'json', '--', 'sleep', '60']),
+      await ok(['run', '-d', '--name', 's-json', '--network', 'alpha', '--format', 'json', '--', 'sleep', '900']),
     ) as SandboxView;
     h.track(j.pid);
     assert.equal(j.name, 's-json');
@@ -168,10 +168,10 @@ describe('weft CLI: --format grammar, host selection, errors', () => {
     ]);
     assert.equal(tpl, 's-tpl alpha\n');
     h.track((await h.sandbox('s-tpl')).pid);
-    const tab = await ok(['run', '-d', '--name', 's-tab', '--network', 'none', '--format', 'table', '--', 'sleep', '60']);
+    const tab = await ok(['run', '-d', '--name', 's-tab', '--network', 'none', '--format', 'table', '--', 'sleep', '900']);
     assert.match(tab, /^SANDBOX ID\s+NAME\s+KIND\s+PID\s+NETWORKS\s+ADDRESSES\n[0-9a-f]{12}\s+s-tab\s+netns\s+\d+/);
     h.track((await h.sandbox('s-tab')).pid);
-    assertUnknownFormat(await cli(['run', '-d', '--name', 's-never', '--format', 'xml', '--', 'sleep', '60']), 'run -d');
+    assertUnknownFormat(await cli(['run', '-d', '--name', 's-never', '--format', 'xml', '--', 'sleep', '900']), 'run -d');
     const foreground = await cli(['run', '--format', 'json', '--', 'true']);
     assert.equal(foreground.code, 2, 'a foreground run has no --format');
     const all = await h.client.request<SandboxView[]>('GET', '/v1/sandboxes');
