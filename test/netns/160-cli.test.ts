@@ -164,7 +164,7 @@ describe('weft CLI: --format grammar, host selection, errors', () => {
       '{{.name}} {{(index .endpoints 0).networkName}}',
       '--',
       'sleep',
-      '60',
+      '900',
     ]);
     assert.equal(tpl, 's-tpl alpha\n');
     h.track((await h.sandbox('s-tpl')).pid);
