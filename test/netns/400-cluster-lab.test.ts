@@ -25,7 +25,11 @@ const labName = (p: string) => `${p}${randomBytes(3).toString('hex')}`.slice(0, 
 async function hostLs(lab: ClusterLab, h: string): Promise<HostInfo[]> {
   const r = await lab.weft(h, ['host', 'ls', '--format', 'json']);
   if (r.code !== 0) throw new Error(`weft host ls on ${h}: ${r.stderr}`);
-  return JSON.parse(r.stdout) as HostInfo[];
+  // One JSON object per line, as `docker node ls --format json`.
+  return r.stdout
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as HostInfo);
 }
 
 async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
