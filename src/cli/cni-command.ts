@@ -9,6 +9,16 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, renameSync } from 'node
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError } from '../errors.js';
+import type { CliContext } from './cli-context.js';
+import { FORMAT_OPTION, printList, type View } from './output.js';
+import { parseFormat } from './format/format-spec.js';
+
+const pathsView: View<string> = {
+  columns: [{ header: 'PATH', cell: (p) => p }],
+  row: (p) => ({ Path: p }),
+  strict: true,
+  jsonList: 'array',
+};
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const CNI_PLUGINS = ['weft', 'weft-ipam'] as const;
@@ -33,7 +43,7 @@ export function installCniPlugins(binDir: string, opts: { rebuild?: boolean; soc
   });
 }
 
-export function registerCniCommand(program: Command): void {
+export function register(program: Command, _cli: CliContext): void {
   const cni = program.command('cni').description('weft as a CNI plugin (podman, containerd, Kubernetes)');
   cni
     .command('install')
@@ -41,7 +51,10 @@ export function registerCniCommand(program: Command): void {
     .option('--bin-dir <dir>', 'CNI plugin directory', '/opt/cni/bin')
     .option('--socket <path>', 'weftd socket compiled in as the default (else /run/weft/weft.sock)')
     .option('--rebuild', 'rebuild the executables even if they exist')
-    .action((o: { binDir: string; socket?: string; rebuild?: boolean }) => {
-      for (const p of installCniPlugins(path.resolve(o.binDir), { rebuild: o.rebuild, socket: o.socket })) process.stdout.write(`${p}\n`);
+    .option(...FORMAT_OPTION)
+    .action((o: { binDir: string; socket?: string; rebuild?: boolean; format?: string }) => {
+      const format = parseFormat(o.format);
+      const paths = installCniPlugins(path.resolve(o.binDir), { rebuild: o.rebuild, socket: o.socket });
+      printList(paths, format, pathsView, () => paths.map((p) => p + '\n').join(''));
     });
 }

@@ -21,6 +21,7 @@ import { createLogger, type Logger } from '../logger.js';
 import { registerCniRoutes } from '../api/cni/cni-routes.js';
 import { startDockerIntegration, type DockerIntegration } from '../api/docker/docker-integration.js';
 import { ErrorList } from '../errors.js';
+import { joinCluster, startOperations, type Operations } from './operations.js';
 
 /** Options beyond DaemonConfig. dockerPluginSocket: where to serve Docker's plugin API (unset = off). */
 export interface DaemonOptions {
@@ -52,11 +53,19 @@ function firewallOf(config: DaemonConfig): { fw: FirewallBackend; integrations: 
 
 export async function startDaemon(config: DaemonConfig, log: Logger = createLogger(), opts: DaemonOptions = {}): Promise<Daemon> {
   const { fw, integrations } = firewallOf(config);
-  const engine = await openEngine(config, { services: { firewall: fw, log } });
+  const cluster = await joinCluster(config, log); // first: a failed join leaves the host untouched
+  let engine: Awaited<ReturnType<typeof openEngine>>;
+  try {
+    engine = await openEngine(config, { services: { firewall: fw, log } });
+  } catch (err) {
+    await cluster?.stop();
+    throw err;
+  }
   const { controller } = engine;
   let docker: DockerIntegration | undefined;
   const startedAt = new Date().toISOString();
   let server: RestServer | undefined;
+  let ops: Operations | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopDrift: (() => void) | undefined;
   const firewall = new FirewallService(fw, integrations, controller, log);
@@ -81,10 +90,12 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
     });
     registerCniRoutes(routes, controller); // POST /v1/cni for the CNI plugin's compiled entry point
     docker = await startDockerIntegration(controller, routes, log, { pluginSocket: opts.dockerPluginSocket });
+    ops = await startOperations(config, log, routes, controller, cluster); // GET /v1/hosts, /metrics
     server = await serveRest(config.socketPath, routes, log, rootOnly);
   } catch (err) {
     const undo = new ErrorList('weftd start failed, and stopping what had started failed too');
     undo.add(err);
+    await undo.run(() => (ops ?? cluster)?.stop());
     await undo.run(() => docker?.stop());
     stopDrift?.();
     firewall.stop();
@@ -103,7 +114,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
       // full kernel pass is a slow safety net for anything an event could not tell us.
       const full = Date.now() - lastFull >= config.fullResyncMs;
       if (full) lastFull = Date.now();
-      const r = await controller.resync(full);
+      const r = ops ? await ops.timeReconcile(full ? 'full' : 'liveness', () => controller.resync(full)) : await controller.resync(full);
       if (r.sandboxesReaped.length || r.orphansRemoved.length || r.errors.length) log.info({ ...r }, 'resync');
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'resync failed');
@@ -126,6 +137,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
       await dns.close();
       await docker?.stop();
       await server?.close();
+      await ops?.stop();
       while (busy) await new Promise((r) => setTimeout(r, 10));
       await engine.close();
     },
