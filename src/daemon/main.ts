@@ -5,6 +5,7 @@ import { configFromFlags } from '../config/daemon-config.js';
 import { startDaemon } from './weftd.js';
 import { createLogger } from './logger.js';
 import { asWeftError } from '../errors.js';
+import { ownPrivilegeProblem } from '../kernel/privileges.js';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
@@ -28,6 +29,12 @@ export async function main(argv: string[]): Promise<void> {
     );
   program.parse(argv);
   const log = createLogger();
+  const notPrivileged = ownPrivilegeProblem();
+  if (notPrivileged) {
+    // Before any directory, socket or kernel object is touched: say it plainly and stop.
+    process.stderr.write(`weftd: ${notPrivileged}\n`);
+    process.exit(1);
+  }
   try {
     const config = configFromFlags(program.opts());
     const dockerSock =

@@ -18,6 +18,7 @@ import { createLogger, type Logger } from './logger.js';
 import { registerCniRoutes } from '../api/cni/cni-routes.js';
 import { dockerPortMappings } from '../api/docker/docker-records.js';
 import { startDockerIntegration, type DockerIntegration } from '../api/docker/docker-integration.js';
+import { acquireStateLock } from '../kernel/state-lock.js';
 
 /** Options beyond DaemonConfig. dockerPluginSocket: where to serve Docker's plugin API (unset = off). */
 export interface DaemonOptions {
@@ -41,7 +42,15 @@ function rootOnly(req: IncomingMessage): boolean {
 }
 
 export async function startDaemon(config: DaemonConfig, log: Logger = createLogger(), opts: DaemonOptions = {}): Promise<Daemon> {
-  const engine = await openEngine(config);
+  // Before the store or the kernel is touched: a second daemon on this state must not start.
+  const stateLock = acquireStateLock(config);
+  let engine;
+  try {
+    engine = await openEngine(config);
+  } catch (err) {
+    stateLock.release();
+    throw err;
+  }
   const { store, controller } = engine;
   let docker: DockerIntegration | undefined;
   const startedAt = new Date().toISOString();
@@ -85,6 +94,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
     firewall.stop();
     await dns.close();
     await engine.close();
+    stateLock.release();
     throw err;
   }
 
@@ -123,6 +133,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
       await server?.close();
       while (busy) await new Promise((r) => setTimeout(r, 10));
       await engine.close();
+      stateLock.release();
     },
   };
 }

@@ -23,6 +23,8 @@ export interface Libc {
   /** ioctl without a third argument (NS_GET_NSTYPE and friends). */
   ioctl(fd: number, req: number): number;
   fstatfs(fd: number, buf: Buffer): number;
+  /** flock(2): advisory whole-file lock (LOCK_EX | LOCK_NB …). */
+  flock(fd: number, op: number): number;
   sethostname(name: string, len: number): number;
   fcntl(fd: number, cmd: number, arg: number): number;
   execvp(file: string, argv: (string | null)[]): number;
@@ -61,6 +63,7 @@ export function libc(): Libc {
     umount2: lib.func('int umount2(const char *target, int flags)'),
     ioctl: (fd, req) => ioctl(fd, req),
     fstatfs: lib.func('int fstatfs(int fd, void *buf)'),
+    flock: lib.func('int flock(int fd, int op)'),
     sethostname: lib.func('int sethostname(const char *name, size_t len)'),
     fcntl: (fd, cmd, arg) => fcntl(fd, cmd, 'int', arg),
     execvp: lib.func('int execvp(const char *file, const char **argv)'),

@@ -3,12 +3,13 @@
  * `{error: {code, message, field?}}` with an HTTP status derived from the code.
  */
 import http from 'node:http';
-import { chmod, mkdir, rm } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Router } from './router.js';
 import type { Controller } from '../../controller/controller.js';
 import { InvalidArgumentError, NotFoundError, asWeftError, httpStatusFor } from '../../errors.js';
 import type { Logger } from '../../daemon/logger.js';
+import { claimSocketPath, releaseSocketPath, socketInode } from '../../kernel/unix-socket-path.js';
 
 const MAX_BODY = 1 << 20;
 
@@ -80,7 +81,8 @@ export async function serveRest(
   authorize: (req: http.IncomingMessage) => boolean,
 ): Promise<RestServer> {
   await mkdir(path.dirname(socketPath), { recursive: true, mode: 0o700 });
-  await rm(socketPath, { force: true });
+  // Never unlink a socket another daemon still serves on; a dead daemon's is cleaned up.
+  await claimSocketPath(socketPath);
   const server = http.createServer((req, res) => {
     void (async () => {
       let status = 200;
@@ -122,11 +124,15 @@ export async function serveRest(
     server.listen(socketPath, () => resolve());
   });
   await chmod(socketPath, 0o600);
+  const ino = socketInode(socketPath);
   return {
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
-        server.close(() => resolve());
+        server.close(() => {
+          releaseSocketPath(socketPath, ino);
+          resolve();
+        });
       }),
   };
 }
