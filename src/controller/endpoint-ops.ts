@@ -4,7 +4,8 @@ import { runHooks } from './context.js';
 import { newId, now } from './ids.js';
 import type { EndpointRecord, IpamPoolConfig, NetworkRecord, SandboxRecord } from '../model/types.js';
 import { ConflictError, InvalidArgumentError, NotFoundError } from '../errors.js';
-import { validateIfname, validateName } from '../config/validate.js';
+import { validateIfname } from '../config/validate.js';
+import { validateAlias } from '../config/dns-name.js';
 import { checkStaticAddress } from '../ipam/allocator.js';
 import { ownerOf, probeFreeAddress } from './address-probe.js';
 import { addressWithPrefix, parseCidr } from '../ipam/cidr.js';
@@ -96,7 +97,7 @@ export async function connectEndpoint(
   if (net.driver === 'host')
     throw new InvalidArgumentError('network', 'the host network is a sandbox mode (--network host), not something to connect to');
   const driver = ctx.drivers.get(net.driver);
-  const aliases = (req.aliases ?? []).map((a, i) => validateName(`aliases[${i}]`, a));
+  const aliases = (req.aliases ?? []).map((a, i) => validateAlias(`aliases[${i}]`, a));
   const mac = req.mac === undefined ? undefined : parseMac(req.mac, 'mac');
   if (!driver.usesIpam && (req.ipv4 || req.ipv6)) throw new InvalidArgumentError('ip', `network "${net.name}" does not assign addresses`);
 

@@ -6,7 +6,7 @@ import { newId, now } from './ids.js';
 import type { EndpointRecord, SandboxRecord } from '../model/types.js';
 import { ConflictError, InvalidArgumentError, NotFoundError } from '../errors.js';
 import { SandboxCreateInput, parseInput } from './inputs.js';
-import { validateName } from '../config/validate.js';
+import { validateHostname, validateSandboxName } from '../config/dns-name.js';
 import { parseAddress } from '../ipam/cidr.js';
 import { json, keys } from '../store/records.js';
 import { connectEndpoint, disconnectEndpoint } from './endpoint-ops.js';
@@ -71,8 +71,9 @@ export async function createSandbox(
 ): Promise<{ sandbox: SandboxRecord; endpoints: EndpointRecord[] }> {
   const input = parseInput(SandboxCreateInput, raw);
   const id = newId();
-  const name = input.name === undefined ? `sb-${id.slice(0, 12)}` : validateName('name', input.name);
-  const hostname = input.hostname === undefined ? name.slice(0, 63) : validateName('hostname', input.hostname);
+  // Both become DNS names (embedded DNS, /etc/hosts, sethostname): checked as such.
+  const name = input.name === undefined ? `sb-${id.slice(0, 12)}` : validateSandboxName('name', input.name);
+  const hostname = input.hostname === undefined ? name : validateHostname('hostname', input.hostname);
   input.dns.forEach((d, i) => parseAddress(d, `dns[${i}]`));
   if (input.kind !== 'netns' && input.kind !== 'external' && input.networks.length > 0) {
     throw new InvalidArgumentError('network', `a ${input.kind}-mode sandbox cannot join networks`);

@@ -6,9 +6,9 @@
  */
 import type { Controller } from '../../controller/controller.js';
 import type { NetworkRecord } from '../../model/types.js';
-import { ConflictError, NotFoundError } from '../../errors.js';
+import { ConflictError, NotFoundError, WeftError } from '../../errors.js';
 import { BRIDGE_OPTIONS } from '../../drivers/bridge/bridge-options.js';
-import { normalizeCidr } from '../../ipam/cidr.js';
+import { normalizeCidr, parseCidr } from '../../ipam/cidr.js';
 import { CNI_CODES, CniError } from './cni-errors.js';
 import type { NetConf } from './cni-request.js';
 
@@ -80,6 +80,15 @@ export function contradictions(conf: NetConf, net: NetworkRecord, bridgeDefault?
 
 /** Find the network a config names, creating it when it does not exist yet. */
 export async function ensureNetwork(c: Controller, conf: NetConf, creator: string, bridgeDefault?: string): Promise<NetworkRecord> {
+  // Checked before any comparison: a subnet with host bits must not pass as "the same network".
+  for (const p of poolsOf(conf)) {
+    try {
+      parseCidr(p.subnet, 'ipam.subnet', { strict: true });
+    } catch (err) {
+      if (err instanceof WeftError) throw new CniError(CNI_CODES.invalidConfig, 'invalid network configuration', err.message);
+      throw err;
+    }
+  }
   for (let attempt = 0; ; attempt++) {
     try {
       const net = await c.network(conf.name);

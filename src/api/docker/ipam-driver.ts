@@ -67,10 +67,10 @@ export class DockerIpam {
       let pool: string;
       let subPool: string | undefined;
       if (asked) {
-        const c = parseCidr(asked, 'Pool');
+        const c = parseCidr(asked, 'Pool', { strict: true });
         pool = formatCidr(c);
         if (askedSub) {
-          const s = parseCidr(askedSub, 'SubPool');
+          const s = parseCidr(askedSub, 'SubPool', { strict: true });
           if (!cidrContainsCidr(c, s)) throw new InvalidArgumentError('SubPool', `${askedSub} is not inside ${pool}`);
           subPool = formatCidr(s);
         }

@@ -9,6 +9,7 @@ import { Router } from './router.js';
 import type { Controller } from '../../controller/controller.js';
 import { InvalidArgumentError, NotFoundError, asWeftError, httpStatusFor } from '../../errors.js';
 import type { Logger } from '../../daemon/logger.js';
+import { parseRequestTarget } from './request-target.js';
 import { claimSocketPath, releaseSocketPath, socketInode } from '../../kernel/unix-socket-path.js';
 
 const MAX_BODY = 1 << 20;
@@ -92,7 +93,7 @@ export async function serveRest(
           status = 403;
           payload = { error: { code: 'WEFT_PERMISSION', message: 'only root may use the weft API' } };
         } else {
-          const url = new URL(req.url ?? '/', 'http://weft');
+          const url = parseRequestTarget(req.url);
           const m = router.match(req.method ?? 'GET', url.pathname);
           if (!m) throw new NotFoundError('route', `${req.method} ${url.pathname}`);
           if ('allowed' in m) {
