@@ -12,6 +12,7 @@ import type { ControllerContext } from './context.js';
 import { reconcile } from './reconcile.js';
 import { sandboxAlive } from './sandbox-ops.js';
 import { EXTERNAL_OWNER_PREFIX } from './ipam-ops.js';
+import { hostNetnsIdentities } from '../kernel/netns-identity.js';
 
 export interface DoctorReport {
   ok: boolean;
@@ -31,6 +32,12 @@ export async function checkInvariants(ctx: ControllerContext): Promise<DoctorRep
 
   for (const n of nets) v.push(...(await ctx.drivers.get(n.driver).check({ kernel: ctx.kernel }, n)));
   for (const sb of sandboxes) if (!sandboxAlive(ctx, sb)) v.push(`sandbox ${sb.name}: its process or namespace is gone`);
+  // Attachments to the host's own namespace (refused since; records from before are reported).
+  const hostNs = new Set(hostNetnsIdentities().map((x) => x.id.ino));
+  for (const sb of sandboxes) {
+    if (sb.kind === 'external' && sb.netnsInode !== undefined && hostNs.has(sb.netnsInode))
+      v.push(`sandbox ${sb.name}: attached to the host's own network namespace (${sb.netnsPath}); detach it with weft sandbox rm`);
+  }
 
   const seen = new Map<string, string>();
   for (const ep of endpoints) {

@@ -14,6 +14,7 @@ import { resolveNetwork } from './network-ops.js';
 import { removeSandboxFiles, sandboxDir, writeSandboxFiles } from './sandbox-files.js';
 import { isAlive, processStartTime } from '../kernel/proc.js';
 import { resolvePublications } from './port-ops.js';
+import { checkAttachTarget } from './attach-target.js';
 
 export async function resolveSandbox(ctx: ControllerContext, ref: string): Promise<SandboxRecord> {
   const id = (await ctx.records.sandboxIdByName(ref)) ?? ref;
@@ -89,9 +90,10 @@ export async function createSandbox(
     throw new InvalidArgumentError('publish', `ports cannot be published in ${input.kind} mode`);
   }
   const ns = await namespaceFor(ctx, input, id);
-  if (input.kind === 'external' || input.kind === 'host') {
-    // Must be a real network namespace (not a regular file), and not recorded twice.
-    await ctx.kernel.netnsFd(ns.netnsPath);
+  if (input.kind === 'host') await ctx.kernel.netnsFd(ns.netnsPath);
+  if (input.kind === 'external') {
+    // A real network namespace, not the host's, not attached already.
+    await checkAttachTarget(ctx, ns.netnsPath, input.pid ? `pid ${input.pid} (${ns.netnsPath})` : ns.netnsPath);
   }
   const dir = sandboxDir(ctx, id);
   const sb: SandboxRecord = {
