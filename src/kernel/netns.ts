@@ -10,9 +10,9 @@ import { Worker } from 'node:worker_threads';
 import { ConflictError, InvalidArgumentError, KernelError, WeftError } from '../errors.js';
 import { libc } from './libc.js';
 import { CLONE_NEWNET } from './netlink/constants.js';
-import { openNsfsFile } from './netns-identity.js';
+import { NSFS_MAGIC, openNsfsFile } from './netns-identity.js';
 
-export const NSFS_MAGIC = 0x6e736673;
+export { NSFS_MAGIC };
 const NS_GET_NSTYPE = 0xb703;
 const MNT_DETACH = 2;
 const EINVAL = 22;
