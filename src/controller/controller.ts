@@ -12,6 +12,7 @@ import { NotFoundError } from '../errors.js';
 import { inspectNetwork, viewSandbox, type NetworkInspect, type SandboxView } from './inspect.js';
 import { reconcile, reapDeadSandboxes, type ReconcileReport } from './reconcile.js';
 import { doctor, type DoctorReport } from './doctor.js';
+import { DEFAULT_STOP_GRACE_S, assertRemovable, assertStoppable, runsCommand, stopCommand } from './sandbox-stop.js';
 
 export class Controller {
   constructor(readonly ctx: ControllerContext) {}
@@ -115,12 +116,32 @@ export class Controller {
     );
   }
 
-  removeSandbox(ref: string): Promise<SandboxRecord> {
+  /**
+   * Remove a sandbox: refused while the command weft run started for it runs, unless `force`,
+   * which stops it first (SIGTERM, SIGKILL after graceS). Attached namespaces are detached.
+   * The wait happens outside the engine lock: other requests are not held up by it.
+   */
+  async removeSandbox(ref: string, opts: { force?: boolean; graceS?: number } = {}): Promise<SandboxRecord> {
+    const sb = await this.sandbox(ref);
+    assertRemovable(sb, opts.force === true);
+    if (opts.force) await stopCommand(sb, opts.graceS ?? DEFAULT_STOP_GRACE_S);
     return this.exclusive(async () => {
-      const sb = await this.sandbox(ref);
-      await removeSandbox(this.ctx, sb);
+      // The reaper may have released it once its process ended: that is the same outcome.
+      const cur = (await this.ctx.records.sandbox(sb.id))?.value;
+      if (cur) await removeSandbox(this.ctx, cur);
       return sb;
     });
+  }
+
+  /**
+   * Stop the sandbox's command (as `docker stop`) and release the sandbox, whose life it was.
+   * A sandbox without a running command is left as it is (stopping it again is no error).
+   */
+  async stopSandbox(ref: string, graceS = DEFAULT_STOP_GRACE_S): Promise<{ sandbox: SandboxRecord; removed: boolean }> {
+    const sb = await this.sandbox(ref);
+    assertStoppable(sb);
+    if (!runsCommand(sb)) return { sandbox: sb, removed: false };
+    return { sandbox: await this.removeSandbox(sb.id, { force: true, graceS }), removed: true };
   }
 
   patchSandbox(ref: string, body: unknown): Promise<SandboxRecord> {

@@ -163,7 +163,10 @@ export async function removeSandbox(ctx: ControllerContext, sb: SandboxRecord): 
 export async function setSandboxPid(ctx: ControllerContext, sb: SandboxRecord, pid: number): Promise<SandboxRecord> {
   const cur = await ctx.records.sandbox(sb.id);
   if (!cur) throw new NotFoundError('sandbox', sb.name);
-  const updated: SandboxRecord = { ...cur.value, ...pidInfo(pid) };
+  // Only weft's own sandboxes get a command; an attached namespace's processes are not weft's.
+  if (cur.value.kind === 'external')
+    throw new InvalidArgumentError('pid', `sandbox "${sb.name}" is an attached namespace; weft does not run its processes`);
+  const updated: SandboxRecord = { ...cur.value, ...pidInfo(pid), managedProcess: true };
   await ctx.records.commitOrConflict(
     { checks: [{ key: keys.sandbox(sb.id), version: cur.version }], puts: [{ key: keys.sandbox(sb.id), value: json(updated) }] },
     'sandbox update',

@@ -63,7 +63,7 @@ export async function runFaultInjection(o: FaultRunOptions): Promise<FaultRunRep
     }
     // Finally remove everything through the API and look for anything left in the kernel.
     for (const sb of await h.client.request<SandboxView[]>('GET', '/v1/sandboxes'))
-      await h.client.request('DELETE', `/v1/sandboxes/${sb.id}`).catch(() => undefined);
+      await h.client.request('DELETE', `/v1/sandboxes/${sb.id}?force=true&time=0`).catch(() => undefined);
     await h.client.request('POST', '/v1/networks/prune');
     const links = (await h.inHost('ip', ['-o', 'link', 'show'])).stdout;
     for (const m of links.matchAll(/^\d+: (wfv[0-9a-f]{12}|wf-[0-9a-f]{12})[@:]/gm)) report.leaks.push(`link ${m[1]}`);

@@ -14,6 +14,13 @@ export function parseRequestTarget(raw: string | undefined): URL {
   }
 }
 
+/** A boolean query parameter ("true"/"1"; absent = false). */
+export function parseFlag(value: string | null, field: string): boolean {
+  if (value === null || value === '' || value === 'false' || value === '0') return false;
+  if (value === 'true' || value === '1') return true;
+  throw new InvalidArgumentError(field, `expected true or false, got "${value}"`);
+}
+
 /** One path segment, percent-decoded. */
 export function decodePathSegment(segment: string): string {
   let out: string;

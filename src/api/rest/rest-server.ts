@@ -9,7 +9,8 @@ import { Router } from './router.js';
 import type { Controller } from '../../controller/controller.js';
 import { InvalidArgumentError, NotFoundError, asWeftError, httpStatusFor } from '../../errors.js';
 import type { Logger } from '../../daemon/logger.js';
-import { parseRequestTarget } from './request-target.js';
+import { parseFlag, parseRequestTarget } from './request-target.js';
+import { parseGraceSeconds } from '../../controller/sandbox-stop.js';
 import { claimSocketPath, releaseSocketPath, socketInode } from '../../kernel/unix-socket-path.js';
 
 const MAX_BODY = 1 << 20;
@@ -43,9 +44,13 @@ export function buildRoutes(c: Controller, extra: { info: () => unknown; doctor?
     const sb = await c.patchSandbox(p.ref!, b);
     return { body: await c.sandboxView(sb.id) };
   });
-  r.on('DELETE', '/v1/sandboxes/:ref', async (p) => {
-    const sb = await c.removeSandbox(p.ref!);
+  r.on('DELETE', '/v1/sandboxes/:ref', async (p, _b, q) => {
+    const sb = await c.removeSandbox(p.ref!, { force: parseFlag(q.get('force'), 'force'), graceS: parseGraceSeconds(q.get('time')) });
     return { body: { removed: sb.name, id: sb.id } };
+  });
+  r.on('POST', '/v1/sandboxes/:ref/stop', async (p, _b, q) => {
+    const { sandbox: sb, removed } = await c.stopSandbox(p.ref!, parseGraceSeconds(q.get('time')));
+    return { body: { stopped: sb.name, id: sb.id, removed } };
   });
   if (extra.doctor) {
     const doctor = extra.doctor;
