@@ -7,6 +7,7 @@ import type { EndpointRecord, NetworkRecord, PublishedPort, SandboxRecord } from
 import { parsePortSpec, type PortBinding } from '../firewall/port-spec.js';
 import type { FwPortMapping } from '../firewall/types.js';
 import { ConflictError, InvalidArgumentError } from '../errors.js';
+import { HostPortGuard } from './host-port-guard.js';
 
 /** Docker's ephemeral range for -P / -p PORT (the kernel's ip_local_port_range default). */
 const EPHEMERAL_FIRST = 32768;
@@ -39,16 +40,17 @@ export async function resolvePublications(
   if (bindings.length === 0) return [];
   const taken: PublishedPort[] = (await ctx.records.sandboxes()).flatMap((s) => s.ports ?? []);
   const out: PublishedPort[] = [];
-  const isFree = (p: PublishedPort): boolean => !taken.some((t) => overlaps(t, p)) && !out.some((t) => overlaps(t, p));
+  // Ports a host program holds are not weft's to publish (checked in weftd's namespace).
+  const host = new HostPortGuard();
+  const isFree = (p: PublishedPort): boolean => !taken.some((t) => overlaps(t, p)) && !out.some((t) => overlaps(t, p)) && host.isFree(p);
   for (const b of bindings) {
     const base = { protocol: b.protocol, containerPort: b.containerPort, ...(b.hostIp ? { hostIp: b.hostIp } : {}) };
     let chosen: PublishedPort | undefined;
     if (b.hostPort !== 0 && b.hostPortEnd === undefined) {
       chosen = { ...base, hostPort: b.hostPort };
-      if (!isFree(chosen)) {
-        const clash = [...taken, ...out].find((t) => overlaps(t, chosen!))!;
-        throw new ConflictError('publish', `host port ${describe(chosen)} is already published (as ${describe(clash)})`);
-      }
+      const clash = [...taken, ...out].find((t) => overlaps(t, chosen!));
+      if (clash) throw new ConflictError('publish', `host port ${describe(chosen)} is already published (as ${describe(clash)})`);
+      host.assertFree(chosen, 'publish');
     } else {
       const first = b.hostPort === 0 ? EPHEMERAL_FIRST : b.hostPort;
       const last = b.hostPort === 0 ? EPHEMERAL_LAST : b.hostPortEnd!;

@@ -13,6 +13,7 @@ import { releaseOwner, reserveAddress } from '../../controller/ipam-ops.js';
 import { ConflictError, InvalidArgumentError, NotFoundError, WeftError } from '../../errors.js';
 import type { FirewallBackend, FwPortMapping } from '../../firewall/types.js';
 import { assertNoConflicts } from '../../firewall/port-conflicts.js';
+import { HostPortGuard } from '../../controller/host-port-guard.js';
 import { macFromIPv4, parseMac, randomMac } from '../../ipam/mac.js';
 import { normalizeAddress } from '../../ipam/address.js';
 import { normalizeCidr, parseCidr } from '../../ipam/cidr.js';
@@ -66,17 +67,29 @@ const samePort = (a: FwPortMapping, b: FwPortMapping): boolean =>
   a.containerIp === b.containerIp &&
   a.containerPort === b.containerPort;
 
-/** Firewall mappings for one endpoint; host port 0 or a range picks a free port, as Docker does. */
-function resolveDockerPorts(wanted: DockerPortBinding[], ep: DockerEndpointRecord, existing: FwPortMapping[]): FwPortMapping[] {
+/**
+ * Firewall mappings for one endpoint; host port 0 or a range picks a free port, as Docker does.
+ * A port a host program holds is never chosen, and asked for explicitly it is refused.
+ */
+function resolveDockerPorts(
+  wanted: DockerPortBinding[],
+  ep: DockerEndpointRecord,
+  existing: FwPortMapping[],
+  host: HostPortGuard,
+): FwPortMapping[] {
   const out: FwPortMapping[] = [];
-  const taken = (proto: string, port: number): boolean => [...existing, ...out].some((m) => m.protocol === proto && m.hostPort === port);
+  const taken = (w: DockerPortBinding, port: number): boolean =>
+    [...existing, ...out].some((m) => m.protocol === w.protocol && m.hostPort === port) ||
+    !host.isFree({ protocol: w.protocol, hostPort: port, ...(w.hostIp ? { hostIp: w.hostIp } : {}) });
   for (const w of wanted) {
     let hostPort = w.hostPort;
     if (hostPort === 0 || w.hostPortEnd > w.hostPort) {
       const [lo, hi] = hostPort === 0 ? [32768, 60999] : [w.hostPort, w.hostPortEnd];
       hostPort = 0;
-      for (let p = lo; p <= hi && hostPort === 0; p++) if (!taken(w.protocol, p)) hostPort = p;
+      for (let p = lo; p <= hi && hostPort === 0; p++) if (!taken(w, p)) hostPort = p;
       if (hostPort === 0) throw new ConflictError('HostPort', `no free host port in ${lo}-${hi}/${w.protocol}`);
+    } else {
+      host.assertFree({ protocol: w.protocol, hostPort, ...(w.hostIp ? { hostIp: w.hostIp } : {}) }, 'HostPort');
     }
     for (const cidr of [ep.address, ep.addressV6]) {
       if (!cidr) continue;
@@ -442,7 +455,7 @@ export class DockerNetworkDriver {
     const wanted = dockerPortMap(obj(b.Options)['com.docker.network.portmap']);
     if (wanted.length === 0 || !fw) return {};
     const existing = fw.state.ports.filter((p) => !(r.value.ports ?? []).some((q) => samePort(p, q)));
-    const mappings = resolveDockerPorts(wanted, r.value, existing);
+    const mappings = resolveDockerPorts(wanted, r.value, existing, new HostPortGuard());
     assertNoConflicts(existing, mappings, fw.state.networks);
     await putRecord(this.ctx.records.store, dockerKeys.endpoint(epId), { ...r.value, ports: mappings }, r.version);
     await fw.addPorts(mappings);
