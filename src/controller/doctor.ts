@@ -9,7 +9,7 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { ControllerContext } from './context.js';
-import { reconcile } from './reconcile.js';
+import { orphanWeftLink, reconcile } from './reconcile.js';
 import { sandboxAlive } from './sandbox-ops.js';
 import { EXTERNAL_OWNER_PREFIX } from './ipam-ops.js';
 import { hostNetnsIdentities } from '../kernel/netns-identity.js';
@@ -75,11 +75,12 @@ export async function checkInvariants(ctx: ControllerContext): Promise<DoctorRep
     if (!epIds.has(owner) && !owner.startsWith(EXTERNAL_OWNER_PREFIX)) v.push(`allocation ${a.key} has no endpoint`);
   }
 
-  const wantIfs = new Set(endpoints.map((e) => e.hostIfname).filter(Boolean));
-  const wantBridges = new Set(nets.map((n) => n.driverState.bridgeName).filter(Boolean));
+  const wantIfs = new Set(endpoints.map((e) => e.hostIfname).filter((x): x is string => !!x));
+  const wantBridges = new Set(nets.map((n) => n.driverState.bridgeName).filter((x): x is string => !!x));
+  const known = { networks: new Set(nets.map((n) => n.id)), endpoints: epIds, wantIfs, wantBridges };
   for (const l of ctx.kernel.host().links()) {
-    if (/^wfv[0-9a-f]{12}$/.test(l.name) && !wantIfs.has(l.name)) v.push(`link ${l.name} looks like weft's but has no endpoint`);
-    if (/^wf-[0-9a-f]{12}$/.test(l.name) && !wantBridges.has(l.name)) v.push(`bridge ${l.name} looks like weft's but has no network`);
+    // Only links carrying weft's mark can be weft's leftovers; a look-alike name is not enough.
+    if (orphanWeftLink(l, known)) v.push(`link ${l.name} was made by weft (${l.alias ?? 'unnamed'}) but nothing owns it`);
   }
   const live = new Set(sandboxes.map((s) => s.id));
   for (const sub of ['netns', 'sandboxes']) {

@@ -15,6 +15,7 @@ import type { KvCommit } from '../store/store.js';
 import { scheduleSandboxFiles } from './sandbox-files.js';
 import { EXTERNAL_OWNER_PREFIX } from './ipam-ops.js';
 import { normalizeAddress } from '../ipam/address.js';
+import { hasForeignDefaultRoute } from './default-route.js';
 
 export interface EndpointRequest {
   aliases?: string[];
@@ -100,13 +101,17 @@ export async function connectEndpoint(
   const aliases = (req.aliases ?? []).map((a, i) => validateAlias(`aliases[${i}]`, a));
   const mac = req.mac === undefined ? undefined : parseMac(req.mac, 'mac');
   if (!driver.usesIpam && (req.ipv4 || req.ipv6)) throw new InvalidArgumentError('ip', `network "${net.name}" does not assign addresses`);
+  const foreignDefault = driver.usesIpam && !net.internal && (await hasForeignDefaultRoute(ctx, sb));
+  // In a namespace weft did not make, names its own interfaces already use are not free.
+  const present = sb.kind === 'external' && driver.usesIpam ? (await ctx.kernel.inNetns(sb.netnsPath)).links().map((l) => l.name) : [];
 
   const ep = await withRetry(async () => {
     const mine = await ctx.records.endpointsOfSandbox(sb.id);
     if (mine.some((e) => e.networkId === net.id))
       throw new ConflictError('network', `sandbox "${sb.name}" is already connected to network "${net.name}"`);
     const prefix = net.driverState.ifacePrefix ?? 'eth';
-    const ifname = req.ifname === undefined ? nextIfname(prefix, new Set(mine.map((e) => e.ifname))) : validateIfname('ifname', req.ifname);
+    const ifname =
+      req.ifname === undefined ? nextIfname(prefix, new Set([...mine.map((e) => e.ifname), ...present])) : validateIfname('ifname', req.ifname);
     if (mine.some((e) => e.ifname === ifname))
       throw new ConflictError('ifname', `sandbox "${sb.name}" already has an interface "${ifname}"`);
     const nets = await Promise.all(mine.map((e) => ctx.records.network(e.networkId)));
@@ -118,7 +123,7 @@ export async function connectEndpoint(
       sandboxId: sb.id,
       ifname,
       aliases,
-      defaultRoute: !hasDefault && !net.internal && driver.usesIpam,
+      defaultRoute: !hasDefault && !foreignDefault && !net.internal && driver.usesIpam,
       requested: {},
       created: now(),
     };

@@ -10,6 +10,25 @@ import { runHooks } from './context.js';
 import { removeSandbox, sandboxAlive } from './sandbox-ops.js';
 import { releaseEndpointRecords, hostIfnameOf } from './endpoint-ops.js';
 import { EXTERNAL_OWNER_PREFIX } from './ipam-ops.js';
+import { deleteOwnedLink, isWeftLink, ownerMark, parseMark } from '../drivers/link-ownership.js';
+import type { LinkInfo } from '../kernel/netlink/types.js';
+
+/**
+ * Whether a host link is a leftover of weft's: made by weft (its mark) and owned by no record.
+ * Docker's veths are left to the Docker driver, which knows their records.
+ */
+export function orphanWeftLink(
+  l: LinkInfo,
+  known: { networks: Set<string>; endpoints: Set<string>; wantIfs: Set<string>; wantBridges: Set<string> },
+): boolean {
+  if (!isWeftLink(l)) return false;
+  const mark = parseMark(l.alias);
+  if (mark?.kind === 'network') return !known.networks.has(mark.id);
+  if (mark?.kind === 'endpoint') return !known.endpoints.has(mark.id);
+  if (mark !== undefined) return false;
+  // Made by weft but not yet named (a crash between the two calls): wanted names are kept.
+  return !known.wantIfs.has(l.name) && !known.wantBridges.has(l.name);
+}
 
 export interface ReconcileReport {
   networksEnsured: number;
@@ -79,7 +98,7 @@ export async function reconcile(
       const net = (await ctx.records.network(ep.networkId))?.value;
       if (!sb || !net) {
         await releaseEndpointRecords(ctx, ep);
-        if (ep.hostIfname) ctx.kernel.host().deleteLink(ep.hostIfname, { ignoreMissing: true });
+        if (ep.hostIfname) deleteOwnedLink(ctx.kernel.host(), ep.hostIfname, [ownerMark('endpoint', ep.id)]);
         report.orphansRemoved.push(`endpoint ${ep.id.slice(0, 12)}`);
         return;
       }
@@ -115,14 +134,12 @@ async function sweepLeftovers(ctx: ControllerContext, report: ReconcileReport): 
     const epId = e.key.split('/').pop()!;
     if (!epIds.has(epId)) await ctx.records.store.commit({ deletes: [e.key] });
   }
-  // Kernel objects that carry weft's names but have no record are weft's leftovers.
+  // Links weft made (marked as weft's) that no record owns any more are weft's leftovers.
+  // A link without weft's mark is never touched, whatever its name.
   const wantIfs = new Set(endpoints.map((e) => e.hostIfname ?? hostIfnameOf(e.id)));
   const wantBridges = new Set(nets.map((n) => n.driverState.bridgeName).filter((b): b is string => !!b));
   for (const l of ctx.kernel.host().links()) {
-    const ours =
-      (/^wfv[0-9a-f]{12}$/.test(l.name) && !wantIfs.has(l.name)) ||
-      (/^wf-[0-9a-f]{12}$/.test(l.name) && l.kind === 'bridge' && !wantBridges.has(l.name));
-    if (ours) {
+    if (orphanWeftLink(l, { networks: new Set(nets.map((n) => n.id)), endpoints: epIds, wantIfs, wantBridges })) {
       ctx.kernel.host().deleteLink(l.index, { ignoreMissing: true });
       report.orphansRemoved.push(`link ${l.name}`);
     }

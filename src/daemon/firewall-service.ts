@@ -96,7 +96,9 @@ export class FirewallService implements ControllerHooks {
       await this.ctx.kernel.setSysctl(undefined, 'net.ipv6.conf.all.forwarding', '1').catch(() => undefined);
       this.forwardingOn = true;
     }
-    await this.ctx.kernel.setSysctl(undefined, `net.ipv4.conf.${fwNet.bridge}.route_localnet`, '1');
+    // An adopted bridge is someone else's: weft changes none of its settings (127.0.0.1:PORT
+    // does not reach sandboxes on it then; every other host address does).
+    if (net.driverState.adopt !== 'true') await this.ctx.kernel.setSysctl(undefined, `net.ipv4.conf.${fwNet.bridge}.route_localnet`, '1');
   }
 
   async networkUp(net: NetworkRecord): Promise<void> {

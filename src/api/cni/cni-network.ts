@@ -39,11 +39,15 @@ export function poolsOf(conf: NetConf): Pool[] {
   return pools;
 }
 
-/** The body of a weft network create for a config (pure). `bridgeDefault` names the bridge when the config does not. */
-export function networkBodyOf(conf: NetConf, creator: string, bridgeDefault?: string): Record<string, unknown> {
+/**
+ * The body of a weft network create for a config (pure). `bridgeDefault` names the bridge when
+ * the config does not; `adopt` uses an existing bridge as it is (weft-ipam: the main plugin's).
+ */
+export function networkBodyOf(conf: NetConf, creator: string, bridgeDefault?: string, adopt = false): Record<string, unknown> {
   const options: Record<string, string> = {};
   const bridge = conf.bridge ?? bridgeDefault;
   if (bridge) options[BRIDGE_OPTIONS.name] = bridge;
+  if (bridge && adopt) options[BRIDGE_OPTIONS.adopt] = 'true';
   if (conf.mtu !== undefined) options[BRIDGE_OPTIONS.mtu] = String(conf.mtu);
   // CNI's bridge masquerades only when asked to; keep that meaning for networks CNI creates.
   options[BRIDGE_OPTIONS.masquerade] = String(conf.ipMasq ?? false);
@@ -105,8 +109,13 @@ export async function ensureNetwork(c: Controller, conf: NetConf, creator: strin
     } catch (err) {
       if (!(err instanceof NotFoundError)) throw err;
     }
+    // weft-ipam serves another plugin (e.g. the reference bridge), which made its bridge before
+    // asking for addresses: that bridge is adopted — weft adds its gateway and never deletes it.
+    // The weft plugin creates its own bridge and refuses one it did not make.
+    const bridge = conf.bridge ?? bridgeDefault;
+    const adopt = creator === 'weft-ipam' && bridge !== undefined && c.ctx.kernel.host().link(bridge)?.kind === 'bridge';
     try {
-      return await c.createNetwork(networkBodyOf(conf, creator, bridgeDefault));
+      return await c.createNetwork(networkBodyOf(conf, creator, bridgeDefault, adopt));
     } catch (err) {
       // Another ADD (or `weft network create`) made it first: use theirs.
       if (!(err instanceof ConflictError) || err.field !== 'name' || attempt > 2) throw err;

@@ -7,6 +7,8 @@
 import type { Driver, DriverContext, EndpointContext, NetworkValidation } from '../../drivers/driver.js';
 import type { NetworkRecord, SandboxRecord } from '../../model/types.js';
 import { KernelError } from '../../errors.js';
+import { deleteOwnedLink } from '../../drivers/link-ownership.js';
+import { dockerVethMark, ownDockerVeth } from './docker-join.js';
 
 /** Label on weft sandboxes that stand for a Docker sandbox (SandboxKey). */
 export const DOCKER_SANDBOX_LABEL = 'weft.docker.sandbox';
@@ -46,12 +48,14 @@ export class DockerAwareBridgeDriver implements Driver {
     const existing = rt.link(hostIf);
     // The pair is made at Join (docker-join.ts); a missing host end means the container's
     // interface went with it, which checkEndpoint reports. Nothing to re-create for Docker.
-    if (existing && (existing.master !== br.index || !existing.up)) rt.setLink(existing.index, { master: br.index, up: true });
+    if (existing && ownDockerVeth(existing) && (existing.master !== br.index || !existing.up))
+      rt.setLink(existing.index, { master: br.index, up: true });
   }
 
-  teardownEndpoint(ctx: EndpointContext): Promise<void> {
-    // Same for both: deleting the host end deletes the peer wherever Docker put it.
-    return this.inner.teardownEndpoint(ctx);
+  async teardownEndpoint(ctx: EndpointContext): Promise<void> {
+    if (!isDockerSandbox(ctx.sandbox) || !ctx.endpoint.hostIfname) return this.inner.teardownEndpoint(ctx);
+    // Deleting the host end deletes the peer wherever Docker put it; only the veth weft made.
+    deleteOwnedLink(ctx.kernel.host(), ctx.endpoint.hostIfname, [dockerVethMark(ctx.endpoint.hostIfname)]);
   }
 
   async checkEndpoint(ctx: EndpointContext): Promise<string[]> {

@@ -9,11 +9,22 @@ import type { Rtnl } from '../../kernel/netlink/rtnl.js';
 import type { KernelPort } from '../../kernel/kernel-port.js';
 import type { NetworkRecord } from '../../model/types.js';
 import { KernelError } from '../../errors.js';
+import { claimLink, createOwnedVeth, foreignLinkError, isWeftLink, ownedBy, ownerMark } from '../../drivers/link-ownership.js';
+import type { LinkInfo } from '../../kernel/netlink/types.js';
 
 /** Host end of a Docker endpoint's veth: not `wfv…`, so weft's orphan sweep leaves it to us. */
 export const dockerHostIfname = (dockerEndpointId: string): string => `wfd${dockerEndpointId.slice(0, 12)}`;
 /** Container end, until Docker renames it inside the container. */
 export const dockerSrcName = (dockerEndpointId: string): string => `wfc${dockerEndpointId.slice(0, 12)}`;
+
+/** The owner mark on a Docker endpoint's host-side veth (named after the link: Join knows no weft ids). */
+export const dockerVethMark = (hostIf: string): string => ownerMark('docker-veth', hostIf);
+
+/** Whether a host link is the Docker veth weft made under that name (or one from before marks). */
+export function ownDockerVeth(l: LinkInfo): boolean {
+  if (ownedBy(l, dockerVethMark(l.name))) return true;
+  return !isWeftLink(l) && l.alias === undefined && l.kind === 'veth' && /^wfd[0-9a-f]{12}$/.test(l.name);
+}
 
 /** Ensure the pair exists in the host namespace (idempotent: a retried Join finds it). */
 export function ensureDockerVeth(kernel: KernelPort, net: NetworkRecord, hostIf: string, srcName: string, mac: string): void {
@@ -22,10 +33,17 @@ export function ensureDockerVeth(kernel: KernelPort, net: NetworkRecord, hostIf:
   if (!br) throw new KernelError('docker join', `bridge ${net.driverState.bridgeName} of network ${net.name} does not exist`);
   const l = rt.link(hostIf);
   if (l) {
+    // A retried Join finds its own veth; a link weft did not make under that name is refused.
+    if (!ownDockerVeth(l)) throw foreignLinkError('EndpointID', l);
+    claimLink(rt, l, dockerVethMark(hostIf));
     if (l.master !== br.index || !l.up) rt.setLink(l.index, { master: br.index, up: true });
     return;
   }
-  rt.createVeth({ name: hostIf, peerName: srcName, mtu: Number(net.driverState.mtu), peerMac: mac, master: br.index, up: true });
+  createOwnedVeth(
+    rt,
+    { name: hostIf, peerName: srcName, mtu: Number(net.driverState.mtu), peerMac: mac, master: br.index, up: true },
+    dockerVethMark(hostIf),
+  );
 }
 
 /** The interface Docker put into the container for us, found by MAC (its name is Docker's choice). */

@@ -20,7 +20,8 @@ import { normalizeCidr, parseCidr } from '../../ipam/cidr.js';
 import type { EndpointRecord, NetworkRecord } from '../../model/types.js';
 import { DOCKER_SANDBOX_LABEL } from './docker-bridge-driver.js';
 import { dockerKeys, getRecord, listRecords, putRecord, type DockerEndpointRecord } from './docker-records.js';
-import { dockerHostIfname, ensureDockerVeth, findMovedInterface } from './docker-join.js';
+import { dockerHostIfname, dockerVethMark, ensureDockerVeth, findMovedInterface } from './docker-join.js';
+import { deleteOwnedLink, isWeftLink, parseMark } from '../../drivers/link-ownership.js';
 import type { Logger } from '../../daemon/logger.js';
 import { ensureDockerUserAccept, removeDockerUserAccept } from '../../kernel/iptables.js';
 import { DOCKER_OWNER_PREFIX, type DockerIpam } from './ipam-driver.js';
@@ -420,7 +421,7 @@ export class DockerNetworkDriver {
         });
       }
     }
-    if (dep.hostIfname) this.ctx.kernel.host().deleteLink(dep.hostIfname, { ignoreMissing: true });
+    if (dep.hostIfname) deleteOwnedLink(this.ctx.kernel.host(), dep.hostIfname, [dockerVethMark(dep.hostIfname)]);
   }
 
   /**
@@ -431,7 +432,9 @@ export class DockerNetworkDriver {
     const recs = await listRecords<DockerEndpointRecord>(this.ctx.records.store, dockerKeys.endpoints);
     const known = new Set(recs.map((r) => r.hostIfname).filter(Boolean));
     for (const l of this.ctx.kernel.host().links()) {
-      if (/^wfd[0-9a-f]{12}$/.test(l.name) && !known.has(l.name)) this.ctx.kernel.host().deleteLink(l.index, { ignoreMissing: true });
+      // Only veths weft marked as Docker's: a look-alike name someone else chose stays.
+      if (parseMark(l.alias)?.kind === 'docker-veth' && isWeftLink(l) && !known.has(l.name))
+        this.ctx.kernel.host().deleteLink(l.index, { ignoreMissing: true });
     }
     for (const r of recs) if (r.sandboxKey && !r.weftEndpointId) this.scheduleAdoption(r.id);
   }

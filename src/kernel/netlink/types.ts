@@ -17,6 +17,10 @@ export interface LinkInfo {
   /** IFLA_LINK_NETNSID when the peer/lower device lives in another namespace. */
   linkNetnsId?: number;
   operState?: number;
+  /** IFLA_GROUP (0 = the default group). */
+  group?: number;
+  /** IFLA_IFALIAS, when set. */
+  alias?: string;
 }
 
 export interface AddressInfo {
@@ -26,6 +30,8 @@ export interface AddressInfo {
   cidr: string;
   scope: number;
   flags: number;
+  /** IFA_PROTO: who added it (0 = unspecified), on kernels that keep it. */
+  proto?: number;
 }
 
 export interface RouteInfo {
@@ -55,6 +61,8 @@ export interface NeighInfo {
 
 export interface CreateBridgeOpts {
   name: string;
+  /** Link group (IFLA_GROUP) set by the creating request itself (so a link is never seen without it). */
+  linkGroup?: number;
   mtu?: number;
   mac?: string;
   /** Bring it up after creation. */
@@ -75,6 +83,8 @@ export interface CreateVethOpts {
   up?: boolean;
   /** MAC of the local end (default: random). */
   mac?: string;
+  /** Link group of the local end, set by the creating request itself. */
+  linkGroup?: number;
 }
 
 export interface CreateVxlanOpts {
@@ -148,6 +158,9 @@ export interface LinkChange {
   master?: number;
   /** Move to another namespace (fd). */
   netnsFd?: number;
+  /** Set the alias ("" removes it). */
+  alias?: string;
+  linkGroup?: number;
 }
 
 export interface RouteSpec {
