@@ -13,5 +13,6 @@ import { WEFT_ROUTE_PROTO } from '../drivers/link-ownership.js';
 export async function hasForeignDefaultRoute(ctx: ControllerContext, sb: SandboxRecord): Promise<boolean> {
   if (sb.kind !== 'external') return false;
   const rt = await ctx.kernel.inNetns(sb.netnsPath);
-  return rt.routes(4, 254).some((r) => r.dst === '0.0.0.0/0' && r.protocol !== WEFT_ROUTE_PROTO);
+  // Unfiltered dump: a namespace with no route at all has no main table to filter on (ENOENT).
+  return rt.routes(4).some((r) => r.table === 254 && r.dst === '0.0.0.0/0' && r.protocol !== WEFT_ROUTE_PROTO);
 }
