@@ -11,6 +11,7 @@ import { InvalidArgumentError, NotFoundError, asWeftError, httpStatusFor } from 
 import type { Logger } from '../../daemon/logger.js';
 import { parseFlag, parseRequestTarget } from './request-target.js';
 import { parseGraceSeconds } from '../../controller/sandbox-stop.js';
+import { assertNoReservedLabels } from '../../config/reserved-labels.js';
 import { claimSocketPath, releaseSocketPath, socketInode } from '../../kernel/unix-socket-path.js';
 
 const MAX_BODY = 1 << 20;
@@ -20,6 +21,7 @@ export function buildRoutes(c: Controller, extra: { info: () => unknown; doctor?
   r.on('GET', '/v1/info', async () => ({ body: extra.info() }));
   r.on('GET', '/v1/networks', async () => ({ body: await c.inspectNetworks() }));
   r.on('POST', '/v1/networks', async (_p, b) => {
+    assertNoReservedLabels(b);
     const n = await c.createNetwork(b);
     return { status: 201, body: (await c.inspectNetworks([n.id]))[0] };
   });
@@ -36,6 +38,7 @@ export function buildRoutes(c: Controller, extra: { info: () => unknown; doctor?
   });
   r.on('GET', '/v1/sandboxes', async () => ({ body: await c.sandboxViews() }));
   r.on('POST', '/v1/sandboxes', async (_p, b) => {
+    assertNoReservedLabels(b);
     const { sandbox } = await c.createSandbox(b);
     return { status: 201, body: await c.sandboxView(sandbox.id) };
   });
