@@ -14,7 +14,7 @@ import { parseGraceSeconds } from '../../controller/sandbox-stop.js';
 import { assertNoReservedLabels } from '../../config/reserved-labels.js';
 import { claimSocketPath, releaseSocketPath, socketInode } from '../../kernel/unix-socket-path.js';
 
-const MAX_BODY = 1 << 20;
+export const MAX_BODY = 1 << 20;
 
 export function buildRoutes(c: Controller, extra: { info: () => unknown; doctor?: (repair: boolean) => Promise<unknown> }): Router {
   const r = new Router();
