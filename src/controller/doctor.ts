@@ -13,6 +13,8 @@ import { orphanWeftLink, reconcile } from './reconcile.js';
 import { sandboxAlive } from './sandbox-ops.js';
 import { EXTERNAL_OWNER_PREFIX } from './ipam-ops.js';
 import { hostNetnsIdentities } from '../kernel/netns-identity.js';
+import { HostPortGuard } from './host-port-guard.js';
+import { describeSocket } from '../firewall/host-listeners.js';
 
 export interface DoctorReport {
   ok: boolean;
@@ -81,6 +83,15 @@ export async function checkInvariants(ctx: ControllerContext): Promise<DoctorRep
   for (const l of ctx.kernel.host().links()) {
     // Only links carrying weft's mark can be weft's leftovers; a look-alike name is not enough.
     if (orphanWeftLink(l, known)) v.push(`link ${l.name} was made by weft (${l.alias ?? 'unnamed'}) but nothing owns it`);
+  }
+  // A host program that bound a published port after weft published it loses its traffic to
+  // the sandbox: say so (weft does not take the port back on its own; the user decides).
+  const hostPorts = new HostPortGuard();
+  for (const sb of sandboxes) {
+    for (const p of sb.ports ?? []) {
+      const s = hostPorts.holder(p);
+      if (s) v.push(`sandbox ${sb.name}: published port ${p.hostPort}/${p.protocol} is also held on the host (${describeSocket(s)})`);
+    }
   }
   const live = new Set(sandboxes.map((s) => s.id));
   for (const sub of ['netns', 'sandboxes']) {

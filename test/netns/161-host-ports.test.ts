@@ -113,6 +113,13 @@ describe('published ports never take over host services', () => {
       sb.ports?.map((p) => p.hostPort),
       [9401],
     );
+    // A host program that binds the port afterwards is reported by the doctor.
+    await hostServer('tcp', '0.0.0.0', 9401);
+    const d = await h.client.request<{ violations: string[] }>('GET', '/v1/doctor');
+    assert.ok(
+      d.violations.some((v) => /ranged: published port 9401\/tcp is also held on the host/.test(v)),
+      d.violations.join('; '),
+    );
     await h.client.request('DELETE', '/v1/sandboxes/ranged');
   });
 
