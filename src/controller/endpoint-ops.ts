@@ -111,7 +111,9 @@ export async function connectEndpoint(
       throw new ConflictError('network', `sandbox "${sb.name}" is already connected to network "${net.name}"`);
     const prefix = net.driverState.ifacePrefix ?? 'eth';
     const ifname =
-      req.ifname === undefined ? nextIfname(prefix, new Set([...mine.map((e) => e.ifname), ...present])) : validateIfname('ifname', req.ifname);
+      req.ifname === undefined
+        ? nextIfname(prefix, new Set([...mine.map((e) => e.ifname), ...present]))
+        : validateIfname('ifname', req.ifname);
     if (mine.some((e) => e.ifname === ifname))
       throw new ConflictError('ifname', `sandbox "${sb.name}" already has an interface "${ifname}"`);
     const nets = await Promise.all(mine.map((e) => ctx.records.network(e.networkId)));

@@ -169,7 +169,8 @@ export class Forwarder {
             if (!truncated(msg)) return accept(up, msg);
             // Too big for UDP: the same upstream again over TCP, within the same time budget.
             waiting++;
-            this.queryTcp(up, out, question).then((full) => {
+            // queryTcp never rejects (every failure resolves to undefined).
+            void this.queryTcp(up, out, question).then((full) => {
               waiting--;
               if (full) return accept(up, full);
               tryNext();
