@@ -128,8 +128,11 @@ export class Controller {
     return this.exclusive(async () => {
       // The reaper may have released it once its process ended: that is the same outcome.
       const cur = (await this.ctx.records.sandbox(sb.id))?.value;
-      if (cur) await removeSandbox(this.ctx, cur);
-      return sb;
+      if (!cur) return sb;
+      // Checked again under the lock: `weft run` may have handed its command over meanwhile.
+      assertRemovable(cur, opts.force === true);
+      await removeSandbox(this.ctx, cur);
+      return cur;
     });
   }
 
