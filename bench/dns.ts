@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { deleteNetnsWithProcesses, mustRun, run } from '../src/lab/sim-host.js';
 
-const TOOL = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/dns/dns-lab-tool.js');
+const TOOL = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/lab/dns-lab-tool.js');
 const DNSMASQ = '/usr/sbin/dnsmasq';
 
 const args = process.argv.slice(2);

@@ -114,6 +114,23 @@ export class KernelUnsupportedError extends WeftError {
   }
 }
 
+/** A helper program weft needs (bird, wireguard-go, …) is not installed; names the package to install. */
+export class MissingProgramError extends WeftError {
+  readonly program: string;
+  readonly packageName: string;
+  constructor(program: string, packageName: string) {
+    super(
+      'WEFT_NOT_FOUND',
+      `program "${program}" is not installed: install the Debian package "${packageName}" (apt-get install ${packageName})`,
+      {
+        field: 'program',
+      },
+    );
+    this.program = program;
+    this.packageName = packageName;
+  }
+}
+
 export class FirewallError extends WeftError {
   constructor(message: string, cause?: unknown) {
     super('WEFT_FIREWALL', message, { cause });
@@ -158,9 +175,56 @@ export function httpStatusFor(code: ErrorCode): number {
   }
 }
 
+const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/**
+ * One error for an operation that failed more than once: a teardown that kept going past its
+ * failures, or a change whose rollback failed too (netavark returns its whole error list).
+ * One failure is returned as it is; several become an AggregateError with every cause, the
+ * first (the one that stopped the operation) leading the message.
+ */
+export function combineErrors(what: string, errors: readonly unknown[]): unknown {
+  if (errors.length === 1) return errors[0];
+  return new AggregateError(errors, `${what}: ${errors.map(messageOf).join('; ')}`);
+}
+
+/**
+ * Runs steps that must all be tried (teardown, rollback), keeping every failure. `run` never
+ * throws; `throwIfAny` throws what combineErrors makes of the failures, if there were any.
+ */
+export class ErrorList {
+  readonly errors: unknown[] = [];
+  constructor(private readonly what: string) {}
+  /** Record a failure that happened elsewhere (e.g. the error that caused a rollback). */
+  add(err: unknown): void {
+    this.errors.push(err);
+  }
+  async run(step: () => unknown): Promise<boolean> {
+    try {
+      await step();
+      return true;
+    } catch (err) {
+      this.errors.push(err);
+      return false;
+    }
+  }
+  throwIfAny(): void {
+    if (this.errors.length > 0) throw combineErrors(this.what, this.errors);
+  }
+  /** Every failure recorded as one error, to throw (a rollback: the error that caused it was add()ed first). */
+  combined(): unknown {
+    return combineErrors(this.what, this.errors.length > 0 ? this.errors : [new Error(`${this.what}: failed`)]);
+  }
+}
+
 /** Wrap anything thrown into a WeftError (unknown errors become WEFT_INTERNAL). */
 export function asWeftError(err: unknown): WeftError {
   if (err instanceof WeftError) return err;
+  // Several failures: the edge reports the first one's code, and every message.
+  if (err instanceof AggregateError && err.errors.length > 0) {
+    const first = asWeftError(err.errors[0]);
+    return new WeftError(first.code, err.message, { ...(first.field === undefined ? {} : { field: first.field }), cause: err });
+  }
   const message = err instanceof Error ? err.message : String(err);
   return new WeftError('WEFT_INTERNAL', message, { cause: err });
 }

@@ -5,7 +5,7 @@
  */
 import type { WeftClient } from './client.js';
 import { formatOf, printJson } from './output.js';
-import type { AttachmentRecord } from '../api/docker/docker-records.js';
+import type { AttachmentRecord } from '../controller/runtime-records.js';
 import type { SandboxRecord } from '../model/types.js';
 import { InvalidArgumentError } from '../errors.js';
 

@@ -78,14 +78,14 @@ export function registerNetworkCommands(program: Command, client: () => WeftClie
     .alias('remove')
     .description('remove networks')
     .action(async (names: string[]) => {
-      let failed: unknown;
+      let failed: Error | undefined;
       for (const n of names) {
         try {
           await client().request('DELETE', `/v1/networks/${enc(n)}`);
           process.stdout.write(n + '\n');
         } catch (err) {
           process.stderr.write(`Error: ${(err as Error).message}\n`);
-          failed = err;
+          failed = err as Error;
         }
       }
       if (failed) throw failed;

@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import path from 'node:path';
 import type { WeftClient } from './client.js';
 import { parseNetworkFlag } from '../config/network-flags.js';
-import { InvalidArgumentError } from '../errors.js';
+import { ErrorList, InvalidArgumentError } from '../errors.js';
+import type { ChildProcess } from 'node:child_process';
 import type { SandboxView } from '../controller/inspect.js';
 import { launchInSandbox } from './sandbox-launch.js';
 
@@ -66,7 +67,7 @@ export function registerRunCommand(program: Command, client: () => WeftClient): 
       // The sandbox is tied to this CLI process until the command's pid is handed over, so a
       // CLI killed in between does not leak it.
       const sb = await c.request<SandboxView>('POST', '/v1/sandboxes', { ...body, pid: process.pid });
-      let child;
+      let child: ChildProcess | undefined;
       try {
         child = launchInSandbox(sb, cmd, {
           detach: o.detach === true,
@@ -79,8 +80,10 @@ export function registerRunCommand(program: Command, client: () => WeftClient): 
         await c.request('PATCH', `/v1/sandboxes/${sb.id}`, { pid: child.pid });
       } catch (err) {
         child?.kill('SIGKILL');
-        await c.request('DELETE', `/v1/sandboxes/${sb.id}`).catch(() => undefined);
-        throw err;
+        const undo = new ErrorList(`weft run failed and removing its sandbox ${sb.name} failed too`);
+        undo.add(err);
+        await undo.run(() => c.request('DELETE', `/v1/sandboxes/${sb.id}`));
+        throw undo.combined();
       }
       if (o.detach) {
         process.stdout.write(sb.id + '\n');
@@ -94,7 +97,10 @@ export function registerRunCommand(program: Command, client: () => WeftClient): 
       );
       process.off('SIGINT', forward);
       process.off('SIGTERM', forward);
-      await c.request('DELETE', `/v1/sandboxes/${sb.id}`).catch(() => undefined);
+      // The command's exit code is the answer; a sandbox left behind is said (weftd reaps it, its pid is gone).
+      await c
+        .request('DELETE', `/v1/sandboxes/${sb.id}`)
+        .catch((err: unknown) => process.stderr.write(`weft: removing sandbox ${sb.name} failed: ${(err as Error).message}\n`));
       process.exitCode = code;
     });
 }

@@ -5,24 +5,25 @@
  * duplicate. Joins stay O(1) however many endpoints a network has.
  */
 import type { ControllerContext } from './context.js';
-import type { IpamPoolConfig } from '../model/types.js';
+import type { IpamPoolConfig, NetworkRecord } from '../model/types.js';
 import { nextFreeAddress } from '../ipam/allocator.js';
 import { keys } from '../store/records.js';
 
-export async function probeFreeAddress(ctx: ControllerContext, networkId: string, fam: 4 | 6, pool: IpamPoolConfig): Promise<string> {
+export async function probeFreeAddress(ctx: ControllerContext, net: NetworkRecord, fam: 4 | 6, pool: IpamPoolConfig): Promise<string> {
+  const store = ctx.records.storeOf(net.scope);
   const taken = new Set<string>();
-  let last = await ctx.records.lastAllocated(networkId, fam);
+  let last = await ctx.records.lastAllocated(net, fam);
   for (;;) {
     // Throws IpamExhaustedError once every candidate is known to be taken.
     const candidate = nextFreeAddress(pool, taken, last);
-    if (!(await ctx.records.store.get(keys.ipamAddr(networkId, fam, candidate)))) return candidate;
+    if (!(await store.get(keys.ipamAddr(net.id, fam, candidate)))) return candidate;
     taken.add(candidate);
     last = candidate;
   }
 }
 
 /** Owner of one address (endpoint id or "ext:…"), or undefined if free. */
-export async function ownerOf(ctx: ControllerContext, networkId: string, fam: 4 | 6, address: string): Promise<string | undefined> {
-  const e = await ctx.records.store.get(keys.ipamAddr(networkId, fam, address));
+export async function ownerOf(ctx: ControllerContext, net: NetworkRecord, fam: 4 | 6, address: string): Promise<string | undefined> {
+  const e = await ctx.records.storeOf(net.scope).get(keys.ipamAddr(net.id, fam, address));
   return e === undefined ? undefined : (JSON.parse(e.value) as string);
 }

@@ -1,21 +1,38 @@
 /**
- * The CNM controller: owns networks, sandboxes and endpoints; the only path by which weft
- * changes the store and the kernel. Every public method validates its input first.
+ * The CNM controller — the one facade. REST, CNI, the Docker plugin, the CLI (through REST) and
+ * every daemon service change or read weft's state through these methods and nothing else;
+ * the context (store, kernel, drivers) is private to src/controller. Every public method
+ * validates its input first; every change runs under the engine lock.
  */
 import type { ControllerContext, ControllerHooks } from './context.js';
+import { driverCtx, networkCtx } from './context.js';
+import type { Driver, RemoteEndpoint, RemoteHost } from '../drivers/driver.js';
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../model/types.js';
+import type { FirewallState, FwNetwork, FwPortMapping } from '../firewall/types.js';
+import { mappingsFor } from './port-ops.js';
 import { createNetwork, ensurePredefinedNetworks, pruneNetworks, removeNetwork, resolveNetwork } from './network-ops.js';
 import { createSandbox, removeSandbox, resolveSandbox, setSandboxPid } from './sandbox-ops.js';
 import { connectEndpoint, disconnectEndpoint } from './endpoint-ops.js';
 import { ConnectInput, DisconnectInput, SandboxPatchInput, parseInput } from './inputs.js';
-import { NotFoundError } from '../errors.js';
+import { ErrorList, InvalidArgumentError, NotFoundError } from '../errors.js';
 import { inspectNetwork, viewSandbox, type NetworkInspect, type SandboxView } from './inspect.js';
-import { reconcile, reapDeadSandboxes, type ReconcileReport } from './reconcile.js';
-import { doctor, type DoctorReport } from './doctor.js';
+import { ensureEndpoint, reconcile, reapDeadSandboxes, type ReconcileReport } from './reconcile.js';
+import { checkEndpoint, doctor, type DoctorReport } from './doctor.js';
+import { addressesOf, releaseOwner, reserveAddress } from './ipam-ops.js';
+import { firewallNetworks, publishedMappings } from './runtime-ports.js';
+import { RuntimeFacade } from './runtime-facade.js';
+import { DriftWatcher } from './drift-watcher.js';
+
+const ID_RE = /^[0-9a-f]{64}$/;
 import { DEFAULT_STOP_GRACE_S, assertRemovable, assertStoppable, runsCommand, stopCommand } from './sandbox-stop.js';
 
 export class Controller {
-  constructor(readonly ctx: ControllerContext) {}
+  /** Container runtimes' side of the facade (Docker's plugin protocol, `weft attach CONTAINER`). */
+  readonly runtime: RuntimeFacade;
+
+  constructor(private readonly ctx: ControllerContext) {
+    this.runtime = new RuntimeFacade(ctx, (fn) => this.exclusive(fn));
+  }
 
   /**
    * Every change runs alone: in this process and against other processes sharing the store
@@ -30,6 +47,32 @@ export class Controller {
     this.ctx.hooks.push(h);
   }
 
+  /** The store backend's name and the drivers this engine has (for `weft info`). */
+  info(): { store: string; drivers: string[] } {
+    return { store: this.ctx.records.store.backend, drivers: this.ctx.drivers.names() };
+  }
+
+  /**
+   * Run `fn` alone among callers naming the same key — in this process and across processes
+   * sharing the store (CNI: the verbs of one container, in weftd and in the fallback alike).
+   * Keys live apart from the engine's own lock, which `fn` may still take through any method.
+   */
+  serialized<T>(key: string, fn: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
+    return this.ctx.records.store.withLock(`caller/${key}`, fn, { timeoutMs });
+  }
+
+  /** Whether the daemon's namespace has a bridge by that name (weft-ipam adopts the main plugin's). */
+  hostBridgeExists(name: string): boolean {
+    return this.ctx.kernel.host().link(name)?.kind === 'bridge';
+  }
+
+  /** Whether the store answers (CNI STATUS). */
+  async ping(): Promise<void> {
+    await this.ctx.records.networkIdByName('bridge');
+  }
+
+  // --- lifecycle and reconcile
+
   start(): Promise<ReconcileReport> {
     return this.exclusive(async () => {
       await ensurePredefinedNetworks(this.ctx);
@@ -42,17 +85,34 @@ export class Controller {
     return reconcile(this.ctx, { full, hooks: false }, (fn) => this.exclusive(fn));
   }
 
-  /** Re-ensure one sandbox's endpoints (after an event from inside its namespace). */
+  /** Re-ensure one sandbox's endpoints (after an event from inside its namespace); every failure is reported. */
   async resyncSandbox(sandboxId: string): Promise<void> {
+    const errors = new ErrorList(`resync of sandbox ${sandboxId.slice(0, 12)}`);
     for (const ep of await this.ctx.records.endpointsOfSandbox(sandboxId)) {
-      await this.exclusive(async () => {
-        const cur = (await this.ctx.records.endpoint(ep.id))?.value;
-        const sb = (await this.ctx.records.sandbox(sandboxId))?.value;
-        const net = cur && (await this.ctx.records.network(cur.networkId))?.value;
-        if (!cur || !sb || !net) return;
-        await this.ctx.drivers.get(net.driver).setupEndpoint({ kernel: this.ctx.kernel, network: net, endpoint: cur, sandbox: sb });
-      }).catch(() => undefined);
+      await errors.run(() =>
+        this.exclusive(async () => {
+          const cur = (await this.ctx.records.endpoint(ep.id))?.value;
+          const sb = (await this.ctx.records.sandbox(sandboxId))?.value;
+          const net = cur && (await this.ctx.records.network(cur.networkId))?.value;
+          // Disconnected or removed while the event waited: nothing to repair.
+          if (!cur || !sb || !net) return;
+          await ensureEndpoint(this.ctx, net, cur, sb);
+        }),
+      );
     }
+    errors.throwIfAny();
+  }
+
+  /** Watch the kernel for drift of weft's objects and repair it as it happens. Returns the stop function. */
+  async watchDrift(): Promise<() => void> {
+    const drift = new DriftWatcher(
+      this.ctx,
+      () => this.resync(true),
+      (id) => this.resyncSandbox(id),
+    );
+    await drift.start();
+    this.addHooks(drift);
+    return () => drift.stop();
   }
 
   reap(): Promise<string[]> {
@@ -63,8 +123,12 @@ export class Controller {
     return this.exclusive(() => doctor(this.ctx, repair));
   }
 
-  createNetwork(body: unknown): Promise<NetworkRecord> {
-    return this.exclusive(() => createNetwork(this.ctx, body));
+  // --- networks
+
+  /** Create a network; `id` (64 hex) is for surfaces whose caller chose it (Docker's NetworkID). */
+  createNetwork(body: unknown, opts: { id?: string } = {}): Promise<NetworkRecord> {
+    if (opts.id !== undefined && !ID_RE.test(opts.id)) throw new InvalidArgumentError('id', 'must be 64 lowercase hex characters');
+    return this.exclusive(() => createNetwork(this.ctx, body, opts.id === undefined ? {} : { id: opts.id }));
   }
 
   removeNetwork(ref: string): Promise<NetworkRecord> {
@@ -79,6 +143,16 @@ export class Controller {
     return resolveNetwork(this.ctx, ref);
   }
 
+  /** The network, or undefined when there is none by that reference. */
+  async findNetwork(ref: string): Promise<NetworkRecord | undefined> {
+    try {
+      return await this.network(ref);
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }
+  }
+
   async networks(): Promise<NetworkRecord[]> {
     return this.ctx.records.networks();
   }
@@ -90,12 +164,33 @@ export class Controller {
     return nets.map((n) => inspectNetwork(n, eps, sbs));
   }
 
+  // --- sandboxes and endpoints
+
   createSandbox(body: unknown): Promise<{ sandbox: SandboxRecord; endpoints: EndpointRecord[] }> {
     return this.exclusive(() => createSandbox(this.ctx, body));
   }
 
   sandbox(ref: string): Promise<SandboxRecord> {
     return resolveSandbox(this.ctx, ref);
+  }
+
+  /** The sandbox, or undefined when there is none by that reference. */
+  async findSandbox(ref: string): Promise<SandboxRecord | undefined> {
+    try {
+      return await this.sandbox(ref);
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  sandboxes(): Promise<SandboxRecord[]> {
+    return this.ctx.records.sandboxes();
+  }
+
+  /** Endpoints of a sandbox (by id). */
+  endpointsOf(sandboxId: string): Promise<EndpointRecord[]> {
+    return this.ctx.records.endpointsOfSandbox(sandboxId);
   }
 
   async sandboxView(ref: string): Promise<SandboxView> {
@@ -123,14 +218,14 @@ export class Controller {
    */
   async removeSandbox(ref: string, opts: { force?: boolean; graceS?: number } = {}): Promise<SandboxRecord> {
     const sb = await this.sandbox(ref);
-    assertRemovable(sb, opts.force === true);
-    if (opts.force) await stopCommand(sb, opts.graceS ?? DEFAULT_STOP_GRACE_S);
+    assertRemovable(this.ctx.kernel, sb, opts.force === true);
+    if (opts.force) await stopCommand(this.ctx.kernel, sb, opts.graceS ?? DEFAULT_STOP_GRACE_S);
     return this.exclusive(async () => {
       // The reaper may have released it once its process ended: that is the same outcome.
       const cur = (await this.ctx.records.sandbox(sb.id))?.value;
       if (!cur) return sb;
       // Checked again under the lock: `weft run` may have handed its command over meanwhile.
-      assertRemovable(cur, opts.force === true);
+      assertRemovable(this.ctx.kernel, cur, opts.force === true);
       await removeSandbox(this.ctx, cur);
       return cur;
     });
@@ -143,7 +238,7 @@ export class Controller {
   async stopSandbox(ref: string, graceS = DEFAULT_STOP_GRACE_S): Promise<{ sandbox: SandboxRecord; removed: boolean }> {
     const sb = await this.sandbox(ref);
     assertStoppable(sb);
-    if (!runsCommand(sb)) return { sandbox: sb, removed: false };
+    if (!runsCommand(this.ctx.kernel, sb)) return { sandbox: sb, removed: false };
     return { sandbox: await this.removeSandbox(sb.id, { force: true, graceS }), removed: true };
   }
 
@@ -170,5 +265,95 @@ export class Controller {
       if (!ep) throw new NotFoundError('endpoint', `${sb.name} on ${net.name}`);
       await disconnectEndpoint(this.ctx, ep, sb);
     });
+  }
+
+  /** Problems with an endpoint's kernel objects (its driver's endpoint invariants; empty = healthy). */
+  async checkEndpoint(ep: EndpointRecord): Promise<string[]> {
+    const net = await this.network(ep.networkId);
+    const sb = await this.sandbox(ep.sandboxId);
+    return checkEndpoint(this.ctx, net, ep, sb);
+  }
+
+  /** MAC addresses of links in the daemon's namespace, by name (for reports such as CNI results). */
+  linkMacs(names: readonly string[]): Map<string, string | undefined> {
+    const rt = this.ctx.kernel.host();
+    return new Map(names.map((n) => [n, rt.link(n)?.mac]));
+  }
+
+  // --- addresses held by owners other than endpoints (weft-ipam, Docker's IPAM)
+
+  async reserveAddress(netRef: string, family: 4 | 6, owner: string, requested?: string): Promise<string> {
+    return reserveAddress(this.ctx, await this.network(netRef), family, owner, requested);
+  }
+
+  async releaseOwner(netRef: string, owner: string): Promise<string[]> {
+    return releaseOwner(this.ctx, await this.network(netRef), owner);
+  }
+
+  async addressesOf(netRef: string, owner: string): Promise<{ family: 4 | 6; address: string }[]> {
+    return addressesOf(this.ctx, await this.network(netRef), owner);
+  }
+
+  /** Addresses allocated in one family of a network, with their owners. */
+  async allocations(netRef: string, family: 4 | 6): Promise<Map<string, string>> {
+    return this.ctx.records.allocations(await this.network(netRef), family);
+  }
+
+  // --- what the firewall service follows
+
+  /** How the firewall sees a network (undefined: its driver has nothing for the firewall). */
+  firewallView(net: NetworkRecord): FwNetwork | undefined {
+    return this.ctx.drivers.get(net.driver).firewallView?.(net);
+  }
+
+  /** Firewall mappings of a sandbox's publications on one of its endpoints. */
+  sandboxPortMappings(sb: SandboxRecord, net: NetworkRecord, ep: EndpointRecord): FwPortMapping[] {
+    return mappingsFor(sb, net, ep);
+  }
+
+  /** The firewall's whole state as the model says it should be (networks + every published port). */
+  async firewallState(): Promise<FirewallState> {
+    const networks = await firewallNetworks(this.ctx);
+    const ports = (await publishedMappings(this.ctx)).filter((p) => networks.some((n) => n.id === p.networkId));
+    return { networks, ports };
+  }
+
+  // --- cluster events (src/cluster's agent turns store watches into these calls)
+
+  /** A remote endpoint of a network appeared (another host's join): its driver programs the path to it. */
+  remoteEndpointUp(peer: RemoteEndpoint): Promise<void> {
+    return this.exclusive(async () => {
+      const net = await this.network(peer.networkId);
+      await this.ctx.drivers.get(net.driver).peerUp?.(networkCtx(this.ctx, net), peer);
+    });
+  }
+
+  /** A remote endpoint went away (left, or its host was declared down). */
+  remoteEndpointDown(peer: RemoteEndpoint): Promise<void> {
+    return this.exclusive(async () => {
+      const net = await this.findNetwork(peer.networkId);
+      if (net) await this.ctx.drivers.get(net.driver).peerDown?.(networkCtx(this.ctx, net), peer);
+    });
+  }
+
+  /** A host joined the cluster (or came back): every driver that cares is told; all are tried. */
+  hostUp(host: RemoteHost): Promise<void> {
+    return this.exclusive(() => this.toEveryDriver(`host ${host.hostId} up`, (d) => d.hostUp?.(driverCtx(this.ctx), host)));
+  }
+
+  /** A host was declared down (after its grace period). */
+  hostDown(host: RemoteHost): Promise<void> {
+    return this.exclusive(() => this.toEveryDriver(`host ${host.hostId} down`, (d) => d.hostDown?.(driverCtx(this.ctx), host)));
+  }
+
+  private async toEveryDriver(what: string, fn: (d: Driver) => Promise<void> | undefined): Promise<void> {
+    const errors = new ErrorList(what);
+    for (const d of this.ctx.drivers.all()) await errors.run(() => fn(d));
+    errors.throwIfAny();
+  }
+
+  /** Stop background work (adoptions); the store and kernel are closed by the engine. */
+  stop(): void {
+    this.runtime.stop();
   }
 }

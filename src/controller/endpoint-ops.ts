@@ -1,9 +1,9 @@
 /** Endpoints: allocate addresses (round-robin, compare-and-set), record, then driver join. */
 import type { ControllerContext } from './context.js';
-import { runHooks } from './context.js';
+import { endpointCtx, runHooks } from './context.js';
 import { newId, now } from './ids.js';
 import type { EndpointRecord, IpamPoolConfig, NetworkRecord, SandboxRecord } from '../model/types.js';
-import { ConflictError, InvalidArgumentError, NotFoundError } from '../errors.js';
+import { ConflictError, ErrorList, InvalidArgumentError, NotFoundError } from '../errors.js';
 import { validateIfname } from '../config/validate.js';
 import { validateAlias } from '../config/dns-name.js';
 import { checkStaticAddress } from '../ipam/allocator.js';
@@ -16,6 +16,7 @@ import { scheduleSandboxFiles } from './sandbox-files.js';
 import { EXTERNAL_OWNER_PREFIX } from './ipam-ops.js';
 import { normalizeAddress } from '../ipam/address.js';
 import { hasForeignDefaultRoute } from './default-route.js';
+import { IFNAMES } from '../drivers/ifnames.js';
 
 export interface EndpointRequest {
   aliases?: string[];
@@ -30,17 +31,16 @@ export interface EndpointRequest {
    */
   reservedBy?: string;
   /**
-   * Host-side interface that already exists for this endpoint (Docker's driver creates the
-   * veth at Join, before the container's namespace exists to record a sandbox for).
+   * Host-side interface that already exists for this endpoint (a runtime-placed pair, made
+   * at Docker's Join before the container's namespace existed to record a sandbox for).
    */
   hostIfname?: string;
+  /** The container runtime placed the sandbox end (see EndpointRecord.placement). */
+  placement?: 'runtime';
 }
 
 const poolOf = (net: NetworkRecord, fam: 4 | 6): IpamPoolConfig | undefined =>
   net.ipam.config.find((p) => (fam === 6) === p.subnet.includes(':'));
-
-/** Host-side interface name of an endpoint: 'wfv' + 12 hex = 15 bytes, the kernel's limit. */
-export const hostIfnameOf = (endpointId: string): string => `wfv${endpointId.slice(0, 12)}`;
 
 function nextIfname(prefix: string, taken: Set<string>): string {
   for (let i = 0; i < 1000; i++) if (!taken.has(`${prefix}${i}`)) return `${prefix}${i}`;
@@ -61,12 +61,12 @@ async function allocate(ctx: ControllerContext, net: NetworkRecord, ep: Endpoint
     let held = false;
     if (asked) {
       const wanted = normalizeAddress(asked, fam === 4 ? 'ip' : 'ip6');
-      const owner = await ownerOf(ctx, net.id, fam, wanted);
+      const owner = await ownerOf(ctx, net, fam, wanted);
       // An address Docker's IPAM reserved for this very endpoint is used, not claimed again.
       held = owner !== undefined && !!req.reservedBy?.startsWith(EXTERNAL_OWNER_PREFIX) && owner === req.reservedBy;
       addr = held ? wanted : checkStaticAddress(pool, wanted, owner === undefined ? new Set() : new Set([wanted]));
     } else {
-      addr = await probeFreeAddress(ctx, net.id, fam, pool);
+      addr = await probeFreeAddress(ctx, net, fam, pool);
       commit.puts!.push({ key: keys.ipamLast(net.id, fam), value: json(addr) });
     }
     if (!held) {
@@ -129,7 +129,9 @@ export async function connectEndpoint(
       requested: {},
       created: now(),
     };
-    if (driver.usesIpam) rec.hostIfname = req.hostIfname === undefined ? hostIfnameOf(id) : validateIfname('hostIfname', req.hostIfname);
+    if (driver.usesIpam)
+      rec.hostIfname = req.hostIfname === undefined ? IFNAMES.hostVeth.of(id) : validateIfname('hostIfname', req.hostIfname);
+    if (req.placement === 'runtime') rec.placement = 'runtime';
     if (req.ipv4) rec.requested.ipv4 = req.ipv4;
     if (req.ipv6) rec.requested.ipv6 = req.ipv6;
     if (mac) rec.requested.mac = mac;
@@ -137,27 +139,52 @@ export async function connectEndpoint(
     if (driver.usesIpam) rec.macAddress = mac ?? (rec.ipv4 ? macFromIPv4(rec.ipv4.split('/')[0]!) : randomMac());
     if (!(await ctx.records.sandbox(sb.id))) throw new NotFoundError('sandbox', sb.name);
     commit.checks!.push({ key: keys.endpoint(id), version: 0 });
-    commit.puts!.push({ key: keys.endpoint(id), value: json(rec) }, { key: keys.sandboxEndpoint(sb.id, id), value: json(net.id) });
-    await ctx.records.commitOrConflict(commit, `connect ${sb.name} to ${net.name}`);
+    commit.puts!.push({ key: keys.endpoint(id), value: json(rec) });
+    const index = { key: keys.sandboxEndpoint(sb.id, id), value: json(net.id) };
+    if (net.scope === 'local') {
+      commit.puts!.push(index);
+      await ctx.records.commitOrConflict(commit, `connect ${sb.name} to ${net.name}`);
+    } else {
+      // The endpoint and its addresses live in the network's scope, the sandbox's index here.
+      // The index goes first: if the endpoint's commit then fails (or the process dies), the
+      // entry names no endpoint, which the index invariant sweeps.
+      await ctx.records.commitOrConflict({ puts: [index] }, `index ${sb.name} on ${net.name}`);
+      try {
+        await ctx.records.commitOrConflict(commit, `connect ${sb.name} to ${net.name}`, net.scope);
+      } catch (err) {
+        const undo = new ErrorList(`connect ${sb.name} to ${net.name} failed and removing its index entry failed too`);
+        undo.add(err);
+        await undo.run(() => ctx.records.store.commit({ deletes: [index.key] }));
+        throw undo.combined();
+      }
+    }
     return rec;
   });
 
   try {
-    await driver.setupEndpoint({ kernel: ctx.kernel, network: net, endpoint: ep, sandbox: sb });
+    await driver.join(endpointCtx(ctx, net, ep, sb));
     await runHooks(ctx, 'endpointUp', net, ep, sb);
   } catch (err) {
-    await driver.teardownEndpoint({ kernel: ctx.kernel, network: net, endpoint: ep, sandbox: sb }).catch(() => undefined);
-    await runHooks(ctx, 'endpointDown', net, ep, sb).catch(() => undefined);
-    await releaseEndpointRecords(ctx, ep);
-    throw err;
+    const undo = new ErrorList(`connect ${sb.name} to ${net.name} failed and its rollback failed too`);
+    undo.add(err);
+    await undo.run(() => driver.leave(endpointCtx(ctx, net, ep, sb)));
+    await undo.run(() => runHooks(ctx, 'endpointDown', net, ep, sb));
+    await undo.run(() => releaseEndpointRecords(ctx, ep, net));
+    throw undo.combined();
   }
   scheduleSandboxFiles(ctx, sb);
   return ep;
 }
 
-/** Delete an endpoint's record and give back its addresses. */
-export async function releaseEndpointRecords(ctx: ControllerContext, ep: EndpointRecord): Promise<void> {
-  const deletes = [keys.endpoint(ep.id), keys.sandboxEndpoint(ep.sandboxId, ep.id)];
+/**
+ * Delete an endpoint's record and give back its addresses. `net` says where they live; an
+ * endpoint whose network record is gone can only be local (a global network's endpoints are
+ * removed with it by the cluster store's own sweep).
+ */
+export async function releaseEndpointRecords(ctx: ControllerContext, ep: EndpointRecord, net?: NetworkRecord): Promise<void> {
+  const scope = net?.scope ?? 'local';
+  const store = ctx.records.storeOf(scope);
+  const deletes = [keys.endpoint(ep.id)];
   for (const [fam, cidr] of [
     [4, ep.ipv4],
     [6, ep.ipv6],
@@ -165,30 +192,38 @@ export async function releaseEndpointRecords(ctx: ControllerContext, ep: Endpoin
     if (!cidr) continue;
     const addr = cidr.split('/')[0]!;
     const k = keys.ipamAddr(ep.networkId, fam, addr);
-    const owner = await ctx.records.store.get(k);
+    const owner = await store.get(k);
     if (owner && JSON.parse(owner.value) === ep.id) deletes.push(k);
   }
-  await ctx.records.store.commit({ deletes });
+  const index = keys.sandboxEndpoint(ep.sandboxId, ep.id);
+  if (scope === 'local') {
+    await store.commit({ deletes: [...deletes, index] });
+  } else {
+    await store.commit({ deletes });
+    await ctx.records.store.commit({ deletes: [index] });
+  }
 }
 
-/** Disconnect: kernel teardown (tolerant), release, and move the default route if needed. */
+/** Disconnect: kernel teardown (tolerant of what is gone), release, and move the default route if needed. */
 export async function disconnectEndpoint(
   ctx: ControllerContext,
   ep: EndpointRecord,
   sb: SandboxRecord,
   opts: { sandboxGoing?: boolean } = {},
 ): Promise<void> {
-  const netV = await ctx.records.network(ep.networkId);
-  if (netV) {
-    const net = netV.value;
-    const driver = ctx.drivers.get(net.driver);
-    await driver.teardownEndpoint({ kernel: ctx.kernel, network: net, endpoint: ep, sandbox: sb });
-    await runHooks(ctx, 'endpointDown', net, ep, sb);
+  const net = (await ctx.records.network(ep.networkId))?.value;
+  // If the kernel part fails nothing has changed; once it is done, the rest keeps going past
+  // failures (a service that missed the change is told again at the next start).
+  if (net) await ctx.drivers.get(net.driver).leave(endpointCtx(ctx, net, ep, sb));
+  const errors = new ErrorList(`disconnect ${sb.name}`);
+  if (net) await errors.run(() => runHooks(ctx, 'endpointDown', net, ep, sb));
+  await releaseEndpointRecords(ctx, ep, net);
+  if (!opts.sandboxGoing) {
+    // Recorded first, then set in the kernel: a failure here is repaired by reconcile.
+    if (ep.defaultRoute) await errors.run(() => moveDefaultRoute(ctx, sb));
+    scheduleSandboxFiles(ctx, sb);
   }
-  await releaseEndpointRecords(ctx, ep);
-  if (opts.sandboxGoing) return;
-  if (ep.defaultRoute) await moveDefaultRoute(ctx, sb);
-  scheduleSandboxFiles(ctx, sb);
+  errors.throwIfAny();
 }
 
 /** Give the default route to the first remaining endpoint on a non-internal network. */
@@ -201,13 +236,13 @@ async function moveDefaultRoute(ctx: ControllerContext, sb: SandboxRecord): Prom
     if (!cur) continue;
     const updated = { ...cur.value, defaultRoute: true };
     if (
-      !(await ctx.records.store.commit({
+      !(await ctx.records.storeOf(n.value.scope).commit({
         checks: [{ key: keys.endpoint(e.id), version: cur.version }],
         puts: [{ key: keys.endpoint(e.id), value: json(updated) }],
       }))
     )
       continue;
-    await ctx.drivers.get(n.value.driver).setupEndpoint({ kernel: ctx.kernel, network: n.value, endpoint: updated, sandbox: sb });
+    await ctx.drivers.get(n.value.driver).join(endpointCtx(ctx, n.value, updated, sb));
     await runHooks(ctx, 'endpointUp', n.value, updated, sb);
     return;
   }

@@ -83,7 +83,7 @@ export const SandboxPatchInput = z.object({ pid: z.number().int().positive() }).
 /** Parse with a schema, turning the first issue into an InvalidArgumentError. */
 export function parseInput<T extends z.ZodTypeAny>(schema: T, value: unknown, root = 'body'): z.infer<T> {
   const r = schema.safeParse(value ?? {});
-  if (r.success) return r.data;
+  if (r.success) return r.data as z.infer<T>;
   const issue = r.error.issues[0]!;
   const field = issue.path.length > 0 ? issue.path.join('.') : root;
   throw new InvalidArgumentError(field, issue.message);

@@ -36,11 +36,11 @@ export async function reserveAddress(
   const pool = poolOf(net, fam);
   if (!pool) throw new InvalidArgumentError(fam === 4 ? 'ip' : 'ip6', `network "${net.name}" has no IPv${fam} subnet`);
   return withRetry(async () => {
-    const used = await ctx.records.allocations(net.id, fam);
+    const used = await ctx.records.allocations(net, fam);
     for (const [addr, who] of used) if (who === owner && (!requested || requested === addr)) return addr;
     const addr = requested
       ? checkStaticAddress(pool, requested, new Set(used.keys()))
-      : nextFreeAddress(pool, new Set(used.keys()), await ctx.records.lastAllocated(net.id, fam));
+      : nextFreeAddress(pool, new Set(used.keys()), await ctx.records.lastAllocated(net, fam));
     await ctx.records.commitOrConflict(
       {
         checks: [{ key: keys.ipamAddr(net.id, fam, addr), version: 0 }],
@@ -50,6 +50,7 @@ export async function reserveAddress(
         ],
       },
       `reserve address in ${net.name}`,
+      net.scope,
     );
     return addr;
   });
@@ -59,11 +60,11 @@ export async function reserveAddress(
 export async function releaseOwner(ctx: ControllerContext, net: NetworkRecord, owner: string): Promise<string[]> {
   checkOwner(owner);
   const released: string[] = [];
+  const store = ctx.records.storeOf(net.scope);
   for (const fam of [4, 6] as const) {
-    for (const e of await ctx.records.store.list(keys.ipamPrefix(net.id, fam))) {
+    for (const e of await store.list(keys.ipamPrefix(net.id, fam))) {
       if (JSON.parse(e.value) !== owner) continue;
-      if (await ctx.records.store.commit({ checks: [{ key: e.key, version: e.version }], deletes: [e.key] }))
-        released.push(e.key.split('/').pop()!);
+      if (await store.commit({ checks: [{ key: e.key, version: e.version }], deletes: [e.key] })) released.push(e.key.split('/').pop()!);
     }
   }
   return released;
@@ -77,7 +78,7 @@ export async function addressesOf(
 ): Promise<{ family: 4 | 6; address: string }[]> {
   const out: { family: 4 | 6; address: string }[] = [];
   for (const fam of [4, 6] as const) {
-    for (const [addr, who] of await ctx.records.allocations(net.id, fam)) if (who === owner) out.push({ family: fam, address: addr });
+    for (const [addr, who] of await ctx.records.allocations(net, fam)) if (who === owner) out.push({ family: fam, address: addr });
   }
   return out;
 }

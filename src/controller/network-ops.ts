@@ -1,10 +1,10 @@
 /** Network lifecycle: create (validate → allocate subnets → record → driver setup), remove, prune. */
 import type { ControllerContext } from './context.js';
-import { runHooks } from './context.js';
+import { networkCtx, runHooks } from './context.js';
 import { newId, now } from './ids.js';
 import type { IpamPoolConfig, NetworkRecord } from '../model/types.js';
 import { NetworkCreateInput, parseInput } from './inputs.js';
-import { ConflictError, InUseError, InvalidArgumentError, IpamOverlapError, NotFoundError, WeftError } from '../errors.js';
+import { ConflictError, ErrorList, InUseError, InvalidArgumentError, IpamOverlapError, NotFoundError, WeftError } from '../errors.js';
 import { validateLabels, validateName } from '../config/validate.js';
 import { resolvePoolConfig } from '../ipam/pool-config.js';
 import { pickSubnet } from '../ipam/default-pools.js';
@@ -104,7 +104,7 @@ export async function createNetwork(
       name: input.name,
       driver: input.driver,
       created: now(),
-      scope: 'local',
+      scope: driver.scope,
       internal: input.internal,
       enableIPv6: input.enableIPv6,
       attachable: input.attachable,
@@ -130,15 +130,19 @@ export async function createNetwork(
         ],
       },
       `network create ${rec.name}`,
+      rec.scope,
     );
     try {
-      await driver.setup({ kernel: ctx.kernel }, rec);
+      await driver.networkUp(networkCtx(ctx, rec));
       await runHooks(ctx, 'networkUp', rec);
     } catch (err) {
-      await driver.teardown({ kernel: ctx.kernel }, rec).catch(() => undefined);
-      await runHooks(ctx, 'networkDown', rec).catch(() => undefined);
-      await ctx.records.store.commit({ deletes: [keys.network(rec.id), keys.networkName(rec.name)] });
-      throw err;
+      // Undo everything, keep going past failures, and report every one of them.
+      const undo = new ErrorList(`network create ${rec.name} failed and its rollback failed too`);
+      undo.add(err);
+      await undo.run(() => driver.networkDown(networkCtx(ctx, rec)));
+      await undo.run(() => runHooks(ctx, 'networkDown', rec));
+      await undo.run(() => ctx.records.storeOf(rec.scope).commit({ deletes: [keys.network(rec.id), keys.networkName(rec.name)] }));
+      throw undo.combined();
     }
     return rec;
   });
@@ -153,10 +157,14 @@ export async function removeNetwork(ctx: ControllerContext, ref: string, opts: {
     const eps = (await ctx.records.endpoints()).filter((e) => e.networkId === net.id);
     if (eps.length > 0) throw new InUseError(`network "${net.name}" has ${eps.length} active endpoint(s)`);
     const driver = ctx.drivers.get(net.driver);
-    await driver.teardown({ kernel: ctx.kernel }, net);
-    await runHooks(ctx, 'networkDown', net);
-    const ipamKeys = (await ctx.records.store.list(keys.ipamNetwork(net.id))).map((e) => e.key);
-    await ctx.records.store.commit({ deletes: [keys.network(net.id), keys.networkName(net.name), ...ipamKeys] });
+    // If the kernel part fails nothing has changed; after it, the rest keeps going past failures.
+    await driver.networkDown(networkCtx(ctx, net));
+    const errors = new ErrorList(`network rm ${net.name}`);
+    await errors.run(() => runHooks(ctx, 'networkDown', net));
+    const store = ctx.records.storeOf(net.scope);
+    const ipamKeys = (await store.list(keys.ipamNetwork(net.id))).map((e) => e.key);
+    await store.commit({ deletes: [keys.network(net.id), keys.networkName(net.name), ...ipamKeys] });
+    errors.throwIfAny();
     return net;
   });
 }

@@ -1,24 +1,16 @@
 /**
- * Published ports of sandboxes: parse `-p` / `-P --expose`, choose host ports, refuse a host
- * port already published by another sandbox, and turn publications into firewall mappings.
+ * Published ports of sandboxes: parse `-p` / `-P --expose`, choose host ports with the one
+ * allocator (refusing a host port any surface already published or a host program holds), and
+ * turn publications into firewall mappings.
  */
 import type { ControllerContext } from './context.js';
 import type { EndpointRecord, NetworkRecord, PublishedPort, SandboxRecord } from '../model/types.js';
 import { parsePortSpec, type PortBinding } from '../firewall/port-spec.js';
 import type { FwPortMapping } from '../firewall/types.js';
-import { ConflictError, InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../errors.js';
+import { allocateHostPorts, type HostPortClaim } from '../firewall/host-port-allocator.js';
+import { runtimePortMappings } from './runtime-records.js';
 import { HostPortGuard } from './host-port-guard.js';
-
-/** Docker's ephemeral range for -P / -p PORT (the kernel's ip_local_port_range default). */
-const EPHEMERAL_FIRST = 32768;
-const EPHEMERAL_LAST = 60999;
-
-const overlaps = (a: PublishedPort, b: { protocol: string; hostIp?: string; hostPort: number }): boolean =>
-  a.protocol === b.protocol && a.hostPort === b.hostPort && (a.hostIp === undefined || b.hostIp === undefined || a.hostIp === b.hostIp);
-
-function describe(p: { protocol: string; hostIp?: string; hostPort: number }): string {
-  return `${p.hostIp ? (p.hostIp.includes(':') ? `[${p.hostIp}]:` : `${p.hostIp}:`) : ''}${p.hostPort}/${p.protocol}`;
-}
 
 /** Parse and allocate publications for a new sandbox; throws before anything is created. */
 export async function resolvePublications(
@@ -38,33 +30,20 @@ export async function resolvePublications(
     // --expose without -P only documents ports, as in Docker.
   }
   if (bindings.length === 0) return [];
-  const taken: PublishedPort[] = (await ctx.records.sandboxes()).flatMap((s) => s.ports ?? []);
-  const out: PublishedPort[] = [];
-  // Ports a host program holds are not weft's to publish (checked in weftd's namespace).
-  const host = new HostPortGuard();
-  const isFree = (p: PublishedPort): boolean => !taken.some((t) => overlaps(t, p)) && !out.some((t) => overlaps(t, p)) && host.isFree(p);
-  for (const b of bindings) {
-    const base = { protocol: b.protocol, containerPort: b.containerPort, ...(b.hostIp ? { hostIp: b.hostIp } : {}) };
-    let chosen: PublishedPort | undefined;
-    if (b.hostPort !== 0 && b.hostPortEnd === undefined) {
-      chosen = { ...base, hostPort: b.hostPort };
-      const clash = [...taken, ...out].find((t) => overlaps(t, chosen!));
-      if (clash) throw new ConflictError('publish', `host port ${describe(chosen)} is already published (as ${describe(clash)})`);
-      host.assertFree(chosen, 'publish');
-    } else {
-      const first = b.hostPort === 0 ? EPHEMERAL_FIRST : b.hostPort;
-      const last = b.hostPort === 0 ? EPHEMERAL_LAST : b.hostPortEnd!;
-      const span = last - first + 1;
-      const start = b.hostPort === 0 ? Math.floor(Math.random() * span) : 0;
-      for (let i = 0; i < span && !chosen; i++) {
-        const candidate = { ...base, hostPort: first + ((start + i) % span) };
-        if (isFree(candidate)) chosen = candidate;
-      }
-      if (!chosen) throw new ConflictError('publish', `no free host port in ${first}-${last}/${b.protocol}`);
-    }
-    out.push(chosen);
-  }
-  return out;
+  // Ports a host program holds are not weft's to publish (read in weftd's namespace).
+  const ports = allocateHostPorts(bindings, await publishedClaims(ctx), 'publish', Math.random, new HostPortGuard(ctx.kernel));
+  return bindings.map((b, i) => ({
+    protocol: b.protocol,
+    containerPort: b.containerPort,
+    ...(b.hostIp ? { hostIp: b.hostIp } : {}),
+    hostPort: ports[i]!,
+  }));
+}
+
+/** Every host port published on this host, whichever surface published it. */
+export async function publishedClaims(ctx: ControllerContext): Promise<HostPortClaim[]> {
+  const sandboxPorts = (await ctx.records.sandboxes()).flatMap((s) => s.ports ?? []);
+  return [...sandboxPorts, ...(await runtimePortMappings(ctx))];
 }
 
 /** Firewall mappings of a sandbox's publications on one endpoint (one per address family). */

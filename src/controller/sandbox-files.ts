@@ -2,7 +2,7 @@
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { ControllerContext } from './context.js';
+import { logOf, type ControllerContext } from './context.js';
 import type { NetworkRecord, SandboxRecord } from '../model/types.js';
 import { parseResolvConf, type ResolvConf } from '../dns/upstreams.js';
 import { sandboxHosts, sandboxResolvConf } from '../dns/resolv-conf.js';
@@ -87,7 +87,9 @@ export function scheduleSandboxFiles(ctx: ControllerContext, sb: SandboxRecord):
   pending.set(sb.id, sb);
   setImmediate(() => {
     pending.delete(sb.id);
-    void writeSandboxFiles(ctx, sb).catch(() => undefined);
+    writeSandboxFiles(ctx, sb).catch((err: unknown) =>
+      logOf(ctx).warn({ sandbox: sb.name, err: (err as Error).message }, 'rewriting the sandbox hosts/resolv.conf failed'),
+    );
   });
 }
 

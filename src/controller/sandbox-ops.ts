@@ -4,7 +4,7 @@ import type { ControllerContext } from './context.js';
 import { runHooks } from './context.js';
 import { newId, now } from './ids.js';
 import type { EndpointRecord, SandboxRecord } from '../model/types.js';
-import { ConflictError, InvalidArgumentError, NotFoundError } from '../errors.js';
+import { ConflictError, ErrorList, InvalidArgumentError, NotFoundError } from '../errors.js';
 import { SandboxCreateInput, parseInput } from './inputs.js';
 import { validateHostname, validateSandboxName } from '../config/dns-name.js';
 import { parseAddress } from '../ipam/cidr.js';
@@ -12,7 +12,6 @@ import { json, keys } from '../store/records.js';
 import { connectEndpoint, disconnectEndpoint } from './endpoint-ops.js';
 import { resolveNetwork } from './network-ops.js';
 import { removeSandboxFiles, sandboxDir, writeSandboxFiles } from './sandbox-files.js';
-import { isAlive, processStartTime } from '../kernel/proc.js';
 import { resolvePublications } from './port-ops.js';
 import { checkAttachTarget } from './attach-target.js';
 
@@ -37,19 +36,19 @@ async function namespaceFor(
   switch (input.kind) {
     case 'netns':
       if (input.netnsPath) throw new InvalidArgumentError('netnsPath', 'only for kind "external"');
-      return { netnsPath: path.join(ctx.config.runDir, 'netns', id), ...(input.pid ? pidInfo(input.pid) : {}) };
+      return { netnsPath: path.join(ctx.config.runDir, 'netns', id), ...(input.pid ? pidInfo(ctx, input.pid) : {}) };
     case 'host':
-      return { netnsPath: `/proc/${process.pid}/ns/net`, ...(input.pid ? pidInfo(input.pid) : {}) };
+      return { netnsPath: `/proc/${process.pid}/ns/net`, ...(input.pid ? pidInfo(ctx, input.pid) : {}) };
     case 'container': {
       if (!input.containerOf) throw new InvalidArgumentError('containerOf', 'required for container mode');
       const other = await resolveSandbox(ctx, input.containerOf);
       if (other.kind === 'container')
         throw new InvalidArgumentError('containerOf', `"${other.name}" itself shares another sandbox's namespace`);
-      return { netnsPath: other.netnsPath, containerOf: other.id, ...(input.pid ? pidInfo(input.pid) : {}) };
+      return { netnsPath: other.netnsPath, containerOf: other.id, ...(input.pid ? pidInfo(ctx, input.pid) : {}) };
     }
     case 'external': {
       if (input.pid && input.netnsPath) throw new InvalidArgumentError('netnsPath', 'give either a netns path or a pid, not both');
-      if (input.pid) return { netnsPath: `/proc/${input.pid}/ns/net`, ...pidInfo(input.pid) };
+      if (input.pid) return { netnsPath: `/proc/${input.pid}/ns/net`, ...pidInfo(ctx, input.pid) };
       if (!input.netnsPath) throw new InvalidArgumentError('netnsPath', 'a netns path or a pid is required');
       const p = input.netnsPath;
       if (!path.isAbsolute(p) || p.split('/').includes('..'))
@@ -59,8 +58,8 @@ async function namespaceFor(
   }
 }
 
-function pidInfo(pid: number): { pid: number; pidStartTime: string } {
-  const start = processStartTime(pid);
+function pidInfo(ctx: ControllerContext, pid: number): { pid: number; pidStartTime: string } {
+  const start = ctx.kernel.processStartTime(pid);
   if (start === undefined) throw new InvalidArgumentError('pid', `no process with pid ${pid}`);
   return { pid, pidStartTime: start };
 }
@@ -112,16 +111,20 @@ export async function createSandbox(
   if (input.kind === 'netns') await ctx.kernel.createNetns(sb.netnsPath);
   const inode = ctx.kernel.netnsInode(sb.netnsPath);
   if (inode !== undefined) sb.netnsInode = inode;
-  const ok = await ctx.records.store.commit({
-    checks: [{ key: keys.sandboxName(name), version: 0 }],
-    puts: [
-      { key: keys.sandbox(id), value: json(sb) },
-      { key: keys.sandboxName(name), value: json(id) },
-    ],
-  });
-  if (!ok) {
-    if (input.kind === 'netns') await ctx.kernel.deleteNetns(sb.netnsPath);
-    throw new ConflictError('name', `sandbox with name "${name}" already exists`);
+  try {
+    const ok = await ctx.records.store.commit({
+      checks: [{ key: keys.sandboxName(name), version: 0 }],
+      puts: [
+        { key: keys.sandbox(id), value: json(sb) },
+        { key: keys.sandboxName(name), value: json(id) },
+      ],
+    });
+    if (!ok) throw new ConflictError('name', `sandbox with name "${name}" already exists`);
+  } catch (err) {
+    const undo = new ErrorList(`sandbox create ${name} failed and removing its namespace failed too`);
+    undo.add(err);
+    if (input.kind === 'netns') await undo.run(() => ctx.kernel.deleteNetns(sb.netnsPath));
+    throw undo.combined();
   }
   const endpoints: EndpointRecord[] = [];
   try {
@@ -138,25 +141,34 @@ export async function createSandbox(
     }
     await writeSandboxFiles(ctx, sb);
   } catch (err) {
-    await removeSandbox(ctx, sb).catch(() => undefined);
-    throw err;
+    const undo = new ErrorList(`sandbox create ${name} failed and its rollback failed too`);
+    undo.add(err);
+    await undo.run(() => removeSandbox(ctx, sb));
+    throw undo.combined();
   }
   return { sandbox: sb, endpoints };
 }
 
-/** Tear down every endpoint, the namespace if weft made it, the files, the records. */
+/**
+ * Tear down every endpoint, then the namespace if weft made it, the files and the records.
+ * Every endpoint is tried even when one fails, and every failure is reported. The sandbox
+ * itself goes only once nothing of it is left in the kernel: a failed removal leaves the
+ * records of what still exists, so the store never forgets a live object and `rm` can be
+ * run again.
+ */
 export async function removeSandbox(ctx: ControllerContext, sb: SandboxRecord): Promise<void> {
-  const errors: unknown[] = [];
+  const errors = new ErrorList(`sandbox rm ${sb.name}`);
   for (const ep of await ctx.records.endpointsOfSandbox(sb.id)) {
-    await disconnectEndpoint(ctx, ep, sb, { sandboxGoing: true }).catch((e: unknown) => errors.push(e));
+    await errors.run(() => disconnectEndpoint(ctx, ep, sb, { sandboxGoing: true }));
   }
-  await runHooks(ctx, 'sandboxDown', sb).catch((e: unknown) => errors.push(e));
+  errors.throwIfAny();
+  await errors.run(() => runHooks(ctx, 'sandboxDown', sb));
   ctx.kernel.forget(sb.netnsPath);
-  if (sb.kind === 'netns') await ctx.kernel.deleteNetns(sb.netnsPath).catch((e: unknown) => errors.push(e));
-  await removeSandboxFiles(ctx, sb.id).catch((e: unknown) => errors.push(e));
+  if (sb.kind === 'netns' && !(await errors.run(() => ctx.kernel.deleteNetns(sb.netnsPath)))) errors.throwIfAny();
+  await errors.run(() => removeSandboxFiles(ctx, sb.id));
   const cur = await ctx.records.sandboxIdByName(sb.name);
   await ctx.records.store.commit({ deletes: [keys.sandbox(sb.id), ...(cur === sb.id ? [keys.sandboxName(sb.name)] : [])] });
-  if (errors.length > 0) throw errors[0];
+  errors.throwIfAny();
 }
 
 /** Record the process whose life is the sandbox's life (weft run hands over its child). */
@@ -166,7 +178,7 @@ export async function setSandboxPid(ctx: ControllerContext, sb: SandboxRecord, p
   // Only weft's own sandboxes get a command; an attached namespace's processes are not weft's.
   if (cur.value.kind === 'external')
     throw new InvalidArgumentError('pid', `sandbox "${sb.name}" is an attached namespace; weft does not run its processes`);
-  const updated: SandboxRecord = { ...cur.value, ...pidInfo(pid), managedProcess: true };
+  const updated: SandboxRecord = { ...cur.value, ...pidInfo(ctx, pid), managedProcess: true };
   await ctx.records.commitOrConflict(
     { checks: [{ key: keys.sandbox(sb.id), version: cur.version }], puts: [{ key: keys.sandbox(sb.id), value: json(updated) }] },
     'sandbox update',
@@ -179,7 +191,7 @@ export async function setSandboxPid(ctx: ControllerContext, sb: SandboxRecord, p
  * namespace is the one recorded.
  */
 export function sandboxAlive(ctx: ControllerContext, sb: SandboxRecord): boolean {
-  if (sb.pid !== undefined && !isAlive(sb.pid, sb.pidStartTime)) return false;
+  if (sb.pid !== undefined && !ctx.kernel.isAlive(sb.pid, sb.pidStartTime)) return false;
   if (sb.kind === 'host') return true;
   if (sb.kind === 'container') return true;
   const ino = ctx.kernel.netnsInode(sb.netnsPath);

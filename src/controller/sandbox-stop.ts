@@ -6,16 +6,15 @@
  */
 import type { SandboxRecord } from '../model/types.js';
 import { InUseError, InvalidArgumentError } from '../errors.js';
-import { isAlive } from '../kernel/proc.js';
-import { stopProcess, type StopOutcome } from '../kernel/process-stop.js';
+import type { KernelPort, StopOutcome } from '../kernel/kernel-port.js';
 
 /** Docker's default for `docker stop`. */
 export const DEFAULT_STOP_GRACE_S = 10;
 export const MAX_STOP_GRACE_S = 3600;
 
 /** Whether the sandbox has a command weft started that still runs. */
-export function runsCommand(sb: SandboxRecord): boolean {
-  return sb.managedProcess === true && sb.pid !== undefined && isAlive(sb.pid, sb.pidStartTime);
+export function runsCommand(kernel: Pick<KernelPort, 'isAlive'>, sb: SandboxRecord): boolean {
+  return sb.managedProcess === true && sb.pid !== undefined && kernel.isAlive(sb.pid, sb.pidStartTime);
 }
 
 /** `-t/--time` as given by a client: whole seconds, 0 … 3600. */
@@ -27,16 +26,16 @@ export function parseGraceSeconds(value: string | null | undefined, field = 'tim
 }
 
 /** Refuse to remove a sandbox whose command runs, unless forced. */
-export function assertRemovable(sb: SandboxRecord, force: boolean): void {
-  if (!force && runsCommand(sb)) {
+export function assertRemovable(kernel: Pick<KernelPort, 'isAlive'>, sb: SandboxRecord, force: boolean): void {
+  if (!force && runsCommand(kernel, sb)) {
     throw new InUseError(`sandbox "${sb.name}" is running (pid ${sb.pid}); stop it first (weft sandbox stop) or remove it with --force`);
   }
 }
 
 /** Stop the sandbox's command (SIGTERM, SIGKILL after graceS). */
-export async function stopCommand(sb: SandboxRecord, graceS: number): Promise<StopOutcome> {
+export async function stopCommand(kernel: Pick<KernelPort, 'stopProcess'>, sb: SandboxRecord, graceS: number): Promise<StopOutcome> {
   if (sb.managedProcess !== true || sb.pid === undefined) return 'not-running';
-  return stopProcess(sb.pid, sb.pidStartTime, graceS * 1000);
+  return kernel.stopProcess(sb.pid, sb.pidStartTime, graceS * 1000);
 }
 
 /** `stop` applies to sandboxes weft started a command for; others are detached with rm. */

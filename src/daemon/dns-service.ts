@@ -11,7 +11,7 @@ import { DnsRecordTable } from '../dns/records.js';
 import { EmbeddedDnsServer } from '../dns/server.js';
 import { planUpstreams } from '../dns/upstreams.js';
 import { hasEmbeddedDns } from '../controller/sandbox-files.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../logger.js';
 
 export class DnsService implements ControllerHooks {
   readonly table = new DnsRecordTable();

@@ -1,64 +1,56 @@
 /**
  * Keeps the firewall in line with the model: networks and published ports follow the
  * controller's hooks; a watchdog notices when weft's tables were flushed or edited (a
- * firewall reload, `nft flush ruleset`) and restores them within a second.
+ * firewall reload, `nft flush ruleset`) and restores them within a second; host integrations
+ * (forwarding sysctls, DOCKER-USER rules) follow the networks too.
  */
-import type { ControllerHooks, ControllerContext } from '../controller/context.js';
+import type { ControllerHooks } from '../controller/context.js';
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../model/types.js';
-import type { FirewallBackend, FwNetwork, FwPortMapping } from '../firewall/types.js';
-import { mappingsFor } from '../controller/port-ops.js';
-import type { Logger } from './logger.js';
+import type { FirewallBackend, FirewallState, FwNetwork, FwPortMapping } from '../firewall/types.js';
+import type { HostIntegration } from '../firewall/host-integration.js';
+import type { Logger } from '../logger.js';
 
-/** The firewall's view of a bridge network. */
-export function fwNetworkOf(net: NetworkRecord): FwNetwork | undefined {
-  if (net.driver !== 'bridge' || !net.driverState.bridgeName) return undefined;
-  const fw: FwNetwork = {
-    id: net.id,
-    bridge: net.driverState.bridgeName,
-    subnets4: net.ipam.config.filter((p) => !p.subnet.includes(':')).map((p) => p.subnet),
-    subnets6: net.ipam.config.filter((p) => p.subnet.includes(':')).map((p) => p.subnet),
-    internal: net.internal,
-    icc: net.driverState.icc !== 'false',
-    masquerade: net.driverState.masquerade !== 'false',
-  };
-  if (net.driverState.hostBindingIpv4) fw.hostBindingIpv4 = net.driverState.hostBindingIpv4;
-  return fw;
+/** What the service asks the controller (the Controller class provides it). */
+export interface FirewallModel {
+  firewallView(net: NetworkRecord): FwNetwork | undefined;
+  firewallState(): Promise<FirewallState>;
+  sandboxPortMappings(sb: SandboxRecord, net: NetworkRecord, ep: EndpointRecord): FwPortMapping[];
 }
+
+/** How often integrations another manager may reset (DOCKER-USER) are re-ensured. */
+const INTEGRATION_RESYNC_MS = 3000;
+
+const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 export class FirewallService implements ControllerHooks {
   private timer: NodeJS.Timeout | undefined;
+  private integrationTimer: NodeJS.Timeout | undefined;
   private checking = false;
-  private forwardingOn = false;
+  private resyncing = false;
+  private readonly networks = new Map<string, FwNetwork>();
 
   constructor(
     readonly fw: FirewallBackend,
-    private readonly ctx: ControllerContext,
+    private readonly integrations: readonly HostIntegration[],
+    private readonly model: FirewallModel,
     private readonly log: Logger,
-    /** Ports published outside weft's sandboxes (Docker's endpoints), re-applied at start. */
-    private readonly extraPorts: () => Promise<FwPortMapping[]> = async () => [],
   ) {}
 
-  /** Build the whole state from the store and apply it in one transaction. */
+  /** Build the whole state from the model and apply it in one transaction. */
   async init(): Promise<void> {
-    const nets = await this.ctx.records.networks();
-    const networks = nets.map(fwNetworkOf).filter((n): n is FwNetwork => n !== undefined);
-    const sandboxes = new Map((await this.ctx.records.sandboxes()).map((s) => [s.id, s]));
-    const byId = new Map(nets.map((n) => [n.id, n]));
-    const ports = (await this.ctx.records.endpoints()).flatMap((ep) => {
-      const sb = sandboxes.get(ep.sandboxId);
-      const net = byId.get(ep.networkId);
-      return sb && net ? mappingsFor(sb, net, ep) : [];
-    });
-    ports.push(...(await this.extraPorts()).filter((p) => networks.some((n) => n.id === p.networkId)));
-    // Sysctls wait for networkUp: after a reboot the bridges do not exist yet at this point.
-    await this.fw.init({ networks, ports });
+    await this.fw.init(await this.model.firewallState());
   }
 
-  /** Start the watchdog: check weft's tables every periodMs, restore on drift. */
+  /** Start the watchdogs: weft's tables every periodMs (restored on drift), integrations every few seconds. */
   watch(periodMs: number): void {
-    if (this.fw.name === 'none') return;
-    this.timer = setInterval(() => void this.checkAndRestore(), periodMs);
-    this.timer.unref();
+    if (this.fw.name !== 'none') {
+      this.timer = setInterval(() => void this.checkAndRestore(), periodMs);
+      this.timer.unref();
+    }
+    if (this.integrations.some((i) => i.resync !== undefined)) {
+      this.integrationTimer = setInterval(() => void this.resyncIntegrations(), INTEGRATION_RESYNC_MS);
+      this.integrationTimer.unref();
+    }
   }
 
   async checkAndRestore(): Promise<boolean> {
@@ -71,55 +63,81 @@ export class FirewallService implements ControllerHooks {
       await this.fw.restore();
       return true;
     } catch (err) {
-      this.log.error({ err: (err as Error).message }, 'firewall check/restore failed');
+      this.log.error({ err: messageOf(err) }, 'firewall check/restore failed');
       return false;
     } finally {
       this.checking = false;
     }
   }
 
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+  private async resyncIntegrations(): Promise<void> {
+    if (this.resyncing) return;
+    this.resyncing = true;
+    const nets = [...this.networks.values()];
+    for (const i of this.integrations) {
+      try {
+        await i.resync?.(nets);
+      } catch (err) {
+        this.log.warn({ integration: i.name, err: messageOf(err) }, 'firewall host integration resync failed');
+      }
+    }
+    this.resyncing = false;
   }
 
-  /**
-   * Sysctls a bridge needs in the daemon's namespace: forwarding once a network can route out
-   * (only then — an internal-only host forwards nothing), and route_localnet on the bridge so
-   * 127.0.0.1:PORT reaches a published port (the ruleset drops 127/8 arriving from bridges).
-   */
-  private async prepareKernel(net: NetworkRecord): Promise<void> {
-    const fwNet = fwNetworkOf(net);
-    if (!fwNet || this.fw.name === 'none') return;
-    if (!net.internal && !this.forwardingOn) {
-      await this.ctx.kernel.setSysctl(undefined, 'net.ipv4.ip_forward', '1');
-      await this.ctx.kernel.setSysctl(undefined, 'net.ipv6.conf.all.forwarding', '1').catch(() => undefined);
-      this.forwardingOn = true;
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    if (this.integrationTimer) clearInterval(this.integrationTimer);
+    this.timer = this.integrationTimer = undefined;
+  }
+
+  /** Required integrations are awaited (their failure fails the change); the others run behind it and log. */
+  private async runIntegrations(what: 'networkUp' | 'networkDown', net: FwNetwork): Promise<void> {
+    for (const i of this.integrations) {
+      if (i.required) {
+        await i[what](net);
+        continue;
+      }
+      i[what](net).catch((err: unknown) =>
+        this.log.warn(
+          { integration: i.name, network: net.id.slice(0, 12), err: messageOf(err) },
+          `firewall host integration ${what} failed`,
+        ),
+      );
     }
-    // An adopted bridge is someone else's: weft changes none of its settings (127.0.0.1:PORT
-    // does not reach sandboxes on it then; every other host address does).
-    if (net.driverState.adopt !== 'true') await this.ctx.kernel.setSysctl(undefined, `net.ipv4.conf.${fwNet.bridge}.route_localnet`, '1');
   }
 
   async networkUp(net: NetworkRecord): Promise<void> {
-    const fwNet = fwNetworkOf(net);
+    const fwNet = this.model.firewallView(net);
     if (!fwNet) return;
-    await this.prepareKernel(net);
+    this.networks.set(net.id, fwNet);
+    await this.runIntegrations('networkUp', fwNet);
     if (this.fw.state.networks.some((n) => n.id === net.id)) return;
     await this.fw.addNetwork(fwNet);
   }
 
   async networkDown(net: NetworkRecord): Promise<void> {
-    if (fwNetworkOf(net)) await this.fw.removeNetwork(net.id);
+    const fwNet = this.model.firewallView(net);
+    if (!fwNet) return;
+    this.networks.delete(net.id);
+    await this.fw.removeNetwork(net.id);
+    await this.runIntegrations('networkDown', fwNet);
   }
 
   async endpointUp(net: NetworkRecord, ep: EndpointRecord, sb: SandboxRecord): Promise<void> {
-    const m = mappingsFor(sb, net, ep);
+    const m = this.model.sandboxPortMappings(sb, net, ep);
     if (m.length > 0) await this.fw.addPorts(m);
   }
 
   async endpointDown(net: NetworkRecord, ep: EndpointRecord, sb: SandboxRecord): Promise<void> {
-    const m = mappingsFor(sb, net, ep);
+    const m = this.model.sandboxPortMappings(sb, net, ep);
     if (m.length > 0) await this.fw.removePorts(m);
+  }
+
+  async portsUp(mappings: FwPortMapping[]): Promise<void> {
+    await this.fw.addPorts(mappings);
+  }
+
+  async portsDown(mappings: FwPortMapping[]): Promise<void> {
+    await this.fw.removePorts(mappings);
   }
 }

@@ -3,9 +3,9 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { configFromFlags } from '../config/daemon-config.js';
 import { startDaemon } from './weftd.js';
-import { createLogger } from './logger.js';
+import { createLogger } from '../logger.js';
 import { asWeftError } from '../errors.js';
-import { ownPrivilegeProblem } from '../kernel/privileges.js';
+import { engineRunProblem } from '../controller/open-engine.js';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
@@ -29,7 +29,7 @@ export async function main(argv: string[]): Promise<void> {
     );
   program.parse(argv);
   const log = createLogger();
-  const notPrivileged = ownPrivilegeProblem();
+  const notPrivileged = engineRunProblem();
   if (notPrivileged) {
     // Before any directory, socket or kernel object is touched: say it plainly and stop.
     process.stderr.write(`weftd: ${notPrivileged}\n`);

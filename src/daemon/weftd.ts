@@ -5,20 +5,22 @@
  */
 import type { DaemonConfig } from '../config/daemon-config.js';
 import type { Controller } from '../controller/controller.js';
-import { openEngine } from './engine.js';
+import { openEngine } from '../controller/open-engine.js';
 import type { IncomingMessage } from 'node:http';
 import { peerCred } from '../kernel/peer-cred.js';
 import { FirewallService } from './firewall-service.js';
-import { DriftWatcher } from './drift-watcher.js';
 import { DnsService } from './dns-service.js';
 import { NftFirewall } from '../firewall/nft-firewall.js';
 import { NoneFirewall } from '../firewall/none-firewall.js';
+import { KernelForwarding } from '../firewall/kernel-forwarding.js';
+import { DockerUserChain } from '../firewall/docker-user-chain.js';
+import type { FirewallBackend } from '../firewall/types.js';
+import type { HostIntegration } from '../firewall/host-integration.js';
 import { buildRoutes, serveRest, type RestServer } from '../api/rest/rest-server.js';
-import { createLogger, type Logger } from './logger.js';
+import { createLogger, type Logger } from '../logger.js';
 import { registerCniRoutes } from '../api/cni/cni-routes.js';
-import { dockerPortMappings } from '../api/docker/docker-records.js';
 import { startDockerIntegration, type DockerIntegration } from '../api/docker/docker-integration.js';
-import { acquireStateLock } from '../kernel/state-lock.js';
+import { ErrorList } from '../errors.js';
 
 /** Options beyond DaemonConfig. dockerPluginSocket: where to serve Docker's plugin API (unset = off). */
 export interface DaemonOptions {
@@ -41,36 +43,30 @@ function rootOnly(req: IncomingMessage): boolean {
   return cred !== undefined && cred.uid === 0;
 }
 
+/** The firewall backend and the host integrations it needs (with `none`, weft leaves the kernel's forwarding alone). */
+function firewallOf(config: DaemonConfig): { fw: FirewallBackend; integrations: HostIntegration[] } {
+  return config.firewall === 'nftables'
+    ? { fw: new NftFirewall(), integrations: [new KernelForwarding(), new DockerUserChain()] }
+    : { fw: new NoneFirewall(), integrations: [new DockerUserChain()] };
+}
+
 export async function startDaemon(config: DaemonConfig, log: Logger = createLogger(), opts: DaemonOptions = {}): Promise<Daemon> {
-  // Before the store or the kernel is touched: a second daemon on this state must not start.
-  const stateLock = acquireStateLock(config);
-  let engine;
-  try {
-    engine = await openEngine(config);
-  } catch (err) {
-    stateLock.release();
-    throw err;
-  }
-  const { store, controller } = engine;
+  const { fw, integrations } = firewallOf(config);
+  // exclusive: before the store or the kernel is touched, this daemon takes the state (one per
+  // state directory); a second one is refused naming the first's pid.
+  const engine = await openEngine(config, { services: { firewall: fw, log }, exclusive: true });
+  const { controller } = engine;
   let docker: DockerIntegration | undefined;
   const startedAt = new Date().toISOString();
   let server: RestServer | undefined;
   let timer: NodeJS.Timeout | undefined;
-  // Ports Docker published through the plugin are part of the firewall's state too.
-  const firewall = new FirewallService(config.firewall === 'nftables' ? new NftFirewall() : new NoneFirewall(), controller.ctx, log, () =>
-    dockerPortMappings(store),
-  );
+  let stopDrift: (() => void) | undefined;
+  const firewall = new FirewallService(fw, integrations, controller, log);
   const dns = new DnsService(config.dnsUpstreams, log);
-  const drift = new DriftWatcher(
-    controller.ctx,
-    () => controller.resync(true),
-    (id) => controller.resyncSandbox(id),
-  );
   try {
     await firewall.init();
     controller.addHooks(firewall);
-    await drift.start();
-    controller.addHooks(drift);
+    stopDrift = await controller.watchDrift();
     controller.addHooks(dns);
     const report = await controller.start();
     log.info({ ...report }, 'reconciled at start');
@@ -80,22 +76,23 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
         version: '0.1.0',
         pid: process.pid,
         startedAt,
-        store: store.backend,
-        firewall: firewall.fw.name,
+        store: controller.info().store,
+        firewall: fw.name,
         config: { ...config },
       }),
     });
     registerCniRoutes(routes, controller); // POST /v1/cni for the CNI plugin's compiled entry point
-    docker = await startDockerIntegration(controller, routes, log, { pluginSocket: opts.dockerPluginSocket, firewall: firewall.fw });
+    docker = await startDockerIntegration(controller, routes, log, { pluginSocket: opts.dockerPluginSocket });
     server = await serveRest(config.socketPath, routes, log, rootOnly);
   } catch (err) {
-    await docker?.stop();
-    drift.stop();
+    const undo = new ErrorList('weftd start failed, and stopping what had started failed too');
+    undo.add(err);
+    await undo.run(() => docker?.stop());
+    stopDrift?.();
     firewall.stop();
-    await dns.close();
-    await engine.close();
-    stateLock.release();
-    throw err;
+    await undo.run(() => dns.close());
+    await undo.run(() => engine.close());
+    throw undo.combined();
   }
 
   let busy = false;
@@ -127,13 +124,13 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
       if (timer) clearInterval(timer);
       timer = undefined;
       firewall.stop();
-      drift.stop();
+      stopDrift?.();
       await dns.close();
       await docker?.stop();
       await server?.close();
       while (busy) await new Promise((r) => setTimeout(r, 10));
+      // Releases the state lock last, once nothing of this daemon acts any more.
       await engine.close();
-      stateLock.release();
     },
   };
 }

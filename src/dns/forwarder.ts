@@ -13,7 +13,7 @@ import { randomFillSync } from 'node:crypto';
 import * as dnsPacket from 'dns-packet';
 import type { Question } from 'dns-packet';
 import { upstreamKey, type Upstream } from './upstreams.js';
-import type { Logger } from '../daemon/logger.js';
+import type { Logger } from '../logger.js';
 
 export interface ForwarderOptions {
   upstreams: () => readonly Upstream[];
@@ -169,7 +169,7 @@ export class Forwarder {
             if (!truncated(msg)) return accept(up, msg);
             // Too big for UDP: the same upstream again over TCP, within the same time budget.
             waiting++;
-            // queryTcp never rejects (every failure resolves to undefined).
+            // queryTcp never rejects: a failed TCP query resolves undefined (try the next upstream).
             void this.queryTcp(up, out, question).then((full) => {
               waiting--;
               if (full) return accept(up, full);

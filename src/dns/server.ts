@@ -14,8 +14,8 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import * as dnsPacket from 'dns-packet';
 import type { DecodedPacket, Packet } from 'dns-packet';
-import { KernelError } from '../errors.js';
-import type { Logger } from '../daemon/logger.js';
+import { ErrorList, KernelError } from '../errors.js';
+import type { Logger } from '../logger.js';
 import { DnsRecordTable } from './records.js';
 import { Forwarder } from './forwarder.js';
 import { parseUpstream, type Upstream } from './upstreams.js';
@@ -262,8 +262,10 @@ export class EmbeddedDnsServer {
         });
       });
     } catch (err) {
-      await closeListener(l).catch(() => undefined);
-      throw err;
+      const undo = new ErrorList(`DNS listener on ${address} failed and closing it failed too`);
+      undo.add(err);
+      await undo.run(() => closeListener(l));
+      throw undo.combined();
     }
     try {
       // A bigger receive queue absorbs bursts instead of dropping them (best effort: rmem_max).
@@ -450,7 +452,13 @@ export class EmbeddedDnsServer {
           paused = true;
           sock.pause();
         }
-        out.then(reply, () => undefined).finally(settle);
+        out
+          .then(reply, (err: Error) => {
+            // The client gets no answer for this query (as for a lost UDP one); the stream goes on.
+            this.opts.log?.warn({ err: err.message }, 'dns query failed');
+            reply(undefined);
+          })
+          .finally(settle);
       }
     });
   }

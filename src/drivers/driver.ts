@@ -1,19 +1,81 @@
 /**
- * The driver contract (CNM, seed 002): validate is pure; setup/teardown act on the kernel.
- * Network-level hooks run when a network is created/removed or reconciled; endpoint-level
- * hooks join/leave one sandbox. teardown tolerates what is already gone.
+ * The driver contract (CNM, seed 002; see README.md in this folder). A driver is one folder
+ * behind this interface: `validate` is pure; `networkUp/Down` and `join/leave` act on the
+ * kernel and are idempotent (up/join ensure, down/leave tolerate what is already gone); every
+ * kernel object a driver makes is covered by an invariant with a check and a repair, which
+ * doctor and reconcile both run. The controller is the only caller.
  */
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../model/types.js';
 import type { KernelPort } from '../kernel/kernel-port.js';
+import type { FwNetwork } from '../firewall/types.js';
+import type { IfnameScheme } from './ifnames.js';
+import type { DriverServices } from './driver-services.js';
+
+export type { DriverServices } from './driver-services.js';
+
+/** `local`: state lives on this host (SQLite). `global`: shared across hosts (cluster store). */
+export type DriverScope = 'local' | 'global';
 
 export interface DriverContext {
   kernel: KernelPort;
+  /** Optional services the engine was built with (firewall, log, supervisor, cluster agent). */
+  services: DriverServices;
 }
 
-export interface EndpointContext extends DriverContext {
+export interface NetworkContext extends DriverContext {
   network: NetworkRecord;
+}
+
+export interface EndpointContext extends NetworkContext {
   endpoint: EndpointRecord;
   sandbox: SandboxRecord;
+}
+
+/** A veth end that a container runtime moves into place itself (Docker's Join), before it is adopted. */
+export interface RuntimePeer {
+  networkId: string;
+  /** Host end (on the network's device). */
+  hostIfname: string;
+  /** Sandbox end's name while it is still in the host namespace. */
+  peerName: string;
+  mac: string;
+}
+
+/** What the controller knows, for invariants that span records (e.g. "no weft-named link without a record"). */
+export interface ModelView {
+  networks: readonly NetworkRecord[];
+  endpoints: readonly EndpointRecord[];
+  sandboxes: readonly SandboxRecord[];
+  /** Runtime-placed pairs made at Join and not yet adopted as endpoints. */
+  runtimePeers: readonly RuntimePeer[];
+}
+
+export interface HostContext extends DriverContext {
+  model: ModelView;
+}
+
+/**
+ * One property a driver keeps true. `check` only reads and reports each violation as one
+ * sentence naming the object; `repair` makes it hold again (idempotent, never re-creates what
+ * exists, so live traffic is not interrupted). doctor runs every check; reconcile runs each
+ * check and, where it fails, the repair.
+ */
+export interface Invariant<C> {
+  /** Stable id, e.g. "bridge.device". */
+  readonly id: string;
+  /** What holds, in one sentence (documentation, `weft doctor`). */
+  readonly holds: string;
+  check(c: C): Promise<string[]>;
+  repair(c: C): Promise<void>;
+}
+
+export interface DriverInvariants {
+  /** Per network of this driver. */
+  network: readonly Invariant<NetworkContext>[];
+  /** Per endpoint on a network of this driver (its sandbox alive). */
+  endpoint: readonly Invariant<EndpointContext>[];
+  /** Once per pass, over the whole model (leftovers that carry this driver's names). */
+  host: readonly Invariant<HostContext>[];
 }
 
 export interface NetworkValidation {
@@ -23,19 +85,69 @@ export interface NetworkValidation {
   driverState: Record<string, string>;
 }
 
+/** An endpoint on another host, reported by the cluster agent (libnetwork's peerAdd/peerDelete). */
+export interface RemoteEndpoint {
+  endpointId: string;
+  networkId: string;
+  hostId: string;
+  /** Underlay address of its host. */
+  hostAddress: string;
+  ipv4?: string;
+  ipv6?: string;
+  mac?: string;
+}
+
+/** Another host of the cluster, reported by the cluster agent. */
+export interface RemoteHost {
+  hostId: string;
+  /** Underlay address. */
+  address: string;
+  /** Per-host data a driver published (e.g. its subnet lease, VTEP MAC, public key). */
+  data: Record<string, string>;
+}
+
+/**
+ * Endpoints whose sandbox end the container runtime moves into the namespace itself (Docker:
+ * the namespace exists only after Join replied). The driver makes the pair in the host
+ * namespace; once the runtime moved it, the endpoint is recorded with `placement: 'runtime'`
+ * and `join` then only keeps the host side (the sandbox side is the runtime's).
+ */
+export interface RuntimePlacement {
+  /** Make the pair (idempotent: a retried Join finds it). */
+  preparePeer(c: NetworkContext, peer: RuntimePeer): Promise<void>;
+  /** The sandbox end's name once it is in the namespace at netnsPath (found by MAC), else undefined. */
+  locatePeer(c: DriverContext, netnsPath: string, peer: RuntimePeer): Promise<string | undefined>;
+  /** Delete the pair wherever its other end went (missing = success). */
+  releasePeer(c: DriverContext, peer: RuntimePeer): Promise<void>;
+}
+
 export interface Driver {
   readonly name: string;
+  readonly scope: DriverScope;
   /** Whether endpoints get addresses from IPAM (bridge) or not (host, null). */
   readonly usesIpam: boolean;
   /** Whether this driver's networks may be created by users (host/null exist once). */
   readonly userCreatable: boolean;
+  /** Interface-name schemes (ifnames.ts) of the kernel objects this driver creates. */
+  readonly ownedNames: readonly IfnameScheme[];
   /** Check options; pure. Throws InvalidArgumentError naming the option. */
   validate(net: NetworkRecord, others: readonly NetworkRecord[]): NetworkValidation;
-  setup(ctx: DriverContext, net: NetworkRecord): Promise<void>;
-  teardown(ctx: DriverContext, net: NetworkRecord): Promise<void>;
-  /** Problems with the network's kernel state (empty = healthy). */
-  check(ctx: DriverContext, net: NetworkRecord): Promise<string[]>;
-  setupEndpoint(ctx: EndpointContext): Promise<void>;
-  teardownEndpoint(ctx: EndpointContext): Promise<void>;
-  checkEndpoint(ctx: EndpointContext): Promise<string[]>;
+  /** Ensure the network's kernel objects (create, or read back and fix). */
+  networkUp(c: NetworkContext): Promise<void>;
+  /** Remove them; what is already gone is fine. */
+  networkDown(c: NetworkContext): Promise<void>;
+  /** Ensure one local sandbox's attachment. */
+  join(c: EndpointContext): Promise<void>;
+  leave(c: EndpointContext): Promise<void>;
+  readonly invariants: DriverInvariants;
+  /** How the firewall sees a network of this driver (undefined: the firewall ignores it). */
+  firewallView?(net: NetworkRecord): FwNetwork | undefined;
+  /** Present when the driver supports runtime-placed endpoints. */
+  readonly runtimePlacement?: RuntimePlacement;
+  /** Multi-host drivers: a remote endpoint of a network appeared / went away. */
+  peerUp?(c: NetworkContext, peer: RemoteEndpoint): Promise<void>;
+  peerDown?(c: NetworkContext, peer: RemoteEndpoint): Promise<void>;
+  /** Multi-host drivers: a host joined the cluster / was declared down. */
+  hostUp?(c: DriverContext, host: RemoteHost): Promise<void>;
+  hostDown?(c: DriverContext, host: RemoteHost): Promise<void>;
 }

@@ -17,9 +17,9 @@
  * Addresses weft adds to a bridge carry IFA_PROTO = WEFT_ADDR_PROTO, so on an adopted bridge
  * weft removes its own gateway addresses and nothing else.
  */
-import type { Rtnl } from '../kernel/netlink/rtnl.js';
+import type { NetlinkPort } from '../kernel/kernel-port.js';
 import type { CreateBridgeOpts, CreateVethOpts, LinkInfo } from '../kernel/netlink/types.js';
-import { ConflictError } from '../errors.js';
+import { ConflictError, combineErrors } from '../errors.js';
 
 /** "weft" in ASCII: `ip link show group 2003199604` lists weft's links. */
 export const WEFT_LINK_GROUP = 0x77656674;
@@ -27,13 +27,14 @@ export const WEFT_LINK_GROUP = 0x77656674;
 export const WEFT_ADDR_PROTO = 119;
 export const WEFT_ROUTE_PROTO = 119;
 
-export type OwnerKind = 'network' | 'endpoint' | 'docker-veth';
+/** network: a network's device (id); endpoint: an endpoint's host end (id); runtime-veth: a runtime-placed pair's host end (its name). */
+export type OwnerKind = 'network' | 'endpoint' | 'runtime-veth';
 
 /** The alias naming a link's owner. */
 export const ownerMark = (kind: OwnerKind, id: string): string => `weft:${kind}:${id}`;
 
 export function parseMark(alias: string | undefined): { kind: OwnerKind; id: string } | undefined {
-  const m = /^weft:(network|endpoint|docker-veth):([A-Za-z0-9_.-]+)$/.exec(alias ?? '');
+  const m = /^weft:(network|endpoint|runtime-veth):([A-Za-z0-9_.-]+)$/.exec(alias ?? '');
   return m ? { kind: m[1] as OwnerKind, id: m[2]! } : undefined;
 }
 
@@ -49,28 +50,32 @@ export function ownedBy(l: LinkInfo, mark: string): boolean {
 }
 
 /** Name the owner on a weft link (completes a link created just before a crash). */
-export function claimLink(rt: Rtnl, l: LinkInfo, mark: string): void {
+export function claimLink(rt: NetlinkPort, l: LinkInfo, mark: string): void {
   if (l.alias !== mark || l.group !== WEFT_LINK_GROUP) rt.setLink(l.index, { alias: mark, linkGroup: WEFT_LINK_GROUP });
 }
 
 /** A bridge created and marked as weft's in one go; on a marking failure it is deleted again. */
-export function createOwnedBridge(rt: Rtnl, o: CreateBridgeOpts, mark: string): LinkInfo {
+export function createOwnedBridge(rt: NetlinkPort, o: CreateBridgeOpts, mark: string): LinkInfo {
   const l = rt.createBridge({ ...o, linkGroup: WEFT_LINK_GROUP });
   return markNew(rt, l, mark);
 }
 
 /** A veth pair whose local end is created and marked as weft's. */
-export function createOwnedVeth(rt: Rtnl, o: CreateVethOpts, mark: string): LinkInfo {
+export function createOwnedVeth(rt: NetlinkPort, o: CreateVethOpts, mark: string): LinkInfo {
   const l = rt.createVeth({ ...o, linkGroup: WEFT_LINK_GROUP });
   return markNew(rt, l, mark);
 }
 
-function markNew(rt: Rtnl, l: LinkInfo, mark: string): LinkInfo {
+function markNew(rt: NetlinkPort, l: LinkInfo, mark: string): LinkInfo {
   try {
     rt.setLink(l.index, { alias: mark });
   } catch (err) {
     // This call created it a moment ago: removing it (by index) touches nothing else.
-    rt.deleteLink(l.index, { ignoreMissing: true });
+    try {
+      rt.deleteLink(l.index, { ignoreMissing: true });
+    } catch (undo) {
+      throw combineErrors(`marking ${l.name} as weft's failed and removing it again failed too`, [err, undo]);
+    }
     throw err;
   }
   return { ...l, alias: mark };
@@ -84,18 +89,4 @@ export function foreignLinkError(field: string, l: LinkInfo, hint = ''): Conflic
     field,
     `interface "${l.name}" exists (${l.kind ?? 'device'}) and ${whose}; weft will not modify or delete it${hint}`,
   );
-}
-
-export type DeleteOutcome = 'deleted' | 'missing' | 'foreign';
-
-/**
- * Delete the link `name` if it belongs to one of `marks`; a missing link is fine, a foreign one
- * is left alone (reported, never deleted). Deletes by index, so a link renamed meanwhile is
- * not mistaken for another.
- */
-export function deleteOwnedLink(rt: Rtnl, name: string, marks: readonly string[]): DeleteOutcome {
-  const l = rt.link(name);
-  if (!l) return 'missing';
-  if (!marks.some((m) => ownedBy(l, m))) return 'foreign';
-  return rt.deleteLink(l.index, { ignoreMissing: true }) ? 'deleted' : 'missing';
 }

@@ -43,7 +43,7 @@ export function admitPorts(state: FirewallState, raw: readonly FwPortMapping[]):
   if (!Array.isArray(raw)) throw new InvalidArgumentError('ports', 'must be an array');
   const have = new Set(state.ports.map(portKey));
   const fresh: FwPortMapping[] = [];
-  raw.forEach((r, i) => {
+  raw.forEach((r: FwPortMapping, i) => {
     const m = normalizePortMapping(r, `ports[${i}]`);
     if (!state.networks.some((n) => n.id === m.networkId)) throw new NotFoundError('network', m.networkId);
     const k = portKey(m);

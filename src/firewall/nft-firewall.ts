@@ -4,6 +4,7 @@
  * serialised so the model and the kernel never disagree about ordering.
  */
 import { FirewallError } from '../errors.js';
+import { SerialQueue } from '../serial-queue.js';
 import { Nft, type NftExecutor } from '../kernel/nft.js';
 import { admitNetwork, admitPorts, normalizeState } from './firewall-model.js';
 import { checkLive, type LiveTables, ruleFingerprints } from './nft-check.js';
@@ -25,7 +26,7 @@ export class NftFirewall implements FirewallBackend {
   private model: FirewallState = { networks: [], ports: [] };
   private applied = false;
   private reference = new Map<string, string>();
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
 
   constructor(opts: NftFirewallOptions = {}) {
     this.nft = opts.nft ?? new Nft(opts.netnsPath === undefined ? {} : { netnsPath: opts.netnsPath });
@@ -37,9 +38,7 @@ export class NftFirewall implements FirewallBackend {
 
   /** Run changes one at a time, in call order, whatever happened to the previous one. */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(fn, fn);
-    this.queue = next.catch(() => undefined);
-    return next;
+    return this.queue.run(fn);
   }
 
   private async readLive(): Promise<LiveTables> {

@@ -4,7 +4,7 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { type Family, formatAddress, formatCidr, parseAddress, parseCidr } from '../ipam/cidr.js';
-import { FW_PROTOCOLS, type FwNetwork, type FwPortMapping, type FwProtocol } from './types.js';
+import { FW_PROTOCOLS, type FwNetwork, type FwPortMapping } from './types.js';
 
 // Stricter than the kernel (which allows almost any byte but '/', ':' and whitespace): these
 // names are spliced into nft scripts inside double quotes.

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
-import { type Addr, parseAddress } from './address.js';
+import { type Addr, formatAddress, parseAddress } from './address.js';
 
 // The forms Go's net.ParseMAC takes for 48-bit addresses (what Docker accepts for --mac-address).
 const COLON_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
@@ -36,7 +36,8 @@ export function parseMac(s: string, field: string): string {
 /** Docker-style MAC from an IPv4 address: 02:42 (locally administered, unicast) + the 4 bytes. */
 export function macFromIPv4(addr: string | Addr): string {
   const a = typeof addr === 'string' ? parseAddress(addr, 'ipv4') : addr;
-  if (a.family !== 4) throw new InvalidArgumentError('ipv4', `${String(addr)} is not an IPv4 address`);
+  if (a.family !== 4)
+    throw new InvalidArgumentError('ipv4', `${typeof addr === 'string' ? addr : formatAddress(addr)} is not an IPv4 address`);
   const v = Number(a.value);
   return format([0x02, 0x42, (v >>> 24) & 255, (v >>> 16) & 255, (v >>> 8) & 255, v & 255]);
 }

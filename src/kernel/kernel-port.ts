@@ -1,15 +1,62 @@
 /**
- * What drivers and the controller need from the kernel, as one object handed to them. The
- * real one (`RealKernel`) uses rtnetlink and netns; tests of pure logic can pass a fake.
+ * What drivers and the controller need from the kernel, as interfaces handed to them. The real
+ * implementation (`RealKernel`, rtnetlink + netns) lives beside this file; unit tests drive the
+ * controller with an in-memory fake (test/fakes/fake-kernel.ts) that implements the same ports.
  */
-import type { Rtnl } from './netlink/rtnl.js';
+import type { IgnoreMissing, RtnlSubscription, SubscribeOpts } from './netlink/rtnl.js';
+import type { AddAddressOpts } from './netlink/addr-msg.js';
+import type { AddNeighbourOpts } from './netlink/neigh-msg.js';
+import type { RtnlGroup } from './netlink/events.js';
+import type {
+  AddressInfo,
+  CreateBridgeOpts,
+  CreateMacvlanOpts,
+  CreateVethOpts,
+  CreateVxlanOpts,
+  LinkChange,
+  LinkInfo,
+  NeighInfo,
+  NeighSpec,
+  RouteInfo,
+  RouteSpec,
+  RtnlEvent,
+} from './netlink/types.js';
+
+import type { HostSocket } from '../firewall/host-listeners.js';
+import type { NetnsIdentity } from './netns-identity.js';
+import type { StopOutcome } from './process-stop.js';
+
+export type { IgnoreMissing, RtnlSubscription, SubscribeOpts, HostSocket, NetnsIdentity, StopOutcome };
+
+/** rtnetlink in one network namespace: links, addresses, routes, neighbours, events. */
+export interface NetlinkPort {
+  links(): LinkInfo[];
+  link(ref: string | number): LinkInfo | undefined;
+  createBridge(o: CreateBridgeOpts): LinkInfo;
+  createVeth(o: CreateVethOpts): LinkInfo;
+  createVxlan(o: CreateVxlanOpts): LinkInfo;
+  createMacvlan(o: CreateMacvlanOpts): LinkInfo | undefined;
+  setLink(index: number, change: LinkChange): void;
+  /** Delete by name or index; with ignoreMissing, "already gone" returns false. */
+  deleteLink(ref: string | number, o?: IgnoreMissing): boolean;
+  addresses(index?: number, family?: 4 | 6): AddressInfo[];
+  addAddress(index: number, cidr: string, o?: AddAddressOpts): void;
+  deleteAddress(index: number, cidr: string, o?: IgnoreMissing): boolean;
+  routes(family?: 4 | 6, table?: number): RouteInfo[];
+  addRoute(r: RouteSpec, o?: { replace?: boolean }): void;
+  deleteRoute(r: RouteSpec, o?: IgnoreMissing): boolean;
+  neighbours(family: 4 | 6 | 7, index?: number): NeighInfo[];
+  addNeighbour(n: NeighSpec, o?: AddNeighbourOpts): void;
+  deleteNeighbour(n: NeighSpec, o?: IgnoreMissing): boolean;
+  subscribe(groups: readonly RtnlGroup[], onEvent: (e: RtnlEvent) => void, o?: SubscribeOpts): Promise<RtnlSubscription>;
+}
 
 export interface KernelPort {
   /** rtnetlink in the daemon's own ("host") namespace. */
-  host(): Rtnl;
+  host(): NetlinkPort;
   /** rtnetlink in the namespace at path (cached; forget() drops it). */
-  inNetns(path: string): Promise<Rtnl>;
-  /** fd of the namespace at path (cached with the Rtnl handle). */
+  inNetns(path: string): Promise<NetlinkPort>;
+  /** fd of the namespace at path (cached with the handle); fails if path is not a namespace. */
   netnsFd(path: string): Promise<number>;
   forget(path: string): void;
   createNetns(path: string): Promise<void>;
@@ -17,4 +64,22 @@ export interface KernelPort {
   netnsInode(path: string): number | undefined;
   /** Write a sysctl (key like "net.ipv4.ip_forward") in the namespace at path, or the host's. */
   setSysctl(netnsPath: string | undefined, key: string, value: string): Promise<void>;
+  readSysctl(netnsPath: string | undefined, key: string): Promise<string>;
+  /** Start time of a process (from /proc), undefined if there is no such process. */
+  processStartTime(pid: number): string | undefined;
+  /** Whether the process runs; with startTime, also that the pid was not reused. */
+  isAlive(pid: number, startTime?: string): boolean;
+  /**
+   * Stop a process weft started: SIGTERM, SIGKILL (to its process group when it leads one)
+   * after graceMs; re-checked by start time before every signal, so a reused pid is never hit.
+   */
+  stopProcess(pid: number, startTime: string | undefined, graceMs: number): Promise<StopOutcome>;
+  /** Identity (device + inode) of the namespace at path, opened as netnsFd opens it (never blocking). */
+  netnsIdentity(path: string): Promise<NetnsIdentity>;
+  /** The namespaces that are the host from weftd's point of view (its own, pid 1's). */
+  hostNetns(): { what: string; id: NetnsIdentity }[];
+  /** Sockets of the daemon's namespace a published port would divert (TCP listeners, bound UDP, SCTP). */
+  hostSockets(): HostSocket[];
+  /** "pid N (comm)" of the process holding a socket inode, when /proc shows it. */
+  socketOwner(inode: number): string | undefined;
 }

@@ -22,6 +22,13 @@ export interface Libc {
   umount2(target: string, flags: number): number;
   /** ioctl without a third argument (NS_GET_NSTYPE and friends). */
   ioctl(fd: number, req: number): number;
+  /** ioctl with a pointer argument (TUNSETIFF and friends). */
+  ioctlPtr(fd: number, req: number, arg: Buffer): number;
+  open(path: string, flags: number): number;
+  read(fd: number, buf: Buffer, len: number): number;
+  write(fd: number, buf: Buffer, len: number): number;
+  /** poll(2) on an array of struct pollfd (8 bytes each). */
+  poll(fds: Buffer, nfds: number, timeoutMs: number): number;
   fstatfs(fd: number, buf: Buffer): number;
   /** flock(2): advisory whole-file lock (LOCK_EX | LOCK_NB …). */
   flock(fd: number, op: number): number;
@@ -62,6 +69,14 @@ export function libc(): Libc {
     mount: lib.func('int mount(const char *src, const char *target, const char *fstype, unsigned long flags, const void *data)'),
     umount2: lib.func('int umount2(const char *target, int flags)'),
     ioctl: (fd, req) => ioctl(fd, req),
+    ioctlPtr: (fd, req, arg) => (ioctl as unknown as (fd: number, req: number, t: string, a: Buffer) => number)(fd, req, 'uint8_t *', arg),
+    open: (
+      (open: (p: string, f: number, t: string, m: number) => number) => (p: string, f: number) =>
+        open(p, f, 'int', 0)
+    )(lib.func('int open(const char *path, int flags, ...)')),
+    read: lib.func('long read(int fd, void *buf, size_t len)'),
+    write: lib.func('long write(int fd, const void *buf, size_t len)'),
+    poll: lib.func('int poll(void *fds, unsigned long nfds, int timeout)'),
     fstatfs: lib.func('int fstatfs(int fd, void *buf)'),
     flock: lib.func('int flock(int fd, int op)'),
     sethostname: lib.func('int sethostname(const char *name, size_t len)'),

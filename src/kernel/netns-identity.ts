@@ -100,9 +100,3 @@ export function hostNetnsIdentities(): Array<{ what: string; id: NetnsIdentity }
   if (init && !sameNetns(init, own)) out.push({ what: "pid 1's network namespace (the host's)", id: init });
   return out;
 }
-
-/** Throws when `id` is one of the host's namespaces; `shown` names the input in the message. */
-export function assertNotHostNetns(id: NetnsIdentity, shown: string, field = 'netns'): void {
-  const hit = hostNetnsIdentities().find((h) => sameNetns(h.id, id));
-  if (hit) throw new InvalidArgumentError(field, `${shown} is ${hit.what}; weft never attaches the host's namespace to a network`);
-}

@@ -11,6 +11,7 @@ import { libc } from './libc.js';
 import { CLONE_NEWNET } from './netlink/constants.js';
 import { Rtnl, routeSocketHere } from './netlink/rtnl.js';
 import type { NetnsRequest, WireError } from './netns.js';
+import { openTunHere } from './tun-open.js';
 
 const MS_BIND = 4096;
 const c = libc();
@@ -72,6 +73,9 @@ function handle(req: NetnsRequest): unknown {
     case 'sysctl-read':
       // /proc/sys/net shows the namespace of the thread that opens the file.
       return inNetns(req.nsFd, `sysctl read ${req.file}`, () => sysctlFs(`sysctl read ${req.file}`, () => readFileSync(req.file, 'utf8')));
+    case 'tun-open':
+      // The device is made in the namespace of the thread that opens it; the fd works from any thread.
+      return inNetns(req.nsFd, `tun open ${req.name}`, () => openTunHere(req.name));
     case 'sysctl-write':
       return inNetns(req.nsFd, `sysctl write ${req.file}`, () =>
         sysctlFs(`sysctl write ${req.file}`, () => writeFileSync(req.file, req.value)),

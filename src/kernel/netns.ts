@@ -25,7 +25,8 @@ export type NetnsRequest =
   | { op: 'socket'; nsFd: number; nonblock: boolean }
   | { op: 'create'; path: string }
   | { op: 'sysctl-read'; nsFd: number; file: string }
-  | { op: 'sysctl-write'; nsFd: number; file: string; value: string };
+  | { op: 'sysctl-write'; nsFd: number; file: string; value: string }
+  | { op: 'tun-open'; nsFd: number; name: string };
 
 /** How errors cross the thread boundary. */
 export interface WireError {

@@ -11,7 +11,7 @@ export interface NftExecutor {
   /** Apply a script as one transaction; throws FirewallError carrying nft's stderr. */
   apply(script: string): Promise<void>;
   /** `nft -j list table FAMILY NAME` parsed, or undefined when the table does not exist. */
-  listTable(family: string, name: string): Promise<unknown | undefined>;
+  listTable(family: string, name: string): Promise<unknown>;
 }
 
 export interface NftOptions {
@@ -67,7 +67,7 @@ export class Nft implements NftExecutor {
     }
   }
 
-  async listTable(family: string, name: string): Promise<unknown | undefined> {
+  async listTable(family: string, name: string): Promise<unknown> {
     const r = await this.run(['-j', 'list', 'table', family, name]);
     if (r.code !== 0) {
       if (/No such file or directory/.test(r.stderr)) return undefined;

@@ -1,9 +1,13 @@
 /** KernelPort on the real kernel: rtnetlink handles and namespace fds cached per path. */
 import { closeSync } from 'node:fs';
-import type { KernelPort } from './kernel-port.js';
+import type { HostSocket, KernelPort, NetlinkPort, NetnsIdentity, StopOutcome } from './kernel-port.js';
 import { Rtnl } from './netlink/rtnl.js';
 import { createNetns, deleteNetns, netnsInode, openNetnsFd } from './netns.js';
-import { writeSysctlIn } from './sysctl.js';
+import { readSysctlIn, writeSysctlIn } from './sysctl.js';
+import { isAlive, processStartTime } from './proc.js';
+import { stopProcess } from './process-stop.js';
+import { hostNetnsIdentities, netnsIdentityOfFd } from './netns-identity.js';
+import { readHostSockets, socketOwner } from './port-owners.js';
 
 interface NsEntry {
   fd: number;
@@ -14,7 +18,7 @@ interface NsEntry {
 export class RealKernel implements KernelPort {
   private readonly ns = new Map<string, NsEntry>();
 
-  host(): Rtnl {
+  host(): NetlinkPort {
     return Rtnl.current();
   }
 
@@ -33,7 +37,7 @@ export class RealKernel implements KernelPort {
     return e;
   }
 
-  async inNetns(path: string): Promise<Rtnl> {
+  async inNetns(path: string): Promise<NetlinkPort> {
     const e = this.entry(path);
     if (!e.rtnl) e.rtnl = await Rtnl.open(path);
     return e.rtnl;
@@ -70,6 +74,38 @@ export class RealKernel implements KernelPort {
 
   setSysctl(netnsPath: string | undefined, key: string, value: string): Promise<void> {
     return writeSysctlIn(netnsPath, key, value);
+  }
+
+  readSysctl(netnsPath: string | undefined, key: string): Promise<string> {
+    return readSysctlIn(netnsPath, key);
+  }
+
+  processStartTime(pid: number): string | undefined {
+    return processStartTime(pid);
+  }
+
+  isAlive(pid: number, startTime?: string): boolean {
+    return isAlive(pid, startTime);
+  }
+
+  stopProcess(pid: number, startTime: string | undefined, graceMs: number): Promise<StopOutcome> {
+    return stopProcess(pid, startTime, graceMs);
+  }
+
+  async netnsIdentity(path: string): Promise<NetnsIdentity> {
+    return netnsIdentityOfFd(this.entry(path).fd);
+  }
+
+  hostNetns(): { what: string; id: NetnsIdentity }[] {
+    return hostNetnsIdentities();
+  }
+
+  hostSockets(): HostSocket[] {
+    return readHostSockets();
+  }
+
+  socketOwner(inode: number): string | undefined {
+    return socketOwner(inode);
   }
 
   close(): void {

@@ -120,7 +120,8 @@ export class DockerLab {
       const ids = (await this.docker(['ps', '-aq'], 20_000)).stdout.split('\n').filter(Boolean);
       if (ids.length) await this.docker(['rm', '-f', ...ids], 60_000);
     }
-    await this.stop().catch(() => undefined);
+    // Cleanup keeps going (the pid file below still gets dockerd killed); the failure is said.
+    await this.stop().catch((err: unknown) => process.stderr.write(`docker lab: stopping dockerd failed: ${(err as Error).message}\n`));
     try {
       const pid = Number(readFileSync(this.pidFile, 'utf8'));
       if (pid > 0) process.kill(pid, 'SIGKILL');

@@ -8,6 +8,8 @@ import { SimHost, WEFT, sleep } from './sim-host.js';
 import { Prng } from './prng.js';
 import type { DoctorReport } from '../controller/doctor.js';
 import type { SandboxView } from '../controller/inspect.js';
+import { WeftError } from '../errors.js';
+import { schemeOf } from '../drivers/ifnames.js';
 
 export interface FaultRunOptions {
   kills: number;
@@ -63,10 +65,12 @@ export async function runFaultInjection(o: FaultRunOptions): Promise<FaultRunRep
     }
     // Finally remove everything through the API and look for anything left in the kernel.
     for (const sb of await h.client.request<SandboxView[]>('GET', '/v1/sandboxes'))
-      await h.client.request('DELETE', `/v1/sandboxes/${sb.id}?force=true&time=0`).catch(() => undefined);
+      await h.client
+        .request('DELETE', `/v1/sandboxes/${sb.id}?force=true&time=0`)
+        .catch((err: unknown) => report.leaks.push(`sandbox ${sb.name} not removed: ${(err as Error).message}`));
     await h.client.request('POST', '/v1/networks/prune');
     const links = (await h.inHost('ip', ['-o', 'link', 'show'])).stdout;
-    for (const m of links.matchAll(/^\d+: (wfv[0-9a-f]{12}|wf-[0-9a-f]{12})[@:]/gm)) report.leaks.push(`link ${m[1]}`);
+    for (const m of links.matchAll(/^\d+: ([^:@\s]+)[@:]/gm)) if (schemeOf(m[1]!)) report.leaks.push(`link ${m[1]}`);
     const d = await h.client.request<DoctorReport>('GET', '/v1/doctor');
     report.leaks.push(...d.violations);
     const { readdirSync } = await import('node:fs');
@@ -125,7 +129,11 @@ async function randomOp(h: SimHost, rnd: Prng, clis: Set<ChildProcess>): Promise
       const code = await new Promise<number>((r) => child.once('exit', (x) => r(x ?? 1)));
       clis.delete(child);
       if (args[0] === 'run' && code === 0) {
-        const sb = await c.request<SandboxView>('GET', `/v1/sandboxes/${out.trim()}`).catch(() => undefined);
+        // A sandbox already reaped (its command was killed) is not there any more: nothing to track.
+        const sb = await c.request<SandboxView>('GET', `/v1/sandboxes/${out.trim()}`).catch((err: unknown) => {
+          if (err instanceof WeftError && err.code === 'WEFT_NOT_FOUND') return undefined;
+          throw err;
+        });
         h.track(sb?.pid);
       }
       if (code !== 0) throw new Error(`weft ${args[0]} exited ${code}`);

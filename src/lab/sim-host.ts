@@ -240,7 +240,10 @@ export class SimHost {
   }
 
   async cleanup(): Promise<void> {
-    await this.stop('SIGKILL').catch(() => undefined);
+    // Cleanup keeps going: the namespaces below are deleted with everything in them anyway.
+    await this.stop('SIGKILL').catch((err: unknown) =>
+      process.stderr.write(`sim host ${this.ns}: stopping weftd failed: ${(err as Error).message}\n`),
+    );
     // Processes tracked by the test, then anything else still living in our namespaces.
     for (const pid of this.pids) {
       try {

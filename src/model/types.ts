@@ -56,6 +56,11 @@ export interface EndpointRecord {
   aliases: string[];
   /** Whether this endpoint provides the sandbox's default route. */
   defaultRoute: boolean;
+  /**
+   * Who puts the sandbox end in place: weft (unset) or the container runtime ("runtime":
+   * Docker moves it after Join, and owns its name, addresses and routes from then on).
+   */
+  placement?: 'runtime';
   /** Addresses asked for explicitly (kept across restarts/re-creation). */
   requested: { ipv4?: string; ipv6?: string; mac?: string };
   created: string;

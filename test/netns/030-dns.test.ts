@@ -11,10 +11,10 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { deleteNetnsWithProcesses, mustRun, run } from '../../src/lab/sim-host.js';
-import type { QueryResult } from '../../src/dns/dns-lab-tool.js';
+import type { QueryResult } from '../../src/lab/dns-lab-tool.js';
 import { reverseName } from '../../src/dns/records.js';
 
-const TOOL = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/dns/dns-lab-tool.js');
+const TOOL = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/lab/dns-lab-tool.js');
 const tag = randomBytes(3).toString('hex');
 const NS = { host: `weft-dns-h-${tag}`, client: `weft-dns-c-${tag}`, client2: `weft-dns-d-${tag}`, upstream: `weft-dns-u-${tag}` };
 const nsPath = (ns: string): string => `/run/netns/${ns}`;

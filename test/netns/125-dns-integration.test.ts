@@ -11,7 +11,7 @@ import { SimHost, REPO, waitFor } from '../../src/lab/sim-host.js';
 import type { SandboxView } from '../../src/controller/inspect.js';
 
 const node = process.execPath;
-const DNSTOOL = path.join(REPO, 'dist/src/dns/dns-lab-tool.js');
+const DNSTOOL = path.join(REPO, 'dist/src/lab/dns-lab-tool.js');
 
 interface Result {
   rcode?: string;

@@ -103,6 +103,7 @@ describe(
     });
     after(async () => {
       if (h) {
+        // eslint-disable-next-line no-restricted-syntax -- best-effort: h.cleanup() below removes the namespace the containers live in anyway
         await podman(['rm', '-af', '-t', '0']).catch(() => undefined);
         await h.cleanup();
       }

@@ -128,7 +128,7 @@ export class ChainRunner {
     let prev: Record<string, unknown> | undefined;
     for (const p of list.plugins) {
       const r = await execPlugin(this.find(p.type as string), this.inv('ADD', att), this.confFor(list, p, att, prev));
-      if (r.code !== 0) throw new Error(`ADD ${p.type} failed (${r.code}): ${r.stdout} ${r.stderr}`);
+      if (r.code !== 0) throw new Error(`ADD ${String(p.type)} failed (${r.code}): ${r.stdout} ${r.stderr}`);
       prev = r.json;
     }
     this.cache.set(this.key(list, att), prev!);
@@ -141,7 +141,7 @@ export class ChainRunner {
     for (const p of list.plugins) {
       if (skip.includes(p.type as string)) continue;
       const r = await execPlugin(this.find(p.type as string), this.inv('CHECK', att), this.confFor(list, p, att, prev));
-      if (r.code !== 0) throw new Error(`CHECK ${p.type} failed (${r.code}): ${r.stdout} ${r.stderr}`);
+      if (r.code !== 0) throw new Error(`CHECK ${String(p.type)} failed (${r.code}): ${r.stdout} ${r.stderr}`);
     }
   }
 
@@ -149,7 +149,7 @@ export class ChainRunner {
     const prev = this.cache.get(this.key(list, att));
     for (const p of [...list.plugins].reverse()) {
       const r = await execPlugin(this.find(p.type as string), this.inv('DEL', att), this.confFor(list, p, att, prev));
-      if (r.code !== 0) throw new Error(`DEL ${p.type} failed (${r.code}): ${r.stdout} ${r.stderr}`);
+      if (r.code !== 0) throw new Error(`DEL ${String(p.type)} failed (${r.code}): ${r.stdout} ${r.stderr}`);
     }
     this.cache.delete(this.key(list, att));
   }

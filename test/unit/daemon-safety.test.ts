@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { capEffOf, NOT_ROOT_MESSAGE, privilegeProblem } from '../../src/kernel/privileges.js';
 import { acquireStateLock, LOCK_FILE } from '../../src/kernel/state-lock.js';
-import { claimSocketPath, releaseSocketPath, socketInode } from '../../src/kernel/unix-socket-path.js';
+import { claimSocketPath, releaseSocketPath, socketInode } from '../../src/api/unix-socket-path.js';
 import { ConflictError } from '../../src/errors.js';
 
 const tmp = (): string => mkdtempSync(path.join(tmpdir(), 'weft-unit-'));

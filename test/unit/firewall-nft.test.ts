@@ -45,7 +45,7 @@ class FakeNft implements NftExecutor {
     if (this.fail && script.includes(this.fail)) throw new FirewallError('nft rejected the transaction (nothing applied): boom');
     this.scripts.push(script);
   }
-  async listTable(): Promise<unknown | undefined> {
+  async listTable(): Promise<unknown> {
     return undefined;
   }
 }

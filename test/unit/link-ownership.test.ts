@@ -2,8 +2,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { WEFT_LINK_GROUP, isWeftLink, ownedBy, ownerMark, parseMark } from '../../src/drivers/link-ownership.js';
-import { orphanWeftLink } from '../../src/controller/reconcile.js';
+import { orphanBridgeLink } from '../../src/drivers/bridge/bridge-ownership.js';
 import type { LinkInfo } from '../../src/kernel/netlink/types.js';
+import type { ModelView } from '../../src/drivers/driver.js';
+import type { EndpointRecord, NetworkRecord } from '../../src/model/types.js';
 
 const link = (extra: Partial<LinkInfo>): LinkInfo => ({ index: 7, name: 'x', flags: 0, up: true, mtu: 1500, ...extra });
 const N = 'a'.repeat(64);
@@ -12,7 +14,7 @@ const E = 'b'.repeat(64);
 describe('link ownership marks', () => {
   it('round-trips owner marks and rejects anything else', () => {
     assert.deepEqual(parseMark(ownerMark('network', N)), { kind: 'network', id: N });
-    assert.deepEqual(parseMark(ownerMark('docker-veth', 'wfd0123456789ab')), { kind: 'docker-veth', id: 'wfd0123456789ab' });
+    assert.deepEqual(parseMark(ownerMark('runtime-veth', 'wfd0123456789ab')), { kind: 'runtime-veth', id: 'wfd0123456789ab' });
     assert.equal(parseMark('weft:other:1'), undefined);
     assert.equal(parseMark('my uplink'), undefined);
     assert.equal(parseMark(undefined), undefined);
@@ -28,7 +30,13 @@ describe('link ownership marks', () => {
 });
 
 describe('orphan links', () => {
-  const known = { networks: new Set([N]), endpoints: new Set([E]), wantIfs: new Set(['wfvbbbbbbbbbbbb']), wantBridges: new Set(['br0']) };
+  const known: ModelView = {
+    networks: [{ id: N, driverState: { bridgeName: 'br0' } } as unknown as NetworkRecord],
+    endpoints: [{ id: E, hostIfname: 'wfvbbbbbbbbbbbb' } as unknown as EndpointRecord],
+    sandboxes: [],
+    runtimePeers: [{ networkId: N, hostIfname: 'wfd111111111111', peerName: 'wfc111111111111', mac: '02:00:00:00:00:01' }],
+  };
+  const orphanWeftLink = (l: LinkInfo, m: ModelView): boolean => orphanBridgeLink({ kind: 'veth', ...l }, m);
   it('only weft-marked links without an owner are leftovers', () => {
     assert.equal(orphanWeftLink(link({ name: 'wfv0123456789ab', kind: 'veth' }), known), false, "a look-alike name is not weft's");
     assert.equal(orphanWeftLink(link({ group: WEFT_LINK_GROUP, alias: ownerMark('network', N) }), known), false);
@@ -36,6 +44,13 @@ describe('orphan links', () => {
     assert.equal(orphanWeftLink(link({ group: WEFT_LINK_GROUP, alias: ownerMark('endpoint', E) }), known), false);
     assert.equal(orphanWeftLink(link({ group: WEFT_LINK_GROUP, name: 'br0' }), known), false, 'unnamed but wanted');
     assert.equal(orphanWeftLink(link({ group: WEFT_LINK_GROUP, name: 'br9' }), known), true, 'unnamed and unwanted');
-    assert.equal(orphanWeftLink(link({ group: WEFT_LINK_GROUP, alias: ownerMark('docker-veth', 'wfd1') }), known), false);
+    assert.equal(orphanWeftLink(link({ group: WEFT_LINK_GROUP, alias: ownerMark('runtime-veth', 'wfd111111111111') }), known), false);
+    assert.equal(orphanWeftLink(link({ group: WEFT_LINK_GROUP, alias: ownerMark('runtime-veth', 'wfd222222222222') }), known), true);
+    assert.equal(orphanWeftLink(link({ group: WEFT_LINK_GROUP, name: 'wfvbbbbbbbbbbbb' }), known), false, 'unnamed endpoint veth, wanted');
+    assert.equal(
+      orphanBridgeLink(link({ group: WEFT_LINK_GROUP, name: 'macvlan0', kind: 'macvlan' }), known),
+      false,
+      "not a kind the bridge driver makes: another driver's",
+    );
   });
 });

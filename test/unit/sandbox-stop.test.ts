@@ -8,6 +8,9 @@ import { isAlive, parseStat, processStartTime } from '../../src/kernel/proc.js';
 import { readFileSync, readdirSync } from 'node:fs';
 import type { SandboxRecord } from '../../src/model/types.js';
 
+/** The controller asks the kernel port; here the real /proc answers. */
+const kernel = { isAlive };
+
 const record = (extra: Partial<SandboxRecord>): SandboxRecord => ({
   id: 'a'.repeat(64),
   name: 'x',
@@ -29,11 +32,11 @@ describe('sandbox stop rules', () => {
   });
   it('refuses rm only while a command weft started runs', () => {
     const running = record({ pid: process.pid, pidStartTime: processStartTime(process.pid), managedProcess: true });
-    assert.equal(runsCommand(running), true);
-    assert.throws(() => assertRemovable(running, false), /is running/);
-    assert.doesNotThrow(() => assertRemovable(running, true));
+    assert.equal(runsCommand(kernel, running), true);
+    assert.throws(() => assertRemovable(kernel, running, false), /is running/);
+    assert.doesNotThrow(() => assertRemovable(kernel, running, true));
     // The same pid, but not a command weft started (the CLI tied to a new sandbox, an attach --pid).
-    assert.doesNotThrow(() => assertRemovable(record({ pid: process.pid, pidStartTime: processStartTime(process.pid) }), false));
+    assert.doesNotThrow(() => assertRemovable(kernel, record({ pid: process.pid, pidStartTime: processStartTime(process.pid) }), false));
     assert.throws(() => assertStoppable(record({ kind: 'external' })), /did not start/);
   });
 });

@@ -40,7 +40,7 @@ const VERBS: Record<PluginName, Verbs> = {
 async function status(getController: ControllerSource): Promise<void> {
   try {
     const c = await getController();
-    await c.ctx.records.networkIdByName('bridge');
+    await c.ping();
   } catch (err) {
     throw new CniError(CNI_CODES.pluginNotAvailable, 'plugin not available', `weft's store cannot be reached: ${(err as Error).message}`);
   }
@@ -88,7 +88,7 @@ export async function handleCni(
      */
     const serialized = async <T>(fn: (c: Controller) => Promise<T>): Promise<T> => {
       const c = await getController();
-      return c.ctx.records.store.withLock(containerLockOf(req.containerId), () => fn(c), { timeoutMs: 60_000 });
+      return c.serialized(containerLockOf(req.containerId), () => fn(c));
     };
     switch (req.command) {
       case 'ADD': {

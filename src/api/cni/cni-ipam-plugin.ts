@@ -6,7 +6,7 @@
  * main plugin names (default `cni0`, as the bridge plugin's), so both agree on the gateway.
  */
 import type { Controller } from '../../controller/controller.js';
-import { addressesOf, releaseOwner, reserveAddress } from '../../controller/ipam-ops.js';
+import { ErrorList } from '../../errors.js';
 import { parseCidr } from '../../ipam/cidr.js';
 import { CNI_CODES, CniError } from './cni-errors.js';
 import type { CniRequest } from './cni-request.js';
@@ -29,19 +29,21 @@ export async function ipamAdd(c: Controller, req: CniRequest): Promise<CniResult
   try {
     for (const pool of net.ipam.config) {
       const fam = pool.subnet.includes(':') ? 6 : 4;
-      const addr = await reserveAddress(c.ctx, net, fam, owner, fam === 4 ? w.ipv4 : w.ipv6);
+      const addr = await c.reserveAddress(net.id, fam, owner, fam === 4 ? w.ipv4 : w.ipv6);
       r.ips!.push({ address: `${addr}/${parseCidr(pool.subnet, 'subnet').prefix}`, gateway: pool.gateway });
     }
   } catch (err) {
-    await releaseOwner(c.ctx, net, owner).catch(() => undefined);
-    throw err;
+    const undo = new ErrorList(`weft-ipam ADD on ${net.name} failed and releasing what it reserved failed too`);
+    undo.add(err);
+    await undo.run(() => c.releaseOwner(net.id, owner));
+    throw undo.combined();
   }
   return r;
 }
 
 export async function ipamDel(c: Controller, req: CniRequest): Promise<void> {
   const net = await findNetwork(c, req.conf.name);
-  if (net) await releaseOwner(c.ctx, net, ipamOwnerOf(req.containerId, req.ifname));
+  if (net) await c.releaseOwner(net.id, ipamOwnerOf(req.containerId, req.ifname));
 }
 
 export async function ipamCheck(c: Controller, req: CniRequest): Promise<void> {
@@ -49,7 +51,7 @@ export async function ipamCheck(c: Controller, req: CniRequest): Promise<void> {
     throw new CniError(CNI_CODES.incompatibleVersion, 'config version does not allow CHECK', `cniVersion ${req.conf.cniVersion}`);
   const net = await findNetwork(c, req.conf.name);
   if (!net) throw new CniError(CNI_CODES.unknownContainer, `network "${req.conf.name}" does not exist`);
-  const held = await addressesOf(c.ctx, net, ipamOwnerOf(req.containerId, req.ifname));
+  const held = await c.addressesOf(net.id, ipamOwnerOf(req.containerId, req.ifname));
   if (held.length === 0)
     throw new CniError(CNI_CODES.unknownContainer, `container ${req.containerId} holds no address on "${net.name}" for ${req.ifname}`);
 }
@@ -62,10 +64,10 @@ export async function ipamGc(c: Controller, req: CniRequest): Promise<void> {
   const valid = new Set((req.conf['cni.dev/valid-attachments'] ?? []).map((a) => `${a.containerID}\0${a.ifname}`));
   const stale = new Set<string>();
   for (const fam of [4, 6] as const) {
-    for (const owner of (await c.ctx.records.allocations(net.id, fam)).values()) {
+    for (const owner of (await c.allocations(net.id, fam)).values()) {
       const id = parseIpamOwner(owner);
       if (id && !valid.has(`${id.containerId}\0${id.ifname}`)) stale.add(owner);
     }
   }
-  for (const owner of stale) await releaseOwner(c.ctx, net, owner);
+  for (const owner of stale) await c.releaseOwner(net.id, owner);
 }

@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import { configFromFlags } from '../../config/daemon-config.js';
-import { openEngine, type Engine } from '../../daemon/engine.js';
+import { openEngine, type Engine } from '../../controller/open-engine.js';
 import { handleCni } from './cni-handler.js';
 
 async function readStdin(): Promise<string> {
@@ -34,7 +34,8 @@ export async function cniMain(argv: string[]): Promise<number> {
     if (reply.output !== undefined) process.stdout.write(JSON.stringify(reply.output) + '\n');
     return reply.exitCode;
   } finally {
-    await engine?.close().catch(() => undefined);
+    // The reply is already printed; a failure to close is reported on stderr, which runtimes log.
+    await engine?.close().catch((err: unknown) => process.stderr.write(`weft: closing the engine failed: ${(err as Error).message}\n`));
   }
 }
 

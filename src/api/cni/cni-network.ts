@@ -113,7 +113,7 @@ export async function ensureNetwork(c: Controller, conf: NetConf, creator: strin
     // asking for addresses: that bridge is adopted — weft adds its gateway and never deletes it.
     // The weft plugin creates its own bridge and refuses one it did not make.
     const bridge = conf.bridge ?? bridgeDefault;
-    const adopt = creator === 'weft-ipam' && bridge !== undefined && c.ctx.kernel.host().link(bridge)?.kind === 'bridge';
+    const adopt = creator === 'weft-ipam' && bridge !== undefined && c.hostBridgeExists(bridge);
     try {
       return await c.createNetwork(networkBodyOf(conf, creator, bridgeDefault, adopt));
     } catch (err) {

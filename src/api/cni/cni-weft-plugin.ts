@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import type { Controller } from '../../controller/controller.js';
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../../model/types.js';
-import { ConflictError, NotFoundError } from '../../errors.js';
+import { ConflictError, NotFoundError, combineErrors } from '../../errors.js';
 import { CNI_CODES, CniError } from './cni-errors.js';
 import type { CniRequest } from './cni-request.js';
 import { LABELS, legacySandboxNameOf, publishSpecsOf, sandboxLabelsOf, sandboxNameOf, wantedOf, type Wanted } from './cni-identity.js';
@@ -22,8 +22,7 @@ import { atLeast } from './cni-versions.js';
  */
 async function cniSandbox(c: Controller, containerId: string): Promise<SandboxRecord | undefined> {
   for (const name of [sandboxNameOf(containerId), legacySandboxNameOf(containerId)]) {
-    const id = await c.ctx.records.sandboxIdByName(name);
-    const sb = id === undefined ? undefined : (await c.ctx.records.sandbox(id))?.value;
+    const sb = await c.findSandbox(name);
     if (sb && sb.labels[LABELS.containerId] === containerId) return sb;
   }
   return undefined;
@@ -31,13 +30,13 @@ async function cniSandbox(c: Controller, containerId: string): Promise<SandboxRe
 
 /** What ADD reports: [bridge, host veth, container interface], addresses, default routes, DNS. */
 export function resultOf(c: Controller, net: NetworkRecord, ep: EndpointRecord, sb: SandboxRecord, w: Wanted): CniResult {
-  const host = c.ctx.kernel.host();
   const bridge = net.driverState.bridgeName!;
+  const macs = c.linkMacs([bridge, ep.hostIfname!]);
   const mtu = Number(net.driverState.mtu) || undefined;
   const r: CniResult = {
     interfaces: [
-      { name: bridge, mac: host.link(bridge)?.mac },
-      { name: ep.hostIfname!, mac: host.link(ep.hostIfname!)?.mac },
+      { name: bridge, mac: macs.get(bridge) },
+      { name: ep.hostIfname!, mac: macs.get(ep.hostIfname!) },
       { name: ep.ifname, mac: ep.macAddress, sandbox: sb.netnsPath, ...(mtu ? { mtu } : {}) },
     ],
     ips: [],
@@ -54,7 +53,7 @@ export function resultOf(c: Controller, net: NetworkRecord, ep: EndpointRecord, 
 }
 
 async function endpointsOf(c: Controller, sb: SandboxRecord): Promise<EndpointRecord[]> {
-  return c.ctx.records.endpointsOfSandbox(sb.id);
+  return c.endpointsOf(sb.id);
 }
 
 export async function weftAdd(c: Controller, req: CniRequest): Promise<CniResult> {
@@ -148,7 +147,7 @@ export async function weftCheck(c: Controller, req: CniRequest): Promise<void> {
     );
   const ep = (await endpointsOf(c, sb)).find((e) => e.networkId === net.id && e.ifname === req.ifname);
   if (!ep) throw new CniError(CNI_CODES.unknownContainer, `container has no interface ${req.ifname} on network "${net.name}"`);
-  const problems = await c.ctx.drivers.get(net.driver).checkEndpoint({ kernel: c.ctx.kernel, network: net, endpoint: ep, sandbox: sb });
+  const problems = await c.checkEndpoint(ep);
   // Addresses the previous result gave to this interface must be the ones weft holds for it.
   const idx = (prev.interfaces ?? []).findIndex((i) => i.name === req.ifname && i.sandbox === req.netns);
   for (const ip of prev.ips ?? []) {
@@ -169,7 +168,7 @@ export async function weftGc(c: Controller, req: CniRequest): Promise<void> {
   const net = await findNetwork(c, req.conf.name);
   if (!net) return;
   const errors: unknown[] = [];
-  for (const sb of await c.ctx.records.sandboxes()) {
+  for (const sb of await c.sandboxes()) {
     const cid = sb.labels[LABELS.containerId];
     // Only attachments CNI made: its label (which API users cannot set) on the sandbox CNI
     // names after that container. Anything else is not GC's to collect.
@@ -184,5 +183,5 @@ export async function weftGc(c: Controller, req: CniRequest): Promise<void> {
       if (!(err instanceof NotFoundError)) errors.push(err);
     }
   }
-  if (errors.length > 0) throw errors[0];
+  if (errors.length > 0) throw combineErrors(`GC of network ${net.name}`, errors);
 }

@@ -7,14 +7,15 @@
  */
 import type { Controller } from '../../controller/controller.js';
 import type { SandboxRecord } from '../../model/types.js';
-import { ConflictError, InvalidArgumentError, NotFoundError, WeftError } from '../../errors.js';
+import { ErrorList, InvalidArgumentError, NotFoundError, WeftError } from '../../errors.js';
 import { normalizeAddress } from '../../ipam/address.js';
 import { parseMac } from '../../ipam/mac.js';
 import { validateIfname } from '../../config/validate.js';
 import { validateAlias } from '../../config/dns-name.js';
-import type { Logger } from '../../daemon/logger.js';
+import type { Logger } from '../../logger.js';
 import { EngineClient, enginePath } from './engine-client.js';
-import { dockerKeys, listRecords, putRecord, type AttachmentRecord } from './docker-records.js';
+import type { AttachmentRecord } from '../../controller/runtime-records.js';
+import { SerialQueue } from '../../serial-queue.js';
 
 export const ATTACHMENT_LABEL = 'weft.attach.container';
 export const DEFAULT_ENGINE = '/run/docker.sock';
@@ -37,7 +38,7 @@ const sandboxNameOf = (containerId: string): string => `ctr-${containerId.slice(
 const isGone = (err: unknown): boolean => err instanceof WeftError && err.code === 'WEFT_NOT_FOUND';
 
 export class ContainerAttachments {
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
   private readonly watchers = new Map<string, { stop(): void }>();
   private stopped = false;
 
@@ -48,21 +49,15 @@ export class ContainerAttachments {
 
   /** Run one change at a time: events and API calls touch the same records. */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.queue.then(fn, fn);
-    this.queue = p.catch(() => undefined);
-    return p;
-  }
-
-  private get store() {
-    return this.controller.ctx.records.store;
+    return this.queue.run(fn);
   }
 
   list(): Promise<AttachmentRecord[]> {
-    return listRecords<AttachmentRecord>(this.store, dockerKeys.attachments);
+    return this.controller.runtime.attachments();
   }
 
-  private async ofContainer(containerId: string): Promise<AttachmentRecord[]> {
-    return listRecords<AttachmentRecord>(this.store, `${dockerKeys.attachments}${containerId}/`);
+  private ofContainer(containerId: string): Promise<AttachmentRecord[]> {
+    return this.controller.runtime.attachments(containerId);
   }
 
   /** Attach a running container; remembered, so it survives the container's restarts. */
@@ -99,19 +94,18 @@ export class ContainerAttachments {
       if (input.ip6) rec.ipv6 = normalizeAddress(input.ip6.split('/')[0]!, 'ip6');
       if (input.mac) rec.mac = parseMac(input.mac, 'mac');
       if (input.ifname) rec.ifname = validateIfname('ifname', input.ifname);
-      const key = dockerKeys.attachment(info.id, net.id);
-      if (await this.store.get(key))
-        throw new ConflictError('network', `container "${info.name}" is already attached to network "${net.name}"`);
-      await putRecord(this.store, key, rec, 0);
+      await this.controller.runtime.recordAttachment(rec, net.name);
       try {
         const sb = await this.apply(info.id);
         if (!sb) throw new InvalidArgumentError('container', `container "${info.name}" stopped while being attached`);
         this.watch(engine);
         return { attachment: rec, sandbox: sb };
       } catch (err) {
-        await this.store.commit({ deletes: [key] });
-        await this.detachKernel(info.id, net.id).catch(() => undefined);
-        throw err;
+        const undo = new ErrorList(`attach ${info.name} to ${net.name} failed and undoing it failed too`);
+        undo.add(err);
+        await undo.run(() => this.controller.runtime.forgetAttachments([rec]));
+        await undo.run(() => this.detachKernel(info.id, net.id));
+        throw undo.combined();
       }
     });
   }
@@ -126,7 +120,7 @@ export class ContainerAttachments {
           a.networkId === net.id && (a.containerId === container || a.containerId.startsWith(container) || a.containerName === container),
       );
       if (!rec) throw new NotFoundError('attachment', `${container} on ${net.name}`);
-      await this.store.commit({ deletes: [dockerKeys.attachment(rec.containerId, rec.networkId)] });
+      await this.controller.runtime.forgetAttachments([rec]);
       await this.detachKernel(rec.containerId, rec.networkId);
     });
   }
@@ -134,15 +128,16 @@ export class ContainerAttachments {
   private async detachKernel(containerId: string, networkId: string): Promise<void> {
     const sb = await this.sandboxOf(containerId);
     if (!sb) return;
-    if ((await this.controller.ctx.records.endpointsOfSandbox(sb.id)).length <= 1) return this.dropSandbox(containerId);
+    if ((await this.controller.endpointsOf(sb.id)).length <= 1) return this.dropSandbox(containerId);
     await this.controller.disconnect(networkId, { sandbox: sb.id }).catch((err: unknown) => {
       if (!isGone(err)) throw err;
     });
   }
 
   private async sandboxOf(containerId: string): Promise<SandboxRecord | undefined> {
-    const id = await this.controller.ctx.records.sandboxIdByName(sandboxNameOf(containerId));
-    return id ? (await this.controller.ctx.records.sandbox(id))?.value : undefined;
+    const sb = await this.controller.findSandbox(sandboxNameOf(containerId));
+    // By name only: a sandbox whose id merely starts with these characters is not this container's.
+    return sb?.name === sandboxNameOf(containerId) ? sb : undefined;
   }
 
   private async dropSandbox(containerId: string): Promise<void> {
@@ -188,7 +183,7 @@ export class ContainerAttachments {
       });
       sb = created.sandbox;
     }
-    const have = new Set((await this.controller.ctx.records.endpointsOfSandbox(sb.id)).map((e) => e.networkId));
+    const have = new Set((await this.controller.endpointsOf(sb.id)).map((e) => e.networkId));
     for (const r of recs) {
       if (have.has(r.networkId)) continue;
       const ep = await this.controller.connect(r.networkId, {
@@ -206,8 +201,7 @@ export class ContainerAttachments {
   }
 
   private async forget(containerId: string): Promise<void> {
-    const recs = await this.ofContainer(containerId);
-    await this.store.commit({ deletes: recs.map((r) => dockerKeys.attachment(r.containerId, r.networkId)) });
+    await this.controller.runtime.forgetAttachments(await this.ofContainer(containerId));
     await this.dropSandbox(containerId);
   }
 
@@ -244,7 +238,14 @@ export class ContainerAttachments {
       // Subscribe first, then resync: a start between the two is seen by one or the other.
       if (!first) await this.resync(engine);
       await f.done;
-      if (!this.stopped) timer = setTimeout(() => void loop(false), 1000);
+      if (!this.stopped) timer = setTimeout(run, 1000);
+    };
+    const run = (first = false): void => {
+      loop(first).catch((err: unknown) => {
+        // Try again later: an engine that is away now may be back then.
+        this.log.warn({ engine, err: (err as Error).message }, 'following container engine events failed');
+        if (!this.stopped) timer = setTimeout(run, 1000);
+      });
     };
     this.watchers.set(engine, {
       stop: () => {
@@ -252,7 +253,7 @@ export class ContainerAttachments {
         current?.stop();
       },
     });
-    void loop(true);
+    run(true);
   }
 
   async start(): Promise<void> {

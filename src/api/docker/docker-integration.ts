@@ -1,49 +1,17 @@
 /**
- * Docker integration as weftd runs it: the Docker-aware bridge driver (installed before the
- * first reconcile, so Docker's endpoints are never treated as weft's own), the plugin socket
- * (network + IPAM driver), and container attachments with their REST routes.
+ * Docker integration as weftd runs it: the plugin socket (network + IPAM driver) and container
+ * attachments with their REST routes. Both translate Docker's protocols into controller calls;
+ * Docker's veth join is the bridge driver's runtime placement, and DOCKER-USER rules are the
+ * firewall's host integration — nothing here touches the kernel, the store or a lock.
  */
 import type { Controller } from '../../controller/controller.js';
 import type { Router } from '../rest/router.js';
-import type { Logger } from '../../daemon/logger.js';
-import { DockerAwareBridgeDriver } from './docker-bridge-driver.js';
+import type { Logger } from '../../logger.js';
 import { DockerIpam } from './ipam-driver.js';
 import { DockerNetworkDriver } from './network-driver.js';
 import { servePlugin, type PluginHandler, type PluginServer } from './plugin-server.js';
 import { ContainerAttachments, type AttachInput } from './container-attachments.js';
 import { InvalidArgumentError } from '../../errors.js';
-import type { FirewallBackend } from '../../firewall/types.js';
-import { ensureDockerUserAccept } from '../../kernel/iptables.js';
-
-let ensuring = false;
-/**
- * Docker's FORWARD policy is DROP and, with br_netfilter, applies to frames bridged inside a
- * weft network too; accept weft's bridges in DOCKER-USER whenever that chain exists.
- */
-async function ensureForwarding(controller: Controller, log: Logger): Promise<void> {
-  if (ensuring) return;
-  ensuring = true;
-  try {
-    for (const n of await controller.networks()) {
-      const br = n.driverState.bridgeName;
-      if (n.driver !== 'bridge' || !br) continue;
-      if (!(await ensureDockerUserAccept(br))) return;
-    }
-  } catch (err) {
-    log.warn({ err: (err as Error).message }, 'DOCKER-USER rules');
-  } finally {
-    ensuring = false;
-  }
-}
-
-/** Replace the registry's bridge driver with its Docker-aware wrapper (idempotent). */
-export function installDockerBridge(controller: Controller): DockerAwareBridgeDriver {
-  const cur = controller.ctx.drivers.get('bridge');
-  if (cur instanceof DockerAwareBridgeDriver) return cur;
-  const d = new DockerAwareBridgeDriver(cur);
-  controller.ctx.drivers.register(d);
-  return d;
-}
 
 /** Every method of the plugin protocol weft answers, by URL name. */
 export function pluginHandlers(net: DockerNetworkDriver, ipam: DockerIpam): Map<string, PluginHandler> {
@@ -112,13 +80,10 @@ export async function startDockerIntegration(
   controller: Controller,
   routes: Router,
   log: Logger,
-  opts: { pluginSocket?: string; firewall?: FirewallBackend },
+  opts: { pluginSocket?: string | undefined },
 ): Promise<DockerIntegration> {
-  installDockerBridge(controller);
-  const ipam = new DockerIpam(controller.ctx);
-  const net = new DockerNetworkDriver(controller, ipam);
-  net.log = log;
-  if (opts.firewall) net.firewall = opts.firewall;
+  const ipam = new DockerIpam(controller);
+  const net = new DockerNetworkDriver(controller);
   const attachments = new ContainerAttachments(controller, log);
   routes.on('GET', '/v1/attachments', async () => ({ body: await attachments.list() }));
   routes.on('POST', '/v1/attachments', async (_p, b) => ({ status: 201, body: await attachments.attach(attachInput(b)) }));
@@ -127,20 +92,19 @@ export async function startDockerIntegration(
     return { status: 204 };
   });
   const plugin = opts.pluginSocket ? await servePlugin(opts.pluginSocket, pluginHandlers(net, ipam), log) : undefined;
-  if (plugin) await net.resume().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'docker endpoint resume failed'));
+  if (plugin) {
+    await controller.runtime
+      .resume()
+      .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'resuming Docker endpoint adoptions failed'));
+  }
   // In the background: an engine that is down or slow must not hold up weftd's start.
-  void attachments.start().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'attachments resync failed'));
+  attachments.start().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'attachments resync failed'));
   if (plugin) log.info({ socket: plugin.path }, 'docker plugin ready');
-  // dockerd may start after weftd, and re-creates its chains when it restarts: keep ensuring.
-  const forward = setInterval(() => void ensureForwarding(controller, log), 3000);
-  void ensureForwarding(controller, log);
   return {
     attachments,
     ...(plugin ? { plugin } : {}),
     async stop() {
-      clearInterval(forward);
       attachments.stop();
-      net.stop();
       await plugin?.close();
     },
   };

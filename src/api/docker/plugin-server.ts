@@ -7,14 +7,15 @@ import http from 'node:http';
 import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidArgumentError, NotFoundError } from '../../errors.js';
-import type { Logger } from '../../daemon/logger.js';
+import type { Logger } from '../../logger.js';
 import { pluginError, type PluginApi } from './plugin-errors.js';
-import { claimSocketPath, releaseSocketPath, socketInode } from '../../kernel/unix-socket-path.js';
+import { claimSocketPath, releaseSocketPath, socketInode } from '../unix-socket-path.js';
 
 const MAX_BODY = 1 << 20;
 const CONTENT_TYPE = 'application/vnd.docker.plugins.v1.2+json';
 
-export type PluginHandler = (body: Record<string, unknown>) => Promise<unknown> | unknown;
+/** A handler may answer at once or with a promise (awaited either way). */
+export type PluginHandler = (body: Record<string, unknown>) => unknown;
 
 export interface PluginServer {
   path: string;
@@ -89,12 +90,13 @@ export async function servePlugin(socketPath: string, handlers: Map<string, Plug
   const ino = socketInode(socketPath);
   return {
     path: socketPath,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-        // Only our own socket: another daemon may hold the path by now.
-        releaseSocketPath(socketPath, ino);
-      }),
+      });
+      // Only our own socket: another daemon may hold the path by now.
+      releaseSocketPath(socketPath, ino);
+    },
   };
 }

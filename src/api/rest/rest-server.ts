@@ -8,11 +8,11 @@ import path from 'node:path';
 import { Router } from './router.js';
 import type { Controller } from '../../controller/controller.js';
 import { InvalidArgumentError, NotFoundError, asWeftError, httpStatusFor } from '../../errors.js';
-import type { Logger } from '../../daemon/logger.js';
+import type { Logger } from '../../logger.js';
 import { parseFlag, parseRequestTarget } from './request-target.js';
 import { parseGraceSeconds } from '../../controller/sandbox-stop.js';
 import { assertNoReservedLabels } from '../../config/reserved-labels.js';
-import { claimSocketPath, releaseSocketPath, socketInode } from '../../kernel/unix-socket-path.js';
+import { claimSocketPath, releaseSocketPath, socketInode } from '../unix-socket-path.js';
 
 export const MAX_BODY = 1 << 20;
 

@@ -2,14 +2,14 @@
  * Bridge driver: one Linux bridge per network carrying the gateway addresses; one veth pair
  * per endpoint, the host end enslaved to the bridge, the other end created directly inside
  * the sandbox's namespace under its final name (no rename dance, no window where it sits in
- * the host namespace).
+ * the host namespace). Endpoints placed by a container runtime (Docker's Join) are the one
+ * variant: the pair is made in the host namespace and the runtime moves it (runtime-peer.ts).
  */
-import type { Driver, DriverContext, EndpointContext, NetworkValidation } from '../driver.js';
-import type { EndpointRecord, NetworkRecord } from '../../model/types.js';
+import type { Driver, EndpointContext, NetworkContext, NetworkValidation } from '../driver.js';
+import type { NetworkRecord } from '../../model/types.js';
 import type { LinkInfo } from '../../kernel/netlink/types.js';
 import { ConflictError, KernelError } from '../../errors.js';
-import { BRIDGE_OPTIONS, bridgeStateOf, parseBridgeOptions } from './bridge-options.js';
-import { parseCidr } from '../../ipam/cidr.js';
+import { BRIDGE_OPTIONS, bridgeMacOf, bridgeNameOf, bridgeStateOf, gatewayCidrs, parseBridgeOptions } from './bridge-options.js';
 import {
   WEFT_ADDR_PROTO,
   WEFT_ROUTE_PROTO,
@@ -19,59 +19,41 @@ import {
   foreignLinkError,
   isWeftLink,
   ownedBy,
-  ownerMark,
 } from '../link-ownership.js';
+import { endpointMark, isAdopted, networkMark, ownBridge, ownEndpointLink, ownVeth } from './bridge-ownership.js';
+import { IFNAMES } from '../ifnames.js';
+import { bridgeInvariants } from './bridge-invariants.js';
+import { bridgeRuntimePlacement, ensureHostEndOnBridge } from './runtime-peer.js';
+import { fwNetworkOf } from './bridge-firewall.js';
+import type { FwNetwork } from '../../firewall/types.js';
 
 const familyOf = (cidr: string): 4 | 6 => (cidr.includes(':') ? 6 : 4);
 
-/** IPv6 tuning is an optimisation: a kernel booted without IPv6 refuses it, and that is fine. */
+/** Errnos that mean "this kernel has no IPv6" (booted with ipv6.disable=1): EOPNOTSUPP, EAFNOSUPPORT. */
+const NO_IPV6 = new Set([95, 97]);
+
+/** IPv6 tuning is an optimisation: a kernel without IPv6 refuses it, and only that is fine. */
 function quietIpv6(fn: () => void): void {
   try {
     fn();
-  } catch {
-    /* no IPv6 in this kernel */
+  } catch (err) {
+    if (!(err instanceof KernelError && err.errno !== undefined && NO_IPV6.has(err.errno))) throw err;
   }
-}
-
-/** Locally administered unicast MAC from the network id: 02:xx:xx:xx:xx:xx. */
-export function bridgeMacOf(networkId: string): string {
-  return ['02', ...(networkId.slice(0, 10).match(/../g) ?? [])].join(':');
-}
-
-/** "gateway/prefix" for each pool of a network. */
-export function gatewayCidrs(net: NetworkRecord): string[] {
-  return net.ipam.config.map((p) => `${p.gateway}/${parseCidr(p.subnet, 'subnet').prefix}`);
-}
-
-export const networkMark = (net: NetworkRecord): string => ownerMark('network', net.id);
-export const endpointMark = (ep: EndpointRecord): string => ownerMark('endpoint', ep.id);
-const isAdopted = (net: NetworkRecord): boolean => net.driverState.adopt === 'true';
-
-/**
- * Whether an existing bridge is this network's: marked for it, or — made by a weft from before
- * links were marked — carrying the name or the MAC weft derives from the network's id.
- */
-function ownBridge(net: NetworkRecord, l: LinkInfo): boolean {
-  if (ownedBy(l, networkMark(net))) return true;
-  if (isWeftLink(l) || l.alias !== undefined || l.kind !== 'bridge') return false;
-  return l.name === `wf-${net.id.slice(0, 12)}` || (net.driverState.mac !== undefined && l.mac === net.driverState.mac);
-}
-
-/** Same for an endpoint's host-side veth (the legacy name embeds the endpoint id). */
-function ownVeth(ep: EndpointRecord, l: LinkInfo): boolean {
-  if (ownedBy(l, endpointMark(ep))) return true;
-  return !isWeftLink(l) && l.alias === undefined && l.kind === 'veth' && l.name === `wfv${ep.id.slice(0, 12)}`;
 }
 
 const ADOPT_HINT = ` (to use an existing bridge as it is, pass -o ${BRIDGE_OPTIONS.adopt}=true)`;
 
 export class BridgeDriver implements Driver {
   readonly name = 'bridge';
+  readonly scope = 'local';
   readonly usesIpam = true;
   readonly userCreatable = true;
+  readonly ownedNames = [IFNAMES.bridge, IFNAMES.hostVeth, IFNAMES.runtimeHostVeth, IFNAMES.runtimePeer];
+  readonly invariants = bridgeInvariants(this);
+  readonly runtimePlacement = bridgeRuntimePlacement;
 
   validate(net: NetworkRecord, others: readonly NetworkRecord[]): NetworkValidation {
-    const o = parseBridgeOptions(net.options, `wf-${net.id.slice(0, 12)}`, net.enableIPv6);
+    const o = parseBridgeOptions(net.options, IFNAMES.bridge.of(net.id), net.enableIPv6);
     const clash = others.find((n) => n.id !== net.id && n.driverState.bridgeName === o.bridgeName);
     if (clash)
       throw new ConflictError('com.docker.network.bridge.name', `bridge name "${o.bridgeName}" is already used by network "${clash.name}"`);
@@ -82,10 +64,15 @@ export class BridgeDriver implements Driver {
     return { options: net.options, driverState: bridgeStateOf(o) };
   }
 
-  async setup(ctx: DriverContext, net: NetworkRecord): Promise<void> {
-    if (isAdopted(net)) return this.setupAdopted(ctx, net);
-    const rt = ctx.kernel.host();
-    const name = net.driverState.bridgeName!;
+  firewallView(net: NetworkRecord): FwNetwork | undefined {
+    return fwNetworkOf(net);
+  }
+
+  async networkUp(c: NetworkContext): Promise<void> {
+    const net = c.network;
+    if (isAdopted(net)) return this.adoptedUp(c);
+    const rt = c.kernel.host();
+    const name = bridgeNameOf(net);
     let br = rt.link(name);
     // An existing link is used only when it is this network's own bridge: never the host's.
     if (br && !ownBridge(net, br)) throw foreignLinkError(BRIDGE_OPTIONS.name, br, br.kind === 'bridge' ? ADOPT_HINT : '');
@@ -98,8 +85,8 @@ export class BridgeDriver implements Driver {
         claimLink(rt, br, networkMark(net));
         if (net.driverState.mac && br.mac !== net.driverState.mac) rt.setLink(br.index, { mac: net.driverState.mac });
       }
-      if (net.enableIPv6) await ctx.kernel.setSysctl(undefined, `net.ipv6.conf.${name}.disable_ipv6`, '0');
-      this.ensureGateways(ctx, net, br);
+      if (net.enableIPv6) await c.kernel.setSysctl(undefined, `net.ipv6.conf.${name}.disable_ipv6`, '0');
+      ensureGateways(c, br);
       if (!br.up) rt.setLink(br.index, { up: true });
     } catch (err) {
       // Undo only what this call did: the bridge it created (by index).
@@ -112,69 +99,44 @@ export class BridgeDriver implements Driver {
    * An adopted bridge (weft.bridge.adopt): someone else's, used as it is. weft adds its gateway
    * addresses (marked as weft's) and nothing else: no MAC, MTU, state or sysctl change.
    */
-  private async setupAdopted(ctx: DriverContext, net: NetworkRecord): Promise<void> {
-    const rt = ctx.kernel.host();
-    const name = net.driverState.bridgeName!;
-    const br = rt.link(name);
+  private async adoptedUp(c: NetworkContext): Promise<void> {
+    const net = c.network;
+    const name = bridgeNameOf(net);
+    const br = c.kernel.host().link(name);
     if (!br)
       throw new ConflictError(BRIDGE_OPTIONS.adopt, `bridge "${name}" does not exist; ${BRIDGE_OPTIONS.adopt} uses an existing bridge`);
     if (br.kind !== 'bridge') throw new ConflictError(BRIDGE_OPTIONS.adopt, `interface "${name}" is not a bridge (${br.kind ?? 'device'})`);
     if (isWeftLink(br) && !ownedBy(br, networkMark(net))) throw foreignLinkError(BRIDGE_OPTIONS.name, br);
-    this.ensureGateways(ctx, net, br);
+    ensureGateways(c, br);
   }
 
-  /** Add the network's gateway addresses that are missing, marked as weft's (IFA_PROTO). */
-  private ensureGateways(ctx: DriverContext, net: NetworkRecord, br: LinkInfo): void {
-    const rt = ctx.kernel.host();
-    const have = new Set(rt.addresses(br.index).map((a) => a.cidr));
-    for (const cidr of gatewayCidrs(net)) {
-      if (!have.has(cidr)) rt.addAddress(br.index, cidr, { nodad: familyOf(cidr) === 6, proto: WEFT_ADDR_PROTO });
-    }
-  }
-
-  async teardown(ctx: DriverContext, net: NetworkRecord): Promise<void> {
-    const rt = ctx.kernel.host();
-    const name = net.driverState.bridgeName!;
+  async networkDown(c: NetworkContext): Promise<void> {
+    const net = c.network;
+    const rt = c.kernel.host();
+    const l = rt.link(bridgeNameOf(net));
+    if (!l) return;
+    // Only this network's own bridge; a link someone else made under that name stays.
     if (!isAdopted(net)) {
-      // Only this network's own bridge; a link someone else made under that name stays.
-      const l = rt.link(name);
-      if (l && ownBridge(net, l)) rt.deleteLink(l.index, { ignoreMissing: true });
+      if (ownBridge(net, l)) rt.deleteLink(l.index, { ignoreMissing: true });
       return;
     }
     // Hand an adopted bridge back as it was: remove exactly the addresses weft added to it.
-    const br = rt.link(name);
-    if (!br || br.kind !== 'bridge') return;
+    if (l.kind !== 'bridge') return;
     const mine = new Set(gatewayCidrs(net));
-    for (const a of rt.addresses(br.index)) {
-      if (a.proto === WEFT_ADDR_PROTO && mine.has(a.cidr)) rt.deleteAddress(br.index, a.cidr, { ignoreMissing: true });
+    for (const a of rt.addresses(l.index)) {
+      if (a.proto === WEFT_ADDR_PROTO && mine.has(a.cidr)) rt.deleteAddress(l.index, a.cidr, { ignoreMissing: true });
     }
   }
 
-  async check(ctx: DriverContext, net: NetworkRecord): Promise<string[]> {
-    const rt = ctx.kernel.host();
-    const name = net.driverState.bridgeName!;
-    const br = rt.link(name);
-    const adopted = isAdopted(net);
-    if (!br) return [`network ${net.name}: ${adopted ? 'adopted ' : ''}bridge ${name} is missing`];
-    const problems: string[] = [];
-    if (br.kind !== 'bridge') problems.push(`network ${net.name}: ${name} is not a bridge`);
-    if (!adopted && !ownBridge(net, br)) problems.push(`network ${net.name}: ${name} exists but is not weft's; weft will not touch it`);
-    if (!br.up) problems.push(`network ${net.name}: bridge ${name} is down`);
-    if (!adopted && net.driverState.mac && br.mac !== net.driverState.mac)
-      problems.push(`network ${net.name}: bridge ${name} has MAC ${br.mac ?? '?'}, not ${net.driverState.mac}`);
-    const have = new Set(rt.addresses(br.index).map((a) => a.cidr));
-    for (const cidr of gatewayCidrs(net)) if (!have.has(cidr)) problems.push(`network ${net.name}: gateway ${cidr} missing on ${name}`);
-    return problems;
-  }
-
-  async setupEndpoint(ctx: EndpointContext): Promise<void> {
-    const { network: net, endpoint: ep, sandbox: sb } = ctx;
-    const rt = ctx.kernel.host();
-    const br = rt.link(net.driverState.bridgeName!);
+  async join(c: EndpointContext): Promise<void> {
+    if (c.endpoint.placement === 'runtime') return ensureHostEndOnBridge(c);
+    const { network: net, endpoint: ep, sandbox: sb } = c;
+    const rt = c.kernel.host();
+    const br = rt.link(bridgeNameOf(net));
     if (!br) throw new KernelError('endpoint join', `bridge ${net.driverState.bridgeName} of network ${net.name} does not exist`);
-    const hostIf = ep.hostIfname!;
-    const nsFd = await ctx.kernel.netnsFd(sb.netnsPath);
-    const inner = await ctx.kernel.inNetns(sb.netnsPath);
+    const hostIf = ep.hostIfname ?? IFNAMES.hostVeth.of(ep.id);
+    const nsFd = await c.kernel.netnsFd(sb.netnsPath);
+    const inner = await c.kernel.inNetns(sb.netnsPath);
     let created: number | undefined;
     try {
       const existing = rt.link(hostIf);
@@ -235,39 +197,27 @@ export class BridgeDriver implements Driver {
           inner.addRoute({ dst: '::/0', gateway: ep.gateway6, oif: link.index, protocol: WEFT_ROUTE_PROTO }, { replace: true });
       }
     } catch (err) {
+      // Undo only what this call did: the veth it created (by index; its peer goes with it).
       if (created !== undefined) rt.deleteLink(created, { ignoreMissing: true });
       throw err;
     }
   }
 
-  async teardownEndpoint(ctx: EndpointContext): Promise<void> {
-    // Deleting one end of a veth deletes its peer inside the sandbox too. Only our own veth.
-    const ep = ctx.endpoint;
+  async leave(c: EndpointContext): Promise<void> {
+    // Deleting one end of a veth deletes its peer too (wherever the runtime put it). Only our own veth.
+    const ep = c.endpoint;
     if (!ep.hostIfname) return;
-    const l = ctx.kernel.host().link(ep.hostIfname);
-    if (l && ownVeth(ep, l)) ctx.kernel.host().deleteLink(l.index, { ignoreMissing: true });
+    const rt = c.kernel.host();
+    const l = rt.link(ep.hostIfname);
+    if (l && ownEndpointLink(ep, l)) rt.deleteLink(l.index, { ignoreMissing: true });
   }
+}
 
-  async checkEndpoint(ctx: EndpointContext): Promise<string[]> {
-    const { network: net, endpoint: ep, sandbox: sb } = ctx;
-    const rt = ctx.kernel.host();
-    const problems: string[] = [];
-    const hostLink = rt.link(ep.hostIfname!);
-    const br = rt.link(net.driverState.bridgeName!);
-    if (!hostLink) return [`endpoint ${sb.name}/${net.name}: host interface ${ep.hostIfname} missing`];
-    if (!ownVeth(ep, hostLink))
-      return [`endpoint ${sb.name}/${net.name}: ${ep.hostIfname} exists but is not weft's; weft will not touch it`];
-    if (!br || hostLink.master !== br.index) problems.push(`endpoint ${sb.name}/${net.name}: ${ep.hostIfname} not on bridge`);
-    if (!hostLink.up) problems.push(`endpoint ${sb.name}/${net.name}: ${ep.hostIfname} is down`);
-    const inner = await ctx.kernel.inNetns(sb.netnsPath);
-    const link = inner.link(ep.ifname);
-    if (!link) return [...problems, `endpoint ${sb.name}/${net.name}: ${ep.ifname} missing in sandbox`];
-    const have = new Set(inner.addresses(link.index).map((a) => a.cidr));
-    for (const a of [ep.ipv4, ep.ipv6]) if (a && !have.has(a)) problems.push(`endpoint ${sb.name}/${net.name}: address ${a} missing`);
-    if (ep.defaultRoute && !net.internal && ep.gateway4) {
-      const def = inner.routes(4).find((r) => r.dst === '0.0.0.0/0' && r.table === 254);
-      if (!def || def.gateway !== ep.gateway4) problems.push(`endpoint ${sb.name}/${net.name}: default route via ${ep.gateway4} missing`);
-    }
-    return problems;
+/** Add the network's gateway addresses that are missing, marked as weft's (IFA_PROTO). */
+function ensureGateways(c: NetworkContext, br: LinkInfo): void {
+  const rt = c.kernel.host();
+  const have = new Set(rt.addresses(br.index).map((a) => a.cidr));
+  for (const cidr of gatewayCidrs(c.network)) {
+    if (!have.has(cidr)) rt.addAddress(br.index, cidr, { nodad: familyOf(cidr) === 6, proto: WEFT_ADDR_PROTO });
   }
 }

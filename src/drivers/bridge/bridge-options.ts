@@ -1,7 +1,8 @@
 /** The bridge driver's `-o` options (Docker's names where they exist). Pure. */
-import { InvalidArgumentError } from '../../errors.js';
+import { InvalidArgumentError, WeftError } from '../../errors.js';
+import type { NetworkRecord } from '../../model/types.js';
 import { parseBool, parseMtu, validateIfname } from '../../config/validate.js';
-import { parseAddress } from '../../ipam/cidr.js';
+import { parseAddress, parseCidr } from '../../ipam/cidr.js';
 import { parseMac } from '../../ipam/mac.js';
 
 export const BRIDGE_OPTIONS = {
@@ -76,4 +77,21 @@ export function bridgeStateOf(o: BridgeOptions): Record<string, string> {
   if (o.mac !== undefined) s.mac = o.mac;
   if (o.adopt) s.adopt = 'true';
   return s;
+}
+
+/** Locally administered unicast MAC from the network id: 02:xx:xx:xx:xx:xx. */
+export function bridgeMacOf(networkId: string): string {
+  return ['02', ...(networkId.slice(0, 10).match(/../g) ?? [])].join(':');
+}
+
+/** "gateway/prefix" for each pool of a network. */
+export function gatewayCidrs(net: NetworkRecord): string[] {
+  return net.ipam.config.map((p) => `${p.gateway}/${parseCidr(p.subnet, 'subnet').prefix}`);
+}
+
+/** The bridge's interface name (set by validate, so every stored bridge network has one). */
+export function bridgeNameOf(net: NetworkRecord): string {
+  const name = net.driverState.bridgeName;
+  if (!name) throw new WeftError('WEFT_INTERNAL', `network ${net.name} has no bridge name in its driver state`);
+  return name;
 }

@@ -40,6 +40,7 @@ import type {
   RouteSpec,
   RtnlEvent,
 } from './types.js';
+import type { NetlinkPort } from '../kernel-port.js';
 
 const RECV_SIZE = 64 * 1024;
 const RCV_TIMEOUT_S = 2;
@@ -99,7 +100,8 @@ export function routeSocketHere(nonblock = false): number {
 
 type Mode = 'ack' | 'get' | 'dump';
 
-export class Rtnl {
+/** rtnetlink in one namespace over a raw AF_NETLINK socket (the real NetlinkPort). */
+export class Rtnl implements NetlinkPort {
   private static cur: Rtnl | undefined;
 
   private readonly c: Libc = libc();
@@ -203,13 +205,13 @@ export class Rtnl {
           const e = parseError(m);
           if (e.errno === 0) return true;
           if (missing?.includes(e.errno)) return false;
-          throw netlinkError(this.where(op), e, c.strerror);
+          throw netlinkError(this.where(op), e, (n) => c.strerror(n));
         }
         if (m.type === C.NLMSG_DONE) {
           const e = parseDoneError(m);
           if (e) {
             if (missing?.includes(e.errno)) return false;
-            throw netlinkError(this.where(op), e, c.strerror);
+            throw netlinkError(this.where(op), e, (n) => c.strerror(n));
           }
           if (interrupted) throw new DumpInterrupted();
           return true;

@@ -5,10 +5,10 @@
  *   docker/attachments/<containerId>/<net> a `weft attach CONTAINER` to re-apply on restart
  * Docker network ids are used as weft network ids, so networks need no mapping of their own.
  */
-import type { Store } from '../../store/store.js';
-import { StoreConflictError } from '../../errors.js';
+import type { Store } from '../store/store.js';
+import { StoreConflictError } from '../errors.js';
 
-import type { FwPortMapping } from '../../firewall/types.js';
+import type { FwPortMapping } from '../firewall/types.js';
 
 export const dockerKeys = {
   pool: (id: string) => `docker/pools/${encodeURIComponent(id)}`,
@@ -87,7 +87,7 @@ export async function putRecord(store: Store, key: string, value: unknown, versi
   }
 }
 
-/** Every port Docker's endpoints published through weft, for the firewall's full state. */
-export async function dockerPortMappings(store: Store): Promise<FwPortMapping[]> {
-  return (await listRecords<DockerEndpointRecord>(store, dockerKeys.endpoints)).flatMap((r) => r.ports ?? []);
+/** Every port a runtime's endpoints published through weft (`docker run -p`). */
+export async function runtimePortMappings(ctx: { records: { store: Store } }): Promise<FwPortMapping[]> {
+  return (await listRecords<DockerEndpointRecord>(ctx.records.store, dockerKeys.endpoints)).flatMap((r) => r.ports ?? []);
 }

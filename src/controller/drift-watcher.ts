@@ -5,13 +5,14 @@
  * deleted address, route or link → resync of that sandbox). Objects weft does not own are
  * ignored; a slow periodic pass remains as a safety net.
  */
-import type { ControllerContext, ControllerHooks } from '../controller/context.js';
+import { logOf, type ControllerContext, type ControllerHooks } from './context.js';
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../model/types.js';
 import type { RtnlEvent } from '../kernel/netlink/types.js';
-import type { RtnlSubscription } from '../kernel/netlink/rtnl.js';
+import type { RtnlSubscription } from '../kernel/kernel-port.js';
 import { keys } from '../store/records.js';
+import { IFNAMES } from '../drivers/ifnames.js';
 
-const HOST_VETH = /^wfv([0-9a-f]{12})$/;
+const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 export class DriftWatcher implements ControllerHooks {
   private sub: RtnlSubscription | undefined;
@@ -30,7 +31,11 @@ export class DriftWatcher implements ControllerHooks {
 
   async start(): Promise<void> {
     for (const n of await this.ctx.records.networks()) this.track(n);
-    this.sub = await this.ctx.kernel.host().subscribe(['link', 'ipv4-addr', 'ipv6-addr'], (e) => void this.onEvent(e));
+    this.sub = await this.ctx.kernel.host().subscribe(['link', 'ipv4-addr', 'ipv6-addr'], (e) => {
+      this.onEvent(e).catch((err: unknown) =>
+        logOf(this.ctx).warn({ err: messageOf(err) }, 'drift watcher: handling a kernel event failed'),
+      );
+    });
   }
 
   stop(): void {
@@ -48,7 +53,11 @@ export class DriftWatcher implements ControllerHooks {
     const sub = this.ctx.kernel
       .inNetns(sb.netnsPath)
       .then((rt) => rt.subscribe(['link', 'ipv4-addr', 'ipv6-addr', 'ipv4-route', 'ipv6-route'], (e) => this.onSandboxEvent(sb.id, e)))
-      .catch(() => undefined);
+      .catch((err: unknown) => {
+        // Not fatal: the periodic pass still repairs this sandbox, only later.
+        logOf(this.ctx).warn({ sandbox: sb.name, err: messageOf(err) }, 'drift watcher: cannot watch the sandbox namespace');
+        return undefined;
+      });
     this.sandboxSubs.set(sb.id, sub);
   }
 
@@ -69,7 +78,9 @@ export class DriftWatcher implements ControllerHooks {
     if (!lost || this.sandboxTimers.has(sandboxId)) return;
     const t = setTimeout(() => {
       this.sandboxTimers.delete(sandboxId);
-      void this.resyncSandbox(sandboxId).catch(() => undefined);
+      this.resyncSandbox(sandboxId).catch((err: unknown) =>
+        logOf(this.ctx).warn({ sandbox: sandboxId.slice(0, 12), err: messageOf(err) }, 'drift repair of a sandbox failed'),
+      );
     }, this.debounceMs);
     t.unref();
     this.sandboxTimers.set(sandboxId, t);
@@ -95,7 +106,7 @@ export class DriftWatcher implements ControllerHooks {
     if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      void this.resync().catch(() => undefined);
+      this.resync().catch((err: unknown) => logOf(this.ctx).warn({ err: messageOf(err) }, 'drift repair (full resync) failed'));
     }, this.debounceMs);
     this.timer.unref();
   }
@@ -109,7 +120,7 @@ export class DriftWatcher implements ControllerHooks {
         return;
       }
       if (this.bridges.has(e.name)) return this.schedule();
-      const m = HOST_VETH.exec(e.name);
+      const m = IFNAMES.hostVeth.pattern.exec(e.name);
       // Our own disconnects delete veths too; only a veth whose endpoint still exists is drift.
       if (m && (await this.ctx.records.store.list(keys.endpoint(m[1]!))).length > 0) this.schedule();
       return;

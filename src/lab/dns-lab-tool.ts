@@ -19,9 +19,9 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { fileURLToPath } from 'node:url';
 import * as dnsPacket from 'dns-packet';
 import type { Answer, Packet, RecordType } from 'dns-packet';
-import { DnsRecordTable, type DnsEntry } from './records.js';
-import { EmbeddedDnsServer } from './server.js';
-import { parseUpstream } from './upstreams.js';
+import { DnsRecordTable, type DnsEntry } from '../dns/records.js';
+import { EmbeddedDnsServer } from '../dns/server.js';
+import { parseUpstream } from '../dns/upstreams.js';
 
 interface ServeConfig {
   port: number;
@@ -398,5 +398,11 @@ if (isMainThread) {
     process.exit(1);
   });
 } else {
-  loadOnce(workerData as LoadConfig).then((r) => parentPort!.postMessage(r, [r.latenciesUs.buffer as ArrayBuffer]));
+  loadOnce(workerData as LoadConfig).then(
+    (r) => parentPort!.postMessage(r, [r.latenciesUs.buffer as ArrayBuffer]),
+    (e: Error) => {
+      process.stderr.write(`load worker: ${e.stack ?? e.message}\n`);
+      process.exit(1);
+    },
+  );
 }

@@ -1,0 +1,92 @@
+/**
+ * The engine without the daemon around it: store + kernel + drivers + controller, composed in
+ * one place. weftd uses it, and so does an entry point that must work while weftd is not
+ * running (the CNI plugin's fallback); cross-process safety comes from the store's
+ * compare-and-set and named locks. Callers get the controller and nothing else of the inside.
+ */
+import { mkdir } from 'node:fs/promises';
+import type { DaemonConfig } from '../config/daemon-config.js';
+import { openStore } from '../store/open-store.js';
+import type { Store } from '../store/store.js';
+import { DriverRegistry, builtinDrivers } from '../drivers/registry.js';
+import type { Driver, DriverServices } from '../drivers/driver.js';
+import { RealKernel } from '../kernel/real-kernel.js';
+import type { KernelPort } from '../kernel/kernel-port.js';
+import { Controller } from './controller.js';
+import { hostRoutesOf } from './context.js';
+import { ModelRecords, RecordScopes } from './scopes.js';
+import { ErrorList } from '../errors.js';
+import { acquireStateLock, type StateLock } from '../kernel/state-lock.js';
+import { ownPrivilegeProblem } from '../kernel/privileges.js';
+
+export interface Engine {
+  controller: Controller;
+  close(): Promise<void>;
+}
+
+export interface EngineParts {
+  config: DaemonConfig;
+  store: Store;
+  /** Cluster store for global-scope networks (src/store/etcd-*); absent on a single host. */
+  globalStore?: Store;
+  kernel: KernelPort;
+  drivers?: readonly Driver[];
+  services?: DriverServices;
+}
+
+/** A controller over given parts (unit tests pass a memory store and the fake kernel). */
+export function buildController(p: EngineParts): Controller {
+  return new Controller({
+    records: new ModelRecords(new RecordScopes(p.store, p.globalStore)),
+    drivers: new DriverRegistry(p.drivers ?? builtinDrivers()),
+    kernel: p.kernel,
+    services: p.services ?? {},
+    config: p.config,
+    hooks: [],
+    hostRoutes: hostRoutesOf(p.kernel),
+  });
+}
+
+/**
+ * Why this process cannot run the real engine, if it cannot: weftd programs the kernel, so it
+ * needs root (and the capabilities root normally has). Checked before anything is touched.
+ */
+export function engineRunProblem(): string | undefined {
+  return ownPrivilegeProblem();
+}
+
+/**
+ * The real engine: the store named by the config, the real kernel, the built-in drivers.
+ * `exclusive` (weftd) first takes the state and runtime directories for this process (flock;
+ * refused, naming the holder's pid, while another daemon runs on them) and holds them until
+ * close. The CNI fallback does not: it runs only while no daemon answers, and the store's
+ * compare-and-set and named locks keep it and a starting daemon apart.
+ */
+export async function openEngine(config: DaemonConfig, opts: { services?: DriverServices; exclusive?: boolean } = {}): Promise<Engine> {
+  const lock: StateLock | undefined = opts.exclusive ? acquireStateLock(config) : undefined;
+  let store: Store | undefined;
+  try {
+    await mkdir(config.stateDir, { recursive: true, mode: 0o700 });
+    await mkdir(config.runDir, { recursive: true, mode: 0o711 });
+    store = await openStore(config.storeUrl);
+  } catch (err) {
+    // The lock dies with its fd anyway; released here so a retry in this process can take it.
+    lock?.release();
+    throw err;
+  }
+  const opened = store;
+  const kernel = new RealKernel();
+  const controller = buildController({ config, store: opened, kernel, ...(opts.services ? { services: opts.services } : {}) });
+  return {
+    controller,
+    async close() {
+      controller.stop();
+      const errors = new ErrorList('closing the engine');
+      await errors.run(() => opened.close());
+      await errors.run(() => kernel.close());
+      // Last: while the store or kernel handles are open, this process still owns the state.
+      await errors.run(() => lock?.release());
+      errors.throwIfAny();
+    },
+  };
+}

@@ -1,0 +1,115 @@
+/**
+ * Records resolved per scope — the seam for a cluster store. A network's scope is its
+ * driver's: `local` networks, their endpoints and address allocations live in this host's
+ * store (SQLite); `global` ones will live in the cluster store (etcd, src/store/etcd-*), while
+ * sandboxes, the sandbox→endpoint index, names of local objects and the engine lock stay
+ * local. Reads look in every configured scope; every write names the scope it goes to. Until a
+ * cluster store is configured, a global-scope driver is refused with a clear error.
+ */
+import type { Store, KvCommit } from '../store/store.js';
+import { Records, keys, type Versioned } from '../store/records.js';
+import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../model/types.js';
+import type { DriverScope } from '../drivers/driver.js';
+import { InvalidArgumentError, StoreConflictError } from '../errors.js';
+
+export class RecordScopes {
+  readonly local: Records;
+  readonly global: Records | undefined;
+
+  constructor(local: Store, global?: Store) {
+    this.local = new Records(local);
+    this.global = global === undefined ? undefined : new Records(global);
+  }
+
+  /** The records of one scope; global without a cluster store is a clear refusal. */
+  of(scope: DriverScope): Records {
+    if (scope === 'local') return this.local;
+    if (!this.global)
+      throw new InvalidArgumentError('scope', 'global-scope networks need a cluster store, and this weftd has none configured');
+    return this.global;
+  }
+
+  /** Every scope with a store, local first. */
+  all(): Records[] {
+    return this.global ? [this.local, this.global] : [this.local];
+  }
+}
+
+/**
+ * The controller's view of the records: reads across scopes, writes to the scope named. The
+ * method names are Records' own, so ops read the same whichever scope a record lives in.
+ */
+export class ModelRecords {
+  constructor(readonly scopes: RecordScopes) {}
+
+  /** The local store: sandboxes, indexes, locks. */
+  get store(): Store {
+    return this.scopes.local.store;
+  }
+
+  /** The store that holds a network's records (the network itself, its endpoints and allocations). */
+  storeOf(scope: DriverScope): Store {
+    return this.scopes.of(scope).store;
+  }
+
+  private async first<T>(read: (r: Records) => Promise<T | undefined>): Promise<T | undefined> {
+    for (const r of this.scopes.all()) {
+      const v = await read(r);
+      if (v !== undefined) return v;
+    }
+    return undefined;
+  }
+
+  private async every<T>(read: (r: Records) => Promise<T[]>): Promise<T[]> {
+    const out: T[] = [];
+    for (const r of this.scopes.all()) out.push(...(await read(r)));
+    return out;
+  }
+
+  network(id: string): Promise<Versioned<NetworkRecord> | undefined> {
+    return this.first((r) => r.network(id));
+  }
+  networks(): Promise<NetworkRecord[]> {
+    return this.every((r) => r.networks());
+  }
+  networkIdByName(name: string): Promise<string | undefined> {
+    return this.first((r) => r.networkIdByName(name));
+  }
+  sandbox(id: string): Promise<Versioned<SandboxRecord> | undefined> {
+    return this.scopes.local.sandbox(id);
+  }
+  sandboxes(): Promise<SandboxRecord[]> {
+    return this.scopes.local.sandboxes();
+  }
+  sandboxIdByName(name: string): Promise<string | undefined> {
+    return this.scopes.local.sandboxIdByName(name);
+  }
+  endpoint(id: string): Promise<Versioned<EndpointRecord> | undefined> {
+    return this.first((r) => r.endpoint(id));
+  }
+  endpoints(): Promise<EndpointRecord[]> {
+    return this.every((r) => r.endpoints());
+  }
+  /** Endpoints of one sandbox: the index is local, each endpoint is in its network's scope. */
+  async endpointsOfSandbox(sandboxId: string): Promise<EndpointRecord[]> {
+    if (!this.scopes.global) return this.scopes.local.endpointsOfSandbox(sandboxId);
+    const prefix = keys.sandboxEndpoints(sandboxId);
+    const out: EndpointRecord[] = [];
+    for (const e of await this.store.list(prefix)) {
+      const ep = await this.endpoint(e.key.slice(prefix.length));
+      if (ep) out.push(ep.value);
+    }
+    return out;
+  }
+  allocations(net: NetworkRecord, family: 4 | 6): Promise<Map<string, string>> {
+    return this.scopes.of(net.scope).allocations(net.id, family);
+  }
+  lastAllocated(net: NetworkRecord, family: 4 | 6): Promise<string | undefined> {
+    return this.scopes.of(net.scope).lastAllocated(net.id, family);
+  }
+
+  /** Commit in one scope's store or throw StoreConflictError (callers retry). */
+  async commitOrConflict(c: KvCommit, what: string, scope: DriverScope = 'local'): Promise<void> {
+    if (!(await this.storeOf(scope).commit(c))) throw new StoreConflictError(`${what}: store changed concurrently`);
+  }
+}

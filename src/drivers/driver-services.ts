@@ -1,0 +1,37 @@
+/**
+ * Services a driver may use beyond the kernel, handed in through DriverContext.services when
+ * the engine is built — never reached through globals. Every member is optional: a process
+ * without a firewall (the CNI fallback) or without a cluster (single host) simply lacks it,
+ * and a driver that needs one refuses with a clear error. These are the narrow views drivers
+ * need; the real implementations (src/firewall, src/kernel/supervisor.ts, src/cluster)
+ * satisfy them structurally, or through a one-line adapter where their names differ.
+ */
+import type { FirewallBackend } from '../firewall/types.js';
+import type { Logger } from '../logger.js';
+
+/** Supervised helper processes (BIRD, wireguard-go), started and watched in src/kernel. */
+export interface SupervisorService {
+  /** Start the named process unless it already runs with the same argument vector. */
+  ensure(name: string, argv: readonly string[]): Promise<void>;
+  /** Stop it (not running = success). */
+  stop(name: string): Promise<void>;
+}
+
+/** The per-host cluster agent (src/cluster) as a multi-host driver sees it. */
+export interface ClusterService {
+  /** This host's id in the cluster registry. */
+  readonly hostId: string;
+  /** The underlay address other hosts reach this one on. */
+  readonly hostAddress: string;
+  /** Publish per-host data for this driver (e.g. a VTEP MAC or a public key) under this host's lease. */
+  publishHostData(driver: string, data: Record<string, string>): Promise<void>;
+}
+
+export interface DriverServices {
+  /** The host's firewall backend (nftables or none). */
+  firewall?: FirewallBackend;
+  /** Where drivers report background failures. */
+  log?: Logger;
+  supervisor?: SupervisorService;
+  cluster?: ClusterService;
+}

@@ -1,0 +1,122 @@
+/** Topology gossip and route choice: direct, relayed around a missing link, back to direct, symmetric links only. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Topology, computeRoutes, type PeerLinks } from '../../../src/mesh/topology/topology.js';
+
+/** A mesh of Topology instances that gossip by flooding until nothing is news. */
+function mesh(names: string[]): Map<string, Topology> {
+  return new Map(names.map((n) => [n, new Topology(n)]));
+}
+
+function flood(ts: Map<string, Topology>): void {
+  for (let round = 0; round < 10; round++) {
+    let changed = false;
+    for (const a of ts.values()) for (const b of ts.values()) if (a !== b && b.merge(a.entries()).length > 0) changed = true;
+    if (!changed) return;
+  }
+}
+
+let clock = 1000;
+/** Make the undirected link set `links` the truth, as each peer's connection layer would report it. */
+function connect(ts: Map<string, Topology>, links: [string, string][]): void {
+  clock += 10;
+  for (const [name, t] of ts) {
+    const mine = links.flatMap(([a, b]) => (a === name ? [b] : b === name ? [a] : []));
+    t.setLocalLinks(mine, clock);
+  }
+  flood(ts);
+}
+
+describe('mesh topology', () => {
+  it('full mesh: everyone direct', () => {
+    const ts = mesh(['a', 'b', 'c', 'd']);
+    connect(ts, [
+      ['a', 'b'],
+      ['a', 'c'],
+      ['a', 'd'],
+      ['b', 'c'],
+      ['b', 'd'],
+      ['c', 'd'],
+    ]);
+    for (const [n, t] of ts) for (const m of ts.keys()) if (m !== n) assert.deepEqual(t.routes().get(m), { via: m, hops: 1 });
+  });
+
+  it('A–C missing: A→C goes through B (the first of the equal relays), C→A likewise; back to direct when the link returns', () => {
+    const ts = mesh(['a', 'b', 'c', 'd']);
+    const all: [string, string][] = [
+      ['a', 'b'],
+      ['a', 'c'],
+      ['a', 'd'],
+      ['b', 'c'],
+      ['b', 'd'],
+      ['c', 'd'],
+    ];
+    connect(
+      ts,
+      all.filter(([x, y]) => !(x === 'a' && y === 'c')),
+    );
+    assert.deepEqual(ts.get('a')!.routes().get('c'), { via: 'b', hops: 2 });
+    assert.deepEqual(ts.get('c')!.routes().get('a'), { via: 'b', hops: 2 });
+    assert.equal(ts.get('b')!.nextHop('c'), 'c');
+    connect(ts, all);
+    assert.deepEqual(ts.get('a')!.routes().get('c'), { via: 'c', hops: 1 });
+  });
+
+  it('a chain routes hop by hop; an isolated peer is unreachable', () => {
+    const ts = mesh(['a', 'b', 'c', 'd', 'e']);
+    connect(ts, [
+      ['a', 'b'],
+      ['b', 'c'],
+      ['c', 'd'],
+    ]);
+    assert.deepEqual(ts.get('a')!.routes().get('d'), { via: 'b', hops: 3 });
+    assert.equal(ts.get('c')!.nextHop('a'), 'b');
+    assert.equal(ts.get('a')!.nextHop('e'), undefined);
+  });
+
+  it('a link only one end reports is not used between others, but our own links count at once', () => {
+    const peers = new Map<string, PeerLinks>([
+      ['a', { name: 'a', version: 1, links: ['b'] }],
+      ['b', { name: 'b', version: 1, links: ['a', 'c'] }],
+      ['c', { name: 'c', version: 1, links: [] }],
+    ]);
+    const fromA = computeRoutes('a', peers);
+    assert.equal(fromA.get('c'), undefined, 'b→c is half-open: c does not report it');
+    const fromC = computeRoutes('c', peers);
+    assert.equal(fromC.size, 0);
+    const fromB = computeRoutes('b', peers);
+    assert.deepEqual(fromB.get('c'), { via: 'c', hops: 1 }, 'b trusts its own link');
+  });
+
+  it('merge keeps the highest version, reports news only once, and drops forgotten peers', () => {
+    const a = new Topology('a');
+    const news = a.merge([{ name: 'b', version: 5, links: ['a'] }]);
+    assert.equal(news.length, 1);
+    assert.deepEqual(a.merge([{ name: 'b', version: 5, links: ['a'] }]), []);
+    assert.deepEqual(a.merge([{ name: 'b', version: 4, links: [] }]), []);
+    assert.deepEqual(a.entry('b')?.links, ['a']);
+    a.setLocalLinks(['b'], 10);
+    assert.equal(a.nextHop('b'), 'b');
+    a.remove('b');
+    assert.equal(a.entry('b'), undefined);
+    // An older run of ours with a higher version: we jump past it.
+    const bumped = a.merge([{ name: 'a', version: 99, links: ['zz'] }]);
+    assert.equal(bumped[0]?.version, 100);
+    assert.deepEqual(a.entry('a')?.links, ['b']);
+  });
+});
+
+describe('mesh topology: gossip terminates', () => {
+  it('our own entry echoed back at the same version is not news (no ping-pong)', () => {
+    const a = new Topology('a');
+    const b = new Topology('b');
+    const mine = a.setLocalLinks(['b'], 100)!;
+    assert.equal(b.merge([mine]).length, 1);
+    assert.deepEqual(
+      a.merge(b.entries()).filter((e) => e.name === 'a'),
+      [],
+      'the echo of our own entry changes nothing',
+    );
+    assert.deepEqual(a.merge(b.entries()), [], 'and a second round has no news at all');
+  });
+});
