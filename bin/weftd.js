@@ -1,3 +1,4 @@
 #!/usr/bin/env node
-import { main } from '../dist/src/daemon/main.js';
-await main(process.argv);
+// The weft daemon (CommonJS wrapper: bin/ is CommonJS so that bin/weft.js starts fast).
+'use strict';
+import('../dist/src/daemon/main.js').then((m) => m.main(process.argv));

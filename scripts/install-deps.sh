@@ -1,19 +1,32 @@
 #!/usr/bin/env bash
-# Installs weft's system packages (Debian 12) and npm dependencies, then builds.
-# bird2 runs weft's BGP speaker; gobgpd is the independent BGP speaker of the BGP tests and bench.
-# Idempotent: packages already present are skipped quickly.
+# Installs what weft's main job needs on Debian 12 (the daemon, the CLI, the CNI plugin) and
+# builds it: a few system packages, the npm dependencies, TypeScript, the CLI bundle, the
+# sandbox exec helper and the CNI executables. Test-only tools come from
+# scripts/install-test-deps.sh. Idempotent: what is already there is skipped quickly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PKGS=(iproute2 nftables util-linux procps containernetworking-plugins netavark dnsmasq-base busybox-static gcc libc6-dev iptables podman runc jq docker.io bird2 gobgpd)
+say() { printf '==> %s\n' "$*"; }
+
+# iproute2: ip netns (the quickstart's fake host); nftables: weft's firewall; util-linux:
+# nsenter; gcc + libc6-dev: the CNI shim and the sandbox exec helper; g++ + make + python3:
+# node-gyp, which builds better-sqlite3 from source when no prebuilt binary can be fetched.
+PKGS=(iproute2 nftables util-linux procps gcc libc6-dev g++ make python3)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
+  say "apt-get update (package lists)"
   apt-get update -qq
-  apt-get install -y -qq "${missing[@]}" >/dev/null
+  say "apt-get install ${missing[*]}"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  say "system packages already installed: ${PKGS[*]}"
 fi
+say "npm ci (npm dependencies; without a prebuilt better-sqlite3 it compiles SQLite: minutes on a small machine)"
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+say "npm run build (TypeScript, the CLI bundle, the sandbox exec helper)"
 npm run build
-scripts/build-cni.sh   # the CNI plugin executables (dist/cni/weft, dist/cni/weft-ipam)
+say "building the CNI plugin executables (dist/cni/weft, dist/cni/weft-ipam)"
+scripts/build-cni.sh

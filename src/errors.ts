@@ -12,12 +12,14 @@ export type ErrorCode =
   | 'WEFT_IPAM_ADDRESS_IN_USE'
   | 'WEFT_STORE_CONFLICT'
   | 'WEFT_STORE'
+  | 'WEFT_STORE_UNAVAILABLE'
   | 'WEFT_KERNEL'
   | 'WEFT_KERNEL_UNSUPPORTED'
   | 'WEFT_FIREWALL'
   | 'WEFT_IN_USE'
   | 'WEFT_PERMISSION'
   | 'WEFT_TIMEOUT'
+  | 'WEFT_DAEMON_UNREACHABLE'
   | 'WEFT_INTERNAL';
 
 /** Base of every error weft raises deliberately. `field` names the offending input, if any. */
@@ -94,6 +96,16 @@ export class StoreError extends WeftError {
   }
 }
 
+/**
+ * The store could not be reached in time (etcd down, partitioned, or its circuit breaker open).
+ * For a write the outcome is unknown: callers re-read before they retry.
+ */
+export class StoreUnavailableError extends WeftError {
+  constructor(message: string, cause?: unknown) {
+    super('WEFT_STORE_UNAVAILABLE', message, { cause });
+  }
+}
+
 /** A kernel operation failed: netlink errno, a tool's exit status and stderr. */
 export class KernelError extends WeftError {
   readonly errno?: number;
@@ -149,6 +161,15 @@ export class TimeoutError extends WeftError {
   }
 }
 
+/** A client (the CLI) could not reach weftd's API socket; the message names the socket. */
+export class DaemonUnreachableError extends WeftError {
+  readonly socketPath: string;
+  constructor(socketPath: string, reason: string, cause?: unknown) {
+    super('WEFT_DAEMON_UNREACHABLE', `cannot reach weftd at ${socketPath}: ${reason}`, { cause });
+    this.socketPath = socketPath;
+  }
+}
+
 /** HTTP status for an error code (REST edge). */
 export function httpStatusFor(code: ErrorCode): number {
   switch (code) {
@@ -170,6 +191,9 @@ export function httpStatusFor(code: ErrorCode): number {
       return 501;
     case 'WEFT_TIMEOUT':
       return 504;
+    case 'WEFT_STORE_UNAVAILABLE':
+    case 'WEFT_DAEMON_UNREACHABLE':
+      return 503;
     default:
       return 500;
   }

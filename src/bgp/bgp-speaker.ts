@@ -166,7 +166,8 @@ export class BgpSpeaker {
   apply(model: BgpModel): Promise<ApplyResult> {
     const run = (): Promise<ApplyResult> => this.applyNow(model);
     const p = this.queue.then(run, run);
-    this.queue = p.catch(() => undefined); // callers get errors through `p`; the queue only orders
+    // eslint-disable-next-line no-restricted-syntax -- callers get errors through `p`; the queue only orders
+    this.queue = p.catch(() => undefined);
     return p;
   }
 

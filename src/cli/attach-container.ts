@@ -4,9 +4,9 @@
  * container up through the engine's API socket (Docker's, or podman's compatible one).
  */
 import type { WeftClient } from './client.js';
-import { formatOf, printJson } from './output.js';
 import type { AttachmentRecord } from '../controller/runtime-records.js';
 import type { SandboxRecord } from '../model/types.js';
+import type { SandboxView } from '../controller/inspect.js';
 import { InvalidArgumentError } from '../errors.js';
 
 export interface AttachContainerOptions {
@@ -17,7 +17,6 @@ export interface AttachContainerOptions {
   ifname?: string;
   alias?: string[];
   dockerHost?: string;
-  format?: string;
 }
 
 /** Split pipework's "IP[/PREFIX][@GATEWAY]". */
@@ -27,7 +26,8 @@ export function parseIpSpec(spec: string): { ip: string; gateway?: string } {
   return parts[1] ? { ip: parts[0], gateway: parts[1] } : { ip: parts[0] };
 }
 
-export async function attachContainer(client: WeftClient, container: string, o: AttachContainerOptions): Promise<void> {
+/** Attach and return the container's sandbox (the attachment record is kept by weftd). */
+export async function attachContainer(client: WeftClient, container: string, o: AttachContainerOptions): Promise<SandboxView> {
   const ip = o.ip ? parseIpSpec(o.ip) : undefined;
   const out = await client.request<{ attachment: AttachmentRecord; sandbox: SandboxRecord }>('POST', '/v1/attachments', {
     container,
@@ -40,6 +40,6 @@ export async function attachContainer(client: WeftClient, container: string, o: 
     ...(o.mac ? { mac: o.mac } : {}),
     ...(o.ifname ? { ifname: o.ifname } : {}),
   });
-  if (formatOf(o) === 'json') printJson(out);
-  else process.stdout.write(out.sandbox.id + '\n');
+  // The reply's sandbox is the record; the view (with endpoints) is what every sandbox output shows.
+  return client.request<SandboxView>('GET', `/v1/sandboxes/${encodeURIComponent(out.sandbox.id)}`);
 }

@@ -11,6 +11,16 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, NotFoundError } from '../errors.js';
 import { writeInstallConfig } from './cni-install-config.js';
+import type { CliContext } from './cli-context.js';
+import { FORMAT_OPTION, printList, type View } from './output.js';
+import { parseFormat } from './format/format-spec.js';
+
+const pathsView: View<string> = {
+  columns: [{ header: 'PATH', cell: (p) => p }],
+  row: (p) => ({ Path: p }),
+  strict: true,
+  jsonList: 'array',
+};
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const CNI_PLUGINS = ['weft', 'weft-ipam'] as const;
@@ -54,7 +64,7 @@ export function installCniPlugins(binDir: string, opts: CniInstallOptions = {}):
   return [...installed, conf];
 }
 
-export function registerCniCommand(program: Command): void {
+export function register(program: Command, _cli: CliContext): void {
   const cni = program.command('cni').description('weft as a CNI plugin (podman, containerd, Kubernetes)');
   cni
     .command('install')
@@ -64,7 +74,11 @@ export function registerCniCommand(program: Command): void {
     .option('--state-dir <dir>', "weftd's state directory (for the in-process fallback when weftd is down)")
     .option('--run-dir <dir>', "weftd's runtime directory (same)")
     .option('--store <url>', "weftd's store URL, if not the default under --state-dir (same)")
-    .action((o: { binDir: string; socket: string; stateDir?: string; runDir?: string; store?: string }) => {
-      for (const p of installCniPlugins(path.resolve(o.binDir), o)) process.stdout.write(`${p}\n`);
+    .option(...FORMAT_OPTION)
+    .action((o: { binDir: string; socket: string; stateDir?: string; runDir?: string; store?: string; format?: string }) => {
+      const format = parseFormat(o.format);
+      const { format: _f, binDir, ...install } = o;
+      const paths = installCniPlugins(path.resolve(binDir), install);
+      printList(paths, format, pathsView, () => paths.map((p) => p + '\n').join(''));
     });
 }

@@ -1,19 +1,31 @@
 /** `weft network create|ls|inspect|rm|connect|disconnect|prune` — Docker's verbs and flags. */
 import type { Command } from 'commander';
-import type { WeftClient } from './client.js';
 import { networkCreateBody, parseNetworkFlag } from '../config/network-flags.js';
-import { formatOf, printJson, table } from './output.js';
 import type { NetworkInspect } from '../controller/inspect.js';
+import { collect, ReportedError, type CliContext } from './cli-context.js';
+import { byName, FORMAT_OPTION, printList, printOne, write, type View } from './output.js';
+import { parseFormat } from './format/format-spec.js';
+import { networkInspectView, networkListView } from './network-view.js';
+import { confirm } from './confirm.js';
 
-const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 const enc = encodeURIComponent;
 
-export function registerNetworkCommands(program: Command, client: () => WeftClient): void {
+/** What `network prune` prints: Docker's API key for it. */
+interface PruneReport {
+  NetworksDeleted: string[];
+}
+const pruneView: View<string> = {
+  columns: [{ header: 'NAME', cell: (n) => n }],
+  row: (n) => ({ Name: n }),
+  strict: true,
+};
+
+export function register(program: Command, cli: CliContext): void {
   const net = program.command('network').description('manage networks');
 
   net
     .command('create <name>')
-    .description('create a network')
+    .description('create a network (prints its id)')
     .option('-d, --driver <driver>', 'driver (bridge)', 'bridge')
     .option('--subnet <cidr>', 'subnet (repeatable: one per family)', collect)
     .option('--ip-range <cidr>', 'allocate from a sub-range', collect)
@@ -26,8 +38,9 @@ export function registerNetworkCommands(program: Command, client: () => WeftClie
     .option('-o, --opt <k=v>', 'driver option', collect)
     .option('--ipam-driver <name>', 'IPAM driver', 'default')
     .option('--ipam-opt <k=v>', 'IPAM option', collect)
-    .option('--format <fmt>', 'table or json', 'table')
+    .option(...FORMAT_OPTION)
     .action(async (name: string, o: Record<string, unknown>) => {
+      const format = parseFormat(o.format as string | undefined);
       const body = networkCreateBody(name, {
         driver: o.driver as string,
         subnet: o.subnet as string[] | undefined,
@@ -41,36 +54,32 @@ export function registerNetworkCommands(program: Command, client: () => WeftClie
         ipamDriver: o.ipamDriver as string,
         ipamOpt: o.ipamOpt as string[] | undefined,
       });
-      const n = await client().request<NetworkInspect>('POST', '/v1/networks', body);
-      if (formatOf(o) === 'json') printJson(n);
-      else process.stdout.write(n.Id + '\n');
+      const n = await cli.client().request<NetworkInspect>('POST', '/v1/networks', body);
+      printOne(n, format, networkInspectView, (x) => x.Id);
     });
 
   net
     .command('ls')
     .alias('list')
-    .description('list networks')
-    .option('--format <fmt>', 'table or json', 'table')
+    .description('list networks, sorted by name')
+    .option(...FORMAT_OPTION)
     .option('-q, --quiet', 'only ids')
     .action(async (o: { format?: string; quiet?: boolean }) => {
-      const nets = await client().request<NetworkInspect[]>('GET', '/v1/networks');
-      if (formatOf(o) === 'json') return printJson(nets);
-      if (o.quiet) return void process.stdout.write(nets.map((n) => n.Id.slice(0, 12)).join('\n') + (nets.length ? '\n' : ''));
-      process.stdout.write(
-        table(
-          ['NETWORK ID', 'NAME', 'DRIVER', 'SCOPE', 'SUBNETS'],
-          nets.map((n) => [n.Id.slice(0, 12), n.Name, n.Driver, n.Scope, n.IPAM.Config.map((c) => c.Subnet).join(',')]),
-        ),
-      );
+      const format = parseFormat(o.format);
+      const nets = (await cli.client().request<NetworkInspect[]>('GET', '/v1/networks')).sort(byName((n) => n.Name));
+      if (o.quiet) return write(nets.map((n) => n.Id.slice(0, 12) + '\n').join(''));
+      printList(nets, format, networkListView);
     });
 
   net
     .command('inspect <name...>')
-    .description('show networks as JSON (docker network inspect shape)')
-    .action(async (names: string[]) => {
+    .description('show networks (docker network inspect shape; JSON unless --format says otherwise)')
+    .option(...FORMAT_OPTION)
+    .action(async (names: string[], o: { format?: string }) => {
+      const format = parseFormat(o.format);
       const out: NetworkInspect[] = [];
-      for (const n of names) out.push(await client().request<NetworkInspect>('GET', `/v1/networks/${enc(n)}`));
-      printJson(out);
+      for (const n of names) out.push(await cli.client().request<NetworkInspect>('GET', `/v1/networks/${enc(n)}`));
+      printList(out, format.kind === 'default' ? { kind: 'json' } : format, networkInspectView);
     });
 
   net
@@ -78,17 +87,19 @@ export function registerNetworkCommands(program: Command, client: () => WeftClie
     .alias('remove')
     .description('remove networks')
     .action(async (names: string[]) => {
-      let failed: Error | undefined;
+      let failed = 0;
       for (const n of names) {
         try {
-          await client().request('DELETE', `/v1/networks/${enc(n)}`);
-          process.stdout.write(n + '\n');
+          await cli.client().request('DELETE', `/v1/networks/${enc(n)}`);
+          write(n + '\n');
         } catch (err) {
-          process.stderr.write(`Error: ${(err as Error).message}\n`);
-          failed = err as Error;
+          // Each failure is printed here, once; the others still run (as docker network rm).
+          const e = err as { message: string; code?: string };
+          process.stderr.write(`Error: ${e.message}${e.code && e.code !== 'WEFT_INTERNAL' ? ` [${e.code}]` : ''}\n`);
+          failed++;
         }
       }
-      if (failed) throw failed;
+      if (failed) throw new ReportedError(`${failed} network(s) not removed`);
     });
 
   net
@@ -106,7 +117,7 @@ export function registerNetworkCommands(program: Command, client: () => WeftClie
         o: { alias?: string[]; ip?: string; ip6?: string; macAddress?: string; ifname?: string },
       ) => {
         const spec = parseNetworkFlag(network);
-        await client().request('POST', `/v1/networks/${enc(spec.network)}/connect`, {
+        await cli.client().request('POST', `/v1/networks/${enc(spec.network)}/connect`, {
           sandbox,
           aliases: o.alias ?? [],
           ...(o.ip ? { ipv4: o.ip } : {}),
@@ -122,15 +133,24 @@ export function registerNetworkCommands(program: Command, client: () => WeftClie
     .description('disconnect a sandbox from a network')
     .option('-f, --force', 'force')
     .action(async (network: string, sandbox: string, o: { force?: boolean }) => {
-      await client().request('POST', `/v1/networks/${enc(network)}/disconnect`, { sandbox, force: o.force === true });
+      await cli.client().request('POST', `/v1/networks/${enc(network)}/disconnect`, { sandbox, force: o.force === true });
     });
 
   net
     .command('prune')
-    .description('remove all networks without endpoints')
-    .option('-f, --force', 'do not prompt (weft never prompts)')
-    .action(async () => {
-      const r = await client().request<{ removed: string[] }>('POST', '/v1/networks/prune');
-      if (r.removed.length) process.stdout.write('Deleted Networks:\n' + r.removed.join('\n') + '\n');
+    .description('remove all networks without endpoints (asks first unless -f)')
+    .option('-f, --force', 'do not ask for confirmation')
+    .option(...FORMAT_OPTION)
+    .action(async (o: { force?: boolean; format?: string }) => {
+      const format = parseFormat(o.format);
+      if (
+        !o.force &&
+        !(await confirm('WARNING! This will remove all networks not used by at least one sandbox.\nAre you sure you want to continue?'))
+      )
+        return;
+      const r = await cli.client().request<{ removed: string[] }>('POST', '/v1/networks/prune');
+      const removed = [...r.removed].sort();
+      if (format.kind === 'json') return write(JSON.stringify({ NetworksDeleted: removed } satisfies PruneReport, null, 2) + '\n');
+      printList(removed, format, pruneView, () => (removed.length ? 'Deleted Networks:\n' + removed.join('\n') + '\n' : ''));
     });
 }

@@ -1,6 +1,7 @@
 /** weftd's configuration: paths, store, default address pools. Defaults match a system install. */
 import path from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
+import { clusterFromFlags, parseListenAddr, type ClusterConfig } from './cluster-config.js';
 import { DEFAULT_POOLS_V4, DEFAULT_POOLS_V6, parseAddressPoolSpec, type AddressPool } from '../ipam/default-pools.js';
 import { parseCidr } from '../ipam/cidr.js';
 
@@ -24,6 +25,10 @@ export interface DaemonConfig {
   fullResyncMs: number;
   /** Firewall backend. */
   firewall: 'nftables' | 'none';
+  /** Multi-host: the cluster store and this host's identity in it (unset = single host). */
+  cluster?: ClusterConfig;
+  /** Prometheus /metrics listen address (IP:PORT); unset = off. */
+  metricsAddr?: { host: string; port: number };
 }
 
 export function defaultConfig(): DaemonConfig {
@@ -43,6 +48,8 @@ export function defaultConfig(): DaemonConfig {
   };
 }
 
+export type { ClusterConfig };
+
 export interface ConfigFlags {
   stateDir?: string;
   runDir?: string;
@@ -55,6 +62,16 @@ export interface ConfigFlags {
   resyncMs?: string;
   fullResyncMs?: string;
   firewall?: string;
+  clusterStore?: string;
+  clusterStoreCert?: string;
+  clusterStoreKey?: string;
+  clusterStoreCa?: string;
+  advertiseAddr?: string;
+  hostId?: string;
+  hostName?: string;
+  hostTtlMs?: string;
+  hostGraceMs?: string;
+  metricsAddr?: string;
 }
 
 /** Build a config from command-line flags; derived paths follow stateDir/runDir. */
@@ -92,5 +109,8 @@ export function configFromFlags(f: ConfigFlags): DaemonConfig {
     if (f.firewall !== 'nftables' && f.firewall !== 'none') throw new InvalidArgumentError('firewall', 'must be "nftables" or "none"');
     c.firewall = f.firewall;
   }
+  const cluster = clusterFromFlags(f);
+  if (cluster) c.cluster = cluster;
+  if (f.metricsAddr !== undefined) c.metricsAddr = parseListenAddr(f.metricsAddr, 'metrics-addr');
   return c;
 }

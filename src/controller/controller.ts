@@ -11,6 +11,7 @@ import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../model/type
 import type { FirewallState, FwNetwork, FwPortMapping } from '../firewall/types.js';
 import { mappingsFor } from './port-ops.js';
 import { createNetwork, ensurePredefinedNetworks, pruneNetworks, removeNetwork, resolveNetwork } from './network-ops.js';
+import { renameNetwork } from './network-rename.js';
 import { createSandbox, removeSandbox, resolveSandbox, setSandboxPid } from './sandbox-ops.js';
 import { connectEndpoint, disconnectEndpoint } from './endpoint-ops.js';
 import { ConnectInput, DisconnectInput, SandboxPatchInput, parseInput } from './inputs.js';
@@ -135,6 +136,11 @@ export class Controller {
     return this.exclusive(() => removeNetwork(this.ctx, ref));
   }
 
+  /** Rename local network `id` from `from` to `to`, only if it still has `from` and `to` is free; true if renamed. */
+  renameNetwork(id: string, from: string, to: string): Promise<boolean> {
+    return this.exclusive(() => renameNetwork(this.ctx, id, from, to));
+  }
+
   pruneNetworks(): Promise<string[]> {
     return this.exclusive(() => pruneNetworks(this.ctx));
   }
@@ -182,6 +188,11 @@ export class Controller {
       if (err instanceof NotFoundError) return undefined;
       throw err;
     }
+  }
+
+  /** How many endpoints the model holds (for /metrics). */
+  async endpointCount(): Promise<number> {
+    return (await this.ctx.records.endpoints()).length;
   }
 
   sandboxes(): Promise<SandboxRecord[]> {

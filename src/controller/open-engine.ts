@@ -55,37 +55,43 @@ export function engineRunProblem(): string | undefined {
   return ownPrivilegeProblem();
 }
 
+/** This process's hold on a state: released by the engine that was given it, on close. */
+export type EngineStateClaim = StateLock;
+
+/**
+ * Take the state and runtime directories for this process (flock): one daemon per state. A
+ * second one is refused, naming the holder's pid, before it touches the store, the kernel or
+ * the cluster. The claim dies with the process, so a crashed daemon leaves nothing stale.
+ */
+export function claimEngineState(config: Pick<DaemonConfig, 'stateDir' | 'runDir'>): EngineStateClaim {
+  return acquireStateLock(config);
+}
+
 /**
  * The real engine: the store named by the config, the real kernel, the built-in drivers.
- * `exclusive` (weftd) first takes the state and runtime directories for this process (flock;
- * refused, naming the holder's pid, while another daemon runs on them) and holds them until
- * close. The CNI fallback does not: it runs only while no daemon answers, and the store's
- * compare-and-set and named locks keep it and a starting daemon apart.
+ * weftd passes the claim on its state (claimEngineState), which the engine then holds until
+ * close; if opening fails, the claim stays the caller's. The CNI fallback has none: it runs
+ * only while no daemon answers, and the store's compare-and-set and named locks keep it and a
+ * starting daemon apart.
  */
-export async function openEngine(config: DaemonConfig, opts: { services?: DriverServices; exclusive?: boolean } = {}): Promise<Engine> {
-  const lock: StateLock | undefined = opts.exclusive ? acquireStateLock(config) : undefined;
-  let store: Store | undefined;
-  try {
-    await mkdir(config.stateDir, { recursive: true, mode: 0o700 });
-    await mkdir(config.runDir, { recursive: true, mode: 0o711 });
-    store = await openStore(config.storeUrl);
-  } catch (err) {
-    // The lock dies with its fd anyway; released here so a retry in this process can take it.
-    lock?.release();
-    throw err;
-  }
-  const opened = store;
+export async function openEngine(
+  config: DaemonConfig,
+  opts: { services?: DriverServices; state?: EngineStateClaim } = {},
+): Promise<Engine> {
+  await mkdir(config.stateDir, { recursive: true, mode: 0o700 });
+  await mkdir(config.runDir, { recursive: true, mode: 0o711 });
+  const store = await openStore(config.storeUrl);
   const kernel = new RealKernel();
-  const controller = buildController({ config, store: opened, kernel, ...(opts.services ? { services: opts.services } : {}) });
+  const controller = buildController({ config, store, kernel, ...(opts.services ? { services: opts.services } : {}) });
   return {
     controller,
     async close() {
       controller.stop();
       const errors = new ErrorList('closing the engine');
-      await errors.run(() => opened.close());
+      await errors.run(() => store.close());
       await errors.run(() => kernel.close());
       // Last: while the store or kernel handles are open, this process still owns the state.
-      await errors.run(() => lock?.release());
+      await errors.run(() => opts.state?.release());
       errors.throwIfAny();
     },
   };

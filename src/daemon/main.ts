@@ -23,6 +23,16 @@ export async function main(argv: string[]): Promise<void> {
     .option('--resync-ms <ms>', 'liveness check period', '1000')
     .option('--full-resync-ms <ms>', 'period of the full kernel pass (drift is also repaired from kernel events)', '30000')
     .option('--firewall <backend>', 'nftables or none', 'nftables')
+    .option('--cluster-store <url>', 'join a cluster: etcd://IP:2379[,IP:2379…] (etcds:// for TLS)')
+    .option('--cluster-store-cert <file>', 'client certificate for the cluster store (TLS)')
+    .option('--cluster-store-key <file>', 'client key for the cluster store (TLS)')
+    .option('--cluster-store-ca <file>', 'CA that signed the cluster store server (TLS)')
+    .option('--advertise-addr <ip|iface>', 'underlay address other hosts reach this one at (default: the default route interface)')
+    .option('--host-id <id>', "this host's id in the cluster (default: generated once, kept in --state-dir)")
+    .option('--host-name <name>', 'name shown by `weft host ls` (default: the host id)')
+    .option('--host-ttl-ms <ms>', "lease TTL of this host's liveness key (default 5000)")
+    .option('--host-grace-ms <ms>', 'how long a down host keeps its endpoints and blocks before they are removed (default 30000)')
+    .option('--metrics-addr <ip:port>', 'serve Prometheus metrics at http://IP:PORT/metrics (off by default)')
     .option(
       '--docker-plugin-socket <path>',
       'Docker network/IPAM plugin socket (default: <run-dir>/../docker/plugins/weft.sock, i.e. /run/docker/plugins/weft.sock; empty = off)',

@@ -5,7 +5,7 @@
  */
 import type { DaemonConfig } from '../config/daemon-config.js';
 import type { Controller } from '../controller/controller.js';
-import { openEngine } from '../controller/open-engine.js';
+import { claimEngineState, openEngine } from '../controller/open-engine.js';
 import type { IncomingMessage } from 'node:http';
 import { peerCred } from '../kernel/peer-cred.js';
 import { FirewallService } from './firewall-service.js';
@@ -21,6 +21,7 @@ import { createLogger, type Logger } from '../logger.js';
 import { registerCniRoutes } from '../api/cni/cni-routes.js';
 import { startDockerIntegration, type DockerIntegration } from '../api/docker/docker-integration.js';
 import { ErrorList } from '../errors.js';
+import { joinCluster, startOperations, type Operations } from './operations.js';
 
 /** Options beyond DaemonConfig. dockerPluginSocket: where to serve Docker's plugin API (unset = off). */
 export interface DaemonOptions {
@@ -52,13 +53,31 @@ function firewallOf(config: DaemonConfig): { fw: FirewallBackend; integrations: 
 
 export async function startDaemon(config: DaemonConfig, log: Logger = createLogger(), opts: DaemonOptions = {}): Promise<Daemon> {
   const { fw, integrations } = firewallOf(config);
-  // exclusive: before the store or the kernel is touched, this daemon takes the state (one per
-  // state directory); a second one is refused naming the first's pid.
-  const engine = await openEngine(config, { services: { firewall: fw, log }, exclusive: true });
+  // First of all: one daemon per state. A second one is refused, naming the first's pid, before
+  // it joins the cluster or touches the store or the kernel.
+  const state = claimEngineState(config);
+  let cluster: Awaited<ReturnType<typeof joinCluster>>;
+  let engine: Awaited<ReturnType<typeof openEngine>>;
+  try {
+    cluster = await joinCluster(config, log); // a failed join leaves the host untouched
+  } catch (err) {
+    state.release();
+    throw err;
+  }
+  try {
+    engine = await openEngine(config, { services: { firewall: fw, log }, state });
+  } catch (err) {
+    const undo = new ErrorList('weftd start failed, and leaving the cluster failed too');
+    undo.add(err);
+    await undo.run(() => cluster?.stop());
+    state.release();
+    throw undo.combined();
+  }
   const { controller } = engine;
   let docker: DockerIntegration | undefined;
   const startedAt = new Date().toISOString();
   let server: RestServer | undefined;
+  let ops: Operations | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopDrift: (() => void) | undefined;
   const firewall = new FirewallService(fw, integrations, controller, log);
@@ -83,10 +102,12 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
     });
     registerCniRoutes(routes, controller); // POST /v1/cni for the CNI plugin's compiled entry point
     docker = await startDockerIntegration(controller, routes, log, { pluginSocket: opts.dockerPluginSocket });
+    ops = await startOperations(config, log, routes, controller, cluster); // GET /v1/hosts, /metrics
     server = await serveRest(config.socketPath, routes, log, rootOnly);
   } catch (err) {
     const undo = new ErrorList('weftd start failed, and stopping what had started failed too');
     undo.add(err);
+    await undo.run(() => (ops ?? cluster)?.stop());
     await undo.run(() => docker?.stop());
     stopDrift?.();
     firewall.stop();
@@ -105,7 +126,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
       // full kernel pass is a slow safety net for anything an event could not tell us.
       const full = Date.now() - lastFull >= config.fullResyncMs;
       if (full) lastFull = Date.now();
-      const r = await controller.resync(full);
+      const r = ops ? await ops.timeReconcile(full ? 'full' : 'liveness', () => controller.resync(full)) : await controller.resync(full);
       if (r.sandboxesReaped.length || r.orphansRemoved.length || r.errors.length) log.info({ ...r }, 'resync');
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'resync failed');
@@ -128,6 +149,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
       await dns.close();
       await docker?.stop();
       await server?.close();
+      await ops?.stop();
       while (busy) await new Promise((r) => setTimeout(r, 10));
       // Releases the state lock last, once nothing of this daemon acts any more.
       await engine.close();

@@ -143,7 +143,8 @@ export class BirdControl {
       return r;
     };
     const p = this.queue.then(run, run);
-    this.queue = p.catch(() => undefined); // the caller gets the error through `p`; the queue only orders
+    // eslint-disable-next-line no-restricted-syntax -- the caller gets the error through `p`; the queue only orders
+    this.queue = p.catch(() => undefined);
     return p;
   }
 

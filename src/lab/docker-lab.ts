@@ -11,7 +11,12 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { mustRun, run, sleep, waitFor, type RunResult, type SimHost } from './sim-host.js';
 
-export const DOCKERD = '/usr/sbin/dockerd';
+/** Debian's docker.io puts dockerd in /usr/sbin, Docker CE in /usr/bin; either is used as installed. */
+export const DOCKERD = ['/usr/sbin/dockerd', '/usr/bin/dockerd'].find((p) => existsSync(p)) ?? '/usr/sbin/dockerd';
+/** Why Docker tests cannot run here (for `skip`), or false. */
+export const DOCKER_MISSING: string | false = existsSync(DOCKERD)
+  ? false
+  : 'no dockerd installed (scripts/install-test-deps.sh installs docker.io unless another Docker is present)';
 /** The Debian docker.io client, matching the daemon (another `docker` may be first on PATH). */
 export const DOCKER = existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
 const SPEC_DIR = '/etc/docker/plugins';

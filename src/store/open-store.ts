@@ -4,15 +4,26 @@
  *   sqlite://state/weft.db           SQLite file, relative to the working directory
  *   /var/lib/weft/weft.db, ./x.db    a plain path means SQLite too
  *   memory:                          in-process, nothing persists (tests, experiments)
- *   etcd://host:2379[,host2:2379]    multi-host (not implemented yet)
+ *   etcd://IP:2379[,IP:2379…]        etcd (multi-host cluster store); etcds:// for TLS,
+ *   etcd+unix:///path/etcd.sock:0    or one etcd on a unix socket (see etcd-url.ts)
  */
-import { InvalidArgumentError, WeftError } from '../errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import { MemoryStore } from './memory-store.js';
 import { SqliteStore } from './sqlite-store.js';
 import type { Store } from './store.js';
+import { EtcdStore } from './etcd-store.js';
+import { parseEtcdUrl } from './etcd-url.js';
+import type { EtcdTlsFiles } from './etcd-client.js';
+
+export interface OpenStoreOptions {
+  /** TLS files for etcd (weftd's --cluster-store-cert/key/ca). */
+  tls?: EtcdTlsFiles;
+  /** Key prefix inside etcd (default /weft/v1/). */
+  etcdPrefix?: string;
+}
 
 /** Open the store a URL or plain path names. */
-export async function openStore(url: string): Promise<Store> {
+export async function openStore(url: string, opts: OpenStoreOptions = {}): Promise<Store> {
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
   switch (scheme) {
     case undefined:
@@ -33,9 +44,16 @@ export async function openStore(url: string): Promise<Store> {
       return new MemoryStore();
     case 'etcd':
     case 'etcds':
-      // The etcd backend (leases for locks, watch streams) plugs in here.
-      throw new WeftError('WEFT_INVALID_ARGUMENT', 'etcd backend not available yet', { field: 'store' });
+    case 'etcd+unix': {
+      const tls = opts.tls ?? {};
+      const anyTls = tls.ca !== undefined || tls.cert !== undefined || tls.key !== undefined;
+      const target = parseEtcdUrl(url, anyTls && scheme !== 'etcd+unix', 'store');
+      return EtcdStore.open({ target, tls, ...(opts.etcdPrefix !== undefined ? { prefix: opts.etcdPrefix } : {}) });
+    }
     default:
-      throw new InvalidArgumentError('store', `unknown store scheme "${scheme}:" (use sqlite://PATH, memory: or a file path)`);
+      throw new InvalidArgumentError(
+        'store',
+        `unknown store scheme "${scheme}:" (use sqlite://PATH, memory:, etcd://IP:PORT or a file path)`,
+      );
   }
 }

@@ -7,12 +7,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { SimHost, waitFor } from '../../src/lab/sim-host.js';
-import { DockerLab } from '../../src/lab/docker-lab.js';
+import { DOCKER_MISSING, DockerLab } from '../../src/lab/docker-lab.js';
 import type { SandboxView } from '../../src/controller/inspect.js';
 
 const GET_SCRIPT = `require('http').get({host:process.argv[1],port:80,path:'/',timeout:2000},r=>{let s='';r.on('data',c=>s+=c);r.on('end',()=>{process.stdout.write(s);process.exit(0)})}).on('error',e=>{console.error(e.message);process.exit(1)}).on('timeout',()=>process.exit(2))`;
 
-describe('docker: weft attach CONTAINER survives restarts', () => {
+describe('docker: weft attach CONTAINER survives restarts', { skip: DOCKER_MISSING }, () => {
   let h: SimHost;
   let dk: DockerLab;
   let image: string;

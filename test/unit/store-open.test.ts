@@ -38,8 +38,10 @@ describe('openStore', () => {
     assert.ok(fs.existsSync(file));
   });
 
-  it('etcd is refused plainly for now', async () => {
-    await assert.rejects(openStore('etcd://127.0.0.1:2379'), invalid(/^etcd backend not available yet$/));
+  it('etcd URLs are validated before any connection is tried', async () => {
+    await assert.rejects(openStore('etcd://127.0.0.1:0'), invalid(/port "0"/));
+    await assert.rejects(openStore('etcd://10.0.0.1:2379/x'), invalid(/no path/));
+    await assert.rejects(openStore('etcd://127.0.0.1:2379', { tls: { cert: '/nonexistent' } }), invalid(/go together/));
   });
 
   for (const bad of ['', 'sqlite://', 'redis://localhost']) {

@@ -63,6 +63,7 @@ export function toCniError(err: unknown): CniError {
       break;
     case 'WEFT_STORE':
     case 'WEFT_STORE_CONFLICT':
+    case 'WEFT_STORE_UNAVAILABLE':
     case 'WEFT_TIMEOUT':
       code = CNI_CODES.tryAgainLater;
       break;

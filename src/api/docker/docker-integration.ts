@@ -12,6 +12,7 @@ import { DockerNetworkDriver } from './network-driver.js';
 import { servePlugin, type PluginHandler, type PluginServer } from './plugin-server.js';
 import { ContainerAttachments, type AttachInput } from './container-attachments.js';
 import { InvalidArgumentError } from '../../errors.js';
+import { DockerNetworkNamer } from './docker-network-name.js';
 
 /** Every method of the plugin protocol weft answers, by URL name. */
 export function pluginHandlers(net: DockerNetworkDriver, ipam: DockerIpam): Map<string, PluginHandler> {
@@ -84,6 +85,9 @@ export async function startDockerIntegration(
 ): Promise<DockerIntegration> {
   const ipam = new DockerIpam(controller);
   const net = new DockerNetworkDriver(controller);
+  const namer = new DockerNetworkNamer(controller, log);
+  net.namer = namer;
+  void namer.resumeAll().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'docker network names'));
   const attachments = new ContainerAttachments(controller, log);
   routes.on('GET', '/v1/attachments', async () => ({ body: await attachments.list() }));
   routes.on('POST', '/v1/attachments', async (_p, b) => ({ status: 201, body: await attachments.attach(attachInput(b)) }));
@@ -104,6 +108,7 @@ export async function startDockerIntegration(
     attachments,
     ...(plugin ? { plugin } : {}),
     async stop() {
+      namer.stop();
       attachments.stop();
       await plugin?.close();
     },

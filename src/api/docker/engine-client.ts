@@ -57,6 +57,14 @@ export class EngineClient {
     return { id: j.Id, name: j.Name.replace(/^\//, ''), running: j.State.Running, pid: j.State.Pid };
   }
 
+  /** A network's name as Docker knows it, or undefined while Docker does not (yet) have it. */
+  async networkName(id: string): Promise<string | undefined> {
+    const r = await this.request('GET', `/networks/${encodeURIComponent(id)}`);
+    if (r.status === 404) return undefined;
+    if (r.status !== 200) throw new WeftError('WEFT_INTERNAL', `container engine: network ${id} → ${r.status} ${r.body.trim()}`);
+    return (JSON.parse(r.body) as { Name?: string }).Name;
+  }
+
   /**
    * Follow container events until stop() is called or the stream ends (the returned promise
    * then resolves; the caller reconnects). Events are newline-separated JSON objects.

@@ -10,6 +10,7 @@ import { InvalidArgumentError } from '../../errors.js';
 import type { RuntimePortRequest } from '../../controller/runtime-ports.js';
 import { normalizeCidr } from '../../ipam/cidr.js';
 import { SerialQueue } from '../../serial-queue.js';
+import { placeholderName, type DockerNetworkNamer } from './docker-network-name.js';
 
 type Body = Record<string, unknown>;
 
@@ -79,6 +80,8 @@ function ipData(v: unknown, field: string): IpData[] {
 export class DockerNetworkDriver {
   /** One Docker operation at a time: Docker may fire overlapping calls for one container. */
   private readonly queue = new SerialQueue();
+  /** Learns Docker's name for networks it creates (the request carries only the id). */
+  namer?: DockerNetworkNamer;
 
   constructor(private readonly controller: Controller) {}
 
@@ -97,7 +100,7 @@ export class DockerNetworkDriver {
     const v4 = ipData(b.IPv4Data, 'IPv4Data');
     const v6 = ipData(b.IPv6Data, 'IPv6Data');
     if (await this.controller.findNetwork(netId)) return {};
-    const name = generic[NAME_OPTION] ?? `docker-${netId.slice(0, 12)}`;
+    const name = generic[NAME_OPTION] ?? placeholderName(netId);
     const options = Object.fromEntries(Object.entries(generic).filter(([k]) => !k.startsWith('weft.')));
     const pools = await this.controller.runtime.pools();
     const config = [...v4, ...v6].map((d) => {
@@ -125,6 +128,7 @@ export class DockerNetworkDriver {
       config.map((c) => normalizeCidr(c.subnet, 'Pool')),
       netId,
     );
+    if (name === placeholderName(netId)) this.namer?.schedule(netId);
     return {};
   }
 

@@ -6,6 +6,8 @@ import http from 'node:http';
 import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Router } from './router.js';
+
+export type { Router };
 import type { Controller } from '../../controller/controller.js';
 import { InvalidArgumentError, NotFoundError, asWeftError, httpStatusFor } from '../../errors.js';
 import type { Logger } from '../../logger.js';

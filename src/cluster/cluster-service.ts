@@ -1,0 +1,67 @@
+/**
+ * weftd's multi-host side, started when `--cluster-store` is given: opens etcd (a clear
+ * WEFT_STORE_UNAVAILABLE within 5 s when it cannot be reached), loads this host's identity,
+ * picks its underlay address and starts the cluster agent (operations.ts serves `GET /v1/hosts`).
+ * The controller integration (global networks and endpoints in etcd) builds on `agent`.
+ */
+import path from 'node:path';
+import type { DaemonConfig } from '../config/daemon-config.js';
+import { StoreUnavailableError, WeftError } from '../errors.js';
+import { openStore } from '../store/open-store.js';
+import { isClusterStore, type ClusterStore } from '../store/cluster-store.js';
+import { EtcdClusterAgent } from './cluster-agent.js';
+import { loadHostIdentity } from './host-identity.js';
+import { resolveAdvertiseAddr } from './advertise-addr.js';
+import { readUnderlay } from '../kernel/underlay.js';
+import type { Logger } from '../logger.js';
+
+export interface ClusterService {
+  agent: EtcdClusterAgent;
+  store: ClusterStore;
+  stop(): Promise<void>;
+}
+
+export async function startClusterService(config: DaemonConfig, log: Logger): Promise<ClusterService> {
+  const cc = config.cluster;
+  if (!cc) throw new WeftError('WEFT_INTERNAL', 'cluster service started without --cluster-store');
+  // Local checks first: a bad identity or address must not touch the cluster at all.
+  const identity = loadHostIdentity(config.stateDir, cc.hostId);
+  const address = resolveAdvertiseAddr(cc.advertiseAddr, readUnderlay());
+  let store;
+  try {
+    store = await openStore(cc.storeUrl, { tls: cc.tls });
+  } catch (err) {
+    if (err instanceof WeftError && err.code === 'WEFT_STORE_UNAVAILABLE') {
+      throw new StoreUnavailableError(`cannot reach the cluster store ${cc.storeUrl}: ${err.message}`, err);
+    }
+    throw err;
+  }
+  if (!isClusterStore(store)) {
+    await store.close();
+    throw new WeftError('WEFT_INVALID_ARGUMENT', `--cluster-store must be an etcd URL, not ${store.backend}`, { field: 'cluster-store' });
+  }
+  const agent = new EtcdClusterAgent(store, {
+    identity,
+    name: cc.hostName ?? identity.id,
+    address,
+    ttlMs: cc.hostTtlMs,
+    graceMs: cc.hostGraceMs,
+    ipamJournal: path.join(config.stateDir, 'cluster-ipam.json'),
+    log: (level, fields, msg) => log[level](fields, msg),
+  });
+  try {
+    await agent.start();
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  log.info({ host: identity.id, name: cc.hostName ?? identity.id, address, store: cc.storeUrl }, 'joined the cluster');
+  return {
+    agent,
+    store,
+    async stop() {
+      await agent.stop();
+      await store.close();
+    },
+  };
+}
