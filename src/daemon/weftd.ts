@@ -16,7 +16,7 @@ import { KernelForwarding } from '../firewall/kernel-forwarding.js';
 import { DockerUserChain } from '../firewall/docker-user-chain.js';
 import type { FirewallBackend } from '../firewall/types.js';
 import type { HostIntegration } from '../firewall/host-integration.js';
-import { buildRoutes, serveRest, type RestServer } from '../api/rest/rest-server.js';
+import { buildRoutes, prepareRestSocket, serveRest, type RestServer } from '../api/rest/rest-server.js';
 import { createLogger, type Logger } from '../logger.js';
 import { registerCniRoutes } from '../api/cni/cni-routes.js';
 import { startDockerIntegration, type DockerIntegration } from '../api/docker/docker-integration.js';
@@ -83,6 +83,9 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
   const firewall = new FirewallService(fw, integrations, controller, log);
   const dns = new DnsService(config.dnsUpstreams, log);
   try {
+    // Before the firewall, reconcile or anything else acts on the kernel: a socket another
+    // process serves on is refused now (and left alone), not after this daemon changed things.
+    await prepareRestSocket(config.socketPath);
     await firewall.init();
     controller.addHooks(firewall);
     stopDrift = await controller.watchDrift();

@@ -85,15 +85,24 @@ export interface RestServer {
 }
 
 /** Serve the router on a unix socket readable and writable by root only. */
+/**
+ * Make the API socket's path ready to serve on: its directory, and no socket anyone still
+ * serves on (a dead daemon's is removed; a live one, or a file that is not a socket, is
+ * refused and left alone). weftd checks this before it touches the kernel, so a daemon that
+ * could not serve never reconciles; serveRest checks again just before it listens.
+ */
+export async function prepareRestSocket(socketPath: string): Promise<void> {
+  await mkdir(path.dirname(socketPath), { recursive: true, mode: 0o700 });
+  await claimSocketPath(socketPath);
+}
+
 export async function serveRest(
   socketPath: string,
   router: Router,
   log: Logger,
   authorize: (req: http.IncomingMessage) => boolean,
 ): Promise<RestServer> {
-  await mkdir(path.dirname(socketPath), { recursive: true, mode: 0o700 });
-  // Never unlink a socket another daemon still serves on; a dead daemon's is cleaned up.
-  await claimSocketPath(socketPath);
+  await prepareRestSocket(socketPath);
   const server = http.createServer((req, res) => {
     void (async () => {
       let status = 200;
