@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   try {
     await h.start();
     const bin = path.join(h.dir, 'cni-bin');
-    installCniPlugins(bin);
+    installCniPlugins(bin, { socket: h.socket, stateDir: h.stateDir, runDir: h.runDir });
     const weftConf = JSON.stringify({
       cniVersion: '1.0.0',
       name: 'benchweft',
@@ -37,9 +37,6 @@ async function main(): Promise<void> {
       bridge: 'bweft0',
       ipMasq: true,
       ipam: { subnet: '10.210.0.0/16' },
-      weftSocket: h.socket,
-      weftStateDir: h.stateDir,
-      weftRunDir: h.runDir,
     });
     const refConf = JSON.stringify({
       cniVersion: '1.0.0',

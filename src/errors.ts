@@ -252,3 +252,10 @@ export function asWeftError(err: unknown): WeftError {
   const message = err instanceof Error ? err.message : String(err);
   return new WeftError('WEFT_INTERNAL', message, { cause: err });
 }
+
+/** The network namespace given is already a sandbox of weft's (attached or created by it). */
+export class AlreadyAttachedError extends ConflictError {
+  constructor(what: string, sandbox: string) {
+    super('netns', `${what} is already attached as sandbox "${sandbox}"`);
+  }
+}

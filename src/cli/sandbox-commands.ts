@@ -1,4 +1,4 @@
-/** `weft sandbox ls|inspect|rm`. */
+/** `weft sandbox ls|inspect|rm|stop`. */
 import type { Command } from 'commander';
 import type { SandboxView } from '../controller/inspect.js';
 import type { CliContext } from './cli-context.js';
@@ -32,9 +32,22 @@ export function register(program: Command, cli: CliContext): void {
     });
   sb.command('rm <sandbox...>')
     .alias('remove')
-    .action(async (refs: string[]) => {
+    .description('remove sandboxes; refused while the command weft run started runs, unless --force (which stops it first)')
+    .option('-f, --force', 'stop a running command first (SIGTERM, then SIGKILL after --time)')
+    .option('-t, --time <seconds>', 'grace period before SIGKILL with --force', '10')
+    .action(async (refs: string[], o: { force?: boolean; time: string }) => {
+      const q = `?force=${o.force === true}&time=${enc(o.time)}`;
       for (const r of refs) {
-        await cli.client().request('DELETE', `/v1/sandboxes/${enc(r)}`);
+        await cli.client().request('DELETE', `/v1/sandboxes/${enc(r)}${q}`);
+        write(r + '\n');
+      }
+    });
+  sb.command('stop <sandbox...>')
+    .description("stop a sandbox's command (SIGTERM, then SIGKILL after --time) and release the sandbox; never for attached namespaces")
+    .option('-t, --time <seconds>', 'grace period before SIGKILL', '10')
+    .action(async (refs: string[], o: { time: string }) => {
+      for (const r of refs) {
+        await cli.client().request('POST', `/v1/sandboxes/${enc(r)}/stop?time=${enc(o.time)}`);
         write(r + '\n');
       }
     });

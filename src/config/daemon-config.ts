@@ -3,6 +3,7 @@ import path from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
 import { clusterFromFlags, parseListenAddr, type ClusterConfig } from './cluster-config.js';
 import { DEFAULT_POOLS_V4, DEFAULT_POOLS_V6, parseAddressPoolSpec, type AddressPool } from '../ipam/default-pools.js';
+import { parseCidr } from '../ipam/cidr.js';
 
 export interface DaemonConfig {
   /** State directory (SQLite store lives here). */
@@ -86,7 +87,10 @@ export function configFromFlags(f: ConfigFlags): DaemonConfig {
     c.poolsV6 = pools.filter((p) => p.base.includes(':'));
     if (c.poolsV6.length === 0) c.poolsV6 = DEFAULT_POOLS_V6;
   }
-  if (f.defaultBridgeSubnet) c.defaultBridgeSubnet = f.defaultBridgeSubnet;
+  if (f.defaultBridgeSubnet) {
+    parseCidr(f.defaultBridgeSubnet, 'default-bridge-subnet', { strict: true });
+    c.defaultBridgeSubnet = f.defaultBridgeSubnet;
+  }
   if (f.defaultBridgeName) c.defaultBridgeName = f.defaultBridgeName;
   if (f.dnsUpstream) c.dnsUpstreams = f.dnsUpstream;
   if (f.resyncMs) {

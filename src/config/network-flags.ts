@@ -30,14 +30,14 @@ interface Pool {
 
 export function networkCreateBody(name: string, f: NetworkCreateFlags): Record<string, unknown> {
   const pools: Pool[] = (f.subnet ?? []).map((s) => {
-    parseCidr(s, 'subnet');
+    parseCidr(s, 'subnet', { strict: true });
     return { subnet: s };
   });
   const owner = (field: string, value: string, isCidr: boolean): Pool => {
     if (pools.length === 0) throw new InvalidArgumentError(field, `--${field} needs a --subnet`);
     const p = pools.find((pool) => {
       const sub = parseCidr(pool.subnet, 'subnet');
-      return isCidr ? cidrContainsCidr(sub, parseCidr(value, field)) : cidrContains(sub, parseAddress(value, field));
+      return isCidr ? cidrContainsCidr(sub, parseCidr(value, field, { strict: true })) : cidrContains(sub, parseAddress(value, field));
     });
     if (!p) throw new InvalidArgumentError(field, `${value} is not inside any --subnet`);
     return p;

@@ -25,6 +25,7 @@ import { RuntimeFacade } from './runtime-facade.js';
 import { DriftWatcher } from './drift-watcher.js';
 
 const ID_RE = /^[0-9a-f]{64}$/;
+import { DEFAULT_STOP_GRACE_S, assertRemovable, assertStoppable, runsCommand, stopCommand } from './sandbox-stop.js';
 
 export class Controller {
   /** Container runtimes' side of the facade (Docker's plugin protocol, `weft attach CONTAINER`). */
@@ -50,6 +51,20 @@ export class Controller {
   /** The store backend's name and the drivers this engine has (for `weft info`). */
   info(): { store: string; drivers: string[] } {
     return { store: this.ctx.records.store.backend, drivers: this.ctx.drivers.names() };
+  }
+
+  /**
+   * Run `fn` alone among callers naming the same key — in this process and across processes
+   * sharing the store (CNI: the verbs of one container, in weftd and in the fallback alike).
+   * Keys live apart from the engine's own lock, which `fn` may still take through any method.
+   */
+  serialized<T>(key: string, fn: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
+    return this.ctx.records.store.withLock(`caller/${key}`, fn, { timeoutMs });
+  }
+
+  /** Whether the daemon's namespace has a bridge by that name (weft-ipam adopts the main plugin's). */
+  hostBridgeExists(name: string): boolean {
+    return this.ctx.kernel.host().link(name)?.kind === 'bridge';
   }
 
   /** Whether the store answers (CNI STATUS). */
@@ -216,12 +231,35 @@ export class Controller {
     );
   }
 
-  removeSandbox(ref: string): Promise<SandboxRecord> {
+  /**
+   * Remove a sandbox: refused while the command weft run started for it runs, unless `force`,
+   * which stops it first (SIGTERM, SIGKILL after graceS). Attached namespaces are detached.
+   * The wait happens outside the engine lock: other requests are not held up by it.
+   */
+  async removeSandbox(ref: string, opts: { force?: boolean; graceS?: number } = {}): Promise<SandboxRecord> {
+    const sb = await this.sandbox(ref);
+    assertRemovable(this.ctx.kernel, sb, opts.force === true);
+    if (opts.force) await stopCommand(this.ctx.kernel, sb, opts.graceS ?? DEFAULT_STOP_GRACE_S);
     return this.exclusive(async () => {
-      const sb = await this.sandbox(ref);
-      await removeSandbox(this.ctx, sb);
-      return sb;
+      // The reaper may have released it once its process ended: that is the same outcome.
+      const cur = (await this.ctx.records.sandbox(sb.id))?.value;
+      if (!cur) return sb;
+      // Checked again under the lock: `weft run` may have handed its command over meanwhile.
+      assertRemovable(this.ctx.kernel, cur, opts.force === true);
+      await removeSandbox(this.ctx, cur);
+      return cur;
     });
+  }
+
+  /**
+   * Stop the sandbox's command (as `docker stop`) and release the sandbox, whose life it was.
+   * A sandbox without a running command is left as it is (stopping it again is no error).
+   */
+  async stopSandbox(ref: string, graceS = DEFAULT_STOP_GRACE_S): Promise<{ sandbox: SandboxRecord; removed: boolean }> {
+    const sb = await this.sandbox(ref);
+    assertStoppable(sb);
+    if (!runsCommand(this.ctx.kernel, sb)) return { sandbox: sb, removed: false };
+    return { sandbox: await this.removeSandbox(sb.id, { force: true, graceS }), removed: true };
   }
 
   patchSandbox(ref: string, body: unknown): Promise<SandboxRecord> {

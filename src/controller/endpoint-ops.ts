@@ -5,7 +5,8 @@ import { newId, now } from './ids.js';
 import type { EndpointRecord, IpamPoolConfig, NetworkRecord, SandboxRecord } from '../model/types.js';
 import { AddressInUseError, ConflictError, ErrorList, InvalidArgumentError, NotFoundError } from '../errors.js';
 import type { Driver } from '../drivers/driver.js';
-import { validateIfname, validateName } from '../config/validate.js';
+import { validateIfname } from '../config/validate.js';
+import { validateAlias } from '../config/dns-name.js';
 import { checkStaticAddress } from '../ipam/allocator.js';
 import { ownerOf, probeFreeAddress } from './address-probe.js';
 import { addressWithPrefix, parseCidr } from '../ipam/cidr.js';
@@ -15,6 +16,7 @@ import type { KvCommit } from '../store/store.js';
 import { scheduleSandboxFiles } from './sandbox-files.js';
 import { EXTERNAL_OWNER_PREFIX } from './ipam-ops.js';
 import { normalizeAddress } from '../ipam/address.js';
+import { hasForeignDefaultRoute } from './default-route.js';
 import { IFNAMES } from '../drivers/ifnames.js';
 
 export interface EndpointRequest {
@@ -126,16 +128,22 @@ export async function connectEndpoint(
   if (net.driver === 'host')
     throw new InvalidArgumentError('network', 'the host network is a sandbox mode (--network host), not something to connect to');
   const driver = ctx.drivers.get(net.driver);
-  const aliases = (req.aliases ?? []).map((a, i) => validateName(`aliases[${i}]`, a));
+  const aliases = (req.aliases ?? []).map((a, i) => validateAlias(`aliases[${i}]`, a));
   const mac = req.mac === undefined ? undefined : parseMac(req.mac, 'mac');
   if (!driver.usesIpam && (req.ipv4 || req.ipv6)) throw new InvalidArgumentError('ip', `network "${net.name}" does not assign addresses`);
+  const foreignDefault = driver.usesIpam && !net.internal && (await hasForeignDefaultRoute(ctx, sb));
+  // In a namespace weft did not make, names its own interfaces already use are not free.
+  const present = sb.kind === 'external' && driver.usesIpam ? (await ctx.kernel.inNetns(sb.netnsPath)).links().map((l) => l.name) : [];
 
   const ep = await withRetry(async () => {
     const mine = await ctx.records.endpointsOfSandbox(sb.id);
     if (mine.some((e) => e.networkId === net.id))
       throw new ConflictError('network', `sandbox "${sb.name}" is already connected to network "${net.name}"`);
     const prefix = net.driverState.ifacePrefix ?? 'eth';
-    const ifname = req.ifname === undefined ? nextIfname(prefix, new Set(mine.map((e) => e.ifname))) : validateIfname('ifname', req.ifname);
+    const ifname =
+      req.ifname === undefined
+        ? nextIfname(prefix, new Set([...mine.map((e) => e.ifname), ...present]))
+        : validateIfname('ifname', req.ifname);
     if (mine.some((e) => e.ifname === ifname))
       throw new ConflictError('ifname', `sandbox "${sb.name}" already has an interface "${ifname}"`);
     const nets = await Promise.all(mine.map((e) => ctx.records.network(e.networkId)));
@@ -147,7 +155,7 @@ export async function connectEndpoint(
       sandboxId: sb.id,
       ifname,
       aliases,
-      defaultRoute: !hasDefault && !net.internal && driver.usesIpam,
+      defaultRoute: !hasDefault && !foreignDefault && !net.internal && driver.usesIpam,
       requested: {},
       created: now(),
     };

@@ -17,6 +17,8 @@ import { EXTERNAL_OWNER_PREFIX } from './ipam-ops.js';
 import { ErrorList } from '../errors.js';
 import { dockerKeys, listRecords, type DockerEndpointRecord } from './runtime-records.js';
 import { sandboxAlive } from './sandbox-ops.js';
+import { HostPortGuard } from './host-port-guard.js';
+import { describeSocket } from '../firewall/host-listeners.js';
 
 export interface Allocation {
   key: string;
@@ -205,8 +207,47 @@ const runDir: ModelInvariant = {
   },
 };
 
+/** Attachments recorded before the host's namespace was refused: only their owner can detach them. */
+const notHostNetns: ModelInvariant = {
+  id: 'sandbox.not-host-netns',
+  holds: "no sandbox is an attachment of the host's own network namespace (weftd's or pid 1's)",
+  async check(ctx, s) {
+    const hostInodes = new Set(ctx.kernel.hostNetns().map((h) => h.id.ino));
+    return s.sandboxes
+      .filter((sb) => sb.kind === 'external' && sb.netnsInode !== undefined && hostInodes.has(sb.netnsInode))
+      .map((sb) => `sandbox ${sb.name}: attached to the host's own network namespace (${sb.netnsPath}); detach it with weft sandbox rm`);
+  },
+};
+
+/**
+ * A host program that bound a published port after weft published it loses its traffic to the
+ * sandbox: doctor says so. No repair: weft does not take the port back on its own; the user decides.
+ */
+const publishedNotHostHeld: ModelInvariant = {
+  id: 'ports.not-host-held',
+  holds: 'no port a sandbox publishes is also held by a program of the host',
+  async check(ctx, s) {
+    const guard = new HostPortGuard(ctx.kernel);
+    const v: string[] = [];
+    for (const sb of s.sandboxes) {
+      for (const p of sb.ports ?? []) {
+        const h = guard.holder(p);
+        if (h) v.push(`sandbox ${sb.name}: published port ${p.hostPort}/${p.protocol} is also held on the host (${describeSocket(h)})`);
+      }
+    }
+    return v;
+  },
+};
+
 /** The controller's sweep invariants, run after every network and endpoint was seen to. */
-export const MODEL_INVARIANTS: readonly ModelInvariant[] = [allocationOwners, endpointAddresses, sandboxIndex, runDir];
+export const MODEL_INVARIANTS: readonly ModelInvariant[] = [
+  allocationOwners,
+  endpointAddresses,
+  sandboxIndex,
+  runDir,
+  notHostNetns,
+  publishedNotHostHeld,
+];
 
 /** Every driver's host-wide invariants (leftover kernel objects carrying its names). */
 export function hostInvariants(ctx: ControllerContext): { driver: string; inv: Invariant<HostContext> }[] {

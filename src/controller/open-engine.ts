@@ -16,6 +16,8 @@ import { Controller } from './controller.js';
 import { hostRoutesOf } from './context.js';
 import { ModelRecords, RecordScopes } from './scopes.js';
 import { ErrorList } from '../errors.js';
+import { acquireStateLock, type StateLock } from '../kernel/state-lock.js';
+import { ownPrivilegeProblem } from '../kernel/privileges.js';
 
 export interface Engine {
   controller: Controller;
@@ -45,8 +47,37 @@ export function buildController(p: EngineParts): Controller {
   });
 }
 
-/** The real engine: the store named by the config, the real kernel, the built-in drivers. */
-export async function openEngine(config: DaemonConfig, opts: { services?: DriverServices } = {}): Promise<Engine> {
+/**
+ * Why this process cannot run the real engine, if it cannot: weftd programs the kernel, so it
+ * needs root (and the capabilities root normally has). Checked before anything is touched.
+ */
+export function engineRunProblem(): string | undefined {
+  return ownPrivilegeProblem();
+}
+
+/** This process's hold on a state: released by the engine that was given it, on close. */
+export type EngineStateClaim = StateLock;
+
+/**
+ * Take the state and runtime directories for this process (flock): one daemon per state. A
+ * second one is refused, naming the holder's pid, before it touches the store, the kernel or
+ * the cluster. The claim dies with the process, so a crashed daemon leaves nothing stale.
+ */
+export function claimEngineState(config: Pick<DaemonConfig, 'stateDir' | 'runDir'>): EngineStateClaim {
+  return acquireStateLock(config);
+}
+
+/**
+ * The real engine: the store named by the config, the real kernel, the built-in drivers.
+ * weftd passes the claim on its state (claimEngineState), which the engine then holds until
+ * close; if opening fails, the claim stays the caller's. The CNI fallback has none: it runs
+ * only while no daemon answers, and the store's compare-and-set and named locks keep it and a
+ * starting daemon apart.
+ */
+export async function openEngine(
+  config: DaemonConfig,
+  opts: { services?: DriverServices; state?: EngineStateClaim } = {},
+): Promise<Engine> {
   await mkdir(config.stateDir, { recursive: true, mode: 0o700 });
   await mkdir(config.runDir, { recursive: true, mode: 0o711 });
   const store = await openStore(config.storeUrl);
@@ -59,6 +90,8 @@ export async function openEngine(config: DaemonConfig, opts: { services?: Driver
       const errors = new ErrorList('closing the engine');
       await errors.run(() => store.close());
       await errors.run(() => kernel.close());
+      // Last: while the store or kernel handles are open, this process still owns the state.
+      await errors.run(() => opts.state?.release());
       errors.throwIfAny();
     },
   };

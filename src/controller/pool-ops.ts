@@ -63,10 +63,10 @@ export async function requestPool(ctx: ControllerContext, req: PoolRequest): Pro
     let pool: string;
     let subPool: string | undefined;
     if (req.pool) {
-      const c = parseCidr(req.pool, 'Pool');
+      const c = parseCidr(req.pool, 'Pool', { strict: true });
       pool = formatCidr(c);
       if (req.subPool) {
-        const s = parseCidr(req.subPool, 'SubPool');
+        const s = parseCidr(req.subPool, 'SubPool', { strict: true });
         if (!cidrContainsCidr(c, s)) throw new InvalidArgumentError('SubPool', `${req.subPool} is not inside ${pool}`);
         subPool = formatCidr(s);
       }

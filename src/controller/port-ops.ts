@@ -1,7 +1,7 @@
 /**
  * Published ports of sandboxes: parse `-p` / `-P --expose`, choose host ports with the one
- * allocator (refusing a host port any surface already published), and turn publications into
- * firewall mappings.
+ * allocator (refusing a host port any surface already published or a host program holds), and
+ * turn publications into firewall mappings.
  */
 import type { ControllerContext } from './context.js';
 import type { EndpointRecord, NetworkRecord, PublishedPort, SandboxRecord } from '../model/types.js';
@@ -10,6 +10,7 @@ import type { FwPortMapping } from '../firewall/types.js';
 import { InvalidArgumentError } from '../errors.js';
 import { allocateHostPorts, type HostPortClaim } from '../firewall/host-port-allocator.js';
 import { runtimePortMappings } from './runtime-records.js';
+import { HostPortGuard } from './host-port-guard.js';
 
 /** Parse and allocate publications for a new sandbox; throws before anything is created. */
 export async function resolvePublications(
@@ -29,7 +30,8 @@ export async function resolvePublications(
     // --expose without -P only documents ports, as in Docker.
   }
   if (bindings.length === 0) return [];
-  const ports = allocateHostPorts(bindings, await publishedClaims(ctx));
+  // Ports a host program holds are not weft's to publish (read in weftd's namespace).
+  const ports = allocateHostPorts(bindings, await publishedClaims(ctx), 'publish', Math.random, new HostPortGuard(ctx.kernel));
   return bindings.map((b, i) => ({
     protocol: b.protocol,
     containerPort: b.containerPort,

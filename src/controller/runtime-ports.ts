@@ -1,9 +1,9 @@
 /**
  * Ports a runtime publishes for one of its endpoints (`docker run -p`, handed over in
  * ProgramExternalConnectivity): host ports chosen by the one allocator against every port any
- * surface published, checked for conflicts with the networks' default host addresses, kept on
- * the endpoint's record (so weftd re-applies them after a restart) and handed to the firewall
- * through the portsUp/portsDown hooks.
+ * surface published and every port a host program holds, checked for conflicts with the
+ * networks' default host addresses, kept on the endpoint's record (so weftd re-applies them
+ * after a restart) and handed to the firewall through the portsUp/portsDown hooks.
  */
 import type { ControllerContext } from './context.js';
 import { runHooks } from './context.js';
@@ -14,6 +14,7 @@ import { dockerKeys, getRecord, putRecord, type DockerEndpointRecord } from './r
 import { ErrorList } from '../errors.js';
 import { runtimeEndpoint } from './runtime-endpoint-ops.js';
 import { mappingsFor } from './port-ops.js';
+import { HostPortGuard } from './host-port-guard.js';
 
 /** One port binding as the runtime asks for it; hostPort 0 or a range lets weft choose. */
 export interface RuntimePortRequest {
@@ -78,7 +79,7 @@ export async function publishRuntimePorts(ctx: ControllerContext, id: string, wa
   if (wanted.length === 0) return;
   const mine = r.value.ports ?? [];
   const existing = (await publishedMappings(ctx)).filter((p) => !mine.some((q) => samePort(p, q)));
-  const hostPorts = allocateHostPorts(wanted, existing, 'HostPort');
+  const hostPorts = allocateHostPorts(wanted, existing, 'HostPort', Math.random, new HostPortGuard(ctx.kernel));
   const mappings = mappingsOf(r.value, wanted, hostPorts);
   assertNoConflicts(existing, mappings, await firewallNetworks(ctx));
   await putRecord(ctx.records.store, dockerKeys.endpoint(id), { ...r.value, ports: mappings }, r.version);

@@ -6,13 +6,14 @@ import { newId, now } from './ids.js';
 import type { EndpointRecord, SandboxRecord } from '../model/types.js';
 import { ConflictError, ErrorList, InvalidArgumentError, NotFoundError } from '../errors.js';
 import { SandboxCreateInput, parseInput } from './inputs.js';
-import { validateName } from '../config/validate.js';
+import { validateHostname, validateSandboxName } from '../config/dns-name.js';
 import { parseAddress } from '../ipam/cidr.js';
 import { json, keys } from '../store/records.js';
 import { connectEndpoint, disconnectEndpoint } from './endpoint-ops.js';
 import { resolveNetwork } from './network-ops.js';
 import { removeSandboxFiles, sandboxDir, writeSandboxFiles } from './sandbox-files.js';
 import { resolvePublications } from './port-ops.js';
+import { checkAttachTarget } from './attach-target.js';
 
 export async function resolveSandbox(ctx: ControllerContext, ref: string): Promise<SandboxRecord> {
   const id = (await ctx.records.sandboxIdByName(ref)) ?? ref;
@@ -70,8 +71,9 @@ export async function createSandbox(
 ): Promise<{ sandbox: SandboxRecord; endpoints: EndpointRecord[] }> {
   const input = parseInput(SandboxCreateInput, raw);
   const id = newId();
-  const name = input.name === undefined ? `sb-${id.slice(0, 12)}` : validateName('name', input.name);
-  const hostname = input.hostname === undefined ? name.slice(0, 63) : validateName('hostname', input.hostname);
+  // Both become DNS names (embedded DNS, /etc/hosts, sethostname): checked as such.
+  const name = input.name === undefined ? `sb-${id.slice(0, 12)}` : validateSandboxName('name', input.name);
+  const hostname = input.hostname === undefined ? name : validateHostname('hostname', input.hostname);
   input.dns.forEach((d, i) => parseAddress(d, `dns[${i}]`));
   if (input.kind !== 'netns' && input.kind !== 'external' && input.networks.length > 0) {
     throw new InvalidArgumentError('network', `a ${input.kind}-mode sandbox cannot join networks`);
@@ -87,9 +89,10 @@ export async function createSandbox(
     throw new InvalidArgumentError('publish', `ports cannot be published in ${input.kind} mode`);
   }
   const ns = await namespaceFor(ctx, input, id);
-  if (input.kind === 'external' || input.kind === 'host') {
-    // Must be a real network namespace (not a regular file), and not recorded twice.
-    await ctx.kernel.netnsFd(ns.netnsPath);
+  if (input.kind === 'host') await ctx.kernel.netnsFd(ns.netnsPath);
+  if (input.kind === 'external') {
+    // A real network namespace, not the host's, not attached already.
+    await checkAttachTarget(ctx, ns.netnsPath, input.pid ? `pid ${input.pid} (${ns.netnsPath})` : ns.netnsPath);
   }
   const dir = sandboxDir(ctx, id);
   const sb: SandboxRecord = {
@@ -172,7 +175,10 @@ export async function removeSandbox(ctx: ControllerContext, sb: SandboxRecord): 
 export async function setSandboxPid(ctx: ControllerContext, sb: SandboxRecord, pid: number): Promise<SandboxRecord> {
   const cur = await ctx.records.sandbox(sb.id);
   if (!cur) throw new NotFoundError('sandbox', sb.name);
-  const updated: SandboxRecord = { ...cur.value, ...pidInfo(ctx, pid) };
+  // Only weft's own sandboxes get a command; an attached namespace's processes are not weft's.
+  if (cur.value.kind === 'external')
+    throw new InvalidArgumentError('pid', `sandbox "${sb.name}" is an attached namespace; weft does not run its processes`);
+  const updated: SandboxRecord = { ...cur.value, ...pidInfo(ctx, pid), managedProcess: true };
   await ctx.records.commitOrConflict(
     { checks: [{ key: keys.sandbox(sb.id), version: cur.version }], puts: [{ key: keys.sandbox(sb.id), value: json(updated) }] },
     'sandbox update',

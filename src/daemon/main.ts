@@ -5,6 +5,7 @@ import { configFromFlags } from '../config/daemon-config.js';
 import { startDaemon } from './weftd.js';
 import { createLogger } from '../logger.js';
 import { asWeftError } from '../errors.js';
+import { engineRunProblem } from '../controller/open-engine.js';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
@@ -38,6 +39,12 @@ export async function main(argv: string[]): Promise<void> {
     );
   program.parse(argv);
   const log = createLogger();
+  const notPrivileged = engineRunProblem();
+  if (notPrivileged) {
+    // Before any directory, socket or kernel object is touched: say it plainly and stop.
+    process.stderr.write(`weftd: ${notPrivileged}\n`);
+    process.exit(1);
+  }
   try {
     const config = configFromFlags(program.opts());
     const dockerSock =

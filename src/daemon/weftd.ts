@@ -5,7 +5,7 @@
  */
 import type { DaemonConfig } from '../config/daemon-config.js';
 import type { Controller } from '../controller/controller.js';
-import { openEngine } from '../controller/open-engine.js';
+import { claimEngineState, openEngine } from '../controller/open-engine.js';
 import type { IncomingMessage } from 'node:http';
 import { peerCred } from '../kernel/peer-cred.js';
 import { FirewallService } from './firewall-service.js';
@@ -16,7 +16,7 @@ import { KernelForwarding } from '../firewall/kernel-forwarding.js';
 import { DockerUserChain } from '../firewall/docker-user-chain.js';
 import type { FirewallBackend } from '../firewall/types.js';
 import type { HostIntegration } from '../firewall/host-integration.js';
-import { buildRoutes, serveRest, type RestServer } from '../api/rest/rest-server.js';
+import { buildRoutes, prepareRestSocket, serveRest, type RestServer } from '../api/rest/rest-server.js';
 import { createLogger, type Logger } from '../logger.js';
 import { registerCniRoutes } from '../api/cni/cni-routes.js';
 import { startDockerIntegration, type DockerIntegration } from '../api/docker/docker-integration.js';
@@ -53,13 +53,25 @@ function firewallOf(config: DaemonConfig): { fw: FirewallBackend; integrations: 
 
 export async function startDaemon(config: DaemonConfig, log: Logger = createLogger(), opts: DaemonOptions = {}): Promise<Daemon> {
   const { fw, integrations } = firewallOf(config);
-  const cluster = await joinCluster(config, log); // first: a failed join leaves the host untouched
+  // First of all: one daemon per state. A second one is refused, naming the first's pid, before
+  // it joins the cluster or touches the store or the kernel.
+  const state = claimEngineState(config);
+  let cluster: Awaited<ReturnType<typeof joinCluster>>;
   let engine: Awaited<ReturnType<typeof openEngine>>;
   try {
-    engine = await openEngine(config, { services: { firewall: fw, log } });
+    cluster = await joinCluster(config, log); // a failed join leaves the host untouched
   } catch (err) {
-    await cluster?.stop();
+    state.release();
     throw err;
+  }
+  try {
+    engine = await openEngine(config, { services: { firewall: fw, log }, state });
+  } catch (err) {
+    const undo = new ErrorList('weftd start failed, and leaving the cluster failed too');
+    undo.add(err);
+    await undo.run(() => cluster?.stop());
+    state.release();
+    throw undo.combined();
   }
   const { controller } = engine;
   let docker: DockerIntegration | undefined;
@@ -71,6 +83,9 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
   const firewall = new FirewallService(fw, integrations, controller, log);
   const dns = new DnsService(config.dnsUpstreams, log);
   try {
+    // Before the firewall, reconcile or anything else acts on the kernel: a socket another
+    // process serves on is refused now (and left alone), not after this daemon changed things.
+    await prepareRestSocket(config.socketPath);
     await firewall.init();
     controller.addHooks(firewall);
     stopDrift = await controller.watchDrift();
@@ -139,6 +154,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
       await server?.close();
       await ops?.stop();
       while (busy) await new Promise((r) => setTimeout(r, 10));
+      // Releases the state lock last, once nothing of this daemon acts any more.
       await engine.close();
     },
   };

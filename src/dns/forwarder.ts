@@ -63,6 +63,8 @@ export class Forwarder {
   private readonly sockets: { 4: dgram.Socket[]; 6: dgram.Socket[] } = { 4: [], 6: [] };
   private readonly tcpConns = new Set<net.Socket>();
   private readonly active = new Set<(r: undefined) => void>();
+  /** Local ports of the upstream sockets: a query arriving from one of them is our own, looped back. */
+  private readonly ports = new Set<number>();
   private ids = new Uint16Array(0);
   private idPos = 0;
   private closed = false;
@@ -72,6 +74,11 @@ export class Forwarder {
     this.deadForMs = opts.deadForMs ?? 30_000;
     this.maxInFlight = opts.maxInFlight ?? 4096;
     this.socketsPerFamily = opts.socketsPerFamily ?? 4;
+  }
+
+  /** Whether `port` is the local port of one of this forwarder's UDP sockets. */
+  ownsPort(port: number): boolean {
+    return this.ports.has(port);
   }
 
   /** Queries currently waiting for an upstream. */
@@ -191,6 +198,7 @@ export class Forwarder {
     for (const fam of [4, 6] as const) {
       for (const s of this.sockets[fam]) s.close();
       this.sockets[fam] = [];
+      this.ports.clear();
     }
     for (const c of this.tcpConns) c.destroy();
     this.tcpConns.clear();
@@ -234,6 +242,7 @@ export class Forwarder {
       const s = dgram.createSocket(family === 4 ? 'udp4' : 'udp6');
       s.on('message', (msg, rinfo) => this.onMessage(s, msg, rinfo));
       s.on('error', (err) => this.opts.log?.warn({ err: err.message }, 'dns forwarder socket error'));
+      s.on('listening', () => this.ports.add(s.address().port));
       s.bind(0);
       s.unref();
       pool.push(s);

@@ -20,6 +20,10 @@ import { DnsRecordTable } from './records.js';
 import { Forwarder } from './forwarder.js';
 import { parseUpstream, type Upstream } from './upstreams.js';
 import { DEFAULT_TTL, RCODE, decide, formerrFor, rejectQuery, rotateAnswers, statusReply, truncatedReply, udpLimit } from './answer.js';
+import { headerOnlyReply, screen } from './header-guard.js';
+import { SourceLimiter, type RateLimit } from './source-limiter.js';
+import { TcpAdmission } from './tcp-admission.js';
+import { isLoopback, upstreamKey } from './upstreams.js';
 
 export interface EmbeddedDnsOptions {
   table: DnsRecordTable;
@@ -32,9 +36,31 @@ export interface EmbeddedDnsOptions {
   deadUpstreamMs?: number;
   /** A TCP connection with no traffic for this long is closed. */
   tcpIdleMs?: number;
+  /** TCP connections per listener, and per client address (the rest wait their turn). */
   maxTcpConnections?: number;
+  maxTcpPerSource?: number;
+  /** Work per client address: queries not answered from the pre-encoded cache. */
+  workLimit?: RateLimit;
+  /** Error replies (REFUSED to outsiders, FORMERR, NOTIMP) per client address; beyond: silence. */
+  errorLimit?: RateLimit;
+  /** Forwarded queries one client address may have in flight. */
+  maxForwardsPerSource?: number;
   log?: Pick<Logger, 'warn' | 'info'>;
 }
+
+/**
+ * Defaults: a sandbox may make 2000 uncached lookups a second (bursts of 4000) and hold 16 TCP
+ * connections and 128 forwarded queries; anyone gets at most 50 error replies a second. Cache
+ * hits (every repeat of a local name) cost no token, so a busy client of local names is never
+ * limited by this.
+ */
+export const DNS_LIMITS = {
+  work: { perSecond: 2000, burst: 4000 },
+  errors: { perSecond: 50, burst: 100 },
+  tcpPerSource: 16,
+  tcpTotal: 256,
+  forwardsPerSource: 128,
+} as const;
 
 export interface ListenOptions {
   /** False for internal networks: they must not reach the outside, not even through DNS. */
@@ -48,6 +74,7 @@ interface Listener {
   udp: dgram.Socket;
   tcp: net.Server;
   conns: Set<net.Socket>;
+  admission: TcpAdmission<net.Socket>;
 }
 
 interface CachedReply {
@@ -81,6 +108,12 @@ export interface DnsServerStats {
   forwarded: number;
   servfail: number;
   formerr: number;
+  /** Queries dropped because their source ran out of work or error tokens. */
+  rateLimited: number;
+  /** Queries that came from this server's own forwarder (a forwarding loop), answered SERVFAIL. */
+  loops: number;
+  /** TCP connections refused or evicted for fairness. */
+  tcpRefused: number;
 }
 
 /** The embedded DNS server for every user-defined network of one daemon. */
@@ -94,17 +127,37 @@ export class EmbeddedDnsServer {
   private readonly caches = new Map<string, NetworkCache>();
   private readonly forwarder: Forwarder;
   private upstreamList: Upstream[];
-  private readonly counters: DnsServerStats = { udpQueries: 0, tcpQueries: 0, cacheHits: 0, forwarded: 0, servfail: 0, formerr: 0 };
+  private readonly counters: DnsServerStats = {
+    udpQueries: 0,
+    tcpQueries: 0,
+    cacheHits: 0,
+    forwarded: 0,
+    servfail: 0,
+    formerr: 0,
+    rateLimited: 0,
+    loops: 0,
+    tcpRefused: 0,
+  };
+  private readonly work: SourceLimiter;
+  private readonly errors: SourceLimiter;
+  private readonly maxTcpPerSource: number;
+  private readonly maxForwardsPerSource: number;
+  private readonly forwardsInFlight = new Map<string, number>();
+  private readonly skippedUpstreams = new Set<string>();
 
   constructor(private readonly opts: EmbeddedDnsOptions) {
     this.table = opts.table;
     this.port = opts.port ?? 53;
     this.ttl = opts.ttl ?? DEFAULT_TTL;
     this.tcpIdleMs = opts.tcpIdleMs ?? 10_000;
-    this.maxTcp = opts.maxTcpConnections ?? 256;
+    this.maxTcp = opts.maxTcpConnections ?? DNS_LIMITS.tcpTotal;
+    this.maxTcpPerSource = opts.maxTcpPerSource ?? DNS_LIMITS.tcpPerSource;
+    this.maxForwardsPerSource = opts.maxForwardsPerSource ?? DNS_LIMITS.forwardsPerSource;
+    this.work = new SourceLimiter(opts.workLimit ?? DNS_LIMITS.work);
+    this.errors = new SourceLimiter(opts.errorLimit ?? DNS_LIMITS.errors);
     this.upstreamList = [...(opts.upstreams ?? [])];
     this.forwarder = new Forwarder({
-      upstreams: () => this.upstreamList,
+      upstreams: () => this.usableUpstreams(),
       attemptTimeoutMs: opts.forwardTimeoutMs,
       deadForMs: opts.deadUpstreamMs,
       log: opts.log,
@@ -184,7 +237,15 @@ export class EmbeddedDnsServer {
     const literal = (host: string, _o: unknown, cb: (err: null, address: string, family: number) => void): void => cb(null, host, family);
     const udp = dgram.createSocket({ type: family === 4 ? 'udp4' : 'udp6', lookup: literal });
     const tcp = net.createServer();
-    const l: Listener = { networkId, address, forward, udp, tcp, conns: new Set() };
+    const l: Listener = {
+      networkId,
+      address,
+      forward,
+      udp,
+      tcp,
+      conns: new Set(),
+      admission: new TcpAdmission({ perSource: this.maxTcpPerSource, total: this.maxTcp }),
+    };
     try {
       await new Promise<void>((resolve, reject) => {
         udp.once('error', reject);
@@ -229,15 +290,57 @@ export class EmbeddedDnsServer {
     return c;
   }
 
+  /**
+   * Upstreams, minus any address this server itself listens on: forwarding there would send
+   * the query straight back to us (a weft gateway given as --dns-upstream loops forever).
+   */
+  private usableUpstreams(): Upstream[] {
+    const out: Upstream[] = [];
+    for (const u of this.upstreamList) {
+      if (u.port === this.port && this.listeners.has(u.address)) {
+        const k = upstreamKey(u);
+        if (!this.skippedUpstreams.has(k)) {
+          this.skippedUpstreams.add(k);
+          this.opts.log?.warn({ upstream: k }, "dns upstream is one of weft's own DNS addresses; never forwarding to it (it would loop)");
+        }
+        continue;
+      }
+      out.push(u);
+    }
+    return out;
+  }
+
+  /** A query sent by this server's own forwarder came back to it: a forwarding loop. */
+  private fromOwnForwarder(address: string, port: number): boolean {
+    return this.forwarder.ownsPort(port) && (this.listeners.has(address) || isLoopback(address));
+  }
+
+  /** An error reply from the header alone, within the source's error budget (else silence). */
+  private errorReply(source: string, msg: Buffer, rcode: (typeof RCODE)[keyof typeof RCODE]): Buffer | undefined {
+    if (!this.errors.take(source)) {
+      this.counters.rateLimited++;
+      return undefined;
+    }
+    if (rcode === RCODE.FORMERR || rcode === RCODE.NOTIMP) this.counters.formerr++;
+    if (rcode === RCODE.SERVFAIL) this.counters.servfail++;
+    return headerOnlyReply(msg, rcode);
+  }
+
   private onUdp(l: Listener, msg: Buffer, rinfo: dgram.RemoteInfo): void {
     this.counters.udpQueries++;
-    // Without a full header there is no ID to answer to.
-    if (msg.length < 12 || msg.length > MAX_UDP_QUERY) return;
-    const cache = this.cacheFor(l.networkId, l.forward);
-    if (!this.accepts(cache, l.networkId, rinfo.address)) {
-      const r = this.refuse(msg);
+    // Screened from the header alone before anything else: no decoding for junk, responses or runts.
+    if (msg.length > MAX_UDP_QUERY) return;
+    const verdict = screen(msg);
+    if (verdict === 'drop') return;
+    const send = (r: Buffer | undefined): void => {
       if (r) l.udp.send(r, rinfo.port, rinfo.address);
-      return;
+    };
+    const cache = this.cacheFor(l.networkId, l.forward);
+    if (!this.accepts(cache, l.networkId, rinfo.address)) return send(this.errorReply(rinfo.address, msg, RCODE.REFUSED));
+    if (verdict !== 'decode') return send(this.errorReply(rinfo.address, msg, verdict.rcode));
+    if (this.fromOwnForwarder(rinfo.address, rinfo.port)) {
+      this.counters.loops++;
+      return send(this.errorReply(rinfo.address, msg, RCODE.SERVFAIL));
     }
     const key = msg.toString('latin1', 2);
     const hit = cache.replies.get(key);
@@ -252,7 +355,12 @@ export class EmbeddedDnsServer {
       l.udp.send(out, rinfo.port, rinfo.address);
       return;
     }
-    const out = this.safeHandle(l, msg, 'udp', cache, key);
+    // Anything beyond a cache hit is work: within the source's budget, or silently dropped.
+    if (!this.work.take(rinfo.address)) {
+      this.counters.rateLimited++;
+      return;
+    }
+    const out = this.safeHandle(l, msg, 'udp', rinfo.address, cache, key);
     if (out === undefined) return;
     if (Buffer.isBuffer(out)) {
       l.udp.send(out, rinfo.port, rinfo.address);
@@ -267,19 +375,30 @@ export class EmbeddedDnsServer {
   }
 
   private onTcp(l: Listener, sock: net.Socket): void {
-    if (l.conns.size >= this.maxTcp) {
+    const source = sock.remoteAddress ?? '';
+    if (!this.accepts(this.cacheFor(l.networkId, l.forward), l.networkId, source)) {
       sock.destroy();
       return;
     }
-    if (!this.accepts(this.cacheFor(l.networkId, l.forward), l.networkId, sock.remoteAddress ?? '')) {
+    // A few connections per source; a full listener makes the busiest source give one up.
+    const a = l.admission.admit(source, sock);
+    if (!a.admit) {
+      this.counters.tcpRefused++;
       sock.destroy();
       return;
+    }
+    if (a.evict) {
+      this.counters.tcpRefused++;
+      a.evict.destroy();
     }
     l.conns.add(sock);
     sock.setNoDelay(true);
     sock.setTimeout(this.tcpIdleMs, () => sock.destroy());
     sock.on('error', () => undefined);
-    sock.on('close', () => l.conns.delete(sock));
+    sock.on('close', () => {
+      l.conns.delete(sock);
+      l.admission.release(sock);
+    });
     let buf: Buffer = Buffer.alloc(0);
     let inFlight = 0;
     let paused = false;
@@ -311,7 +430,19 @@ export class EmbeddedDnsServer {
         const msg = buf.subarray(2, 2 + n);
         buf = buf.subarray(2 + n);
         this.counters.tcpQueries++;
-        const out = this.safeHandle(l, msg, 'tcp');
+        const verdict = screen(msg);
+        if (verdict === 'drop') continue;
+        if (verdict !== 'decode') {
+          reply(this.errorReply(source, msg, verdict.rcode));
+          continue;
+        }
+        // Over its work budget, a TCP client is told so at once (no spoofing on TCP: no silence needed).
+        if (!this.work.take(source)) {
+          this.counters.rateLimited++;
+          reply(headerOnlyReply(msg, RCODE.REFUSED));
+          continue;
+        }
+        const out = this.safeHandle(l, msg, 'tcp', source);
         if (out === undefined || Buffer.isBuffer(out)) {
           reply(out);
           continue;
@@ -337,11 +468,12 @@ export class EmbeddedDnsServer {
     l: Listener,
     msg: Buffer,
     transport: 'udp' | 'tcp',
+    source: string,
     cache?: NetworkCache,
     key?: string,
   ): Buffer | Promise<Buffer | undefined> | undefined {
     try {
-      return this.handle(l, msg, transport, cache, key);
+      return this.handle(l, msg, transport, source, cache, key);
     } catch (err) {
       this.opts.log?.warn({ err: (err as Error).message }, 'dns query could not be answered');
       this.counters.servfail++;
@@ -361,6 +493,7 @@ export class EmbeddedDnsServer {
     l: Listener,
     msg: Buffer,
     transport: 'udp' | 'tcp',
+    source: string,
     cache?: NetworkCache,
     key?: string,
   ): Buffer | Promise<Buffer | undefined> | undefined {
@@ -386,17 +519,33 @@ export class EmbeddedDnsServer {
       if (cache && key !== undefined && d.rotations <= MAX_ROTATIONS) this.remember(cache, key, d.packet, d.rotations, limit, first);
       return first;
     }
+    // One source may only have so many queries waiting for upstreams (the forwarder's slots are shared).
+    const waiting = this.forwardsInFlight.get(source) ?? 0;
+    if (waiting >= this.maxForwardsPerSource) {
+      this.counters.rateLimited++;
+      this.counters.servfail++;
+      return dnsPacket.encode(statusReply(query, RCODE.SERVFAIL));
+    }
+    this.forwardsInFlight.set(source, waiting + 1);
+    const done = (): void => {
+      const n = (this.forwardsInFlight.get(source) ?? 1) - 1;
+      if (n <= 0) this.forwardsInFlight.delete(source);
+      else this.forwardsInFlight.set(source, n);
+    };
     this.counters.forwarded++;
-    return this.forwarder.forward(msg, d.question).then((r) => {
-      if (!r) {
-        this.counters.servfail++;
-        return dnsPacket.encode(statusReply(query, RCODE.SERVFAIL));
-      }
-      // The client's limit, not the upstream's: a big answer becomes "retry over TCP".
-      if (r.length > limit)
-        return dnsPacket.encode(truncatedReply({ ...statusReply(query, RCODE.NOERROR), flags: ((r[2]! << 8) | r[3]!) & 0x7fff }));
-      return r;
-    });
+    return this.forwarder
+      .forward(msg, d.question)
+      .finally(done)
+      .then((r) => {
+        if (!r) {
+          this.counters.servfail++;
+          return dnsPacket.encode(statusReply(query, RCODE.SERVFAIL));
+        }
+        // The client's limit, not the upstream's: a big answer becomes "retry over TCP".
+        if (r.length > limit)
+          return dnsPacket.encode(truncatedReply({ ...statusReply(query, RCODE.NOERROR), flags: ((r[2]! << 8) | r[3]!) & 0x7fff }));
+        return r;
+      });
   }
 
   private accepts(cache: NetworkCache, networkId: string, client: string): boolean {
@@ -407,17 +556,6 @@ export class EmbeddedDnsServer {
       cache.clients.set(client, ok);
     }
     return ok;
-  }
-
-  /** REFUSED for a client outside the network (silence for anything that is not a query). */
-  private refuse(msg: Buffer): Buffer | undefined {
-    try {
-      const q = dnsPacket.decode(msg);
-      if (q.type === 'response') return undefined;
-      return dnsPacket.encode(statusReply(q, RCODE.REFUSED));
-    } catch {
-      return undefined;
-    }
   }
 
   private encodeLimited(p: Packet, limit: number): Buffer {

@@ -1,7 +1,8 @@
 /**
- * Every interface-name scheme weft creates, in one place. A name that matches one of these is
- * weft's to delete when no record wants it (the orphan sweep, doctor); anything else on the
- * host is never touched. A scheme is 3 characters + 12 hex = 15 bytes, the kernel's limit.
+ * Every interface-name scheme weft creates, in one place. A name says what weft would call a
+ * link, not that weft made it: only links carrying weft's ownership mark (link-ownership.ts)
+ * are ever modified or swept as leftovers, whatever their name. A scheme is 3 characters +
+ * 12 hex = 15 bytes, the kernel's limit.
  * New drivers add their scheme here (and list it in their `ownedNames`), so two drivers can
  * never claim one name and the sweep knows every name weft may leave behind.
  */

@@ -30,7 +30,8 @@ export class KernelForwarding implements HostIntegration {
       }
       this.forwardingOn = true;
     }
-    await this.write(`net.ipv4.conf.${net.bridge}.route_localnet`, '1');
+    // An adopted bridge is someone else's: weft changes none of its settings.
+    if (!net.adopted) await this.write(`net.ipv4.conf.${net.bridge}.route_localnet`, '1');
   }
 
   /** Forwarding stays on (other networks, or the host's own use, may need it); the bridge took its setting with it. */

@@ -28,6 +28,12 @@ export interface FwNetwork {
    * mappings without a host address are not published, as Docker does.
    */
   hostBindingIpv4?: string;
+  /**
+   * The bridge is someone else's, used as it is (weft.bridge.adopt): weft changes none of its
+   * settings, so 127.0.0.1:PORT (route_localnet) does not reach its sandboxes; every other host
+   * address does.
+   */
+  adopted?: boolean;
 }
 
 /** One published port: hostIp:hostPort/protocol → containerIp:containerPort. */

@@ -30,8 +30,9 @@ export function prefixMask(family: Family, prefix: number): bigint {
 }
 
 /**
- * Parse "addr/len". Host bits are cleared (Docker accepts "10.1.2.3/24" for --subnet and means
- * 10.1.2.0/24) unless `strict`. Errors name `field`.
+ * Parse "addr/len". Host bits are cleared unless `strict`; every CIDR a user gives as a prefix
+ * (--subnet, --ip-range, pools) is parsed strictly, as Docker refuses "10.20.0.5/24".
+ * Errors name `field`.
  */
 export function parseCidr(s: string, field: string, opts: ParseCidrOptions = {}): Cidr {
   const shown = (): string => JSON.stringify(String(s));

@@ -45,7 +45,7 @@ export function parseAddressPoolSpec(spec: string): AddressPool {
   if (baseText === undefined || sizeText === undefined) {
     throw new InvalidArgumentError(FIELD, `"${spec}" needs both base=CIDR and size=N`);
   }
-  const base = parseCidr(baseText, FIELD);
+  const base = parseCidr(baseText, FIELD, { strict: true });
   return { base: formatCidr(base), size: checkSize(base, sizeText) };
 }
 

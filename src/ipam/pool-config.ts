@@ -26,7 +26,8 @@ export interface PoolInput {
 
 /** Validate and normalize a pool; defaults the gateway. Errors name the offending flag. */
 export function resolvePoolConfig(input: PoolInput): IpamPoolConfig {
-  const subnet = parseCidr(input.subnet, 'subnet');
+  // Host bits are refused, as Docker does ("10.20.0.5/24": did you mean 10.20.0.0/24?).
+  const subnet = parseCidr(input.subnet, 'subnet', { strict: true });
   const subnetText = formatCidr(subnet);
   const bits = subnet.family === 4 ? 32 : 128;
   if (subnet.prefix >= bits) {
@@ -35,7 +36,7 @@ export function resolvePoolConfig(input: PoolInput): IpamPoolConfig {
 
   let ipRange: string | undefined;
   if (input.ipRange !== undefined) {
-    const range = parseCidr(input.ipRange, 'ip-range');
+    const range = parseCidr(input.ipRange, 'ip-range', { strict: true });
     checkFamily('ip-range', input.ipRange, range.family, subnet);
     if (!cidrContainsCidr(subnet, range)) {
       throw new InvalidArgumentError('ip-range', `${formatCidr(range)} is not inside subnet ${subnetText}`);

@@ -26,7 +26,11 @@ import type {
   RtnlEvent,
 } from './netlink/types.js';
 
-export type { ArpProbeOptions, IgnoreMissing, OptionalLinkKind, RtnlSubscription, SubscribeOpts };
+import type { HostSocket } from '../firewall/host-listeners.js';
+import type { NetnsIdentity } from './netns-identity.js';
+import type { StopOutcome } from './process-stop.js';
+
+export type { ArpProbeOptions, IgnoreMissing, OptionalLinkKind, RtnlSubscription, SubscribeOpts, HostSocket, NetnsIdentity, StopOutcome };
 
 /** rtnetlink in one network namespace: links, addresses, routes, neighbours, events. */
 export interface NetlinkPort {
@@ -78,4 +82,17 @@ export interface KernelPort {
   arpProbe(o: ArpProbeOptions): Promise<string | undefined>;
   /** Wait for IPv6 duplicate address detection of `cidr` on interface `index` in the namespace at path. */
   waitForDad(netnsPath: string, index: number, cidr: string, timeoutMs: number): Promise<'ok' | 'duplicate'>;
+  /**
+   * Stop a process weft started: SIGTERM, SIGKILL (to its process group when it leads one)
+   * after graceMs; re-checked by start time before every signal, so a reused pid is never hit.
+   */
+  stopProcess(pid: number, startTime: string | undefined, graceMs: number): Promise<StopOutcome>;
+  /** Identity (device + inode) of the namespace at path, opened as netnsFd opens it (never blocking). */
+  netnsIdentity(path: string): Promise<NetnsIdentity>;
+  /** The namespaces that are the host from weftd's point of view (its own, pid 1's). */
+  hostNetns(): { what: string; id: NetnsIdentity }[];
+  /** Sockets of the daemon's namespace a published port would divert (TCP listeners, bound UDP, SCTP). */
+  hostSockets(): HostSocket[];
+  /** "pid N (comm)" of the process holding a socket inode, when /proc shows it. */
+  socketOwner(inode: number): string | undefined;
 }

@@ -30,6 +30,8 @@ export interface Libc {
   /** poll(2) on an array of struct pollfd (8 bytes each). */
   poll(fds: Buffer, nfds: number, timeoutMs: number): number;
   fstatfs(fd: number, buf: Buffer): number;
+  /** flock(2): advisory whole-file lock (LOCK_EX | LOCK_NB …). */
+  flock(fd: number, op: number): number;
   sethostname(name: string, len: number): number;
   fcntl(fd: number, cmd: number, arg: number): number;
   execvp(file: string, argv: (string | null)[]): number;
@@ -76,6 +78,7 @@ export function libc(): Libc {
     write: lib.func('long write(int fd, const void *buf, size_t len)'),
     poll: lib.func('int poll(void *fds, unsigned long nfds, int timeout)'),
     fstatfs: lib.func('int fstatfs(int fd, void *buf)'),
+    flock: lib.func('int flock(int fd, int op)'),
     sethostname: lib.func('int sethostname(const char *name, size_t len)'),
     fcntl: (fd, cmd, arg) => fcntl(fd, cmd, 'int', arg),
     execvp: lib.func('int execvp(const char *file, const char **argv)'),

@@ -7,11 +7,12 @@
 import { closeSync, mkdirSync, openSync, statfsSync, statSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { ConflictError, InvalidArgumentError, KernelError, NotFoundError, WeftError } from '../errors.js';
+import { ConflictError, InvalidArgumentError, KernelError, WeftError } from '../errors.js';
 import { libc } from './libc.js';
 import { CLONE_NEWNET } from './netlink/constants.js';
+import { NSFS_MAGIC, openNsfsFile } from './netns-identity.js';
 
-export const NSFS_MAGIC = 0x6e736673;
+export { NSFS_MAGIC };
 const NS_GET_NSTYPE = 0xb703;
 const MNT_DETACH = 2;
 const EINVAL = 22;
@@ -167,26 +168,16 @@ export async function deleteNetns(nsPath: string): Promise<void> {
 
 /**
  * fd (O_RDONLY|O_CLOEXEC) of the network namespace at `nsPath`; anything that is not an
- * nsfs network namespace (a plain file, a mount namespace) is refused.
+ * nsfs network namespace (a plain file, a FIFO, a device, a mount namespace) is refused, and
+ * the check never blocks (see netns-identity.ts).
  */
 export function openNetnsFd(nsPath: string): number {
   checkPath(nsPath);
-  let fd: number;
-  try {
-    fd = openSync(nsPath, 'r'); // libuv opens with O_CLOEXEC
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError('netns', nsPath);
-    throw new KernelError(`netns open ${nsPath}`, (err as Error).message, { cause: err });
-  }
+  const fd = openNsfsFile(nsPath);
   const c = libc();
-  const sfs = Buffer.alloc(120); // struct statfs; f_type is the first (long) field
-  let problem: string | undefined;
-  if (c.fstatfs(fd, sfs) !== 0) problem = `fstatfs: ${c.lastError()}`;
-  else if (Number(sfs.readBigInt64LE(0)) !== NSFS_MAGIC) problem = 'is not a namespace file';
-  else if (c.ioctl(fd, NS_GET_NSTYPE) !== CLONE_NEWNET) problem = 'is not a network namespace';
-  if (problem) {
+  if (c.ioctl(fd, NS_GET_NSTYPE) !== CLONE_NEWNET) {
     closeSync(fd);
-    throw new InvalidArgumentError('netns', `${nsPath} ${problem}`);
+    throw new InvalidArgumentError('netns', `${nsPath} is not a network namespace`);
   }
   return fd;
 }

@@ -1,6 +1,6 @@
 /** KernelPort on the real kernel: rtnetlink handles and namespace fds cached per path. */
 import { closeSync } from 'node:fs';
-import type { KernelPort, NetlinkPort } from './kernel-port.js';
+import type { HostSocket, KernelPort, NetlinkPort, NetnsIdentity, StopOutcome } from './kernel-port.js';
 import { Rtnl } from './netlink/rtnl.js';
 import { createNetns, deleteNetns, netnsInode, openNetnsFd } from './netns.js';
 import { readSysctlIn, writeSysctlIn } from './sysctl.js';
@@ -8,6 +8,9 @@ import { isAlive, processStartTime } from './proc.js';
 import { requireLinkKind, type OptionalLinkKind } from './link-support.js';
 import { arpProbe, type ArpProbeOptions } from './arp-probe.js';
 import { waitForDad } from './ipv6-dad.js';
+import { stopProcess } from './process-stop.js';
+import { hostNetnsIdentities, netnsIdentityOfFd } from './netns-identity.js';
+import { readHostSockets, socketOwner } from './port-owners.js';
 
 interface NsEntry {
   fd: number;
@@ -99,6 +102,26 @@ export class RealKernel implements KernelPort {
 
   async waitForDad(netnsPath: string, index: number, cidr: string, timeoutMs: number): Promise<'ok' | 'duplicate'> {
     return waitForDad(await this.inNetns(netnsPath), index, cidr, timeoutMs);
+  }
+
+  stopProcess(pid: number, startTime: string | undefined, graceMs: number): Promise<StopOutcome> {
+    return stopProcess(pid, startTime, graceMs);
+  }
+
+  async netnsIdentity(path: string): Promise<NetnsIdentity> {
+    return netnsIdentityOfFd(this.entry(path).fd);
+  }
+
+  hostNetns(): { what: string; id: NetnsIdentity }[] {
+    return hostNetnsIdentities();
+  }
+
+  hostSockets(): HostSocket[] {
+    return readHostSockets();
+  }
+
+  socketOwner(inode: number): string | undefined {
+    return socketOwner(inode);
   }
 
   close(): void {

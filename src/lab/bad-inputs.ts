@@ -53,6 +53,9 @@ const BAD_CIDRS: unknown[] = [
   '10.61.0.0/24',
   '10.61.0.0/16',
   '10.61.0.128/25',
+  // Host bits set: Docker refuses these rather than guessing the network.
+  '10.70.0.5/24',
+  'fd00:70::1/64',
 ];
 const BAD_ADDRS: unknown[] = [
   'x',
@@ -131,7 +134,8 @@ export function generateBadRequests(count: number, seed: number): BadRequest[] {
   for (const v of ['nope', '', 5, 'host', 'null', null]) net(`driver ${JSON.stringify(v)}`, (b) => (b.driver = v));
   for (const v of BAD_CIDRS) net(`subnet ${JSON.stringify(v)}`, (b) => (pool(b).subnet = v));
   for (const v of BAD_ADDRS) net(`gateway ${JSON.stringify(v)}`, (b) => (pool(b).gateway = v));
-  for (const v of ['10.71.0.0/25', '10.70.0.0/16', 'zz', 3]) net(`ip-range ${JSON.stringify(v)}`, (b) => (pool(b).ipRange = v));
+  for (const v of ['10.71.0.0/25', '10.70.0.0/16', 'zz', 3, '10.70.0.5/25'])
+    net(`ip-range ${JSON.stringify(v)}`, (b) => (pool(b).ipRange = v));
   for (const v of ['10.99.9.9', 'nope', '10.70.0.0', 1]) net(`aux ${JSON.stringify(v)}`, (b) => (pool(b).auxAddresses = { h: v }));
   for (const o of BAD_OPTIONS) net(`option ${JSON.stringify(o)}`, (b) => (b.options = o));
   for (const v of [{ k: 5 }, 'labels', [1]]) net(`labels ${JSON.stringify(v)}`, (b) => (b.labels = v));
@@ -144,6 +148,9 @@ export function generateBadRequests(count: number, seed: number): BadRequest[] {
   net('host driver with subnet', (b) => (b.driver = 'host'));
 
   for (const v of [...BAD_NAMES.filter((n) => n !== null), FIXTURE.sandbox]) sb(`name ${JSON.stringify(v)}`, (b) => (b.name = v));
+  for (const v of ['a'.repeat(64), 'a..b', 'a.']) sb(`name ${JSON.stringify(v)} (not a DNS name)`, (b) => (b.name = v));
+  for (const v of ['a'.repeat(64), 'x'.repeat(30) + '.' + 'y'.repeat(40), 'h_-', ''])
+    sb(`hostname ${JSON.stringify(v)}`, (b) => (b.hostname = v));
   for (const v of ['weird', 5, '']) sb(`kind ${JSON.stringify(v)}`, (b) => (b.kind = v));
   for (const v of ['relative/path', '/tmp/../etc/passwd', '/etc/passwd', '/proc/self/ns/mnt', '/nonexistent/ns', '/dev/null', 7]) {
     sb(`netnsPath ${JSON.stringify(v)}`, (b) => Object.assign(b, { kind: 'external', netnsPath: v }));
@@ -157,7 +164,9 @@ export function generateBadRequests(count: number, seed: number): BadRequest[] {
   sb('ip6 on a v4-only network', (b) => (ep(b).ipv6 = 'fd00::5'));
   for (const v of BAD_MACS) sb(`mac ${JSON.stringify(v)}`, (b) => (ep(b).mac = v));
   for (const v of BAD_IFNAMES) sb(`ifname ${JSON.stringify(v)}`, (b) => (ep(b).ifname = v));
-  for (const v of [['bad alias'], ['x'.repeat(70)], 'alias', [5]]) sb(`aliases ${JSON.stringify(v)}`, (b) => (ep(b).aliases = v));
+  // Aliases are DNS names: labels of at most 63 characters, no empty labels.
+  for (const v of [['bad alias'], ['x'.repeat(70)], 'alias', [5], ['a'.repeat(64)], ['a..b'], ['a.'], ['-a']])
+    sb(`aliases ${JSON.stringify(v)}`, (b) => (ep(b).aliases = v));
   for (const v of BAD_PORTS) sb(`publish ${JSON.stringify(v)}`, (b) => (b.publish = [v]));
   for (const v of [['not-an-ip'], ['1.2.3.4.5'], 'x']) sb(`dns ${JSON.stringify(v)}`, (b) => (b.dns = v));
   sb('container mode without target', (b) => Object.assign(b, { kind: 'container', networks: [] }));
@@ -187,6 +196,10 @@ export function generateBadRequests(count: number, seed: number): BadRequest[] {
     { method: 'PATCH', path: `/v1/sandboxes/${FIXTURE.sandbox}`, body: { pid: 99999999 }, what: 'patch dead pid' },
     { method: 'PUT', path: '/v1/networks', body: {}, what: 'wrong method' },
     { method: 'GET', path: '/v1/nope', what: 'unknown route' },
+    // Percent-encoding a client got wrong is the client's error (400), never a 500.
+    { method: 'GET', path: '/v1/networks/%ZZ', what: 'malformed percent-encoding' },
+    { method: 'DELETE', path: '/v1/sandboxes/%E0%A4%A', what: 'truncated UTF-8 escape' },
+    { method: 'GET', path: '/v1/networks/%00', what: 'NUL in a path segment' },
     { method: 'POST', path: '/v1/networks', raw: '{', what: 'malformed JSON' },
     { method: 'POST', path: '/v1/networks', raw: '[]', what: 'array body' },
     { method: 'POST', path: '/v1/networks', raw: 'null', what: 'null body' },
@@ -216,6 +229,10 @@ export function generateBadRequests(count: number, seed: number): BadRequest[] {
 /** Bad CLI invocations (arguments after `weft -H SOCKET`). */
 export const BAD_CLI: string[][] = [
   ['network', 'create', '--subnet', '10.70.0.0/33', 'x'],
+  ['network', 'create', '--subnet', '10.70.0.5/24', 'x'],
+  ['network', 'create', '--subnet', '10.70.0.0/24', '--ip-range', '10.70.0.5/25', 'x'],
+  ['run', '--network', `${FIXTURE.network},alias=${'a'.repeat(64)}`, '--', 'true'],
+  ['run', '--hostname', 'a'.repeat(64), '--', 'true'],
   ['network', 'create', '--subnet', '10.70.0.0/24', '--gateway', '10.71.0.1', 'x'],
   ['network', 'create', '--gateway', '10.70.0.1', 'x'],
   ['network', 'create', '-d', 'nope', 'x'],

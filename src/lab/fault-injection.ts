@@ -66,7 +66,7 @@ export async function runFaultInjection(o: FaultRunOptions): Promise<FaultRunRep
     // Finally remove everything through the API and look for anything left in the kernel.
     for (const sb of await h.client.request<SandboxView[]>('GET', '/v1/sandboxes'))
       await h.client
-        .request('DELETE', `/v1/sandboxes/${sb.id}`)
+        .request('DELETE', `/v1/sandboxes/${sb.id}?force=true&time=0`)
         .catch((err: unknown) => report.leaks.push(`sandbox ${sb.name} not removed: ${(err as Error).message}`));
     await h.client.request('POST', '/v1/networks/prune');
     const links = (await h.inHost('ip', ['-o', 'link', 'show'])).stdout;

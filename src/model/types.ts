@@ -97,6 +97,8 @@ export interface SandboxRecord {
   pid?: number;
   /** Start time of that process (from /proc/PID/stat) so a reused PID is not mistaken for it. */
   pidStartTime?: string;
+  /** The pid is the command weft run started: rm refuses while it runs, rm -f and stop signal it. */
+  managedProcess?: boolean;
   /** For kind 'container': the sandbox whose namespace is shared. */
   containerOf?: string;
   /** Files prepared for the process: its own /etc/hosts and /etc/resolv.conf. */

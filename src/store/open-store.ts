@@ -31,7 +31,12 @@ export async function openStore(url: string, opts: OpenStoreOptions = {}): Promi
       return SqliteStore.open(url);
     case 'sqlite': {
       const rest = url.slice('sqlite:'.length);
-      const file = decodeURIComponent(rest.startsWith('//') ? rest.slice(2) : rest);
+      let file: string;
+      try {
+        file = decodeURIComponent(rest.startsWith('//') ? rest.slice(2) : rest);
+      } catch {
+        throw new InvalidArgumentError('store', `malformed percent-encoding in "${url}"`);
+      }
       if (file === '') throw new InvalidArgumentError('store', `no file path in "${url}"`);
       return SqliteStore.open(file);
     }

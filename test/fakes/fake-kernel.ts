@@ -8,8 +8,9 @@
  * fault can be injected at any one step (plugins' debugPostIPAMError idea, generalised).
  * Only what weft's drivers use is modelled; anything else throws "not modelled".
  */
-import type { KernelPort, NetlinkPort, RtnlSubscription } from '../../src/kernel/kernel-port.js';
+import type { HostSocket, KernelPort, NetlinkPort, NetnsIdentity, RtnlSubscription, StopOutcome } from '../../src/kernel/kernel-port.js';
 import type { ArpProbeOptions, OptionalLinkKind } from '../../src/kernel/kernel-port.js';
+import type { AddAddressOpts } from '../../src/kernel/netlink/addr-msg.js';
 import type {
   AddressInfo,
   CreateBridgeOpts,
@@ -38,20 +39,22 @@ interface FakeLink {
   mac?: string;
   up: boolean;
   master?: number;
+  /** IFLA_GROUP and IFLA_IFALIAS (weft's ownership marks). */
+  group?: number;
+  alias?: string;
   /** The other end of a veth: namespace key and index. */
   peer?: { ns: string; index: number };
   /** The parent of a macvlan/ipvlan/vlan (it may live in another namespace than its child). */
   lower?: { ns: string; index: number };
   /** macvlan/ipvlan mode. */
   mode?: string;
-  alias?: string;
   ipv6AddrGenNone?: boolean;
 }
 
 class FakeNs {
   readonly links = new Map<number, FakeLink>();
-  addresses: { index: number; cidr: string }[] = [];
-  routes: { dst: string; gateway?: string; oif?: number; table: number }[] = [];
+  addresses: { index: number; cidr: string; proto?: number }[] = [];
+  routes: { dst: string; gateway?: string; oif?: number; table: number; protocol: number }[] = [];
   readonly sysctls = new Map<string, string>();
   constructor(
     readonly key: string,
@@ -75,6 +78,10 @@ export class FakeKernel implements KernelPort {
   private nextIndex = 2;
   private nextInode = 4026531000;
   readonly processes = new Map<number, string>();
+  /** Sockets host programs hold in the daemon's namespace (what /proc/net would show). */
+  hostSocketList: HostSocket[] = [];
+  /** Owners of socket inodes ("pid N (comm)"). */
+  readonly socketOwners = new Map<number, string>();
   /** Steps taken so far (every port call, named). */
   readonly steps: string[] = [];
   /** Inject a fault at this step number (1-based), once. */
@@ -224,6 +231,30 @@ export class FakeKernel implements KernelPort {
     return out;
   }
 
+  async stopProcess(pid: number, startTime: string | undefined, _graceMs: number): Promise<StopOutcome> {
+    this.step(`kill ${pid}`);
+    if (!this.isAlive(pid, startTime)) return 'not-running';
+    this.processes.delete(pid);
+    return 'exited';
+  }
+
+  async netnsIdentity(path: string): Promise<NetnsIdentity> {
+    await this.netnsFd(path);
+    return { dev: 4, ino: this.ns(path, 'netns open').inode };
+  }
+
+  hostNetns(): { what: string; id: NetnsIdentity }[] {
+    return [{ what: "weftd's own network namespace (the host's)", id: { dev: 4, ino: this.ns('host', 'netns').inode } }];
+  }
+
+  hostSockets(): HostSocket[] {
+    return [...this.hostSocketList];
+  }
+
+  socketOwner(inode: number): string | undefined {
+    return this.socketOwners.get(inode);
+  }
+
   /** @internal used by FakeNetlink */
   call(what: string): void {
     this.step(what);
@@ -283,15 +314,18 @@ export class FakeKernel implements KernelPort {
             mac: l.mac,
             up: l.up,
             master: name(l.master),
+            group: l.group,
+            alias: l.alias,
             peer: l.peer ? `${l.peer.ns}:${this.namespaces.get(l.peer.ns)?.links.get(l.peer.index)?.name ?? '?'}` : undefined,
             lower: l.lower ? `${l.lower.ns}:${this.namespaces.get(l.lower.ns)?.links.get(l.lower.index)?.name ?? '?'}` : undefined,
             mode: l.mode,
-            alias: l.alias,
             ipv6AddrGenNone: l.ipv6AddrGenNone,
           }))
           .sort((a, b) => a.name.localeCompare(b.name)),
-        addresses: n.addresses.map((a) => `${name(a.index)} ${a.cidr}`).sort(),
-        routes: n.routes.map((r) => `${r.dst} via ${r.gateway ?? '-'} dev ${name(r.oif) ?? '-'} table ${r.table}`).sort(),
+        addresses: n.addresses.map((a) => `${name(a.index)} ${a.cidr}${a.proto === undefined ? '' : ` proto ${a.proto}`}`).sort(),
+        routes: n.routes
+          .map((r) => `${r.dst} via ${r.gateway ?? '-'} dev ${name(r.oif) ?? '-'} table ${r.table} proto ${r.protocol}`)
+          .sort(),
         sysctls: Object.fromEntries([...n.sysctls].sort()),
       };
     }
@@ -323,6 +357,7 @@ class FakeNetlink implements NetlinkPort {
       ...(l.master === undefined ? {} : { master: l.master }),
       ...(l.kind === 'macvlan' && l.mode ? { macvlanMode: l.mode as LinkInfo['macvlanMode'] } : {}),
       ...(l.kind === 'ipvlan' && l.mode ? { ipvlanMode: l.mode as LinkInfo['ipvlanMode'] } : {}),
+      ...(l.group === undefined ? {} : { group: l.group }),
       ...(l.alias === undefined ? {} : { alias: l.alias }),
     };
   }
@@ -362,6 +397,7 @@ class FakeNetlink implements NetlinkPort {
       mtu: o.mtu ?? 1500,
       up: o.up ?? false,
       ...(o.mac ? { mac: o.mac } : {}),
+      ...(o.linkGroup === undefined ? {} : { group: o.linkGroup }),
     };
     this.n.links.set(l.index, l);
     return this.info(l);
@@ -380,6 +416,7 @@ class FakeNetlink implements NetlinkPort {
     if (o.mac) a.mac = o.mac;
     if (o.peerMac) b.mac = o.peerMac;
     if (o.master !== undefined) a.master = o.master;
+    if (o.linkGroup !== undefined) a.group = o.linkGroup;
     a.peer = { ns: peerKey, index: b.index };
     b.peer = { ns: this.key, index: a.index };
     here.links.set(a.index, a);
@@ -460,7 +497,9 @@ class FakeNetlink implements NetlinkPort {
     if (change.mac !== undefined) l.mac = change.mac;
     if (change.mtu !== undefined) l.mtu = change.mtu;
     if (change.ipv6AddrGenNone !== undefined) l.ipv6AddrGenNone = change.ipv6AddrGenNone;
-    if (change.alias !== undefined) l.alias = change.alias;
+    if (change.linkGroup !== undefined) l.group = change.linkGroup;
+    if (change.alias === '') delete l.alias;
+    else if (change.alias !== undefined) l.alias = change.alias;
     if (change.name !== undefined) {
       this.fresh(this.n, change.name, 'link set name');
       l.name = change.name;
@@ -482,15 +521,22 @@ class FakeNetlink implements NetlinkPort {
     this.k.call(`addr dump ${this.key}`);
     return this.n.addresses
       .filter((a) => (index === undefined || a.index === index) && (family === undefined || familyOf(a.cidr) === family))
-      .map((a) => ({ index: a.index, family: familyOf(a.cidr), cidr: a.cidr, scope: 0, flags: 0 }));
+      .map((a) => ({
+        index: a.index,
+        family: familyOf(a.cidr),
+        cidr: a.cidr,
+        scope: 0,
+        flags: 0,
+        ...(a.proto === undefined ? {} : { proto: a.proto }),
+      }));
   }
 
-  addAddress(index: number, cidr: string): void {
+  addAddress(index: number, cidr: string, o: AddAddressOpts = {}): void {
     this.k.call(`addr add ${cidr} dev ${index}`);
     this.must(index, 'addr add');
     if (this.n.addresses.some((a) => a.index === index && a.cidr === cidr))
       throw new KernelError('addr add', `${cidr}: File exists (EEXIST)`, { errno: EEXIST });
-    this.n.addresses.push({ index, cidr });
+    this.n.addresses.push({ index, cidr, ...(o.proto === undefined ? {} : { proto: o.proto }) });
   }
 
   deleteAddress(index: number, cidr: string, o: { ignoreMissing?: boolean } = {}): boolean {
@@ -510,7 +556,7 @@ class FakeNetlink implements NetlinkPort {
         family: familyOf(r.dst),
         dst: r.dst,
         table: r.table,
-        protocol: 3,
+        protocol: r.protocol,
         scope: 0,
         type: 1,
         ...(r.gateway ? { gateway: r.gateway } : {}),
@@ -525,7 +571,14 @@ class FakeNetlink implements NetlinkPort {
     const same = this.n.routes.findIndex((x) => x.dst === r.dst && x.table === table);
     if (same >= 0 && !o.replace) throw new KernelError('route add', `${r.dst}: File exists (EEXIST)`, { errno: EEXIST });
     if (same >= 0) this.n.routes.splice(same, 1);
-    this.n.routes.push({ dst: r.dst, table, ...(r.gateway ? { gateway: r.gateway } : {}), ...(r.oif === undefined ? {} : { oif: r.oif }) });
+    // RTPROT_BOOT (3) unless the route names who added it, as the kernel does.
+    this.n.routes.push({
+      dst: r.dst,
+      table,
+      protocol: r.protocol ?? 3,
+      ...(r.gateway ? { gateway: r.gateway } : {}),
+      ...(r.oif === undefined ? {} : { oif: r.oif }),
+    });
   }
 
   deleteRoute(r: RouteSpec, o: { ignoreMissing?: boolean } = {}): boolean {

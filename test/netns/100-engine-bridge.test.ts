@@ -177,7 +177,7 @@ describe('single-host engine: bridge, none, host, container modes', () => {
     const r = await h.cli(['network', 'rm', 'n2']);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /active endpoint/);
-    await h.cliOk(['sandbox', 'rm', 'c']);
+    await h.cliOk(['sandbox', 'rm', '-f', '-t', '1', 'c']);
     await h.cliOk(['network', 'rm', 'n2']);
     const l = await h.cli(['network', 'inspect', 'n2']);
     assert.notEqual(l.code, 0);

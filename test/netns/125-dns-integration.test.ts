@@ -113,7 +113,7 @@ describe('embedded DNS through weftd', () => {
   });
 
   it('forgets a sandbox when it goes away', async () => {
-    await h.cliOk(['sandbox', 'rm', 'beta']);
+    await h.cliOk(['sandbox', 'rm', '-f', '-t', '1', 'beta']);
     const c = await h.client.request<SandboxView>('GET', '/v1/sandboxes/client');
     // The gateway's MAC must not change when a port leaves (it did, before bridges got their
     // own MAC): the client's ARP entry would point at the departed sandbox. Ask a few times.

@@ -23,7 +23,9 @@ describe('CNI plugin conformance (weft, weft-ipam)', () => {
     h = await SimHost.create('cni');
     await h.start();
     bin = path.join(h.dir, 'cni-bin');
-    installCniPlugins(bin, { rebuild: true });
+    // The install configuration names the fake host's weftd and store: nothing in the
+    // network configurations below says where weft is.
+    installCniPlugins(bin, { socket: h.socket, stateDir: h.stateDir, runDir: h.runDir });
   });
   after(async () => {
     for (const c of containers) await run('ip', ['netns', 'del', c]);
@@ -36,9 +38,6 @@ describe('CNI plugin conformance (weft, weft-ipam)', () => {
     type: 'weft',
     bridge: 'cnit0',
     ipam: { subnet: '10.201.0.0/24' },
-    weftSocket: h.socket,
-    weftStateDir: h.stateDir,
-    weftRunDir: h.runDir,
     ...extra,
   });
   const container = async (tag: string): Promise<string> => {
@@ -297,7 +296,6 @@ describe('CNI plugin conformance (weft, weft-ipam)', () => {
       type: 'bridge',
       bridge: 'ipamb0',
       ipam: { type: 'weft-ipam', subnet: '10.204.0.0/24' },
-      weftSocket: h.socket,
     };
     const inv = { command: 'ADD', containerId: 'ipamctr', netns: '/run/netns/unused', ifname: 'eth0' };
     const r = await plugin(inv, c, 'weft-ipam');
@@ -346,7 +344,8 @@ describe('CNI plugin conformance (weft, weft-ipam)', () => {
 
   it('STATUS reports code 50 when the store cannot be reached', async () => {
     await h.stop();
-    const r = await plugin({ command: 'STATUS' }, conf({ cniVersion: '1.1.0', weftStateDir: '/etc/hostname/weft', weftStore: undefined }));
+    // The plugin's own environment may point the fallback elsewhere (here: nowhere usable).
+    const r = await plugin({ command: 'STATUS', env: { WEFT_STATE_DIR: '/etc/hostname/weft' } }, conf({ cniVersion: '1.1.0' }));
     assert.equal(r.json?.code, 50, r.stdout + r.stderr);
     assert.notEqual(r.code, 0);
     await h.start();

@@ -26,7 +26,7 @@ describe('CNI chaining with the reference plugins', () => {
     h = await SimHost.create('cnichain');
     await h.start();
     bin = path.join(h.dir, 'cni-bin');
-    installCniPlugins(bin, { rebuild: false });
+    installCniPlugins(bin, { socket: h.socket, stateDir: h.stateDir, runDir: h.runDir });
     chain = new ChainRunner([REF, bin], h.nsPath);
   });
   after(async () => {
@@ -71,9 +71,6 @@ describe('CNI chaining with the reference plugins', () => {
           type: 'weft',
           bridge: 'chainbr0',
           ipam: { ranges: [[{ subnet: '10.205.0.0/24' }], [{ subnet: 'fd00:205::/64' }]] },
-          weftSocket: h.socket,
-          weftStateDir: h.stateDir,
-          weftRunDir: h.runDir,
         },
         { type: 'portmap', capabilities: { portMappings: true }, snat: true },
         { type: 'bandwidth', capabilities: { bandwidth: true } },
@@ -133,9 +130,7 @@ describe('CNI chaining with the reference plugins', () => {
     const list: ConfList = {
       cniVersion: '1.0.0',
       name: 'refipam',
-      plugins: [
-        { type: 'bridge', bridge: 'refb0', isGateway: true, ipam: { type: 'weft-ipam', subnet: '10.206.0.0/24' }, weftSocket: h.socket },
-      ],
+      plugins: [{ type: 'bridge', bridge: 'refb0', isGateway: true, ipam: { type: 'weft-ipam', subnet: '10.206.0.0/24' } }],
     };
     const ns1 = await container('ri1');
     const ns2 = await container('ri2');
@@ -156,7 +151,7 @@ describe('CNI chaining with the reference plugins', () => {
     const w = await execPlugin(
       path.join(bin, 'weft'),
       { command: 'ADD', containerId: 'refctr3', netns: ns3, ifname: 'eth0', hostNs: h.nsPath },
-      JSON.stringify({ cniVersion: '1.0.0', name: 'refipam', type: 'weft', weftSocket: h.socket }),
+      JSON.stringify({ cniVersion: '1.0.0', name: 'refipam', type: 'weft' }),
     );
     assert.equal(w.code, 0, w.stdout);
     assert.equal((w.json!.ips as { address: string }[])[0]!.address, '10.206.0.4/24');
@@ -165,7 +160,7 @@ describe('CNI chaining with the reference plugins', () => {
     await execPlugin(
       path.join(bin, 'weft'),
       { command: 'DEL', containerId: 'refctr3', netns: ns3, ifname: 'eth0', hostNs: h.nsPath },
-      JSON.stringify({ cniVersion: '1.0.0', name: 'refipam', type: 'weft', weftSocket: h.socket }),
+      JSON.stringify({ cniVersion: '1.0.0', name: 'refipam', type: 'weft' }),
     );
     await chain.del(list, a);
     await chain.del(list, b);

@@ -45,7 +45,7 @@ describe(
       await h.start();
       const d = path.join(h.dir, 'podman');
       const bin = path.join(d, 'cni-bin');
-      installCniPlugins(bin);
+      installCniPlugins(bin, { socket: h.socket, stateDir: h.stateDir, runDir: h.runDir });
       for (const sub of ['net.d', 'root', 'runroot', 'tmp', 'static', 'img/bin', 'img/etc'])
         mkdirSync(path.join(d, sub), { recursive: true });
       writeFileSync(path.join(d, 'runc-wrap'), WRAPPER);
@@ -82,9 +82,6 @@ describe(
               type: 'weft',
               bridge: 'podbr0',
               ipam: { subnet: '10.207.0.0/24' },
-              weftSocket: h.socket,
-              weftStateDir: h.stateDir,
-              weftRunDir: h.runDir,
             },
             { type: 'portmap', capabilities: { portMappings: true } },
           ],

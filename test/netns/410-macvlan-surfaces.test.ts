@@ -32,7 +32,7 @@ describe('macvlan through the CNI plugin, the Docker driver and weft attach', ()
     image = await dk.importBusybox();
     for (const n of ['eth1', 'eth2', 'eth3']) await lab.plug(h, n);
     bin = path.join(h.dir, 'cni-bin');
-    installCniPlugins(bin, { rebuild: true });
+    installCniPlugins(bin, { socket: h.socket, stateDir: h.stateDir, runDir: h.runDir });
   });
   after(async () => {
     for (const c of containers) await run('ip', ['netns', 'del', c]);
@@ -62,9 +62,6 @@ describe('macvlan through the CNI plugin, the Docker driver and weft attach', ()
       master: 'eth1',
       mode: 'bridge',
       ipam: { subnet: '198.18.50.0/24', gateway: '198.18.50.1', ipRange: '198.18.50.64/27' },
-      weftSocket: h.socket,
-      weftStateDir: h.stateDir,
-      weftRunDir: h.runDir,
     };
     const inv = (command: string): Invocation => ({ command, containerId: 'ctr-mv-1', netns, ifname: 'eth0', hostNs: h.nsPath });
     const add = await execPlugin(path.join(bin, 'weft'), inv('ADD'), JSON.stringify(conf));

@@ -5,6 +5,7 @@ import { parseRequest, parseCniArgs } from '../../src/api/cni/cni-request.js';
 import { CniError, toCniError } from '../../src/api/cni/cni-errors.js';
 import { AddressInUseError, InvalidArgumentError, NotFoundError, StoreConflictError } from '../../src/errors.js';
 import { publishSpecsOf, sandboxNameOf } from '../../src/api/cni/cni-identity.js';
+import { validateSandboxName } from '../../src/config/dns-name.js';
 import { networkBodyOf } from '../../src/api/cni/cni-network.js';
 
 const env = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'c1', CNI_NETNS: '/run/netns/c1', CNI_IFNAME: 'eth0', CNI_PATH: '/opt/cni/bin' };
@@ -68,10 +69,21 @@ describe('cni mapping', () => {
     assert.equal(toCniError(new Error('boom')).code, 999);
     assert.equal(toCniError(new AddressInUseError('1.2.3.4')).details, 'WEFT_IPAM_ADDRESS_IN_USE');
   });
-  it('names sandboxes after the container', () => {
-    assert.equal(sandboxNameOf('0123456789abcdef0123'), 'cni-0123456789ab');
-    assert.match(sandboxNameOf('test-container-1'), /^cni-[0-9a-f]{12}$/);
+  it('names sandboxes after the whole container id', () => {
+    assert.equal(sandboxNameOf('0123456789abcdef0123'), 'cni-0123456789abcdef0123');
+    assert.equal(sandboxNameOf('test-container-1'), 'cni-test-container-1');
     assert.notEqual(sandboxNameOf('test-container-1'), sandboxNameOf('test-container-2'));
+    // A runtime's 64-hex id, and ids that are not one short DNS label, get a digest of the whole id.
+    const hex = '0123456789abcdef'.repeat(4);
+    assert.match(sandboxNameOf(hex), /^cni-0123456789ab-[0-9a-f]{46}$/);
+    assert.notEqual(sandboxNameOf(hex), sandboxNameOf(`${hex.slice(0, 63)}0`), 'ids that differ only at the end');
+    assert.notEqual(sandboxNameOf('a'.repeat(1000)), sandboxNameOf('aaaaaaaaaaaab'));
+    assert.match(sandboxNameOf('ctr.with.dots'), /^cni-ctrxwithxdot-[0-9a-f]{46}$/);
+    for (const id of [hex, 'a'.repeat(1000), 'ctr.with.dots', 'x', 'a'.repeat(58), 'a'.repeat(59)]) {
+      assert.doesNotThrow(() => validateSandboxName('name', sandboxNameOf(id)), `a valid sandbox name for ${id.slice(0, 20)}`);
+    }
+    assert.equal(sandboxNameOf('a'.repeat(58)).length, 62);
+    assert.equal(sandboxNameOf('a'.repeat(59)).length, 63, 'the digest form is always 63: never equal to a plain one');
   });
   it('maps bridge options and port mappings', () => {
     const body = networkBodyOf(

@@ -75,7 +75,20 @@ describe('network create flags', () => {
 describe('bridge driver options', () => {
   it('defaults like Docker', () => {
     const o = parseBridgeOptions({}, 'wf-abc', false);
-    assert.deepEqual(o, { bridgeName: 'wf-abc', mtu: 1500, masquerade: true, icc: true, ifacePrefix: 'eth' });
+    assert.deepEqual(o, { bridgeName: 'wf-abc', mtu: 1500, masquerade: true, icc: true, ifacePrefix: 'eth', adopt: false });
+  });
+  it('adopts an existing bridge only when asked, by name, keeping its MAC', () => {
+    assert.equal(parseBridgeOptions({ 'com.docker.network.bridge.name': 'br0', 'weft.bridge.adopt': 'true' }, 'x', false).adopt, true);
+    assert.throws(() => parseBridgeOptions({ 'weft.bridge.adopt': 'true' }, 'x', false), /needs com\.docker\.network\.bridge\.name/);
+    assert.throws(
+      () =>
+        parseBridgeOptions(
+          { 'com.docker.network.bridge.name': 'br0', 'weft.bridge.adopt': 'true', 'weft.bridge.mac': '02:00:00:00:00:01' },
+          'x',
+          false,
+        ),
+      /keeps its own MAC/,
+    );
   });
   it('parses every option', () => {
     const o = parseBridgeOptions(

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { fakeWorld, type FakeWorld } from '../fakes/fake-world.js';
 import type { NetlinkPort } from '../../src/kernel/kernel-port.js';
 import { IFNAMES } from '../../src/drivers/ifnames.js';
+import { WEFT_LINK_GROUP, ownerMark } from '../../src/drivers/link-ownership.js';
 
 async function world(): Promise<{
   w: FakeWorld;
@@ -70,18 +71,57 @@ describe('one invariant table for doctor and reconcile (fake kernel)', () => {
     }
   });
 
-  it('leftover weft-named links are reported and removed; foreign links and non-bridges are left alone', async () => {
+  it("leftover links weft made are reported and removed; look-alike names without weft's mark and foreign links are left alone", async () => {
     const { w, host } = await world();
     try {
-      host.createVeth({ name: 'wfv0123456789ab', peerName: 'wfvpeer0' });
-      host.createBridge({ name: 'wf-0123456789ab' });
-      host.createVeth({ name: 'wf-ba9876543210', peerName: 'other0' }); // weft's pattern, but not a bridge
+      // weft's leftovers: marked (group), naming an endpoint that is gone, or not named yet and unwanted.
+      const gone = host.createVeth({ name: 'wfv0123456789ab', peerName: 'wfvpeer0', linkGroup: WEFT_LINK_GROUP });
+      host.setLink(gone.index, { alias: ownerMark('endpoint', 'c'.repeat(64)) });
+      host.createBridge({ name: 'wf-0123456789ab', linkGroup: WEFT_LINK_GROUP });
+      // Not weft's, whatever their names: no mark.
+      host.createVeth({ name: 'wfv111111111111', peerName: 'other1' });
+      host.createBridge({ name: 'wf-111111111111' });
+      host.createVeth({ name: 'wf-ba9876543210', peerName: 'other0' });
       host.createBridge({ name: 'eth9' });
-      await reportedAndRepaired(w, /link wfv0123456789ab looks like weft's/);
+      await reportedAndRepaired(w, /link wfv0123456789ab was made by weft \(weft:endpoint:c{64}\) but nothing owns it/);
       assert.equal(host.link('wfv0123456789ab'), undefined);
       assert.equal(host.link('wf-0123456789ab'), undefined);
-      assert.ok(host.link('wf-ba9876543210'), "a non-bridge is not weft's bridge: kept");
-      assert.ok(host.link('eth9'), 'a foreign link is kept');
+      for (const kept of ['wfv111111111111', 'wf-111111111111', 'wf-ba9876543210', 'eth9'])
+        assert.ok(host.link(kept), `${kept} carries no mark of weft's: kept`);
+    } finally {
+      await w.close();
+    }
+  });
+
+  it("a foreign link put where weft's bridge or veth was is reported, and the repairs leave it exactly as it is", async () => {
+    const { w, host, ep } = await world();
+    try {
+      const net = await w.controller.network('n1');
+      const brName = IFNAMES.bridge.of(net.id);
+      // Someone else's bridge and veth now sit under the names weft's objects had.
+      host.deleteLink(brName);
+      host.deleteLink(ep.hostIfname);
+      // (Named by their owner: an unmarked, unnamed link under weft's derived name would pass for
+      // one an older weft made before it marked its links.)
+      const theirs = host.createBridge({ name: brName, up: false, mac: '02:aa:bb:cc:dd:ee' });
+      host.setLink(theirs.index, { alias: 'lab bridge' });
+      const veth = host.createVeth({ name: ep.hostIfname, peerName: 'theirpeer0' });
+      host.setLink(veth.index, { alias: 'lab veth' });
+      const before = JSON.stringify(w.kernel.snapshot());
+      const d = await w.controller.doctor(false);
+      assert.ok(
+        d.violations.some((v) => v === `network n1: ${brName} exists but is not weft's; weft will not touch it`),
+        JSON.stringify(d.violations),
+      );
+      assert.ok(
+        d.violations.some((v) => v.includes(`${ep.hostIfname} exists but is not weft's`)),
+        JSON.stringify(d.violations),
+      );
+      const r = await w.controller.resync(true);
+      assert.ok(r.errors.length > 0, 'reconcile says what it could not repair');
+      await w.controller.doctor(true);
+      assert.equal(JSON.stringify(w.kernel.snapshot()), before, 'reconcile and doctor --repair changed nothing of theirs');
+      assert.equal(host.link(brName)?.index, theirs.index);
     } finally {
       await w.close();
     }

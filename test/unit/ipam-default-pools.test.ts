@@ -43,7 +43,8 @@ describe('default pools', () => {
 describe('parseAddressPoolSpec', () => {
   it('parses Docker syntax and normalizes the base', () => {
     assert.deepEqual(parseAddressPoolSpec('base=10.0.0.0/8,size=24'), { base: '10.0.0.0/8', size: 24 });
-    assert.deepEqual(parseAddressPoolSpec('size=20, base=10.1.2.3/16'), { base: '10.1.0.0/16', size: 20 });
+    assert.deepEqual(parseAddressPoolSpec('size=20, base=10.1.0.0/16'), { base: '10.1.0.0/16', size: 20 });
+    assert.throws(() => parseAddressPoolSpec('size=20, base=10.1.2.3/16'), /host bits/);
     assert.deepEqual(parseAddressPoolSpec('base=FD00:AB::/40,size=64'), { base: 'fd00:ab::/40', size: 64 });
     assert.deepEqual(parseAddressPoolSpec('base=10.0.0.0/24,size=24'), { base: '10.0.0.0/24', size: 24 });
   });

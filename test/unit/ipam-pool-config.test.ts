@@ -16,14 +16,16 @@ function throwsField(fn: () => unknown, code: string, field: string, re?: RegExp
 
 describe('resolvePoolConfig', () => {
   it('defaults the gateway to the first host address and normalizes', () => {
-    assert.deepEqual(resolvePoolConfig({ subnet: '10.1.2.3/24' }), { subnet: '10.1.2.0/24', gateway: '10.1.2.1', auxAddresses: {} });
+    assert.deepEqual(resolvePoolConfig({ subnet: '10.1.2.0/24' }), { subnet: '10.1.2.0/24', gateway: '10.1.2.1', auxAddresses: {} });
+    // Host bits are refused, as Docker refuses them: the user meant one of two networks.
+    assert.throws(() => resolvePoolConfig({ subnet: '10.1.2.3/24' }), /host bits set \(did you mean 10\.1\.2\.0\/24\?\)/);
     assert.deepEqual(resolvePoolConfig({ subnet: 'FD00:0::/64' }), { subnet: 'fd00::/64', gateway: 'fd00::1', auxAddresses: {} });
   });
 
   it('keeps a given ip-range, gateway and aux addresses, normalized', () => {
     const p = resolvePoolConfig({
       subnet: '172.28.0.0/16',
-      ipRange: '172.28.5.7/24',
+      ipRange: '172.28.5.0/24',
       gateway: '172.28.5.254',
       auxAddresses: { host1: '172.28.1.5', host2: '172.28.1.6' },
     });
@@ -35,7 +37,7 @@ describe('resolvePoolConfig', () => {
     });
     const v6 = resolvePoolConfig({
       subnet: 'fd00:1::/64',
-      ipRange: 'fd00:1::100/120',
+      ipRange: 'fd00:1:0::100/120',
       gateway: 'FD00:1::FFFF',
       auxAddresses: { a: 'fd00:1:0:0::2' },
     });

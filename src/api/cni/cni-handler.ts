@@ -9,6 +9,7 @@ import { errorVersionOf, parseRequest, type CniRequest } from './cni-request.js'
 import { formatResult, type CniResult } from './cni-result.js';
 import { atLeast, isSupported, versionInfo, SUPPORTED_VERSIONS } from './cni-versions.js';
 import { weftAdd, weftCheck, weftDel, weftGc } from './cni-weft-plugin.js';
+import { containerLockOf } from './cni-identity.js';
 import { ipamAdd, ipamCheck, ipamDel, ipamGc } from './cni-ipam-plugin.js';
 
 export const PLUGINS = ['weft', 'weft-ipam'] as const;
@@ -80,16 +81,25 @@ export async function handleCni(
     if (env.CNI_COMMAND === 'VERSION') return version(stdin);
     const req = parseRequest(env, stdin);
     const verbs = VERBS[plugin as PluginName];
+    /**
+     * ADD, DEL and CHECK of one container run one at a time (in this process and against the
+     * in-process fallback): a concurrent ADD waits for the creating one and then reports the
+     * complete attachment, never a half-made one.
+     */
+    const serialized = async <T>(fn: (c: Controller) => Promise<T>): Promise<T> => {
+      const c = await getController();
+      return c.serialized(containerLockOf(req.containerId), () => fn(c));
+    };
     switch (req.command) {
       case 'ADD': {
-        const result = await verbs.add(await getController(), req);
+        const result = await serialized((c) => verbs.add(c, req));
         return { exitCode: 0, output: formatResult(result, req.conf.cniVersion) };
       }
       case 'DEL':
-        await verbs.del(await getController(), req);
+        await serialized((c) => verbs.del(c, req));
         return { exitCode: 0 };
       case 'CHECK':
-        await verbs.check(await getController(), req);
+        await serialized((c) => verbs.check(c, req));
         return { exitCode: 0 };
       case 'GC':
         await verbs.gc(await getController(), req);

@@ -1,6 +1,6 @@
 /**
  * How a CNI attachment maps onto weft's model: CNI_CONTAINERID → one external sandbox (named
- * `cni-<12 hex>`, the container id kept in a label), CNI_IFNAME → the endpoint's interface.
+ * after the whole container id, which is also kept in a label), CNI_IFNAME → the endpoint's interface.
  * Also what a request asks for per container: addresses, MAC, aliases, DNS, port mappings. Pure.
  */
 import { createHash } from 'node:crypto';
@@ -14,13 +14,35 @@ export const LABELS = {
   podName: 'weft.cni/k8s-pod-name',
 } as const;
 
-/** Sandbox name of a container: its id's first 12 characters when it is a runtime's hex id, else a hash. */
+/** Ids that are a sandbox name as they are: one DNS label, short enough for the plain form. */
+const PLAIN_ID = /^[a-zA-Z0-9](?:[a-zA-Z0-9_-]{0,56}[a-zA-Z0-9])?$/;
+
+/**
+ * Sandbox name of a container, decided by its whole id (two ids never share a name):
+ * `cni-<id>` (at most 62 characters) when the id is one short DNS label, else
+ * `cni-<first 12>-<46 hex of its SHA-256>` (exactly 63). The lengths keep the forms apart, and
+ * both are valid DNS names (the embedded DNS answers sandbox names).
+ */
 export function sandboxNameOf(containerId: string): string {
+  if (PLAIN_ID.test(containerId)) return `cni-${containerId}`;
+  const prefix = containerId
+    .slice(0, 12)
+    .replace(/[^a-zA-Z0-9]/g, 'x')
+    .padEnd(12, 'x');
+  return `cni-${prefix}-${createHash('sha256').update(containerId).digest('hex').slice(0, 46)}`;
+}
+
+/** The name weft gave a container's sandbox before names used the whole id (for upgrades). */
+export function legacySandboxNameOf(containerId: string): string {
   const short = /^[0-9a-f]{12,}$/.test(containerId)
     ? containerId.slice(0, 12)
     : createHash('sha256').update(containerId).digest('hex').slice(0, 12);
   return `cni-${short}`;
 }
+
+/** Name of the lock that serializes CNI verbs on one container (whole id, hashed to a key). */
+export const containerLockOf = (containerId: string): string =>
+  `cni-container-${createHash('sha256').update(containerId).digest('hex').slice(0, 32)}`;
 
 /** IPAM owner string for weft-ipam reservations (see controller/ipam-ops). */
 export const ipamOwnerOf = (containerId: string, ifname: string): string => `ext:cni:${containerId}:${ifname}`;

@@ -16,20 +16,13 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** Engine location: the network config's weft* fields, then WEFT_* variables, then defaults. */
-function configOf(stdin: string): ReturnType<typeof configFromFlags> {
-  let conf: Record<string, unknown> = {};
-  try {
-    conf = JSON.parse(stdin) as Record<string, unknown>;
-  } catch {
-    /* reported by the handler */
-  }
-  const str = (k: string): string | undefined => (typeof conf[k] === 'string' ? conf[k] : undefined);
-  return configFromFlags({
-    stateDir: str('weftStateDir') ?? process.env.WEFT_STATE_DIR,
-    runDir: str('weftRunDir') ?? process.env.WEFT_RUN_DIR,
-    store: str('weftStore') ?? process.env.WEFT_STORE,
-  });
+/**
+ * Engine location: WEFT_* variables (the compiled entry point sets them from its install
+ * configuration or its own environment), then defaults. Never the network configuration:
+ * pod authors write parts of it, and it must not choose which store a root process writes.
+ */
+function configOf(): ReturnType<typeof configFromFlags> {
+  return configFromFlags({ stateDir: process.env.WEFT_STATE_DIR, runDir: process.env.WEFT_RUN_DIR, store: process.env.WEFT_STORE });
 }
 
 export async function cniMain(argv: string[]): Promise<number> {
@@ -37,7 +30,7 @@ export async function cniMain(argv: string[]): Promise<number> {
   const stdin = await readStdin();
   let engine: Engine | undefined;
   try {
-    const reply = await handleCni(plugin, process.env, stdin, async () => (engine ??= await openEngine(configOf(stdin))).controller);
+    const reply = await handleCni(plugin, process.env, stdin, async () => (engine ??= await openEngine(configOf())).controller);
     if (reply.output !== undefined) process.stdout.write(JSON.stringify(reply.output) + '\n');
     return reply.exitCode;
   } finally {

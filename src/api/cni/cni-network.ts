@@ -6,9 +6,9 @@
  */
 import type { Controller } from '../../controller/controller.js';
 import type { NetworkRecord } from '../../model/types.js';
-import { ConflictError, NotFoundError } from '../../errors.js';
+import { ConflictError, NotFoundError, WeftError } from '../../errors.js';
 import { BRIDGE_OPTIONS } from '../../drivers/bridge/bridge-options.js';
-import { normalizeCidr } from '../../ipam/cidr.js';
+import { normalizeCidr, parseCidr } from '../../ipam/cidr.js';
 import { CNI_CODES, CniError } from './cni-errors.js';
 import type { NetConf } from './cni-request.js';
 
@@ -50,8 +50,11 @@ function underlayOptions(conf: NetConf, driver: string): Record<string, string> 
   return options;
 }
 
-/** The body of a weft network create for a config (pure). `bridgeDefault` names the bridge when the config does not. */
-export function networkBodyOf(conf: NetConf, creator: string, bridgeDefault?: string): Record<string, unknown> {
+/**
+ * The body of a weft network create for a config (pure). `bridgeDefault` names the bridge when
+ * the config does not; `adopt` uses an existing bridge as it is (weft-ipam: the main plugin's).
+ */
+export function networkBodyOf(conf: NetConf, creator: string, bridgeDefault?: string, adopt = false): Record<string, unknown> {
   const driver = conf.driver ?? 'bridge';
   if (driver !== 'bridge') {
     const pools = poolsOf(conf);
@@ -65,9 +68,10 @@ export function networkBodyOf(conf: NetConf, creator: string, bridgeDefault?: st
       ipam: { config: pools },
     };
   }
-  const options: Record<string, string> = { ...(conf.options ?? {}) };
+  const options: Record<string, string> = {};
   const bridge = conf.bridge ?? bridgeDefault;
   if (bridge) options[BRIDGE_OPTIONS.name] = bridge;
+  if (bridge && adopt) options[BRIDGE_OPTIONS.adopt] = 'true';
   if (conf.mtu !== undefined) options[BRIDGE_OPTIONS.mtu] = String(conf.mtu);
   // CNI's bridge masquerades only when asked to; keep that meaning for networks CNI creates.
   options[BRIDGE_OPTIONS.masquerade] = String(conf.ipMasq ?? false);
@@ -107,6 +111,15 @@ export function contradictions(conf: NetConf, net: NetworkRecord, bridgeDefault?
 
 /** Find the network a config names, creating it when it does not exist yet. */
 export async function ensureNetwork(c: Controller, conf: NetConf, creator: string, bridgeDefault?: string): Promise<NetworkRecord> {
+  // Checked before any comparison: a subnet with host bits must not pass as "the same network".
+  for (const p of poolsOf(conf)) {
+    try {
+      parseCidr(p.subnet, 'ipam.subnet', { strict: true });
+    } catch (err) {
+      if (err instanceof WeftError) throw new CniError(CNI_CODES.invalidConfig, 'invalid network configuration', err.message);
+      throw err;
+    }
+  }
   for (let attempt = 0; ; attempt++) {
     try {
       const net = await c.network(conf.name);
@@ -123,8 +136,13 @@ export async function ensureNetwork(c: Controller, conf: NetConf, creator: strin
     } catch (err) {
       if (!(err instanceof NotFoundError)) throw err;
     }
+    // weft-ipam serves another plugin (e.g. the reference bridge), which made its bridge before
+    // asking for addresses: that bridge is adopted — weft adds its gateway and never deletes it.
+    // The weft plugin creates its own bridge and refuses one it did not make.
+    const bridge = conf.bridge ?? bridgeDefault;
+    const adopt = creator === 'weft-ipam' && bridge !== undefined && c.hostBridgeExists(bridge);
     try {
-      return await c.createNetwork(networkBodyOf(conf, creator, bridgeDefault));
+      return await c.createNetwork(networkBodyOf(conf, creator, bridgeDefault, adopt));
     } catch (err) {
       // Another ADD (or `weft network create`) made it first: use theirs.
       if (!(err instanceof ConflictError) || err.field !== 'name' || attempt > 2) throw err;

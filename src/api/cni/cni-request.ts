@@ -89,11 +89,8 @@ export const NetConf = z
       .optional(),
     prevResult: z.record(z.string(), z.unknown()).optional(),
     'cni.dev/valid-attachments': z.array(Attachment).optional(),
-    weftSocket: z.string().optional(),
-    weftRepo: z.string().optional(),
-    weftStateDir: z.string().optional(),
-    weftRunDir: z.string().optional(),
-    weftStore: z.string().optional(),
+    // No weftSocket / weftRepo / weftStateDir…: where weft is comes from `weft cni install`
+    // (or the plugin's environment), never from a configuration pod authors can write into.
   })
   .passthrough();
 export type NetConf = z.infer<typeof NetConf> & { cniVersion: CniVersion };

@@ -11,20 +11,21 @@ import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../../model/t
 import { ConflictError, NotFoundError, combineErrors } from '../../errors.js';
 import { CNI_CODES, CniError } from './cni-errors.js';
 import type { CniRequest } from './cni-request.js';
-import { LABELS, publishSpecsOf, sandboxLabelsOf, sandboxNameOf, wantedOf, type Wanted } from './cni-identity.js';
+import { LABELS, legacySandboxNameOf, publishSpecsOf, sandboxLabelsOf, sandboxNameOf, wantedOf, type Wanted } from './cni-identity.js';
 import { ensureNetwork, findNetwork } from './cni-network.js';
 import { mergeResults, parseResult, type CniInterface, type CniResult } from './cni-result.js';
 import { atLeast } from './cni-versions.js';
 
-/** The CNI sandbox of a container, if weft has one (and it is really that container's). */
+/**
+ * The CNI sandbox of a container, if weft has one (and it is really that container's: the
+ * label holds the whole id). Sandboxes named before names used the whole id are found too.
+ */
 async function cniSandbox(c: Controller, containerId: string): Promise<SandboxRecord | undefined> {
-  try {
-    const sb = await c.sandbox(sandboxNameOf(containerId));
-    return sb.labels[LABELS.containerId] === containerId ? sb : undefined;
-  } catch (err) {
-    if (err instanceof NotFoundError) return undefined;
-    throw err;
+  for (const name of [sandboxNameOf(containerId), legacySandboxNameOf(containerId)]) {
+    const sb = await c.findSandbox(name);
+    if (sb && sb.labels[LABELS.containerId] === containerId) return sb;
   }
+  return undefined;
 }
 
 /** What ADD reports: [bridge, host veth, container interface] ([container interface] for macvlan/ipvlan), addresses, default routes, DNS. */
@@ -105,8 +106,10 @@ export async function weftAdd(c: Controller, req: CniRequest): Promise<CniResult
       sb = made.sandbox;
       ep = made.endpoints[0]!;
     } catch (err) {
+      // Verbs on one container run one at a time (cni-handler), so this is not a race: a
+      // sandbox that is not this container's holds the name. Retrying would not help.
       if (err instanceof ConflictError && err.field === 'name')
-        throw new CniError(CNI_CODES.tryAgainLater, 'another operation on this container is in progress', err.message);
+        throw new CniError(100, `sandbox name ${sandboxNameOf(req.containerId)} is taken by a sandbox of another container`, err.message);
       throw err;
     }
   }
@@ -166,7 +169,9 @@ export async function weftGc(c: Controller, req: CniRequest): Promise<void> {
   const errors: unknown[] = [];
   for (const sb of await c.sandboxes()) {
     const cid = sb.labels[LABELS.containerId];
-    if (cid === undefined) continue; // not made through CNI: not ours to collect
+    // Only attachments CNI made: its label (which API users cannot set) on the sandbox CNI
+    // names after that container. Anything else is not GC's to collect.
+    if (cid === undefined || sb.kind !== 'external' || (sb.name !== sandboxNameOf(cid) && sb.name !== legacySandboxNameOf(cid))) continue;
     const eps = await endpointsOf(c, sb);
     const stale = eps.filter((e) => e.networkId === net.id && !valid.has(`${cid}\0${e.ifname}`));
     if (stale.length === 0) continue;

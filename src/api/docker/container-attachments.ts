@@ -10,7 +10,8 @@ import type { SandboxRecord } from '../../model/types.js';
 import { ErrorList, InvalidArgumentError, NotFoundError, WeftError } from '../../errors.js';
 import { normalizeAddress } from '../../ipam/address.js';
 import { parseMac } from '../../ipam/mac.js';
-import { validateIfname, validateName } from '../../config/validate.js';
+import { validateIfname } from '../../config/validate.js';
+import { validateAlias } from '../../config/dns-name.js';
 import type { Logger } from '../../logger.js';
 import { EngineClient, enginePath } from './engine-client.js';
 import type { AttachmentRecord } from '../../controller/runtime-records.js';
@@ -71,7 +72,7 @@ export class ContainerAttachments {
         containerName: info.name,
         engine,
         networkId: net.id,
-        aliases: (input.aliases ?? []).map((a, i) => validateName(`aliases[${i}]`, a)),
+        aliases: (input.aliases ?? []).map((a, i) => validateAlias(`aliases[${i}]`, a)),
         created: new Date().toISOString(),
       };
       if (input.ip) {

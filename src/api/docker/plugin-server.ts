@@ -4,11 +4,12 @@
  * fire overlapping calls for one container and each one reads then writes several records.
  */
 import http from 'node:http';
-import { chmod, mkdir, rm } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidArgumentError, NotFoundError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { pluginError, type PluginApi } from './plugin-errors.js';
+import { claimSocketPath, releaseSocketPath, socketInode } from '../unix-socket-path.js';
 
 const MAX_BODY = 1 << 20;
 const CONTENT_TYPE = 'application/vnd.docker.plugins.v1.2+json';
@@ -56,7 +57,7 @@ export function parsePluginBody(text: string): Record<string, unknown> {
 /** Serve handlers (by method name, e.g. "NetworkDriver.Join") on a unix socket. */
 export async function servePlugin(socketPath: string, handlers: Map<string, PluginHandler>, log: Logger): Promise<PluginServer> {
   await mkdir(path.dirname(socketPath), { recursive: true, mode: 0o755 });
-  await rm(socketPath, { force: true });
+  await claimSocketPath(socketPath, 'docker-plugin-socket');
   let queue: Promise<unknown> = Promise.resolve();
   const server = http.createServer((req, res) => {
     const method = (req.url ?? '/').split('?')[0]!.replace(/^\//, '');
@@ -86,6 +87,7 @@ export async function servePlugin(socketPath: string, handlers: Map<string, Plug
     server.listen(socketPath, () => resolve());
   });
   await chmod(socketPath, 0o600);
+  const ino = socketInode(socketPath);
   return {
     path: socketPath,
     close: async () => {
@@ -93,7 +95,8 @@ export async function servePlugin(socketPath: string, handlers: Map<string, Plug
         server.close(() => resolve());
         server.closeAllConnections();
       });
-      await rm(socketPath, { force: true });
+      // Only our own socket: another daemon may hold the path by now.
+      releaseSocketPath(socketPath, ino);
     },
   };
 }

@@ -3,7 +3,7 @@
  * `{error: {code, message, field?}}` with an HTTP status derived from the code.
  */
 import http from 'node:http';
-import { chmod, mkdir, rm } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Router } from './router.js';
 
@@ -11,14 +11,19 @@ export type { Router };
 import type { Controller } from '../../controller/controller.js';
 import { InvalidArgumentError, NotFoundError, asWeftError, httpStatusFor } from '../../errors.js';
 import type { Logger } from '../../logger.js';
+import { parseFlag, parseRequestTarget } from './request-target.js';
+import { parseGraceSeconds } from '../../controller/sandbox-stop.js';
+import { assertNoReservedLabels } from '../../config/reserved-labels.js';
+import { claimSocketPath, releaseSocketPath, socketInode } from '../unix-socket-path.js';
 
-const MAX_BODY = 1 << 20;
+export const MAX_BODY = 1 << 20;
 
 export function buildRoutes(c: Controller, extra: { info: () => unknown; doctor?: (repair: boolean) => Promise<unknown> }): Router {
   const r = new Router();
   r.on('GET', '/v1/info', async () => ({ body: extra.info() }));
   r.on('GET', '/v1/networks', async () => ({ body: await c.inspectNetworks() }));
   r.on('POST', '/v1/networks', async (_p, b) => {
+    assertNoReservedLabels(b);
     const n = await c.createNetwork(b);
     return { status: 201, body: (await c.inspectNetworks([n.id]))[0] };
   });
@@ -35,6 +40,7 @@ export function buildRoutes(c: Controller, extra: { info: () => unknown; doctor?
   });
   r.on('GET', '/v1/sandboxes', async () => ({ body: await c.sandboxViews() }));
   r.on('POST', '/v1/sandboxes', async (_p, b) => {
+    assertNoReservedLabels(b);
     const { sandbox } = await c.createSandbox(b);
     return { status: 201, body: await c.sandboxView(sandbox.id) };
   });
@@ -43,9 +49,13 @@ export function buildRoutes(c: Controller, extra: { info: () => unknown; doctor?
     const sb = await c.patchSandbox(p.ref!, b);
     return { body: await c.sandboxView(sb.id) };
   });
-  r.on('DELETE', '/v1/sandboxes/:ref', async (p) => {
-    const sb = await c.removeSandbox(p.ref!);
+  r.on('DELETE', '/v1/sandboxes/:ref', async (p, _b, q) => {
+    const sb = await c.removeSandbox(p.ref!, { force: parseFlag(q.get('force'), 'force'), graceS: parseGraceSeconds(q.get('time')) });
     return { body: { removed: sb.name, id: sb.id } };
+  });
+  r.on('POST', '/v1/sandboxes/:ref/stop', async (p, _b, q) => {
+    const { sandbox: sb, removed } = await c.stopSandbox(p.ref!, parseGraceSeconds(q.get('time')));
+    return { body: { stopped: sb.name, id: sb.id, removed } };
   });
   if (extra.doctor) {
     const doctor = extra.doctor;
@@ -75,14 +85,24 @@ export interface RestServer {
 }
 
 /** Serve the router on a unix socket readable and writable by root only. */
+/**
+ * Make the API socket's path ready to serve on: its directory, and no socket anyone still
+ * serves on (a dead daemon's is removed; a live one, or a file that is not a socket, is
+ * refused and left alone). weftd checks this before it touches the kernel, so a daemon that
+ * could not serve never reconciles; serveRest checks again just before it listens.
+ */
+export async function prepareRestSocket(socketPath: string): Promise<void> {
+  await mkdir(path.dirname(socketPath), { recursive: true, mode: 0o700 });
+  await claimSocketPath(socketPath);
+}
+
 export async function serveRest(
   socketPath: string,
   router: Router,
   log: Logger,
   authorize: (req: http.IncomingMessage) => boolean,
 ): Promise<RestServer> {
-  await mkdir(path.dirname(socketPath), { recursive: true, mode: 0o700 });
-  await rm(socketPath, { force: true });
+  await prepareRestSocket(socketPath);
   const server = http.createServer((req, res) => {
     void (async () => {
       let status = 200;
@@ -92,7 +112,7 @@ export async function serveRest(
           status = 403;
           payload = { error: { code: 'WEFT_PERMISSION', message: 'only root may use the weft API' } };
         } else {
-          const url = new URL(req.url ?? '/', 'http://weft');
+          const url = parseRequestTarget(req.url);
           const m = router.match(req.method ?? 'GET', url.pathname);
           if (!m) throw new NotFoundError('route', `${req.method} ${url.pathname}`);
           if ('allowed' in m) {
@@ -124,11 +144,15 @@ export async function serveRest(
     server.listen(socketPath, () => resolve());
   });
   await chmod(socketPath, 0o600);
+  const ino = socketInode(socketPath);
   return {
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
-        server.close(() => resolve());
+        server.close(() => {
+          releaseSocketPath(socketPath, ino);
+          resolve();
+        });
       }),
   };
 }

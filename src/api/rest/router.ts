@@ -1,4 +1,6 @@
 /** A tiny method+path router; path params are `:name` segments. */
+import { decodePathSegment } from './request-target.js';
+
 export type Handler = (
   params: Record<string, string>,
   body: unknown,
@@ -18,10 +20,7 @@ export class Router {
     return this;
   }
   match(method: string, pathname: string): { handler: Handler; params: Record<string, string> } | { allowed: string[] } | undefined {
-    const segs = pathname
-      .split('/')
-      .filter(Boolean)
-      .map((s) => decodeURIComponent(s));
+    const segs = pathname.split('/').filter(Boolean).map(decodePathSegment);
     const allowed: string[] = [];
     for (const r of this.routes) {
       if (r.parts.length !== segs.length) continue;

@@ -7,8 +7,20 @@
  */
 import type { Driver, EndpointContext, NetworkContext, NetworkValidation } from '../driver.js';
 import type { NetworkRecord } from '../../model/types.js';
+import type { LinkInfo } from '../../kernel/netlink/types.js';
 import { ConflictError, KernelError } from '../../errors.js';
-import { bridgeMacOf, bridgeNameOf, bridgeStateOf, gatewayCidrs, parseBridgeOptions } from './bridge-options.js';
+import { BRIDGE_OPTIONS, bridgeMacOf, bridgeNameOf, bridgeStateOf, gatewayCidrs, parseBridgeOptions } from './bridge-options.js';
+import {
+  WEFT_ADDR_PROTO,
+  WEFT_ROUTE_PROTO,
+  claimLink,
+  createOwnedBridge,
+  createOwnedVeth,
+  foreignLinkError,
+  isWeftLink,
+  ownedBy,
+} from '../link-ownership.js';
+import { endpointMark, isAdopted, networkMark, ownBridge, ownEndpointLink, ownVeth } from './bridge-ownership.js';
 import { IFNAMES } from '../ifnames.js';
 import { bridgeInvariants } from './bridge-invariants.js';
 import { bridgeRuntimePlacement, ensureHostEndOnBridge } from './runtime-peer.js';
@@ -29,6 +41,8 @@ function quietIpv6(fn: () => void): void {
   }
 }
 
+const ADOPT_HINT = ` (to use an existing bridge as it is, pass -o ${BRIDGE_OPTIONS.adopt}=true)`;
+
 export class BridgeDriver implements Driver {
   readonly name = 'bridge';
   readonly scope = 'local';
@@ -46,7 +60,7 @@ export class BridgeDriver implements Driver {
     // A bridge without its own MAC takes its lowest port's: when that sandbox leaves, the
     // gateway's MAC changes under every other sandbox's ARP cache and they lose the gateway.
     // A fixed MAC, derived from the network id, also survives re-creation after a reboot.
-    o.mac ??= bridgeMacOf(net.id);
+    if (!o.adopt) o.mac ??= bridgeMacOf(net.id);
     return { options: net.options, driverState: bridgeStateOf(o) };
   }
 
@@ -56,30 +70,62 @@ export class BridgeDriver implements Driver {
 
   async networkUp(c: NetworkContext): Promise<void> {
     const net = c.network;
+    if (isAdopted(net)) return this.adoptedUp(c);
     const rt = c.kernel.host();
     const name = bridgeNameOf(net);
     let br = rt.link(name);
-    if (br && br.kind !== 'bridge') {
-      throw new ConflictError('com.docker.network.bridge.name', `interface "${name}" exists and is not a bridge (${br.kind ?? 'device'})`);
-    }
-    const created = !br;
+    // An existing link is used only when it is this network's own bridge: never the host's.
+    if (br && !ownBridge(net, br)) throw foreignLinkError(BRIDGE_OPTIONS.name, br, br.kind === 'bridge' ? ADOPT_HINT : '');
+    let created: number | undefined;
     try {
-      if (!br) br = rt.createBridge({ name, mtu: Number(net.driverState.mtu), mac: net.driverState.mac, up: false });
-      else if (net.driverState.mac && br.mac !== net.driverState.mac) rt.setLink(br.index, { mac: net.driverState.mac });
-      if (net.enableIPv6) await c.kernel.setSysctl(undefined, `net.ipv6.conf.${name}.disable_ipv6`, '0');
-      const have = new Set(rt.addresses(br.index).map((a) => a.cidr));
-      for (const cidr of gatewayCidrs(net)) {
-        if (!have.has(cidr)) rt.addAddress(br.index, cidr, { nodad: familyOf(cidr) === 6 });
+      if (!br) {
+        br = createOwnedBridge(rt, { name, mtu: Number(net.driverState.mtu), mac: net.driverState.mac, up: false }, networkMark(net));
+        created = br.index;
+      } else {
+        claimLink(rt, br, networkMark(net));
+        if (net.driverState.mac && br.mac !== net.driverState.mac) rt.setLink(br.index, { mac: net.driverState.mac });
       }
+      if (net.enableIPv6) await c.kernel.setSysctl(undefined, `net.ipv6.conf.${name}.disable_ipv6`, '0');
+      ensureGateways(c, br);
       if (!br.up) rt.setLink(br.index, { up: true });
     } catch (err) {
-      if (created) rt.deleteLink(name, { ignoreMissing: true });
+      // Undo only what this call did: the bridge it created (by index).
+      if (created !== undefined) rt.deleteLink(created, { ignoreMissing: true });
       throw err;
     }
   }
 
+  /**
+   * An adopted bridge (weft.bridge.adopt): someone else's, used as it is. weft adds its gateway
+   * addresses (marked as weft's) and nothing else: no MAC, MTU, state or sysctl change.
+   */
+  private async adoptedUp(c: NetworkContext): Promise<void> {
+    const net = c.network;
+    const name = bridgeNameOf(net);
+    const br = c.kernel.host().link(name);
+    if (!br)
+      throw new ConflictError(BRIDGE_OPTIONS.adopt, `bridge "${name}" does not exist; ${BRIDGE_OPTIONS.adopt} uses an existing bridge`);
+    if (br.kind !== 'bridge') throw new ConflictError(BRIDGE_OPTIONS.adopt, `interface "${name}" is not a bridge (${br.kind ?? 'device'})`);
+    if (isWeftLink(br) && !ownedBy(br, networkMark(net))) throw foreignLinkError(BRIDGE_OPTIONS.name, br);
+    ensureGateways(c, br);
+  }
+
   async networkDown(c: NetworkContext): Promise<void> {
-    c.kernel.host().deleteLink(bridgeNameOf(c.network), { ignoreMissing: true });
+    const net = c.network;
+    const rt = c.kernel.host();
+    const l = rt.link(bridgeNameOf(net));
+    if (!l) return;
+    // Only this network's own bridge; a link someone else made under that name stays.
+    if (!isAdopted(net)) {
+      if (ownBridge(net, l)) rt.deleteLink(l.index, { ignoreMissing: true });
+      return;
+    }
+    // Hand an adopted bridge back as it was: remove exactly the addresses weft added to it.
+    if (l.kind !== 'bridge') return;
+    const mine = new Set(gatewayCidrs(net));
+    for (const a of rt.addresses(l.index)) {
+      if (a.proto === WEFT_ADDR_PROTO && mine.has(a.cidr)) rt.deleteAddress(l.index, a.cidr, { ignoreMissing: true });
+    }
   }
 
   async join(c: EndpointContext): Promise<void> {
@@ -91,28 +137,41 @@ export class BridgeDriver implements Driver {
     const hostIf = ep.hostIfname ?? IFNAMES.hostVeth.of(ep.id);
     const nsFd = await c.kernel.netnsFd(sb.netnsPath);
     const inner = await c.kernel.inNetns(sb.netnsPath);
-    let created = false;
+    let created: number | undefined;
     try {
       const existing = rt.link(hostIf);
+      // Only this endpoint's own veth is re-used; a link weft did not make for it is refused.
+      if (existing && !ownVeth(ep, existing)) throw foreignLinkError('hostIfname', existing);
+      if (!existing && inner.link(ep.ifname))
+        throw new ConflictError('ifname', `sandbox ${sb.name} already has an interface "${ep.ifname}"; choose another name (--ifname)`);
       if (!existing) {
-        const local = rt.createVeth({
-          name: hostIf,
-          peerName: ep.ifname,
-          peerNetnsFd: nsFd,
-          mtu: Number(net.driverState.mtu),
-          peerMac: ep.macAddress,
-          master: br.index,
-          up: true,
-        });
-        created = true;
+        const local = createOwnedVeth(
+          rt,
+          {
+            name: hostIf,
+            peerName: ep.ifname,
+            peerNetnsFd: nsFd,
+            mtu: Number(net.driverState.mtu),
+            peerMac: ep.macAddress,
+            master: br.index,
+            up: true,
+          },
+          endpointMark(ep),
+        );
+        created = local.index;
         // A bridge port needs no IPv6 link-local address; without one it sends no DAD/MLD/RS
         // that the bridge would flood to every other port (keeps joins flat as ports grow).
         quietIpv6(() => rt.setLink(local.index, { ipv6AddrGenNone: true }));
-      } else if (existing.master !== br.index || !existing.up) {
-        rt.setLink(existing.index, { master: br.index, up: true });
+      } else {
+        claimLink(rt, existing, endpointMark(ep));
+        if (existing.master !== br.index || !existing.up) rt.setLink(existing.index, { master: br.index, up: true });
       }
       const link = inner.link(ep.ifname);
       if (!link) throw new KernelError('endpoint join', `interface ${ep.ifname} did not appear in sandbox ${sb.name}`);
+      // The interface addressed below must be our veth's peer, never one the namespace had already.
+      const peer = created !== undefined ? undefined : rt.link(hostIf)?.link;
+      if (link.kind !== 'veth' || (peer !== undefined && peer !== link.index))
+        throw new ConflictError('ifname', `interface ${ep.ifname} in sandbox ${sb.name} is not weft's; weft will not configure it`);
       const have = new Set(inner.addresses(link.index).map((a) => a.cidr));
       if (ep.ipv4 && !have.has(ep.ipv4)) inner.addAddress(link.index, ep.ipv4);
       if (ep.ipv6 && !have.has(ep.ipv6)) inner.addAddress(link.index, ep.ipv6, { nodad: true });
@@ -124,20 +183,41 @@ export class BridgeDriver implements Driver {
       if (ep.defaultRoute && !net.internal) {
         // Read before writing: a resync must not rewrite (and re-announce) a route that is fine.
         const hasDefault = (fam: 4 | 6, gw: string): boolean =>
-          inner.routes(fam, 254).some((r) => (r.dst === '0.0.0.0/0' || r.dst === '::/0') && r.gateway === gw && r.oif === link.index);
+          inner.routes(fam, 254).some(
+            (r) =>
+              (r.dst === '0.0.0.0/0' || r.dst === '::/0') &&
+              ((r.gateway === gw && r.oif === link.index) ||
+                // In a namespace weft did not make, a default route added since by its owner is theirs.
+                (sb.kind === 'external' && r.protocol !== WEFT_ROUTE_PROTO)),
+          );
+        // Marked as weft's (rtm_protocol), so a namespace's own routes can be told from ours.
         if (ep.gateway4 && !hasDefault(4, ep.gateway4))
-          inner.addRoute({ dst: '0.0.0.0/0', gateway: ep.gateway4, oif: link.index }, { replace: true });
+          inner.addRoute({ dst: '0.0.0.0/0', gateway: ep.gateway4, oif: link.index, protocol: WEFT_ROUTE_PROTO }, { replace: true });
         if (ep.gateway6 && ep.ipv6 && !hasDefault(6, ep.gateway6))
-          inner.addRoute({ dst: '::/0', gateway: ep.gateway6, oif: link.index }, { replace: true });
+          inner.addRoute({ dst: '::/0', gateway: ep.gateway6, oif: link.index, protocol: WEFT_ROUTE_PROTO }, { replace: true });
       }
     } catch (err) {
-      if (created) rt.deleteLink(hostIf, { ignoreMissing: true });
+      // Undo only what this call did: the veth it created (by index; its peer goes with it).
+      if (created !== undefined) rt.deleteLink(created, { ignoreMissing: true });
       throw err;
     }
   }
 
   async leave(c: EndpointContext): Promise<void> {
-    // Deleting one end of a veth deletes its peer inside the sandbox too (wherever the runtime put it).
-    if (c.endpoint.hostIfname) c.kernel.host().deleteLink(c.endpoint.hostIfname, { ignoreMissing: true });
+    // Deleting one end of a veth deletes its peer too (wherever the runtime put it). Only our own veth.
+    const ep = c.endpoint;
+    if (!ep.hostIfname) return;
+    const rt = c.kernel.host();
+    const l = rt.link(ep.hostIfname);
+    if (l && ownEndpointLink(ep, l)) rt.deleteLink(l.index, { ignoreMissing: true });
+  }
+}
+
+/** Add the network's gateway addresses that are missing, marked as weft's (IFA_PROTO). */
+function ensureGateways(c: NetworkContext, br: LinkInfo): void {
+  const rt = c.kernel.host();
+  const have = new Set(rt.addresses(br.index).map((a) => a.cidr));
+  for (const cidr of gatewayCidrs(c.network)) {
+    if (!have.has(cidr)) rt.addAddress(br.index, cidr, { nodad: familyOf(cidr) === 6, proto: WEFT_ADDR_PROTO });
   }
 }

@@ -14,5 +14,6 @@ export function fwNetworkOf(net: NetworkRecord): FwNetwork | undefined {
     masquerade: net.driverState.masquerade !== 'false',
   };
   if (net.driverState.hostBindingIpv4) fw.hostBindingIpv4 = net.driverState.hostBindingIpv4;
+  if (net.driverState.adopt === 'true') fw.adopted = true;
   return fw;
 }

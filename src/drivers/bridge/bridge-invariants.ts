@@ -2,11 +2,13 @@
  * What the bridge driver keeps true, each with a check (read-only, one sentence per
  * violation) and a repair. `weft doctor` runs the checks; reconcile (start, drift events, the
  * periodic pass) runs each check and, where it fails, the repair. Repairs ensure and never
- * re-create what exists, so traffic through a healthy bridge or veth is never interrupted.
+ * re-create what exists, so traffic through a healthy bridge or veth is never interrupted, and
+ * they touch only links weft marked as its own (bridge-ownership.ts): a foreign link under a
+ * name weft wants is reported, never modified, and never counted as a leftover.
  */
 import type { Driver, DriverInvariants, EndpointContext, HostContext, Invariant, NetworkContext } from '../driver.js';
 import { bridgeNameOf, gatewayCidrs } from './bridge-options.js';
-import { IFNAMES } from '../ifnames.js';
+import { isAdopted, orphanBridgeLink, ownBridge, ownEndpointLink } from './bridge-ownership.js';
 
 const netLabel = (c: NetworkContext): string => `network ${c.network.name}`;
 const epLabel = (c: EndpointContext): string => `endpoint ${c.sandbox.name}/${c.network.name}`;
@@ -17,23 +19,27 @@ const device = (repair: (c: NetworkContext) => Promise<void>): Invariant<Network
   async check(c) {
     const name = bridgeNameOf(c.network);
     const br = c.kernel.host().link(name);
-    if (!br) return [`${netLabel(c)}: bridge ${name} is missing`];
-    return br.kind === 'bridge' ? [] : [`${netLabel(c)}: ${name} is not a bridge`];
+    const adopted = isAdopted(c.network);
+    if (!br) return [`${netLabel(c)}: ${adopted ? 'adopted ' : ''}bridge ${name} is missing`];
+    if (br.kind !== 'bridge') return [`${netLabel(c)}: ${name} is not a bridge`];
+    return adopted || ownBridge(c.network, br) ? [] : [`${netLabel(c)}: ${name} exists but is not weft's; weft will not touch it`];
   },
   repair,
 });
 
 const state = (repair: (c: NetworkContext) => Promise<void>): Invariant<NetworkContext> => ({
   id: 'bridge.state',
-  holds: 'the bridge is up, with the MAC derived from the network id, and IPv6 enabled on it when the network has IPv6',
+  holds: 'the bridge is up, with the MAC derived from the network id (unless adopted), and IPv6 enabled on it when the network has IPv6',
   async check(c) {
     const name = bridgeNameOf(c.network);
     const br = c.kernel.host().link(name);
-    if (!br || br.kind !== 'bridge') return [];
+    const adopted = isAdopted(c.network);
+    // A foreign link is the device invariant's to report; its state is not weft's business.
+    if (!br || br.kind !== 'bridge' || (!adopted && !ownBridge(c.network, br))) return [];
     const problems: string[] = [];
     if (!br.up) problems.push(`${netLabel(c)}: bridge ${name} is down`);
     const mac = c.network.driverState.mac;
-    if (mac && br.mac !== mac) problems.push(`${netLabel(c)}: bridge ${name} has MAC ${br.mac ?? '?'}, not ${mac}`);
+    if (!adopted && mac && br.mac !== mac) problems.push(`${netLabel(c)}: bridge ${name} has MAC ${br.mac ?? '?'}, not ${mac}`);
     if (c.network.enableIPv6 && (await c.kernel.readSysctl(undefined, `net.ipv6.conf.${name}.disable_ipv6`)) !== '0')
       problems.push(`${netLabel(c)}: IPv6 is disabled on bridge ${name}`);
     return problems;
@@ -48,7 +54,7 @@ const gateways = (repair: (c: NetworkContext) => Promise<void>): Invariant<Netwo
     const name = bridgeNameOf(c.network);
     const rt = c.kernel.host();
     const br = rt.link(name);
-    if (!br || br.kind !== 'bridge') return [];
+    if (!br || br.kind !== 'bridge' || (!isAdopted(c.network) && !ownBridge(c.network, br))) return [];
     const have = new Set(rt.addresses(br.index).map((a) => a.cidr));
     return gatewayCidrs(c.network)
       .filter((cidr) => !have.has(cidr))
@@ -65,6 +71,7 @@ const hostEnd = (repair: (c: EndpointContext) => Promise<void>): Invariant<Endpo
     const rt = c.kernel.host();
     const l = ep.hostIfname === undefined ? undefined : rt.link(ep.hostIfname);
     if (!l) return [`${epLabel(c)}: host interface ${ep.hostIfname ?? '(none)'} missing`];
+    if (!ownEndpointLink(ep, l)) return [`${epLabel(c)}: ${ep.hostIfname} exists but is not weft's; weft will not touch it`];
     const br = rt.link(bridgeNameOf(c.network));
     const problems: string[] = [];
     if (!br || l.master !== br.index) problems.push(`${epLabel(c)}: ${ep.hostIfname} not on bridge`);
@@ -96,27 +103,19 @@ const sandboxEnd = (repair: (c: EndpointContext) => Promise<void>): Invariant<En
   repair,
 });
 
-/** Links that carry the bridge driver's names but that no record wants: leftovers of a crash. */
-function orphanLinks(c: HostContext): { index: number; name: string }[] {
-  const wantIfs = new Set<string>();
-  for (const e of c.model.endpoints) wantIfs.add(e.hostIfname ?? IFNAMES.hostVeth.of(e.id));
-  for (const p of c.model.runtimePeers) wantIfs.add(p.hostIfname);
-  const wantBridges = new Set(c.model.networks.map((n) => n.driverState.bridgeName).filter((b): b is string => !!b));
+/** Links weft made (its mark) for the bridge driver that no record wants: leftovers of a crash. */
+function orphanLinks(c: HostContext): { index: number; name: string; alias?: string }[] {
   return c.kernel
     .host()
     .links()
-    .filter(
-      (l) =>
-        ((IFNAMES.hostVeth.pattern.test(l.name) || IFNAMES.runtimeHostVeth.pattern.test(l.name)) && !wantIfs.has(l.name)) ||
-        (IFNAMES.bridge.pattern.test(l.name) && l.kind === 'bridge' && !wantBridges.has(l.name)),
-    );
+    .filter((l) => orphanBridgeLink(l, c.model));
 }
 
 const noOrphans: Invariant<HostContext> = {
   id: 'bridge.no-orphans',
-  holds: 'every bridge (wf-…) and host-side veth (wfv…, wfd…) with a weft name belongs to a network, endpoint or pending runtime join',
+  holds: "every bridge and host-side veth weft made (marked as weft's) belongs to a network, endpoint or pending runtime join",
   async check(c) {
-    return orphanLinks(c).map((l) => `link ${l.name} looks like weft's but has no record`);
+    return orphanLinks(c).map((l) => `link ${l.name} was made by weft (${l.alias ?? 'unnamed'}) but nothing owns it`);
   },
   async repair(c) {
     // Deleting the host end of a veth deletes its other end too, wherever it is.

@@ -13,6 +13,8 @@ export const BRIDGE_OPTIONS = {
   hostBindingIpv4: 'com.docker.network.bridge.host_binding_ipv4',
   ifacePrefix: 'com.docker.network.container_iface_prefix',
   mac: 'weft.bridge.mac',
+  /** Use an existing bridge as it is (weft adds and later removes only its gateway addresses). */
+  adopt: 'weft.bridge.adopt',
 } as const;
 
 const KNOWN = new Set<string>(Object.values(BRIDGE_OPTIONS));
@@ -25,6 +27,7 @@ export interface BridgeOptions {
   hostBindingIpv4?: string;
   ifacePrefix: string;
   mac?: string;
+  adopt: boolean;
 }
 
 /** Parse and check options; `defaultName` is used when no bridge name is given. */
@@ -41,7 +44,10 @@ export function parseBridgeOptions(options: Record<string, string>, defaultName:
     masquerade: get(BRIDGE_OPTIONS.masquerade) === undefined ? true : parseBool(BRIDGE_OPTIONS.masquerade, get(BRIDGE_OPTIONS.masquerade)),
     icc: get(BRIDGE_OPTIONS.icc) === undefined ? true : parseBool(BRIDGE_OPTIONS.icc, get(BRIDGE_OPTIONS.icc)),
     ifacePrefix: get(BRIDGE_OPTIONS.ifacePrefix) ?? 'eth',
+    adopt: get(BRIDGE_OPTIONS.adopt) === undefined ? false : parseBool(BRIDGE_OPTIONS.adopt, get(BRIDGE_OPTIONS.adopt)),
   };
+  if (out.adopt && name === undefined)
+    throw new InvalidArgumentError(BRIDGE_OPTIONS.adopt, `needs ${BRIDGE_OPTIONS.name}: the existing bridge to use`);
   const hb = get(BRIDGE_OPTIONS.hostBindingIpv4);
   if (hb !== undefined) {
     const a = parseAddress(hb, BRIDGE_OPTIONS.hostBindingIpv4);
@@ -52,6 +58,8 @@ export function parseBridgeOptions(options: Record<string, string>, defaultName:
   validateIfname(BRIDGE_OPTIONS.ifacePrefix, `${out.ifacePrefix}99`);
   if (/\d$/.test(out.ifacePrefix)) throw new InvalidArgumentError(BRIDGE_OPTIONS.ifacePrefix, 'must not end with a digit');
   const mac = get(BRIDGE_OPTIONS.mac);
+  if (mac !== undefined && out.adopt)
+    throw new InvalidArgumentError(BRIDGE_OPTIONS.mac, 'an adopted bridge keeps its own MAC: weft does not change it');
   if (mac !== undefined) out.mac = parseMac(mac, BRIDGE_OPTIONS.mac);
   return out;
 }
@@ -67,6 +75,7 @@ export function bridgeStateOf(o: BridgeOptions): Record<string, string> {
   };
   if (o.hostBindingIpv4 !== undefined) s.hostBindingIpv4 = o.hostBindingIpv4;
   if (o.mac !== undefined) s.mac = o.mac;
+  if (o.adopt) s.adopt = 'true';
   return s;
 }
 

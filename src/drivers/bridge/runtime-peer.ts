@@ -9,6 +9,8 @@
 import type { DriverContext, EndpointContext, NetworkContext, RuntimePeer, RuntimePlacement } from '../driver.js';
 import { KernelError } from '../../errors.js';
 import { bridgeNameOf } from './bridge-options.js';
+import { claimLink, createOwnedVeth, foreignLinkError } from '../link-ownership.js';
+import { ownRuntimeVeth, runtimeVethMark } from './bridge-ownership.js';
 
 /** Ensure the pair exists in the host namespace (idempotent: a retried Join finds it). */
 async function preparePeer(c: NetworkContext, peer: RuntimePeer): Promise<void> {
@@ -18,17 +20,17 @@ async function preparePeer(c: NetworkContext, peer: RuntimePeer): Promise<void> 
   if (!br) throw new KernelError('runtime join', `bridge ${net.driverState.bridgeName} of network ${net.name} does not exist`);
   const l = rt.link(peer.hostIfname);
   if (l) {
+    // A retried Join finds its own pair; a link weft did not make under that name is refused.
+    if (!ownRuntimeVeth(l)) throw foreignLinkError('EndpointID', l);
+    claimLink(rt, l, runtimeVethMark(peer.hostIfname));
     if (l.master !== br.index || !l.up) rt.setLink(l.index, { master: br.index, up: true });
     return;
   }
-  rt.createVeth({
-    name: peer.hostIfname,
-    peerName: peer.peerName,
-    mtu: Number(net.driverState.mtu),
-    peerMac: peer.mac,
-    master: br.index,
-    up: true,
-  });
+  createOwnedVeth(
+    rt,
+    { name: peer.hostIfname, peerName: peer.peerName, mtu: Number(net.driverState.mtu), peerMac: peer.mac, master: br.index, up: true },
+    runtimeVethMark(peer.hostIfname),
+  );
 }
 
 /** The interface the runtime put into the namespace for us, found by MAC (its name is the runtime's choice). */
@@ -37,8 +39,11 @@ async function locatePeer(c: DriverContext, netnsPath: string, peer: RuntimePeer
   return inner.links().find((l) => l.mac?.toLowerCase() === peer.mac.toLowerCase() && l.kind === 'veth')?.name;
 }
 
+/** Only the pair weft made under that name; a foreign link there is left alone. */
 async function releasePeer(c: DriverContext, peer: RuntimePeer): Promise<void> {
-  c.kernel.host().deleteLink(peer.hostIfname, { ignoreMissing: true });
+  const rt = c.kernel.host();
+  const l = rt.link(peer.hostIfname);
+  if (l && ownRuntimeVeth(l)) rt.deleteLink(l.index, { ignoreMissing: true });
 }
 
 export const bridgeRuntimePlacement: RuntimePlacement = { preparePeer, locatePeer, releasePeer };
@@ -54,5 +59,6 @@ export async function ensureHostEndOnBridge(c: EndpointContext): Promise<void> {
   const br = rt.link(bridgeNameOf(net));
   if (!br) throw new KernelError('runtime join', `bridge ${net.driverState.bridgeName} of network ${net.name} does not exist`);
   const existing = ep.hostIfname === undefined ? undefined : rt.link(ep.hostIfname);
-  if (existing && (existing.master !== br.index || !existing.up)) rt.setLink(existing.index, { master: br.index, up: true });
+  if (existing && ownRuntimeVeth(existing) && (existing.master !== br.index || !existing.up))
+    rt.setLink(existing.index, { master: br.index, up: true });
 }

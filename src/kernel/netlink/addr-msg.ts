@@ -9,6 +9,8 @@ export interface AddAddressOpts {
   nodad?: boolean;
   /** Replace an existing identical address instead of failing with EEXIST. */
   replace?: boolean;
+  /** IFA_PROTO: marks who added the address (kept by Linux ≥ 6.3, ignored before). */
+  proto?: number;
 }
 
 export function buildAddAddress(b: NlBuilder, index: number, cidr: string, o: AddAddressOpts = {}): void {
@@ -21,6 +23,7 @@ export function buildAddAddress(b: NlBuilder, index: number, cidr: string, o: Ad
   b.attr(C.IFA_ADDRESS, c.bytes);
   if (c.family === 4 && c.prefix < 31) b.attr(C.IFA_BROADCAST, broadcastOf(c.bytes, c.prefix));
   if (flags) b.u32(C.IFA_FLAGS, flags);
+  if (o.proto !== undefined) b.u8(C.IFA_PROTO, o.proto);
 }
 
 export function buildDeleteAddress(b: NlBuilder, index: number, cidr: string): void {
@@ -52,5 +55,6 @@ export function parseAddress(m: NlMsg): AddressInfo | undefined {
     cidr: `${bytesToIp(addr)}/${p.readUInt8(1)}`,
     scope: p.readUInt8(3),
     flags: attrU32(a, C.IFA_FLAGS) ?? p.readUInt8(2),
+    ...(a.has(C.IFA_PROTO) ? { proto: a.get(C.IFA_PROTO)!.readUInt8(0) } : {}),
   };
 }

@@ -84,7 +84,10 @@ export const IFLA_MTU = 4;
 export const IFLA_LINK = 5;
 export const IFLA_MASTER = 10;
 export const IFLA_OPERSTATE = 16;
+/** Free-text alias of a link (IFALIASZ 256): weft writes its owner mark here. */
 export const IFLA_IFALIAS = 20;
+/** Link group (u32), applied at creation in the same request. */
+export const IFLA_GROUP = 27;
 export const IFLA_LINKINFO = 18;
 export const IFLA_NET_NS_FD = 28;
 export const IFLA_EXT_MASK = 29;
@@ -125,6 +128,8 @@ export const IFA_LOCAL = 2;
 export const IFA_LABEL = 3;
 export const IFA_BROADCAST = 4;
 export const IFA_FLAGS = 8;
+/** Address protocol (u8, Linux ≥ 6.3): who added the address. */
+export const IFA_PROTO = 11;
 export const IFA_F_NODAD = 0x02;
 export const IFA_F_DADFAILED = 0x08;
 export const IFA_F_TENTATIVE = 0x40;

@@ -28,7 +28,8 @@ export function validateIfname(name: string, field = 'ifname'): string {
 const upBits = (up: boolean | undefined): { flags: number; change: number } =>
   up === undefined ? { flags: 0, change: 0 } : { flags: up ? C.IFF_UP : 0, change: C.IFF_UP };
 
-function common(b: NlBuilder, o: { mtu?: number; mac?: string; master?: number }, field: string): void {
+function common(b: NlBuilder, o: { mtu?: number; mac?: string; master?: number; linkGroup?: number }, field: string): void {
+  if (o.linkGroup !== undefined) b.u32(C.IFLA_GROUP, o.linkGroup);
   if (o.mtu !== undefined) b.u32(C.IFLA_MTU, o.mtu);
   if (o.mac !== undefined) b.attr(C.IFLA_ADDRESS, macToBytes(o.mac, `${field}.mac`));
   if (o.master !== undefined) b.u32(C.IFLA_MASTER, o.master);
@@ -151,7 +152,10 @@ export function buildSetLink(b: NlBuilder, index: number, c: LinkChange): void {
   if (c.name !== undefined) b.str(C.IFLA_IFNAME, validateIfname(c.name, 'name'));
   common(b, c, 'link');
   if (c.netnsFd !== undefined) b.u32(C.IFLA_NET_NS_FD, c.netnsFd);
-  if (c.alias !== undefined) b.str(C.IFLA_IFALIAS, c.alias);
+  if (c.alias !== undefined) {
+    if (Buffer.byteLength(c.alias) > 255) throw new InvalidArgumentError('alias', 'a link alias is at most 255 bytes');
+    b.str(C.IFLA_IFALIAS, c.alias);
+  }
   if (c.ipv6AddrGenNone) {
     // IFLA_AF_SPEC { AF_INET6 { IFLA_INET6_ADDR_GEN_MODE = IN6_ADDR_GEN_MODE_NONE } }
     b.nest(IFLA_AF_SPEC, (af) => af.nest(AF_INET6, (v6) => v6.u8(IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE_NONE)));
@@ -215,9 +219,11 @@ export function parseLink(m: NlMsg): LinkInfo {
   if (link !== undefined && link !== index) info.link = link;
   const nsid = attrS32(a, C.IFLA_LINK_NETNSID);
   if (nsid !== undefined) info.linkNetnsId = nsid;
-  const alias = attrStr(a, C.IFLA_IFALIAS);
-  if (alias) info.alias = alias;
   const oper = attrU8(a, C.IFLA_OPERSTATE);
   if (oper !== undefined) info.operState = oper;
+  const group = attrU32(a, C.IFLA_GROUP);
+  if (group !== undefined) info.group = group;
+  const alias = attrStr(a, C.IFLA_IFALIAS);
+  if (alias) info.alias = alias;
   return info;
 }

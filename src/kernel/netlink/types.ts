@@ -24,6 +24,9 @@ export interface LinkInfo {
   /** IFLA_VLAN_ID of an 802.1q sub-interface. */
   vlanId?: number;
   /** IFLA_IFALIAS: a free-text label (weft marks links it owns with it). */
+  /** IFLA_GROUP (0 = the default group). */
+  group?: number;
+  /** IFLA_IFALIAS: a free-text label (weft marks links it owns with it). */
   alias?: string;
 }
 
@@ -34,6 +37,8 @@ export interface AddressInfo {
   cidr: string;
   scope: number;
   flags: number;
+  /** IFA_PROTO: who added it (0 = unspecified), on kernels that keep it. */
+  proto?: number;
 }
 
 export interface RouteInfo {
@@ -63,6 +68,8 @@ export interface NeighInfo {
 
 export interface CreateBridgeOpts {
   name: string;
+  /** Link group (IFLA_GROUP) set by the creating request itself (so a link is never seen without it). */
+  linkGroup?: number;
   mtu?: number;
   mac?: string;
   /** Bring it up after creation. */
@@ -83,6 +90,8 @@ export interface CreateVethOpts {
   up?: boolean;
   /** MAC of the local end (default: random). */
   mac?: string;
+  /** Link group of the local end, set by the creating request itself. */
+  linkGroup?: number;
 }
 
 export interface CreateVxlanOpts {
@@ -182,8 +191,9 @@ export interface LinkChange {
   master?: number;
   /** Move to another namespace (fd). */
   netnsFd?: number;
-  /** Set the interface alias (IFLA_IFALIAS). */
+  /** Set the alias ("" removes it). */
   alias?: string;
+  linkGroup?: number;
 }
 
 export interface RouteSpec {
