@@ -133,10 +133,16 @@ export class EtcdClusterAgent extends EventEmitter implements ClusterAgent {
       this.state = 'connected';
       // Keepalives are the agent's heartbeat to the store: when they stop succeeding the store
       // is away even if nothing else asked it anything (checked locally, no extra requests).
+      let lastTick = Date.now();
       this.healthTimer = setInterval(() => {
+        const now = Date.now();
+        // A late tick means this process was busy (or starved of CPU), not that the store is
+        // away: the keepalive could not run either. Judge only after an on-time tick.
+        const late = now - lastTick > 1500;
+        lastTick = now;
         const last = this.registry.lastRenewed();
-        if (this.state === 'connected' && last !== undefined && Date.now() - last > (this.ttlMs * 2) / 3 + 1000) {
-          this.storeFailed(new StoreUnavailableError(`no lease renewal for ${Date.now() - last} ms`));
+        if (!late && this.state === 'connected' && last !== undefined && now - last > this.ttlMs + 1000) {
+          this.storeFailed(new StoreUnavailableError(`no lease renewal for ${now - last} ms`));
         }
       }, 500);
       this.healthTimer.unref();
@@ -358,8 +364,19 @@ export class EtcdClusterAgent extends EventEmitter implements ClusterAgent {
     return this.op(() => this.ipam.addresses(pool));
   }
 
-  release(pool: string, address: string, handle: string): Promise<boolean> {
-    return this.op(() => this.ipam.release(pool, address, handle));
+  /**
+   * Give an address back. While the store is away the release is journaled and done when it
+   * returns (before anything is re-claimed), so a rollback never leaves an address leaked.
+   */
+  async release(pool: string, address: string, handle: string): Promise<boolean> {
+    try {
+      return await this.op(() => this.ipam.release(pool, address, handle));
+    } catch (err) {
+      if (!(err instanceof WeftError && err.code === 'WEFT_STORE_UNAVAILABLE')) throw err;
+      this.ipam.deferRelease(pool, address, handle);
+      this.log('warn', { pool, address }, 'cluster store away: address release deferred until it returns');
+      return true;
+    }
   }
 
   view(): HostView[] {
