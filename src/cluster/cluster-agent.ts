@@ -90,6 +90,8 @@ export class EtcdClusterAgent extends EventEmitter implements ClusterAgent {
   private readonly ttlMs: number;
   private readonly probeMs: number;
   private state: StoreState = 'recovering';
+  /** When the state last became connected (ms since epoch). */
+  private connectedAt = 0;
   private recovery: Promise<void> | undefined;
   private stopHosts: (() => void) | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
@@ -131,6 +133,7 @@ export class EtcdClusterAgent extends EventEmitter implements ClusterAgent {
       await this.reclaimOwn();
       await this.watchHosts();
       this.state = 'connected';
+      this.connectedAt = Date.now();
       // Keepalives are the agent's heartbeat to the store: when they stop succeeding the store
       // is away even if nothing else asked it anything (checked locally, no extra requests).
       let lastTick = Date.now();
@@ -141,8 +144,11 @@ export class EtcdClusterAgent extends EventEmitter implements ClusterAgent {
         const late = now - lastTick > 1500;
         lastTick = now;
         const last = this.registry.lastRenewed();
-        if (!late && this.state === 'connected' && last !== undefined && now - last > this.ttlMs + 1000) {
-          this.storeFailed(new StoreUnavailableError(`no lease renewal for ${now - last} ms`));
+        // Counted from the last renewal or the last recovery, whichever is later: right after a
+        // recovery the next keepalive has not had its turn yet.
+        const since = last === undefined ? undefined : Math.max(last, this.connectedAt);
+        if (!late && this.state === 'connected' && since !== undefined && now - since > this.ttlMs + 1000) {
+          this.storeFailed(new StoreUnavailableError(`no lease renewal for ${now - since} ms`));
         }
       }, 500);
       this.healthTimer.unref();
@@ -292,6 +298,7 @@ export class EtcdClusterAgent extends EventEmitter implements ClusterAgent {
         const r = await this.reclaimOwn();
         await this.watchHosts();
         this.state = 'connected';
+        this.connectedAt = Date.now();
         this.log('info', { lease, kept: r.kept, reclaimed: r.reclaimed, lost: r.lost.length }, 'cluster store back; state re-claimed');
         this.emit('storeUp', { lease, ...r });
         // Hosts whose grace ran out while we were away are cleaned up now.

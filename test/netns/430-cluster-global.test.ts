@@ -309,7 +309,8 @@ describe('global networks on a 3-host lab (l2, one etcd)', { timeout: 600_000 },
       "h3's blocks and addresses reclaimed",
     );
     console.log(`lab: h3 killed; endpoints out of every view after ${gone} ms (ttl 2 s + grace 6 s)`);
-    assert.ok(gone < 2000 + 6000 + 10_000, `took ${gone} ms`);
+    // ttl + grace is 8 s; the rest is watch delivery and the cleanup's etcd round trips on a loaded machine.
+    assert.ok(gone < 2000 + 6000 + 25_000, `took ${gone} ms`);
   });
 
   it('removing the sandboxes releases every address; then network rm works and reaches every host', async () => {
