@@ -60,9 +60,10 @@ function runDirEntries(ctx: ControllerContext, dir: 'netns' | 'sandboxes'): stri
 }
 
 export async function snapshot(ctx: ControllerContext): Promise<ModelSnapshot> {
-  const networks = await ctx.records.networks();
+  // Complete views only: the sweeps delete what the model does not name.
+  const networks = await ctx.records.networksComplete();
   const sandboxes = await ctx.records.sandboxes();
-  const endpoints = await ctx.records.endpoints();
+  const endpoints = await ctx.records.endpointsComplete();
   const allocations: Allocation[] = [];
   // Per-address allocation keys exist in the local scope only: a global network's addresses
   // live in cluster IPAM blocks, which the cluster agent keeps (journal, reclaim).

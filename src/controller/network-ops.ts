@@ -202,7 +202,7 @@ async function deleteClusterPools(ctx: ControllerContext, net: NetworkRecord): P
 
 /** Remove every user network without endpoints; returns the names removed. */
 export async function pruneNetworks(ctx: ControllerContext): Promise<string[]> {
-  const eps = [...(await ctx.records.endpoints()), ...(await ctx.records.clusterEndpoints())];
+  const eps = [...(await ctx.records.endpointsComplete()), ...(await ctx.records.clusterEndpoints())];
   const used = new Set(eps.map((e) => e.networkId));
   const removed: string[] = [];
   for (const n of await ctx.records.networks()) {

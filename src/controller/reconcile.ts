@@ -130,7 +130,12 @@ export async function reconcile(
       }
     });
   }
-  await step(() => sweep(ctx, report));
+  try {
+    await step(() => sweep(ctx, report));
+  } catch (err) {
+    // e.g. the cluster store is away: no sweep on a partial view; the next pass runs it.
+    report.errors.push(`sweep: ${messageOf(err)}`);
+  }
   return report;
 }
 

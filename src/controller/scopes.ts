@@ -75,16 +75,27 @@ export class ModelRecords {
    * only (`weft network ls`, reconcile and local operations keep working); operations that
    * need a global record read it directly and fail with WEFT_STORE_UNAVAILABLE.
    */
-  private async every<T>(read: (r: Records) => Promise<T[]>): Promise<T[]> {
+  private async every<T>(read: (r: Records) => Promise<T[]>, complete = false): Promise<T[]> {
     const out: T[] = [];
     for (const r of this.scopes.all()) {
       try {
         out.push(...(await read(r)));
       } catch (err) {
-        if (r === this.scopes.local || !(err instanceof WeftError && err.code === 'WEFT_STORE_UNAVAILABLE')) throw err;
+        if (complete || r === this.scopes.local || !(err instanceof WeftError && err.code === 'WEFT_STORE_UNAVAILABLE')) throw err;
       }
     }
     return out;
+  }
+
+  /**
+   * Every scope or an error: for sweeps that delete what the model does not name (stale index
+   * entries, leftover kernel objects), which must never act on a view missing the global scope.
+   */
+  networksComplete(): Promise<NetworkRecord[]> {
+    return this.every((r) => r.networks(), true);
+  }
+  endpointsComplete(): Promise<EndpointRecord[]> {
+    return this.every((r) => r.endpoints(), true);
   }
 
   /** The cluster agent's port, when this engine is part of a cluster. */

@@ -134,6 +134,8 @@ describe('global networks on a cluster', () => {
       assert.match(ep.ipv4 ?? '', /^10\.43\.0\.\d+\/24$/);
       w.cluster!.available = false;
       await assert.rejects(() => w.controller.disconnect('g', { sandbox: 's' }), /unavailable/);
+      const r = await w.controller.resync(true);
+      assert.deepEqual(r.orphansRemoved, [], 'a reconcile while the cluster is away sweeps nothing it cannot see');
       w.cluster!.available = true;
       assert.equal((await w.controller.sandboxView('s')).endpoints.length, 2, 'refused disconnect changed nothing');
       await w.controller.removeSandbox('s');
