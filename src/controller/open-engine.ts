@@ -18,6 +18,7 @@ import { ModelRecords, RecordScopes } from './scopes.js';
 import { ErrorList } from '../errors.js';
 import { acquireStateLock, type StateLock } from '../kernel/state-lock.js';
 import { ownPrivilegeProblem } from '../kernel/privileges.js';
+import type { ClusterPort } from './cluster-port.js';
 
 export interface Engine {
   controller: Controller;
@@ -29,6 +30,8 @@ export interface EngineParts {
   store: Store;
   /** Cluster store for global-scope networks (src/store/etcd-*); absent on a single host. */
   globalStore?: Store;
+  /** The cluster agent's port (host identity, cluster IPAM); given with globalStore. */
+  cluster?: ClusterPort;
   kernel: KernelPort;
   drivers?: readonly Driver[];
   services?: DriverServices;
@@ -37,7 +40,7 @@ export interface EngineParts {
 /** A controller over given parts (unit tests pass a memory store and the fake kernel). */
 export function buildController(p: EngineParts): Controller {
   return new Controller({
-    records: new ModelRecords(new RecordScopes(p.store, p.globalStore)),
+    records: new ModelRecords(new RecordScopes(p.store, p.globalStore, p.cluster)),
     drivers: new DriverRegistry(p.drivers ?? builtinDrivers()),
     kernel: p.kernel,
     services: p.services ?? {},
@@ -76,13 +79,27 @@ export function claimEngineState(config: Pick<DaemonConfig, 'stateDir' | 'runDir
  */
 export async function openEngine(
   config: DaemonConfig,
-  opts: { services?: DriverServices; state?: EngineStateClaim } = {},
+  opts: {
+    services?: DriverServices;
+    state?: EngineStateClaim;
+    globalStore?: Store;
+    cluster?: ClusterPort;
+    extraDrivers?: readonly Driver[];
+  } = {},
 ): Promise<Engine> {
   await mkdir(config.stateDir, { recursive: true, mode: 0o700 });
   await mkdir(config.runDir, { recursive: true, mode: 0o711 });
   const store = await openStore(config.storeUrl);
   const kernel = new RealKernel();
-  const controller = buildController({ config, store, kernel, ...(opts.services ? { services: opts.services } : {}) });
+  const controller = buildController({
+    config,
+    store,
+    kernel,
+    ...(opts.services ? { services: opts.services } : {}),
+    // The cluster store is the cluster service's: it opens and closes it, the engine only uses it.
+    ...(opts.globalStore && opts.cluster ? { globalStore: opts.globalStore, cluster: opts.cluster } : {}),
+    ...(opts.extraDrivers ? { drivers: [...builtinDrivers(), ...opts.extraDrivers] } : {}),
+  });
   return {
     controller,
     async close() {

@@ -22,6 +22,7 @@ import { registerCniRoutes } from '../api/cni/cni-routes.js';
 import { startDockerIntegration, type DockerIntegration } from '../api/docker/docker-integration.js';
 import { ErrorList } from '../errors.js';
 import { joinCluster, startOperations, type Operations } from './operations.js';
+import { ClusterNullDriver } from '../drivers/cluster-null/cluster-null-driver.js';
 
 /** Options beyond DaemonConfig. dockerPluginSocket: where to serve Docker's plugin API (unset = off). */
 export interface DaemonOptions {
@@ -65,7 +66,13 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
     throw err;
   }
   try {
-    engine = await openEngine(config, { services: { firewall: fw, log }, state });
+    engine = await openEngine(config, {
+      services: { firewall: fw, log, ...(cluster ? { cluster: cluster.driverService() } : {}) },
+      ...(cluster ? cluster.engineParts() : {}),
+      // A global driver without a dataplane, for the cluster lab tests and benchmark only.
+      ...(process.env.WEFT_TEST_DRIVERS === '1' ? { extraDrivers: [new ClusterNullDriver()] } : {}),
+      state,
+    });
   } catch (err) {
     const undo = new ErrorList('weftd start failed, and leaving the cluster failed too');
     undo.add(err);
@@ -92,6 +99,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
     controller.addHooks(dns);
     const report = await controller.start();
     log.info({ ...report }, 'reconciled at start');
+    cluster?.follow(controller); // global networks, remote endpoints and hosts → the controller
     const routes = buildRoutes(controller, {
       doctor: (repair) => controller.doctor(repair),
       info: () => ({
@@ -106,7 +114,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
     registerCniRoutes(routes, controller); // POST /v1/cni for the CNI plugin's compiled entry point
     docker = await startDockerIntegration(controller, routes, log, { pluginSocket: opts.dockerPluginSocket });
     ops = await startOperations(config, log, routes, controller, cluster); // GET /v1/hosts, /metrics
-    server = await serveRest(config.socketPath, routes, log, rootOnly);
+    const metrics = ops.metrics;
+    server = await serveRest(config.socketPath, routes, log, rootOnly, (code) => metrics.errors.inc({ code }));
   } catch (err) {
     const undo = new ErrorList('weftd start failed, and stopping what had started failed too');
     undo.add(err);

@@ -101,6 +101,8 @@ export async function serveRest(
   router: Router,
   log: Logger,
   authorize: (req: http.IncomingMessage) => boolean,
+  /** Told the code of every error reply (metrics count errors by code at this edge). */
+  onError?: (code: string) => void,
 ): Promise<RestServer> {
   await prepareRestSocket(socketPath);
   const server = http.createServer((req, res) => {
@@ -131,6 +133,7 @@ export async function serveRest(
         const e = asWeftError(err);
         status = httpStatusFor(e.code);
         payload = { error: e.toJSON() };
+        onError?.(e.code);
         if (status >= 500) log.error({ err: e.message, code: e.code, url: req.url }, 'request failed');
       }
       const text = payload === undefined ? '' : JSON.stringify(payload);
