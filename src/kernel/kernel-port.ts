@@ -30,7 +30,7 @@ export interface NetlinkPort {
   link(ref: string | number): LinkInfo | undefined;
   createBridge(o: CreateBridgeOpts): LinkInfo;
   createVeth(o: CreateVethOpts): LinkInfo;
-  createVxlan(o: CreateVxlanOpts): LinkInfo;
+  createVxlan(o: CreateVxlanOpts): LinkInfo | undefined;
   createMacvlan(o: CreateMacvlanOpts): LinkInfo | undefined;
   setLink(index: number, change: LinkChange): void;
   /** Delete by name or index; with ignoreMissing, "already gone" returns false. */
