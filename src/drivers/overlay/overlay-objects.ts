@@ -14,9 +14,10 @@ import type { NetworkRecord } from '../../model/types.js';
 import { OVERLAY_BRIDGE, OVERLAY_VXLAN, VXLAN_PORT, givenMtuOf, overlayMtu, overlayNetnsPath, vniOf } from './overlay-options.js';
 import type { PeerDiff, PeerEntries } from './peer-plan.js';
 
-/** Kernel constants used here (linux/neighbour.h): NUD_PERMANENT, NTF_SELF. */
+/** Kernel constants used here (linux/neighbour.h): NUD_PERMANENT, NTF_SELF, NTF_MASTER. */
 const NUD_PERMANENT = 0x80;
 const NTF_SELF = 0x02;
+const NTF_MASTER = 0x04;
 const EEXIST = 17;
 
 /** "gateway/prefix" for each pool: the bridge in the network's namespace carries them. */
@@ -148,8 +149,11 @@ export function liveEntries(o: OverlayNs): PeerEntries {
 export function applyDiff(o: OverlayNs, d: PeerDiff): void {
   const idx = o.vxlan.index;
   for (const n of d.del.neigh) o.ns.deleteNeighbour({ index: idx, family: n.family, dst: n.ip }, { ignoreMissing: true });
-  for (const f of d.del.fdb)
+  for (const f of d.del.fdb) {
     o.ns.deleteNeighbour({ index: idx, family: 7, lladdr: f.mac, dst: f.dst, flags: NTF_SELF }, { ignoreMissing: true });
+    // The bridge learned the MAC on its vxlan port as well; without this it keeps it until it ages out.
+    o.ns.deleteNeighbour({ index: idx, family: 7, lladdr: f.mac, flags: NTF_MASTER, master: o.bridge.index }, { ignoreMissing: true });
+  }
   // FDB before neighbour: once an address resolves, its frames must already have a VTEP.
   for (const f of d.add.fdb)
     o.ns.addNeighbour({ index: idx, family: 7, lladdr: f.mac, dst: f.dst, flags: NTF_SELF, state: NUD_PERMANENT }, { replace: true });
