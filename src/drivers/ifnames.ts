@@ -32,8 +32,8 @@ export const IFNAMES = {
   runtimeHostVeth: scheme('runtime-host-veth', 'wfd', 'host end of a runtime-placed veth (runtime endpoint id)'),
   /** The other end, in the host namespace until the runtime moves and renames it (Docker endpoint id). */
   runtimePeer: scheme('runtime-peer', 'wfc', 'sandbox end of a runtime-placed veth before the runtime moves it'),
-  /** Overlay objects in the host namespace: a sandbox's gateway-bridge leg, host end (endpoint id). */
-  overlay: scheme('overlay', 'wfo', 'host end of an overlay sandbox\'s gateway-bridge leg (endpoint id)'),
+  /** Overlay objects in the host namespace: a sandbox's gateway-bridge leg (endpoint id), the host's WireGuard device (host id hash). */
+  overlay: scheme('overlay', 'wfo', "overlay: host end of a sandbox's gateway-bridge leg (endpoint id), or the host's WireGuard device"),
 } as const satisfies Record<string, IfnameScheme>;
 
 export const ALL_SCHEMES: readonly IfnameScheme[] = Object.values(IFNAMES);

@@ -141,7 +141,7 @@ describe('overlay driver: VXLAN across three fake hosts', () => {
     // ARP for an address nobody has must stay on this host too.
     await ping(s1, '10.50.0.99');
     await new Promise((res) => setTimeout(res, 300));
-    await lab.kill(dump);
+    await lab.kill(dump, 'SIGTERM');
     await lab.kill(srv);
     const all = await run('tcpdump', ['-n', '-r', pcap]);
     const total = all.stdout.split('\n').filter(Boolean).length;

@@ -228,11 +228,16 @@ export class OverlayLab {
     return (this.outputs.get(c) ?? []).join('');
   }
 
-  kill(c: ChildProcess): Promise<void> {
+  /** Stop a spawned program (SIGTERM lets tcpdump flush its capture file). */
+  kill(c: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     return new Promise((resolve) => {
       if (c.exitCode !== null || c.signalCode !== null) return resolve();
-      c.once('exit', () => resolve());
-      c.kill('SIGKILL');
+      const t = setTimeout(() => c.kill('SIGKILL'), 3000);
+      c.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      c.kill(signal);
     });
   }
 

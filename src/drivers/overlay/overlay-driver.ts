@@ -10,7 +10,7 @@ import type { Driver, DriverContext, EndpointContext, NetworkContext, NetworkVal
 import type { NetworkRecord } from '../../model/types.js';
 import { ErrorList, InvalidArgumentError, KernelError } from '../../errors.js';
 import { IFNAMES } from '../ifnames.js';
-import { chooseVni, isEncrypted, overlayStateOf, parseOverlayOptions, vnisInUse } from './overlay-options.js';
+import { chooseVni, isEncrypted, overlayStateOf, parseOverlayOptions, vnisInUse, vtepOf } from './overlay-options.js';
 import { desiredEntries, diffEntries, entriesOf, entriesOfHost, type PeerEntries } from './peer-plan.js';
 import {
   applyDiff,
@@ -25,7 +25,7 @@ import {
 } from './overlay-objects.js';
 import { ensureLeg, removeLeg, wantsLeg } from './gateway-leg.js';
 import { overlayInvariants } from './overlay-invariants.js';
-import { ensureEncryption } from './overlay-encryption.js';
+import { OverlayEncryption } from './overlay-encryption.js';
 
 const NO_ENTRIES: PeerEntries = { fdb: [], neigh: [] };
 
@@ -47,6 +47,8 @@ export class OverlayDriver implements Driver {
   private readonly peers = new Map<string, Map<string, RemoteEndpoint>>();
   /** Networks seen here, so a host's death can be cleaned from each. */
   private readonly networks = new Map<string, NetworkRecord>();
+  /** The host's WireGuard device and the other hosts' keys (encrypted networks). */
+  readonly encryption = new OverlayEncryption();
 
   validate(net: NetworkRecord, others: readonly NetworkRecord[]): NetworkValidation {
     if (net.ipam.config.length === 0) throw new InvalidArgumentError('subnet', 'an overlay network needs a subnet');
@@ -60,9 +62,18 @@ export class OverlayDriver implements Driver {
     return [...(this.peers.get(networkId)?.values() ?? [])];
   }
 
+  /** A peer as the network's vxlan device sees it: at its host's VTEP (the tunnel address when encrypted). */
+  private atVtep(net: NetworkRecord, p: RemoteEndpoint): RemoteEndpoint {
+    return { ...p, hostAddress: vtepOf(net, p.hostAddress) };
+  }
+
   /** The entries the network's vxlan device should hold. */
   desired(c: NetworkContext): PeerEntries {
-    return desiredEntries(this.knownPeers(c.network.id), clusterOf(c).hostAddress);
+    const net = c.network;
+    return desiredEntries(
+      this.knownPeers(net.id).map((p) => this.atVtep(net, p)),
+      vtepOf(net, clusterOf(c).hostAddress),
+    );
   }
 
   /**
@@ -73,7 +84,7 @@ export class OverlayDriver implements Driver {
     clusterOf(c);
     mtuOf(c);
     this.networks.set(c.network.id, c.network);
-    if (isEncrypted(c.network)) await ensureEncryption(c);
+    if (isEncrypted(c.network)) await this.encryption.ensure(c);
   }
 
   async networkDown(c: NetworkContext): Promise<void> {
@@ -85,7 +96,7 @@ export class OverlayDriver implements Driver {
   /** Ensure the network's objects and program every known peer (missing ones added; others kept). */
   async ensureNetwork(c: NetworkContext): Promise<OverlayNs> {
     this.networks.set(c.network.id, c.network);
-    if (isEncrypted(c.network)) await ensureEncryption(c);
+    if (isEncrypted(c.network)) await this.encryption.ensure(c);
     const o = await ensureOverlay(c);
     applyDiff(o, { add: diffEntries(this.desired(c), liveEntries(o)).add, del: NO_ENTRIES });
     return o;
@@ -141,7 +152,7 @@ export class OverlayDriver implements Driver {
   }
 
   async peerUp(c: NetworkContext, peer: RemoteEndpoint): Promise<void> {
-    const entries = entriesOf(peer); // refuses a peer without MAC and IPv4 before recording it
+    const entries = entriesOf(this.atVtep(c.network, peer)); // refuses a peer without MAC and IPv4 before recording it
     const map = this.peers.get(c.network.id) ?? new Map<string, RemoteEndpoint>();
     map.set(peer.endpointId, peer);
     this.peers.set(c.network.id, map);
@@ -157,7 +168,7 @@ export class OverlayDriver implements Driver {
     const o = await openOverlay(c);
     if (!o) return;
     // Remove only what is still this peer's: its MAC or address may already belong to a newer endpoint.
-    const gone = entriesOf(known);
+    const gone = entriesOf(this.atVtep(c.network, known));
     const still = this.desired(c);
     const keepFdb = new Set(still.fdb.map((f) => f.mac));
     const keepNeigh = new Set(still.neigh.map((n) => n.ip));
@@ -171,8 +182,10 @@ export class OverlayDriver implements Driver {
     });
   }
 
-  async hostUp(_c: DriverContext, _host: RemoteHost): Promise<void> {
-    // Peers arrive one by one as peerUp; encryption keys travel with hosts (overlay-encryption.ts).
+  /** Peers arrive one by one as peerUp; a host brings its WireGuard key for encrypted networks. */
+  async hostUp(c: DriverContext, host: RemoteHost): Promise<void> {
+    const self = c.services.cluster?.hostId;
+    if (self !== undefined && this.encryption.hostUp(host, self)) await this.encryption.sync(c);
   }
 
   /** A host declared down: forget its endpoints and remove every entry pointing at it, on every network. */
@@ -183,9 +196,10 @@ export class OverlayDriver implements Driver {
         const map = this.peers.get(net.id);
         for (const [id, p] of map ?? []) if (p.hostId === host.hostId) map!.delete(id);
         const o = await openOverlay({ ...c, network: net });
-        if (o) applyDiff(o, { add: NO_ENTRIES, del: entriesOfHost(liveEntries(o), host.address) });
+        if (o) applyDiff(o, { add: NO_ENTRIES, del: entriesOfHost(liveEntries(o), vtepOf(net, host.address)) });
       });
     }
+    if (this.encryption.hostDown(host)) await errors.run(() => this.encryption.sync(c));
     errors.throwIfAny();
   }
 }

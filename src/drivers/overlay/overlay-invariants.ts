@@ -12,6 +12,7 @@ import { OVERLAY_BRIDGE, OVERLAY_VXLAN, overlayNetnsPath } from './overlay-optio
 import { checkLeg, ensureGatewayBridge, legClaims, legHostIfname, wantsLeg } from './gateway-leg.js';
 import { GATEWAY_BRIDGE, GATEWAY_FW_ID } from './gateway-address.js';
 import { IFNAMES } from '../ifnames.js';
+import { wgIfnameOf } from './overlay-encryption.js';
 import { macOfId } from './overlay-options.js';
 
 /** What the invariants need from the driver. */
@@ -116,6 +117,8 @@ function orphans(c: HostContext): { links: string[]; claims: { index: number; ip
   const { legs, nets } = localEndpoints(c);
   const rt = c.kernel.host();
   const wantIfs = new Set([...legs].map(legHostIfname));
+  // The host's WireGuard device (encrypted networks) carries the same prefix.
+  if (c.services.cluster) wantIfs.add(wgIfnameOf(c.services.cluster.hostId));
   const links = rt
     .links()
     .filter((l) => IFNAMES.overlay.pattern.test(l.name) && !wantIfs.has(l.name))

@@ -11,7 +11,18 @@ import type { LinkInfo } from '../../kernel/netlink/types.js';
 import { InvalidArgumentError, KernelError } from '../../errors.js';
 import { parseCidr } from '../../ipam/cidr.js';
 import type { NetworkRecord } from '../../model/types.js';
-import { OVERLAY_BRIDGE, OVERLAY_VXLAN, VXLAN_PORT, givenMtuOf, overlayMtu, overlayNetnsPath, vniOf } from './overlay-options.js';
+import {
+  OVERLAY_BRIDGE,
+  OVERLAY_VXLAN,
+  VXLAN_PORT,
+  WG_OVERHEAD_V4,
+  givenMtuOf,
+  isEncrypted,
+  overlayMtu,
+  overlayNetnsPath,
+  vniOf,
+  vtepOf,
+} from './overlay-options.js';
 import type { PeerDiff, PeerEntries } from './peer-plan.js';
 
 /** Kernel constants used here (linux/neighbour.h): NUD_PERMANENT, NTF_SELF, NTF_MASTER. */
@@ -52,6 +63,8 @@ export function underlayOf(c: NetworkContext): { link: LinkInfo; ipv6: boolean }
 /** The MTU of the network's devices on this host (given, or underlay − VXLAN overhead); refuses one too large. */
 export function mtuOf(c: NetworkContext): number {
   const u = underlayOf(c);
+  // Encrypted networks run VXLAN over IPv6 tunnel addresses inside WireGuard.
+  if (isEncrypted(c.network)) return overlayMtu(givenMtuOf(c.network), u.link.mtu - WG_OVERHEAD_V4, true);
   return overlayMtu(givenMtuOf(c.network), u.link.mtu, u.ipv6);
 }
 
@@ -99,7 +112,7 @@ export async function ensureOverlay(c: NetworkContext): Promise<OverlayNs> {
         c.kernel.host().createVxlan({
           name: OVERLAY_VXLAN,
           vni: vniOf(net),
-          local: hostAddress,
+          local: vtepOf(net, hostAddress),
           port: VXLAN_PORT,
           learning: false,
           proxy: true,

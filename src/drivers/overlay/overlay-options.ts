@@ -5,6 +5,7 @@
 import { InvalidArgumentError, WeftError } from '../../errors.js';
 import type { NetworkRecord } from '../../model/types.js';
 import { parseBool, parseMtu } from '../../config/validate.js';
+import { formatAddress, parseAddress } from '../../ipam/cidr.js';
 
 export const OVERLAY_OPTIONS = {
   vni: 'com.docker.network.driver.overlay.vxlanid_list',
@@ -119,3 +120,19 @@ export function overlayNetnsPath(hostId: string, networkId: string): string {
 export function macOfId(id: string): string {
   return ['06', ...(id.slice(0, 10).match(/../g) ?? [])].join(':');
 }
+
+/** Bytes WireGuard adds over an IPv4 underlay (IP 20 + UDP 8 + WireGuard 32): encrypted networks lose this too. */
+export const WG_OVERHEAD_V4 = 60;
+const TUNNEL_PREFIX = 0xfd77_6566_7400_0000_0000_0000_0000_0000n;
+export const TUNNEL_PREFIX_LEN = 96;
+
+/** A host's address inside the encrypted underlay, derived from its IPv4 underlay address (1:1). */
+export function tunnelAddressOf(underlay: string): string {
+  const a = parseAddress(underlay, 'address');
+  if (a.family !== 4)
+    throw new InvalidArgumentError('encrypted', `encrypted overlay networks need an IPv4 underlay (host address ${underlay})`);
+  return formatAddress({ family: 6, value: TUNNEL_PREFIX | a.value });
+}
+
+/** The VTEP address of a host on a network: its underlay address, or its tunnel address when encrypted. */
+export const vtepOf = (net: NetworkRecord, hostAddress: string): string => (isEncrypted(net) ? tunnelAddressOf(hostAddress) : hostAddress);
