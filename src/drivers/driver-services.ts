@@ -44,4 +44,6 @@ export interface DriverServices {
   supervisor?: SupervisorService;
   cluster?: ClusterService;
   wireguard?: WireguardService;
+  /** The daemon's run directory: drivers keep their own namespaces under it (gone with the host). */
+  runDir?: string;
 }

@@ -15,6 +15,7 @@ import { OVERLAY_OPTIONS } from '../../src/drivers/overlay/overlay-options.js';
 import { GATEWAY_BRIDGE } from '../../src/drivers/overlay/gateway-address.js';
 import { legIfname } from '../../src/drivers/overlay/gateway-leg.js';
 import { WeftError } from '../../src/errors.js';
+import { NftFirewall } from '../../src/firewall/nft-firewall.js';
 
 const node = process.execPath;
 const ipOf = (s: LabSandbox): string => s.endpoint.ipv4!.split('/')[0]!;
@@ -228,8 +229,11 @@ describe('overlay driver: VXLAN across three fake hosts', () => {
     await lab.kill(sb);
   });
 
-  it('a sandbox whose default route is on the overlay gets a gateway-bridge leg and reaches the host through it', async () => {
+  it('a sandbox whose default route is on the overlay gets a gateway-bridge leg: the host answers on it and egress is masqueraded', async () => {
     const h = lab.hosts[0]!;
+    const fw = new NftFirewall({ netnsPath: h.path });
+    await fw.init({ networks: [], ports: [] });
+    h.services.firewall = fw;
     const s = await lab.sandbox(h, net, '10.50.0.20', { defaultRoute: true });
     await lab.announce(s);
     const routes = await lab.inNs(s.path, 'ip', ['-j', 'route', 'show', 'default']);
@@ -239,6 +243,15 @@ describe('overlay driver: VXLAN across three fake hosts', () => {
     assert.equal(gw.code, 0, 'the gateway bridge exists in the host namespace');
     assert.equal((await ping(s, '10.255.0.1')).code, 0, 'the host answers on the gateway bridge');
     assert.equal((await ping(s, ipOf(s2))).code, 0, 'and the overlay still works');
+    // Egress: h2's underlay address is "outside"; h1's firewall masquerades the leg's subnet.
+    const out = lab.spawnIn(lab.hosts[1]!.path, node, [NETTOOL, 'tcp-server', '7400']);
+    const seen = await waitFor('egress through the gateway bridge', async () => {
+      const r = await lab.inNs(s.path, node, [NETTOOL, 'tcp-client', lab.hosts[1]!.address, '7400', 'out']);
+      return r.code === 0 ? r.stdout.trim() : undefined;
+    });
+    assert.equal(seen, `${h.address} out`, 'the outside sees the host address (masqueraded)');
+    await lab.kill(out);
+    assert.ok(fw.state.networks.some((n) => n.bridge === GATEWAY_BRIDGE && n.masquerade));
     for (const inv of h.driver.invariants.endpoint) assert.deepEqual(await inv.check(lab.epCtx(s)), [], inv.id);
     await lab.withdraw(s);
     await h.driver.leave(lab.epCtx(s));

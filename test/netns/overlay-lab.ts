@@ -24,6 +24,7 @@ class HostKernel implements KernelPort {
   constructor(
     private readonly k: RealKernel,
     private readonly hostNs: NetlinkPort,
+    private readonly hostPath: string,
   ) {}
   host = (): NetlinkPort => this.hostNs;
   inNetns = (p: string): Promise<NetlinkPort> => this.k.inNetns(p);
@@ -32,14 +33,9 @@ class HostKernel implements KernelPort {
   createNetns = (p: string): Promise<void> => this.k.createNetns(p);
   deleteNetns = (p: string): Promise<void> => this.k.deleteNetns(p);
   netnsInode = (p: string): number | undefined => this.k.netnsInode(p);
-  setSysctl = (p: string | undefined, key: string, v: string): Promise<void> => {
-    if (p === undefined) throw new Error('the overlay driver must name the namespace of every sysctl in tests');
-    return this.k.setSysctl(p, key, v);
-  };
-  readSysctl = (p: string | undefined, key: string): Promise<string> => {
-    if (p === undefined) throw new Error('the overlay driver must name the namespace of every sysctl in tests');
-    return this.k.readSysctl(p, key);
-  };
+  // "No namespace" means the daemon's, which here is the fake host's.
+  setSysctl = (p: string | undefined, key: string, v: string): Promise<void> => this.k.setSysctl(p ?? this.hostPath, key, v);
+  readSysctl = (p: string | undefined, key: string): Promise<string> => this.k.readSysctl(p ?? this.hostPath, key);
   processStartTime = (pid: number): string | undefined => this.k.processStartTime(pid);
   isAlive = (pid: number, st?: string): boolean => this.k.isAlive(pid, st);
 }
@@ -131,7 +127,7 @@ export class OverlayLab {
       await mustRun('ip', ['-n', ns, 'addr', 'add', `${address}/24`, 'dev', 'eth0']);
       await mustRun('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
       const hostId = `ovl-${this.tag}-${name}`;
-      const kernel = new HostKernel(this.kernel, await this.kernel.inNetns(path));
+      const kernel = new HostKernel(this.kernel, await this.kernel.inNetns(path), path);
       const services: DriverServices = {
         cluster: { hostId, hostAddress: address, publishHostData: () => Promise.resolve() },
       };

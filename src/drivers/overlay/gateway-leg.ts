@@ -43,6 +43,9 @@ export async function ensureGatewayBridge(c: HostContext | EndpointContext): Pro
   if (!br) br = rt.createBridge({ name: GATEWAY_BRIDGE, up: false });
   if (!rt.addresses(br.index, 4).some((a) => a.cidr === gatewayCidr())) rt.addAddress(br.index, gatewayCidr());
   if (!br.up) rt.setLink(br.index, { up: true });
+  // Egress is routed from the gateway bridge to the underlay (Docker turns forwarding on too).
+  if ((await c.kernel.readSysctl(undefined, 'net.ipv4.ip_forward')) !== '1')
+    await c.kernel.setSysctl(undefined, 'net.ipv4.ip_forward', '1');
   const fw = c.services.firewall;
   if (fw && !fw.state.networks.some((n) => n.id === GATEWAY_FW_ID)) await fw.addNetwork(gatewayFwNetwork());
   return rt.link(GATEWAY_BRIDGE)!;

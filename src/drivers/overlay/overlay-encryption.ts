@@ -80,7 +80,8 @@ export class OverlayEncryption {
 
   /** A host with a published key joined or came back; true if anything changed. */
   hostUp(host: RemoteHost, self: string): boolean {
-    const key = host.data[WG_KEY] ?? host.data[`overlay.${WG_KEY}`];
+    // The cluster agent hands host data over as "<driver>/<key>".
+    const key = host.data[`overlay/${WG_KEY}`] ?? host.data[WG_KEY];
     if (!key || host.hostId === self) return false;
     const old = this.hosts.get(host.hostId);
     if (old?.publicKey === key && old.address === host.address) return false;

@@ -136,7 +136,7 @@ function orphans(c: HostContext): { links: string[]; claims: { index: number; ip
       ? []
       : c.model.networks
           .filter((n) => n.driver === 'overlay' && !nets.has(n.id))
-          .map((n) => overlayNetnsPath(hostId, n.id))
+          .map((n) => overlayNetnsPath(hostId, n.id, c.services.runDir))
           .filter((p) => c.kernel.netnsInode(p) !== undefined);
   return { links, claims, namespaces };
 }

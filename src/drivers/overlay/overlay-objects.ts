@@ -45,7 +45,7 @@ export function clusterOf(c: { services: NetworkContext['services'] }): { hostId
   return { hostId: cl.hostId, hostAddress: cl.hostAddress };
 }
 
-export const netnsPathOf = (c: NetworkContext): string => overlayNetnsPath(clusterOf(c).hostId, c.network.id);
+export const netnsPathOf = (c: NetworkContext): string => overlayNetnsPath(clusterOf(c).hostId, c.network.id, c.services.runDir);
 
 /** Whether the network's namespace exists on this host. */
 export const hasNetns = (c: NetworkContext): boolean => c.kernel.netnsInode(netnsPathOf(c)) !== undefined;

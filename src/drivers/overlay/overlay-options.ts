@@ -109,11 +109,13 @@ export const givenMtuOf = (net: NetworkRecord): number | undefined => (net.drive
 export const isEncrypted = (net: NetworkRecord): boolean => net.driverState.encrypted === 'true';
 
 /**
- * Path of a network's own namespace on this host. /run/netns is shared by every namespace on
- * the machine (and by the lab's simulated hosts), so the host id is part of the name.
+ * Path of a network's own namespace on this host: under the daemon's run directory (so it goes
+ * with the host, and `ip netns` does not list it as the machine's), else in /run/netns, which
+ * every namespace on the machine shares — hence the host id in that name.
  */
-export function overlayNetnsPath(hostId: string, networkId: string): string {
-  return `/run/netns/weft-ovl-${hostId}-${networkId.slice(0, 12)}`;
+export function overlayNetnsPath(hostId: string, networkId: string, runDir?: string): string {
+  const net = networkId.slice(0, 12);
+  return runDir === undefined ? `/run/netns/weft-ovl-${hostId}-${net}` : `${runDir}/overlay-netns/${net}`;
 }
 
 /** Locally administered unicast MAC from a record id, 06:xx:…: what a sandbox's gateway leg carries. */
