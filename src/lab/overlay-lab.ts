@@ -7,15 +7,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { RealKernel } from '../../src/kernel/real-kernel.js';
-import type { KernelPort, NetlinkPort } from '../../src/kernel/kernel-port.js';
-import type { DriverServices, EndpointContext, NetworkContext, RemoteEndpoint } from '../../src/drivers/driver.js';
-import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../../src/model/types.js';
-import { OverlayDriver } from '../../src/drivers/overlay/overlay-driver.js';
-import { overlayNetnsPath } from '../../src/drivers/overlay/overlay-options.js';
-import { IFNAMES } from '../../src/drivers/ifnames.js';
-import { macFromIPv4 } from '../../src/ipam/mac.js';
-import { deleteNetnsWithProcesses, mustRun, run, type RunResult } from '../../src/lab/sim-host.js';
+import { RealKernel } from '../kernel/real-kernel.js';
+import type { KernelPort, NetlinkPort } from '../kernel/kernel-port.js';
+import type { DriverServices, EndpointContext, NetworkContext, RemoteEndpoint } from '../drivers/driver.js';
+import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../model/types.js';
+import { OverlayDriver } from '../drivers/overlay/overlay-driver.js';
+import { overlayNetnsPath } from '../drivers/overlay/overlay-options.js';
+import { IFNAMES } from '../drivers/ifnames.js';
+import { macFromIPv4 } from '../ipam/mac.js';
+import { deleteNetnsWithProcesses, mustRun, run, type RunResult } from './sim-host.js';
 
 export const hex = (n: number): string => randomBytes(n).toString('hex');
 

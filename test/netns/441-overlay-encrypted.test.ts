@@ -8,7 +8,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { OverlayLab, overlayNetwork, type LabSandbox } from './overlay-lab.js';
+import { OverlayLab, overlayNetwork, type LabSandbox } from '../../src/lab/overlay-lab.js';
 import { NETTOOL, run, waitFor } from '../../src/lab/sim-host.js';
 import { OVERLAY_OPTIONS, tunnelAddressOf } from '../../src/drivers/overlay/overlay-options.js';
 import { WG_KEY, WG_PORT, wgIfnameOf } from '../../src/drivers/overlay/overlay-encryption.js';

@@ -9,7 +9,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { OverlayLab, overlayNetwork, type LabSandbox } from './overlay-lab.js';
+import { OverlayLab, overlayNetwork, type LabSandbox } from '../../src/lab/overlay-lab.js';
 import { NETTOOL, run, waitFor } from '../../src/lab/sim-host.js';
 import { OVERLAY_OPTIONS } from '../../src/drivers/overlay/overlay-options.js';
 import { GATEWAY_BRIDGE } from '../../src/drivers/overlay/gateway-address.js';
