@@ -44,6 +44,8 @@ interface Cached {
 
 interface Journal {
   allocations: ClusterAllocation[];
+  /** Releases asked for while the store was away: done first when it returns, never re-claimed. */
+  releasing?: { pool: string; address: string; handle: string }[];
 }
 
 const MAX_ATTEMPTS = 32;
@@ -298,6 +300,12 @@ export class BlockIpam {
     let kept = 0;
     let reclaimed = 0;
     const lost: ClusterAllocation[] = [];
+    // Releases owed from the outage first: those addresses must not be re-claimed below.
+    for (const r of [...(this.journal.releasing ?? [])]) {
+      await this.release(r.pool, r.address, r.handle);
+      this.journal.releasing = (this.journal.releasing ?? []).filter((x) => x !== r);
+      this.writeJournal();
+    }
     const byBlock = new Map<string, ClusterAllocation[]>();
     for (const a of this.journal.allocations) {
       const k = `${a.pool}\u0000${a.block}`;
@@ -371,6 +379,24 @@ export class BlockIpam {
     return out;
   }
 
+  /**
+   * The store is away: remember to release this address when it returns (recover() does it
+   * before re-claiming anything). Until then the address stays held, so it is never handed out
+   * twice; the caller's rollback is complete.
+   */
+  deferRelease(pool: string, address: string, handle: string): void {
+    const owed = this.journal.releasing ?? [];
+    if (!owed.some((r) => r.pool === pool && r.address === address && r.handle === handle)) owed.push({ pool, address, handle });
+    this.journal.releasing = owed;
+    this.journal.allocations = this.journal.allocations.filter((a) => !(a.pool === pool && a.address === address && a.handle === handle));
+    this.writeJournal();
+  }
+
+  /** Releases still owed from an outage. */
+  owedReleases(): { pool: string; address: string; handle: string }[] {
+    return [...(this.journal.releasing ?? [])];
+  }
+
   /** What this host believes it holds (its journal). */
   held(): ClusterAllocation[] {
     return this.journal.allocations.map((a) => ({ ...a }));
@@ -380,7 +406,10 @@ export class BlockIpam {
     if (!this.journalFile) return { allocations: [] };
     try {
       const j = JSON.parse(readFileSync(this.journalFile, 'utf8')) as Partial<Journal>;
-      return { allocations: Array.isArray(j.allocations) ? j.allocations : [] };
+      return {
+        allocations: Array.isArray(j.allocations) ? j.allocations : [],
+        ...(Array.isArray(j.releasing) ? { releasing: j.releasing } : {}),
+      };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { allocations: [] };
       throw new InvalidArgumentError('state-dir', `cluster IPAM journal ${this.journalFile} is unreadable: ${(err as Error).message}`);

@@ -90,6 +90,8 @@ export class EtcdClusterAgent extends EventEmitter implements ClusterAgent {
   private readonly ttlMs: number;
   private readonly probeMs: number;
   private state: StoreState = 'recovering';
+  /** When the state last became connected (ms since epoch). */
+  private connectedAt = 0;
   private recovery: Promise<void> | undefined;
   private stopHosts: (() => void) | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
@@ -131,12 +133,22 @@ export class EtcdClusterAgent extends EventEmitter implements ClusterAgent {
       await this.reclaimOwn();
       await this.watchHosts();
       this.state = 'connected';
+      this.connectedAt = Date.now();
       // Keepalives are the agent's heartbeat to the store: when they stop succeeding the store
       // is away even if nothing else asked it anything (checked locally, no extra requests).
+      let lastTick = Date.now();
       this.healthTimer = setInterval(() => {
+        const now = Date.now();
+        // A late tick means this process was busy (or starved of CPU), not that the store is
+        // away: the keepalive could not run either. Judge only after an on-time tick.
+        const late = now - lastTick > 1500;
+        lastTick = now;
         const last = this.registry.lastRenewed();
-        if (this.state === 'connected' && last !== undefined && Date.now() - last > (this.ttlMs * 2) / 3 + 1000) {
-          this.storeFailed(new StoreUnavailableError(`no lease renewal for ${Date.now() - last} ms`));
+        // Counted from the last renewal or the last recovery, whichever is later: right after a
+        // recovery the next keepalive has not had its turn yet.
+        const since = last === undefined ? undefined : Math.max(last, this.connectedAt);
+        if (!late && this.state === 'connected' && since !== undefined && now - since > this.ttlMs + 1000) {
+          this.storeFailed(new StoreUnavailableError(`no lease renewal for ${now - since} ms`));
         }
       }, 500);
       this.healthTimer.unref();
@@ -286,6 +298,7 @@ export class EtcdClusterAgent extends EventEmitter implements ClusterAgent {
         const r = await this.reclaimOwn();
         await this.watchHosts();
         this.state = 'connected';
+        this.connectedAt = Date.now();
         this.log('info', { lease, kept: r.kept, reclaimed: r.reclaimed, lost: r.lost.length }, 'cluster store back; state re-claimed');
         this.emit('storeUp', { lease, ...r });
         // Hosts whose grace ran out while we were away are cleaned up now.
@@ -358,8 +371,19 @@ export class EtcdClusterAgent extends EventEmitter implements ClusterAgent {
     return this.op(() => this.ipam.addresses(pool));
   }
 
-  release(pool: string, address: string, handle: string): Promise<boolean> {
-    return this.op(() => this.ipam.release(pool, address, handle));
+  /**
+   * Give an address back. While the store is away the release is journaled and done when it
+   * returns (before anything is re-claimed), so a rollback never leaves an address leaked.
+   */
+  async release(pool: string, address: string, handle: string): Promise<boolean> {
+    try {
+      return await this.op(() => this.ipam.release(pool, address, handle));
+    } catch (err) {
+      if (!(err instanceof WeftError && err.code === 'WEFT_STORE_UNAVAILABLE')) throw err;
+      this.ipam.deferRelease(pool, address, handle);
+      this.log('warn', { pool, address }, 'cluster store away: address release deferred until it returns');
+      return true;
+    }
   }
 
   view(): HostView[] {

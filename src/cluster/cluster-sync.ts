@@ -89,31 +89,49 @@ export class ClusterSync {
 
   private apply(changes: PeerChange[]): void {
     for (const c of changes) {
+      const undo = (): void => {
+        // Forget it, and read everything again soon: the difference shows up and is retried.
+        this.core.undo(c);
+        this.resyncSoon();
+      };
       switch (c.type) {
         case 'networkUp':
-          this.deliver(`global network ${c.network.name} up`, () => this.sink.globalNetworkUp(c.network));
+          this.deliver(`global network ${c.network.name} up`, () => this.sink.globalNetworkUp(c.network), undo);
           break;
         case 'networkDown':
-          this.deliver(`global network ${c.network.name} down`, () => this.sink.globalNetworkDown(c.network));
+          this.deliver(`global network ${c.network.name} down`, () => this.sink.globalNetworkDown(c.network), undo);
           break;
         case 'peerUp':
-          this.deliver(`peer ${c.peer.endpointId.slice(0, 12)} up`, () => this.sink.remoteEndpointUp(c.peer));
+          this.deliver(`peer ${c.peer.endpointId.slice(0, 12)} up`, () => this.sink.remoteEndpointUp(c.peer), undo);
           break;
         case 'peerDown':
-          this.deliver(`peer ${c.peer.endpointId.slice(0, 12)} down`, () => this.sink.remoteEndpointDown(c.peer));
+          this.deliver(`peer ${c.peer.endpointId.slice(0, 12)} down`, () => this.sink.remoteEndpointDown(c.peer), undo);
           break;
       }
     }
   }
 
-  private deliver(what: string, fn: () => Promise<void>): void {
+  private resyncTimer: NodeJS.Timeout | undefined;
+
+  /** One full re-read a little later (failed deliveries are retried from it). */
+  private resyncSoon(): void {
+    if (this.resyncTimer || this.stopped) return;
+    this.resyncTimer = setTimeout(() => {
+      this.resyncTimer = undefined;
+      this.watch();
+    }, 2000);
+    this.resyncTimer.unref();
+  }
+
+  private deliver(what: string, fn: () => Promise<void>, onFail?: () => void): void {
     void this.queue.run(fn).then(
       () => {
         this.counts.delivered++;
       },
       (err: unknown) => {
         this.counts.failed++;
-        this.log.error({ err: String(err), event: what }, 'cluster event could not be applied');
+        this.log.warn({ err: String(err), event: what }, 'cluster event could not be applied; retried after a full re-read');
+        onFail?.();
       },
     );
   }
@@ -126,6 +144,7 @@ export class ClusterSync {
   /** Stop the watches and wait for the calls already queued. */
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.resyncTimer) clearTimeout(this.resyncTimer);
     for (const s of this.stops) s();
     this.stops = [];
     await this.queue.run(async () => undefined);

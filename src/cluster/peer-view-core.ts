@@ -137,6 +137,21 @@ export class PeerViewCore {
     this.gone.delete(id);
   }
 
+  /**
+   * A change could not be applied (the controller failed): undo it in the view, so the next
+   * full read finds the difference again and re-delivers it.
+   */
+  undo(c: PeerChange): void {
+    if (c.type === 'networkUp') this.networks.delete(c.network.id);
+    else if (c.type === 'networkDown') this.networks.set(c.network.id, c.network);
+    else {
+      const key = `endpoints/${c.peer.networkId}/${c.peer.endpointId}`;
+      if (c.type === 'peerUp') {
+        if (this.peers.get(key) === c.peer) this.peers.delete(key);
+      } else if (!this.peers.has(key)) this.peers.set(key, c.peer);
+    }
+  }
+
   peerCount(): number {
     return this.peers.size;
   }

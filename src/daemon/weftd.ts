@@ -98,7 +98,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
     registerCniRoutes(routes, controller); // POST /v1/cni for the CNI plugin's compiled entry point
     docker = await startDockerIntegration(controller, routes, log, { pluginSocket: opts.dockerPluginSocket });
     ops = await startOperations(config, log, routes, controller, cluster); // GET /v1/hosts, /metrics
-    server = await serveRest(config.socketPath, routes, log, rootOnly);
+    const metrics = ops.metrics;
+    server = await serveRest(config.socketPath, routes, log, rootOnly, (code) => metrics.errors.inc({ code }));
   } catch (err) {
     const undo = new ErrorList('weftd start failed, and stopping what had started failed too');
     undo.add(err);

@@ -56,6 +56,16 @@ describe('peer view core', () => {
     assert.deepEqual(kinds(v.endpointEvent({ type: 'put', ...ep('e', 'h2') })), ['peerUp e']);
   });
 
+  it('a change the controller could not apply is undone, so the next full read delivers it again', () => {
+    const v = new PeerViewCore('me');
+    const [up] = v.resyncEndpoints([ep('b', 'h2')]);
+    v.undo(up!);
+    assert.deepEqual(kinds(v.resyncEndpoints([ep('b', 'h2')])), ['peerUp b']);
+    const [down] = v.resyncEndpoints([]);
+    v.undo(down!);
+    assert.deepEqual(kinds(v.resyncEndpoints([])), ['peerDown b']);
+  });
+
   it('networks: appear once, go once', () => {
     const v = new PeerViewCore('me');
     const n = { key: 'networks/n1', value: JSON.stringify({ id: 'n1', name: 'g' }) };

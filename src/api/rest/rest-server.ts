@@ -80,6 +80,8 @@ export async function serveRest(
   router: Router,
   log: Logger,
   authorize: (req: http.IncomingMessage) => boolean,
+  /** Told the code of every error reply (metrics count errors by code at this edge). */
+  onError?: (code: string) => void,
 ): Promise<RestServer> {
   await mkdir(path.dirname(socketPath), { recursive: true, mode: 0o700 });
   await rm(socketPath, { force: true });
@@ -111,6 +113,7 @@ export async function serveRest(
         const e = asWeftError(err);
         status = httpStatusFor(e.code);
         payload = { error: e.toJSON() };
+        onError?.(e.code);
         if (status >= 500) log.error({ err: e.message, code: e.code, url: req.url }, 'request failed');
       }
       const text = payload === undefined ? '' : JSON.stringify(payload);
