@@ -27,6 +27,15 @@ export interface ClusterService {
   publishHostData(driver: string, data: Record<string, string>): Promise<void>;
 }
 
+/** Userspace WireGuard devices (src/kernel/wireguard.ts), an encrypted underlay between hosts. */
+export interface WireguardService {
+  /** Ensure the device runs with this host's own key on listenPort; its public key. */
+  ensureDevice(name: string, listenPort: number): Promise<{ publicKey: string }>;
+  /** Make its peers exactly these. */
+  setPeers(name: string, peers: readonly { publicKey: string; endpoint: string; allowedIps: string[] }[]): Promise<void>;
+  removeDevice(name: string): Promise<void>;
+}
+
 export interface DriverServices {
   /** The host's firewall backend (nftables or none). */
   firewall?: FirewallBackend;
@@ -34,4 +43,7 @@ export interface DriverServices {
   log?: Logger;
   supervisor?: SupervisorService;
   cluster?: ClusterService;
+  wireguard?: WireguardService;
+  /** The daemon's run directory: drivers keep their own namespaces under it (gone with the host). */
+  runDir?: string;
 }

@@ -43,6 +43,8 @@ export const IFNAMES = {
   lanProbe: scheme('lan-probe', 'wfp', 'macvlan sending ARP probes of the LAN, deleted right after'),
   /** macvlan child waiting in the host namespace for a container runtime to move it (runtime endpoint id). */
   macvlanRuntimeChild: scheme('macvlan-runtime-child', 'wfr', 'macvlan child of a runtime-placed endpoint before the runtime moves it'),
+  /** Overlay objects in the host namespace: a sandbox's gateway-bridge leg (endpoint id), the host's WireGuard device (host id hash). */
+  overlay: scheme('overlay', 'wfo', "overlay: host end of a sandbox's gateway-bridge leg (endpoint id), or the host's WireGuard device"),
 } as const satisfies Record<string, IfnameScheme>;
 
 export const ALL_SCHEMES: readonly IfnameScheme[] = Object.values(IFNAMES);

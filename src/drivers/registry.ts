@@ -9,11 +9,12 @@ import { HostDriver } from './host/host-driver.js';
 import { NullDriver } from './null/null-driver.js';
 import { MacvlanDriver } from './macvlan/macvlan-driver.js';
 import { IpvlanDriver } from './ipvlan/ipvlan-driver.js';
+import { OverlayDriver } from './overlay/overlay-driver.js';
 import { InvalidArgumentError } from '../errors.js';
 
 /** The drivers every weft process has. */
 export function builtinDrivers(): Driver[] {
-  return [new BridgeDriver(), new HostDriver(), new NullDriver(), new MacvlanDriver(), new IpvlanDriver()];
+  return [new BridgeDriver(), new HostDriver(), new NullDriver(), new MacvlanDriver(), new IpvlanDriver(), new OverlayDriver()];
 }
 
 export class DriverRegistry {

@@ -38,7 +38,7 @@ export interface NetlinkPort {
   link(ref: string | number): LinkInfo | undefined;
   createBridge(o: CreateBridgeOpts): LinkInfo;
   createVeth(o: CreateVethOpts): LinkInfo;
-  createVxlan(o: CreateVxlanOpts): LinkInfo;
+  createVxlan(o: CreateVxlanOpts): LinkInfo | undefined;
   createMacvlan(o: CreateMacvlanOpts): LinkInfo | undefined;
   /** An unknown kind (a kernel without ipvlan / 802.1q) fails with KernelUnsupportedError. */
   createIpvlan(o: CreateIpvlanOpts): LinkInfo | undefined;

@@ -424,7 +424,7 @@ class FakeNetlink implements NetlinkPort {
     return this.info(a);
   }
 
-  createVxlan(): LinkInfo {
+  createVxlan(): LinkInfo | undefined {
     throw new KernelError('link add vxlan', 'not modelled by the fake kernel');
   }
 

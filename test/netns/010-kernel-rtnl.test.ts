@@ -223,7 +223,7 @@ describe('kernel: rtnetlink and network namespaces', () => {
   });
 
   it('vxlan with FDB entries, macvlan, and ARP entries', () => {
-    const vx = host.createVxlan({ name: 'wfvx42', vni: 42, local: '10.77.0.1', up: true });
+    const vx = host.createVxlan({ name: 'wfvx42', vni: 42, local: '10.77.0.1', up: true })!;
     assert.equal(vx.kind, 'vxlan');
     host.addNeighbour({ index: vx.index, family: 7, lladdr: '00:00:00:00:00:00', dst: '192.0.2.7', flags: NTF.SELF }, { append: true });
     host.addNeighbour({ index: vx.index, family: 7, lladdr: '00:00:00:00:00:00', dst: '192.0.2.8', flags: NTF.SELF }, { append: true });

@@ -71,6 +71,7 @@ export function buildCreateVxlan(b: NlBuilder, o: CreateVxlanOpts): void {
   b.start(C.RTM_NEWLINK, NEW_FLAGS).ifinfomsg(upBits(o.up));
   b.str(C.IFLA_IFNAME, validateIfname(o.name, 'name'));
   common(b, o, 'vxlan');
+  if (o.netnsFd !== undefined) b.u32(C.IFLA_NET_NS_FD, o.netnsFd);
   b.nest(C.IFLA_LINKINFO, (li) => {
     li.str(C.IFLA_INFO_KIND, 'vxlan');
     li.nest(C.IFLA_INFO_DATA, (d) => {
@@ -86,6 +87,7 @@ export function buildCreateVxlan(b: NlBuilder, o: CreateVxlanOpts): void {
       if (o.dev !== undefined) d.u32(C.IFLA_VXLAN_LINK, o.dev);
       if (o.ttl !== undefined) d.u8(C.IFLA_VXLAN_TTL, o.ttl);
       d.u8(C.IFLA_VXLAN_LEARNING, o.learning ? 1 : 0);
+      if (o.proxy) d.u8(C.IFLA_VXLAN_PROXY, 1);
       d.be16(C.IFLA_VXLAN_PORT, o.port ?? 4789);
     });
   });

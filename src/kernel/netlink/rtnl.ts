@@ -301,10 +301,11 @@ export class Rtnl implements NetlinkPort {
     return l;
   }
 
-  createVxlan(o: CreateVxlanOpts): LinkInfo {
+  /** A vxlan device; with `netnsFd` it is created in that namespace (returns undefined then). */
+  createVxlan(o: CreateVxlanOpts): LinkInfo | undefined {
     const op = `link add vxlan ${o.name}`;
     this.exchange(op, 'ack', (b) => buildCreateVxlan(b, o));
-    return this.mustLink(o.name, op);
+    return o.netnsFd === undefined ? this.mustLink(o.name, op) : undefined;
   }
 
   /** A macvlan on `parent`; with `netnsFd` it is created in that namespace (returns undefined then). */

@@ -108,6 +108,13 @@ export interface CreateVxlanOpts {
   dev?: number;
   /** MAC learning on the data path; default false (FDB is programmed). */
   learning?: boolean;
+  /** Answer ARP/ND from the device's neighbour table instead of sending them to VTEPs (Docker's overlay). */
+  proxy?: boolean;
+  /**
+   * Create it directly in the namespace behind this fd. Its UDP socket stays in the namespace
+   * the request came from (the underlay), as Docker's overlay does by moving it there.
+   */
+  netnsFd?: number;
   ttl?: number;
   mtu?: number;
   mac?: string;

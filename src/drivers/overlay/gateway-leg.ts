@@ -1,0 +1,137 @@
+/**
+ * A sandbox's way out from a non-internal overlay network (Docker's docker_gwbridge leg): a
+ * veth from the sandbox to the host's gateway bridge, an address on the bridge's host-local
+ * subnet, and the sandbox's default route through it; the firewall masquerades the subnet.
+ * The address claim is a permanent neighbour entry on the bridge (see gateway-address.ts).
+ */
+import type { EndpointContext, HostContext } from '../driver.js';
+import type { NetlinkPort } from '../../kernel/kernel-port.js';
+import type { LinkInfo } from '../../kernel/netlink/types.js';
+import type { FwNetwork } from '../../firewall/types.js';
+import { KernelError } from '../../errors.js';
+import { IFNAMES } from '../ifnames.js';
+import { GATEWAY_BRIDGE, GATEWAY_FW_ID, GATEWAY_SUBNET, gatewayCidr, pickLegAddress } from './gateway-address.js';
+import { macOfId } from './overlay-options.js';
+
+const NUD_PERMANENT = 0x80;
+
+/** Name of the leg inside the sandbox (one per endpoint, so it never clashes with ethN). */
+export const legIfname = (endpointId: string): string => `gw${endpointId.slice(0, 12)}`;
+export const legHostIfname = (endpointId: string): string => IFNAMES.overlay.of(endpointId);
+const gatewayAddress = (): string => gatewayCidr().split('/')[0]!;
+const prefix = (): string => GATEWAY_SUBNET.split('/')[1]!;
+
+/** Whether an endpoint gets a leg: it gives its sandbox the default route and may leave the network. */
+export const wantsLeg = (c: EndpointContext): boolean => c.endpoint.defaultRoute && !c.network.internal;
+
+export const gatewayFwNetwork = (): FwNetwork => ({
+  id: GATEWAY_FW_ID,
+  bridge: GATEWAY_BRIDGE,
+  subnets4: [GATEWAY_SUBNET],
+  subnets6: [],
+  internal: false,
+  // Sandboxes of different overlay networks must not talk through the gateway bridge.
+  icc: false,
+  masquerade: true,
+});
+
+/** Ensure the gateway bridge (address, up) and its masquerading in the firewall. */
+export async function ensureGatewayBridge(c: HostContext | EndpointContext): Promise<LinkInfo> {
+  const rt = c.kernel.host();
+  let br = rt.link(GATEWAY_BRIDGE);
+  if (br && br.kind !== 'bridge') throw new KernelError('overlay gateway bridge', `${GATEWAY_BRIDGE} exists and is not a bridge`);
+  if (!br) br = rt.createBridge({ name: GATEWAY_BRIDGE, up: false });
+  if (!rt.addresses(br.index, 4).some((a) => a.cidr === gatewayCidr())) rt.addAddress(br.index, gatewayCidr());
+  if (!br.up) rt.setLink(br.index, { up: true });
+  // Egress is routed from the gateway bridge to the underlay (Docker turns forwarding on too).
+  if ((await c.kernel.readSysctl(undefined, 'net.ipv4.ip_forward')) !== '1')
+    await c.kernel.setSysctl(undefined, 'net.ipv4.ip_forward', '1');
+  const fw = c.services.firewall;
+  if (fw && !fw.state.networks.some((n) => n.id === GATEWAY_FW_ID)) await fw.addNetwork(gatewayFwNetwork());
+  return rt.link(GATEWAY_BRIDGE)!;
+}
+
+/** Permanent neighbour entries on the gateway bridge: address → leg MAC (the allocation). */
+export function legClaims(rt: NetlinkPort, bridgeIndex: number): { ip: string; mac: string }[] {
+  return rt
+    .neighbours(4, bridgeIndex)
+    .filter((n) => n.index === bridgeIndex && (n.state & NUD_PERMANENT) !== 0 && n.dst && n.lladdr)
+    .map((n) => ({ ip: n.dst!, mac: n.lladdr! }));
+}
+
+/** Ensure the endpoint's leg; returns the host end's name. Removes what it made if a step fails. */
+export async function ensureLeg(c: EndpointContext, sandboxNs: NetlinkPort): Promise<void> {
+  const ep = c.endpoint;
+  const rt = c.kernel.host();
+  const br = await ensureGatewayBridge(c);
+  const hostIf = legHostIfname(ep.id);
+  const inner = legIfname(ep.id);
+  const mac = macOfId(ep.id);
+  let created = false;
+  try {
+    const existing = rt.link(hostIf);
+    if (!existing) {
+      const l = rt.createVeth({
+        name: hostIf,
+        peerName: inner,
+        peerNetnsFd: await c.kernel.netnsFd(c.sandbox.netnsPath),
+        peerMac: mac,
+        master: br.index,
+        up: true,
+      });
+      created = true;
+      rt.setLink(l.index, { ipv6AddrGenNone: true });
+    } else if (existing.master !== br.index || !existing.up) rt.setLink(existing.index, { master: br.index, up: true });
+    const link = sandboxNs.link(inner);
+    if (!link) throw new KernelError('overlay gateway leg', `${inner} did not appear in sandbox ${c.sandbox.name}`);
+    const claims = legClaims(rt, br.index);
+    let ip = claims.find((x) => x.mac === mac)?.ip;
+    if (!ip) {
+      ip = pickLegAddress(ep.id, new Set(claims.map((x) => x.ip)));
+      rt.addNeighbour({ index: br.index, family: 4, dst: ip, lladdr: mac, state: NUD_PERMANENT });
+    }
+    const cidr = `${ip}/${prefix()}`;
+    if (!sandboxNs.addresses(link.index, 4).some((a) => a.cidr === cidr)) sandboxNs.addAddress(link.index, cidr);
+    if (!link.up) sandboxNs.setLink(link.index, { up: true });
+    const gw = gatewayAddress();
+    const def = sandboxNs.routes(4, 254).find((r) => r.dst === '0.0.0.0/0');
+    if (!def || def.gateway !== gw || def.oif !== link.index)
+      sandboxNs.addRoute({ dst: '0.0.0.0/0', gateway: gw, oif: link.index }, { replace: true });
+  } catch (err) {
+    if (created) removeLeg(c);
+    throw err;
+  }
+}
+
+/** Remove the leg and its address claim (already gone is fine). */
+export function removeLeg(c: EndpointContext): void {
+  const rt = c.kernel.host();
+  rt.deleteLink(legHostIfname(c.endpoint.id), { ignoreMissing: true });
+  const br = rt.link(GATEWAY_BRIDGE);
+  if (!br) return;
+  const mac = macOfId(c.endpoint.id);
+  for (const x of legClaims(rt, br.index))
+    if (x.mac === mac) rt.deleteNeighbour({ index: br.index, family: 4, dst: x.ip }, { ignoreMissing: true });
+}
+
+/** Problems with an endpoint's leg, one sentence each (read-only). */
+export async function checkLeg(c: EndpointContext, label: string): Promise<string[]> {
+  const rt = c.kernel.host();
+  const hostIf = rt.link(legHostIfname(c.endpoint.id));
+  const br = rt.link(GATEWAY_BRIDGE);
+  if (!br) return [`${label}: gateway bridge ${GATEWAY_BRIDGE} missing`];
+  if (!hostIf || hostIf.master !== br.index || !hostIf.up)
+    return [`${label}: gateway leg ${legHostIfname(c.endpoint.id)} missing, down or off the bridge`];
+  const mac = macOfId(c.endpoint.id);
+  const ip = legClaims(rt, br.index).find((x) => x.mac === mac)?.ip;
+  if (!ip) return [`${label}: gateway leg has no address claim on ${GATEWAY_BRIDGE}`];
+  const inner = await c.kernel.inNetns(c.sandbox.netnsPath);
+  const link = inner.link(legIfname(c.endpoint.id));
+  if (!link) return [`${label}: ${legIfname(c.endpoint.id)} missing in sandbox`];
+  const problems: string[] = [];
+  if (!inner.addresses(link.index, 4).some((a) => a.cidr === `${ip}/${prefix()}`))
+    problems.push(`${label}: gateway leg address ${ip} missing`);
+  const def = inner.routes(4, 254).find((r) => r.dst === '0.0.0.0/0');
+  if (!def || def.gateway !== gatewayAddress()) problems.push(`${label}: default route via ${gatewayAddress()} missing`);
+  return problems;
+}

@@ -1,0 +1,205 @@
+/**
+ * Overlay driver (Docker's overlay, seed 003/004): a layer-2 network stretched across hosts with
+ * VXLAN. Per network and host, a namespace holding a bridge and a vxlan device (created on the
+ * first local join, removed on the last leave); per local endpoint, a veth from the sandbox to
+ * that bridge and — unless the network is internal — a leg to the host's gateway bridge for
+ * egress. Remote endpoints arrive as peerUp/peerDown from the cluster agent and become
+ * permanent FDB and neighbour entries; nothing is learned or flooded (see README.md).
+ */
+import type { Driver, DriverContext, EndpointContext, NetworkContext, NetworkValidation, RemoteEndpoint, RemoteHost } from '../driver.js';
+import type { NetworkRecord } from '../../model/types.js';
+import { ErrorList, InvalidArgumentError, KernelError } from '../../errors.js';
+import { IFNAMES } from '../ifnames.js';
+import { chooseVni, isEncrypted, overlayStateOf, parseOverlayOptions, vnisInUse, vtepOf } from './overlay-options.js';
+import { desiredEntries, diffEntries, entriesOf, entriesOfHost, type PeerEntries } from './peer-plan.js';
+import {
+  applyDiff,
+  clusterOf,
+  ensureOverlay,
+  liveEntries,
+  localPorts,
+  mtuOf,
+  openOverlay,
+  removeOverlay,
+  type OverlayNs,
+} from './overlay-objects.js';
+import { ensureLeg, removeLeg, wantsLeg } from './gateway-leg.js';
+import { overlayInvariants } from './overlay-invariants.js';
+import { OverlayEncryption } from './overlay-encryption.js';
+
+const NO_ENTRIES: PeerEntries = { fdb: [], neigh: [] };
+
+/** The bridge-side end of an endpoint's veth, inside the network's namespace. */
+export const portIfname = (c: EndpointContext): string => c.endpoint.hostIfname ?? IFNAMES.hostVeth.of(c.endpoint.id);
+
+export class OverlayDriver implements Driver {
+  readonly name = 'overlay';
+  readonly scope = 'global';
+  readonly usesIpam = true;
+  readonly userCreatable = true;
+  readonly ownedNames = [IFNAMES.overlay];
+  readonly invariants = overlayInvariants(this);
+  /**
+   * Remote endpoints per network as the cluster agent reported them (libnetwork's peerDB): they
+   * are programmed when the network's namespace exists, and again when it is (re)made. After a
+   * restart the agent's full resync refills it.
+   */
+  private readonly peers = new Map<string, Map<string, RemoteEndpoint>>();
+  /** Networks seen here, so a host's death can be cleaned from each. */
+  private readonly networks = new Map<string, NetworkRecord>();
+  /** The host's WireGuard device and the other hosts' keys (encrypted networks). */
+  readonly encryption = new OverlayEncryption();
+
+  validate(net: NetworkRecord, others: readonly NetworkRecord[]): NetworkValidation {
+    if (net.ipam.config.length === 0) throw new InvalidArgumentError('subnet', 'an overlay network needs a subnet');
+    const o = parseOverlayOptions(net.options, net.enableIPv6);
+    const vni = chooseVni(o.vni, vnisInUse(others, net.id));
+    return { options: net.options, driverState: overlayStateOf(o, vni) };
+  }
+
+  /** Peers the driver knows for a network. */
+  knownPeers(networkId: string): RemoteEndpoint[] {
+    return [...(this.peers.get(networkId)?.values() ?? [])];
+  }
+
+  /** A peer as the network's vxlan device sees it: at its host's VTEP (the tunnel address when encrypted). */
+  private atVtep(net: NetworkRecord, p: RemoteEndpoint): RemoteEndpoint {
+    return { ...p, hostAddress: vtepOf(net, p.hostAddress) };
+  }
+
+  /** The entries the network's vxlan device should hold. */
+  desired(c: NetworkContext): PeerEntries {
+    const net = c.network;
+    return desiredEntries(
+      this.knownPeers(net.id).map((p) => this.atVtep(net, p)),
+      vtepOf(net, clusterOf(c).hostAddress),
+    );
+  }
+
+  /**
+   * Nothing is made here: a host carries a network's objects only while it has sandboxes on it.
+   * This checks what can be checked early (a cluster, an MTU the underlay allows, encryption).
+   */
+  async networkUp(c: NetworkContext): Promise<void> {
+    clusterOf(c);
+    mtuOf(c);
+    this.networks.set(c.network.id, c.network);
+    if (isEncrypted(c.network)) await this.encryption.ensure(c);
+  }
+
+  async networkDown(c: NetworkContext): Promise<void> {
+    await removeOverlay(c);
+    this.peers.delete(c.network.id);
+    this.networks.delete(c.network.id);
+  }
+
+  /** Ensure the network's objects and program every known peer (missing ones added; others kept). */
+  async ensureNetwork(c: NetworkContext): Promise<OverlayNs> {
+    this.networks.set(c.network.id, c.network);
+    if (isEncrypted(c.network)) await this.encryption.ensure(c);
+    const o = await ensureOverlay(c);
+    applyDiff(o, { add: diffEntries(this.desired(c), liveEntries(o)).add, del: NO_ENTRIES });
+    return o;
+  }
+
+  async join(c: EndpointContext): Promise<void> {
+    const { endpoint: ep, sandbox: sb } = c;
+    const madeNs = (await openOverlay(c)) === undefined;
+    const o = await this.ensureNetwork(c);
+    const port = portIfname(c);
+    const inner = await c.kernel.inNetns(sb.netnsPath);
+    let created = false;
+    try {
+      const existing = o.ns.link(port);
+      if (!existing) {
+        const l = o.ns.createVeth({
+          name: port,
+          peerName: ep.ifname,
+          peerNetnsFd: await c.kernel.netnsFd(sb.netnsPath),
+          mtu: o.bridge.mtu,
+          peerMac: ep.macAddress,
+          master: o.bridge.index,
+          up: true,
+        });
+        created = true;
+        // No link-local address on the port: its DAD/MLD would only be dropped at the vxlan device.
+        o.ns.setLink(l.index, { ipv6AddrGenNone: true });
+      } else if (existing.master !== o.bridge.index || !existing.up) o.ns.setLink(existing.index, { master: o.bridge.index, up: true });
+      const link = inner.link(ep.ifname);
+      if (!link) throw new KernelError('endpoint join', `interface ${ep.ifname} did not appear in sandbox ${sb.name}`);
+      const have = new Set(inner.addresses(link.index).map((a) => a.cidr));
+      if (ep.ipv4 && !have.has(ep.ipv4)) inner.addAddress(link.index, ep.ipv4);
+      if (ep.ipv6 && !have.has(ep.ipv6)) inner.addAddress(link.index, ep.ipv6, { nodad: true });
+      if (!ep.ipv6) inner.setLink(link.index, { ipv6AddrGenNone: true });
+      if (!link.up) inner.setLink(link.index, { up: true });
+      if (wantsLeg(c)) await ensureLeg(c, inner);
+    } catch (err) {
+      const undo = new ErrorList(`join ${sb.name} to ${c.network.name} failed and its rollback failed too`);
+      undo.add(err);
+      if (created) await undo.run(() => void o.ns.deleteLink(port, { ignoreMissing: true }));
+      if (madeNs) await undo.run(() => removeOverlay(c));
+      throw undo.combined();
+    }
+  }
+
+  async leave(c: EndpointContext): Promise<void> {
+    removeLeg(c);
+    const o = await openOverlay(c);
+    if (!o) return;
+    o.ns.deleteLink(portIfname(c), { ignoreMissing: true });
+    // The last local sandbox gone: the host carries nothing of the network any more.
+    if (localPorts(o).length === 0) await removeOverlay(c);
+  }
+
+  async peerUp(c: NetworkContext, peer: RemoteEndpoint): Promise<void> {
+    const entries = entriesOf(this.atVtep(c.network, peer)); // refuses a peer without MAC and IPv4 before recording it
+    const map = this.peers.get(c.network.id) ?? new Map<string, RemoteEndpoint>();
+    map.set(peer.endpointId, peer);
+    this.peers.set(c.network.id, map);
+    this.networks.set(c.network.id, c.network);
+    if (peer.hostAddress === clusterOf(c).hostAddress) return;
+    const o = await openOverlay(c);
+    if (o) applyDiff(o, { add: entries, del: NO_ENTRIES });
+  }
+
+  async peerDown(c: NetworkContext, peer: RemoteEndpoint): Promise<void> {
+    const known = this.peers.get(c.network.id)?.get(peer.endpointId) ?? peer;
+    this.peers.get(c.network.id)?.delete(peer.endpointId);
+    const o = await openOverlay(c);
+    if (!o) return;
+    // Remove only what is still this peer's: its MAC or address may already belong to a newer endpoint.
+    const gone = entriesOf(this.atVtep(c.network, known));
+    const still = this.desired(c);
+    const keepFdb = new Set(still.fdb.map((f) => f.mac));
+    const keepNeigh = new Set(still.neigh.map((n) => n.ip));
+    const live = liveEntries(o);
+    applyDiff(o, {
+      add: NO_ENTRIES,
+      del: {
+        fdb: live.fdb.filter((f) => gone.fdb.some((g) => g.mac === f.mac && g.dst === f.dst) && !keepFdb.has(f.mac)),
+        neigh: live.neigh.filter((n) => gone.neigh.some((g) => g.ip === n.ip && g.mac === n.mac) && !keepNeigh.has(n.ip)),
+      },
+    });
+  }
+
+  /** Peers arrive one by one as peerUp; a host brings its WireGuard key for encrypted networks. */
+  async hostUp(c: DriverContext, host: RemoteHost): Promise<void> {
+    const self = c.services.cluster?.hostId;
+    if (self !== undefined && this.encryption.hostUp(host, self)) await this.encryption.sync(c);
+  }
+
+  /** A host declared down: forget its endpoints and remove every entry pointing at it, on every network. */
+  async hostDown(c: DriverContext, host: RemoteHost): Promise<void> {
+    const errors = new ErrorList(`overlay: cleaning up after host ${host.hostId}`);
+    for (const net of this.networks.values()) {
+      await errors.run(async () => {
+        const map = this.peers.get(net.id);
+        for (const [id, p] of map ?? []) if (p.hostId === host.hostId) map!.delete(id);
+        const o = await openOverlay({ ...c, network: net });
+        if (o) applyDiff(o, { add: NO_ENTRIES, del: entriesOfHost(liveEntries(o), vtepOf(net, host.address)) });
+      });
+    }
+    if (this.encryption.hostDown(host)) await errors.run(() => this.encryption.sync(c));
+    errors.throwIfAny();
+  }
+}
