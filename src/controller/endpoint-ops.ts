@@ -1,6 +1,6 @@
 /** Endpoints: allocate addresses (round-robin, compare-and-set), record, then driver join. */
 import type { ControllerContext } from './context.js';
-import { endpointCtx, runHooks } from './context.js';
+import { endpointCtx, networkCtx, runHooks } from './context.js';
 import { newId, now } from './ids.js';
 import type { EndpointRecord, IpamPoolConfig, NetworkRecord, SandboxRecord } from '../model/types.js';
 import { ConflictError, ErrorList, InvalidArgumentError, NotFoundError } from '../errors.js';
@@ -48,8 +48,9 @@ function nextIfname(prefix: string, taken: Set<string>): string {
 /** Choose addresses and build the commit that claims them; pure apart from store reads. */
 async function allocate(ctx: ControllerContext, net: NetworkRecord, ep: EndpointRecord, req: EndpointRequest): Promise<KvCommit> {
   const commit: KvCommit = { checks: [], puts: [] };
+  const driver = ctx.drivers.get(net.driver);
   for (const fam of [4, 6] as const) {
-    const pool = poolOf(net, fam);
+    const pool = (await driver.addressPool?.(networkCtx(ctx, net), fam)) ?? poolOf(net, fam);
     const asked = fam === 4 ? req.ipv4 : req.ipv6;
     if (!pool) {
       if (asked) throw new InvalidArgumentError(fam === 4 ? 'ip' : 'ip6', `network "${net.name}" has no IPv${fam} subnet`);

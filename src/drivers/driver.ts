@@ -5,7 +5,7 @@
  * kernel object a driver makes is covered by an invariant with a check and a repair, which
  * doctor and reconcile both run. The controller is the only caller.
  */
-import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../model/types.js';
+import type { EndpointRecord, IpamPoolConfig, NetworkRecord, SandboxRecord } from '../model/types.js';
 import type { KernelPort } from '../kernel/kernel-port.js';
 import type { FwNetwork } from '../firewall/types.js';
 import type { IfnameScheme } from './ifnames.js';
@@ -150,4 +150,9 @@ export interface Driver {
   /** Multi-host drivers: a host joined the cluster / was declared down. */
   hostUp?(c: DriverContext, host: RemoteHost): Promise<void>;
   hostDown?(c: DriverContext, host: RemoteHost): Promise<void>;
+  /**
+   * Where this host's endpoints of the network take addresses from, when that is not the
+   * network's whole pool (hostsubnet: the subnet this host leased). Undefined: the network's pool.
+   */
+  addressPool?(c: NetworkContext, family: 4 | 6): Promise<IpamPoolConfig | undefined>;
 }

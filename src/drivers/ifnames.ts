@@ -32,6 +32,10 @@ export const IFNAMES = {
   runtimeHostVeth: scheme('runtime-host-veth', 'wfd', 'host end of a runtime-placed veth (runtime endpoint id)'),
   /** The other end, in the host namespace until the runtime moves and renames it (Docker endpoint id). */
   runtimePeer: scheme('runtime-peer', 'wfc', 'sandbox end of a runtime-placed veth before the runtime moves it'),
+  /** hostsubnet: the local bridge (cni0-like), the VXLAN VTEP and the udp backend's TUN of a network (network id). */
+  hostsubnetBridge: scheme('hostsubnet-bridge', 'whb', 'hostsubnet bridge of a network (network id)'),
+  hostsubnetVtep: scheme('hostsubnet-vtep', 'whv', 'hostsubnet VXLAN device of a network (network id)'),
+  hostsubnetTun: scheme('hostsubnet-tun', 'wht', 'hostsubnet udp-backend TUN of a network (network id)'),
 } as const satisfies Record<string, IfnameScheme>;
 
 export const ALL_SCHEMES: readonly IfnameScheme[] = Object.values(IFNAMES);

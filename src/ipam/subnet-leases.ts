@@ -136,6 +136,11 @@ export function leaseOrder(cfg: SubnetConfig, taken: ReadonlySet<string>, hostId
   return [...free.slice(start), ...free.slice(0, start)];
 }
 
+/** Key of a network's lease in another host's data (RemoteHost.data) as the cluster hands it to drivers. */
+export function leaseDataKey(networkName: string): string {
+  return `hostsubnet:${networkName}`;
+}
+
 /** Store-key form of a subnet: "10.244.3.0/24" → "10.244.3.0-24" (one path segment). */
 export function subnetKeyName(subnet: string): string {
   return subnet.replace('/', '-');
@@ -161,7 +166,7 @@ export function parseLeaseRecord(value: string): LeaseRecord | undefined {
       subnet: r.subnet,
       hostId: r.hostId,
       publicIp: r.publicIp,
-      backend: (r.backend ?? 'vxlan'),
+      backend: r.backend ?? 'vxlan',
       data: r.data ?? {},
       renewedAt: r.renewedAt ?? 0,
     };
