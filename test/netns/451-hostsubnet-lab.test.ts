@@ -225,6 +225,7 @@ describe('hostsubnet vxlan on an l2 underlay, 3 hosts', async () => {
         `${h.name} routes`,
       );
     }
+    assert.deepEqual(await lab.call('h1', 'leases', { name: 'hsnet' }), [], 'every lease released in etcd');
   });
 });
 

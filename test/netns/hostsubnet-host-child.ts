@@ -113,6 +113,8 @@ async function main(): Promise<void> {
         const r = await controller.createSandbox({ name: c.name, networks: [{ network: c.network }] });
         return { netnsPath: r.sandbox.netnsPath, ipv4: r.endpoints[0]?.ipv4, gateway4: r.endpoints[0]?.gateway4 };
       }
+      case 'leases':
+        return leaser.leases(String(c.name));
       case 'doctor':
         return controller.doctor(false);
       case 'udp-stats':
