@@ -360,6 +360,17 @@ export class BlockIpam {
       });
   }
 
+  /** Every allocated address of a pool, with its handle and the host holding it (one range read). */
+  async addresses(poolId: string): Promise<Map<string, { handle: string; host: string }>> {
+    const out = new Map<string, { handle: string; host: string }>();
+    for (const e of (await this.store.snapshot(clusterKeys.blocks(poolId))).entries) {
+      const rec = JSON.parse(e.value) as BlockRecord;
+      for (const [off, a] of Object.entries(rec.allocations))
+        out.set(blockAddress(rec.cidr, Number(off)), { handle: a.handle, host: a.host });
+    }
+    return out;
+  }
+
   /** What this host believes it holds (its journal). */
   held(): ClusterAllocation[] {
     return this.journal.allocations.map((a) => ({ ...a }));

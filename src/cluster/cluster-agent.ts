@@ -320,6 +320,44 @@ export class EtcdClusterAgent extends EventEmitter implements ClusterAgent {
     return this.op(() => this.ipam.allocate(pool, handle));
   }
 
+  /** Publish per-host data of one driver (e.g. a VTEP MAC); other hosts read it with hostData. */
+  publishHostData(driver: string, data: Record<string, string>): Promise<void> {
+    return this.op(async () => {
+      await this.store.commit({ puts: [{ key: clusterKeys.hostData(this.hostId, driver), value: JSON.stringify(data) }] });
+    });
+  }
+
+  /** What every driver published for a host, as "<driver>/<key>" → value. */
+  hostData(id: string): Promise<Record<string, string>> {
+    return this.op(async () => {
+      const out: Record<string, string> = {};
+      const prefix = clusterKeys.hostDataOf(id);
+      for (const e of await this.store.list(prefix)) {
+        for (const [k, v] of Object.entries(JSON.parse(e.value) as Record<string, string>)) out[`${e.key.slice(prefix.length)}/${k}`] = v;
+      }
+      return out;
+    });
+  }
+
+  /** Throw StoreUnavailableError at once while the store is away (nothing is sent). */
+  assertAvailable(): void {
+    if (this.state === 'unavailable') throw new StoreUnavailableError('cluster store unavailable (waiting for it to return)');
+  }
+
+  definePool(input: { id: string; cidr: string; reserved: string[] }): Promise<void> {
+    return this.op(async () => {
+      await this.ipam.definePool(input);
+    });
+  }
+
+  deletePool(id: string): Promise<void> {
+    return this.op(() => this.ipam.deletePool(id));
+  }
+
+  poolAddresses(pool: string): Promise<Map<string, { handle: string; host: string }>> {
+    return this.op(() => this.ipam.addresses(pool));
+  }
+
   release(pool: string, address: string, handle: string): Promise<boolean> {
     return this.op(() => this.ipam.release(pool, address, handle));
   }

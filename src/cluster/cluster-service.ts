@@ -14,10 +14,20 @@ import { loadHostIdentity } from './host-identity.js';
 import { resolveAdvertiseAddr } from './advertise-addr.js';
 import { readUnderlay } from '../kernel/underlay.js';
 import type { Logger } from '../logger.js';
+import type { ClusterPort } from '../controller/cluster-port.js';
+import type { ClusterService as DriverClusterService } from '../drivers/driver-services.js';
+import { clusterPortOf } from './cluster-port-adapter.js';
+import { ClusterSync, type ClusterSink } from './cluster-sync.js';
 
 export interface ClusterService {
   agent: EtcdClusterAgent;
   store: ClusterStore;
+  /** What openEngine takes to keep global networks in the cluster store. */
+  engineParts(): { globalStore: ClusterStore; cluster: ClusterPort };
+  /** What drivers see of the cluster (DriverServices.cluster). */
+  driverService(): DriverClusterService;
+  /** Start turning the agent's watches into controller calls (after the controller's first reconcile). */
+  follow(sink: ClusterSink): ClusterSync;
   stop(): Promise<void>;
 }
 
@@ -56,10 +66,23 @@ export async function startClusterService(config: DaemonConfig, log: Logger): Pr
     throw err;
   }
   log.info({ host: identity.id, name: cc.hostName ?? identity.id, address, store: cc.storeUrl }, 'joined the cluster');
+  let sync: ClusterSync | undefined;
   return {
     agent,
     store,
+    engineParts: () => ({ globalStore: store, cluster: clusterPortOf(agent) }),
+    driverService: () => ({
+      hostId: agent.hostId,
+      hostAddress: agent.address,
+      publishHostData: (driver, data) => agent.publishHostData(driver, data),
+    }),
+    follow(sink) {
+      sync = new ClusterSync(agent, sink, log, (id) => agent.hostData(id));
+      sync.start();
+      return sync;
+    },
     async stop() {
+      await sync?.stop();
       await agent.stop();
       await store.close();
     },

@@ -5,7 +5,7 @@
  * validates its input first; every change runs under the engine lock.
  */
 import type { ControllerContext, ControllerHooks } from './context.js';
-import { driverCtx, networkCtx } from './context.js';
+import { driverCtx } from './context.js';
 import type { Driver, RemoteEndpoint, RemoteHost } from '../drivers/driver.js';
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../model/types.js';
 import type { FirewallState, FwNetwork, FwPortMapping } from '../firewall/types.js';
@@ -23,12 +23,16 @@ import { addressesOf, releaseOwner, reserveAddress } from './ipam-ops.js';
 import { firewallNetworks, publishedMappings } from './runtime-ports.js';
 import { RuntimeFacade } from './runtime-facade.js';
 import { DriftWatcher } from './drift-watcher.js';
+import { RemoteView, globalNetworkDown, globalNetworkUp, remoteEndpointDown, remoteEndpointUp } from './cluster-events.js';
 
 const ID_RE = /^[0-9a-f]{64}$/;
 
 export class Controller {
   /** Container runtimes' side of the facade (Docker's plugin protocol, `weft attach CONTAINER`). */
   readonly runtime: RuntimeFacade;
+
+  /** Remote endpoints delivered to drivers (cluster mode), for inspect. */
+  private readonly remote = new RemoteView();
 
   constructor(private readonly ctx: ControllerContext) {
     this.runtime = new RuntimeFacade(ctx, (fn) => this.exclusive(fn));
@@ -77,7 +81,7 @@ export class Controller {
     for (const ep of await this.ctx.records.endpointsOfSandbox(sandboxId)) {
       await errors.run(() =>
         this.exclusive(async () => {
-          const cur = (await this.ctx.records.endpoint(ep.id))?.value;
+          const cur = (await this.ctx.records.endpoint(ep.id, ep.networkId))?.value;
           const sb = (await this.ctx.records.sandbox(sandboxId))?.value;
           const net = cur && (await this.ctx.records.network(cur.networkId))?.value;
           // Disconnected or removed while the event waited: nothing to repair.
@@ -152,7 +156,7 @@ export class Controller {
     const nets = refs ? await Promise.all(refs.map((r) => this.network(r))) : await this.networks();
     const eps = await this.ctx.records.endpoints();
     const sbs = new Map((await this.ctx.records.sandboxes()).map((s) => [s.id, s]));
-    return nets.map((n) => inspectNetwork(n, eps, sbs));
+    return nets.map((n) => inspectNetwork(n, eps, sbs, n.scope === 'global' ? this.remote.of(n.id) : undefined));
   }
 
   // --- sandboxes and endpoints
@@ -297,16 +301,33 @@ export class Controller {
   remoteEndpointUp(peer: RemoteEndpoint): Promise<void> {
     return this.exclusive(async () => {
       const net = await this.network(peer.networkId);
-      await this.ctx.drivers.get(net.driver).peerUp?.(networkCtx(this.ctx, net), peer);
+      await remoteEndpointUp(this.ctx, this.remote, net, peer);
     });
   }
 
-  /** A remote endpoint went away (left, or its host was declared down). */
+  /** A remote endpoint went away (left, or its host's grace ran out). */
   remoteEndpointDown(peer: RemoteEndpoint): Promise<void> {
-    return this.exclusive(async () => {
-      const net = await this.findNetwork(peer.networkId);
-      if (net) await this.ctx.drivers.get(net.driver).peerDown?.(networkCtx(this.ctx, net), peer);
-    });
+    return this.exclusive(async () => remoteEndpointDown(this.ctx, this.remote, await this.findNetwork(peer.networkId), peer));
+  }
+
+  /** A global network appeared in the cluster store (created on any host): ensure it here. */
+  globalNetworkUp(net: NetworkRecord): Promise<void> {
+    return this.exclusive(() => globalNetworkUp(this.ctx, net));
+  }
+
+  /** A global network was removed from the cluster store: remove its kernel objects here. */
+  globalNetworkDown(net: NetworkRecord): Promise<void> {
+    return this.exclusive(() => globalNetworkDown(this.ctx, this.remote, net));
+  }
+
+  /** Whether this engine has a driver of that name (the cluster sync skips others' networks). */
+  hasDriver(name: string): boolean {
+    return this.ctx.drivers.has(name);
+  }
+
+  /** Remote endpoints of a network that this host's driver was told about. */
+  remoteEndpoints(networkId: string): RemoteEndpoint[] {
+    return this.remote.of(networkId);
   }
 
   /** A host joined the cluster (or came back): every driver that cares is told; all are tried. */

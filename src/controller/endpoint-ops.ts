@@ -15,6 +15,7 @@ import { scheduleSandboxFiles } from './sandbox-files.js';
 import { EXTERNAL_OWNER_PREFIX } from './ipam-ops.js';
 import { normalizeAddress } from '../ipam/address.js';
 import { IFNAMES } from '../drivers/ifnames.js';
+import { clusterPoolId } from './cluster-port.js';
 
 export interface EndpointRequest {
   aliases?: string[];
@@ -43,6 +44,54 @@ const poolOf = (net: NetworkRecord, fam: 4 | 6): IpamPoolConfig | undefined =>
 function nextIfname(prefix: string, taken: Set<string>): string {
   for (let i = 0; i < 1000; i++) if (!taken.has(`${prefix}${i}`)) return `${prefix}${i}`;
   throw new InvalidArgumentError('ifname', 'no free interface name');
+}
+
+/**
+ * A global network's addresses: one each from this host's cluster IPAM blocks (no cluster-wide
+ * lock); static addresses are not offered there. Returns what to give back if a later step fails.
+ */
+async function allocateClusterAddresses(
+  ctx: ControllerContext,
+  net: NetworkRecord,
+  ep: EndpointRecord,
+  req: EndpointRequest,
+): Promise<{ pool: string; address: string }[]> {
+  const cluster = ctx.records.cluster;
+  if (!cluster) throw new InvalidArgumentError('scope', 'global-scope networks need a cluster store, and this weftd has none configured');
+  if (req.ipv4 || req.ipv6)
+    throw new InvalidArgumentError(
+      req.ipv4 ? 'ip' : 'ip6',
+      `network "${net.name}" is global: addresses come from per-host blocks, not --ip`,
+    );
+  const got: { pool: string; address: string }[] = [];
+  try {
+    for (const fam of [4, 6] as const) {
+      const pool = poolOf(net, fam);
+      if (!pool) continue;
+      const id = clusterPoolId(net.id, fam);
+      const addr = await cluster.allocate(id, ep.id);
+      got.push({ pool: id, address: addr });
+      const cidr = addressWithPrefix(addr, parseCidr(pool.subnet, 'subnet').prefix);
+      if (fam === 4) [ep.ipv4, ep.gateway4] = [cidr, pool.gateway];
+      else [ep.ipv6, ep.gateway6] = [cidr, pool.gateway];
+    }
+  } catch (err) {
+    await giveBack(ctx, got, ep, err);
+  }
+  return got;
+}
+
+/** Release cluster addresses after a failed connect; throws the failure (with any release failure). */
+async function giveBack(
+  ctx: ControllerContext,
+  got: { pool: string; address: string }[],
+  ep: EndpointRecord,
+  err: unknown,
+): Promise<never> {
+  const undo = new ErrorList(`connect failed and releasing its cluster addresses failed too`);
+  undo.add(err);
+  for (const g of got) await undo.run(() => ctx.records.cluster!.release(g.pool, g.address, ep.id));
+  throw undo.combined();
 }
 
 /** Choose addresses and build the commit that claims them; pure apart from store reads. */
@@ -128,29 +177,14 @@ export async function connectEndpoint(
     if (req.ipv4) rec.requested.ipv4 = req.ipv4;
     if (req.ipv6) rec.requested.ipv6 = req.ipv6;
     if (mac) rec.requested.mac = mac;
+    if (net.scope === 'global') return connectGlobal(ctx, sb, net, rec, req, driver.usesIpam, mac);
     const commit = driver.usesIpam ? await allocate(ctx, net, rec, req) : { checks: [], puts: [] };
     if (driver.usesIpam) rec.macAddress = mac ?? (rec.ipv4 ? macFromIPv4(rec.ipv4.split('/')[0]!) : randomMac());
     if (!(await ctx.records.sandbox(sb.id))) throw new NotFoundError('sandbox', sb.name);
     commit.checks!.push({ key: keys.endpoint(id), version: 0 });
     commit.puts!.push({ key: keys.endpoint(id), value: json(rec) });
-    const index = { key: keys.sandboxEndpoint(sb.id, id), value: json(net.id) };
-    if (net.scope === 'local') {
-      commit.puts!.push(index);
-      await ctx.records.commitOrConflict(commit, `connect ${sb.name} to ${net.name}`);
-    } else {
-      // The endpoint and its addresses live in the network's scope, the sandbox's index here.
-      // The index goes first: if the endpoint's commit then fails (or the process dies), the
-      // entry names no endpoint, which the index invariant sweeps.
-      await ctx.records.commitOrConflict({ puts: [index] }, `index ${sb.name} on ${net.name}`);
-      try {
-        await ctx.records.commitOrConflict(commit, `connect ${sb.name} to ${net.name}`, net.scope);
-      } catch (err) {
-        const undo = new ErrorList(`connect ${sb.name} to ${net.name} failed and removing its index entry failed too`);
-        undo.add(err);
-        await undo.run(() => ctx.records.store.commit({ deletes: [index.key] }));
-        throw undo.combined();
-      }
-    }
+    commit.puts!.push({ key: keys.sandboxEndpoint(sb.id, id), value: json(net.id) });
+    await ctx.records.commitOrConflict(commit, `connect ${sb.name} to ${net.name}`);
     return rec;
   });
 
@@ -170,11 +204,56 @@ export async function connectEndpoint(
 }
 
 /**
+ * Record a global network's endpoint: the sandbox's index entry here first, then addresses from
+ * this host's cluster blocks, then the endpoint (with this host's id and address) in the cluster
+ * store. A failure at any step undoes the earlier ones; a crash between them leaves an index
+ * entry naming no endpoint (swept by the index invariant) or an address whose handle names no
+ * endpoint (held by the journal of this host's blocks).
+ */
+async function connectGlobal(
+  ctx: ControllerContext,
+  sb: SandboxRecord,
+  net: NetworkRecord,
+  rec: EndpointRecord,
+  req: EndpointRequest,
+  usesIpam: boolean,
+  mac: string | undefined,
+): Promise<EndpointRecord> {
+  const cluster = ctx.records.cluster;
+  if (!cluster) throw new InvalidArgumentError('scope', 'global-scope networks need a cluster store, and this weftd has none configured');
+  cluster.assertAvailable();
+  if (!(await ctx.records.sandbox(sb.id))) throw new NotFoundError('sandbox', sb.name);
+  rec.host = cluster.hostId;
+  rec.hostAddress = cluster.hostAddress;
+  const index = { key: keys.sandboxEndpoint(sb.id, rec.id), value: json(net.id) };
+  await ctx.records.commitOrConflict({ checks: [{ key: index.key, version: 0 }], puts: [index] }, `index ${sb.name} on ${net.name}`);
+  let got: { pool: string; address: string }[] = [];
+  try {
+    got = usesIpam ? await allocateClusterAddresses(ctx, net, rec, req) : [];
+    if (usesIpam) rec.macAddress = mac ?? (rec.ipv4 ? macFromIPv4(rec.ipv4.split('/')[0]!) : randomMac());
+    const key = ctx.records.endpointKey(net, rec.id);
+    await ctx.records.commitOrConflict(
+      { checks: [{ key, version: 0 }], puts: [{ key, value: json(rec) }] },
+      `connect ${sb.name} to ${net.name}`,
+      'global',
+    );
+  } catch (err) {
+    const undo = new ErrorList(`connect ${sb.name} to ${net.name} failed and its rollback failed too`);
+    undo.add(err);
+    for (const g of got) await undo.run(() => cluster.release(g.pool, g.address, rec.id));
+    await undo.run(() => ctx.records.store.commit({ deletes: [index.key] }));
+    throw undo.combined();
+  }
+  return rec;
+}
+
+/**
  * Delete an endpoint's record and give back its addresses. `net` says where they live; an
  * endpoint whose network record is gone can only be local (a global network's endpoints are
  * removed with it by the cluster store's own sweep).
  */
 export async function releaseEndpointRecords(ctx: ControllerContext, ep: EndpointRecord, net?: NetworkRecord): Promise<void> {
+  if (net?.scope === 'global') return releaseGlobalEndpoint(ctx, ep, net);
   const scope = net?.scope ?? 'local';
   const store = ctx.records.storeOf(scope);
   const deletes = [keys.endpoint(ep.id)];
@@ -197,6 +276,23 @@ export async function releaseEndpointRecords(ctx: ControllerContext, ep: Endpoin
   }
 }
 
+/**
+ * The record goes first, then the addresses: an address whose release failed stays held (a
+ * leak the journal knows about), never handed out twice while a record still names it.
+ */
+async function releaseGlobalEndpoint(ctx: ControllerContext, ep: EndpointRecord, net: NetworkRecord): Promise<void> {
+  await ctx.records.storeOf('global').commit({ deletes: [ctx.records.endpointKey(net, ep.id)] });
+  const errors = new ErrorList(`releasing the cluster addresses of endpoint ${ep.id.slice(0, 12)}`);
+  for (const [fam, cidr] of [
+    [4, ep.ipv4],
+    [6, ep.ipv6],
+  ] as const) {
+    if (cidr) await errors.run(() => ctx.records.cluster!.release(clusterPoolId(net.id, fam), cidr.split('/')[0]!, ep.id));
+  }
+  await errors.run(() => ctx.records.store.commit({ deletes: [keys.sandboxEndpoint(ep.sandboxId, ep.id)] }));
+  errors.throwIfAny();
+}
+
 /** Disconnect: kernel teardown (tolerant of what is gone), release, and move the default route if needed. */
 export async function disconnectEndpoint(
   ctx: ControllerContext,
@@ -205,6 +301,9 @@ export async function disconnectEndpoint(
   opts: { sandboxGoing?: boolean } = {},
 ): Promise<void> {
   const net = (await ctx.records.network(ep.networkId))?.value;
+  // A global endpoint's records cannot be released while the cluster store is away: refuse
+  // before the kernel is touched, so nothing is left half-done.
+  if (net?.scope === 'global') ctx.records.cluster?.assertAvailable();
   // If the kernel part fails nothing has changed; once it is done, the rest keeps going past
   // failures (a service that missed the change is told again at the next start).
   if (net) await ctx.drivers.get(net.driver).leave(endpointCtx(ctx, net, ep, sb));
@@ -225,13 +324,14 @@ async function moveDefaultRoute(ctx: ControllerContext, sb: SandboxRecord): Prom
   for (const e of rest) {
     const n = await ctx.records.network(e.networkId);
     if (!n || n.value.internal || !ctx.drivers.get(n.value.driver).usesIpam) continue;
-    const cur = await ctx.records.endpoint(e.id);
+    const cur = await ctx.records.endpoint(e.id, e.networkId);
     if (!cur) continue;
     const updated = { ...cur.value, defaultRoute: true };
+    const key = ctx.records.endpointKey(n.value, e.id);
     if (
       !(await ctx.records.storeOf(n.value.scope).commit({
-        checks: [{ key: keys.endpoint(e.id), version: cur.version }],
-        puts: [{ key: keys.endpoint(e.id), value: json(updated) }],
+        checks: [{ key, version: cur.version }],
+        puts: [{ key, value: json(updated) }],
       }))
     )
       continue;

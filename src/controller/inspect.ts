@@ -1,5 +1,6 @@
 /** Views shaped like `docker network inspect` / `docker inspect` network parts. */
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../model/types.js';
+import type { RemoteEndpoint } from '../drivers/driver.js';
 
 export interface NetworkInspect {
   Name: string;
@@ -21,9 +22,26 @@ export interface NetworkInspect {
   Containers: Record<string, { Name: string; EndpointID: string; MacAddress: string; IPv4Address: string; IPv6Address: string }>;
   Options: Record<string, string>;
   Labels: Record<string, string>;
+  /** Global networks: the other hosts with endpoints on it, as this host's driver knows them (Docker's overlay "Peers"). */
+  Peers?: { Name: string; IP: string; Endpoints: { EndpointID: string; IPv4Address: string; IPv6Address: string; MacAddress: string }[] }[];
 }
 
-export function inspectNetwork(net: NetworkRecord, eps: EndpointRecord[], sandboxes: Map<string, SandboxRecord>): NetworkInspect {
+function peersOf(remote: readonly RemoteEndpoint[]): NonNullable<NetworkInspect['Peers']> {
+  const byHost = new Map<string, NonNullable<NetworkInspect['Peers']>[number]>();
+  for (const r of remote) {
+    let p = byHost.get(r.hostId);
+    if (!p) byHost.set(r.hostId, (p = { Name: r.hostId, IP: r.hostAddress, Endpoints: [] }));
+    p.Endpoints.push({ EndpointID: r.endpointId, IPv4Address: r.ipv4 ?? '', IPv6Address: r.ipv6 ?? '', MacAddress: r.mac ?? '' });
+  }
+  return [...byHost.values()].sort((a, b) => a.Name.localeCompare(b.Name));
+}
+
+export function inspectNetwork(
+  net: NetworkRecord,
+  eps: EndpointRecord[],
+  sandboxes: Map<string, SandboxRecord>,
+  remote?: readonly RemoteEndpoint[],
+): NetworkInspect {
   const containers: NetworkInspect['Containers'] = {};
   for (const e of eps) {
     if (e.networkId !== net.id) continue;
@@ -60,6 +78,7 @@ export function inspectNetwork(net: NetworkRecord, eps: EndpointRecord[], sandbo
     Containers: containers,
     Options: { ...net.options, ...(net.driverState.bridgeName ? { 'com.docker.network.bridge.name': net.driverState.bridgeName } : {}) },
     Labels: net.labels,
+    ...(remote ? { Peers: peersOf(remote) } : {}),
   };
 }
 

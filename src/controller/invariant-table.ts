@@ -64,8 +64,9 @@ export async function snapshot(ctx: ControllerContext): Promise<ModelSnapshot> {
   const sandboxes = await ctx.records.sandboxes();
   const endpoints = await ctx.records.endpoints();
   const allocations: Allocation[] = [];
-  for (const scope of ['local', 'global'] as const) {
-    if (scope === 'global' && !ctx.records.scopes.global) continue;
+  // Per-address allocation keys exist in the local scope only: a global network's addresses
+  // live in cluster IPAM blocks, which the cluster agent keeps (journal, reclaim).
+  for (const scope of ['local'] as const) {
     for (const e of await ctx.records.storeOf(scope).list('ipam/')) {
       const m = ALLOC.exec(e.key);
       if (!m) continue;
@@ -133,7 +134,9 @@ const endpointAddresses: ModelInvariant = {
     const netName = new Map(s.networks.map((n) => [n.id, n.name]));
     const sbName = new Map(s.sandboxes.map((x) => [x.id, x.name]));
     const seen = new Set<string>();
+    const global = new Set(s.networks.filter((n) => n.scope === 'global').map((n) => n.id));
     for (const ep of s.endpoints) {
+      if (global.has(ep.networkId)) continue;
       for (const [fam, cidr] of [
         [4, ep.ipv4],
         [6, ep.ipv6],
@@ -161,7 +164,7 @@ const endpointAddresses: ModelInvariant = {
     const nets = new Map(s.networks.map((n) => [n.id, n]));
     for (const ep of s.endpoints) {
       const net = nets.get(ep.networkId);
-      if (!net) continue;
+      if (!net || net.scope === 'global') continue;
       for (const [fam, cidr] of [
         [4, ep.ipv4],
         [6, ep.ipv6],

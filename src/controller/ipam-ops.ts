@@ -33,6 +33,8 @@ export async function reserveAddress(
   requested?: string,
 ): Promise<string> {
   checkOwner(owner);
+  if (net.scope === 'global')
+    throw new InvalidArgumentError('network', `"${net.name}" is global: its addresses come from cluster blocks, not external reservations`);
   const pool = poolOf(net, fam);
   if (!pool) throw new InvalidArgumentError(fam === 4 ? 'ip' : 'ip6', `network "${net.name}" has no IPv${fam} subnet`);
   return withRetry(async () => {

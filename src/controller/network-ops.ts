@@ -2,7 +2,8 @@
 import type { ControllerContext } from './context.js';
 import { networkCtx, runHooks } from './context.js';
 import { newId, now } from './ids.js';
-import type { IpamPoolConfig, NetworkRecord } from '../model/types.js';
+import type { EndpointRecord, IpamPoolConfig, NetworkRecord } from '../model/types.js';
+import { clusterPoolId } from './cluster-port.js';
 import { NetworkCreateInput, parseInput } from './inputs.js';
 import { ConflictError, ErrorList, InUseError, InvalidArgumentError, IpamOverlapError, NotFoundError, WeftError } from '../errors.js';
 import { validateLabels, validateName } from '../config/validate.js';
@@ -133,6 +134,7 @@ export async function createNetwork(
       rec.scope,
     );
     try {
+      if (rec.scope === 'global') await defineClusterPools(ctx, rec);
       await driver.networkUp(networkCtx(ctx, rec));
       await runHooks(ctx, 'networkUp', rec);
     } catch (err) {
@@ -141,6 +143,7 @@ export async function createNetwork(
       undo.add(err);
       await undo.run(() => driver.networkDown(networkCtx(ctx, rec)));
       await undo.run(() => runHooks(ctx, 'networkDown', rec));
+      if (rec.scope === 'global') await undo.run(() => deleteClusterPools(ctx, rec));
       await undo.run(() => ctx.records.storeOf(rec.scope).commit({ deletes: [keys.network(rec.id), keys.networkName(rec.name)] }));
       throw undo.combined();
     }
@@ -154,24 +157,52 @@ export async function removeNetwork(ctx: ControllerContext, ref: string, opts: {
   if (net.predefined && !opts.allowPredefined)
     throw new InvalidArgumentError('network', `"${net.name}" is a predefined network and cannot be removed`);
   return ctx.records.store.withLock('networks', async () => {
-    const eps = (await ctx.records.endpoints()).filter((e) => e.networkId === net.id);
-    if (eps.length > 0) throw new InUseError(`network "${net.name}" has ${eps.length} active endpoint(s)`);
+    // A global network counts every host's endpoints.
+    const eps = await ctx.records.networkEndpoints(net);
+    if (eps.length > 0) throw new InUseError(`network "${net.name}" has ${eps.length} active endpoint(s)${onHosts(eps)}`);
     const driver = ctx.drivers.get(net.driver);
     // If the kernel part fails nothing has changed; after it, the rest keeps going past failures.
     await driver.networkDown(networkCtx(ctx, net));
     const errors = new ErrorList(`network rm ${net.name}`);
     await errors.run(() => runHooks(ctx, 'networkDown', net));
     const store = ctx.records.storeOf(net.scope);
-    const ipamKeys = (await store.list(keys.ipamNetwork(net.id))).map((e) => e.key);
-    await store.commit({ deletes: [keys.network(net.id), keys.networkName(net.name), ...ipamKeys] });
+    if (net.scope === 'global') {
+      // The record first: a pool left behind by a failure holds nothing and is harmless.
+      await store.commit({ deletes: [keys.network(net.id), keys.networkName(net.name)] });
+      await errors.run(() => deleteClusterPools(ctx, net));
+    } else {
+      const ipamKeys = (await store.list(keys.ipamNetwork(net.id))).map((e) => e.key);
+      await store.commit({ deletes: [keys.network(net.id), keys.networkName(net.name), ...ipamKeys] });
+    }
     errors.throwIfAny();
     return net;
   });
 }
 
+/** " on host(s) a, b" for endpoints that carry their host (global networks). */
+function onHosts(eps: readonly EndpointRecord[]): string {
+  const hosts = [...new Set(eps.flatMap((e) => (e.host ? [e.host] : [])))];
+  return hosts.length === 0 ? '' : ` on host(s) ${hosts.join(', ')}`;
+}
+
+/** A global network's subnets become cluster IPAM pools; the gateway and aux addresses are never handed out. */
+async function defineClusterPools(ctx: ControllerContext, net: NetworkRecord): Promise<void> {
+  const cluster = ctx.records.cluster!;
+  for (const p of net.ipam.config) {
+    const fam = familyOf(p.subnet);
+    await cluster.definePool({ id: clusterPoolId(net.id, fam), cidr: p.subnet, reserved: [p.gateway, ...Object.values(p.auxAddresses)] });
+  }
+}
+
+async function deleteClusterPools(ctx: ControllerContext, net: NetworkRecord): Promise<void> {
+  const errors = new ErrorList(`removing the cluster address pools of ${net.name}`);
+  for (const p of net.ipam.config) await errors.run(() => ctx.records.cluster!.deletePool(clusterPoolId(net.id, familyOf(p.subnet))));
+  errors.throwIfAny();
+}
+
 /** Remove every user network without endpoints; returns the names removed. */
 export async function pruneNetworks(ctx: ControllerContext): Promise<string[]> {
-  const eps = await ctx.records.endpoints();
+  const eps = [...(await ctx.records.endpoints()), ...(await ctx.records.clusterEndpoints())];
   const used = new Set(eps.map((e) => e.networkId));
   const removed: string[] = [];
   for (const n of await ctx.records.networks()) {

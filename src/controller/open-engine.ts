@@ -16,6 +16,7 @@ import { Controller } from './controller.js';
 import { hostRoutesOf } from './context.js';
 import { ModelRecords, RecordScopes } from './scopes.js';
 import { ErrorList } from '../errors.js';
+import type { ClusterPort } from './cluster-port.js';
 
 export interface Engine {
   controller: Controller;
@@ -27,6 +28,8 @@ export interface EngineParts {
   store: Store;
   /** Cluster store for global-scope networks (src/store/etcd-*); absent on a single host. */
   globalStore?: Store;
+  /** The cluster agent's port (host identity, cluster IPAM); given with globalStore. */
+  cluster?: ClusterPort;
   kernel: KernelPort;
   drivers?: readonly Driver[];
   services?: DriverServices;
@@ -35,7 +38,7 @@ export interface EngineParts {
 /** A controller over given parts (unit tests pass a memory store and the fake kernel). */
 export function buildController(p: EngineParts): Controller {
   return new Controller({
-    records: new ModelRecords(new RecordScopes(p.store, p.globalStore)),
+    records: new ModelRecords(new RecordScopes(p.store, p.globalStore, p.cluster)),
     drivers: new DriverRegistry(p.drivers ?? builtinDrivers()),
     kernel: p.kernel,
     services: p.services ?? {},
@@ -46,12 +49,23 @@ export function buildController(p: EngineParts): Controller {
 }
 
 /** The real engine: the store named by the config, the real kernel, the built-in drivers. */
-export async function openEngine(config: DaemonConfig, opts: { services?: DriverServices } = {}): Promise<Engine> {
+export async function openEngine(
+  config: DaemonConfig,
+  opts: { services?: DriverServices; globalStore?: Store; cluster?: ClusterPort; extraDrivers?: readonly Driver[] } = {},
+): Promise<Engine> {
   await mkdir(config.stateDir, { recursive: true, mode: 0o700 });
   await mkdir(config.runDir, { recursive: true, mode: 0o711 });
   const store = await openStore(config.storeUrl);
   const kernel = new RealKernel();
-  const controller = buildController({ config, store, kernel, ...(opts.services ? { services: opts.services } : {}) });
+  const controller = buildController({
+    config,
+    store,
+    kernel,
+    ...(opts.services ? { services: opts.services } : {}),
+    // The cluster store is the cluster service's: it opens and closes it, the engine only uses it.
+    ...(opts.globalStore && opts.cluster ? { globalStore: opts.globalStore, cluster: opts.cluster } : {}),
+    ...(opts.extraDrivers ? { drivers: [...builtinDrivers(), ...opts.extraDrivers] } : {}),
+  });
   return {
     controller,
     async close() {

@@ -98,7 +98,8 @@ export async function reconcile(
   for (const { id } of await ctx.records.networks()) {
     await step(async () => {
       const net = (await ctx.records.network(id))?.value;
-      if (!net) return;
+      // A global network of a driver this host lacks is other hosts' business.
+      if (!net || (net.scope === 'global' && !ctx.drivers.has(net.driver))) return;
       try {
         await ensureNetwork(ctx, net);
         if (opts.hooks) await runHooks(ctx, 'networkUp', net);
@@ -108,9 +109,9 @@ export async function reconcile(
       }
     });
   }
-  for (const { id } of await ctx.records.endpoints()) {
+  for (const { id, networkId } of await ctx.records.endpoints()) {
     await step(async () => {
-      const ep = (await ctx.records.endpoint(id))?.value;
+      const ep = (await ctx.records.endpoint(id, networkId))?.value;
       if (!ep) return;
       const sb = (await ctx.records.sandbox(ep.sandboxId))?.value;
       const net = (await ctx.records.network(ep.networkId))?.value;

@@ -10,15 +10,20 @@ import type { Store, KvCommit } from '../store/store.js';
 import { Records, keys, type Versioned } from '../store/records.js';
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../model/types.js';
 import type { DriverScope } from '../drivers/driver.js';
-import { InvalidArgumentError, StoreConflictError } from '../errors.js';
+import { InvalidArgumentError, StoreConflictError, WeftError } from '../errors.js';
+import type { ClusterPort } from './cluster-port.js';
+import { ClusterRecords, FailFastStore, globalKeys } from './global-records.js';
 
 export class RecordScopes {
   readonly local: Records;
-  readonly global: Records | undefined;
+  readonly global: ClusterRecords | undefined;
 
-  constructor(local: Store, global?: Store) {
+  /** A global store comes with the cluster agent's port (host identity, cluster IPAM). */
+  constructor(local: Store, global?: Store, cluster?: ClusterPort) {
     this.local = new Records(local);
-    this.global = global === undefined ? undefined : new Records(global);
+    if (global !== undefined && cluster === undefined) throw new WeftError('WEFT_INTERNAL', 'a cluster store needs the cluster agent');
+    this.global =
+      global === undefined || cluster === undefined ? undefined : new ClusterRecords(new FailFastStore(global, cluster), cluster);
   }
 
   /** The records of one scope; global without a cluster store is a clear refusal. */
@@ -27,6 +32,11 @@ export class RecordScopes {
     if (!this.global)
       throw new InvalidArgumentError('scope', 'global-scope networks need a cluster store, and this weftd has none configured');
     return this.global;
+  }
+
+  /** The global scope's records, or the same clear refusal. */
+  cluster(): ClusterRecords {
+    return this.of('global') as ClusterRecords;
   }
 
   /** Every scope with a store, local first. */
@@ -60,10 +70,42 @@ export class ModelRecords {
     return undefined;
   }
 
+  /**
+   * Listings across scopes. While the cluster store is away a listing shows the local scope
+   * only (`weft network ls`, reconcile and local operations keep working); operations that
+   * need a global record read it directly and fail with WEFT_STORE_UNAVAILABLE.
+   */
   private async every<T>(read: (r: Records) => Promise<T[]>): Promise<T[]> {
     const out: T[] = [];
-    for (const r of this.scopes.all()) out.push(...(await read(r)));
+    for (const r of this.scopes.all()) {
+      try {
+        out.push(...(await read(r)));
+      } catch (err) {
+        if (r === this.scopes.local || !(err instanceof WeftError && err.code === 'WEFT_STORE_UNAVAILABLE')) throw err;
+      }
+    }
     return out;
+  }
+
+  /** The cluster agent's port, when this engine is part of a cluster. */
+  get cluster(): ClusterPort | undefined {
+    return this.scopes.global?.cluster;
+  }
+
+  /** Key of an endpoint record in its network's scope. */
+  endpointKey(net: Pick<NetworkRecord, 'id' | 'scope'>, id: string): string {
+    return net.scope === 'global' ? globalKeys.endpoint(net.id, id) : keys.endpoint(id);
+  }
+
+  /** Every host's endpoints on a network (global scope), or this host's (local scope). */
+  async networkEndpoints(net: Pick<NetworkRecord, 'id' | 'scope'>): Promise<EndpointRecord[]> {
+    if (net.scope === 'global') return this.scopes.cluster().clusterEndpoints(net.id);
+    return (await this.scopes.local.endpoints()).filter((e) => e.networkId === net.id);
+  }
+
+  /** Every host's endpoints on global networks (empty without a cluster). */
+  async clusterEndpoints(): Promise<EndpointRecord[]> {
+    return this.scopes.global ? this.scopes.global.clusterEndpoints() : [];
   }
 
   network(id: string): Promise<Versioned<NetworkRecord> | undefined> {
@@ -84,8 +126,9 @@ export class ModelRecords {
   sandboxIdByName(name: string): Promise<string | undefined> {
     return this.scopes.local.sandboxIdByName(name);
   }
-  endpoint(id: string): Promise<Versioned<EndpointRecord> | undefined> {
-    return this.first((r) => r.endpoint(id));
+  /** One of this host's endpoints; the network id (when known) makes a global lookup one read. */
+  endpoint(id: string, networkId?: string): Promise<Versioned<EndpointRecord> | undefined> {
+    return this.first((r) => (r instanceof ClusterRecords ? r.endpoint(id, networkId) : r.endpoint(id)));
   }
   endpoints(): Promise<EndpointRecord[]> {
     return this.every((r) => r.endpoints());
@@ -96,7 +139,7 @@ export class ModelRecords {
     const prefix = keys.sandboxEndpoints(sandboxId);
     const out: EndpointRecord[] = [];
     for (const e of await this.store.list(prefix)) {
-      const ep = await this.endpoint(e.key.slice(prefix.length));
+      const ep = await this.endpoint(e.key.slice(prefix.length), JSON.parse(e.value) as string);
       if (ep) out.push(ep.value);
     }
     return out;

@@ -22,6 +22,7 @@ import { registerCniRoutes } from '../api/cni/cni-routes.js';
 import { startDockerIntegration, type DockerIntegration } from '../api/docker/docker-integration.js';
 import { ErrorList } from '../errors.js';
 import { joinCluster, startOperations, type Operations } from './operations.js';
+import { ClusterNullDriver } from '../drivers/cluster-null/cluster-null-driver.js';
 
 /** Options beyond DaemonConfig. dockerPluginSocket: where to serve Docker's plugin API (unset = off). */
 export interface DaemonOptions {
@@ -56,7 +57,12 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
   const cluster = await joinCluster(config, log); // first: a failed join leaves the host untouched
   let engine: Awaited<ReturnType<typeof openEngine>>;
   try {
-    engine = await openEngine(config, { services: { firewall: fw, log } });
+    engine = await openEngine(config, {
+      services: { firewall: fw, log, ...(cluster ? { cluster: cluster.driverService() } : {}) },
+      ...(cluster ? cluster.engineParts() : {}),
+      // A global driver without a dataplane, for the cluster lab tests and benchmark only.
+      ...(process.env.WEFT_TEST_DRIVERS === '1' ? { extraDrivers: [new ClusterNullDriver()] } : {}),
+    });
   } catch (err) {
     await cluster?.stop();
     throw err;
@@ -77,6 +83,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
     controller.addHooks(dns);
     const report = await controller.start();
     log.info({ ...report }, 'reconciled at start');
+    cluster?.follow(controller); // global networks, remote endpoints and hosts → the controller
     const routes = buildRoutes(controller, {
       doctor: (repair) => controller.doctor(repair),
       info: () => ({

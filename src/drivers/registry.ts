@@ -38,6 +38,9 @@ export class DriverRegistry {
     if (!d) throw new InvalidArgumentError('driver', `unknown driver "${name}" (known: ${[...this.drivers.keys()].join(', ')})`);
     return d;
   }
+  has(name: string): boolean {
+    return this.drivers.has(name);
+  }
   all(): Driver[] {
     return [...this.drivers.values()];
   }

@@ -64,6 +64,9 @@ export interface EndpointRecord {
   /** Addresses asked for explicitly (kept across restarts/re-creation). */
   requested: { ipv4?: string; ipv6?: string; mac?: string };
   created: string;
+  /** Global-scope endpoints: the cluster host that owns it (its sandbox lives there), and that host's underlay address. */
+  host?: string;
+  hostAddress?: string;
 }
 
 export type SandboxKind =

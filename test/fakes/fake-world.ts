@@ -12,6 +12,7 @@ import type { Controller } from '../../src/controller/controller.js';
 import type { Driver } from '../../src/drivers/driver.js';
 import { builtinDrivers } from '../../src/drivers/registry.js';
 import { FakeKernel } from './fake-kernel.js';
+import { FakeClusterPort } from './fake-cluster-port.js';
 import type { ControllerHooks } from '../../src/controller/context.js';
 
 export interface FakeWorld {
@@ -19,6 +20,7 @@ export interface FakeWorld {
   kernel: FakeKernel;
   store: MemoryStore;
   globalStore?: MemoryStore;
+  cluster?: FakeClusterPort;
   runDir: string;
   close(): Promise<void>;
 }
@@ -28,11 +30,12 @@ export async function fakeWorld(opts: { drivers?: Driver[]; globalStore?: boolea
   const config = configFromFlags({ stateDir: path.join(dir, 'state'), runDir: path.join(dir, 'run'), store: 'memory:' });
   const store = new MemoryStore();
   const globalStore = opts.globalStore ? new MemoryStore() : undefined;
+  const cluster = opts.globalStore ? new FakeClusterPort() : undefined;
   const kernel = new FakeKernel();
   const controller = buildController({
     config,
     store,
-    ...(globalStore ? { globalStore } : {}),
+    ...(globalStore && cluster ? { globalStore, cluster } : {}),
     kernel,
     drivers: [...builtinDrivers(), ...(opts.drivers ?? [])],
   });
@@ -43,6 +46,7 @@ export async function fakeWorld(opts: { drivers?: Driver[]; globalStore?: boolea
     kernel,
     store,
     ...(globalStore ? { globalStore } : {}),
+    ...(cluster ? { cluster } : {}),
     runDir: config.runDir,
     async close() {
       controller.stop();

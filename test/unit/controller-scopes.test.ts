@@ -43,8 +43,14 @@ describe('records per scope', () => {
       const ep = endpoints[0]!;
       const g2 = await dumpStore(w.globalStore!);
       const l2 = await dumpStore(w.store);
-      assert.ok(g2[`endpoints/${ep.id}`], 'endpoint in the global store');
-      assert.ok(g2[`ipam/${net.id}/4/a/${ep.ipv4!.split('/')[0]}`], 'allocation in the global store');
+      const stored = JSON.parse(g2[`endpoints/${net.id}/${ep.id}`] ?? '{}') as { host?: string; hostAddress?: string };
+      assert.deepEqual([stored.host, stored.hostAddress], ['host-a', '198.18.0.1'], 'endpoint in the global store, with its host');
+      assert.equal(
+        (await w.cluster!.allocations(net.id)).get(ep.ipv4!.split('/')[0]!)?.handle,
+        ep.id,
+        'address from the cluster IPAM, held by the endpoint',
+      );
+      assert.equal(w.cluster!.pools.get(net.id)?.reserved[0], '10.40.0.1', 'the gateway is never handed out');
       assert.ok(l2[`sandboxes/${sandbox.id}`], 'sandbox local');
       assert.ok(l2[`index/sandbox-endpoints/${sandbox.id}/${ep.id}`], 'sandbox index local');
       assert.deepEqual(
@@ -56,6 +62,7 @@ describe('records per scope', () => {
       await w.controller.removeSandbox('s');
       await w.controller.removeNetwork('g');
       assert.deepEqual(Object.keys(await dumpStore(w.globalStore!)), [], 'global store empty again');
+      assert.equal(w.cluster!.pools.size, 0, 'cluster pool removed with the network');
     } finally {
       await w.close();
     }
@@ -70,6 +77,109 @@ describe('records per scope', () => {
           err instanceof WeftError && err.code === 'WEFT_INVALID_ARGUMENT' && err.field === 'scope' && /cluster store/.test(err.message),
       );
       assert.equal(await w.controller.findNetwork('g'), undefined, 'nothing created');
+    } finally {
+      await w.close();
+    }
+  });
+});
+
+describe('global networks on a cluster', () => {
+  it("network rm is refused while another host has endpoints on it; remote endpoints are not this host's", async () => {
+    const w = await fakeWorld({ drivers: [new GlobalTestDriver()], globalStore: true });
+    try {
+      const net = await w.controller.createNetwork({ name: 'g', driver: 'gtest', ipam: { config: [{ subnet: '10.42.0.0/24' }] } });
+      const remote = { id: 'e'.repeat(64), networkId: net.id, sandboxId: 's'.repeat(64), ifname: 'eth0', aliases: [], defaultRoute: true };
+      await w.globalStore!.commit({
+        puts: [
+          {
+            key: `endpoints/${net.id}/${remote.id}`,
+            value: JSON.stringify({ ...remote, requested: {}, created: '', host: 'host-b', hostAddress: '198.18.0.2' }),
+          },
+        ],
+      });
+      await assert.rejects(
+        () => w.controller.removeNetwork('g'),
+        (err) => err instanceof WeftError && err.code === 'WEFT_IN_USE' && /host-b/.test(err.message),
+      );
+      assert.equal(await w.controller.endpointCount(), 0, "another host's endpoint is not counted as this host's");
+      const r = await w.controller.resync(true);
+      assert.deepEqual(r.orphansRemoved, [], "reconcile leaves another host's endpoint alone");
+      assert.ok((await dumpStore(w.globalStore!))[`endpoints/${net.id}/${remote.id}`], 'still there');
+      await w.globalStore!.commit({ deletes: [`endpoints/${net.id}/${remote.id}`] });
+      await w.controller.removeNetwork('g');
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('with the cluster store away, a global connect fails at once and leaves nothing; local work goes on', async () => {
+    const w = await fakeWorld({ drivers: [new GlobalTestDriver()], globalStore: true });
+    try {
+      await w.controller.createNetwork({ name: 'g', driver: 'gtest', ipam: { config: [{ subnet: '10.43.0.0/24' }] } });
+      await w.controller.createSandbox({ name: 's' });
+      const before = await dumpStore(w.store);
+      w.cluster!.available = false;
+      const t0 = Date.now();
+      await assert.rejects(
+        () => w.controller.connect('g', { sandbox: 's' }),
+        (err) => err instanceof WeftError && err.code === 'WEFT_STORE_UNAVAILABLE',
+      );
+      assert.ok(Date.now() - t0 < 1000, 'fails at once');
+      assert.deepEqual(await dumpStore(w.store), before, 'local store unchanged');
+      const names = (await w.controller.networks()).map((n) => n.name).sort();
+      assert.deepEqual(names, ['bridge', 'host', 'none'], 'listing shows the local scope while the cluster is away');
+      await w.controller.connect('bridge', { sandbox: 's' });
+      w.cluster!.available = true;
+      const ep = await w.controller.connect('g', { sandbox: 's' });
+      assert.match(ep.ipv4 ?? '', /^10\.43\.0\.\d+\/24$/);
+      w.cluster!.available = false;
+      await assert.rejects(() => w.controller.disconnect('g', { sandbox: 's' }), /unavailable/);
+      w.cluster!.available = true;
+      assert.equal((await w.controller.sandboxView('s')).endpoints.length, 2, 'refused disconnect changed nothing');
+      await w.controller.removeSandbox('s');
+      assert.equal((await w.cluster!.allocations((await w.controller.network('g')).id)).size, 0, 'address released');
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('a global network of a remote host: networkUp/Down reach the driver; the remote view feeds inspect', async () => {
+    const calls: string[] = [];
+    const d = Object.assign(new GlobalTestDriver(), {
+      async networkUp() {
+        calls.push('up');
+      },
+      async networkDown() {
+        calls.push('down');
+      },
+    });
+    const w = await fakeWorld({ drivers: [d], globalStore: true });
+    try {
+      const net = await w.controller.createNetwork({ name: 'g', driver: 'gtest', ipam: { config: [{ subnet: '10.44.0.0/24' }] } });
+      calls.length = 0;
+      await w.controller.globalNetworkUp(net);
+      await w.controller.remoteEndpointUp({
+        endpointId: 'ep9',
+        networkId: net.id,
+        hostId: 'host-b',
+        hostAddress: '198.18.0.2',
+        ipv4: '10.44.0.9/24',
+      });
+      const [view] = await w.controller.inspectNetworks(['g']);
+      assert.deepEqual(view!.Peers, [
+        {
+          Name: 'host-b',
+          IP: '198.18.0.2',
+          Endpoints: [{ EndpointID: 'ep9', IPv4Address: '10.44.0.9/24', IPv6Address: '', MacAddress: '' }],
+        },
+      ]);
+      await w.controller.globalNetworkDown(net); // the record still exists: left alone
+      assert.deepEqual(calls, [], 'networkUp is idempotent through the invariants; a live record is not torn down');
+      await w.controller.removeNetwork('g');
+      calls.length = 0;
+      await w.controller.globalNetworkDown(net);
+      assert.deepEqual(calls, ['down']);
+      assert.deepEqual(w.controller.remoteEndpoints(net.id), []);
     } finally {
       await w.close();
     }
