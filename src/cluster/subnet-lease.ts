@@ -190,6 +190,20 @@ export class SubnetLeaser {
     }
   }
 
+  /**
+   * A host is gone (down past the cluster's grace): delete its leases in every network, each a
+   * compare-and-set, so several agents doing it at once is harmless. Returns how many went.
+   */
+  async reclaimHost(deadId: string): Promise<number> {
+    if (deadId === this.hostId) return 0;
+    let n = 0;
+    for (const e of (await this.store.snapshot(leaseKeys.all)).entries) {
+      if (parseLeaseRecord(e.value)?.hostId !== deadId) continue;
+      if (await this.store.commit({ checks: [{ key: e.key, version: e.version }], deletes: [e.key] })) n++;
+    }
+    return n;
+  }
+
   /** Every lease of a network, as the store has it now. */
   async leases(network: string): Promise<LeaseRecord[]> {
     const snap = await this.store.snapshot(leaseKeys.network(network));

@@ -70,6 +70,7 @@ export interface ConfigFlags {
   hostName?: string;
   hostTtlMs?: string;
   hostGraceMs?: string;
+  subnetLeaseTtlMs?: string;
   metricsAddr?: string;
 }
 

@@ -58,7 +58,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
   let engine: Awaited<ReturnType<typeof openEngine>>;
   try {
     engine = await openEngine(config, {
-      services: { firewall: fw, log, ...(cluster ? { cluster: cluster.driverService() } : {}) },
+      services: { firewall: fw, log, ...(cluster ? { cluster: cluster.driverService(), udpEncap: cluster.udpEncap } : {}) },
       ...(cluster ? cluster.engineParts() : {}),
       // A global driver without a dataplane, for the cluster lab tests and benchmark only.
       ...(process.env.WEFT_TEST_DRIVERS === '1' ? { extraDrivers: [new ClusterNullDriver()] } : {}),

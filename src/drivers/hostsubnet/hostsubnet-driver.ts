@@ -7,8 +7,11 @@
  * via its underlay address, same L2 segment only) or `udp` (userspace encapsulation over TUN).
  *
  * Other hosts' leases arrive as hostUp/hostDown (RemoteHost.data[`hostsubnet:<network>`] is the
- * lease record; a hostDown without it means "every subnet of that host"); networkUp reads every
- * lease of the network, so a restart or a missed event is repaired by the next resync.
+ * lease record); networkUp reads every lease of the network, so a restart or a missed event is
+ * repaired by the next resync. A hostDown without a lease (the host's liveness key went away:
+ * a crash, or only a weftd restart) changes nothing: its subnet stays routed until the lease
+ * expires or the cluster deletes it once the host is gone past its grace — so the dataplane
+ * never depends on weftd being up (Flannel's rule too).
  */
 import type { Driver, DriverContext, EndpointContext, NetworkContext, NetworkValidation, RemoteHost } from '../driver.js';
 import type { IpamPoolConfig, NetworkRecord } from '../../model/types.js';
@@ -242,7 +245,8 @@ export class HostSubnetDriver implements Driver {
     for (const st of this.nets.values()) {
       const raw = host.data[leaseDataKey(st.net.name)];
       const lease = raw === undefined ? undefined : parseLeaseRecord(raw);
-      const gone = [...st.peers.values()].filter((p) => p.hostId === host.hostId && (!lease || lease.subnet === p.subnet));
+      if (!lease) continue;
+      const gone = [...st.peers.values()].filter((p) => p.hostId === host.hostId && lease.subnet === p.subnet);
       if (gone.length === 0) continue;
       const devs = this.devices(c, st);
       for (const p of gone) {
