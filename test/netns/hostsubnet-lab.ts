@@ -161,7 +161,7 @@ export class HsLab {
     h.pending = new Map();
     const ready = new Promise<void>((resolve, reject) => {
       h.pending.set(0, { resolve: () => resolve(), reject });
-      setTimeout(() => reject(new Error(`${name} did not start in 60 s: ${h.stderr.slice(-5).join('')}`)), 20_000).unref();
+      setTimeout(() => reject(new Error(`${name} did not start in 60 s: ${h.stderr.slice(-5).join('')}`)), 60_000).unref();
     });
     createInterface({ input: proc.stdout }).on('line', (line) => {
       const m = JSON.parse(line) as { id: number; ok: boolean; result?: unknown; error?: { code: string; message: string } };
