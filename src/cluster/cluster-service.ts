@@ -18,6 +18,9 @@ import type { ClusterPort } from '../controller/cluster-port.js';
 import type { ClusterService as DriverClusterService } from '../drivers/driver-services.js';
 import { clusterPortOf } from './cluster-port-adapter.js';
 import { ClusterSync, type ClusterSink } from './cluster-sync.js';
+import { SubnetLeaser } from './subnet-lease.js';
+import { followLeases } from './subnet-lease-events.js';
+import { UdpEncap } from '../kernel/udp-encap.js';
 
 export interface ClusterService {
   agent: EtcdClusterAgent;
@@ -26,6 +29,8 @@ export interface ClusterService {
   engineParts(): { globalStore: ClusterStore; cluster: ClusterPort };
   /** What drivers see of the cluster (DriverServices.cluster). */
   driverService(): DriverClusterService;
+  /** The hostsubnet udp backend's encapsulation (DriverServices.udpEncap). */
+  udpEncap: UdpEncap;
   /** Start turning the agent's watches into controller calls (after the controller's first reconcile). */
   follow(sink: ClusterSink): ClusterSync;
   stop(): Promise<void>;
@@ -67,6 +72,14 @@ export async function startClusterService(config: DaemonConfig, log: Logger): Pr
   }
   log.info({ host: identity.id, name: cc.hostName ?? identity.id, address, store: cc.storeUrl }, 'joined the cluster');
   let sync: ClusterSync | undefined;
+  // hostsubnet: this host's subnet leases (kept across restarts: a graceful stop does not revoke them).
+  const subnetLeases = new SubnetLeaser(store, agent.hostId, {
+    ttlMs: cc.subnetLeaseTtlMs,
+    journalFile: path.join(config.stateDir, 'subnet-leases.json'),
+    log: (level, fields, msg) => log[level](fields, msg),
+  });
+  const udpEncap = new UdpEncap((err) => log.error({ err: err.message }, 'udp encapsulation'));
+  let stopLeases: (() => void) | undefined;
   return {
     agent,
     store,
@@ -75,13 +88,28 @@ export async function startClusterService(config: DaemonConfig, log: Logger): Pr
       hostId: agent.hostId,
       hostAddress: agent.address,
       publishHostData: (driver, data) => agent.publishHostData(driver, data),
+      subnetLeases,
     }),
+    udpEncap,
     follow(sink) {
       sync = new ClusterSync(agent, sink, log, (id) => agent.hostData(id));
       sync.start();
+      // Other hosts' subnet leases → hostUp/hostDown; a gone host's leases are deleted (after the grace).
+      stopLeases = followLeases(store, agent.hostId, sink, (level, fields, msg) => log[level](fields, msg));
+      agent.on('hostGone', (h) => {
+        subnetLeases
+          .reclaimHost(h.id)
+          .catch((err: unknown) => log.warn({ host: h.id, err: String(err) }, 'reclaiming subnet leases failed'));
+      });
+      agent.on('storeUp', () => {
+        subnetLeases.recover().catch((err: unknown) => log.warn({ err: String(err) }, 're-claiming subnet leases failed'));
+      });
       return sync;
     },
     async stop() {
+      stopLeases?.();
+      await udpEncap.close();
+      await subnetLeases.close(false);
       await sync?.stop();
       await agent.stop();
       await store.close();

@@ -17,6 +17,8 @@ export interface ClusterConfig {
   hostTtlMs: number;
   /** How long a down host keeps its endpoints and blocks (ms). */
   hostGraceMs: number;
+  /** TTL of this host's subnet leases of hostsubnet networks (ms; Flannel's 24 h by default). */
+  subnetLeaseTtlMs: number;
 }
 
 /** The subset of weftd's flags read here. */
@@ -30,6 +32,7 @@ export interface ClusterFlags {
   hostName?: string;
   hostTtlMs?: string;
   hostGraceMs?: string;
+  subnetLeaseTtlMs?: string;
 }
 
 function intFlag(v: string | undefined, field: string, min: number, max: number, dflt: number): number {
@@ -49,6 +52,7 @@ export function clusterFromFlags(f: ClusterFlags): ClusterConfig | undefined {
     hostId: 'host-id',
     hostGraceMs: 'host-grace-ms',
     hostTtlMs: 'host-ttl-ms',
+    subnetLeaseTtlMs: 'subnet-lease-ttl-ms',
   } as const;
   if (f.clusterStore === undefined) {
     for (const [k, flag] of Object.entries(dependent)) {
@@ -75,6 +79,7 @@ export function clusterFromFlags(f: ClusterFlags): ClusterConfig | undefined {
     ...(f.hostName !== undefined ? { hostName: f.hostName } : {}),
     hostTtlMs,
     hostGraceMs: intFlag(f.hostGraceMs, 'host-grace-ms', 0, 7 * 86_400_000, 30_000),
+    subnetLeaseTtlMs: intFlag(f.subnetLeaseTtlMs, 'subnet-lease-ttl-ms', 2000, 30 * 86_400_000, 86_400_000),
   };
 }
 

@@ -71,6 +71,7 @@ export interface ConfigFlags {
   hostName?: string;
   hostTtlMs?: string;
   hostGraceMs?: string;
+  subnetLeaseTtlMs?: string;
   metricsAddr?: string;
 }
 

@@ -109,7 +109,7 @@ async function allocate(
 ): Promise<KvCommit> {
   const commit: KvCommit = { checks: [], puts: [] };
   for (const fam of [4, 6] as const) {
-    const pool = poolOf(net, fam);
+    const pool = (await driver.addressPool?.(networkCtx(ctx, net), fam)) ?? poolOf(net, fam);
     const asked = fam === 4 ? req.ipv4 : req.ipv6;
     if (!pool) {
       if (asked) throw new InvalidArgumentError(fam === 4 ? 'ip' : 'ip6', `network "${net.name}" has no IPv${fam} subnet`);

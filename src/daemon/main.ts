@@ -32,6 +32,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--host-name <name>', 'name shown by `weft host ls` (default: the host id)')
     .option('--host-ttl-ms <ms>', "lease TTL of this host's liveness key (default 5000)")
     .option('--host-grace-ms <ms>', 'how long a down host keeps its endpoints and blocks before they are removed (default 30000)')
+    .option('--subnet-lease-ttl-ms <ms>', "TTL of this host's subnet leases of hostsubnet networks, renewed (default 86400000)")
     .option('--metrics-addr <ip:port>', 'serve Prometheus metrics at http://IP:PORT/metrics (off by default)')
     .option(
       '--docker-plugin-socket <path>',

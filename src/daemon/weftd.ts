@@ -67,7 +67,12 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
   }
   try {
     engine = await openEngine(config, {
-      services: { firewall: fw, log, runDir: config.runDir, ...(cluster ? { cluster: cluster.driverService() } : {}) },
+      services: {
+        firewall: fw,
+        log,
+        runDir: config.runDir,
+        ...(cluster ? { cluster: cluster.driverService(), udpEncap: cluster.udpEncap } : {}),
+      },
       ...(cluster ? cluster.engineParts() : {}),
       // A global driver without a dataplane, for the cluster lab tests and benchmark only.
       ...(process.env.WEFT_TEST_DRIVERS === '1' ? { extraDrivers: [new ClusterNullDriver()] } : {}),

@@ -8,6 +8,7 @@
  */
 import type { FirewallBackend } from '../firewall/types.js';
 import type { Logger } from '../logger.js';
+import type { LeaseRecord, SubnetConfig } from '../ipam/subnet-leases.js';
 
 /** Supervised helper processes (BIRD, wireguard-go), started and watched in src/kernel. */
 export interface SupervisorService {
@@ -25,6 +26,29 @@ export interface ClusterService {
   readonly hostAddress: string;
   /** Publish per-host data for this driver (e.g. a VTEP MAC or a public key) under this host's lease. */
   publishHostData(driver: string, data: Record<string, string>): Promise<void>;
+  /** Per-host subnet leases (Flannel-style networks), when the cluster offers them. */
+  subnetLeases?: SubnetLeaseService;
+}
+
+/** This host's subnet leases in the cluster store (src/cluster/subnet-lease.ts), per network name. */
+export interface SubnetLeaseService {
+  /** Lease a subnet, or take over the one this host already holds (restart, outage); idempotent. */
+  acquire(network: string, cfg: SubnetConfig, attrs: Pick<LeaseRecord, 'publicIp' | 'backend' | 'data'>): Promise<LeaseRecord>;
+  /** Give it back (not held = success). */
+  release(network: string): Promise<boolean>;
+  /** Every lease of the network, as the store has it now. */
+  leases(network: string): Promise<LeaseRecord[]>;
+}
+
+/** Userspace UDP encapsulation over TUN devices in the daemon's namespace (src/kernel/udp-encap.ts). */
+export interface UdpEncapService {
+  /** Open the TUN `name` and its UDP socket (idempotent). */
+  ensure(name: string, o: { port: number; mtu: number; bindAddress: string }): Promise<void>;
+  /** Which host (underlay address, port) holds which subnet. */
+  setPeers(name: string, peers: readonly { subnet: string; address: string; port: number }[]): void;
+  has(name: string): boolean;
+  /** Close it (the kernel deletes the TUN); not open = success. */
+  stop(name: string): Promise<void>;
 }
 
 /** Userspace WireGuard devices (src/kernel/wireguard.ts), an encrypted underlay between hosts. */
@@ -46,4 +70,5 @@ export interface DriverServices {
   wireguard?: WireguardService;
   /** The daemon's run directory: drivers keep their own namespaces under it (gone with the host). */
   runDir?: string;
+  udpEncap?: UdpEncapService;
 }

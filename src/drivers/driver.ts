@@ -169,4 +169,9 @@ export interface Driver {
   addressInUse?(c: NetworkContext, family: 4 | 6, address: string): Promise<string | undefined>;
   /** Underlay drivers: the MAC the kernel imposes on the network's endpoints (macvlan passthru: the parent's). */
   fixedMac?(c: NetworkContext): string | undefined;
+  /**
+   * Where this host's endpoints of the network take addresses from, when that is not the
+   * network's whole pool (hostsubnet: the subnet this host leased). Undefined: the network's pool.
+   */
+  addressPool?(c: NetworkContext, family: 4 | 6): Promise<IpamPoolConfig | undefined>;
 }

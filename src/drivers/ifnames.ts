@@ -45,6 +45,10 @@ export const IFNAMES = {
   macvlanRuntimeChild: scheme('macvlan-runtime-child', 'wfr', 'macvlan child of a runtime-placed endpoint before the runtime moves it'),
   /** Overlay objects in the host namespace: a sandbox's gateway-bridge leg (endpoint id), the host's WireGuard device (host id hash). */
   overlay: scheme('overlay', 'wfo', "overlay: host end of a sandbox's gateway-bridge leg (endpoint id), or the host's WireGuard device"),
+  /** hostsubnet: the local bridge (cni0-like), the VXLAN VTEP and the udp backend's TUN of a network (network id). */
+  hostsubnetBridge: scheme('hostsubnet-bridge', 'whb', 'hostsubnet bridge of a network (network id)'),
+  hostsubnetVtep: scheme('hostsubnet-vtep', 'whv', 'hostsubnet VXLAN device of a network (network id)'),
+  hostsubnetTun: scheme('hostsubnet-tun', 'wht', 'hostsubnet udp-backend TUN of a network (network id)'),
 } as const satisfies Record<string, IfnameScheme>;
 
 export const ALL_SCHEMES: readonly IfnameScheme[] = Object.values(IFNAMES);

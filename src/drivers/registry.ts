@@ -10,11 +10,20 @@ import { NullDriver } from './null/null-driver.js';
 import { MacvlanDriver } from './macvlan/macvlan-driver.js';
 import { IpvlanDriver } from './ipvlan/ipvlan-driver.js';
 import { OverlayDriver } from './overlay/overlay-driver.js';
+import { HostSubnetDriver } from './hostsubnet/hostsubnet-driver.js';
 import { InvalidArgumentError } from '../errors.js';
 
 /** The drivers every weft process has. */
 export function builtinDrivers(): Driver[] {
-  return [new BridgeDriver(), new HostDriver(), new NullDriver(), new MacvlanDriver(), new IpvlanDriver(), new OverlayDriver()];
+  return [
+    new BridgeDriver(),
+    new HostDriver(),
+    new NullDriver(),
+    new MacvlanDriver(),
+    new IpvlanDriver(),
+    new OverlayDriver(),
+    new HostSubnetDriver(),
+  ];
 }
 
 export class DriverRegistry {

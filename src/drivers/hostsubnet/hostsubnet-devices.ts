@@ -1,0 +1,91 @@
+/**
+ * The per-host devices of a hostsubnet network: the local bridge carrying the gateway of this
+ * host's subnet (Flannel's cni0) and the VXLAN VTEP carrying the subnet's network address as a
+ * /32 (Flannel's flannel.<VNI>). Ensure = read back and fix only what differs. An address of
+ * the cluster network that is not this host's current one (the subnet changed while the host was
+ * away) is replaced, not complained about — Flannel's "cni0 already has an IP address" trap.
+ */
+import { ConflictError, InvalidArgumentError } from '../../errors.js';
+import type { NetlinkPort } from '../../kernel/kernel-port.js';
+import type { LinkInfo } from '../../kernel/netlink/types.js';
+import { cidrContains, parseAddress, parseCidr } from '../../ipam/cidr.js';
+import { subnetGateway, type SubnetConfig } from '../../ipam/subnet-leases.js';
+import { vtepAddressOf } from './peer-plan.js';
+
+/** The underlay device: the one holding the host's advertised address. */
+export function underlayOf(rt: NetlinkPort, hostAddress: string): LinkInfo {
+  const a = rt.addresses(undefined, 4).find((x) => x.cidr.split('/')[0] === hostAddress);
+  const link = a && rt.link(a.index);
+  if (!link) throw new InvalidArgumentError('advertise-addr', `no interface of this host has the advertised address ${hostAddress}`);
+  return link;
+}
+
+/** Make the link's addresses inside the cluster network exactly `want`; others (a stale lease's) go. */
+function ensureOnlyAddress(rt: NetlinkPort, link: LinkInfo, cfg: SubnetConfig, want: string): void {
+  const net = parseCidr(cfg.network, 'subnet');
+  const have = rt.addresses(link.index, 4);
+  for (const a of have) {
+    if (a.cidr !== want && cidrContains(net, parseAddress(a.cidr.split('/')[0]!, 'address')))
+      rt.deleteAddress(link.index, a.cidr, { ignoreMissing: true });
+  }
+  if (!have.some((a) => a.cidr === want)) rt.addAddress(link.index, want);
+}
+
+export interface BridgeSpec {
+  name: string;
+  mtu: number;
+  mac: string;
+  subnet: string;
+}
+
+/** Ensure the bridge with the gateway of this host's subnet; returns whether it was created. */
+export function ensureBridge(rt: NetlinkPort, cfg: SubnetConfig, b: BridgeSpec): { link: LinkInfo; created: boolean } {
+  let br = rt.link(b.name);
+  if (br && br.kind !== 'bridge')
+    throw new ConflictError('bridge', `interface "${b.name}" exists and is not a bridge (${br.kind ?? 'device'})`);
+  const created = !br;
+  br ??= rt.createBridge({ name: b.name, mtu: b.mtu, mac: b.mac, up: false });
+  if (br.mac !== b.mac) rt.setLink(br.index, { mac: b.mac });
+  if (br.mtu !== b.mtu) rt.setLink(br.index, { mtu: b.mtu });
+  ensureOnlyAddress(rt, br, cfg, `${subnetGateway(b.subnet)}/${parseCidr(b.subnet, 'subnet').prefix}`);
+  if (!br.up) rt.setLink(br.index, { up: true });
+  return { link: rt.link(br.index)!, created };
+}
+
+export interface VtepSpec {
+  name: string;
+  vni: number;
+  port: number;
+  local: string;
+  underlay: number;
+  mtu: number;
+  mac: string;
+  subnet: string;
+}
+
+/** Ensure the VTEP (learning off: every remote MAC is programmed); returns whether it was created. */
+export function ensureVtep(rt: NetlinkPort, cfg: SubnetConfig, v: VtepSpec): { link: LinkInfo; created: boolean } {
+  let dev = rt.link(v.name);
+  if (dev && dev.kind !== 'vxlan')
+    throw new ConflictError('backend', `interface "${v.name}" exists and is not a VXLAN device (${dev.kind ?? 'device'})`);
+  const created = !dev;
+  dev ??= rt.createVxlan({
+    name: v.name,
+    vni: v.vni,
+    local: v.local,
+    port: v.port,
+    dev: v.underlay,
+    learning: false,
+    mtu: v.mtu,
+    mac: v.mac,
+    up: false,
+  });
+  // createVxlan answers undefined only when it made the device in another namespace; this one is here.
+  dev ??= rt.link(v.name);
+  if (!dev) throw new ConflictError('backend', `VXLAN device "${v.name}" was created but is not there`);
+  if (dev.mac !== v.mac) rt.setLink(dev.index, { mac: v.mac });
+  if (dev.mtu !== v.mtu) rt.setLink(dev.index, { mtu: v.mtu });
+  ensureOnlyAddress(rt, dev, cfg, `${vtepAddressOf(v.subnet)}/32`);
+  if (!dev.up) rt.setLink(dev.index, { up: true });
+  return { link: rt.link(dev.index)!, created };
+}
