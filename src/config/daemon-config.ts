@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
 import { clusterFromFlags, parseListenAddr, type ClusterConfig } from './cluster-config.js';
+import { bgpFromFlags, type BgpConfig } from './bgp-config.js';
 import { DEFAULT_POOLS_V4, DEFAULT_POOLS_V6, parseAddressPoolSpec, type AddressPool } from '../ipam/default-pools.js';
 
 export interface DaemonConfig {
@@ -28,6 +29,8 @@ export interface DaemonConfig {
   cluster?: ClusterConfig;
   /** Prometheus /metrics listen address (IP:PORT); unset = off. */
   metricsAddr?: { host: string; port: number };
+  /** Announce this host's IPAM blocks over BGP through a supervised BIRD (needs cluster). */
+  bgp?: BgpConfig;
 }
 
 export function defaultConfig(): DaemonConfig {
@@ -71,6 +74,9 @@ export interface ConfigFlags {
   hostTtlMs?: string;
   hostGraceMs?: string;
   metricsAddr?: string;
+  bgp?: boolean;
+  bgpAs?: string;
+  bgpBird?: string;
 }
 
 /** Build a config from command-line flags; derived paths follow stateDir/runDir. */
@@ -108,5 +114,7 @@ export function configFromFlags(f: ConfigFlags): DaemonConfig {
   const cluster = clusterFromFlags(f);
   if (cluster) c.cluster = cluster;
   if (f.metricsAddr !== undefined) c.metricsAddr = parseListenAddr(f.metricsAddr, 'metrics-addr');
+  const bgp = bgpFromFlags(f);
+  if (bgp) c.bgp = bgp;
   return c;
 }

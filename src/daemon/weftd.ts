@@ -22,6 +22,7 @@ import { registerCniRoutes } from '../api/cni/cni-routes.js';
 import { startDockerIntegration, type DockerIntegration } from '../api/docker/docker-integration.js';
 import { ErrorList } from '../errors.js';
 import { joinCluster, startOperations, type Operations } from './operations.js';
+import { BgpService, bgpRunDir, registerBgpRoutes } from './bgp-service.js';
 
 /** Options beyond DaemonConfig. dockerPluginSocket: where to serve Docker's plugin API (unset = off). */
 export interface DaemonOptions {
@@ -66,6 +67,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
   const startedAt = new Date().toISOString();
   let server: RestServer | undefined;
   let ops: Operations | undefined;
+  let bgp: BgpService | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopDrift: (() => void) | undefined;
   const firewall = new FirewallService(fw, integrations, controller, log);
@@ -91,10 +93,13 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
     registerCniRoutes(routes, controller); // POST /v1/cni for the CNI plugin's compiled entry point
     docker = await startDockerIntegration(controller, routes, log, { pluginSocket: opts.dockerPluginSocket });
     ops = await startOperations(config, log, routes, controller, cluster); // GET /v1/hosts, /metrics
+    if (cluster && config.bgp) bgp = await BgpService.start(cluster.agent, { runDir: bgpRunDir(config.runDir), config: config.bgp, log });
+    registerBgpRoutes(routes, bgp); // GET /v1/bgp/peers|routes
     server = await serveRest(config.socketPath, routes, log, rootOnly);
   } catch (err) {
     const undo = new ErrorList('weftd start failed, and stopping what had started failed too');
     undo.add(err);
+    await undo.run(() => bgp?.stop());
     await undo.run(() => (ops ?? cluster)?.stop());
     await undo.run(() => docker?.stop());
     stopDrift?.();
@@ -137,6 +142,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
       await dns.close();
       await docker?.stop();
       await server?.close();
+      await bgp?.stop(); // BIRD keeps running: routes stay announced, the next weftd adopts it
       await ops?.stop();
       while (busy) await new Promise((r) => setTimeout(r, 10));
       await engine.close();

@@ -32,6 +32,8 @@ export const IFNAMES = {
   runtimeHostVeth: scheme('runtime-host-veth', 'wfd', 'host end of a runtime-placed veth (runtime endpoint id)'),
   /** The other end, in the host namespace until the runtime moves and renames it (Docker endpoint id). */
   runtimePeer: scheme('runtime-peer', 'wfc', 'sandbox end of a runtime-placed veth before the runtime moves it'),
+  /** Host end of a routed endpoint's veth: no bridge, a /32 route to the workload (endpoint id). */
+  routedVeth: scheme('routed-veth', 'wfr', 'host end of a routed endpoint veth (endpoint id)'),
 } as const satisfies Record<string, IfnameScheme>;
 
 export const ALL_SCHEMES: readonly IfnameScheme[] = Object.values(IFNAMES);
