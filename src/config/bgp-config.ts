@@ -1,4 +1,4 @@
-/** weftd's BGP flags (--bgp, --bgp-as), checked before anything starts. Pure. */
+/** weftd's routed-networking flags (--bgp, --bgp-as, --bgp-bird, --policy), checked before anything starts. Pure. */
 import { InvalidArgumentError } from '../errors.js';
 
 export interface BgpConfig {
@@ -32,4 +32,11 @@ export function bgpFromFlags(f: BgpFlags): BgpConfig | undefined {
       throw new InvalidArgumentError('bgp-as', `"${f.bgpAs}" must be an AS number between 1 and 4294967295`);
   }
   return { asNumber, ...(f.bgpBird !== undefined ? { birdProgram: f.bgpBird } : {}) };
+}
+
+/** --policy: enforce the cluster's policies on this host's endpoints (they live in the cluster store). */
+export function policyFromFlags(f: { policy?: boolean; clusterStore?: string }): boolean {
+  if (f.policy && f.clusterStore === undefined)
+    throw new InvalidArgumentError('policy', "--policy enforces the cluster store's policies: it needs --cluster-store");
+  return f.policy === true;
 }

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
 import { clusterFromFlags, parseListenAddr, type ClusterConfig } from './cluster-config.js';
-import { bgpFromFlags, type BgpConfig } from './bgp-config.js';
+import { bgpFromFlags, policyFromFlags, type BgpConfig } from './bgp-config.js';
 import { DEFAULT_POOLS_V4, DEFAULT_POOLS_V6, parseAddressPoolSpec, type AddressPool } from '../ipam/default-pools.js';
 
 export interface DaemonConfig {
@@ -31,6 +31,8 @@ export interface DaemonConfig {
   metricsAddr?: { host: string; port: number };
   /** Announce this host's IPAM blocks over BGP through a supervised BIRD (needs cluster). */
   bgp?: BgpConfig;
+  /** Enforce the cluster's network policies on this host (nftables table inet weft-policy). */
+  policy?: boolean;
 }
 
 export function defaultConfig(): DaemonConfig {
@@ -77,6 +79,7 @@ export interface ConfigFlags {
   bgp?: boolean;
   bgpAs?: string;
   bgpBird?: string;
+  policy?: boolean;
 }
 
 /** Build a config from command-line flags; derived paths follow stateDir/runDir. */
@@ -116,5 +119,6 @@ export function configFromFlags(f: ConfigFlags): DaemonConfig {
   if (f.metricsAddr !== undefined) c.metricsAddr = parseListenAddr(f.metricsAddr, 'metrics-addr');
   const bgp = bgpFromFlags(f);
   if (bgp) c.bgp = bgp;
+  if (policyFromFlags(f)) c.policy = true;
   return c;
 }

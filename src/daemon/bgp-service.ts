@@ -10,6 +10,7 @@
 import path from 'node:path';
 import type { ClusterAgent } from '../cluster/cluster-agent.js';
 import { BGP_VIEW_PREFIXES, bgpViewFromEntries } from '../cluster/bgp-view.js';
+import { MirroredKeys } from '../cluster/mirrored-keys.js';
 import { bgpModelForHost } from '../bgp/model-from-cluster.js';
 import { BgpSpeaker, type BgpPeerStatus } from '../bgp/bgp-speaker.js';
 import type { BgpModel, NormalizedBgpModel } from '../bgp/model.js';
@@ -30,84 +31,49 @@ export interface BgpServiceOptions {
 }
 
 export class BgpService {
-  private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   /** Resolves when the model applied last is the one for the entries seen last. */
   private settled: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly agent: ClusterAgent,
-    private readonly entries: Map<string, string>,
-    private readonly stopMirrors: (() => void)[],
+    private readonly keys: MirroredKeys,
     readonly speaker: BgpSpeaker,
     private readonly o: BgpServiceOptions,
   ) {}
 
   /** Read the store, start (or adopt) BIRD with this host's model, and follow the store from then on. */
   static async start(agent: ClusterAgent, o: BgpServiceOptions): Promise<BgpService> {
-    const entries = new Map<string, string>();
-    const snapshots = new Set<string>();
     let service: BgpService | undefined;
-    let firstRead!: () => void;
-    const ready = new Promise<void>((resolve) => (firstRead = resolve));
-    const stopMirrors = BGP_VIEW_PREFIXES.map((prefix) =>
-      agent.mirror(prefix, {
-        onSnapshot(s) {
-          for (const k of [...entries.keys()]) if (k.startsWith(prefix)) entries.delete(k);
-          for (const e of s.entries) entries.set(e.key, e.value);
-          snapshots.add(prefix);
-          if (snapshots.size === BGP_VIEW_PREFIXES.length) firstRead();
-          service?.changed();
-        },
-        onEvent(e) {
-          if (e.type === 'put' && e.value !== undefined) entries.set(e.key, e.value);
-          else entries.delete(e.key);
-          service?.changed();
-        },
-      }),
-    );
-    const stopAll = (): void => stopMirrors.forEach((stop) => stop());
+    const keys = new MirroredKeys(agent, BGP_VIEW_PREFIXES, () => service?.changed(), o.debounceMs);
     try {
-      const timeout = o.readyTimeoutMs ?? 10_000;
-      let t: NodeJS.Timeout | undefined;
-      await Promise.race([
-        ready,
-        new Promise<never>((_, reject) => {
-          t = setTimeout(
-            () => reject(new WeftError('WEFT_TIMEOUT', `BGP: no full read of the cluster store within ${timeout} ms`)),
-            timeout,
-          );
-        }),
-      ]).finally(() => clearTimeout(t));
-      const model = modelOf(agent.hostId, entries, o);
+      await keys.whenRead('BGP', o.readyTimeoutMs);
+      const model = modelOf(agent.hostId, keys.entries, o);
       const speaker = await BgpSpeaker.start(model, {
         runDir: o.runDir,
         name: 'bird',
         ...(o.config.birdProgram === undefined ? {} : { birdProgram: o.config.birdProgram }),
       });
-      service = new BgpService(agent, entries, stopMirrors, speaker, o);
+      service = new BgpService(agent, keys, speaker, o);
       service.changed(); // anything that arrived while BIRD was starting
       o.log.info({ pid: speaker.pid, blocks: model.blocks?.length ?? 0, hosts: model.hosts?.length ?? 0 }, 'BGP speaker running');
       return service;
     } catch (err) {
-      stopAll();
+      keys.stop();
       throw err;
     }
   }
 
-  /** A store change: re-render soon (a burst of events becomes one apply). */
+  /** The store changed (debounced by MirroredKeys): render and apply, after the previous apply. */
   private changed(): void {
-    if (this.stopped || this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.settled = this.apply();
-    }, this.o.debounceMs ?? 10);
+    if (this.stopped) return;
+    this.settled = this.settled.then(() => this.apply());
   }
 
   private async apply(): Promise<void> {
     let model: BgpModel;
     try {
-      model = modelOf(this.agent.hostId, this.entries, this.o);
+      model = modelOf(this.agent.hostId, this.keys.entries, this.o);
     } catch (err) {
       this.o.log.warn({ err: (err as Error).message }, 'BGP model not built from the store; BIRD keeps its configuration');
       return;
@@ -127,7 +93,7 @@ export class BgpService {
 
   /** Wait until pending store changes are applied (tests, benchmarks). */
   async idle(): Promise<void> {
-    while (this.timer) await new Promise((r) => setTimeout(r, 5));
+    while (this.keys.pending) await new Promise((r) => setTimeout(r, 5));
     await this.settled;
   }
 
@@ -142,8 +108,7 @@ export class BgpService {
   /** Stop following the store; BIRD keeps running (detached) unless `stopBird`. */
   async stop(opts: { stopBird?: boolean } = {}): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.stopMirrors.forEach((stop) => stop());
+    this.keys.stop();
     await this.settled;
     if (opts.stopBird) await this.speaker.stop();
     else this.speaker.detach();

@@ -35,6 +35,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--bgp', "announce this host's IPAM blocks over BGP through a supervised BIRD 2 (needs --cluster-store)")
     .option('--bgp-as <n>', 'default AS number when the store has no bgp/config (default 64512)')
     .option('--bgp-bird <path>', 'the bird executable (default: from PATH)')
+    .option('--policy', "enforce the cluster's network policies on this host's endpoints (needs --cluster-store)")
     .option(
       '--docker-plugin-socket <path>',
       'Docker network/IPAM plugin socket (default: <run-dir>/../docker/plugins/weft.sock, i.e. /run/docker/plugins/weft.sock; empty = off)',

@@ -10,14 +10,14 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Rtnl } from '../../src/kernel/netlink/rtnl.js';
 import { resolveBird } from '../../src/kernel/bird-binary.js';
 import { DriverRegistry } from '../../src/drivers/registry.js';
 import { IFNAMES } from '../../src/drivers/ifnames.js';
-import { deleteNetnsWithProcesses, mustRun, NETTOOL, REPO, run, sleep, waitFor } from '../../src/lab/sim-host.js';
+import { deleteNetnsWithProcesses, mustRun, NETTOOL, REPO, run, sleep, waitFor, WEFT, WEFTD } from '../../src/lab/sim-host.js';
 import { killAndWait } from '../../src/lab/etcd-process.js';
 import { EtcdHarness } from './etcd-harness.js';
 import { birdRoutes, waitBirdRoute, waitNoBirdRoute } from './bgp-topology.js';
@@ -32,7 +32,9 @@ const figure = (name: string, value: string): void => void process.stdout.write(
 const etcd = new EtcdHarness();
 const dir = mkdtempSync('/tmp/rt-430-');
 const namespaces: string[] = [SW];
-const prefix = `/rt-${sfx}/`;
+const prefix = '/weft/v1/'; // weftd's own prefix: the control host below is a real weftd
+const CTL = { ns: `rt-ctl-${sfx}`, address: '198.18.43.10' };
+let ctlPid: number | undefined;
 
 interface Host {
   name: string;
@@ -71,7 +73,7 @@ async function startHost(h: Host): Promise<void> {
   exited.catch((e: unknown) => {
     h.exitError = e as Error;
   });
-  const t = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  const t = setTimeout(() => child.kill('SIGKILL'), 90_000);
   h.birdPid = (await Promise.race([ready, exited])).birdPid;
   clearTimeout(t);
   h.send = async (req) => {
@@ -109,7 +111,7 @@ before(async () => {
   await mustRun('ip', ['netns', 'add', SW]);
   await mustRun('ip', ['-n', SW, 'link', 'add', 'br0', 'type', 'bridge']);
   await mustRun('ip', ['-n', SW, 'link', 'set', 'br0', 'up']);
-  for (const h of hosts) {
+  for (const h of [...hosts, { name: 'ctl', ...CTL }]) {
     namespaces.push(h.ns);
     await mustRun('ip', ['netns', 'add', h.ns]);
     await mustRun('ip', ['-n', h.ns, 'link', 'set', 'lo', 'up']);
@@ -118,10 +120,53 @@ before(async () => {
     await mustRun('ip', ['-n', h.ns, 'addr', 'add', `${h.address}/24`, 'dev', 'eth0']);
     await mustRun('ip', ['-n', h.ns, 'link', 'set', 'eth0', 'up']);
   }
-  await Promise.all(hosts.map((h) => startHost(h)));
+  await Promise.all([...hosts.map((h) => startHost(h)), startCtl()]);
 });
 
+/** A real weftd on a fourth host: --bgp (it joins the mesh) and --policy; the CLI talks to it. */
+async function startCtl(): Promise<void> {
+  const d = path.join(dir, 'ctl');
+  const log = path.join(dir, 'ctl.log');
+  const fd = openSync(log, 'a');
+  const env: NodeJS.ProcessEnv = { ...process.env, WEFT_LOG: 'info' };
+  delete env.NODE_TEST_CONTEXT;
+  const child = spawn(
+    'nsenter',
+    [
+      `--net=/run/netns/${CTL.ns}`,
+      process.execPath,
+      WEFTD,
+      ...['--state-dir', `${d}/state`, '--run-dir', `${d}/run`, '--firewall', 'none', '--docker-plugin-socket', ''],
+      ...['--cluster-store', etcd.url, '--host-name', 'ctl', '--advertise-addr', CTL.address, '--bgp', '--policy'],
+    ],
+    { stdio: ['ignore', fd, fd], env },
+  );
+  closeSync(fd);
+  ctlPid = child.pid;
+  await waitFor(
+    `weftd on ctl answers (log ${log})`,
+    async () => {
+      if (child.exitCode !== null) throw new Error(`weftd on ctl exited: ${readFileSync(log, 'utf8').slice(-2000)}`);
+      return existsSync(`${d}/run/weft.sock`) && (await weft(['host', 'ls', '-q'])).code === 0 ? true : undefined;
+    },
+    90_000, // four Node processes start at once on a small, shared machine
+    200,
+  );
+}
+
+/** `weft ARGS` on the control host, as a user there would run it. */
+function weft(args: string[], input?: string) {
+  const env: NodeJS.ProcessEnv = { ...process.env, WEFT_HOST: `unix://${path.join(dir, 'ctl/run/weft.sock')}` };
+  delete env.NODE_TEST_CONTEXT;
+  return run('nsenter', [`--net=/run/netns/${CTL.ns}`, process.execPath, WEFT, ...args], {
+    timeoutMs: 20_000,
+    env,
+    ...(input ? { input } : {}),
+  });
+}
+
 after(async () => {
+  if (ctlPid) await killAndWait(ctlPid);
   for (const h of hosts) {
     h.rtnl?.close();
     if (h.child?.pid && h.child.exitCode === null) await killAndWait(h.child.pid);
@@ -140,15 +185,19 @@ describe('routed driver: 3 hosts, BGP-learned routes only', { timeout: 240_000 }
   });
 
   it('workloads get /32s from their host blocks; every host learns the others blocks from BIRD', async () => {
-    for (const [name, host] of [
-      ['w1', hosts[0]!],
-      ['w1b', hosts[0]!],
-      ['w2', hosts[1]!],
-      ['w3', hosts[2]!],
+    for (const [name, host, role] of [
+      ['w1', hosts[0]!, 'web'],
+      ['w1b', hosts[0]!, 'other'],
+      ['w2', hosts[1]!, 'db'],
+      ['w3', hosts[2]!, 'misc'],
     ] as const) {
       const nsPath = await addWorkload(name);
       const id = epId();
-      const r = (await host.send!({ op: 'attach', endpoint: id, netns: nsPath })) as { address: string; block: string; borrowed: boolean };
+      const r = (await host.send!({ op: 'attach', endpoint: id, netns: nsPath, labels: { role } })) as {
+        address: string;
+        block: string;
+        borrowed: boolean;
+      };
       assert.equal(r.borrowed, false);
       w[name] = { nsPath, id, ...r };
     }
@@ -195,7 +244,7 @@ describe('routed driver: 3 hosts, BGP-learned routes only', { timeout: 240_000 }
     }
     for (const h of hosts) {
       const peers = (await h.send!({ op: 'peers' })) as { established: boolean; peer: string }[];
-      assert.equal(peers.length, 2, `${h.name} has a session to each other host`);
+      assert.equal(peers.length, 3, `${h.name} has a session to each other host (h1-h3 and ctl)`);
       assert.ok(peers.every((p) => p.established));
     }
   });
@@ -226,6 +275,143 @@ describe('routed driver: 3 hosts, BGP-learned routes only', { timeout: 240_000 }
       assert.equal(r.stdout.trim(), `${w.w1!.address} hello`, 'w3 sees w1 by its own address: no NAT on the way');
     } finally {
       server.kill('SIGKILL');
+    }
+  });
+
+  it('weft bgp peers|routes on a real weftd --bgp: sessions to the three hosts, their blocks learned', async () => {
+    const peers = await waitFor(
+      'ctl has 3 Established sessions',
+      async () => {
+        const r = await weft(['bgp', 'peers', '--format', 'json']);
+        assert.equal(r.code, 0, r.stderr);
+        const rows = r.stdout
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as { neighborAddress: string; state: string });
+        return rows.length === 3 && rows.every((x) => x.state === 'Established') ? rows : undefined;
+      },
+      20_000,
+      200,
+    );
+    assert.deepEqual(peers.map((p) => p.neighborAddress).sort(), hosts.map((h) => h.address).sort());
+    const table = await weft(['bgp', 'peers']);
+    assert.match(table.stdout, /PEER\s+ADDRESS\s+AS\s+KIND\s+STATE/);
+    const routes = await weft(['bgp', 'routes', '--format', 'json']);
+    assert.equal(routes.code, 0, routes.stderr);
+    const nets = routes.stdout
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { net: string }).net);
+    for (const name of ['w1', 'w2', 'w3']) assert.ok(nets.includes(w[name]!.block), `ctl's BIRD has ${w[name]!.block}`);
+  });
+
+  const tcp = async (from: string, to: string, port: number): Promise<boolean> =>
+    (await inNs(w[from]!.nsPath, [process.execPath, NETTOOL, 'tcp-client', w[to]!.address, String(port), 'x', '1500'])).code === 0;
+  const icmp = async (from: string, to: string): Promise<boolean> => (await ping(w[from]!.nsPath, w[to]!.address)).code === 0;
+
+  it('a policy created with `weft policy create` on ctl is enforced on the other hosts (real probes)', async () => {
+    const servers = [
+      spawn('nsenter', [`--net=${w.w2!.nsPath}`, process.execPath, NETTOOL, 'tcp-server', '5432,8080'], { stdio: 'ignore' }),
+      spawn('nsenter', [`--net=${w.w3!.nsPath}`, process.execPath, NETTOOL, 'tcp-server', '7000'], { stdio: 'ignore' }),
+    ];
+    try {
+      await waitFor(
+        'servers up',
+        async () => ((await tcp('w1', 'w2', 5432)) && (await tcp('w1', 'w3', 7000)) ? true : undefined),
+        10_000,
+        200,
+      );
+      const before = {
+        webDb5432: await tcp('w1', 'w2', 5432),
+        webDb8080: await tcp('w1', 'w2', 8080),
+        otherDb5432: await tcp('w1b', 'w2', 5432),
+        otherMisc7000: await tcp('w1b', 'w3', 7000),
+        otherMiscIcmp: await icmp('w1b', 'w3'),
+      };
+      assert.deepEqual(Object.values(before), [true, true, true, true, true], 'everything flows before any policy');
+      const file = path.join(dir, 'policies.yaml');
+      writeFileSync(
+        file,
+        `apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: db-ingress
+spec:
+  order: 10
+  selector: role == 'db'
+  types: [Ingress]
+  ingress:
+    - action: Allow
+      protocol: TCP
+      source:
+        selector: role == 'web'
+      destination:
+        ports: [5432]
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: other-egress
+spec:
+  order: 20
+  selector: role == 'other'
+  types: [Egress]
+  egress:
+    - action: Allow
+      protocol: ICMP
+`,
+      );
+      const t0 = Date.now();
+      const created = await weft(['policy', 'create', '-f', file]);
+      assert.equal(created.code, 0, created.stderr);
+      assert.deepEqual(created.stdout.trim().split('\n'), ['db-ingress', 'other-egress']);
+      // Enforced on h2 (ingress of db) and h1 (egress of other): wait for both, bounded.
+      await waitFor('db-ingress enforced on h2', async () => ((await tcp('w1', 'w2', 8080)) ? undefined : true), 10_000, 50);
+      await waitFor('other-egress enforced on h1', async () => ((await tcp('w1b', 'w3', 7000)) ? undefined : true), 10_000, 50);
+      figure('policy: weft policy create → denied flows blocked on both other hosts (ms, incl. probe timeouts)', String(Date.now() - t0));
+      const after = {
+        webDb5432: await tcp('w1', 'w2', 5432),
+        webDb8080: await tcp('w1', 'w2', 8080),
+        otherDb5432: await tcp('w1b', 'w2', 5432),
+        otherMisc7000: await tcp('w1b', 'w3', 7000),
+        otherMiscIcmp: await icmp('w1b', 'w3'),
+        webMisc7000: await tcp('w1', 'w3', 7000),
+      };
+      assert.deepEqual(after, {
+        webDb5432: true, // allowed by db-ingress
+        webDb8080: false, // db is selected: default deny for other ports
+        otherDb5432: false, // denied by other's egress (and by db's ingress)
+        otherMisc7000: false, // other may only send ICMP
+        otherMiscIcmp: true, // …which it may
+        webMisc7000: true, // neither selected: untouched
+      });
+      const ls = await weft(['policy', 'ls']);
+      assert.equal(ls.code, 0, ls.stderr);
+      assert.match(ls.stdout, /db-ingress\s+GlobalNetworkPolicy\s+\*\s+10\s+role == 'db'\s+Ingress/);
+      const inspect = await weft(['policy', 'inspect', 'db-ingress']);
+      assert.equal((JSON.parse(inspect.stdout) as { spec: { selector: string } }[])[0]!.spec.selector, "role == 'db'");
+      // Bad input: every problem named, nothing stored.
+      const bad = path.join(dir, 'bad.yaml');
+      writeFileSync(
+        bad,
+        "name: broken\nselector: role == \ningress:\n  - action: Allow\n    protocol: TCP\n    destination:\n      ports: ['2000:1000']\n",
+      );
+      const refused = await weft(['policy', 'create', '-f', bad]);
+      assert.notEqual(refused.code, 0);
+      assert.match(refused.stderr, /selector/);
+      assert.match(refused.stderr, /reversed/);
+      assert.equal((await weft(['policy', 'ls', '-q'])).stdout.trim().split('\n').length, 2, 'nothing stored');
+      const rm = await weft(['policy', 'rm', 'db-ingress', 'other-egress']);
+      assert.equal(rm.code, 0, rm.stderr);
+      await waitFor(
+        'policies lifted',
+        async () => ((await tcp('w1', 'w2', 8080)) && (await tcp('w1b', 'w3', 7000)) ? true : undefined),
+        10_000,
+        50,
+      );
+      assert.equal((await weft(['policy', 'inspect', 'db-ingress'])).code === 0, false, 'gone');
+    } finally {
+      for (const s of servers) s.kill('SIGKILL');
     }
   });
 

@@ -19,17 +19,22 @@ import { RealKernel } from '../../src/kernel/real-kernel.js';
 import { createLogger } from '../../src/logger.js';
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../../src/model/types.js';
 import type { EndpointContext } from '../../src/drivers/driver.js';
+import { PolicyService, publishPolicyEndpoint } from '../../src/daemon/policy-service.js';
+import { PolicyFirewall } from '../../src/policy/policy-firewall.js';
 
 interface Request {
   id: number;
-  op: 'attach' | 'leave' | 'peers' | 'model' | 'check';
+  op: 'attach' | 'leave' | 'peers' | 'model' | 'check' | 'policy-idle';
   endpoint?: string;
   netns?: string;
+  labels?: Record<string, string>;
 }
 
 async function main([url, prefix, hostId, address, runDir, poolCidr]: string[]): Promise<void> {
   if (!url || !prefix || !hostId || !address || !runDir || !poolCidr) throw new Error('usage: URL PREFIX HOST ADDRESS RUN_DIR POOL');
   const log = createLogger('warn');
+  const t0 = Date.now();
+  const phase = (what: string): void => void (process.env.WEFT_ROUTED_TIMING && process.stderr.write(`${what} +${Date.now() - t0} ms\n`));
   const store = await EtcdStore.open({ target: parseEtcdUrl(url), prefix });
   const agent = new EtcdClusterAgent(store, {
     identity: { id: hostId, token: `token-${hostId}-0123456789abcdef` },
@@ -39,12 +44,16 @@ async function main([url, prefix, hostId, address, runDir, poolCidr]: string[]):
     graceMs: 4000,
   });
   await agent.start();
+  phase('agent');
   await agent.ipam.definePool({ id: 'rt', cidr: poolCidr, blockPrefix: 26 });
   const bgp = await BgpService.start(agent, {
     runDir,
     config: { asNumber: 64512 },
     log,
   });
+  phase('bgp');
+  const policy = await PolicyService.start(agent, { log, firewall: new PolicyFirewall() });
+  phase('policy');
   const kernel = new RealKernel();
   const driver = new RoutedDriver();
   const network: NetworkRecord = {
@@ -96,7 +105,17 @@ async function main([url, prefix, hostId, address, runDir, poolCidr]: string[]):
         await driver.join(c);
         await driver.join(c); // ensure twice: the second finds everything in place
         endpoints.set(r.endpoint!, c);
+        // What the controller will write for a global endpoint: other hosts' policy selectors see it.
+        await publishPolicyEndpoint(store, {
+          id: r.endpoint!,
+          hostId,
+          network: network.name,
+          driver: 'routed',
+          ipv4: a.address,
+          labels: r.labels ?? {},
+        });
         await bgp.idle();
+        await policy.idle();
         return { address: a.address, block: a.block, borrowed: a.borrowed };
       }
       case 'check': {
@@ -111,11 +130,15 @@ async function main([url, prefix, hostId, address, runDir, poolCidr]: string[]):
         await driver.leave(c); // already gone is fine
         await agent.release('rt', c.endpoint.ipv4!.split('/')[0]!, r.endpoint!);
         endpoints.delete(r.endpoint!);
+        await store.commit({ deletes: [`endpoints/${network.name}/${r.endpoint!}`] });
         await bgp.idle();
         return true;
       }
       case 'peers':
         return bgp.peers();
+      case 'policy-idle':
+        await policy.idle();
+        return { applies: policy.applies, lastError: policy.lastError };
       case 'model':
         await bgp.idle();
         return bgp.model();
@@ -131,6 +154,7 @@ async function main([url, prefix, hostId, address, runDir, poolCidr]: string[]):
       process.stdout.write(JSON.stringify({ id: r.id, ok: false, error: (err as Error).message }) + '\n');
     }
   }
+  await policy.stop();
   await bgp.stop({ stopBird: true });
   await agent.stop();
   await store.close();
