@@ -176,7 +176,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe('routed driver: 3 hosts, BGP-learned routes only', { timeout: 240_000 }, () => {
+describe('routed driver: 3 hosts, BGP-learned routes only', { timeout: 600_000 }, () => {
   const w: Record<string, { nsPath: string; id: string; address: string; block: string }> = {};
 
   it('the routed driver is registered and BIRD is installed', () => {
@@ -387,9 +387,9 @@ spec:
       });
       const ls = await weft(['policy', 'ls']);
       assert.equal(ls.code, 0, ls.stderr);
-      assert.match(ls.stdout, /db-ingress\s+GlobalNetworkPolicy\s+\*\s+10\s+role == 'db'\s+Ingress/);
+      assert.match(ls.stdout, /db-ingress\s+GlobalNetworkPolicy\s+\*\s+10\s+role == "db"\s+Ingress/);
       const inspect = await weft(['policy', 'inspect', 'db-ingress']);
-      assert.equal((JSON.parse(inspect.stdout) as { spec: { selector: string } }[])[0]!.spec.selector, "role == 'db'");
+      assert.equal((JSON.parse(inspect.stdout) as { spec: { selector: string } }[])[0]!.spec.selector, 'role == "db"');
       // Bad input: every problem named, nothing stored.
       const bad = path.join(dir, 'bad.yaml');
       writeFileSync(
