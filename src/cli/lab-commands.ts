@@ -13,6 +13,9 @@ import { InvalidArgumentError } from '../errors.js';
 import { table } from './output.js';
 import { collect } from './cli-context.js';
 
+/** `--bgp` (issue 15): routed hosts announcing their blocks over BGP. */
+type Bgp = { bgp?: boolean };
+
 export function register(program: Command, _cli: CliContext): void {
   const lab = program.command('lab').description('multi-host lab of simulated hosts (network namespaces) on this machine');
   lab
@@ -22,9 +25,10 @@ export function register(program: Command, _cli: CliContext): void {
     .option('--underlay <kind>', 'l2 (one bridge) or l3 (segments joined by routers)', 'l2')
     .option('--etcd <n>', 'etcd members: 1 or 3')
     .option('--mesh', 'no etcd (store-less mesh designs)')
+    .option('--bgp', "routed hosts: each weftd runs BIRD (full iBGP mesh) announcing its blocks and enforces the cluster's policies")
     .option('--name <lab>', 'lab name', 'lab')
     .option('--weftd-arg <arg>', 'extra weftd argument for every host (repeatable)', collect)
-    .action(async (o: { hosts: string; underlay: string; etcd?: string; mesh?: boolean; name: string; weftdArg?: string[] }) => {
+    .action(async (o: { hosts: string; underlay: string; etcd?: string; mesh?: boolean; name: string; weftdArg?: string[] } & Bgp) => {
       const hosts = Number(o.hosts);
       if (!Number.isInteger(hosts)) throw new InvalidArgumentError('hosts', `"${o.hosts}" is not a number`);
       const bar = new cliProgress.SingleBar(
@@ -37,6 +41,7 @@ export function register(program: Command, _cli: CliContext): void {
         underlay: o.underlay as 'l2' | 'l3',
         ...(o.etcd !== undefined ? { etcd: Number(o.etcd) as 1 | 3 } : {}),
         mesh: o.mesh ?? false,
+        ...(o.bgp ? { routing: 'bgp' as const } : {}),
         name: o.name,
         weftdArgs: o.weftdArg ?? [],
         onProgress: (done, total, what) => {

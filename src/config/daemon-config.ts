@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
 import { clusterFromFlags, parseListenAddr, type ClusterConfig } from './cluster-config.js';
+import { bgpFromFlags, policyFromFlags, type BgpConfig } from './bgp-config.js';
 import { DEFAULT_POOLS_V4, DEFAULT_POOLS_V6, parseAddressPoolSpec, type AddressPool } from '../ipam/default-pools.js';
 import { parseCidr } from '../ipam/cidr.js';
 
@@ -29,6 +30,10 @@ export interface DaemonConfig {
   cluster?: ClusterConfig;
   /** Prometheus /metrics listen address (IP:PORT); unset = off. */
   metricsAddr?: { host: string; port: number };
+  /** Announce this host's IPAM blocks over BGP through a supervised BIRD (needs cluster). */
+  bgp?: BgpConfig;
+  /** Enforce the cluster's network policies on this host (nftables table inet weft-policy). */
+  policy?: boolean;
 }
 
 export function defaultConfig(): DaemonConfig {
@@ -73,6 +78,10 @@ export interface ConfigFlags {
   hostGraceMs?: string;
   subnetLeaseTtlMs?: string;
   metricsAddr?: string;
+  bgp?: boolean;
+  bgpAs?: string;
+  bgpBird?: string;
+  policy?: boolean;
 }
 
 /** Build a config from command-line flags; derived paths follow stateDir/runDir. */
@@ -113,5 +122,8 @@ export function configFromFlags(f: ConfigFlags): DaemonConfig {
   const cluster = clusterFromFlags(f);
   if (cluster) c.cluster = cluster;
   if (f.metricsAddr !== undefined) c.metricsAddr = parseListenAddr(f.metricsAddr, 'metrics-addr');
+  const bgp = bgpFromFlags(f);
+  if (bgp) c.bgp = bgp;
+  if (policyFromFlags(f)) c.policy = true;
   return c;
 }

@@ -34,6 +34,10 @@ export async function main(argv: string[]): Promise<void> {
     .option('--host-grace-ms <ms>', 'how long a down host keeps its endpoints and blocks before they are removed (default 30000)')
     .option('--subnet-lease-ttl-ms <ms>', "TTL of this host's subnet leases of hostsubnet networks, renewed (default 86400000)")
     .option('--metrics-addr <ip:port>', 'serve Prometheus metrics at http://IP:PORT/metrics (off by default)')
+    .option('--bgp', "announce this host's IPAM blocks over BGP through a supervised BIRD 2 (needs --cluster-store)")
+    .option('--bgp-as <n>', 'default AS number when the store has no bgp/config (default 64512)')
+    .option('--bgp-bird <path>', 'the bird executable (default: from PATH)')
+    .option('--policy', "enforce the cluster's network policies on this host's endpoints (needs --cluster-store)")
     .option(
       '--docker-plugin-socket <path>',
       'Docker network/IPAM plugin socket (default: <run-dir>/../docker/plugins/weft.sock, i.e. /run/docker/plugins/weft.sock; empty = off)',

@@ -23,6 +23,8 @@ import { startDockerIntegration, type DockerIntegration } from '../api/docker/do
 import { ErrorList } from '../errors.js';
 import { joinCluster, startOperations, type Operations } from './operations.js';
 import { ClusterNullDriver } from '../drivers/cluster-null/cluster-null-driver.js';
+import { BgpService, bgpRunDir, registerBgpRoutes } from './bgp-service.js';
+import { PolicyService, registerPolicyRoutes } from './policy-service.js';
 
 /** Options beyond DaemonConfig. dockerPluginSocket: where to serve Docker's plugin API (unset = off). */
 export interface DaemonOptions {
@@ -90,6 +92,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
   const startedAt = new Date().toISOString();
   let server: RestServer | undefined;
   let ops: Operations | undefined;
+  let bgp: BgpService | undefined;
+  let policy: PolicyService | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopDrift: (() => void) | undefined;
   const firewall = new FirewallService(fw, integrations, controller, log);
@@ -120,10 +124,16 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
     docker = await startDockerIntegration(controller, routes, log, { pluginSocket: opts.dockerPluginSocket });
     ops = await startOperations(config, log, routes, controller, cluster); // GET /v1/hosts, /metrics
     const metrics = ops.metrics;
+    if (cluster && config.bgp) bgp = await BgpService.start(cluster.agent, { runDir: bgpRunDir(config.runDir), config: config.bgp, log });
+    registerBgpRoutes(routes, bgp); // GET /v1/bgp/peers|routes
+    if (cluster && config.policy) policy = await PolicyService.start(cluster.agent, { log });
+    registerPolicyRoutes(routes, cluster?.store); // /v1/policies (weft policy …)
     server = await serveRest(config.socketPath, routes, log, rootOnly, (code) => metrics.errors.inc({ code }));
   } catch (err) {
     const undo = new ErrorList('weftd start failed, and stopping what had started failed too');
     undo.add(err);
+    await undo.run(() => policy?.stop());
+    await undo.run(() => bgp?.stop());
     await undo.run(() => (ops ?? cluster)?.stop());
     await undo.run(() => docker?.stop());
     stopDrift?.();
@@ -166,6 +176,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
       await dns.close();
       await docker?.stop();
       await server?.close();
+      await policy?.stop(); // the policy table stays in force
+      await bgp?.stop(); // BIRD keeps running: routes stay announced, the next weftd adopts it
       await ops?.stop();
       while (busy) await new Promise((r) => setTimeout(r, 10));
       // Releases the state lock last, once nothing of this daemon acts any more.

@@ -49,6 +49,8 @@ export const IFNAMES = {
   hostsubnetBridge: scheme('hostsubnet-bridge', 'whb', 'hostsubnet bridge of a network (network id)'),
   hostsubnetVtep: scheme('hostsubnet-vtep', 'whv', 'hostsubnet VXLAN device of a network (network id)'),
   hostsubnetTun: scheme('hostsubnet-tun', 'wht', 'hostsubnet udp-backend TUN of a network (network id)'),
+  /** Host end of a routed endpoint's veth: no bridge, a /32 route to the workload (endpoint id). */
+  routedVeth: scheme('routed-veth', 'wrv', 'host end of a routed endpoint veth (endpoint id)'),
 } as const satisfies Record<string, IfnameScheme>;
 
 export const ALL_SCHEMES: readonly IfnameScheme[] = Object.values(IFNAMES);

@@ -11,6 +11,7 @@ import { MacvlanDriver } from './macvlan/macvlan-driver.js';
 import { IpvlanDriver } from './ipvlan/ipvlan-driver.js';
 import { OverlayDriver } from './overlay/overlay-driver.js';
 import { HostSubnetDriver } from './hostsubnet/hostsubnet-driver.js';
+import { RoutedDriver } from './routed/routed-driver.js';
 import { InvalidArgumentError } from '../errors.js';
 
 /** The drivers every weft process has. */
@@ -23,6 +24,7 @@ export function builtinDrivers(): Driver[] {
     new IpvlanDriver(),
     new OverlayDriver(),
     new HostSubnetDriver(),
+    new RoutedDriver(),
   ];
 }
 

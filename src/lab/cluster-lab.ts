@@ -136,7 +136,7 @@ export class ClusterLab {
           stateDir: path.join(dir, n.name, 'state'),
           runDir: path.join(dir, n.name, 'run'),
           log: path.join(dir, n.name, 'weftd.log'),
-          args: o.weftdArgs ?? [],
+          args: [...(opts.routing === 'bgp' ? ['--bgp', '--policy'] : []), ...(o.weftdArgs ?? [])],
         });
       }
       lab.save();

@@ -65,7 +65,15 @@ export function validateLabOptions(o: Partial<LabOptions> & { hosts: number }): 
   const etcd = mesh ? 0 : (o.etcd ?? 1);
   if (mesh && o.etcd !== undefined && o.etcd !== 0) throw new InvalidArgumentError('etcd', '--mesh runs without a store: drop --etcd');
   if (etcd !== 0 && etcd !== 1 && etcd !== 3) throw new InvalidArgumentError('etcd', 'must be 1 or 3');
-  return { name, hosts: o.hosts, underlay, etcd, mesh, routing: o.routing ?? 'static' };
+  const routing = o.routing ?? 'static';
+  if (routing === 'bgp' && mesh) throw new InvalidArgumentError('bgp', '--bgp announces cluster IPAM blocks from etcd: drop --mesh');
+  // On l3 the ToRs must learn the hosts' blocks over BGP too, or routed traffic dies at the first router.
+  if (routing === 'bgp' && underlay === 'l3')
+    throw new InvalidArgumentError(
+      'bgp',
+      '--bgp with --underlay l3 needs BIRD on the lab routers (top-of-rack peering), which the lab does not start yet: use --underlay l2',
+    );
+  return { name, hosts: o.hosts, underlay, etcd, mesh, routing };
 }
 
 /** Lay the lab out. */

@@ -1,0 +1,98 @@
+/**
+ * From the cluster store's keys to one host's PolicyInput (src/policy): what every host
+ * compiles for its own endpoints. Pure: the policy service mirrors the prefixes into a map and
+ * calls this on every change. A record that does not parse is skipped and reported; it never
+ * stops the other policies from being enforced.
+ *   policies/<name>             a Calico v3 resource (policyToResource)
+ *   profiles/<network>          a Calico v3 Profile (profileToResource)
+ *   endpoints/<network>/<id>    { hostId, network (name), driver, ipv4?, ipv6?, labels? }
+ * Endpoint records are the cluster's global endpoints; fields are read tolerantly (`host` for
+ * `hostId`, `networkName` for `network`, addresses with or without prefix) so the record shape
+ * can grow without breaking enforcement.
+ */
+import { parsePolicyValue, type Policy, type PolicyEndpoint, type PolicyInput, type PolicyNetwork, type Profile } from '../policy/index.js';
+
+export const POLICY_KEYS = {
+  policies: 'policies/',
+  policy: (name: string) => `policies/${name}`,
+  profiles: 'profiles/',
+  profile: (network: string) => `profiles/${network}`,
+  endpoints: 'endpoints/',
+} as const;
+
+export const POLICY_VIEW_PREFIXES = [POLICY_KEYS.policies, POLICY_KEYS.profiles, POLICY_KEYS.endpoints] as const;
+
+/** What a host publishes per endpoint for policy (and what the view reads back). */
+export interface PolicyEndpointRecord {
+  id: string;
+  hostId: string;
+  network: string;
+  driver: string;
+  ipv4?: string;
+  ipv6?: string;
+  labels?: Record<string, string>;
+}
+
+export interface PolicyViewResult {
+  input: PolicyInput;
+  skipped: { key: string; reason: string }[];
+}
+
+type Json = Record<string, unknown>;
+
+function parse(value: string): Json | undefined {
+  try {
+    const v: unknown = JSON.parse(value);
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : undefined;
+  } catch {
+    return undefined; // reported by the caller as a skipped key
+  }
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+const bare = (a: string | undefined): string | undefined => a?.split('/')[0];
+
+/** Network modes as the policy compiler sees them: the routed driver's veths, or a bridge. */
+const modeOf = (driver: string | undefined): PolicyNetwork['mode'] => (driver === 'routed' ? 'routed' : 'bridged');
+
+export function policyInputFromEntries(localHost: string, entries: ReadonlyMap<string, string>): PolicyViewResult {
+  const skipped: { key: string; reason: string }[] = [];
+  const policies: Policy[] = [];
+  const profiles = new Map<string, Profile>();
+  const endpoints: PolicyEndpoint[] = [];
+  const networks = new Map<string, PolicyNetwork>();
+  for (const [key, value] of [...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const skip = (reason: string): void => void skipped.push({ key, reason });
+    if (key.startsWith(POLICY_KEYS.policies) || key.startsWith(POLICY_KEYS.profiles)) {
+      const r = parse(value);
+      if (!r) {
+        skip('not a JSON object');
+        continue;
+      }
+      try {
+        const doc = parsePolicyValue(r);
+        policies.push(...doc.policies);
+        for (const p of doc.profiles) profiles.set(p.name, p);
+      } catch (err) {
+        skip((err as Error).message);
+      }
+    } else if (key.startsWith(POLICY_KEYS.endpoints)) {
+      const r = parse(value);
+      const hostId = str(r?.hostId) ?? str(r?.host);
+      const network = str(r?.network) ?? str(r?.networkName);
+      const addresses = [bare(str(r?.ipv4)), bare(str(r?.ipv6))].filter((a): a is string => a !== undefined);
+      if (!r || !hostId || !network || addresses.length === 0) {
+        skip('endpoint record without host, network name or address');
+        continue;
+      }
+      const labels = typeof r.labels === 'object' && r.labels !== null ? (r.labels as Record<string, string>) : {};
+      endpoints.push({ id: str(r.id) ?? key.slice(key.lastIndexOf('/') + 1), network, labels, addresses, local: hostId === localHost });
+      if (!networks.has(network)) networks.set(network, { name: network, mode: modeOf(str(r.driver)) });
+    }
+  }
+  for (const [name, profile] of profiles) {
+    const n = networks.get(name);
+    if (n) n.profile = profile;
+  }
+  return { input: { policies, endpoints, networks: [...networks.values()] }, skipped };
+}

@@ -1,0 +1,146 @@
+/**
+ * Routed driver (Calico's data plane, seed 004): pure layer 3, no bridge, no overlay. Each
+ * endpoint is one veth; the host end has no address, a fixed MAC and proxy ARP, and a /32
+ * (/128) route to the workload; the workload has its address as /32 (/128) and a default route
+ * through an on-link gateway that no one owns (169.254.1.1; for IPv6 the host end's link-local
+ * address). Hosts learn each other's workloads from BGP: each host's IPAM blocks are announced
+ * by its BIRD (src/bgp, started by weftd's BGP service), so this driver never programs a route
+ * to another host — peerUp/hostUp have nothing to do here.
+ */
+import type { Driver, EndpointContext, NetworkContext, NetworkValidation } from '../driver.js';
+import type { NetlinkPort } from '../../kernel/kernel-port.js';
+import type { NetworkRecord } from '../../model/types.js';
+import { KernelError } from '../../errors.js';
+import { IFNAMES } from '../ifnames.js';
+import { GATEWAY4, GATEWAY6, HOST_SIDE_MAC, hostRouteOf, mtuOf, parseRoutedOptions } from './routed-options.js';
+import { routedInvariants } from './routed-invariants.js';
+
+const RT_SCOPE_LINK = 253;
+const MAIN_TABLE = 254;
+/** Errnos that mean "this kernel has no IPv6": EOPNOTSUPP, EAFNOSUPPORT. */
+const NO_IPV6 = new Set([95, 97]);
+
+function quietIpv6(fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    if (!(err instanceof KernelError && err.errno !== undefined && NO_IPV6.has(err.errno))) throw err;
+  }
+}
+
+/** The host end's name: recorded on the endpoint once joined, derived from its id before. */
+export const hostIfnameOf = (c: EndpointContext): string => c.endpoint.hostIfname ?? IFNAMES.routedVeth.of(c.endpoint.id);
+
+/** Add a route unless an equal one is there: a resync must not rewrite (and re-announce) a good route. */
+function ensureRoute(rt: NetlinkPort, fam: 4 | 6, dst: string, oif: number, gateway?: string): void {
+  const have = rt.routes(fam, MAIN_TABLE).some((r) => r.dst === dst && r.oif === oif && r.gateway === gateway);
+  if (have) return;
+  if (gateway === undefined) rt.addRoute({ dst, oif, scope: RT_SCOPE_LINK }, { replace: true });
+  // An IPv6 link-local gateway is on-link by definition; 169.254.1.1 is on-link only by fiat.
+  else rt.addRoute({ dst, gateway, oif, ...(fam === 4 ? { onlink: true } : {}) }, { replace: true });
+}
+
+/** What the workload routes through the gateway: everything, or only the network's pools. */
+function routedPrefixes(c: EndpointContext, fam: 4 | 6): string[] {
+  if (c.endpoint.defaultRoute && !c.network.internal) return [fam === 4 ? '0.0.0.0/0' : '::/0'];
+  return c.network.ipam.config.map((p) => p.subnet).filter((s): s is string => !!s && s.includes(':') === (fam === 6));
+}
+
+export class RoutedDriver implements Driver {
+  readonly name = 'routed';
+  readonly scope = 'global';
+  readonly usesIpam = true;
+  readonly userCreatable = true;
+  readonly ownedNames = [IFNAMES.routedVeth];
+  readonly invariants = routedInvariants(this);
+
+  validate(net: NetworkRecord): NetworkValidation {
+    const o = parseRoutedOptions(net.options, net.enableIPv6);
+    return { options: net.options, driverState: { mtu: String(o.mtu) } };
+  }
+
+  /** The host forwards between workloads and the underlay; that is all a routed network needs. */
+  async networkUp(c: NetworkContext): Promise<void> {
+    if ((await c.kernel.readSysctl(undefined, 'net.ipv4.ip_forward')) !== '1')
+      await c.kernel.setSysctl(undefined, 'net.ipv4.ip_forward', '1');
+    if (c.network.enableIPv6 && (await c.kernel.readSysctl(undefined, 'net.ipv6.conf.all.forwarding')) !== '1')
+      await c.kernel.setSysctl(undefined, 'net.ipv6.conf.all.forwarding', '1');
+  }
+
+  /** Forwarding stays on: other networks (and the administrator) may rely on it. */
+  async networkDown(): Promise<void> {}
+
+  async join(c: EndpointContext): Promise<void> {
+    const { endpoint: ep, sandbox: sb } = c;
+    const rt = c.kernel.host();
+    const hostIf = hostIfnameOf(c);
+    const nsFd = await c.kernel.netnsFd(sb.netnsPath);
+    const inner = await c.kernel.inNetns(sb.netnsPath);
+    let created = false;
+    try {
+      let host = rt.link(hostIf);
+      if (!host) {
+        host = rt.createVeth({
+          name: hostIf,
+          peerName: ep.ifname,
+          peerNetnsFd: nsFd,
+          mtu: mtuOf(c.network),
+          mac: HOST_SIDE_MAC,
+          ...(ep.macAddress ? { peerMac: ep.macAddress } : {}),
+          up: false,
+        });
+        created = true;
+      } else if (host.mac !== HOST_SIDE_MAC) {
+        rt.setLink(host.index, { mac: HOST_SIDE_MAC });
+      }
+      await this.tuneHostEnd(c, hostIf);
+      if (!ep.ipv6) quietIpv6(() => rt.setLink(host.index, { ipv6AddrGenNone: true }));
+      if (!host.up) rt.setLink(host.index, { up: true });
+      if (ep.ipv4) ensureRoute(rt, 4, hostRouteOf(ep.ipv4), host.index);
+      if (ep.ipv6) ensureRoute(rt, 6, hostRouteOf(ep.ipv6), host.index);
+      this.configureWorkload(c, inner);
+    } catch (err) {
+      if (created) rt.deleteLink(hostIf, { ignoreMissing: true });
+      throw err;
+    }
+  }
+
+  /** Proxy ARP answers the workload's ARP for 169.254.1.1 at once (Calico's proxy_delay 0). */
+  private async tuneHostEnd(c: EndpointContext, hostIf: string): Promise<void> {
+    const want: [string, string][] = [
+      [`net.ipv4.conf.${hostIf}.proxy_arp`, '1'],
+      [`net.ipv4.neigh.${hostIf}.proxy_delay`, '0'],
+    ];
+    // The IPv6 gateway is this end's link-local address: usable at once, without DAD's second.
+    if (c.endpoint.ipv6) want.push([`net.ipv6.conf.${hostIf}.disable_ipv6`, '0'], [`net.ipv6.conf.${hostIf}.accept_dad`, '0']);
+    for (const [key, value] of want)
+      if ((await c.kernel.readSysctl(undefined, key)) !== value) await c.kernel.setSysctl(undefined, key, value);
+  }
+
+  private configureWorkload(c: EndpointContext, inner: NetlinkPort): void {
+    const { endpoint: ep, sandbox: sb } = c;
+    const link = inner.link(ep.ifname);
+    if (!link) throw new KernelError('endpoint join', `interface ${ep.ifname} did not appear in sandbox ${sb.name}`);
+    const have = new Set(inner.addresses(link.index).map((a) => a.cidr));
+    if (ep.ipv4 && !have.has(hostRouteOf(ep.ipv4))) inner.addAddress(link.index, hostRouteOf(ep.ipv4));
+    if (ep.ipv6 && !have.has(hostRouteOf(ep.ipv6))) inner.addAddress(link.index, hostRouteOf(ep.ipv6), { nodad: true });
+    if (!link.up) {
+      if (!ep.ipv6) quietIpv6(() => inner.setLink(link.index, { ipv6AddrGenNone: true }));
+      inner.setLink(link.index, { up: true });
+    }
+    if (ep.ipv4) {
+      // A permanent neighbour for the gateway: the workload never waits on ARP, even if proxy ARP is off.
+      const gw = inner.neighbours(4, link.index).find((n) => n.dst === GATEWAY4);
+      if (!gw || gw.lladdr !== HOST_SIDE_MAC)
+        inner.addNeighbour({ index: link.index, family: 4, dst: GATEWAY4, lladdr: HOST_SIDE_MAC }, { replace: true });
+      ensureRoute(inner, 4, `${GATEWAY4}/32`, link.index);
+      for (const dst of routedPrefixes(c, 4)) ensureRoute(inner, 4, dst, link.index, GATEWAY4);
+    }
+    if (ep.ipv6) for (const dst of routedPrefixes(c, 6)) ensureRoute(inner, 6, dst, link.index, GATEWAY6);
+  }
+
+  async leave(c: EndpointContext): Promise<void> {
+    // Deleting the host end deletes the workload end and the host routes through it.
+    c.kernel.host().deleteLink(hostIfnameOf(c), { ignoreMissing: true });
+  }
+}
