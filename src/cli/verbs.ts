@@ -21,6 +21,7 @@ export const VERBS: Verb[] = [
   { name: 'cni', load: () => import('./cni-command.js') },
   { name: 'host', load: () => import('./host-commands.js') },
   { name: 'lab', load: () => import('./lab-commands.js') },
+  { name: 'mesh', load: () => import('./mesh-commands.js') },
 ];
 
 /** Global options that take a value (so the word after them is not the verb). */

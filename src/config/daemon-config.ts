@@ -2,6 +2,8 @@
 import path from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
 import { clusterFromFlags, parseListenAddr, type ClusterConfig } from './cluster-config.js';
+import { meshFromFlags, type MeshConfig, type MeshFlags } from './mesh-config.js';
+import os from 'node:os';
 import { DEFAULT_POOLS_V4, DEFAULT_POOLS_V6, parseAddressPoolSpec, type AddressPool } from '../ipam/default-pools.js';
 
 export interface DaemonConfig {
@@ -28,6 +30,8 @@ export interface DaemonConfig {
   cluster?: ClusterConfig;
   /** Prometheus /metrics listen address (IP:PORT); unset = off. */
   metricsAddr?: { host: string; port: number };
+  /** The store-less mesh (--mesh, --mesh-peer …); unset = off. */
+  mesh?: MeshConfig;
 }
 
 export function defaultConfig(): DaemonConfig {
@@ -49,7 +53,7 @@ export function defaultConfig(): DaemonConfig {
 
 export type { ClusterConfig };
 
-export interface ConfigFlags {
+export interface ConfigFlags extends MeshFlags {
   stateDir?: string;
   runDir?: string;
   socket?: string;
@@ -108,5 +112,7 @@ export function configFromFlags(f: ConfigFlags): DaemonConfig {
   const cluster = clusterFromFlags(f);
   if (cluster) c.cluster = cluster;
   if (f.metricsAddr !== undefined) c.metricsAddr = parseListenAddr(f.metricsAddr, 'metrics-addr');
+  const mesh = meshFromFlags(f, os.hostname());
+  if (mesh) c.mesh = mesh;
   return c;
 }

@@ -1,6 +1,6 @@
 /** Endpoints: allocate addresses (round-robin, compare-and-set), record, then driver join. */
 import type { ControllerContext } from './context.js';
-import { endpointCtx, runHooks } from './context.js';
+import { endpointCtx, networkCtx, runHooks } from './context.js';
 import { newId, now } from './ids.js';
 import type { EndpointRecord, IpamPoolConfig, NetworkRecord, SandboxRecord } from '../model/types.js';
 import { ConflictError, ErrorList, InvalidArgumentError, NotFoundError } from '../errors.js';
@@ -48,6 +48,9 @@ function nextIfname(prefix: string, taken: Set<string>): string {
 /** Choose addresses and build the commit that claims them; pure apart from store reads. */
 async function allocate(ctx: ControllerContext, net: NetworkRecord, ep: EndpointRecord, req: EndpointRequest): Promise<KvCommit> {
   const commit: KvCommit = { checks: [], puts: [] };
+  const source = ctx.drivers.get(net.driver).addresses;
+  if (source && req.ipv4) throw new InvalidArgumentError('ip', `network "${net.name}" assigns addresses from its own allocator`);
+  let gateway4: string | undefined;
   for (const fam of [4, 6] as const) {
     const pool = poolOf(net, fam);
     const asked = fam === 4 ? req.ipv4 : req.ipv6;
@@ -63,6 +66,11 @@ async function allocate(ctx: ControllerContext, net: NetworkRecord, ep: Endpoint
       // An address Docker's IPAM reserved for this very endpoint is used, not claimed again.
       held = owner !== undefined && !!req.reservedBy?.startsWith(EXTERNAL_OWNER_PREFIX) && owner === req.reservedBy;
       addr = held ? wanted : checkStaticAddress(pool, wanted, owner === undefined ? new Set() : new Set([wanted]));
+    } else if (fam === 4 && source) {
+      // A store-less driver's own allocator decides; the store keeps a mirror for the invariants.
+      const got = await source.allocate(networkCtx(ctx, net), ep.id);
+      addr = got.address;
+      gateway4 = got.gateway;
     } else {
       addr = await probeFreeAddress(ctx, net, fam, pool);
       commit.puts!.push({ key: keys.ipamLast(net.id, fam), value: json(addr) });
@@ -74,7 +82,7 @@ async function allocate(ctx: ControllerContext, net: NetworkRecord, ep: Endpoint
     const prefix = parseCidr(pool.subnet, 'subnet').prefix;
     if (fam === 4) {
       ep.ipv4 = addressWithPrefix(addr, prefix);
-      ep.gateway4 = pool.gateway;
+      ep.gateway4 = gateway4 ?? pool.gateway;
     } else {
       ep.ipv6 = addressWithPrefix(addr, prefix);
       ep.gateway6 = pool.gateway;
@@ -187,6 +195,8 @@ export async function releaseEndpointRecords(ctx: ControllerContext, ep: Endpoin
     const owner = await store.get(k);
     if (owner && JSON.parse(owner.value) === ep.id) deletes.push(k);
   }
+  const source = net ? ctx.drivers.get(net.driver).addresses : undefined;
+  if (source && net) await source.release(networkCtx(ctx, net), ep.id);
   const index = keys.sandboxEndpoint(ep.sandboxId, ep.id);
   if (scope === 'local') {
     await store.commit({ deletes: [...deletes, index] });

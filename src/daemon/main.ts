@@ -32,6 +32,15 @@ export async function main(argv: string[]): Promise<void> {
     .option('--host-ttl-ms <ms>', "lease TTL of this host's liveness key (default 5000)")
     .option('--host-grace-ms <ms>', 'how long a down host keeps its endpoints and blocks before they are removed (default 30000)')
     .option('--metrics-addr <ip:port>', 'serve Prometheus metrics at http://IP:PORT/metrics (off by default)')
+    .option('--mesh', 'join a store-less mesh (on with any --mesh-* flag)')
+    .option('--mesh-peer <ip[:port]>', 'mesh peer to connect to (repeatable)', collect)
+    .option('--mesh-port <port>', 'mesh port, TCP control and UDP data (default 6783)')
+    .option('--mesh-listen <ip>', 'address to listen on for the mesh (default: the underlay address)')
+    .option('--mesh-name <name>', "this peer's mesh name (default: the host name)")
+    .option('--mesh-password-file <file>', 'shared secret (0600): peers authenticate and traffic is encrypted')
+    .option('--mesh-range <cidr>', 'address range the mesh splits between peers (default 10.32.0.0/12)')
+    .option('--mesh-ipalloc-init <how>', 'seed=NAME,NAME… | claim | join (default: claim without peers, else join)')
+    .option('--mesh-probe-ms <ms>', 'membership probe interval (default 1000)')
     .option(
       '--docker-plugin-socket <path>',
       'Docker network/IPAM plugin socket (default: <run-dir>/../docker/plugins/weft.sock, i.e. /run/docker/plugins/weft.sock; empty = off)',

@@ -22,6 +22,7 @@ import { registerCniRoutes } from '../api/cni/cni-routes.js';
 import { startDockerIntegration, type DockerIntegration } from '../api/docker/docker-integration.js';
 import { ErrorList } from '../errors.js';
 import { joinCluster, startOperations, type Operations } from './operations.js';
+import { registerMeshRoutes, startMesh, syncMeshNames } from './mesh-service.js';
 
 /** Options beyond DaemonConfig. dockerPluginSocket: where to serve Docker's plugin API (unset = off). */
 export interface DaemonOptions {
@@ -55,9 +56,12 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
   const { fw, integrations } = firewallOf(config);
   const cluster = await joinCluster(config, log); // first: a failed join leaves the host untouched
   let engine: Awaited<ReturnType<typeof openEngine>>;
+  let mesh: Awaited<ReturnType<typeof startMesh>>;
   try {
-    engine = await openEngine(config, { services: { firewall: fw, log } });
+    mesh = await startMesh(config, log);
+    engine = await openEngine(config, { services: { firewall: fw, log, ...(mesh ? { mesh: mesh.service } : {}) } });
   } catch (err) {
+    await mesh?.stop();
     await cluster?.stop();
     throw err;
   }
@@ -68,6 +72,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
   let ops: Operations | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopDrift: (() => void) | undefined;
+  let stopMeshNames: (() => void) | undefined;
   const firewall = new FirewallService(fw, integrations, controller, log);
   const dns = new DnsService(config.dnsUpstreams, log);
   try {
@@ -75,6 +80,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
     controller.addHooks(firewall);
     stopDrift = await controller.watchDrift();
     controller.addHooks(dns);
+    if (mesh) stopMeshNames = syncMeshNames(mesh.router, controller, dns.table, log);
     const report = await controller.start();
     log.info({ ...report }, 'reconciled at start');
     const routes = buildRoutes(controller, {
@@ -89,6 +95,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
       }),
     });
     registerCniRoutes(routes, controller); // POST /v1/cni for the CNI plugin's compiled entry point
+    registerMeshRoutes(routes, mesh, config.mesh); // /v1/mesh (weft mesh …)
     docker = await startDockerIntegration(controller, routes, log, { pluginSocket: opts.dockerPluginSocket });
     ops = await startOperations(config, log, routes, controller, cluster); // GET /v1/hosts, /metrics
     server = await serveRest(config.socketPath, routes, log, rootOnly);
@@ -98,9 +105,11 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
     await undo.run(() => (ops ?? cluster)?.stop());
     await undo.run(() => docker?.stop());
     stopDrift?.();
+    stopMeshNames?.();
     firewall.stop();
     await undo.run(() => dns.close());
     await undo.run(() => engine.close());
+    await undo.run(async () => mesh?.stop());
     throw undo.combined();
   }
 
@@ -139,7 +148,9 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
       await server?.close();
       await ops?.stop();
       while (busy) await new Promise((r) => setTimeout(r, 10));
+      stopMeshNames?.();
       await engine.close();
+      await mesh?.stop();
     },
   };
 }

@@ -27,6 +27,24 @@ export interface ClusterService {
   publishHostData(driver: string, data: Record<string, string>): Promise<void>;
 }
 
+/** weftd's mesh router (src/mesh) as the mesh driver sees it; present when weftd runs with --mesh. */
+export interface MeshService {
+  /** The range the address ring splits (every mesh network's subnet). */
+  readonly subnet: string;
+  /** The gateway every host's mesh bridge carries (the same address everywhere, never allocated). */
+  readonly gateway: string;
+  /** Whether the mesh has a password (then traffic stays on the encrypted sleeve). */
+  readonly encrypted: boolean;
+  /** An address from this peer's ring space (asking peers for space when ours is used up). */
+  allocate(id: string): Promise<string>;
+  /** Hold `addr` for `id` again (after a restart); fails when the ring no longer gives it to us. */
+  claim(id: string, addr: string): void;
+  release(id: string): void;
+  /** Publish / withdraw an endpoint's names for the whole mesh. */
+  registerName(id: string, names: string[], addrs: string[]): void;
+  unregisterName(id: string): void;
+}
+
 export interface DriverServices {
   /** The host's firewall backend (nftables or none). */
   firewall?: FirewallBackend;
@@ -34,4 +52,5 @@ export interface DriverServices {
   log?: Logger;
   supervisor?: SupervisorService;
   cluster?: ClusterService;
+  mesh?: MeshService;
 }

@@ -150,4 +150,18 @@ export interface Driver {
   /** Multi-host drivers: a host joined the cluster / was declared down. */
   hostUp?(c: DriverContext, host: RemoteHost): Promise<void>;
   hostDown?(c: DriverContext, host: RemoteHost): Promise<void>;
+  /**
+   * Store-less drivers (mesh): IPv4 addresses come from the driver's own allocator (the mesh's
+   * address ring) instead of weft's IPAM; the local store only mirrors them so the address
+   * invariants keep holding. Absent for every other driver.
+   */
+  readonly addresses?: DriverAddresses;
+}
+
+/** An address source other than weft's IPAM store (see Driver.addresses). */
+export interface DriverAddresses {
+  /** An IPv4 address (no prefix) for the endpoint, and the gateway it should use. */
+  allocate(c: NetworkContext, endpointId: string): Promise<{ address: string; gateway: string }>;
+  /** Give it back; an unknown endpoint is a no-op. */
+  release(c: NetworkContext, endpointId: string): Promise<void>;
 }

@@ -32,6 +32,10 @@ export const IFNAMES = {
   runtimeHostVeth: scheme('runtime-host-veth', 'wfd', 'host end of a runtime-placed veth (runtime endpoint id)'),
   /** The other end, in the host namespace until the runtime moves and renames it (Docker endpoint id). */
   runtimePeer: scheme('runtime-peer', 'wfc', 'sandbox end of a runtime-placed veth before the runtime moves it'),
+  /** A mesh network's local bridge, routed into the mesh router (network id). */
+  meshBridge: scheme('mesh-bridge', 'wm-', 'bridge of a mesh network (network id)'),
+  /** A mesh network's fast-path VXLAN device (network id). */
+  meshVxlan: scheme('mesh-vxlan', 'wmx', 'fast-path VXLAN device of a mesh network (network id)'),
 } as const satisfies Record<string, IfnameScheme>;
 
 export const ALL_SCHEMES: readonly IfnameScheme[] = Object.values(IFNAMES);

@@ -7,11 +7,12 @@ import type { Driver } from './driver.js';
 import { BridgeDriver } from './bridge/bridge-driver.js';
 import { HostDriver } from './host/host-driver.js';
 import { NullDriver } from './null/null-driver.js';
+import { MeshDriver } from './mesh/mesh-driver.js';
 import { InvalidArgumentError } from '../errors.js';
 
 /** The drivers every weft process has. */
 export function builtinDrivers(): Driver[] {
-  return [new BridgeDriver(), new HostDriver(), new NullDriver()];
+  return [new BridgeDriver(), new HostDriver(), new NullDriver(), new MeshDriver()];
 }
 
 export class DriverRegistry {
