@@ -1,5 +1,4 @@
-/** weftd's mesh flags (--mesh and --mesh-*), checked before anything starts. Pure apart from reading the password file. */
-import { readFileSync, statSync } from 'node:fs';
+/** weftd's mesh flags (--mesh and --mesh-*), checked before anything starts. Pure. */
 import path from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
 import { parseCidr } from '../ipam/cidr.js';
@@ -60,8 +59,7 @@ export function meshFromFlags(f: MeshFlags, hostName: string): MeshConfig | unde
   const name = checkPeerName(f.meshName ?? hostName);
   let passwordFile: string | undefined;
   if (f.meshPasswordFile !== undefined) {
-    passwordFile = path.resolve(f.meshPasswordFile);
-    readMeshPassword(passwordFile); // fail now, not after the engine started
+    passwordFile = path.resolve(f.meshPasswordFile); // read (and its mode checked) when the mesh starts, before the engine
   }
   let probeMs: number | undefined;
   if (f.meshProbeMs !== undefined) {
@@ -88,19 +86,4 @@ function parseIpalloc(v: string | undefined, peers: number): MeshConfig['ipalloc
   const m = /^seed=(.+)$/.exec(v);
   if (!m) throw new InvalidArgumentError('mesh-ipalloc-init', 'must be seed=NAME[,NAME…], claim or join');
   return { init: 'seed', peers: m[1]!.split(',').map((n) => checkPeerName(n)) };
-}
-
-/** The password, trimmed; refused when empty or readable by others than its owner. */
-export function readMeshPassword(file: string): string {
-  let st;
-  try {
-    st = statSync(file);
-  } catch (err) {
-    throw new InvalidArgumentError('mesh-password-file', `cannot read ${file}: ${(err as Error).message}`, err);
-  }
-  if ((st.mode & 0o077) !== 0)
-    throw new InvalidArgumentError('mesh-password-file', `${file} must not be readable by group or others (chmod 600)`);
-  const pw = readFileSync(file, 'utf8').trim();
-  if (pw.length === 0) throw new InvalidArgumentError('mesh-password-file', `${file} is empty`);
-  return pw;
 }

@@ -22,7 +22,8 @@ import { registerCniRoutes } from '../api/cni/cni-routes.js';
 import { startDockerIntegration, type DockerIntegration } from '../api/docker/docker-integration.js';
 import { ErrorList } from '../errors.js';
 import { joinCluster, startOperations, type Operations } from './operations.js';
-import { registerMeshRoutes, startMesh, syncMeshNames } from './mesh-service.js';
+import { registerMeshRoutes } from './mesh-service.js';
+import { startMesh, syncMeshNames } from '../mesh/mesh-host.js';
 
 /** Options beyond DaemonConfig. dockerPluginSocket: where to serve Docker's plugin API (unset = off). */
 export interface DaemonOptions {
