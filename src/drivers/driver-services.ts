@@ -8,6 +8,7 @@
  */
 import type { FirewallBackend } from '../firewall/types.js';
 import type { Logger } from '../logger.js';
+import type { FastPathPlan } from '../mesh/fastpath/vxlan-plan.js';
 
 /** Supervised helper processes (BIRD, wireguard-go), started and watched in src/kernel. */
 export interface SupervisorService {
@@ -43,6 +44,13 @@ export interface MeshService {
   /** Publish / withdraw an endpoint's names for the whole mesh. */
   registerName(id: string, names: string[], addrs: string[]): void;
   unregisterName(id: string): void;
+  /** This peer's name and underlay address (its VXLAN source). */
+  readonly name: string;
+  readonly underlay: string;
+  /** The kernel VXLAN entries the fast path needs now (directly linked peers of an unencrypted mesh). */
+  fastPath(): FastPathPlan;
+  /** Called when routes, ring ownership or members change; returns the unsubscribe. */
+  onChange(fn: () => void): () => void;
 }
 
 export interface DriverServices {

@@ -9,6 +9,7 @@ import type { DaemonConfig } from '../config/daemon-config.js';
 import type { MeshService } from '../drivers/driver-services.js';
 import { MeshRouter } from './router/mesh-router.js';
 import { numToIp4, parseUniverse } from './ring/ipv4.js';
+import { planFastPath, type VtepInfo } from './fastpath/vxlan-plan.js';
 import { resolveAdvertiseAddr } from '../cluster/advertise-addr.js';
 import { readUnderlay } from '../kernel/underlay.js';
 import { InvalidArgumentError, WeftError } from '../errors.js';
@@ -66,6 +67,30 @@ export async function startMesh(config: DaemonConfig, log: Logger): Promise<Daem
     release: (id) => void router.release(id),
     registerName: (id, names, addrs) => router.registerName(id, names, addrs),
     unregisterName: (id) => void router.unregisterName(id),
+    name: router.name,
+    underlay: ip,
+    fastPath: () => {
+      const vteps = new Map<string, VtepInfo>();
+      for (const m of router.membership.members()) {
+        if (m.name === router.name || m.state !== 'alive') continue;
+        // The peer's underlay address is also the next hop's key on the VXLAN device (onlink).
+        const underlay = m.addr.split(':')[0]!;
+        vteps.set(m.name, { underlay, vtepIp: underlay });
+      }
+      return planFastPath({
+        self: router.name,
+        encrypted: mc.passwordFile !== undefined,
+        routes: router.topology.routes(),
+        vteps,
+        rangesOf: (p) => router.ring.rangesOf(p),
+      });
+    },
+    onChange: (fn) => {
+      for (const e of ['topology', 'ring', 'member']) router.on(e, fn);
+      return () => {
+        for (const e of ['topology', 'ring', 'member']) router.off(e, fn);
+      };
+    },
   };
   return { router, service, stop: () => router.stop() };
 }

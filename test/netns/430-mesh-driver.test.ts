@@ -48,6 +48,29 @@ const inBox = (b: Box, argv: string[], timeoutMs = 20_000) => run('nsenter', [`-
 const pingOk = async (from: Box, to: string): Promise<boolean> =>
   (await inBox(from, ['busybox', 'ping', '-c', '2', '-W', '2', to])).code === 0;
 
+/** Routes on a host's mesh VXLAN device (the fast path), as "cidr via gateway". */
+async function fastRoutes(lab: ClusterLab, host: string): Promise<string[]> {
+  const links = JSON.parse((await lab.exec(host, ['ip', '-j', 'link', 'show', 'type', 'vxlan'])).stdout || '[]') as { ifname: string }[];
+  const dev = links.find((l) => l.ifname.startsWith('wmx'));
+  if (!dev) return [];
+  const routes = JSON.parse((await lab.exec(host, ['ip', '-j', 'route', 'show', 'dev', dev.ifname])).stdout || '[]') as {
+    dst: string;
+    gateway?: string;
+  }[];
+  return routes.map((r) => `${r.dst} via ${r.gateway ?? '-'}`);
+}
+
+/** Packets the host's sleeve moved between its TUN device and the mesh (both directions). */
+async function sleevePackets(lab: ClusterLab, host: string): Promise<number> {
+  const s = await status(lab, host);
+  return (s.sleeve?.rxPackets ?? 0) + (s.sleeve?.txPackets ?? 0);
+}
+
+const ping20 = async (from: Box, to: string): Promise<void> => {
+  const r = await inBox(from, ['busybox', 'ping', '-c', '20', '-i', '0.05', '-W', '2', to]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+};
+
 /** A 3-host mesh lab with a meshnet on every host and one sandbox per host. */
 async function meshLab(extra: string[]): Promise<{ lab: ClusterLab; boxes: Box[] }> {
   const lab = await ClusterLab.up({
@@ -178,6 +201,24 @@ describe('mesh driver: three hosts, no etcd, plaintext (fast path where direct)'
       for (const b of boxes) if (a !== b) assert.ok(await pingOk(a, b.ip), `${a.name}@${a.host} → ${b.name}@${b.host}`);
   });
 
+  it('carries direct peers on the kernel VXLAN fast path, not through the sleeve', async () => {
+    const [c1, c2] = boxes as [Box, Box, Box];
+    const s2 = await status(lab, 'h2');
+    const routes = await waitFor('fast-path routes for h2 and h3 on h1', async () => {
+      const r = await fastRoutes(lab, 'h1');
+      return r.some((x) => x.endsWith('via 198.18.0.12')) && r.some((x) => x.endsWith('via 198.18.0.13')) ? r : undefined;
+    });
+    assert.ok(routes.length >= 2, routes.join('; '));
+    assert.ok(
+      s2.ring.owned.length > 0 && routes.some((r) => r.startsWith(s2.ring.owned[0]!.split('-')[0]!)),
+      `h2's range ${s2.ring.owned.join(' ')} routed by VXLAN on h1: ${routes.join('; ')}`,
+    );
+    const before = (await sleevePackets(lab, 'h1')) + (await sleevePackets(lab, 'h2'));
+    await ping20(c1, c2.ip);
+    const after = (await sleevePackets(lab, 'h1')) + (await sleevePackets(lab, 'h2'));
+    assert.ok(after - before < 5, `20 pings c1→c2 moved ${after - before} sleeve packets (expected none)`);
+  });
+
   it('resolves sandbox names across hosts through the embedded DNS', async () => {
     const [c1, c2, c3] = boxes as [Box, Box, Box];
     for (const [from, to] of [
@@ -211,6 +252,15 @@ describe('mesh driver: three hosts, no etcd, plaintext (fast path where direct)'
         30_000,
       );
       console.log(`# relay route after ${Date.now() - t0} ms`);
+      await waitFor(
+        'no fast path to h3 on h1',
+        async () => !(await fastRoutes(lab, 'h1')).some((x) => x.endsWith('via 198.18.0.13')),
+        10_000,
+      );
+      const before = (await status(lab, 'h2')).counters.relayed ?? 0;
+      await ping20(c1, c3.ip);
+      const relayed = ((await status(lab, 'h2')).counters.relayed ?? 0) - before;
+      assert.ok(relayed >= 40, `h2's sleeve relayed ${relayed} packets for 20 pings (expected ≥ 40)`);
       assert.ok(await pingOk(c1, c3.ip), 'c1 → c3 relayed');
       assert.ok(await pingOk(c3, c1.ip), 'c3 → c1 relayed');
     } finally {
@@ -220,6 +270,7 @@ describe('mesh driver: three hosts, no etcd, plaintext (fast path where direct)'
     const t1 = Date.now();
     await waitFor('direct again', async () => (await status(lab, 'h1')).routes.some((r) => r.dest === 'h3' && r.hops === 1), 30_000);
     console.log(`# direct again after ${Date.now() - t1} ms`);
+    await waitFor('fast path to h3 again', async () => (await fastRoutes(lab, 'h1')).some((x) => x.endsWith('via 198.18.0.13')), 10_000);
     assert.ok(await pingOk(c1, c3.ip), 'c1 → c3 direct');
   });
 
@@ -251,7 +302,10 @@ describe('mesh driver: three hosts with a password (encrypted sleeve)', { timeou
 
   it('encrypts: sandboxes ping across hosts, and the underlay never shows the payload', async () => {
     const [c1, c2, c3] = boxes as [Box, Box, Box];
-    for (const h of ['h1', 'h2', 'h3']) assert.equal((await status(lab!, h)).encrypted, true);
+    for (const h of ['h1', 'h2', 'h3']) {
+      assert.equal((await status(lab!, h)).encrypted, true);
+      assert.deepEqual(await fastRoutes(lab!, h), [], `no fast path on ${h} when encrypted`);
+    }
     assert.ok(await pingOk(c1, c2.ip));
     assert.ok(await pingOk(c3, c1.ip));
     assert.equal(await markerOnUnderlay(lab!, async () => void (await sendMarker(c1, c2.ip))), false);

@@ -14,6 +14,7 @@ import { ConflictError, InvalidArgumentError, KernelError } from '../../errors.j
 import { IFNAMES } from '../ifnames.js';
 import { meshPool, validateMeshNetwork } from './mesh-options.js';
 import { meshInvariants } from './mesh-invariants.js';
+import { ensureVxlan, FastPath } from './mesh-fastpath.js';
 
 /** The mesh router weftd runs, or a clear refusal (a weftd without --mesh, the CNI fallback). */
 export function meshOf(c: DriverContext): MeshService {
@@ -41,6 +42,8 @@ export class MeshDriver implements Driver {
   readonly userCreatable = true;
   readonly ownedNames = [IFNAMES.meshBridge, IFNAMES.meshVxlan];
   readonly invariants = meshInvariants(this);
+  /** Per mesh network: its fast path, re-programmed on every mesh change. */
+  private readonly fastPaths = new Map<string, FastPath>();
 
   readonly addresses: DriverAddresses = {
     async allocate(c, endpointId) {
@@ -74,6 +77,13 @@ export class MeshDriver implements Driver {
       // The host routes between the bridge, the sleeve and the fast path.
       if ((await c.kernel.readSysctl(undefined, 'net.ipv4.ip_forward')) !== '1')
         await c.kernel.setSysctl(undefined, 'net.ipv4.ip_forward', '1');
+      // Encrypted meshes stay on the sleeve everywhere: no VXLAN device at all.
+      if (!m.encrypted) {
+        ensureVxlan(rt, net.driverState.vxlanName!, m, Number(net.driverState.mtu) + 30);
+        let fp = this.fastPaths.get(net.id);
+        if (!fp) this.fastPaths.set(net.id, (fp = new FastPath(c.kernel, m, net.driverState.vxlanName!, c.services.log)));
+        fp.reset();
+      }
     } catch (err) {
       if (created) rt.deleteLink(name, { ignoreMissing: true });
       throw err;
@@ -81,7 +91,15 @@ export class MeshDriver implements Driver {
   }
 
   async networkDown(c: NetworkContext): Promise<void> {
+    this.fastPaths.get(c.network.id)?.close();
+    this.fastPaths.delete(c.network.id);
+    c.kernel.host().deleteLink(c.network.driverState.vxlanName!, { ignoreMissing: true });
     c.kernel.host().deleteLink(c.network.driverState.bridgeName!, { ignoreMissing: true });
+  }
+
+  /** The fast path's routes for a mesh network on this host (tests, doctor). */
+  fastPathRoutes(networkId: string): { cidr: string; via: string }[] {
+    return this.fastPaths.get(networkId)?.routes() ?? [];
   }
 
   async join(c: EndpointContext): Promise<void> {
