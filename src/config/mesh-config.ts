@@ -21,6 +21,8 @@ export interface MeshConfig {
   ipalloc: { init: 'seed'; peers: string[] } | { init: 'claim' } | { init: 'join' };
   /** Faster failure detection for labs: probe interval in ms (memberlist's LAN default is 1000). */
   probeMs?: number;
+  /** Weave's --no-fastdp: keep every peer on the sleeve (benchmarks, underlays that drop VXLAN). */
+  noFastPath?: boolean;
 }
 
 export interface MeshFlags {
@@ -33,6 +35,7 @@ export interface MeshFlags {
   meshRange?: string;
   meshIpallocInit?: string;
   meshProbeMs?: string;
+  meshNoFastpath?: boolean;
 }
 
 export const MESH_DEFAULT_PORT = 6783;
@@ -76,6 +79,7 @@ export function meshFromFlags(f: MeshFlags, hostName: string): MeshConfig | unde
     range,
     ipalloc: parseIpalloc(f.meshIpallocInit, peers.length),
     ...(probeMs ? { probeMs } : {}),
+    ...(f.meshNoFastpath ? { noFastPath: true } : {}),
   };
 }
 

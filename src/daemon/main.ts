@@ -41,6 +41,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--mesh-range <cidr>', 'address range the mesh splits between peers (default 10.32.0.0/12)')
     .option('--mesh-ipalloc-init <how>', 'seed=NAME,NAME… | claim | join (default: claim without peers, else join)')
     .option('--mesh-probe-ms <ms>', 'membership probe interval (default 1000)')
+    .option('--mesh-no-fastpath', 'keep all mesh traffic on the sleeve (no kernel VXLAN fast path)')
     .option(
       '--docker-plugin-socket <path>',
       'Docker network/IPAM plugin socket (default: <run-dir>/../docker/plugins/weft.sock, i.e. /run/docker/plugins/weft.sock; empty = off)',

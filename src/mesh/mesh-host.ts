@@ -79,7 +79,8 @@ export async function startMesh(config: DaemonConfig, log: Logger): Promise<Daem
       }
       return planFastPath({
         self: router.name,
-        encrypted: mc.passwordFile !== undefined,
+        // Without the fast path every peer is planned onto the sleeve, exactly as for an encrypted mesh.
+        encrypted: mc.passwordFile !== undefined || mc.noFastPath === true,
         routes: router.topology.routes(),
         vteps,
         rangesOf: (p) => router.ring.rangesOf(p),
