@@ -10,7 +10,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { ClusterLab } from '../../src/lab/cluster-lab.js';
@@ -290,14 +290,15 @@ describe('mesh driver: three hosts, no etcd, plaintext (fast path where direct)'
 describe('mesh driver: three hosts with a password (encrypted sleeve)', { timeout: 300_000 }, () => {
   let lab: ClusterLab | undefined;
   let boxes: Box[] = [];
+  const pw = `/tmp/msh-pw-${randomBytes(4).toString('hex')}`;
   before(async () => {
-    const pw = `/tmp/msh-pw-${randomBytes(4).toString('hex')}`;
     writeFileSync(pw, 'mesh driver test password\n', { mode: 0o600 });
     ({ lab, boxes } = await meshLab(['--mesh-password-file', pw]));
   });
   after(async () => {
     killBoxes(boxes);
     await lab?.down();
+    rmSync(pw, { force: true });
   });
 
   it('encrypts: sandboxes ping across hosts, and the underlay never shows the payload', async () => {
