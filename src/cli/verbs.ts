@@ -23,6 +23,7 @@ export const VERBS: Verb[] = [
   { name: 'lab', load: () => import('./lab-commands.js') },
   { name: 'policy', load: () => import('./policy-commands.js') },
   { name: 'bgp', load: () => import('./bgp-commands.js') },
+  { name: 'mesh', load: () => import('./mesh-commands.js') },
 ];
 
 /** Global options that take a value (so the word after them is not the verb). */

@@ -3,6 +3,8 @@ import path from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
 import { clusterFromFlags, parseListenAddr, type ClusterConfig } from './cluster-config.js';
 import { bgpFromFlags, policyFromFlags, type BgpConfig } from './bgp-config.js';
+import { meshFromFlags, type MeshConfig, type MeshFlags } from './mesh-config.js';
+import os from 'node:os';
 import { DEFAULT_POOLS_V4, DEFAULT_POOLS_V6, parseAddressPoolSpec, type AddressPool } from '../ipam/default-pools.js';
 import { parseCidr } from '../ipam/cidr.js';
 
@@ -34,6 +36,8 @@ export interface DaemonConfig {
   bgp?: BgpConfig;
   /** Enforce the cluster's network policies on this host (nftables table inet weft-policy). */
   policy?: boolean;
+  /** The store-less mesh (--mesh, --mesh-peer …); unset = off. */
+  mesh?: MeshConfig;
 }
 
 export function defaultConfig(): DaemonConfig {
@@ -55,7 +59,7 @@ export function defaultConfig(): DaemonConfig {
 
 export type { ClusterConfig };
 
-export interface ConfigFlags {
+export interface ConfigFlags extends MeshFlags {
   stateDir?: string;
   runDir?: string;
   socket?: string;
@@ -125,5 +129,7 @@ export function configFromFlags(f: ConfigFlags): DaemonConfig {
   const bgp = bgpFromFlags(f);
   if (bgp) c.bgp = bgp;
   if (policyFromFlags(f)) c.policy = true;
+  const mesh = meshFromFlags(f, os.hostname());
+  if (mesh) c.mesh = mesh;
   return c;
 }

@@ -108,6 +108,9 @@ async function allocate(
   req: EndpointRequest,
 ): Promise<KvCommit> {
   const commit: KvCommit = { checks: [], puts: [] };
+  const source = driver.addresses;
+  if (source && req.ipv4) throw new InvalidArgumentError('ip', `network "${net.name}" assigns addresses from its own allocator`);
+  let gateway4: string | undefined;
   for (const fam of [4, 6] as const) {
     const pool = (await driver.addressPool?.(networkCtx(ctx, net), fam)) ?? poolOf(net, fam);
     const asked = fam === 4 ? req.ipv4 : req.ipv6;
@@ -125,6 +128,11 @@ async function allocate(
       addr = held ? wanted : checkStaticAddress(pool, wanted, owner === undefined ? new Set() : new Set([wanted]));
       const holder = held ? undefined : await driver.addressInUse?.(networkCtx(ctx, net), fam, addr);
       if (holder) throw new AddressInUseError(`${addr} (held on the LAN by ${holder})`);
+    } else if (fam === 4 && source) {
+      // A store-less driver's own allocator decides; the store keeps a mirror for the invariants.
+      const got = await source.allocate(networkCtx(ctx, net), ep.id);
+      addr = got.address;
+      gateway4 = got.gateway;
     } else {
       const probe = driver.addressInUse?.bind(driver);
       let heldInARow = 0;
@@ -154,7 +162,7 @@ async function allocate(
     const prefix = parseCidr(pool.subnet, 'subnet').prefix;
     if (fam === 4) {
       ep.ipv4 = addressWithPrefix(addr, prefix);
-      ep.gateway4 = pool.gateway;
+      ep.gateway4 = gateway4 ?? pool.gateway;
     } else {
       ep.ipv6 = addressWithPrefix(addr, prefix);
       ep.gateway6 = pool.gateway;
@@ -309,6 +317,8 @@ export async function releaseEndpointRecords(ctx: ControllerContext, ep: Endpoin
     const owner = await store.get(k);
     if (owner && JSON.parse(owner.value) === ep.id) deletes.push(k);
   }
+  const source = net ? ctx.drivers.get(net.driver).addresses : undefined;
+  if (source && net) await source.release(networkCtx(ctx, net), ep.id);
   const index = keys.sandboxEndpoint(ep.sandboxId, ep.id);
   if (scope === 'local') {
     await store.commit({ deletes: [...deletes, index] });

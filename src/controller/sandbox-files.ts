@@ -31,7 +31,7 @@ function hostResolv(): ResolvConf {
 }
 
 /** Whether the embedded DNS serves a network: user-defined bridge networks, as in Docker. */
-export const hasEmbeddedDns = (n: NetworkRecord): boolean => n.driver === 'bridge' && !n.predefined;
+export const hasEmbeddedDns = (n: NetworkRecord): boolean => (n.driver === 'bridge' || n.driver === 'mesh') && !n.predefined;
 
 /**
  * Embedded DNS answers on the gateway of user-defined bridge networks; a sandbox on such a

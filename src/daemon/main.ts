@@ -38,6 +38,16 @@ export async function main(argv: string[]): Promise<void> {
     .option('--bgp-as <n>', 'default AS number when the store has no bgp/config (default 64512)')
     .option('--bgp-bird <path>', 'the bird executable (default: from PATH)')
     .option('--policy', "enforce the cluster's network policies on this host's endpoints (needs --cluster-store)")
+    .option('--mesh', 'join a store-less mesh (on with any --mesh-* flag)')
+    .option('--mesh-peer <ip[:port]>', 'mesh peer to connect to (repeatable)', collect)
+    .option('--mesh-port <port>', 'mesh port, TCP control and UDP data (default 6783)')
+    .option('--mesh-listen <ip>', 'address to listen on for the mesh (default: the underlay address)')
+    .option('--mesh-name <name>', "this peer's mesh name (default: the host name)")
+    .option('--mesh-password-file <file>', 'shared secret (0600): peers authenticate and traffic is encrypted')
+    .option('--mesh-range <cidr>', 'address range the mesh splits between peers (default 10.32.0.0/12)')
+    .option('--mesh-ipalloc-init <how>', 'seed=NAME,NAME… | claim | join (default: claim without peers, else join)')
+    .option('--mesh-probe-ms <ms>', 'membership probe interval (default 1000)')
+    .option('--mesh-no-fastpath', 'keep all mesh traffic on the sleeve (no kernel VXLAN fast path)')
     .option(
       '--docker-plugin-socket <path>',
       'Docker network/IPAM plugin socket (default: <run-dir>/../docker/plugins/weft.sock, i.e. /run/docker/plugins/weft.sock; empty = off)',

@@ -25,6 +25,8 @@ import { joinCluster, startOperations, type Operations } from './operations.js';
 import { ClusterNullDriver } from '../drivers/cluster-null/cluster-null-driver.js';
 import { BgpService, bgpRunDir, registerBgpRoutes } from './bgp-service.js';
 import { PolicyService, registerPolicyRoutes } from './policy-service.js';
+import { registerMeshRoutes } from './mesh-service.js';
+import { startMesh, syncMeshNames } from '../mesh/mesh-host.js';
 
 /** Options beyond DaemonConfig. dockerPluginSocket: where to serve Docker's plugin API (unset = off). */
 export interface DaemonOptions {
@@ -61,10 +63,17 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
   const state = claimEngineState(config);
   let cluster: Awaited<ReturnType<typeof joinCluster>>;
   let engine: Awaited<ReturnType<typeof openEngine>>;
+  let mesh: Awaited<ReturnType<typeof startMesh>>;
   try {
     cluster = await joinCluster(config, log); // a failed join leaves the host untouched
+    mesh = await startMesh(config, log);
   } catch (err) {
+    const undo = new ErrorList('weftd start failed, and undoing its start failed too');
+    undo.add(err);
+    await undo.run(() => mesh?.stop());
+    await undo.run(() => cluster?.stop());
     state.release();
+    throw undo.combined();
     throw err;
   }
   try {
@@ -74,6 +83,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
         log,
         runDir: config.runDir,
         ...(cluster ? { cluster: cluster.driverService(), udpEncap: cluster.udpEncap } : {}),
+        ...(mesh ? { mesh: mesh.service } : {}),
       },
       ...(cluster ? cluster.engineParts() : {}),
       // A global driver without a dataplane, for the cluster lab tests and benchmark only.
@@ -83,6 +93,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
   } catch (err) {
     const undo = new ErrorList('weftd start failed, and leaving the cluster failed too');
     undo.add(err);
+    await undo.run(() => mesh?.stop());
     await undo.run(() => cluster?.stop());
     state.release();
     throw undo.combined();
@@ -96,6 +107,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
   let policy: PolicyService | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopDrift: (() => void) | undefined;
+  let stopMeshNames: (() => void) | undefined;
   const firewall = new FirewallService(fw, integrations, controller, log);
   const dns = new DnsService(config.dnsUpstreams, log);
   try {
@@ -106,6 +118,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
     controller.addHooks(firewall);
     stopDrift = await controller.watchDrift();
     controller.addHooks(dns);
+    if (mesh) stopMeshNames = syncMeshNames(mesh.router, controller, dns.table, log);
     const report = await controller.start();
     log.info({ ...report }, 'reconciled at start');
     cluster?.follow(controller); // global networks, remote endpoints and hosts → the controller
@@ -121,6 +134,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
       }),
     });
     registerCniRoutes(routes, controller); // POST /v1/cni for the CNI plugin's compiled entry point
+    registerMeshRoutes(routes, mesh, config.mesh); // /v1/mesh (weft mesh …)
     docker = await startDockerIntegration(controller, routes, log, { pluginSocket: opts.dockerPluginSocket });
     ops = await startOperations(config, log, routes, controller, cluster); // GET /v1/hosts, /metrics
     const metrics = ops.metrics;
@@ -137,9 +151,11 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
     await undo.run(() => (ops ?? cluster)?.stop());
     await undo.run(() => docker?.stop());
     stopDrift?.();
+    stopMeshNames?.();
     firewall.stop();
     await undo.run(() => dns.close());
     await undo.run(() => engine.close());
+    await undo.run(async () => mesh?.stop());
     throw undo.combined();
   }
 
@@ -180,6 +196,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
       await bgp?.stop(); // BIRD keeps running: routes stay announced, the next weftd adopts it
       await ops?.stop();
       while (busy) await new Promise((r) => setTimeout(r, 10));
+      stopMeshNames?.();
+      await mesh?.stop();
       // Releases the state lock last, once nothing of this daemon acts any more.
       await engine.close();
     },

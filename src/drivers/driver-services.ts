@@ -9,6 +9,7 @@
 import type { FirewallBackend } from '../firewall/types.js';
 import type { Logger } from '../logger.js';
 import type { LeaseRecord, SubnetConfig } from '../ipam/subnet-leases.js';
+import type { FastPathPlan } from '../mesh/fastpath/vxlan-plan.js';
 
 /** Supervised helper processes (BIRD, wireguard-go), started and watched in src/kernel. */
 export interface SupervisorService {
@@ -60,6 +61,31 @@ export interface WireguardService {
   removeDevice(name: string): Promise<void>;
 }
 
+/** weftd's mesh router (src/mesh) as the mesh driver sees it; present when weftd runs with --mesh. */
+export interface MeshService {
+  /** The range the address ring splits (every mesh network's subnet). */
+  readonly subnet: string;
+  /** The gateway every host's mesh bridge carries (the same address everywhere, never allocated). */
+  readonly gateway: string;
+  /** Whether the mesh has a password (then traffic stays on the encrypted sleeve). */
+  readonly encrypted: boolean;
+  /** An address from this peer's ring space (asking peers for space when ours is used up). */
+  allocate(id: string): Promise<string>;
+  /** Hold `addr` for `id` again (after a restart); fails when the ring no longer gives it to us. */
+  claim(id: string, addr: string): void;
+  release(id: string): void;
+  /** Publish / withdraw an endpoint's names for the whole mesh. */
+  registerName(id: string, names: string[], addrs: string[]): void;
+  unregisterName(id: string): void;
+  /** This peer's name and underlay address (its VXLAN source). */
+  readonly name: string;
+  readonly underlay: string;
+  /** The kernel VXLAN entries the fast path needs now (directly linked peers of an unencrypted mesh). */
+  fastPath(): FastPathPlan;
+  /** Called when routes, ring ownership or members change; returns the unsubscribe. */
+  onChange(fn: () => void): () => void;
+}
+
 export interface DriverServices {
   /** The host's firewall backend (nftables or none). */
   firewall?: FirewallBackend;
@@ -71,4 +97,5 @@ export interface DriverServices {
   /** The daemon's run directory: drivers keep their own namespaces under it (gone with the host). */
   runDir?: string;
   udpEncap?: UdpEncapService;
+  mesh?: MeshService;
 }

@@ -174,4 +174,18 @@ export interface Driver {
    * network's whole pool (hostsubnet: the subnet this host leased). Undefined: the network's pool.
    */
   addressPool?(c: NetworkContext, family: 4 | 6): Promise<IpamPoolConfig | undefined>;
+  /**
+   * Store-less drivers (mesh): IPv4 addresses come from the driver's own allocator (the mesh's
+   * address ring) instead of weft's IPAM; the local store only mirrors them so the address
+   * invariants keep holding. Absent for every other driver.
+   */
+  readonly addresses?: DriverAddresses;
+}
+
+/** An address source other than weft's IPAM store (see Driver.addresses). */
+export interface DriverAddresses {
+  /** An IPv4 address (no prefix) for the endpoint, and the gateway it should use. */
+  allocate(c: NetworkContext, endpointId: string): Promise<{ address: string; gateway: string }>;
+  /** Give it back; an unknown endpoint is a no-op. */
+  release(c: NetworkContext, endpointId: string): Promise<void>;
 }

@@ -51,6 +51,10 @@ export const IFNAMES = {
   hostsubnetTun: scheme('hostsubnet-tun', 'wht', 'hostsubnet udp-backend TUN of a network (network id)'),
   /** Host end of a routed endpoint's veth: no bridge, a /32 route to the workload (endpoint id). */
   routedVeth: scheme('routed-veth', 'wrv', 'host end of a routed endpoint veth (endpoint id)'),
+  /** A mesh network's local bridge, routed into the mesh router (network id). */
+  meshBridge: scheme('mesh-bridge', 'wm-', 'bridge of a mesh network (network id)'),
+  /** A mesh network's fast-path VXLAN device (network id). */
+  meshVxlan: scheme('mesh-vxlan', 'wmx', 'fast-path VXLAN device of a mesh network (network id)'),
 } as const satisfies Record<string, IfnameScheme>;
 
 export const ALL_SCHEMES: readonly IfnameScheme[] = Object.values(IFNAMES);

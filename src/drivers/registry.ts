@@ -12,6 +12,7 @@ import { IpvlanDriver } from './ipvlan/ipvlan-driver.js';
 import { OverlayDriver } from './overlay/overlay-driver.js';
 import { HostSubnetDriver } from './hostsubnet/hostsubnet-driver.js';
 import { RoutedDriver } from './routed/routed-driver.js';
+import { MeshDriver } from './mesh/mesh-driver.js';
 import { InvalidArgumentError } from '../errors.js';
 
 /** The drivers every weft process has. */
@@ -25,6 +26,7 @@ export function builtinDrivers(): Driver[] {
     new OverlayDriver(),
     new HostSubnetDriver(),
     new RoutedDriver(),
+    new MeshDriver(),
   ];
 }
 

@@ -245,6 +245,7 @@ export class ClusterLab {
       '--host-name',
       h.name,
       ...(this.state.etcdUrl ? ['--cluster-store', this.state.etcdUrl] : []),
+      ...(this.state.options.mesh ? this.meshArgs(h) : []),
       ...h.args,
     ];
     const fd = openSync(h.log, 'a');
@@ -275,6 +276,20 @@ export class ClusterLab {
     } finally {
       client.close();
     }
+  }
+
+  /** --mesh: every weftd peers with all the others and the ring is seeded with every host's name (no store). */
+  private meshArgs(h: LabHostState): string[] {
+    const others = this.state.hosts.filter((x) => x.name !== h.name);
+    return [
+      '--mesh-name',
+      h.name,
+      '--mesh-listen',
+      h.address,
+      '--mesh-ipalloc-init',
+      `seed=${this.state.hosts.map((x) => x.name).join(',')}`,
+      ...others.flatMap((x) => ['--mesh-peer', x.address]),
+    ];
   }
 
   /** SIGKILL a host's weftd (or an etcd member): a crash, for fault injection. */

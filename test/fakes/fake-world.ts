@@ -9,7 +9,7 @@ import { MemoryStore } from '../../src/store/memory-store.js';
 import { configFromFlags } from '../../src/config/daemon-config.js';
 import { buildController } from '../../src/controller/open-engine.js';
 import type { Controller } from '../../src/controller/controller.js';
-import type { Driver } from '../../src/drivers/driver.js';
+import type { Driver, DriverServices } from '../../src/drivers/driver.js';
 import { builtinDrivers } from '../../src/drivers/registry.js';
 import { FakeKernel } from './fake-kernel.js';
 import { FakeClusterPort } from './fake-cluster-port.js';
@@ -25,7 +25,9 @@ export interface FakeWorld {
   close(): Promise<void>;
 }
 
-export async function fakeWorld(opts: { drivers?: Driver[]; globalStore?: boolean; hooks?: ControllerHooks } = {}): Promise<FakeWorld> {
+export async function fakeWorld(
+  opts: { drivers?: Driver[]; globalStore?: boolean; hooks?: ControllerHooks; services?: DriverServices } = {},
+): Promise<FakeWorld> {
   const dir = mkdtempSync(path.join(tmpdir(), 'weft-fake-'));
   const config = configFromFlags({ stateDir: path.join(dir, 'state'), runDir: path.join(dir, 'run'), store: 'memory:' });
   const store = new MemoryStore();
@@ -38,6 +40,7 @@ export async function fakeWorld(opts: { drivers?: Driver[]; globalStore?: boolea
     ...(globalStore && cluster ? { globalStore, cluster } : {}),
     kernel,
     drivers: [...builtinDrivers(), ...(opts.drivers ?? [])],
+    ...(opts.services ? { services: opts.services } : {}),
   });
   if (opts.hooks) controller.addHooks(opts.hooks);
   await controller.start();

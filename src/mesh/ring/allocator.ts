@@ -16,13 +16,20 @@ export class MeshAllocator {
   private readonly network: number;
   private readonly broadcast: number;
 
-  constructor(readonly ring: Ring) {
+  private readonly reserved: ReadonlySet<number>;
+
+  /** `reserved`: addresses never handed out (the mesh gateway every host's bridge carries). */
+  constructor(
+    readonly ring: Ring,
+    reserved: readonly string[] = [],
+  ) {
     this.network = ring.start;
     this.broadcast = ring.end - 1;
+    this.reserved = new Set(reserved.map((r) => ip4ToNum(r, 'reserved')));
   }
 
   private usable(a: number): boolean {
-    return a !== this.network && a !== this.broadcast;
+    return a !== this.network && a !== this.broadcast && !this.reserved.has(a);
   }
 
   /** An address for `id` (the same one again if it already has one). */

@@ -102,7 +102,7 @@ export class MeshRouter extends EventEmitter {
     const init = o.ipalloc ?? { init: 'join' };
     if (init.init === 'claim') this.ring.claimAll();
     else if (init.init === 'seed') this.ring.seed(init.peers);
-    this.alloc = new MeshAllocator(this.ring);
+    this.alloc = new MeshAllocator(this.ring, o.reserved ?? []);
     this.names = new MeshNames(this.name);
     this.sleeve = new Sleeve({
       self: this.name,
@@ -368,7 +368,10 @@ export class MeshRouter extends EventEmitter {
       }
       case 'names': {
         const news = this.names.merge(m.records, now);
-        if (news.length > 0) this.broadcast({ t: 'names', records: news }, c);
+        if (news.length > 0) {
+          this.broadcast({ t: 'names', records: news }, c);
+          this.emit('names');
+        }
         return;
       }
       case 'space-request': {
@@ -528,6 +531,7 @@ export class MeshRouter extends EventEmitter {
     this.names.dropPeer(peer);
     this.topology.remove(peer);
     this.broadcast({ t: 'ring', state: this.ring.state() });
+    this.emit('names');
     this.log(`forgot ${peer}: took over ${addresses} addresses`);
     return { peer, addresses };
   }

@@ -21,6 +21,8 @@ export interface MeshRouterOptions {
   /** The mesh address range split by the ring. */
   subnet: string;
   ipalloc?: IpallocInit;
+  /** Addresses of the range the allocator never hands out (the mesh gateway). */
+  reserved?: string[];
   membership?: Partial<MembershipConfig>;
   /** The sleeve: a TUN device in this process's namespace carrying the mesh range. */
   tun?: { name: string; mtu?: number };
