@@ -1,0 +1,72 @@
+/**
+ * Convergence: a new endpoint on host A → the first successful TCP connect to it from
+ * endpoint b (host B). Each sample starts the clock before the design creates the endpoint and
+ * stops it when b's already-running prober connects; the creation part is kept apart.
+ */
+import { fileURLToPath } from 'node:url';
+import type { CompareEndpoint, Deployment } from './design-adapter.js';
+import { background, type Background } from './endpoint-tools.js';
+
+const PROBE = fileURLToPath(new URL('./connect-probe.js', import.meta.url));
+
+/** The next line a background process prints (bounded). */
+export function nextLine(bg: Background, timeoutMs: number): Promise<string> {
+  const out = bg.child.stdout!;
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const onData = (c: Buffer): void => {
+      buf += c.toString();
+      const i = buf.indexOf('\n');
+      if (i >= 0) {
+        done();
+        // Anything after the line belongs to the next read; the prober prints one line per request.
+        resolve(buf.slice(0, i));
+      }
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`no line within ${timeoutMs} ms (output: ${bg.output().slice(-200)})`));
+    }, timeoutMs);
+    const done = (): void => {
+      clearTimeout(timer);
+      out.off('data', onData);
+    };
+    out.on('data', onData);
+  });
+}
+
+export interface ConvergenceResult {
+  samplesMs: number[];
+  createMs: number[];
+  failures: number;
+}
+
+export async function measureConvergence(dep: Deployment, b: CompareEndpoint, hostA: string, samples: number, port: number): Promise<ConvergenceResult> {
+  const prober = background(b, [process.execPath, PROBE]);
+  const res: ConvergenceResult = { samplesMs: [], createMs: [], failures: 0 };
+  try {
+    const first = await nextLine(prober, 30_000);
+    if (first !== 'ready') throw new Error(`connect prober did not start: ${first} ${prober.output()}`);
+    for (let i = 1; i <= samples; i++) {
+      const t0 = Date.now();
+      const ep = await dep.addEndpoint(hostA, 100 + i);
+      const created = Date.now();
+      const listener = background(ep, ['sockperf', 'sr', '--tcp', '-i', ep.address, '-p', String(port)]);
+      try {
+        const reply = nextLine(prober, 40_000);
+        prober.child.stdin!.write(`${ep.address} ${port} 30000\n`);
+        const line = await reply;
+        if (line.startsWith('ok ')) {
+          res.samplesMs.push(Number(line.slice(3)) - t0);
+          res.createMs.push(created - t0);
+        } else res.failures++;
+      } finally {
+        listener.stop();
+        await dep.removeEndpoint(ep);
+      }
+    }
+    return res;
+  } finally {
+    prober.stop();
+  }
+}
