@@ -34,6 +34,8 @@ export interface CheckResult {
   claimed?: Outcome;
   /** For 'protocols': each protocol's own outcome. */
   protocols?: Partial<Record<Protocol, Outcome>>;
+  /** The experiment itself broke (evidence says how): the outcome is then n-a, not a finding. */
+  failed?: boolean;
   /** For 'isolation': the mechanism seen (e.g. "network (CIDR) + firewall"). */
   mechanism?: string;
 }

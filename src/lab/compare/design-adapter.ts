@@ -50,6 +50,8 @@ export interface CapturePoint {
 export interface Deployment {
   /** At least two; [0] and [1] on different hosts unless the design is same-host. */
   endpoints: CompareEndpoint[];
+  /** The main network's IPv4 subnet, if it has one (the overlap check reuses it). */
+  subnet?: string;
   /** A new endpoint on `host` (for convergence, memory, churn); `n` is unique per call. */
   addEndpoint(host: string, n: number): Promise<CompareEndpoint>;
   removeEndpoint(ep: CompareEndpoint): Promise<void>;
@@ -89,6 +91,8 @@ export interface DesignAdapter {
   readonly sameHost: boolean;
   /** Cross-host traffic goes over the lab's underlay (false for a direct wire). */
   readonly usesUnderlay: boolean;
+  /** Endpoints are lab hosts themselves, not workloads (the separate-vNIC row does not apply). */
+  readonly endpointIsHost?: boolean;
   /** What the design says of itself; the checks find out. */
   readonly claims: Partial<Record<CheckId, Outcome>>;
   /** Settle time after a partition before the partial-connectivity check decides (mesh reroutes). */

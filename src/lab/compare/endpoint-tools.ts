@@ -57,3 +57,29 @@ export function brief(r: RunResult, max = 160): string {
 export function mustRunIn(ns: string, argv: string[], opts: ExecOptions = {}): Promise<string> {
   return mustRun('nsenter', [`--net=/run/netns/${ns}`, ...argv], opts);
 }
+
+/** The next line a background process prints (bounded). */
+export function nextLine(bg: Background, timeoutMs: number): Promise<string> {
+  const out = bg.child.stdout!;
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const onData = (c: Buffer): void => {
+      buf += c.toString();
+      const i = buf.indexOf('\n');
+      if (i >= 0) {
+        done();
+        // Anything after the line belongs to the next read; the prober prints one line per request.
+        resolve(buf.slice(0, i));
+      }
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`no line within ${timeoutMs} ms (output: ${bg.output().slice(-200)})`));
+    }, timeoutMs);
+    const done = (): void => {
+      clearTimeout(timer);
+      out.off('data', onData);
+    };
+    out.on('data', onData);
+  });
+}

@@ -5,35 +5,9 @@
  */
 import { fileURLToPath } from 'node:url';
 import type { CompareEndpoint, Deployment } from './design-adapter.js';
-import { background, type Background } from './endpoint-tools.js';
+import { background, nextLine } from './endpoint-tools.js';
 
 const PROBE = fileURLToPath(new URL('./connect-probe.js', import.meta.url));
-
-/** The next line a background process prints (bounded). */
-export function nextLine(bg: Background, timeoutMs: number): Promise<string> {
-  const out = bg.child.stdout!;
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const onData = (c: Buffer): void => {
-      buf += c.toString();
-      const i = buf.indexOf('\n');
-      if (i >= 0) {
-        done();
-        // Anything after the line belongs to the next read; the prober prints one line per request.
-        resolve(buf.slice(0, i));
-      }
-    };
-    const timer = setTimeout(() => {
-      done();
-      reject(new Error(`no line within ${timeoutMs} ms (output: ${bg.output().slice(-200)})`));
-    }, timeoutMs);
-    const done = (): void => {
-      clearTimeout(timer);
-      out.off('data', onData);
-    };
-    out.on('data', onData);
-  });
-}
 
 export interface ConvergenceResult {
   samplesMs: number[];

@@ -68,6 +68,7 @@ export const bridgeLocal: DesignAdapter = {
       const b = await sandbox('b', main, '10.231.0.11');
       return {
         endpoints: [a, b],
+        subnet: '10.231.0.0/24',
         addEndpoint: (_h, n) => sandbox(`c${n}`, main),
         removeEndpoint: (ep) => remove(ep.id),
         addTenant: async (subnet, ips) => {

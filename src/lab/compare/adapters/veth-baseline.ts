@@ -18,6 +18,7 @@ export const vethBaseline: DesignAdapter = {
   model: 'raw veth pair between host namespaces (no network layer of its own)',
   sameHost: false,
   usesUnderlay: false,
+  endpointIsHost: true,
   claims: { store: 'no', encryption: 'no', vnic: 'no', names: 'no' },
   async setup(ctx: DesignContext): Promise<Deployment> {
     const [ha, hb] = ctx.hosts;
