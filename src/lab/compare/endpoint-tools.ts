@@ -5,7 +5,10 @@ import type { CompareEndpoint, ExecOptions } from './design-adapter.js';
 
 export interface Background {
   child: ChildProcess;
+  /** Everything it printed (stdout and stderr). */
   output(): string;
+  /** Its next stdout line, from a queue: a line printed before anyone asked is kept. */
+  nextLine(timeoutMs: number): Promise<string>;
   stop(): void;
 }
 
@@ -13,13 +16,41 @@ export interface Background {
 export function background(ep: CompareEndpoint, argv: string[]): Background {
   const child = ep.spawn(argv);
   let out = '';
-  child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+  let partial = '';
+  const lines: string[] = [];
+  let waiter: (() => void) | undefined;
+  child.stdout?.on('data', (c: Buffer) => {
+    out += c.toString();
+    partial += c.toString();
+    for (let i = partial.indexOf('\n'); i >= 0; i = partial.indexOf('\n')) {
+      lines.push(partial.slice(0, i));
+      partial = partial.slice(i + 1);
+    }
+    waiter?.();
+  });
   child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
+  const nextLine = async (timeoutMs: number): Promise<string> => {
+    const deadline = Date.now() + timeoutMs;
+    while (lines.length === 0) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no line within ${timeoutMs} ms (output: ${out.slice(-200)})`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        waiter = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      waiter = undefined;
+    }
+    return lines.shift()!;
+  };
   // A failed spawn is reported through output(); the measurement that needed it fails on its own.
   child.on('error', (e) => (out += `spawn error: ${e.message}`));
   return {
     child,
     output: () => out,
+    nextLine,
     stop: () => {
       if (child.exitCode === null && child.signalCode === null && child.pid) {
         try {
@@ -30,21 +61,6 @@ export function background(ep: CompareEndpoint, argv: string[]): Background {
       }
     },
   };
-}
-
-/** Run in ep until it exits 0, retrying while `retryIf` says the failure is "not ready yet". */
-export async function execRetry(
-  ep: CompareEndpoint,
-  argv: string[],
-  opts: ExecOptions & { tries?: number; retryIf?: (r: RunResult) => boolean },
-): Promise<RunResult> {
-  let r: RunResult = { code: 1, stdout: '', stderr: 'not run' };
-  for (let i = 0; i < (opts.tries ?? 20); i++) {
-    r = await ep.exec(argv, opts);
-    if (r.code === 0 || !(opts.retryIf?.(r) ?? true)) return r;
-    await sleep(150);
-  }
-  return r;
 }
 
 /** A short one-line summary of a command's result for evidence. */
@@ -58,28 +74,19 @@ export function mustRunIn(ns: string, argv: string[], opts: ExecOptions = {}): P
   return mustRun('nsenter', [`--net=/run/netns/${ns}`, ...argv], opts);
 }
 
-/** The next line a background process prints (bounded). */
+/** The next line a background process prints on stdout (bounded); lines are queued, none is lost. */
 export function nextLine(bg: Background, timeoutMs: number): Promise<string> {
-  const out = bg.child.stdout!;
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const onData = (c: Buffer): void => {
-      buf += c.toString();
-      const i = buf.indexOf('\n');
-      if (i >= 0) {
-        done();
-        // Anything after the line belongs to the next read; the prober prints one line per request.
-        resolve(buf.slice(0, i));
-      }
-    };
-    const timer = setTimeout(() => {
-      done();
-      reject(new Error(`no line within ${timeoutMs} ms (output: ${bg.output().slice(-200)})`));
-    }, timeoutMs);
-    const done = (): void => {
-      clearTimeout(timer);
-      out.off('data', onData);
-    };
-    out.on('data', onData);
-  });
+  return bg.nextLine(timeoutMs);
+}
+
+/** Wait until something listens on TCP `port` inside ep (ss), bounded; throws with the server's output. */
+export async function waitListening(ep: CompareEndpoint, port: number, server: Background, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await ep.exec(['ss', '-Hltn', `sport = :${port}`], { timeoutMs: 10_000 });
+    if (r.code === 0 && r.stdout.trim()) return;
+    if (server.child.exitCode !== null) throw new Error(`server in ${ep.id} exited: ${server.output().slice(0, 300)}`);
+    if (Date.now() > deadline) throw new Error(`nothing listens on ${ep.id}:${port} after ${timeoutMs} ms: ${server.output().slice(0, 300)}`);
+    await sleep(100);
+  }
 }

@@ -3,11 +3,13 @@
  * endpoint b (host B). Each sample starts the clock before the design creates the endpoint and
  * stops it when b's already-running prober connects; the creation part is kept apart.
  */
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { REPO } from '../sim-host.js';
 import type { CompareEndpoint, Deployment } from './design-adapter.js';
 import { background, nextLine } from './endpoint-tools.js';
 
-const PROBE = fileURLToPath(new URL('./connect-probe.js', import.meta.url));
+// From the repository root: the CLI runs this code from a bundle in another folder.
+const PROBE = path.join(REPO, 'dist/src/lab/compare/connect-probe.js');
 
 export interface ConvergenceResult {
   samplesMs: number[];

@@ -1,6 +1,6 @@
 /** Request/response latency: sockperf ping-pong over TCP, full round trips, p50 and p99 in µs. */
 import type { CompareEndpoint } from './design-adapter.js';
-import { background, execRetry } from './endpoint-tools.js';
+import { background, waitListening } from './endpoint-tools.js';
 
 /** The percentiles sockperf printed (pure). */
 export function parseSockperf(text: string): { p50: number; p99: number } {
@@ -15,9 +15,9 @@ export function parseSockperf(text: string): { p50: number; p99: number } {
 export async function sockperfOnce(from: CompareEndpoint, to: CompareEndpoint, seconds: number, port: number): Promise<{ p50: number; p99: number }> {
   const server = background(to, ['sockperf', 'sr', '--tcp', '-i', to.address, '-p', String(port)]);
   try {
-    const r = await execRetry(from, ['sockperf', 'pp', '--tcp', '--full-rtt', '-i', to.address, '-p', String(port), '-t', String(seconds)], {
+    await waitListening(to, port, server);
+    const r = await from.exec(['sockperf', 'pp', '--tcp', '--full-rtt', '-i', to.address, '-p', String(port), '-t', String(seconds)], {
       timeoutMs: seconds * 1000 + 20_000,
-      retryIf: (x) => /refused|connect|ERROR/i.test(x.stdout + x.stderr),
     });
     if (r.code !== 0) throw new Error(`sockperf to ${to.address}: ${(r.stdout + r.stderr).slice(-300)}`);
     return parseSockperf(r.stdout + r.stderr);

@@ -5,7 +5,7 @@
  */
 import os from 'node:os';
 import type { CompareEndpoint } from './design-adapter.js';
-import { background, execRetry } from './endpoint-tools.js';
+import { background, waitListening } from './endpoint-tools.js';
 import { busyCores, readCpu } from './proc-stat.js';
 
 export interface IperfRun {
@@ -46,14 +46,12 @@ export async function iperfOnce(from: CompareEndpoint, to: CompareEndpoint, stre
   const server = background(to, ['iperf3', '-s', '-1', '-p', String(port)]);
   try {
     const before = readCpu();
-    const r = await execRetry(from, ['iperf3', '-c', to.address, '-p', String(port), '-t', String(seconds), '-P', String(streams), '-J'], {
+    await waitListening(to, port, server);
+    const r = await from.exec(['iperf3', '-c', to.address, '-p', String(port), '-t', String(seconds), '-P', String(streams), '-J'], {
       timeoutMs: seconds * 1000 + 20_000,
-      tries: 20,
-      // The server may not listen yet; anything else is a real failure.
-      retryIf: (x) => /refused|unable to connect/i.test(x.stdout + x.stderr),
     });
     const after = readCpu();
-    if (r.code !== 0) throw new Error(`iperf3 to ${to.address}: ${(r.stdout + r.stderr).slice(0, 300)}`);
+    if (r.code !== 0) throw new Error(`iperf3 to ${to.address}: ${(r.stdout + r.stderr).slice(0, 300)} (server: ${server.output().slice(0, 200)})`);
     return parseIperf(r.stdout, busyCores(before, after, os.cpus().length));
   } finally {
     server.stop();

@@ -8,8 +8,8 @@ import { mustRun, run } from '../../sim-host.js';
 import { nsEndpoint, type CompareEndpoint, type DesignAdapter, type DesignContext, type Deployment } from '../design-adapter.js';
 import { ErrorList } from '../../../errors.js';
 
-/** Pair n uses 198.19.100.(4n+1)/30 and (4n+2)/30 (inside the lab's 198.18.0.0/15), and fd00:c0:n::1,2/64. */
-const v4 = (n: number, side: 1 | 2) => `198.19.100.${4 * n + side}`;
+/** Pair n uses a /30 in 198.19.100.0/22 and up (inside the lab's 198.18.0.0/15), and fd00:c0:n::1,2/64. */
+const v4 = (n: number, side: 1 | 2) => `198.19.${100 + Math.floor(n / 64)}.${4 * (n % 64) + side}`;
 const v6 = (n: number, side: 1 | 2) => `fd00:c0:${n}::${side}`;
 
 export const vethBaseline: DesignAdapter = {
