@@ -19,7 +19,7 @@ export const vethBaseline: DesignAdapter = {
   sameHost: false,
   usesUnderlay: false,
   endpointIsHost: true,
-  claims: { store: 'no', encryption: 'no', vnic: 'no', names: 'no' },
+  claims: { store: 'no', encryption: 'no', names: 'no' },
   async setup(ctx: DesignContext): Promise<Deployment> {
     const [ha, hb] = ctx.hosts;
     if (!ha || !hb) throw new Error('veth needs two lab hosts');

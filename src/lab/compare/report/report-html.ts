@@ -12,7 +12,7 @@ table{border-collapse:collapse;margin:12px 0;font-size:13px}th,td{border:1px sol
 th{background:#f3f5f8;text-align:left}td.seed{color:#666;background:#fafafa}td.yes{background:#eaf6ea}td.no{background:#fbeaea}
 td.warn{outline:2px solid #e15759}figure{margin:16px 0}figcaption{font-size:12px;color:#555}details{margin:6px 0}`;
 
-const cls = (text: string) => (text.startsWith('yes') ? 'yes' : text.startsWith('no') ? 'no' : '');
+const cls = (text: string) => /^(yes|no)\b/.exec(text)?.[1] ?? '';
 
 export function reportHtml(r: CompareReport, svgs: Record<string, string>): string {
   const t = seedTable(r.designs);

@@ -40,11 +40,17 @@ export function topologySvg(r: CompareReport): string {
         const y = boxY + 52 + i * 16;
         parts.push(
           `<g class="endpoint" data-design="${esc(e.design)}" data-endpoint="${esc(e.id)}"><circle cx="${x0 + 14}" cy="${y - 4}" r="5" fill="${e.colour}"/>` +
-            `<text x="${x0 + 24}" y="${y}" font-size="11">${esc(`${e.design} ${e.id} ${e.address}`)}</text></g>`,
+            `<text x="${x0 + 24}" y="${y}" font-size="10">${esc(`${e.id} ${e.address}`)}</text><title>${esc(`${e.design} ${e.id} ${e.address}`)}</title></g>`,
         );
       });
     parts.push('</g>');
   }
+  // Which colour is which design.
+  r.designs.forEach((d, i) =>
+    parts.push(
+      `<g class="legend" transform="translate(${20 + i * 150},${H - 30})"><circle cx="5" cy="5" r="5" fill="${colourOf(i)}"/><text x="14" y="9">${esc(d.design)}</text></g>`,
+    ),
+  );
   const title = `Lab ${r.lab.name}: ${r.lab.hosts.length} hosts on one underlay, ${r.lab.store.length ? 'etcd store' : 'no store'}`;
   return (
     `<svg xmlns="http://www.w3.org/2000/svg" class="plot" data-plot="topology" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(title)}" font-family="sans-serif" font-size="12">` +
