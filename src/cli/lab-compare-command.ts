@@ -10,7 +10,9 @@ import { InvalidArgumentError } from '../errors.js';
 export function registerCompare(lab: Command): void {
   lab
     .command('compare')
-    .description("run each design on one lab (same hosts, same underlay), measure and check it, and write the seed's comparison table with plots")
+    .description(
+      "run each design on one lab (same hosts, same underlay), measure and check it, and write the seed's comparison table with plots",
+    )
     .option('--hosts <n>', 'lab hosts (3 for the partial-connectivity check)', '3')
     .option('--designs <list>', 'comma-separated designs (default: every design with an adapter)')
     .option('--out <dir>', 'where compare.json, compare.md, compare.html and plots/ go', 'weft-compare')
@@ -21,7 +23,12 @@ export function registerCompare(lab: Command): void {
       const { DEFAULT_DESIGNS } = await import('../lab/compare/designs.js');
       const hosts = Number(o.hosts);
       if (!Number.isInteger(hosts)) throw new InvalidArgumentError('hosts', `"${o.hosts}" is not a number`);
-      const designs = o.designs ? o.designs.split(',').map((s) => s.trim()).filter(Boolean) : DEFAULT_DESIGNS();
+      const designs = o.designs
+        ? o.designs
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : DEFAULT_DESIGNS();
       const bar = new cliProgress.SingleBar(
         { stream: process.stderr, format: 'compare {bar} {value}/{total} {design}: {step}', hideCursor: true },
         cliProgress.Presets.shades_classic,

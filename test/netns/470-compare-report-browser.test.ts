@@ -19,7 +19,9 @@ const CHROMIUM = process.env.WEFT_CHROMIUM ?? '/usr/bin/chromium';
 const PLOTS = ['throughput', 'latency', 'convergence', 'cpu', 'topology'];
 
 describe('compare.html in chromium, offline', { timeout: 120_000 }, () => {
-  const data: CompareReport = process.env.WEFT_COMPARE_JSON ? (JSON.parse(readFileSync(process.env.WEFT_COMPARE_JSON, 'utf8')) as CompareReport) : REPORT;
+  const data: CompareReport = process.env.WEFT_COMPARE_JSON
+    ? (JSON.parse(readFileSync(process.env.WEFT_COMPARE_JSON, 'utf8')) as CompareReport)
+    : REPORT;
   const dir = mkdtempSync(path.join(tmpdir(), 'weft-cmp-html-'));
   let browser: Browser | undefined;
   let page: Page;
@@ -76,7 +78,10 @@ describe('compare.html in chromium, offline', { timeout: 120_000 }, () => {
     }
     const ok = data.designs.filter((d) => d.throughput);
     assert.equal(await page.locator('figure[data-plot="throughput"] rect.bar').count(), ok.length * 2);
-    assert.equal(await page.locator('figure[data-plot="convergence"] path.cdf').count(), data.designs.filter((d) => d.convergence?.samplesMs.length).length);
+    assert.equal(
+      await page.locator('figure[data-plot="convergence"] path.cdf').count(),
+      data.designs.filter((d) => d.convergence?.samplesMs.length).length,
+    );
     const bar = await page.locator('figure[data-plot="throughput"] rect.bar').first().boundingBox();
     assert.ok(bar && bar.width > 1, 'the first throughput bar has a width');
     if (process.env.WEFT_COMPARE_SCREENSHOT) await page.screenshot({ path: process.env.WEFT_COMPARE_SCREENSHOT, fullPage: true });

@@ -52,7 +52,11 @@ describe('weft lab compare: veth and bridge-local on 3 hosts', { timeout: 1_200_
     const [veth, bridge] = report.designs as [DesignResult, DesignResult];
     for (const d of [veth, bridge]) {
       const p = check(d, 'protocols').protocols!;
-      assert.deepEqual([p.TCP, p.UDP, p.ICMP, p.ICMPv6, p['raw IP']], ['yes', 'yes', 'yes', 'yes', 'yes'], `${d.design}: ${check(d, 'protocols').evidence}`);
+      assert.deepEqual(
+        [p.TCP, p.UDP, p.ICMP, p.ICMPv6, p['raw IP']],
+        ['yes', 'yes', 'yes', 'yes', 'yes'],
+        `${d.design}: ${check(d, 'protocols').evidence}`,
+      );
       assert.equal(check(d, 'store').outcome, 'no', `${d.design}: ${check(d, 'store').evidence}`);
       for (const c of d.checks) assert.ok(!c.failed, `${d.design} ${c.id} experiment failed: ${c.evidence}`);
     }
@@ -66,7 +70,12 @@ describe('weft lab compare: veth and bridge-local on 3 hosts', { timeout: 1_200_
   });
 
   it('writes compare.json, compare.md, compare.html and the plots', () => {
-    for (const f of ['compare.json', 'compare.md', 'compare.html', ...['throughput', 'latency', 'convergence', 'cpu', 'topology'].map((p) => `plots/${p}.svg`)])
+    for (const f of [
+      'compare.json',
+      'compare.md',
+      'compare.html',
+      ...['throughput', 'latency', 'convergence', 'cpu', 'topology'].map((p) => `plots/${p}.svg`),
+    ])
       assert.ok(existsSync(path.join(out, f)), f);
     const saved = JSON.parse(readFileSync(path.join(out, 'compare.json'), 'utf8')) as CompareReport;
     assert.equal(saved.designs.length, 2);

@@ -14,11 +14,27 @@ import { measurementRow } from '../../src/lab/compare/report/measurement-table.j
 describe('compare report builder', () => {
   it("lays out the seed's table with one measured column per design", () => {
     const t = seedTable(REPORT.designs);
-    assert.deepEqual(t.header, ['', 'Calico (seed)', 'Flannel (seed)', 'Weave (seed)', 'Docker Overlay Network (seed)', 'veth', 'bridge-local']);
+    assert.deepEqual(t.header, [
+      '',
+      'Calico (seed)',
+      'Flannel (seed)',
+      'Weave (seed)',
+      'Docker Overlay Network (seed)',
+      'veth',
+      'bridge-local',
+    ]);
     assert.equal(t.rows.length, 10);
     const row = (label: string) => t.rows.find((r) => r[0] === label)!;
     assert.deepEqual(row('Network Model').slice(5), ['veth model', 'bridge-local model']);
-    assert.deepEqual(row('Protocol Support'), ['Protocol Support', 'TCP, UDP, ICMP & ICMPv6', 'ALL', 'ALL', 'ALL', 'TCP, UDP, ICMP, ICMPv6, raw IP; untestable: SCTP', 'no']);
+    assert.deepEqual(row('Protocol Support'), [
+      'Protocol Support',
+      'TCP, UDP, ICMP & ICMPv6',
+      'ALL',
+      'ALL',
+      'ALL',
+      'TCP, UDP, ICMP, ICMPv6, raw IP; untestable: SCTP',
+      'no',
+    ]);
     assert.deepEqual(row('Application Isolation').slice(5), ['no', 'yes: separate networks (CIDR)']);
     assert.deepEqual(row('Name Service').slice(1), ['No', 'No', 'Yes', 'No', 'no', 'yes']);
     // A claim the experiment contradicts is flagged, never copied.
@@ -30,14 +46,47 @@ describe('compare report builder', () => {
     assert.deepEqual(
       p.throughput.groups.map((g) => [g.design, g.bars.map((b) => [b.series, b.value, b.min, b.max])]),
       [
-        ['veth', [['1 stream', 11, 10, 12], ['4 streams', 22, 20, 24]]],
-        ['bridge-local', [['1 stream', 20, 20, 20], ['4 streams', 40, 40, 40]]],
+        [
+          'veth',
+          [
+            ['1 stream', 11, 10, 12],
+            ['4 streams', 22, 20, 24],
+          ],
+        ],
+        [
+          'bridge-local',
+          [
+            ['1 stream', 20, 20, 20],
+            ['4 streams', 40, 40, 40],
+          ],
+        ],
       ],
     );
-    assert.deepEqual(p.latency.groups[0]!.bars.map((b) => [b.series, b.value]), [['p50', 21], ['p99', 85]]);
-    assert.deepEqual(p.cpu.groups[1]!.bars.map((b) => b.series), ['sender', 'receiver', 'machine']);
-    assert.deepEqual(p.convergence.series[0], { design: 'veth', points: [[1, 0.2], [2, 0.4], [3, 0.6], [4, 0.8], [5, 1]] });
-    assert.deepEqual(p.convergence.series[1]!.points, [[6, 0.5], [8, 1]]);
+    assert.deepEqual(
+      p.latency.groups[0]!.bars.map((b) => [b.series, b.value]),
+      [
+        ['p50', 21],
+        ['p99', 85],
+      ],
+    );
+    assert.deepEqual(
+      p.cpu.groups[1]!.bars.map((b) => b.series),
+      ['sender', 'receiver', 'machine'],
+    );
+    assert.deepEqual(p.convergence.series[0], {
+      design: 'veth',
+      points: [
+        [1, 0.2],
+        [2, 0.4],
+        [3, 0.6],
+        [4, 0.8],
+        [5, 1],
+      ],
+    });
+    assert.deepEqual(p.convergence.series[1]!.points, [
+      [6, 0.5],
+      [8, 1],
+    ]);
   });
 
   it('writes the measurement row with medians and spreads', () => {
@@ -50,7 +99,15 @@ describe('compare report builder', () => {
 
   it('builds every file: Markdown table, one SVG per plot with its marks, a self-contained HTML', () => {
     const files = buildReport(REPORT);
-    assert.deepEqual(Object.keys(files).sort(), ['compare.html', 'compare.md', 'plots/convergence.svg', 'plots/cpu.svg', 'plots/latency.svg', 'plots/throughput.svg', 'plots/topology.svg']);
+    assert.deepEqual(Object.keys(files).sort(), [
+      'compare.html',
+      'compare.md',
+      'plots/convergence.svg',
+      'plots/cpu.svg',
+      'plots/latency.svg',
+      'plots/throughput.svg',
+      'plots/topology.svg',
+    ]);
     const md = files['compare.md']!;
     assert.match(md, /^\| Name Service \| No \| No \| Yes \| No \| no \| yes \|$/m);
     assert.match(md, /!\[convergence\]\(plots\/convergence\.svg\)/);
@@ -63,7 +120,8 @@ describe('compare report builder', () => {
     assert.equal((topo.match(/class="endpoint"/g) ?? []).length, 4);
     const html = files['compare.html']!;
     for (const d of ['veth', 'bridge-local']) assert.match(html, new RegExp(`<tr data-design="${d}">`));
-    for (const p of ['throughput', 'latency', 'convergence', 'cpu', 'topology']) assert.match(html, new RegExp(`<figure data-plot="${p}">`));
+    for (const p of ['throughput', 'latency', 'convergence', 'cpu', 'topology'])
+      assert.match(html, new RegExp(`<figure data-plot="${p}">`));
     assert.doesNotMatch(html, /<script|<link |src="http|href="http/);
     assert.match(html, /Content-Security-Policy" content="default-src 'none'/);
   });

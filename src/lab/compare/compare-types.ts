@@ -8,7 +8,17 @@
 export type Outcome = 'yes' | 'no' | 'n-a';
 
 /** The seed's rows that are decided by an experiment. */
-export const CHECK_IDS = ['isolation', 'protocols', 'names', 'store', 'encryption', 'partial', 'vnic', 'overlap', 'subnet-restriction'] as const;
+export const CHECK_IDS = [
+  'isolation',
+  'protocols',
+  'names',
+  'store',
+  'encryption',
+  'partial',
+  'vnic',
+  'overlap',
+  'subnet-restriction',
+] as const;
 export type CheckId = (typeof CHECK_IDS)[number];
 
 /** Protocols the protocol check tries, in table order. */

@@ -86,7 +86,8 @@ export async function waitListening(ep: CompareEndpoint, port: number, server: B
     const r = await ep.exec(['ss', '-Hltn', `sport = :${port}`], { timeoutMs: 10_000 });
     if (r.code === 0 && r.stdout.trim()) return;
     if (server.child.exitCode !== null) throw new Error(`server in ${ep.id} exited: ${server.output().slice(0, 300)}`);
-    if (Date.now() > deadline) throw new Error(`nothing listens on ${ep.id}:${port} after ${timeoutMs} ms: ${server.output().slice(0, 300)}`);
+    if (Date.now() > deadline)
+      throw new Error(`nothing listens on ${ep.id}:${port} after ${timeoutMs} ms: ${server.output().slice(0, 300)}`);
     await sleep(100);
   }
 }

@@ -16,11 +16,10 @@ type Counts = Record<'store' | 'design', { packets: number; bytes: number }>;
 
 /** The nft ruleset of the counting table (pure). */
 export function counterRuleset(table: string, ports: { tcp: number[]; udp: number[] }): string {
-  const sel = (dir: 'sport' | 'dport') =>
-    [
-      ...(ports.tcp.length ? [`tcp ${dir} { ${ports.tcp.join(', ')} } counter name "design"`] : []),
-      ...(ports.udp.length ? [`udp ${dir} { ${ports.udp.join(', ')} } counter name "design"`] : []),
-    ];
+  const sel = (dir: 'sport' | 'dport') => [
+    ...(ports.tcp.length ? [`tcp ${dir} { ${ports.tcp.join(', ')} } counter name "design"`] : []),
+    ...(ports.udp.length ? [`udp ${dir} { ${ports.udp.join(', ')} } counter name "design"`] : []),
+  ];
   return [
     `table inet ${table} {`,
     '  counter store {}',
@@ -67,7 +66,8 @@ export class ControlPlaneCounters {
 
   async read(): Promise<Map<string, Counts>> {
     const m = new Map<string, Counts>();
-    for (const h of this.hosts) m.set(h, parseCounters(await mustRunIn(this.lab.host(h).ns, ['nft', '-j', 'list', 'counters', 'table', 'inet', this.table])));
+    for (const h of this.hosts)
+      m.set(h, parseCounters(await mustRunIn(this.lab.host(h).ns, ['nft', '-j', 'list', 'counters', 'table', 'inet', this.table])));
     return m;
   }
 
@@ -83,7 +83,13 @@ export class ControlPlaneCounters {
         const x = a.get(h)!;
         const y = b.get(h)!;
         const rate = (k: 'store' | 'design', f: 'bytes' | 'packets') => round3((y[k][f] - x[k][f]) / seconds);
-        return { host: h, storeBytesPerS: rate('store', 'bytes'), storePktsPerS: rate('store', 'packets'), designBytesPerS: rate('design', 'bytes'), designPktsPerS: rate('design', 'packets') };
+        return {
+          host: h,
+          storeBytesPerS: rate('store', 'bytes'),
+          storePktsPerS: rate('store', 'packets'),
+          designBytesPerS: rate('design', 'bytes'),
+          designPktsPerS: rate('design', 'packets'),
+        };
       }),
     };
   }
@@ -96,7 +102,13 @@ export interface ChurnResult {
 }
 
 /** Rest window, then K endpoints added on host A (memory read around the adds) and removed again. */
-export async function measureChurn(counters: ControlPlaneCounters, dep: Deployment, hostA: string, restS: number, k: number): Promise<ChurnResult> {
+export async function measureChurn(
+  counters: ControlPlaneCounters,
+  dep: Deployment,
+  hostA: string,
+  restS: number,
+  k: number,
+): Promise<ChurnResult> {
   const r0 = await counters.read();
   const t0 = Date.now();
   await sleep(restS * 1000);

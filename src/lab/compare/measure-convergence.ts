@@ -17,7 +17,13 @@ export interface ConvergenceResult {
   failures: number;
 }
 
-export async function measureConvergence(dep: Deployment, b: CompareEndpoint, hostA: string, samples: number, port: number): Promise<ConvergenceResult> {
+export async function measureConvergence(
+  dep: Deployment,
+  b: CompareEndpoint,
+  hostA: string,
+  samples: number,
+  port: number,
+): Promise<ConvergenceResult> {
   const prober = background(b, [process.execPath, PROBE]);
   const res: ConvergenceResult = { samplesMs: [], createMs: [], failures: 0 };
   try {

@@ -12,7 +12,12 @@ export function parseSockperf(text: string): { p50: number; p99: number } {
   return { p50: pct('50.000'), p99: pct('99.000') };
 }
 
-export async function sockperfOnce(from: CompareEndpoint, to: CompareEndpoint, seconds: number, port: number): Promise<{ p50: number; p99: number }> {
+export async function sockperfOnce(
+  from: CompareEndpoint,
+  to: CompareEndpoint,
+  seconds: number,
+  port: number,
+): Promise<{ p50: number; p99: number }> {
   const server = background(to, ['sockperf', 'sr', '--tcp', '-i', to.address, '-p', String(port)]);
   try {
     await waitListening(to, port, server);

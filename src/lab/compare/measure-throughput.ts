@@ -42,7 +42,13 @@ export function parseIperf(json: string, machineCores: number): IperfRun {
 }
 
 /** One iperf3 run: a one-off server in `to`, the client in `from`. */
-export async function iperfOnce(from: CompareEndpoint, to: CompareEndpoint, streams: number, seconds: number, port: number): Promise<IperfRun> {
+export async function iperfOnce(
+  from: CompareEndpoint,
+  to: CompareEndpoint,
+  streams: number,
+  seconds: number,
+  port: number,
+): Promise<IperfRun> {
   const server = background(to, ['iperf3', '-s', '-1', '-p', String(port)]);
   try {
     const before = readCpu();
@@ -51,7 +57,8 @@ export async function iperfOnce(from: CompareEndpoint, to: CompareEndpoint, stre
       timeoutMs: seconds * 1000 + 20_000,
     });
     const after = readCpu();
-    if (r.code !== 0) throw new Error(`iperf3 to ${to.address}: ${(r.stdout + r.stderr).slice(0, 300)} (server: ${server.output().slice(0, 200)})`);
+    if (r.code !== 0)
+      throw new Error(`iperf3 to ${to.address}: ${(r.stdout + r.stderr).slice(0, 300)} (server: ${server.output().slice(0, 200)})`);
     return parseIperf(r.stdout, busyCores(before, after, os.cpus().length));
   } finally {
     server.stop();

@@ -48,7 +48,8 @@ const knownNames = () => DESIGNS.map((d) => d.name).join(', ');
 
 export async function runCompare(o: CompareOptions): Promise<CompareReport> {
   const adapters = resolveDesigns(o.designs);
-  if (adapters.some((a) => !a.sameHost) && o.hosts < 2) throw new InvalidArgumentError('hosts', 'cross-host designs need --hosts 2 or more');
+  if (adapters.some((a) => !a.sameHost) && o.hosts < 2)
+    throw new InvalidArgumentError('hosts', 'cross-host designs need --hosts 2 or more');
   const t0 = Date.now();
   const tag = randomBytes(3).toString('hex');
   const lab = await ClusterLab.up({ hosts: o.hosts, name: `cmp${tag}`.slice(0, 8), underlay: 'l2', weftdArgs: ['--firewall', 'nftables'] });
@@ -79,7 +80,13 @@ export async function runCompare(o: CompareOptions): Promise<CompareReport> {
   const report: CompareReport = {
     version: 1,
     createdAt: new Date().toISOString(),
-    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? '?', kernel: os.release(), node: process.version, loadavg: os.loadavg().map(round3) },
+    machine: {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? '?',
+      kernel: os.release(),
+      node: process.version,
+      loadavg: os.loadavg().map(round3),
+    },
     options: { hosts: o.hosts, designs: o.designs, quick: o.quick },
     lab: labPicture(lab),
     designs: results,
@@ -109,9 +116,21 @@ export function writeOutputs(out: string, report: CompareReport): void {
   }
 }
 
-async function runDesign(adapter: DesignAdapter, ctx: DesignContext, o: CompareOptions, scratch: string, step: (s: string) => void): Promise<DesignResult> {
+async function runDesign(
+  adapter: DesignAdapter,
+  ctx: DesignContext,
+  o: CompareOptions,
+  scratch: string,
+  step: (s: string) => void,
+): Promise<DesignResult> {
   const t0 = Date.now();
-  const base = { design: adapter.name, title: adapter.title, model: adapter.model, ...(adapter.seedColumn ? { seedColumn: adapter.seedColumn } : {}), sameHost: adapter.sameHost };
+  const base = {
+    design: adapter.name,
+    title: adapter.title,
+    model: adapter.model,
+    ...(adapter.seedColumn ? { seedColumn: adapter.seedColumn } : {}),
+    sameHost: adapter.sameHost,
+  };
   let port = 21000;
   const nextPort = () => port++;
   let dep: Deployment | undefined;
@@ -124,7 +143,12 @@ async function runDesign(adapter: DesignAdapter, ctx: DesignContext, o: CompareO
     const [a, b] = dep.endpoints;
     if (!a || !b) throw new Error(`${adapter.name} set up fewer than two endpoints`);
     if (!adapter.sameHost && a.host === b.host) throw new Error(`${adapter.name} put both endpoints on ${a.host}`);
-    result.endpoints = dep.endpoints.map((e) => ({ id: e.id, host: e.host, address: e.address, ...(e.address6 ? { address6: e.address6 } : {}) }));
+    result.endpoints = dep.endpoints.map((e) => ({
+      id: e.id,
+      host: e.host,
+      address: e.address,
+      ...(e.address6 ? { address6: e.address6 } : {}),
+    }));
 
     step('throughput');
     const reps = o.quick ? 1 : 3;
@@ -136,17 +160,44 @@ async function runDesign(adapter: DesignAdapter, ctx: DesignContext, o: CompareO
       four.push(await iperfOnce(a, b, 4, secs, nextPort()));
     }
     const all = [...one, ...four];
-    result.throughput = { oneStream: statOf(one.map((x) => round3(x.gbps)), 'Gbit/s'), fourStreams: statOf(four.map((x) => round3(x.gbps)), 'Gbit/s') };
+    result.throughput = {
+      oneStream: statOf(
+        one.map((x) => round3(x.gbps)),
+        'Gbit/s',
+      ),
+      fourStreams: statOf(
+        four.map((x) => round3(x.gbps)),
+        'Gbit/s',
+      ),
+    };
     result.cpu = {
-      senderPerGbit: statOf(all.map((x) => round3(x.senderPerGbit)), '% core per Gbit/s'),
-      receiverPerGbit: statOf(all.map((x) => round3(x.receiverPerGbit)), '% core per Gbit/s'),
-      machinePerGbit: statOf(all.map((x) => round3(x.machinePerGbit)), '% core per Gbit/s'),
+      senderPerGbit: statOf(
+        all.map((x) => round3(x.senderPerGbit)),
+        '% core per Gbit/s',
+      ),
+      receiverPerGbit: statOf(
+        all.map((x) => round3(x.receiverPerGbit)),
+        '% core per Gbit/s',
+      ),
+      machinePerGbit: statOf(
+        all.map((x) => round3(x.machinePerGbit)),
+        '% core per Gbit/s',
+      ),
     };
 
     step('latency');
     const lat: { p50: number; p99: number }[] = [];
     for (let r = 0; r < reps; r++) lat.push(await sockperfOnce(a, b, o.quick ? 2 : 4, nextPort()));
-    result.latency = { p50: statOf(lat.map((x) => x.p50), 'µs'), p99: statOf(lat.map((x) => x.p99), 'µs') };
+    result.latency = {
+      p50: statOf(
+        lat.map((x) => x.p50),
+        'µs',
+      ),
+      p99: statOf(
+        lat.map((x) => x.p99),
+        'µs',
+      ),
+    };
 
     step('convergence');
     result.convergence = await measureConvergence(dep, b, a.host, o.quick ? 5 : 20, nextPort());
@@ -169,7 +220,7 @@ async function runDesign(adapter: DesignAdapter, ctx: DesignContext, o: CompareO
         port: nextPort,
         hostSubnet: `${ctx.lab.host(a.host).address.split('.').slice(0, 3).join('.')}.0/24`,
         dir: scratch,
-        log: ctx.log,
+        log: (m) => ctx.log(m),
       },
       o.checks,
     );

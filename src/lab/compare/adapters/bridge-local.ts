@@ -39,10 +39,16 @@ export const bridgeLocal: DesignAdapter = {
       sandboxes.set(id, sb);
       const ep = sb.endpoints[0];
       if (!ep?.ipv4) throw new Error(`sandbox ${name} has no IPv4 address`);
-      return nsEndpoint(
-        { id, host, address: ep.ipv4.split('/')[0]!, ...(ep.ipv6 ? { address6: ep.ipv6.split('/')[0]! } : {}), name },
-        ['nsenter', `--net=/run/netns/${lab.host(host).ns}`, EXEC_HELPER, sb.netnsPath, sb.hostsPath ?? '', sb.resolvPath ?? '', sb.hostname, '--'],
-      );
+      return nsEndpoint({ id, host, address: ep.ipv4.split('/')[0]!, ...(ep.ipv6 ? { address6: ep.ipv6.split('/')[0]! } : {}), name }, [
+        'nsenter',
+        `--net=/run/netns/${lab.host(host).ns}`,
+        EXEC_HELPER,
+        sb.netnsPath,
+        sb.hostsPath ?? '',
+        sb.resolvPath ?? '',
+        sb.hostname,
+        '--',
+      ]);
     };
     const remove = async (id: string): Promise<void> => {
       const sb = sandboxes.get(id);

@@ -43,10 +43,10 @@ export const vethBaseline: DesignAdapter = {
         await mustRun('ip', ['-n', nsOf(h), 'link', 'set', l, 'up']);
       }
       const ep = (h: string, side: 1 | 2, id: string): CompareEndpoint =>
-        nsEndpoint(
-          { id, host: h, address: v4(n, side), address6: v6(n, side), name: `${ctx.prefix}-${id}` },
-          ['nsenter', `--net=/run/netns/${nsOf(h)}`],
-        );
+        nsEndpoint({ id, host: h, address: v4(n, side), address6: v6(n, side), name: `${ctx.prefix}-${id}` }, [
+          'nsenter',
+          `--net=/run/netns/${nsOf(h)}`,
+        ]);
       return [ep(hostA, 1, ids[0]!), ep(hostB, 2, ids[1]!)];
     };
 
@@ -70,7 +70,8 @@ export const vethBaseline: DesignAdapter = {
           await errors.run(async () => {
             const r = await run('ip', ['-n', m.ns, 'link', 'del', m.link]);
             // Already gone (its namespace was removed, or its peer's) is what teardown wants.
-            if (r.code !== 0 && !/Cannot find device|does not exist/.test(r.stderr)) throw new Error(`ip link del ${m.link}: ${r.stderr.trim()}`);
+            if (r.code !== 0 && !/Cannot find device|does not exist/.test(r.stderr))
+              throw new Error(`ip link del ${m.link}: ${r.stderr.trim()}`);
           });
         }
         errors.throwIfAny();

@@ -20,13 +20,22 @@ export async function exchange(from: CompareEndpoint, to: CompareEndpoint, proto
     const server = background(to, protoServe('serve', proto, proto === 'raw' ? '0.0.0.0' : to.address, port));
     try {
       const first = await nextLine(server, 15_000).catch((e: unknown) => `no start: ${(e as Error).message}`);
-      if (first.startsWith('socket:')) return { outcome: 'n-a', evidence: `${proto} socket in ${to.id}: ${first.slice(8)} (the kernel lacks it)` };
+      if (first.startsWith('socket:'))
+        return { outcome: 'n-a', evidence: `${proto} socket in ${to.id}: ${first.slice(8)} (the kernel lacks it)` };
       if (first !== 'listening') return { outcome: 'no', evidence: `${proto} server in ${to.id} did not start: ${first}` };
       const r = await from.exec(protoSend(proto, to.address, port, marker), { timeoutMs: 15_000 });
       const got = await nextLine(server, proto === 'raw' ? 3000 : 1000).catch(() => '');
       const ok = got.startsWith('got') && (proto === 'raw' ? r.code === 0 : r.stdout.includes(`echo:${marker}`));
-      if (ok) return { outcome: 'yes', evidence: `${proto} ${from.id}→${to.address}: ${proto === 'raw' ? `protocol 253 packet received (${got})` : `echo received, server saw ${got.slice(4)}`}` };
-      if (attempt >= tries) return { outcome: 'no', evidence: `${proto} ${from.id}→${to.address} not carried: sender ${brief(r, 100)}; server ${got || 'saw nothing'}` };
+      if (ok)
+        return {
+          outcome: 'yes',
+          evidence: `${proto} ${from.id}→${to.address}: ${proto === 'raw' ? `protocol 253 packet received (${got})` : `echo received, server saw ${got.slice(4)}`}`,
+        };
+      if (attempt >= tries)
+        return {
+          outcome: 'no',
+          evidence: `${proto} ${from.id}→${to.address} not carried: sender ${brief(r, 100)}; server ${got || 'saw nothing'}`,
+        };
     } finally {
       server.stop();
     }

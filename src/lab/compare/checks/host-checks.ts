@@ -13,7 +13,11 @@ export const namesCheck: Check = async (c) => {
   const [a, b] = [c.dep.endpoints[0]!, c.dep.endpoints[1]!];
   const r = await b.exec(['getent', 'ahostsv4', a.name], { timeoutMs: 10_000 });
   const ok = r.code === 0 && r.stdout.includes(a.address);
-  return { id: 'names', outcome: ok ? 'yes' : 'no', evidence: `getent ahostsv4 ${a.name} in ${b.id} (${b.host}): ${r.code === 0 ? r.stdout.trim().split('\n')[0] : brief(r)}` };
+  return {
+    id: 'names',
+    outcome: ok ? 'yes' : 'no',
+    evidence: `getent ahostsv4 ${a.name} in ${b.id} (${b.host}): ${r.code === 0 ? r.stdout.trim().split('\n')[0] : brief(r)}`,
+  };
 };
 
 export const storeCheck: Check = async (c) => {

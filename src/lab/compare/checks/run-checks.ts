@@ -29,7 +29,13 @@ export async function runChecks(c: CheckContext, only?: CheckId[]): Promise<Chec
       out.push({ ...r, ...(claimed ? { claimed } : {}) });
     } catch (err) {
       // The experiment itself broke: say so in the report instead of guessing an outcome.
-      out.push({ id, outcome: 'n-a', failed: true, evidence: `the experiment failed: ${(err as Error).message.slice(0, 300)}`, ...(claimed ? { claimed } : {}) });
+      out.push({
+        id,
+        outcome: 'n-a',
+        failed: true,
+        evidence: `the experiment failed: ${(err as Error).message.slice(0, 300)}`,
+        ...(claimed ? { claimed } : {}),
+      });
     }
   }
   return out;

@@ -28,7 +28,13 @@ export const isolationCheck: Check = async (c) => {
   const inside = await exchange(ta, tb, 'tcp', c.port());
   const across = await exchange(ta, c.dep.endpoints[1]!, 'tcp', c.port(), 1);
   const mechanism = 'separate networks (CIDR)';
-  if (inside.outcome !== 'yes') return { id: 'isolation', outcome: 'n-a', mechanism, evidence: `the second network does not carry its own traffic: ${inside.evidence}` };
+  if (inside.outcome !== 'yes')
+    return {
+      id: 'isolation',
+      outcome: 'n-a',
+      mechanism,
+      evidence: `the second network does not carry its own traffic: ${inside.evidence}`,
+    };
   return {
     id: 'isolation',
     outcome: across.outcome === 'yes' ? 'no' : 'yes',
@@ -41,19 +47,30 @@ export const overlapCheck: Check = async (c) => {
   const [a, b] = c.dep.endpoints as [NonNullable<(typeof c.dep.endpoints)[0]>, NonNullable<(typeof c.dep.endpoints)[1]>];
   if (!c.dep.addTenant || !c.dep.subnet) return { id: 'overlap', outcome: 'n-a', evidence: 'the design has a single network: no tenants' };
   const t = await tenant(c, c.dep.subnet, [a.address, b.address]);
-  if (t instanceof Error) return { id: 'overlap', outcome: 'no', evidence: `a second network on ${c.dep.subnet} with ${a.address}, ${b.address} was refused: ${msg(t)}` };
+  if (t instanceof Error)
+    return {
+      id: 'overlap',
+      outcome: 'no',
+      evidence: `a second network on ${c.dep.subnet} with ${a.address}, ${b.address} was refused: ${msg(t)}`,
+    };
   const inTenant = await exchange(t.endpoints[0], t.endpoints[1], 'tcp', c.port());
   const inMain = await exchange(a, b, 'tcp', c.port());
   const both = inTenant.outcome === 'yes' && inMain.outcome === 'yes';
-  return { id: 'overlap', outcome: both ? 'yes' : 'no', evidence: `same addresses in two networks; tenant 2: ${inTenant.evidence}; main: ${inMain.evidence}` };
+  return {
+    id: 'overlap',
+    outcome: both ? 'yes' : 'no',
+    evidence: `same addresses in two networks; tenant 2: ${inTenant.evidence}; main: ${inMain.evidence}`,
+  };
 };
 
 export const subnetRestrictionCheck: Check = async (c) => {
-  if (!c.dep.addTenant) return { id: 'subnet-restriction', outcome: 'n-a', evidence: 'the design cannot make a network on a chosen subnet' };
+  if (!c.dep.addTenant)
+    return { id: 'subnet-restriction', outcome: 'n-a', evidence: 'the design cannot make a network on a chosen subnet' };
   const base = c.hostSubnet.split('/')[0]!.split('.').slice(0, 3).join('.');
   const ips: [string, string] = [`${base}.150`, `${base}.151`];
   const t = await tenant(c, c.hostSubnet, ips);
-  if (t instanceof Error) return { id: 'subnet-restriction', outcome: 'yes', evidence: `a network on the host subnet ${c.hostSubnet} was refused: ${msg(t)}` };
+  if (t instanceof Error)
+    return { id: 'subnet-restriction', outcome: 'yes', evidence: `a network on the host subnet ${c.hostSubnet} was refused: ${msg(t)}` };
   const works = await exchange(t.endpoints[0], t.endpoints[1], 'tcp', c.port());
   // The host's own underlay must keep working beside it.
   const peer = c.lab.host(c.hosts[1] ?? c.hosts[0]!).address;
@@ -62,5 +79,9 @@ export const subnetRestrictionCheck: Check = async (c) => {
     (e: unknown) => `underlay broken: ${msg(e)}`,
   );
   const ok = works.outcome === 'yes' && under === 'underlay still answers';
-  return { id: 'subnet-restriction', outcome: ok ? 'no' : 'yes', evidence: `network on ${c.hostSubnet} created; ${works.evidence}; ${under}` };
+  return {
+    id: 'subnet-restriction',
+    outcome: ok ? 'no' : 'yes',
+    evidence: `network on ${c.hostSubnet} created; ${works.evidence}; ${under}`,
+  };
 };

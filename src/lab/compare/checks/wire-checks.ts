@@ -34,7 +34,8 @@ export const encryptionCheck: Check = async (c) => {
       if ((await nextLine(sink, 15_000)) !== 'listening') throw new Error(`sink did not start: ${sink.output()}`);
       const repeat = Math.ceil(SENT_BYTES / marker.length);
       const r = await a.exec(protoSend('tcp', b.address, port, marker, repeat), { timeoutMs: 20_000 });
-      if (r.code !== 0) return { id: 'encryption', outcome: 'n-a', evidence: `could not send the marker: ${r.stderr.trim().slice(0, 160)}` };
+      if (r.code !== 0)
+        return { id: 'encryption', outcome: 'n-a', evidence: `could not send the marker: ${r.stderr.trim().slice(0, 160)}` };
       await nextLine(sink, 10_000); // the sink saw the end of the stream
       await sleep(500);
     } finally {
@@ -47,27 +48,43 @@ export const encryptionCheck: Check = async (c) => {
   const size = statSync(file).size;
   const found = readFileSync(file).includes(Buffer.from(marker));
   const where = `${cp.ns}/${cp.ifname}`;
-  if (found) return { id: 'encryption', outcome: 'no', evidence: `marker seen in cleartext on ${where} (${size} bytes captured for ${SENT_BYTES} sent)` };
-  if (size < SENT_BYTES / 2) return { id: 'encryption', outcome: 'n-a', evidence: `the flow does not cross ${where}: ${size} bytes captured for ${SENT_BYTES} sent` };
+  if (found)
+    return {
+      id: 'encryption',
+      outcome: 'no',
+      evidence: `marker seen in cleartext on ${where} (${size} bytes captured for ${SENT_BYTES} sent)`,
+    };
+  if (size < SENT_BYTES / 2)
+    return {
+      id: 'encryption',
+      outcome: 'n-a',
+      evidence: `the flow does not cross ${where}: ${size} bytes captured for ${SENT_BYTES} sent`,
+    };
   return { id: 'encryption', outcome: 'yes', evidence: `${size} bytes captured on ${where}, marker not found` };
 };
 
 export const partialCheck: Check = async (c) => {
   const [a, b] = [c.dep.endpoints[0]!, c.dep.endpoints[1]!];
-  if (c.adapter.sameHost || a.host === b.host) return { id: 'partial', outcome: 'n-a', evidence: 'both endpoints on one host: no host network to partition' };
+  if (c.adapter.sameHost || a.host === b.host)
+    return { id: 'partial', outcome: 'n-a', evidence: 'both endpoints on one host: no host network to partition' };
   if (!c.adapter.usesUnderlay) return { id: 'partial', outcome: 'n-a', evidence: 'the design does not cross the underlay (direct wire)' };
   if (c.hosts.length < 3) return { id: 'partial', outcome: 'n-a', evidence: 'needs 3 hosts (a third one to go through)' };
   const table = `${c.prefix}part`;
   const ha = c.lab.host(a.host);
   const hb = c.lab.host(b.host);
-  const rules = (peer: string) => `table inet ${table} {\n chain in { type filter hook input priority -310; policy accept; ip saddr ${peer} drop }\n chain out { type filter hook output priority -310; policy accept; ip daddr ${peer} drop }\n}\n`;
+  const rules = (peer: string) =>
+    `table inet ${table} {\n chain in { type filter hook input priority -310; policy accept; ip saddr ${peer} drop }\n chain out { type filter hook output priority -310; policy accept; ip daddr ${peer} drop }\n}\n`;
   await mustRunIn(ha.ns, ['nft', '-f', '-'], { input: rules(hb.address) });
   try {
     await mustRunIn(hb.ns, ['nft', '-f', '-'], { input: rules(ha.address) });
     const settle = c.adapter.partialSettleMs ?? 3000;
     await sleep(settle);
     const t = await exchange(a, b, 'tcp', c.port(), 3);
-    return { id: 'partial', outcome: t.outcome === 'yes' ? 'yes' : 'no', evidence: `underlay ${ha.address}↔${hb.address} cut for ${settle} ms: ${t.evidence}` };
+    return {
+      id: 'partial',
+      outcome: t.outcome === 'yes' ? 'yes' : 'no',
+      evidence: `underlay ${ha.address}↔${hb.address} cut for ${settle} ms: ${t.evidence}`,
+    };
   } finally {
     const errors = new ErrorList('partial check: removing the cut');
     for (const ns of [ha.ns, hb.ns]) {

@@ -31,7 +31,10 @@ export function measurementRow(d: DesignResult): string[] {
   const restStore = rest && rest.length ? rest.reduce((s, h) => s + h.storePktsPerS, 0) / rest.length : undefined;
   return [
     d.design,
-    d.endpoints.slice(0, 2).map((e) => e.host).join(', ') || '–',
+    d.endpoints
+      .slice(0, 2)
+      .map((e) => e.host)
+      .join(', ') || '–',
     spread(d.throughput?.oneStream),
     spread(d.throughput?.fourStreams),
     spread(d.latency?.p50),

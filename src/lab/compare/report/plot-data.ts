@@ -34,7 +34,11 @@ export function plotData(r: CompareReport): { throughput: BarPlot; latency: BarP
       id: 'throughput',
       title: 'Throughput (iperf3, median; whiskers min–max)',
       unit: 'Gbit/s',
-      groups: ok.flatMap((d) => (d.throughput ? [{ design: d.design, bars: [bar('1 stream', d.throughput.oneStream), bar('4 streams', d.throughput.fourStreams)] }] : [])),
+      groups: ok.flatMap((d) =>
+        d.throughput
+          ? [{ design: d.design, bars: [bar('1 stream', d.throughput.oneStream), bar('4 streams', d.throughput.fourStreams)] }]
+          : [],
+      ),
     },
     latency: {
       id: 'latency',
@@ -47,7 +51,14 @@ export function plotData(r: CompareReport): { throughput: BarPlot; latency: BarP
       title: 'CPU per Gbit/s (iperf3 process times; machine-wide from /proc/stat)',
       unit: '% of a core per Gbit/s',
       groups: ok.flatMap((d) =>
-        d.cpu ? [{ design: d.design, bars: [bar('sender', d.cpu.senderPerGbit), bar('receiver', d.cpu.receiverPerGbit), bar('machine', d.cpu.machinePerGbit)] }] : [],
+        d.cpu
+          ? [
+              {
+                design: d.design,
+                bars: [bar('sender', d.cpu.senderPerGbit), bar('receiver', d.cpu.receiverPerGbit), bar('machine', d.cpu.machinePerGbit)],
+              },
+            ]
+          : [],
       ),
     },
     convergence: {
@@ -63,4 +74,7 @@ export function plotData(r: CompareReport): { throughput: BarPlot; latency: BarP
 }
 
 /** p50 / p99 of a design's convergence samples, for tables. */
-export const convergencePct = (samples: number[]): { p50: number; p99: number } => ({ p50: percentile(samples, 50), p99: percentile(samples, 99) });
+export const convergencePct = (samples: number[]): { p50: number; p99: number } => ({
+  p50: percentile(samples, 50),
+  p99: percentile(samples, 99),
+});

@@ -32,7 +32,12 @@ export function reportHtml(r: CompareReport, svgs: Record<string, string>): stri
     .join('\n');
   const head = `<tr>${t.header.map((h, i) => (i >= 5 ? `<th data-design="${esc(r.designs[i - 5]!.design)}">${esc(h)}</th>` : `<th>${esc(h)}</th>`)).join('')}</tr>`;
   const mRows = r.designs
-    .map((d) => `<tr data-design="${esc(d.design)}">${measurementRow(d).map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`)
+    .map(
+      (d) =>
+        `<tr data-design="${esc(d.design)}">${measurementRow(d)
+          .map((c) => `<td>${esc(c)}</td>`)
+          .join('')}</tr>`,
+    )
     .join('\n');
   const figures = Object.entries(svgs)
     .map(([id, svg]) => `<figure data-plot="${esc(id)}">${svg.replace(/^<\?xml[^>]*>/, '')}<figcaption>${esc(id)}</figcaption></figure>`)

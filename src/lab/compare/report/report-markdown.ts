@@ -6,7 +6,11 @@ import { fmt } from './svg-text.js';
 
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 const mdTable = (header: string[], rows: string[][]) =>
-  [`| ${header.map(cell).join(' | ')} |`, `|${header.map(() => ' --- ').join('|')}|`, ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`)].join('\n');
+  [
+    `| ${header.map(cell).join(' | ')} |`,
+    `|${header.map(() => ' --- ').join('|')}|`,
+    ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`),
+  ].join('\n');
 
 export const PLOT_FILES = ['throughput', 'latency', 'convergence', 'cpu', 'topology'] as const;
 
@@ -43,7 +47,10 @@ export function reportMarkdown(r: CompareReport): string {
       '',
       `Endpoints: ${d.endpoints.map((e) => `${e.id} on ${e.host} ${e.address}${e.address6 ? ` / ${e.address6}` : ''}`).join('; ') || 'none'}. ${d.status === 'ok' ? '' : `**Failed:** ${d.error ?? ''}`}`,
       '',
-      ...d.checks.map((c) => `- **${c.id}**: ${c.outcome}${c.failed ? ' (experiment failed)' : ''}${c.claimed ? ` (claimed ${c.claimed})` : ''} — ${c.evidence}`),
+      ...d.checks.map(
+        (c) =>
+          `- **${c.id}**: ${c.outcome}${c.failed ? ' (experiment failed)' : ''}${c.claimed ? ` (claimed ${c.claimed})` : ''} — ${c.evidence}`,
+      ),
       '',
     ]),
   ];

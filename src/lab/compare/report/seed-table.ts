@@ -24,7 +24,11 @@ export const SEED_ROWS: SeedRow[] = [
   { label: 'Partially Connected Network Support', seed: ['No', 'No', 'Yes', 'No'], check: 'partial' },
   { label: 'Separate vNIC for Container', seed: ['No', 'No', 'Yes', 'No'], check: 'vnic' },
   { label: 'IP Overlap Support', seed: ['No', 'Maybe', 'Maybe', 'Maybe'], check: 'overlap' },
-  { label: 'Container Subnet Restriction', seed: ['No', 'No', 'Yes, configurable after start', 'Yes, not configurable after start'], check: 'subnet-restriction' },
+  {
+    label: 'Container Subnet Restriction',
+    seed: ['No', 'No', 'Yes, configurable after start', 'Yes, not configurable after start'],
+    check: 'subnet-restriction',
+  },
 ];
 
 const word = (o: string) => (o === 'n-a' ? 'n/a' : o);
@@ -38,7 +42,11 @@ export function measuredCell(d: DesignResult, row: SeedRow): string {
   let text = word(c.outcome);
   if (c.id === 'protocols' && c.protocols) {
     const by = (o: string) => PROTOCOLS.filter((p) => c.protocols?.[p] === o);
-    text = [by('yes').join(', ') || 'none', by('no').length ? `not: ${by('no').join(', ')}` : '', by('n-a').length ? `untestable: ${by('n-a').join(', ')}` : '']
+    text = [
+      by('yes').join(', ') || 'none',
+      by('no').length ? `not: ${by('no').join(', ')}` : '',
+      by('n-a').length ? `untestable: ${by('n-a').join(', ')}` : '',
+    ]
       .filter(Boolean)
       .join('; ');
   } else if (c.id === 'isolation' && c.outcome === 'yes' && c.mechanism) text = `yes: ${c.mechanism}`;

@@ -20,12 +20,22 @@ function frame(id: string, title: string, h: number, body: string, legend: strin
 }
 
 function xAxis(ticks: number[], x: (v: number) => number, y: number, h: number, unit: string): string {
-  const t = ticks.map((v) => `<g transform="translate(${x(v).toFixed(1)},0)"><line y1="${M.top}" y2="${y}" stroke="#ddd"/><text y="${y + 16}" text-anchor="middle">${fmt(v)}</text></g>`).join('');
+  const t = ticks
+    .map(
+      (v) =>
+        `<g transform="translate(${x(v).toFixed(1)},0)"><line y1="${M.top}" y2="${y}" stroke="#ddd"/><text y="${y + 16}" text-anchor="middle">${fmt(v)}</text></g>`,
+    )
+    .join('');
   return `<g class="axis">${t}<text x="${(M.left + W - M.right) / 2}" y="${h - 8}" text-anchor="middle">${esc(unit)}</text></g>`;
 }
 
 function legendOf(names: string[], colour: (i: number) => string): string {
-  return names.map((n, i) => `<g transform="translate(${M.left + i * 130},26)"><rect y="0" width="10" height="10" fill="${colour(i)}"/><text x="14" y="9">${esc(n)}</text></g>`).join('');
+  return names
+    .map(
+      (n, i) =>
+        `<g transform="translate(${M.left + i * 130},26)"><rect y="0" width="10" height="10" fill="${colour(i)}"/><text x="14" y="9">${esc(n)}</text></g>`,
+    )
+    .join('');
 }
 
 /** Horizontal grouped bars, one group per design, with min–max whiskers. */
@@ -35,7 +45,10 @@ export function barChartSvg(p: BarPlot): string {
   const groupH = series.length * barH + 14;
   const h = M.top + 10 + Math.max(1, p.groups.length) * groupH + M.bottom;
   const max = Math.max(1e-9, ...p.groups.flatMap((g) => g.bars.flatMap((b) => [b.value, b.max].filter(Number.isFinite))));
-  const x = scaleLinear().domain([0, max]).nice().range([M.left, W - M.right]);
+  const x = scaleLinear()
+    .domain([0, max])
+    .nice()
+    .range([M.left, W - M.right]);
   const y = scaleBand<string>()
     .domain(p.groups.map((g) => g.design))
     .range([M.top + 10, h - M.bottom])
@@ -63,7 +76,13 @@ export function barChartSvg(p: BarPlot): string {
     })
     .join('');
   const empty = p.groups.length ? '' : `<text x="${M.left}" y="${M.top + 30}">no data</text>`;
-  return frame(p.id, p.title, h, xAxis(x.ticks(6), x, h - M.bottom, h, p.unit) + body + empty, legendOf(series, (i) => SERIES_SHADES[i % SERIES_SHADES.length]!));
+  return frame(
+    p.id,
+    p.title,
+    h,
+    xAxis(x.ticks(6), x, h - M.bottom, h, p.unit) + body + empty,
+    legendOf(series, (i) => SERIES_SHADES[i % SERIES_SHADES.length]!),
+  );
 }
 
 /** Empirical CDFs, one step line per design; a log x axis when the values span more than 50×. */
@@ -73,14 +92,27 @@ export function cdfSvg(p: CdfPlot, designOrder: string[]): string {
   const lo = xs.length ? Math.min(...xs) : 1;
   const hi = xs.length ? Math.max(...xs) : 10;
   const log = hi / lo > 50;
-  const x = log ? scaleLog().domain([lo, hi]).nice().range([M.left, W - M.right]) : scaleLinear().domain([0, hi]).nice().range([M.left, W - M.right]);
-  const y = scaleLinear().domain([0, 1]).range([h - M.bottom, M.top + 10]);
+  const x = log
+    ? scaleLog()
+        .domain([lo, hi])
+        .nice()
+        .range([M.left, W - M.right])
+    : scaleLinear()
+        .domain([0, hi])
+        .nice()
+        .range([M.left, W - M.right]);
+  const y = scaleLinear()
+    .domain([0, 1])
+    .range([h - M.bottom, M.top + 10]);
   const path = line<[number, number]>()
     .x((q) => x(Math.max(q[0], log ? lo : 0)))
     .y((q) => y(q[1]))
     .curve(curveStepAfter);
   const yTicks = [0, 0.25, 0.5, 0.75, 1]
-    .map((v) => `<g><line x1="${M.left}" x2="${W - M.right}" y1="${y(v)}" y2="${y(v)}" stroke="#eee"/><text x="${M.left - 6}" y="${y(v) + 4}" text-anchor="end">${v}</text></g>`)
+    .map(
+      (v) =>
+        `<g><line x1="${M.left}" x2="${W - M.right}" y1="${y(v)}" y2="${y(v)}" stroke="#eee"/><text x="${M.left - 6}" y="${y(v) + 4}" text-anchor="end">${v}</text></g>`,
+    )
     .join('');
   const colour = (d: string) => colourOf(Math.max(0, designOrder.indexOf(d)));
   const lines = p.series
@@ -89,7 +121,16 @@ export function cdfSvg(p: CdfPlot, designOrder: string[]): string {
       return `<path class="cdf" data-design="${esc(s.design)}" data-n="${s.points.length}" d="${path(pts) ?? ''}" fill="none" stroke="${colour(s.design)}" stroke-width="2"><title>${esc(`${s.design}: ${s.points.length} samples`)}</title></path>`;
     })
     .join('');
-  const ticks = log ? (x.ticks(6) as number[]).filter((_, i, a) => a.length < 10 || i % 2 === 0) : (x.ticks(6) as number[]);
+  const ticks = log ? x.ticks(6).filter((_, i, a) => a.length < 10 || i % 2 === 0) : x.ticks(6);
   const empty = p.series.length ? '' : `<text x="${M.left}" y="${M.top + 30}">no data</text>`;
-  return frame(p.id, p.title, h, yTicks + xAxis(ticks, (v) => x(v), h - M.bottom, h, `${p.unit}${log ? ' (log scale)' : ''}`) + lines + empty, legendOf(p.series.map((s) => s.design), (i) => colour(p.series[i]!.design)));
+  return frame(
+    p.id,
+    p.title,
+    h,
+    yTicks + xAxis(ticks, (v) => x(v), h - M.bottom, h, `${p.unit}${log ? ' (log scale)' : ''}`) + lines + empty,
+    legendOf(
+      p.series.map((s) => s.design),
+      (i) => colour(p.series[i]!.design),
+    ),
+  );
 }

@@ -9,7 +9,10 @@ import { colourOf, esc } from './svg-text.js';
 
 export function topologySvg(r: CompareReport): string {
   const W = 760;
-  const nodes = [...r.lab.store.map((s) => ({ ...s, kind: 'store' as const })), ...r.lab.hosts.map((h) => ({ ...h, kind: 'host' as const }))];
+  const nodes = [
+    ...r.lab.store.map((s) => ({ ...s, kind: 'store' as const })),
+    ...r.lab.hosts.map((h) => ({ ...h, kind: 'host' as const })),
+  ];
   const eps = (host: string) =>
     r.designs.flatMap((d, i) => d.endpoints.filter((e) => e.host === host).map((e) => ({ design: d.design, colour: colourOf(i), ...e })));
   const rows = Math.max(1, ...r.lab.hosts.map((h) => eps(h.name).length));
