@@ -9,7 +9,7 @@ import { esc, fmt } from './svg-text.js';
 
 const CSS = `body{font-family:sans-serif;margin:24px;color:#222;max-width:1400px}
 table{border-collapse:collapse;margin:12px 0;font-size:13px}th,td{border:1px solid #ccc;padding:4px 8px;vertical-align:top}
-th{background:#f3f5f8;text-align:left}td.seed{color:#666;background:#fafafa}td.yes{background:#eaf6ea}td.no{background:#fbeaea}
+th{background:#f3f5f8;text-align:left}td.seed{color:#666;background:#fafafa}td.yes{background:#e6eef8}td.no{background:#f1f1f1}
 td.warn{outline:2px solid #e15759}figure{margin:16px 0}figcaption{font-size:12px;color:#555}details{margin:6px 0}`;
 
 const cls = (text: string) => /^(yes|no)\b/.exec(text)?.[1] ?? '';
@@ -59,7 +59,7 @@ export function reportHtml(r: CompareReport, svgs: Record<string, string>): stri
 <h1>weft lab compare</h1>
 <p>${esc(`Measured ${r.createdAt} on ${m.cpus} × ${m.cpuModel}, kernel ${m.kernel}, Node ${m.node}; lab ${r.lab.name} with ${r.lab.hosts.length} hosts; ${r.options.quick ? 'quick run' : 'full run'}, ${fmt(r.totalMs / 1000)} s.`)}</p>
 <h2>The seed's table (000 §6.3), with weft's designs measured</h2>
-<p>Grey: the seed's claims from documentation. Coloured: outcomes of experiments in this run (hover a cell for its evidence).</p>
+<p>Grey text: the seed's claims from documentation. The other columns: outcomes of experiments in this run (blue yes, grey no; hover a cell for its evidence).</p>
 <table id="seed-table">${head}
 ${seedRows}</table>
 <h2>Measurements</h2>
