@@ -13,7 +13,7 @@ installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install o
 # Single-host anchors (CNI plugins, netavark, podman, dnsmasq), images (busybox), tools the
 # tests call (iptables, jq), and the multi-host anchors and measuring tools.
 PKGS=(containernetworking-plugins netavark podman runc dnsmasq-base busybox-static iptables jq curl
-  etcd-server etcd-client bird2 gobgpd wireguard-go iperf3 sockperf dnsperf tcpdump chromium)
+  etcd-server etcd-client bird2 gobgpd wireguard-go iperf3 sockperf dnsperf tcpdump chromium python3)
 # wireguard-tools' recommends pull in a kernel module package the tests do not need.
 NO_RECOMMENDS=(wireguard-tools)
 

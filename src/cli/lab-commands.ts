@@ -1,5 +1,5 @@
 /**
- * `weft lab up|ls|exec|kill|start|down`: a multi-host lab of simulated hosts on this machine
+ * `weft lab up|ls|exec|kill|start|down|compare`: a multi-host lab of simulated hosts on this machine
  * (network namespaces, an underlay in 198.18.0.0/15, etcd, a weftd per host). These names are
  * an interface other issues and checks rely on: keep them.
  */
@@ -12,6 +12,7 @@ import { pidAlive } from '../lab/etcd-process.js';
 import { InvalidArgumentError } from '../errors.js';
 import { table } from './output.js';
 import { collect } from './cli-context.js';
+import { registerCompare } from './lab-compare-command.js';
 
 /** `--bgp` (issue 15): routed hosts announcing their blocks over BGP. */
 type Bgp = { bgp?: boolean };
@@ -108,4 +109,5 @@ export function register(program: Command, _cli: CliContext): void {
       const names = o.all ? ClusterLab.list() : [ClusterLab.load(o.lab).state.name];
       for (const n of names) await ClusterLab.load(n).down();
     });
+  registerCompare(lab);
 }

@@ -1,0 +1,72 @@
+/**
+ * The rows decided on the endpoints and the store:
+ *   names  b resolves a's name (getent, with b's own /etc/hosts and resolv.conf)
+ *   store  with the store (etcd) stopped, a new endpoint on a's host is made and b connects to it
+ *   vnic   the route to the peer leaves by a different interface than the endpoint's default route
+ */
+import { sleep } from '../../sim-host.js';
+import { brief } from '../endpoint-tools.js';
+import type { Check } from './check-context.js';
+import { exchange } from './exchange.js';
+
+export const namesCheck: Check = async (c) => {
+  const [a, b] = [c.dep.endpoints[0]!, c.dep.endpoints[1]!];
+  const r = await b.exec(['getent', 'ahostsv4', a.name], { timeoutMs: 10_000 });
+  const ok = r.code === 0 && r.stdout.includes(a.address);
+  return {
+    id: 'names',
+    outcome: ok ? 'yes' : 'no',
+    evidence: `getent ahostsv4 ${a.name} in ${b.id} (${b.host}): ${r.code === 0 ? r.stdout.trim().split('\n')[0] : brief(r)}`,
+  };
+};
+
+export const storeCheck: Check = async (c) => {
+  const etcd = c.lab.state.etcd[0];
+  if (!etcd) return { id: 'store', outcome: 'no', evidence: 'the lab runs without a store and the design works' };
+  const [a, b] = [c.dep.endpoints[0]!, c.dep.endpoints[1]!];
+  await c.lab.kill(etcd.name);
+  let evidence: string;
+  let works = false;
+  try {
+    await sleep(1000);
+    try {
+      const ep = await c.dep.addEndpoint(a.host, 900);
+      try {
+        const t = await exchange(b, ep, 'tcp', c.port(), 2);
+        works = t.outcome === 'yes';
+        evidence = `store ${etcd.name} stopped; new endpoint on ${a.host} made; ${t.evidence}`;
+      } finally {
+        await c.dep.removeEndpoint(ep);
+      }
+    } catch (err) {
+      evidence = `store ${etcd.name} stopped; a new endpoint could not be made: ${(err as Error).message.slice(0, 200)}`;
+    }
+  } finally {
+    await c.lab.start(etcd.name);
+  }
+  return { id: 'store', outcome: works ? 'no' : 'yes', evidence };
+};
+
+export const vnicCheck: Check = async (c) => {
+  if (c.adapter.endpointIsHost) return { id: 'vnic', outcome: 'n-a', evidence: 'the endpoints are the hosts themselves, not workloads' };
+  const [a, b] = [c.dep.endpoints[0]!, c.dep.endpoints[1]!];
+  const dev = async (args: string[]): Promise<string | undefined> => {
+    const r = await a.exec(['ip', '-j', ...args], { timeoutMs: 10_000 });
+    if (r.code !== 0) return undefined;
+    const j = JSON.parse(r.stdout || '[]') as { dev?: string }[];
+    return j[0]?.dev;
+  };
+  const links = await a.exec(['ip', '-o', 'link', 'show'], { timeoutMs: 10_000 });
+  const names = links.stdout
+    .split('\n')
+    .map((l) => /^\d+:\s+([^:@]+)/.exec(l)?.[1])
+    .filter((n): n is string => !!n && n !== 'lo');
+  const toPeer = await dev(['route', 'get', b.address]);
+  const dflt = await dev(['route', 'show', 'default']);
+  const separate = names.length > 1 && !!toPeer && !!dflt && toPeer !== dflt;
+  return {
+    id: 'vnic',
+    outcome: separate ? 'yes' : 'no',
+    evidence: `interfaces in ${a.id}: ${names.join(', ') || 'none'}; route to ${b.address} via ${toPeer ?? '?'}; default via ${dflt ?? 'none'}`,
+  };
+};
