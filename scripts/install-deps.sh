@@ -26,7 +26,5 @@ else
 fi
 say "npm ci (npm dependencies; without a prebuilt better-sqlite3 it compiles SQLite: minutes on a small machine)"
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
-say "npm run build (TypeScript, the CLI bundle, the sandbox exec helper)"
+say "npm run build (TypeScript, the CLI bundle, the sandbox exec helper, the CNI plugin executables)"
 npm run build
-say "building the CNI plugin executables (dist/cni/weft, dist/cni/weft-ipam)"
-scripts/build-cni.sh
