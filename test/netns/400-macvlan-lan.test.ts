@@ -263,7 +263,7 @@ describe('macvlan on a simulated LAN (two hosts, a router, a switch)', () => {
       } finally {
         for (const c of taken) await mustRun('ip', ['-n', lab.routerNs, 'addr', 'del', c, 'dev', 'eth0']);
       }
-      await B.cliOk(['sandbox', 'rm', 'b2']);
+      await B.cliOk(['sandbox', 'rm', '-f', 'b2']);
     } finally {
       await mustRun('ip', ['-n', lab.routerNs, 'addr', 'del', `${next}/24`, 'dev', 'eth0']);
     }
@@ -297,7 +297,7 @@ describe('macvlan on a simulated LAN (two hosts, a router, a switch)', () => {
     assert.equal(macOf(s), '02:00:c6:12:28:5a');
     assert.equal(await reaches(lab.routerPath, '198.18.40.90'), '198.18.40.1 hi');
     assert.equal((await lab.routerNeighbours()).get('198.18.40.90'), '02:00:c6:12:28:5a');
-    await A.cliOk(['sandbox', 'rm', 'a3']);
+    await A.cliOk(['sandbox', 'rm', '-f', 'a3']);
   });
 
   it('private mode: siblings cannot talk, each reaches the LAN', async () => {
@@ -459,7 +459,7 @@ describe('macvlan on a simulated LAN (two hosts, a router, a switch)', () => {
     const i2 = await A.runDetached(['--name', 'i2', '--network', 'iso', '--', node, NETTOOL, 'tcp-server', '7000']);
     assert.equal(await reaches(i1.netnsPath, ipOf(i2)), `${ipOf(i1)} hi`);
     assert.doesNotMatch((await SimHost.inNetns(i1.netnsPath, 'ip', ['route'])).stdout, /default/);
-    await A.cliOk(['sandbox', 'rm', 'i1', 'i2']);
+    await A.cliOk(['sandbox', 'rm', '-f', 'i1', 'i2']);
     await A.cliOk(['network', 'rm', 'iso']);
     assert.notEqual((await A.inHost('ip', ['link', 'show', priv])).code, 0, 'the private parent went with the network');
   });
@@ -470,7 +470,7 @@ describe('macvlan on a simulated LAN (two hosts, a router, a switch)', () => {
       [A, ['a1', 'a2', 'p1', 'p2', 'v1', 'v2', 't1']],
       [B, ['b1']],
     ] as const)
-      await h.cliOk(['sandbox', 'rm', ...names]);
+      await h.cliOk(['sandbox', 'rm', '-f', ...names]);
     await sleep(100);
     await A.cliOk(['network', 'rm', 'lan', 'priv', 'vepa', 'pt']);
     await B.cliOk(['network', 'rm', 'lan']);

@@ -59,7 +59,7 @@ describe('overlay through weftd, etcd and the cluster agent (lab, 2 hosts)', { t
     const a2 = await sandbox('h2', 'a2');
     const mac = a2.endpoints[0]!.macAddress!;
     const netId = (JSON.parse(await ok('h1', ['network', 'inspect', 'ovl-e2e'])) as { Id: string }[])[0]!.Id;
-    await ok('h2', ['sandbox', 'rm', 'a2']);
+    await ok('h2', ['sandbox', 'rm', '-f', 'a2']);
     const t0 = Date.now();
     await waitFor(
       'h1 forgets a2',

@@ -61,7 +61,7 @@ export const bridgeLocal: DesignAdapter = {
           /* already gone: nothing to stop */
         }
       }
-      const r = await lab.weft(host, ['sandbox', 'rm', sb.id]);
+      const r = await lab.weft(host, ['sandbox', 'rm', '-f', sb.id]);
       if (r.code !== 0 && !/not found|No such/i.test(r.stderr)) throw new Error(`weft sandbox rm ${sb.name}: ${r.stderr.trim()}`);
       sandboxes.delete(id);
     };
