@@ -251,12 +251,15 @@ describe('weft CLI: --format grammar, host selection, errors', () => {
 
   it('cni install: paths by default, json, template, table, unknown', async () => {
     const dir = path.join(tmp, 'cni-bin');
-    assert.equal(await ok(['cni', 'install', '--bin-dir', dir]), `${dir}/weft\n${dir}/weft-ipam\n`);
+    // Every file written: the two plugins and their install configuration (which socket they trust).
+    const all = `${dir}/weft\n${dir}/weft-ipam\n${dir}/weft-cni.conf\n`;
+    assert.equal(await ok(['cni', 'install', '--bin-dir', dir]), all);
     assert.deepEqual(JSON.parse(await ok(['cni', 'install', '--bin-dir', dir, '--format', 'json'])), [
       { Path: `${dir}/weft` },
       { Path: `${dir}/weft-ipam` },
+      { Path: `${dir}/weft-cni.conf` },
     ]);
-    assert.equal(await ok(['cni', 'install', '--bin-dir', dir, '--format', '{{.Path}}']), `${dir}/weft\n${dir}/weft-ipam\n`);
+    assert.equal(await ok(['cni', 'install', '--bin-dir', dir, '--format', '{{.Path}}']), all);
     assert.match(await ok(['cni', 'install', '--bin-dir', dir, '--format', 'table']), /^PATH\n.*\/weft\n/);
     assertUnknownFormat(await cli(['cni', 'install', '--bin-dir', path.join(tmp, 'never'), '--format', 'xml']), 'cni install');
   });
