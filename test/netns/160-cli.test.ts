@@ -251,15 +251,15 @@ describe('weft CLI: --format grammar, host selection, errors', () => {
 
   it('cni install: paths by default, json, template, table, unknown', async () => {
     const dir = path.join(tmp, 'cni-bin');
-    // Every file written: the two plugins and their install configuration (which socket they trust).
-    const all = `${dir}/weft\n${dir}/weft-ipam\n${dir}/weft-cni.conf\n`;
-    assert.equal(await ok(['cni', 'install', '--bin-dir', dir]), all);
+    // The plugins and the install configuration the shim reads (socket, node, fallback).
+    const installed = `${dir}/weft\n${dir}/weft-ipam\n${dir}/weft-cni.conf\n`;
+    assert.equal(await ok(['cni', 'install', '--bin-dir', dir]), installed);
     assert.deepEqual(JSON.parse(await ok(['cni', 'install', '--bin-dir', dir, '--format', 'json'])), [
       { Path: `${dir}/weft` },
       { Path: `${dir}/weft-ipam` },
       { Path: `${dir}/weft-cni.conf` },
     ]);
-    assert.equal(await ok(['cni', 'install', '--bin-dir', dir, '--format', '{{.Path}}']), all);
+    assert.equal(await ok(['cni', 'install', '--bin-dir', dir, '--format', '{{.Path}}']), installed);
     assert.match(await ok(['cni', 'install', '--bin-dir', dir, '--format', 'table']), /^PATH\n.*\/weft\n/);
     assertUnknownFormat(await cli(['cni', 'install', '--bin-dir', path.join(tmp, 'never'), '--format', 'xml']), 'cni install');
   });
