@@ -21,7 +21,7 @@ import path from 'node:path';
 import { REPO, SimHost, mustRun } from '../src/lab/sim-host.js';
 import { printTable, summarize } from './stats.js';
 
-const DNS_TOOL = path.join(REPO, 'dist/src/dns/dns-lab-tool.js');
+const DNS_TOOL = path.join(REPO, 'dist/src/lab/dns-lab-tool.js');
 const JUNK = path.join(REPO, 'dist/src/lab/dns-junk.js');
 
 const args = process.argv.slice(2);

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { SimHost, REPO, mustRun, run, waitFor } from '../../src/lab/sim-host.js';
 import type { SandboxView } from '../../src/controller/inspect.js';
 
-const DNS_TOOL = path.join(REPO, 'dist/src/dns/dns-lab-tool.js');
+const DNS_TOOL = path.join(REPO, 'dist/src/lab/dns-lab-tool.js');
 
 describe('attach targets: never the host, never twice, never blocking', () => {
   let h: SimHost;

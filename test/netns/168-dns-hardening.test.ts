@@ -13,7 +13,7 @@ import { REPO, SimHost, mustRun } from '../../src/lab/sim-host.js';
 import type { SandboxView } from '../../src/controller/inspect.js';
 
 const node = process.execPath;
-const DNS_TOOL = path.join(REPO, 'dist/src/dns/dns-lab-tool.js');
+const DNS_TOOL = path.join(REPO, 'dist/src/lab/dns-lab-tool.js');
 const JUNK = path.join(REPO, 'dist/src/lab/dns-junk.js');
 
 interface Load {
