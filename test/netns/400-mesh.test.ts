@@ -22,7 +22,7 @@ const DETECTION_BOUND_MS = 4 * 500 + 9000 + 3000;
 /** tcpdump on every port of the switch, resolved once it is really capturing. */
 async function capture(lab: MeshLab, file: string, filter: string[]): Promise<ReturnType<MeshLab['spawnIn']>> {
   // "any": every port of the switch (a capture on br0 itself misses unicast forwarded between ports).
-  const dump = lab.spawnIn('switch', 'tcpdump', ['-i', 'any', '-U', '-n', '-w', file, ...filter]);
+  const dump = lab.spawnIn('switch', 'tcpdump', ['--immediate-mode', '-i', 'any', '-U', '-n', '-w', file, ...filter]);
   let err = '';
   dump.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   await waitFor('tcpdump listening', () => err.includes('listening on'), 20_000);

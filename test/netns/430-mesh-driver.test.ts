@@ -127,9 +127,13 @@ const heal = async (lab: ClusterLab, host: string): Promise<void> => {
 async function markerOnUnderlay(lab: ClusterLab, fn: () => Promise<void>): Promise<boolean> {
   const sw = `wl-${lab.state.name}-sw`;
   const file = path.join(lab.state.dir, `cap-${randomBytes(3).toString('hex')}.pcap`);
-  const dump: ChildProcess = spawn('nsenter', [`--net=/run/netns/${sw}`, 'tcpdump', '-i', 'any', '-U', '-n', '-w', file, 'udp'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const dump: ChildProcess = spawn(
+    'nsenter',
+    [`--net=/run/netns/${sw}`, 'tcpdump', '--immediate-mode', '-i', 'any', '-U', '-n', '-w', file, 'udp'],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let err = '';
   dump.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   try {

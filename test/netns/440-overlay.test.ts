@@ -123,7 +123,7 @@ describe('overlay driver: VXLAN across three fake hosts', () => {
 
   it('a capture on the underlay during 100 cross-host TCP connections and ARP for unknown addresses sees no encapsulated ARP or broadcast', async () => {
     const pcap = `/tmp/ovl-${lab.tag}.pcap`;
-    const dump = lab.spawnIn(lab.hosts[0]!.path, 'tcpdump', ['-i', 'eth0', '-n', '-U', '-w', pcap, 'udp port 4789']);
+    const dump = lab.spawnIn(lab.hosts[0]!.path, 'tcpdump', ['--immediate-mode', '-i', 'eth0', '-n', '-U', '-w', pcap, 'udp port 4789']);
     await waitFor('tcpdump listening', () => lab.output(dump).includes('listening'), 5000);
     // Fresh ARP resolution for every connection: flush the sandbox's cache first.
     await lab.inNs(s1.path, 'ip', ['neigh', 'flush', 'all']);

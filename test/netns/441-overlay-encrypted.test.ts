@@ -94,7 +94,7 @@ describe('overlay driver: encrypted network over wireguard-go', () => {
 
   async function transferAndCapture(a: LabSandbox, b: LabSandbox, port: number): Promise<{ pcap: Buffer; text: string }> {
     const pcap = `${dir}/cap-${port}.pcap`;
-    const dump = lab.spawnIn(lab.hosts[0]!.path, 'tcpdump', ['-i', 'eth0', '-n', '-U', '-w', pcap]);
+    const dump = lab.spawnIn(lab.hosts[0]!.path, 'tcpdump', ['--immediate-mode', '-i', 'eth0', '-n', '-U', '-w', pcap]);
     await waitFor('tcpdump listening', () => lab.output(dump).includes('listening'), 5000);
     const srv = lab.spawnIn(b.path, node, [NETTOOL, 'tcp-server', String(port)]);
     const reply = await waitFor('tcp through the overlay', async () => {

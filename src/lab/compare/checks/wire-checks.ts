@@ -25,7 +25,7 @@ export const encryptionCheck: Check = async (c) => {
   const file = path.join(c.dir, `${c.adapter.name.replace(/[^a-z0-9]/gi, '_')}-wire.pcap`);
   const wire = nsEndpoint({ id: 'wire', host: a.host, address: '', name: 'wire' }, ['nsenter', `--net=/run/netns/${cp.ns}`]);
   // -Z root: tcpdump would drop to its own user and then fail to write into our root-owned directory.
-  const cap = background(wire, ['tcpdump', '-Z', 'root', '-U', '-n', '-i', cp.ifname, '-w', file]);
+  const cap = background(wire, ['tcpdump', '-Z', 'root', '--immediate-mode', '-U', '-n', '-i', cp.ifname, '-w', file]);
   try {
     await sleep(1000); // tcpdump opens the interface
     const port = c.port();
