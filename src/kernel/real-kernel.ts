@@ -42,7 +42,8 @@ export class RealKernel implements KernelPort {
 
   async inNetns(path: string): Promise<NetlinkPort> {
     const e = this.entry(path);
-    if (!e.rtnl) e.rtnl = await Rtnl.open(path);
+    // The handle uses the entry's namespace fd: one fd per namespace, not one per user of it.
+    if (!e.rtnl) e.rtnl = await Rtnl.inNetnsFd(e.fd, path);
     return e.rtnl;
   }
 

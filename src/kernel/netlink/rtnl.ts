@@ -48,6 +48,15 @@ import type {
 import type { NetlinkPort } from '../kernel-port.js';
 
 const RECV_SIZE = 64 * 1024;
+/**
+ * One receive buffer and one request builder for every handle, and one receive buffer for
+ * every subscription: an exchange runs start to end without yielding (send, recv, parse into
+ * plain objects), and a subscription drains synchronously, so none is ever used by two at
+ * once. Per handle they cost 68 KiB of address space each, for every sandbox weft watches.
+ */
+const SHARED_RBUF = Buffer.allocUnsafe(RECV_SIZE);
+const SHARED_EVENT_BUF = Buffer.allocUnsafe(RECV_SIZE);
+const SHARED_BUILDER = new NlBuilder();
 const RCV_TIMEOUT_S = 2;
 const EINTR = 4;
 const EAGAIN = 11;
@@ -110,8 +119,8 @@ export class Rtnl implements NetlinkPort {
   private static cur: Rtnl | undefined;
 
   private readonly c: Libc = libc();
-  private readonly b = new NlBuilder();
-  private readonly rbuf = Buffer.allocUnsafe(RECV_SIZE);
+  private readonly b = SHARED_BUILDER;
+  private readonly rbuf = SHARED_RBUF;
   private seq = (Date.now() & 0xffff) << 8;
   private closed = false;
 
@@ -148,10 +157,10 @@ export class Rtnl implements NetlinkPort {
     }
   }
 
-  /** rtnetlink in the namespace behind `nsFd` (the fd stays the caller's). */
-  static async inNetnsFd(nsFd: number): Promise<Rtnl> {
+  /** rtnetlink in the namespace behind `nsFd` (the fd stays the caller's); `label` names it in errors. */
+  static async inNetnsFd(nsFd: number, label = `fd ${nsFd}`): Promise<Rtnl> {
     const fd = await netnsCall<number>({ op: 'socket', nsFd, nonblock: false });
-    return new Rtnl(fd, `fd ${nsFd}`, nsFd, false);
+    return new Rtnl(fd, label, nsFd, false);
   }
 
   /** Wrap a NETLINK_ROUTE socket made in the calling thread's namespace (takes ownership). */
@@ -453,7 +462,7 @@ export class Rtnl implements NetlinkPort {
       c.close(fd);
       throw err;
     }
-    const buf = Buffer.allocUnsafe(RECV_SIZE);
+    const buf = SHARED_EVENT_BUF;
     let open = true;
     const drain = (): void => {
       while (open) {
