@@ -2,8 +2,12 @@
  * The agent's watches turned into controller calls: global networks (`networks/`), remote
  * endpoints (`endpoints/<network>/<id>`) and hosts. Full reads (at start, after a lost or
  * compacted watch, after a store outage) go through PeerViewCore, so only differences reach
- * the controller. Calls run one at a time in store order; a failed call is logged with what
- * failed and does not stop the ones after it.
+ * the controller. Calls about one network (its up/down, its remote endpoints) run one at a
+ * time in store order on that network's queue; host calls run one at a time on their own
+ * queue. Networks do not wait for each other, and remote endpoints do not wait for host calls
+ * or local work (the controller takes no engine lock for them). Each remote endpoint call is
+ * handed the network record the watch already holds: no store read per event. A failed call
+ * is logged with what failed and does not stop the ones after it.
  */
 import type { ClusterAgent } from './cluster-agent.js';
 import type { HostView } from './host-state-core.js';
@@ -17,15 +21,18 @@ import type { Logger } from '../logger.js';
 export interface ClusterSink {
   globalNetworkUp(net: NetworkRecord): Promise<void>;
   globalNetworkDown(net: NetworkRecord): Promise<void>;
-  remoteEndpointUp(peer: RemoteEndpoint): Promise<void>;
-  remoteEndpointDown(peer: RemoteEndpoint): Promise<void>;
+  remoteEndpointUp(peer: RemoteEndpoint, net?: NetworkRecord): Promise<void>;
+  remoteEndpointDown(peer: RemoteEndpoint, net?: NetworkRecord): Promise<void>;
   hostUp(host: RemoteHost): Promise<void>;
   hostDown(host: RemoteHost): Promise<void>;
 }
 
 export class ClusterSync {
   private readonly core: PeerViewCore;
+  /** Host calls, in order. */
   private readonly queue = new SerialQueue();
+  /** One queue per network id (dropped when it runs empty). */
+  private readonly netQueues = new Map<string, { q: SerialQueue; pending: number }>();
   private stops: (() => void)[] = [];
   private stopped = false;
   /** Deliveries done and failed since start (for tests and metrics). */
@@ -96,17 +103,26 @@ export class ClusterSync {
       };
       switch (c.type) {
         case 'networkUp':
-          this.deliver(`global network ${c.network.name} up`, () => this.sink.globalNetworkUp(c.network), undo);
+          this.deliver(`global network ${c.network.name} up`, () => this.sink.globalNetworkUp(c.network), undo, c.network.id);
           break;
         case 'networkDown':
-          this.deliver(`global network ${c.network.name} down`, () => this.sink.globalNetworkDown(c.network), undo);
+          this.deliver(`global network ${c.network.name} down`, () => this.sink.globalNetworkDown(c.network), undo, c.network.id);
           break;
-        case 'peerUp':
-          this.deliver(`peer ${c.peer.endpointId.slice(0, 12)} up`, () => this.sink.remoteEndpointUp(c.peer), undo);
+        case 'peerUp': {
+          const net = this.core.network(c.peer.networkId);
+          this.deliver(`peer ${c.peer.endpointId.slice(0, 12)} up`, () => this.sink.remoteEndpointUp(c.peer, net), undo, c.peer.networkId);
           break;
-        case 'peerDown':
-          this.deliver(`peer ${c.peer.endpointId.slice(0, 12)} down`, () => this.sink.remoteEndpointDown(c.peer), undo);
+        }
+        case 'peerDown': {
+          const net = this.core.network(c.peer.networkId);
+          this.deliver(
+            `peer ${c.peer.endpointId.slice(0, 12)} down`,
+            () => this.sink.remoteEndpointDown(c.peer, net),
+            undo,
+            c.peer.networkId,
+          );
           break;
+        }
       }
     }
   }
@@ -123,17 +139,37 @@ export class ClusterSync {
     this.resyncTimer.unref();
   }
 
-  private deliver(what: string, fn: () => Promise<void>, onFail?: () => void): void {
-    void this.queue.run(fn).then(
-      () => {
-        this.counts.delivered++;
-      },
-      (err: unknown) => {
-        this.counts.failed++;
-        this.log.warn({ err: String(err), event: what }, 'cluster event could not be applied; retried after a full re-read');
-        onFail?.();
-      },
-    );
+  /** Run `fn` on the host queue, or on the queue of network `networkId`. */
+  private deliver(what: string, fn: () => Promise<void>, onFail?: () => void, networkId?: string): void {
+    let q = this.queue;
+    if (networkId !== undefined) {
+      let slot = this.netQueues.get(networkId);
+      if (!slot) this.netQueues.set(networkId, (slot = { q: new SerialQueue(), pending: 0 }));
+      slot.pending++;
+      q = slot.q;
+    }
+    void q
+      .run(fn)
+      .then(
+        () => {
+          this.counts.delivered++;
+        },
+        (err: unknown) => {
+          this.counts.failed++;
+          this.log.warn({ err: String(err), event: what }, 'cluster event could not be applied; retried after a full re-read');
+          onFail?.();
+        },
+      )
+      .finally(() => {
+        if (networkId === undefined) return;
+        const slot = this.netQueues.get(networkId);
+        if (slot && --slot.pending === 0) this.netQueues.delete(networkId);
+      });
+  }
+
+  /** Resolves once every call queued so far (hosts and every network) has run. */
+  async idle(): Promise<void> {
+    await Promise.all([this.queue.run(async () => undefined), ...[...this.netQueues.values()].map((s) => s.q.run(async () => undefined))]);
   }
 
   /** Remote endpoints currently in the view. */
@@ -147,6 +183,6 @@ export class ClusterSync {
     if (this.resyncTimer) clearTimeout(this.resyncTimer);
     for (const s of this.stops) s();
     this.stops = [];
-    await this.queue.run(async () => undefined);
+    await this.idle();
   }
 }

@@ -152,6 +152,11 @@ export class PeerViewCore {
     }
   }
 
+  /** The record of a global network in the view (what remote endpoint calls are handed). */
+  network(id: string): NetworkRecord | undefined {
+    return this.networks.get(id);
+  }
+
   peerCount(): number {
     return this.peers.size;
   }

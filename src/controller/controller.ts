@@ -348,17 +348,20 @@ export class Controller {
 
   // --- cluster events (src/cluster's agent turns store watches into these calls)
 
-  /** A remote endpoint of a network appeared (another host's join): its driver programs the path to it. */
-  remoteEndpointUp(peer: RemoteEndpoint): Promise<void> {
-    return this.exclusive(async () => {
-      const net = await this.network(peer.networkId);
-      await remoteEndpointUp(this.ctx, this.remote, net, peer);
-    });
+  /**
+   * A remote endpoint of a network appeared (another host's join): its driver programs the path
+   * to it. Not under the engine lock: the cluster sync orders calls per network (after that
+   * network's globalNetworkUp, before its globalNetworkDown), and the driver's peerUp touches
+   * only the network's peer state, so a burst of remote joins never queues behind local work.
+   * `net` is the record the watch already holds; without it the network is read once.
+   */
+  async remoteEndpointUp(peer: RemoteEndpoint, net?: NetworkRecord): Promise<void> {
+    await remoteEndpointUp(this.ctx, this.remote, net ?? (await this.network(peer.networkId)), peer);
   }
 
-  /** A remote endpoint went away (left, or its host's grace ran out). */
-  remoteEndpointDown(peer: RemoteEndpoint): Promise<void> {
-    return this.exclusive(async () => remoteEndpointDown(this.ctx, this.remote, await this.findNetwork(peer.networkId), peer));
+  /** A remote endpoint went away (left, or its host's grace ran out); ordered like remoteEndpointUp. */
+  async remoteEndpointDown(peer: RemoteEndpoint, net?: NetworkRecord): Promise<void> {
+    await remoteEndpointDown(this.ctx, this.remote, net ?? (await this.findNetwork(peer.networkId)), peer);
   }
 
   /** A global network appeared in the cluster store (created on any host): ensure it here. */
