@@ -3,6 +3,8 @@
  *   networks/<id>, names/network/<name>     as in the local scope
  *   endpoints/<network>/<id>                EndpointRecord with the owning host and its address
  *   ipam/<pool>/…                           cluster IPAM blocks (src/cluster/block-ipam.ts)
+ *   claims/subnets                          guard of global subnet claims: every global network
+ *                                           create checks and rewrites it in its transaction
  * Every host sees every host's endpoints here; the controller's own view (`endpoints()`,
  * `endpoint()`) is this host's, so reconcile and doctor never act on another host's sandbox.
  * Remote endpoints reach drivers as events (src/cluster/cluster-sync.ts), not as records.

@@ -5,7 +5,16 @@ import { newId, now } from './ids.js';
 import type { EndpointRecord, IpamPoolConfig, NetworkRecord } from '../model/types.js';
 import { clusterPoolId } from './cluster-port.js';
 import { NetworkCreateInput, parseInput } from './inputs.js';
-import { ConflictError, ErrorList, InUseError, InvalidArgumentError, IpamOverlapError, NotFoundError, WeftError } from '../errors.js';
+import {
+  ConflictError,
+  ErrorList,
+  InUseError,
+  InvalidArgumentError,
+  IpamOverlapError,
+  NotFoundError,
+  StoreConflictError,
+  WeftError,
+} from '../errors.js';
 import { validateLabels, validateName } from '../config/validate.js';
 import { resolvePoolConfig } from '../ipam/pool-config.js';
 import { pickSubnet } from '../ipam/default-pools.js';
@@ -27,6 +36,16 @@ export async function resolveNetwork(ctx: ControllerContext, ref: string): Promi
 }
 
 const familyOf = (cidr: string): 4 | 6 => (cidr.includes(':') ? 6 : 4);
+
+/**
+ * Guard of global subnet claims in the cluster store. Every global network create reads it
+ * before listing the networks it checks for overlap, and commits only if it is unchanged,
+ * writing it in the same transaction: of two hosts creating overlapping global networks at the
+ * same time, the second commit fails and its retry sees the first network (IpamOverlapError).
+ * The local `networks` lock cannot do this: it is per host.
+ */
+export const SUBNET_CLAIMS_KEY = 'claims/subnets';
+const GLOBAL_CREATE_ATTEMPTS = 5;
 
 /** Every subnet in use by another network, for overlap checks. */
 function takenSubnets(existing: readonly NetworkRecord[]): { subnet: string; network: string }[] {
@@ -95,7 +114,9 @@ export async function createNetwork(
   if (Object.keys(input.ipam.options).length > 0) throw new InvalidArgumentError('ipam-opt', 'the default IPAM driver takes no options');
   const labels = validateLabels('label', input.labels);
 
-  return ctx.records.store.withLock('networks', async () => {
+  // One attempt: read the guard (global scope), list, check, commit — or StoreConflictError.
+  const attempt = async (): Promise<NetworkRecord> => {
+    const guard = driver.scope === 'global' ? await ctx.records.storeOf('global').get(SUBNET_CLAIMS_KEY) : undefined;
     const existing = await ctx.records.networks();
     if ((await ctx.records.networkIdByName(input.name)) !== undefined) {
       throw new ConflictError('name', `network with name "${input.name}" already exists`);
@@ -126,20 +147,34 @@ export async function createNetwork(
       if (refusal) throw new InvalidArgumentError('driver', `driver "${rec.driver}": ${refusal}`);
     }
 
+    const claim =
+      rec.scope === 'global'
+        ? {
+            checks: [{ key: SUBNET_CLAIMS_KEY, version: guard?.version ?? 0 }],
+            puts: [{ key: SUBNET_CLAIMS_KEY, value: json({ network: rec.id, subnets: rec.ipam.config.map((p) => p.subnet) }) }],
+          }
+        : { checks: [], puts: [] };
     await ctx.records.commitOrConflict(
       {
-        checks: [
-          { key: keys.networkName(rec.name), version: 0 },
-          { key: keys.network(rec.id), version: 0 },
-        ],
-        puts: [
-          { key: keys.network(rec.id), value: json(rec) },
-          { key: keys.networkName(rec.name), value: json(rec.id) },
-        ],
+        checks: [{ key: keys.networkName(rec.name), version: 0 }, { key: keys.network(rec.id), version: 0 }, ...claim.checks],
+        puts: [{ key: keys.network(rec.id), value: json(rec) }, { key: keys.networkName(rec.name), value: json(rec.id) }, ...claim.puts],
       },
       `network create ${rec.name}`,
       rec.scope,
     );
+    return rec;
+  };
+
+  return ctx.records.store.withLock('networks', async () => {
+    let rec: NetworkRecord | undefined;
+    for (let i = 1; !rec; i++) {
+      try {
+        rec = await attempt();
+      } catch (err) {
+        // Another host claimed subnets (or the name) meanwhile: check again against what it committed.
+        if (!(err instanceof StoreConflictError) || driver.scope !== 'global' || i >= GLOBAL_CREATE_ATTEMPTS) throw err;
+      }
+    }
     try {
       if (rec.scope === 'global') await defineClusterPools(ctx, rec);
       await driver.networkUp(networkCtx(ctx, rec));
