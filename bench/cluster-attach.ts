@@ -7,10 +7,14 @@
  *   - attach latency p50/p99 (POST /v1/networks/:net/connect), global vs local bridge
  *   - weftd resident memory and open fds per endpoint beyond its base (host h1's weftd)
  *   - etcd requests per global attach (from weftd's own store-request counter on /metrics)
- * Usage: npm run build && node dist/bench/cluster-attach.js [--hosts 10] [--endpoints 100] [--inflight 4]
+ *   - propagation: how long after the last attach every host knows every remote endpoint
+ *   - memory after a full GC (heap used, external, RSS) and fds by kind, at each phase, and a
+ *     steady-state slope on h1 alone (--slope N more sandboxes, each on both networks), where
+ *     one-time costs (JIT code, V8's young generation growing) no longer hide the per-endpoint one
+ * Usage: npm run build && node dist/bench/cluster-attach.js [--hosts 10] [--endpoints 100] [--inflight 4] [--slope 200] [--lab-prefix cb]
  * Not a test: it prints figures. Needs root (namespaces) and /usr/bin/etcd.
  */
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { ClusterLab } from '../src/lab/cluster-lab.js';
@@ -25,6 +29,8 @@ const arg = (name: string, dflt: number): number => {
 const HOSTS = arg('--hosts', 10);
 const EPS = arg('--endpoints', 100);
 const INFLIGHT = arg('--inflight', 4);
+const SLOPE = arg('--slope', 200);
+const labPrefix = ((i) => (i >= 0 ? process.argv[i + 1]! : 'cb'))(process.argv.indexOf('--lab-prefix'));
 
 async function pool<T>(n: number, jobs: (() => Promise<T>)[]): Promise<T[]> {
   const out: T[] = new Array<T>(jobs.length);
@@ -41,7 +47,6 @@ async function pool<T>(n: number, jobs: (() => Promise<T>)[]): Promise<T[]> {
 }
 
 const rssKiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
-const fds = (pid: number): number => readdirSync(`/proc/${pid}/fd`).length;
 /** Open netlink sockets of a process: its socket fds whose inode the namespace's netlink table lists. */
 function netlinkFds(pid: number): number {
   const inodes = new Set(
@@ -66,6 +71,60 @@ function netlinkFds(pid: number): number {
   return n;
 }
 
+/**
+ * Memory of a weftd after a full GC. weftds run with --heapsnapshot-signal=SIGUSR2 (NODE_OPTIONS,
+ * inherited): a heap snapshot starts with a full, compacting GC, and it needs nothing of weftd's
+ * own code, so the same figures can be taken of any version. Heap used, external (Buffers,
+ * ArrayBuffers) and RSS are read from weftd's /metrics right after the snapshot is written.
+ */
+async function memoryAfterGc(lab: ClusterLab, h: string, dir: string): Promise<{ rss: number; heap: number; external: number }> {
+  const pid = lab.host(h).pid!;
+  const before = new Set(readdirSync(dir));
+  process.kill(pid, 'SIGUSR2');
+  let file: string | undefined;
+  let size = -1;
+  for (let i = 0; ; i++) {
+    if (i > 600) throw new Error(`${h}: no heap snapshot within 60 s`);
+    await new Promise((r) => setTimeout(r, 100));
+    file ??= readdirSync(dir).find((f) => !before.has(f) && f.includes(`.${pid}.`));
+    if (!file) continue;
+    // Written in one go; done when it ends with the snapshot's closing brace and stops growing.
+    const s = statSync(`${dir}/${file}`).size;
+    if (s === size && s > 0 && readFileSync(`${dir}/${file}`).subarray(-2).toString().includes('}')) break;
+    size = s;
+  }
+  if (!process.env.WEFT_BENCH_KEEP_SNAPSHOTS) rmSync(`${dir}/${file}`);
+  const text = (
+    await lab.exec(h, [process.execPath, '-e', 'fetch("http://127.0.0.1:9329/metrics").then(r=>r.text()).then(t=>process.stdout.write(t))'])
+  ).stdout;
+  const metric = (name: string): number => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN) / 1024;
+  return { rss: rssKiB(pid), heap: metric('weftd_nodejs_heap_size_used_bytes'), external: metric('weftd_nodejs_external_memory_bytes') };
+}
+
+/** Open fds of a process by kind: sockets, namespace fds, the rest. */
+function fdKinds(pid: number): { socket: number; netns: number; other: number } {
+  const out = { socket: 0, netns: 0, other: 0 };
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw err;
+    }
+    if (target.startsWith('socket:')) out.socket++;
+    else if (target.startsWith('net:')) out.netns++;
+    else out.other++;
+  }
+  return out;
+}
+
+/** Remote endpoints a host's driver was told about on a network (from inspect's Peers). */
+async function peersKnown(c: WeftClient, net: string): Promise<number> {
+  const v = await c.request<{ Peers?: { Endpoints: unknown[] }[] }[]>('GET', `/v1/networks/${net}`);
+  return (Array.isArray(v) ? v[0] : v)?.Peers?.reduce((n, p) => n + p.Endpoints.length, 0) ?? 0;
+}
+
 async function storeRequests(lab: ClusterLab, h: string): Promise<number> {
   const r = await lab.exec(h, [
     process.execPath,
@@ -79,11 +138,16 @@ async function storeRequests(lab: ClusterLab, h: string): Promise<number> {
 
 async function main(): Promise<void> {
   process.env.WEFT_TEST_DRIVERS = '1';
+  // Inherited by every weftd of the lab: SIGUSR2 writes a heap snapshot (after a full GC) into `snaps`.
+  const snaps = mkdtempSync('/tmp/weft-bench-heap-');
+  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snaps}`.trim();
+  const load = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  const loadAtStart = load();
   const t0 = performance.now();
   const lab = await ClusterLab.up({
     hosts: HOSTS,
     underlay: 'l2',
-    name: `cb${randomBytes(2).toString('hex')}`,
+    name: `${labPrefix}${randomBytes(2).toString('hex')}`,
     weftdArgs: ['--metrics-addr', '127.0.0.1:9329', '--full-resync-ms', '600000'],
   });
   try {
@@ -95,7 +159,9 @@ async function main(): Promise<void> {
       driver: 'cluster-null',
       ipam: { config: [{ subnet: '10.96.0.0/16' }] },
     });
-    for (const h of names) await c(h).request('POST', '/v1/networks', { name: 'lbench', driver: 'bridge' });
+    // Local to each host (its own namespace), big enough for the endpoints and the slope phase.
+    for (const h of names)
+      await c(h).request('POST', '/v1/networks', { name: 'lbench', driver: 'bridge', ipam: { config: [{ subnet: '10.200.0.0/16' }] } });
     // Every host must know the global network before attaches start.
     for (const h of names) {
       for (let i = 0; ; i++) {
@@ -111,7 +177,9 @@ async function main(): Promise<void> {
       }
     }
     const pid = lab.host('h1').pid!;
-    const base = { rss: rssKiB(pid), fds: fds(pid), nl: netlinkFds(pid) };
+    const snap = async () => ({ ...(await memoryAfterGc(lab, 'h1', snaps)), fds: fdKinds(pid) });
+    const base = await snap();
+    const nlBase = netlinkFds(pid);
     const sandboxes = await Promise.all(
       names.map((h) =>
         pool(
@@ -120,13 +188,14 @@ async function main(): Promise<void> {
         ),
       ),
     );
-    const afterSandboxes = { rss: rssKiB(pid), fds: fds(pid) };
+    const afterSandboxes = await snap();
     const reqBefore = await storeRequests(lab, 'h1');
     const timed = async (h: string, net: string, sb: string): Promise<number> => {
       const t = performance.now();
       await c(h).request('POST', `/v1/networks/${net}/connect`, { sandbox: sb });
       return performance.now() - t;
     };
+    const loadBeforeGlobal = load();
     const tg = performance.now();
     const global = (
       await Promise.all(
@@ -138,9 +207,28 @@ async function main(): Promise<void> {
         ),
       )
     ).flat();
-    const globalWall = performance.now() - tg;
+    const lastAttach = performance.now();
+    const globalWall = lastAttach - tg;
+    // Propagation: how long after the last attach each host knows every other host's endpoints.
+    const want = (HOSTS - 1) * EPS;
+    const knownAt = new Map<string, number>();
+    const knownAt1s = new Map<string, number>();
+    while (knownAt.size < names.length && performance.now() - lastAttach < 30_000) {
+      await Promise.all(
+        names
+          .filter((h) => !knownAt.has(h))
+          .map(async (h) => {
+            const n = await peersKnown(c(h), 'gbench');
+            if (performance.now() - lastAttach <= 1000) knownAt1s.set(h, n);
+            if (n >= want) knownAt.set(h, performance.now() - lastAttach);
+          }),
+      );
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const peersAt5s = await peersKnown(c('h1'), 'gbench');
     const reqAfter = await storeRequests(lab, 'h1');
-    const afterGlobal = { rss: rssKiB(pid), fds: fds(pid) };
+    const afterGlobal = await snap();
+    const loadAfterGlobal = load();
     const tl = performance.now();
     const local = (
       await Promise.all(
@@ -153,15 +241,37 @@ async function main(): Promise<void> {
       )
     ).flat();
     const localWall = performance.now() - tl;
-    // Let background work (peer events from the other hosts, sandbox files) settle before reading memory.
-    await new Promise((r) => setTimeout(r, 5000));
-    const afterLocal = { rss: rssKiB(pid), fds: fds(pid), nl: netlinkFds(pid) };
-    const peers = await c('h1').request<{ Peers?: { Endpoints: unknown[] }[] }[]>('GET', '/v1/networks/gbench');
-    const peerCount = (Array.isArray(peers) ? peers[0] : peers)?.Peers?.reduce((n, p) => n + p.Endpoints.length, 0) ?? 0;
+    const loadAfterLocal = load();
+    // Let background work (sandbox files, drift watchers) settle before reading memory.
+    await new Promise((r) => setTimeout(r, 3000));
+    const afterLocal = await snap();
+    const nlAfter = netlinkFds(pid);
+    // Steady state on h1 alone: SLOPE more sandboxes, each on the global and the bridge network.
+    let slope: { rss: number; heap: number; external: number; fds: number } | undefined;
+    if (SLOPE > 0) {
+      await pool(
+        INFLIGHT,
+        Array.from({ length: SLOPE }, (_, i) => async () => {
+          const sb = await c('h1').request<SandboxView>('POST', '/v1/sandboxes', { name: `s-h1-${i}` });
+          await c('h1').request('POST', '/v1/networks/gbench/connect', { sandbox: sb.id });
+          await c('h1').request('POST', '/v1/networks/lbench/connect', { sandbox: sb.id });
+        }),
+      );
+      await new Promise((r) => setTimeout(r, 3000));
+      const x = await snap();
+      const fdsOf = (f: typeof x.fds) => f.socket + f.netns + f.other;
+      slope = {
+        rss: (x.rss - afterLocal.rss) / SLOPE,
+        heap: (x.heap - afterLocal.heap) / SLOPE,
+        external: (x.external - afterLocal.external) / SLOPE,
+        fds: (fdsOf(x.fds) - fdsOf(afterLocal.fds)) / SLOPE,
+      };
+    }
     const g = summarize(global);
     const l = summarize(local);
     process.stdout.write(
-      `\n${HOSTS} hosts × ${EPS} endpoints, ${INFLIGHT} attaches in flight per host (load ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]})\n`,
+      `\n${HOSTS} hosts × ${EPS} endpoints, ${INFLIGHT} attaches in flight per host\n` +
+        `load average (1 5 15 min): start ${loadAtStart}; before global ${loadBeforeGlobal}; after global ${loadAfterGlobal}; after local ${loadAfterLocal}\n`,
     );
     printTable(
       ['attach', 'n', 'p50 ms', 'p99 ms', 'mean ms', 'wall s'],
@@ -174,39 +284,58 @@ async function main(): Promise<void> {
     process.stdout.write(
       `etcd requests per global attach on h1: ${((reqAfter - reqBefore) / EPS).toFixed(2)} (${reqAfter - reqBefore} for ${EPS}, incl. h1's background)\n`,
     );
-    process.stdout.write(`h1 told about ${peerCount} remote endpoints (want ${(HOSTS - 1) * EPS})\n`);
-    const per = (a: number, b: number) => ((a - b) / EPS).toFixed(2);
+    process.stdout.write(`propagation: every host must know ${want} remote endpoints\n`);
     printTable(
-      ['weftd h1', 'RSS KiB', 'fds', 'RSS/endpoint KiB', 'fds/endpoint'],
+      ['host', 'known 1 s after last attach', 'all known after ms'],
+      names.map((h) => [h, String(knownAt1s.get(h) ?? '-'), knownAt.get(h) ?? NaN]),
+    );
+    process.stdout.write(`h1 knew ${peersAt5s} of ${want} when the propagation wait ended\n`);
+    const per = (a: number, b: number) => ((a - b) / EPS).toFixed(2);
+    const row = (what: string, x: typeof base, prev: typeof base) => [
+      what,
+      x.rss,
+      x.heap.toFixed(0),
+      x.external.toFixed(0),
+      per(x.rss, prev.rss),
+      per(x.heap, prev.heap),
+      per(x.external, prev.external),
+      `${x.fds.socket}/${x.fds.netns}/${x.fds.other}`,
+      per(x.fds.socket + x.fds.netns + x.fds.other, prev.fds.socket + prev.fds.netns + prev.fds.other),
+    ];
+    process.stdout.write(`\nweftd h1 after a full GC (KiB; fds socket/netns/other):\n`);
+    printTable(
+      ['weftd h1', 'RSS', 'heap', 'external', 'RSS/ep', 'heap/ep', 'ext/ep', 'fds', 'fds/ep'],
       [
-        ['base (networks made)', base.rss, base.fds, '-', '-'],
         [
-          `+${EPS} sandboxes (netns)`,
-          afterSandboxes.rss,
-          afterSandboxes.fds,
-          per(afterSandboxes.rss, base.rss),
-          per(afterSandboxes.fds, base.fds),
+          'base (networks made)',
+          base.rss,
+          base.heap.toFixed(0),
+          base.external.toFixed(0),
+          '-',
+          '-',
+          '-',
+          `${base.fds.socket}/${base.fds.netns}/${base.fds.other}`,
+          '-',
         ],
-        [
-          `+${EPS} global endpoints`,
-          afterGlobal.rss,
-          afterGlobal.fds,
-          per(afterGlobal.rss, afterSandboxes.rss),
-          per(afterGlobal.fds, afterSandboxes.fds),
-        ],
-        [
-          `+${EPS} bridge endpoints`,
-          afterLocal.rss,
-          afterLocal.fds,
-          per(afterLocal.rss, afterGlobal.rss),
-          per(afterLocal.fds, afterGlobal.fds),
-        ],
-        ['all, per sandbox', afterLocal.rss, afterLocal.fds, per(afterLocal.rss, base.rss), per(afterLocal.fds, base.fds)],
+        row(`+${EPS} sandboxes (netns)`, afterSandboxes, base),
+        row(`+${EPS} global endpoints (+${want} remote)`, afterGlobal, afterSandboxes),
+        row(`+${EPS} bridge endpoints`, afterLocal, afterGlobal),
+        row('all, per sandbox', afterLocal, base),
       ],
     );
-    process.stdout.write(`netlink sockets of weftd h1: ${base.nl} at base, ${afterLocal.nl} with ${EPS} sandboxes\n`);
+    if (slope)
+      process.stdout.write(
+        `steady state, ${SLOPE} more sandboxes on h1 (one global + one bridge endpoint each), per sandbox: ` +
+          `RSS ${slope.rss.toFixed(1)} KiB, heap ${slope.heap.toFixed(1)} KiB, external ${slope.external.toFixed(1)} KiB, fds ${slope.fds.toFixed(2)} (load ${load()})\n`,
+      );
+    process.stdout.write(`netlink sockets of weftd h1 in its own namespace: ${nlBase} at base, ${nlAfter} with ${EPS} sandboxes\n`);
+    process.stdout.write(
+      `re-run on a quiet machine: npm run bench:cluster-attach -- --hosts ${HOSTS} --endpoints ${EPS} --inflight ${INFLIGHT} --slope ${SLOPE}\n`,
+    );
   } finally {
     await lab.down();
+    if (process.env.WEFT_BENCH_KEEP_SNAPSHOTS) process.stdout.write(`heap snapshots kept in ${snaps}\n`);
+    else rmSync(snaps, { recursive: true, force: true });
   }
 }
 
