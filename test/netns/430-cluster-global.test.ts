@@ -307,17 +307,22 @@ describe('global networks on a 3-host lab (l2, one etcd)', { timeout: 600_000 },
       await until(`${h} drops h3's endpoints`, async () => ((await peersOn(lab, h, 'g1')).has(dead) ? undefined : true), 30_000);
     }
     const gone = Date.now() - t0;
-    const stored = await etcdEndpoints(lab, 'h1', netId);
-    assert.equal(stored.filter((e) => e.host === dead).length, 0, "h3's endpoints are gone from etcd");
-    const bl = await blocks(lab, 'h1', netId);
-    assert.deepEqual(
-      bl.filter((b) => b.owner === dead || Object.values(b.allocations).some((a) => (a as { host?: string }).host === dead)),
-      [],
-      "h3's blocks and addresses reclaimed",
+    // The views drop a gone host's endpoints at once (peer events wait for nothing); deleting them
+    // from etcd and reclaiming the blocks are the agents' round trips, which may finish later.
+    const deadOf = (bl: Awaited<ReturnType<typeof blocks>>) =>
+      bl.filter((b) => b.owner === dead || Object.values(b.allocations).some((a) => (a as { host?: string }).host === dead));
+    await until(
+      "h3's endpoints gone from etcd, its blocks and addresses reclaimed",
+      async () => {
+        const stored = await etcdEndpoints(lab, 'h1', netId);
+        return stored.some((e) => e.host === dead) || deadOf(await blocks(lab, 'h1', netId)).length > 0 ? undefined : true;
+      },
+      30_000,
     );
-    console.log(`lab: h3 killed; endpoints out of every view after ${gone} ms (ttl 2 s + grace 6 s)`);
+    const cleaned = Date.now() - t0;
+    console.log(`lab: h3 killed; endpoints out of every view after ${gone} ms, out of etcd after ${cleaned} ms (ttl 2 s + grace 6 s)`);
     // ttl + grace is 8 s; the rest is watch delivery and the cleanup's etcd round trips on a loaded machine.
-    assert.ok(gone < 2000 + 6000 + 25_000, `took ${gone} ms`);
+    assert.ok(cleaned < 2000 + 6000 + 25_000, `took ${cleaned} ms`);
   });
 
   it('removing the sandboxes releases every address; then network rm works and reaches every host', async () => {
