@@ -26,6 +26,8 @@ import {
 import { ensureLeg, removeLeg, wantsLeg } from './gateway-leg.js';
 import { overlayInvariants } from './overlay-invariants.js';
 import { OverlayEncryption } from './overlay-encryption.js';
+import { createOwnedVeth, ownedBy } from '../link-ownership.js';
+import { endpointMark, mustOwn } from './overlay-ownership.js';
 
 const NO_ENTRIES: PeerEntries = { fdb: [], neigh: [] };
 
@@ -111,16 +113,21 @@ export class OverlayDriver implements Driver {
     let created = false;
     try {
       const existing = o.ns.link(port);
+      if (existing) mustOwn(existing, endpointMark(ep.id), 'hostIfname');
       if (!existing) {
-        const l = o.ns.createVeth({
-          name: port,
-          peerName: ep.ifname,
-          peerNetnsFd: await c.kernel.netnsFd(sb.netnsPath),
-          mtu: o.bridge.mtu,
-          peerMac: ep.macAddress,
-          master: o.bridge.index,
-          up: true,
-        });
+        const l = createOwnedVeth(
+          o.ns,
+          {
+            name: port,
+            peerName: ep.ifname,
+            peerNetnsFd: await c.kernel.netnsFd(sb.netnsPath),
+            mtu: o.bridge.mtu,
+            peerMac: ep.macAddress,
+            master: o.bridge.index,
+            up: true,
+          },
+          endpointMark(ep.id),
+        );
         created = true;
         // No link-local address on the port: its DAD/MLD would only be dropped at the vxlan device.
         o.ns.setLink(l.index, { ipv6AddrGenNone: true });
@@ -146,7 +153,9 @@ export class OverlayDriver implements Driver {
     removeLeg(c);
     const o = await openOverlay(c);
     if (!o) return;
-    o.ns.deleteLink(portIfname(c), { ignoreMissing: true });
+    // Only the port weft made for this endpoint; a link of that name it did not make stays.
+    const l = o.ns.link(portIfname(c));
+    if (l && ownedBy(l, endpointMark(c.endpoint.id))) o.ns.deleteLink(l.index, { ignoreMissing: true });
     // The last local sandbox gone: the host carries nothing of the network any more.
     if (localPorts(o).length === 0) await removeOverlay(c);
   }
