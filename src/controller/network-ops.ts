@@ -5,7 +5,16 @@ import { newId, now } from './ids.js';
 import type { EndpointRecord, IpamPoolConfig, NetworkRecord } from '../model/types.js';
 import { clusterPoolId } from './cluster-port.js';
 import { NetworkCreateInput, parseInput } from './inputs.js';
-import { ConflictError, ErrorList, InUseError, InvalidArgumentError, IpamOverlapError, NotFoundError, WeftError } from '../errors.js';
+import {
+  ConflictError,
+  ErrorList,
+  InUseError,
+  InvalidArgumentError,
+  IpamOverlapError,
+  NotFoundError,
+  StoreConflictError,
+  WeftError,
+} from '../errors.js';
 import { validateLabels, validateName } from '../config/validate.js';
 import { resolvePoolConfig } from '../ipam/pool-config.js';
 import { pickSubnet } from '../ipam/default-pools.js';
@@ -95,8 +104,19 @@ export async function createNetwork(
   if (Object.keys(input.ipam.options).length > 0) throw new InvalidArgumentError('ipam-opt', 'the default IPAM driver takes no options');
   const labels = validateLabels('label', input.labels);
 
+  if (driver.scope === 'global' && !ctx.records.cluster)
+    throw new InvalidArgumentError(
+      'scope',
+      `driver "${input.driver}" makes global-scope networks, which need a cluster store: start weftd with --cluster-store etcd://IP:2379`,
+    );
+
   return ctx.records.store.withLock('networks', async () => {
     const existing = await ctx.records.networks();
+    // Claims other networks hold in the cluster store (a VNI…), so validate picks a free one.
+    const claimed =
+      driver.scope === 'global' && driver.claimPrefix !== undefined
+        ? new Set((await ctx.records.storeOf('global').list(driver.claimPrefix)).map((e) => e.key))
+        : undefined;
     if ((await ctx.records.networkIdByName(input.name)) !== undefined) {
       throw new ConflictError('name', `network with name "${input.name}" already exists`);
     }
@@ -115,7 +135,7 @@ export async function createNetwork(
       driverState: {},
     };
     if (opts.predefined) rec.predefined = true;
-    const v = driver.validate(rec, existing);
+    const v = driver.validate(rec, existing, claimed);
     rec.options = v.options;
     rec.driverState = v.driverState;
     if (v.ipam) rec.ipam.config = v.ipam;
@@ -126,20 +146,27 @@ export async function createNetwork(
       if (refusal) throw new InvalidArgumentError('driver', `driver "${rec.driver}": ${refusal}`);
     }
 
-    await ctx.records.commitOrConflict(
-      {
-        checks: [
-          { key: keys.networkName(rec.name), version: 0 },
-          { key: keys.network(rec.id), version: 0 },
-        ],
-        puts: [
-          { key: keys.network(rec.id), value: json(rec) },
-          { key: keys.networkName(rec.name), value: json(rec.id) },
-        ],
-      },
-      `network create ${rec.name}`,
-      rec.scope,
-    );
+    const claims = rec.scope === 'global' ? (driver.clusterClaims?.(rec) ?? []) : [];
+    // One transaction: the record, its name and its claims, each only if nobody holds it yet.
+    const committed = await ctx.records.storeOf(rec.scope).commit({
+      checks: [
+        { key: keys.networkName(rec.name), version: 0 },
+        { key: keys.network(rec.id), version: 0 },
+        ...claims.map((c) => ({ key: c.key, version: 0 })),
+      ],
+      puts: [
+        { key: keys.network(rec.id), value: json(rec) },
+        { key: keys.networkName(rec.name), value: json(rec.id) },
+        ...claims.map((c) => ({ key: c.key, value: json(rec.id) })),
+      ],
+    });
+    if (!committed) {
+      for (const c of claims) {
+        const held = await ctx.records.storeOf('global').get(c.key);
+        if (held) throw new ConflictError(c.field, `${c.taken} (held by network ${String(JSON.parse(held.value)).slice(0, 12)})`);
+      }
+      throw new StoreConflictError(`network create ${rec.name}: store changed concurrently`);
+    }
     try {
       if (rec.scope === 'global') await defineClusterPools(ctx, rec);
       await driver.networkUp(networkCtx(ctx, rec));
@@ -151,7 +178,9 @@ export async function createNetwork(
       await undo.run(() => driver.networkDown(networkCtx(ctx, rec)));
       await undo.run(() => runHooks(ctx, 'networkDown', rec));
       if (rec.scope === 'global') await undo.run(() => deleteClusterPools(ctx, rec));
-      await undo.run(() => ctx.records.storeOf(rec.scope).commit({ deletes: [keys.network(rec.id), keys.networkName(rec.name)] }));
+      await undo.run(() =>
+        ctx.records.storeOf(rec.scope).commit({ deletes: [keys.network(rec.id), keys.networkName(rec.name), ...claims.map((c) => c.key)] }),
+      );
       throw undo.combined();
     }
     return rec;
@@ -174,8 +203,10 @@ export async function removeNetwork(ctx: ControllerContext, ref: string, opts: {
     await errors.run(() => runHooks(ctx, 'networkDown', net));
     const store = ctx.records.storeOf(net.scope);
     if (net.scope === 'global') {
-      // The record first: a pool left behind by a failure holds nothing and is harmless.
-      await store.commit({ deletes: [keys.network(net.id), keys.networkName(net.name)] });
+      // The record first: a pool left behind by a failure holds nothing and is harmless. Its
+      // claims (a VNI…) go in the same transaction, so the VNI is free exactly when the network is gone.
+      const claims = (driver.clusterClaims?.(net) ?? []).map((c) => c.key);
+      await store.commit({ deletes: [keys.network(net.id), keys.networkName(net.name), ...claims] });
       await errors.run(() => deleteClusterPools(ctx, net));
     } else {
       const ipamKeys = (await store.list(keys.ipamNetwork(net.id))).map((e) => e.key);
