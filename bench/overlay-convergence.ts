@@ -27,21 +27,37 @@ const load = (): string =>
     .map((x) => x.toFixed(2))
     .join(' ');
 
-/** Prints the epoch ms of the first successful connect to IP:PORT (tries every 2 ms, 60 s at most). */
+/**
+ * Prints the epoch ms of the first successful connect to any of IPs (comma list) on PORT,
+ * trying them all every 2 ms (60 s at most). Global networks take no --ip, so the new
+ * sandbox's address is one of the free addresses of host A's IPAM block.
+ */
 const CONNECT_LOOP = `
 const net = require('node:net');
-const [ip, port] = process.argv.slice(1);
+const [ips, port] = process.argv.slice(1);
 const end = Date.now() + 60000;
-const tryOnce = () => {
-  const s = net.connect({ host: ip, port: Number(port) });
-  s.setTimeout(100);
-  s.once('connect', () => { console.log(Date.now()); s.destroy(); process.exit(0); });
-  const again = () => { s.destroy(); if (Date.now() > end) process.exit(1); setTimeout(tryOnce, 2); };
-  s.once('error', again);
-  s.once('timeout', again);
+const round = () => {
+  for (const ip of ips.split(',')) {
+    const s = net.connect({ host: ip, port: Number(port) });
+    s.setTimeout(100);
+    s.once('connect', () => { console.log(Date.now()); process.exit(0); });
+    s.once('error', () => s.destroy());
+    s.once('timeout', () => s.destroy());
+  }
+  if (Date.now() > end) process.exit(1);
+  setTimeout(round, 2);
 };
-tryOnce();
+round();
 `;
+
+/** The other host addresses of the /26 cluster IPAM block (the default block size) holding ip. */
+function blockMates(ip: string): string[] {
+  const [a, b, c, d] = ip.split('.').map(Number) as [number, number, number, number];
+  const base = d & ~63;
+  const out: string[] = [];
+  for (let x = base; x < base + 64; x++) if (x !== d && x !== 0 && x !== 255) out.push(`${a}.${b}.${c}.${x}`);
+  return out;
+}
 
 async function main(): Promise<void> {
   console.log(`load average at start: ${load()}`);
@@ -58,17 +74,23 @@ async function main(): Promise<void> {
     await must(a, ['network', 'create', '-d', 'overlay', '--subnet', '10.93.0.0/16', 'conv']);
     await must(b, ['run', '-d', '--name', 'client', '--network', 'conv', '--', node, NETTOOL, 'tcp-server', '9']);
     const client = (JSON.parse(await must(b, ['sandbox', 'inspect', 'client'])) as { netnsPath: string }[])[0]!.netnsPath;
+    // A first sandbox on A shows its IPAM block; it stays, so its address is never a candidate.
+    await must(a, ['run', '-d', '--name', 'probe', '--network', 'conv', '--', node, NETTOOL, 'tcp-server', '9']);
+    type Ep = { endpoints: { ipv4?: string }[] };
+    const probeIp = (JSON.parse(await must(a, ['sandbox', 'inspect', 'probe'])) as Ep[])[0]!.endpoints[0]!.ipv4!.split('/')[0]!;
+    const candidates = blockMates(probeIp).join(',');
     const ms: number[] = [];
     for (let i = 0; i < samples; i++) {
-      const ip = `10.93.1.${i + 10}`;
-      const waiter = spawn('nsenter', [`--net=${client}`, node, '-e', CONNECT_LOOP, ip, '7700'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const waiter = spawn('nsenter', [`--net=${client}`, node, '-e', CONNECT_LOOP, candidates, '7700'], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       let out = '';
       waiter.stdout.on('data', (d: Buffer) => (out += d.toString()));
       const done = new Promise<number>((resolve) => waiter.on('exit', (code) => resolve(code ?? 1)));
       await new Promise((r) => setTimeout(r, 300)); // the loop is running before the clock starts
       const t0 = Date.now();
-      await must(a, ['run', '-d', '--name', `s${i}`, '--network', `conv,ip=${ip}`, '--', node, NETTOOL, 'tcp-server', '7700']);
-      if ((await done) !== 0) throw new Error(`no connect to ${ip} within 60 s`);
+      await must(a, ['run', '-d', '--name', `s${i}`, '--network', 'conv', '--', node, NETTOOL, 'tcp-server', '7700']);
+      if ((await done) !== 0) throw new Error(`no connect to s${i} within 60 s`);
       ms.push(Number(out.trim()) - t0);
       await must(a, ['sandbox', 'rm', '-f', `s${i}`]);
     }
