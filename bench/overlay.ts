@@ -19,6 +19,7 @@ import { WG_KEY, wgIfnameOf } from '../src/drivers/overlay/overlay-encryption.js
 import { Supervisor } from '../src/kernel/supervisor.js';
 import { WireguardGo } from '../src/kernel/wireguard.js';
 import { printTable } from './stats.js';
+import { loadavg } from 'node:os';
 
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(name);
@@ -66,7 +67,14 @@ async function rawVxlan(a: LabHost, b: LabHost): Promise<void> {
   }
 }
 
+const load = (): string =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
+
 async function main(): Promise<void> {
+  // The machine is shared: every figure goes with the load it was measured under.
+  console.log(`load average at start: ${load()}`);
   const lab = new OverlayLab();
   const dir = mkdtempSync('/tmp/ovl-bench-');
   const supervisors: Supervisor[] = [];
@@ -138,6 +146,7 @@ async function main(): Promise<void> {
     for (const s of supervisors) await s.stopAll();
     await lab.cleanup();
     rmSync(dir, { recursive: true, force: true });
+    console.log(`load average at end: ${load()}`);
   }
 }
 

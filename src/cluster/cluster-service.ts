@@ -21,6 +21,8 @@ import { ClusterSync, type ClusterSink } from './cluster-sync.js';
 import { SubnetLeaser } from './subnet-lease.js';
 import { followLeases } from './subnet-lease-events.js';
 import { UdpEncap } from '../kernel/udp-encap.js';
+import { Supervisor } from '../kernel/supervisor.js';
+import { WireguardGo } from '../kernel/wireguard.js';
 
 export interface ClusterService {
   agent: EtcdClusterAgent;
@@ -31,6 +33,8 @@ export interface ClusterService {
   driverService(): DriverClusterService;
   /** The hostsubnet udp backend's encapsulation (DriverServices.udpEncap). */
   udpEncap: UdpEncap;
+  /** The overlay's encryption: wireguard-go devices under a supervisor (DriverServices.wireguard). */
+  wireguard: WireguardGo;
   /** Start turning the agent's watches into controller calls (after the controller's first reconcile). */
   follow(sink: ClusterSink): ClusterSync;
   stop(): Promise<void>;
@@ -79,6 +83,15 @@ export async function startClusterService(config: DaemonConfig, log: Logger): Pr
     log: (level, fields, msg) => log[level](fields, msg),
   });
   const udpEncap = new UdpEncap((err) => log.error({ err: err.message }, 'udp encapsulation'));
+  // `-o encrypted` overlays (this kernel has no ESP and no WireGuard module): one wireguard-go
+  // device per host; its private key stays in the state directory (0600), its public key
+  // travels as host data through the store.
+  const wgSupervisor = new Supervisor();
+  const wireguard = new WireguardGo({
+    supervisor: wgSupervisor,
+    runDir: path.resolve(config.runDir, 'wireguard'),
+    keyDir: path.resolve(config.stateDir, 'wireguard-keys'),
+  });
   let stopLeases: (() => void) | undefined;
   return {
     agent,
@@ -91,6 +104,7 @@ export async function startClusterService(config: DaemonConfig, log: Logger): Pr
       subnetLeases,
     }),
     udpEncap,
+    wireguard,
     follow(sink) {
       sync = new ClusterSync(agent, sink, log, (id) => agent.hostData(id));
       sync.start();
@@ -108,6 +122,9 @@ export async function startClusterService(config: DaemonConfig, log: Logger): Pr
     },
     async stop() {
       stopLeases?.();
+      // wireguard-go keeps running, as the kernel's objects do: encrypted flows do not stop with
+      // weftd, and the next one adopts the devices from their pid files.
+      wgSupervisor.detachAll();
       await udpEncap.close();
       await subnetLeases.close(false);
       await sync?.stop();

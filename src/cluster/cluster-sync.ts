@@ -75,6 +75,20 @@ export class ClusterSync {
     if (this.stopped) return;
     for (const s of this.stops) s();
     this.stops = [];
+    // Data a host publishes after it came up (e.g. the overlay's WireGuard key, made when its
+    // first encrypted network appears there) is announced again as hostUp with the new data.
+    if (this.hostData)
+      this.stops.push(
+        this.agent.mirror('hostdata/', {
+          onSnapshot: () => undefined,
+          onEvent: (e) => {
+            const id = /^hostdata\/([^/]+)\//.exec(e.key)?.[1];
+            const h = id === undefined || id === this.agent.hostId ? undefined : this.agent.view().find((x) => x.id === id);
+            if (e.type === 'put' && h?.state === 'up')
+              this.deliver(`host ${h.name} data`, async () => this.sink.hostUp(await this.remoteHost(h)));
+          },
+        }),
+      );
     let endpointsStarted = false;
     this.stops.push(
       this.agent.mirror('networks/', {

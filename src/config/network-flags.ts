@@ -65,7 +65,8 @@ export function networkCreateBody(name: string, f: NetworkCreateFlags): Record<s
     enableIPv6: f.ipv6 ?? false,
     attachable: f.attachable ?? true,
     labels: kv('label', f.label),
-    options: kv('opt', f.opt),
+    // As Docker's: a bare `-o KEY` is KEY with an empty value (`-o encrypted`).
+    options: Object.fromEntries((f.opt ?? []).map((o) => (/^[^=\s]+$/.test(o) ? [o, ''] : parseKeyValue('opt', o)))),
     ipam: { driver: f.ipamDriver ?? 'default', options: kv('ipam-opt', f.ipamOpt), config: pools },
   };
 }

@@ -20,6 +20,7 @@ import { resolvePoolConfig } from '../ipam/pool-config.js';
 import { pickSubnet } from '../ipam/default-pools.js';
 import { cidrOverlaps, parseCidr } from '../ipam/cidr.js';
 import { json, keys } from '../store/records.js';
+import type { ClusterClaim } from '../drivers/driver.js';
 
 /** Find a network by name, full id or unique id prefix. */
 export async function resolveNetwork(ctx: ControllerContext, ref: string): Promise<NetworkRecord> {
@@ -114,10 +115,21 @@ export async function createNetwork(
   if (Object.keys(input.ipam.options).length > 0) throw new InvalidArgumentError('ipam-opt', 'the default IPAM driver takes no options');
   const labels = validateLabels('label', input.labels);
 
+  if (driver.scope === 'global' && !ctx.records.cluster)
+    throw new InvalidArgumentError(
+      'scope',
+      `driver "${input.driver}" makes global-scope networks, which need a cluster store: start weftd with --cluster-store etcd://IP:2379`,
+    );
+
   // One attempt: read the guard (global scope), list, check, commit — or StoreConflictError.
-  const attempt = async (): Promise<NetworkRecord> => {
+  const attempt = async (): Promise<{ rec: NetworkRecord; claims: ClusterClaim[] }> => {
     const guard = driver.scope === 'global' ? await ctx.records.storeOf('global').get(SUBNET_CLAIMS_KEY) : undefined;
     const existing = await ctx.records.networks();
+    // Claims other networks hold in the cluster store (a VNI…), so validate picks a free one.
+    const claimed =
+      driver.scope === 'global' && driver.claimPrefix !== undefined
+        ? new Set((await ctx.records.storeOf('global').list(driver.claimPrefix)).map((e) => e.key))
+        : undefined;
     if ((await ctx.records.networkIdByName(input.name)) !== undefined) {
       throw new ConflictError('name', `network with name "${input.name}" already exists`);
     }
@@ -136,7 +148,7 @@ export async function createNetwork(
       driverState: {},
     };
     if (opts.predefined) rec.predefined = true;
-    const v = driver.validate(rec, existing);
+    const v = driver.validate(rec, existing, claimed);
     rec.options = v.options;
     rec.driverState = v.driverState;
     if (v.ipam) rec.ipam.config = v.ipam;
@@ -154,27 +166,52 @@ export async function createNetwork(
             puts: [{ key: SUBNET_CLAIMS_KEY, value: json({ network: rec.id, subnets: rec.ipam.config.map((p) => p.subnet) }) }],
           }
         : { checks: [], puts: [] };
-    await ctx.records.commitOrConflict(
-      {
-        checks: [{ key: keys.networkName(rec.name), version: 0 }, { key: keys.network(rec.id), version: 0 }, ...claim.checks],
-        puts: [{ key: keys.network(rec.id), value: json(rec) }, { key: keys.networkName(rec.name), value: json(rec.id) }, ...claim.puts],
-      },
-      `network create ${rec.name}`,
-      rec.scope,
-    );
-    return rec;
+    const claims = rec.scope === 'global' ? (driver.clusterClaims?.(rec) ?? []) : [];
+    // One transaction: the record, its name, the subnet guard and the driver's claims (a VNI…),
+    // each only if nobody holds it yet.
+    try {
+      await ctx.records.commitOrConflict(
+        {
+          checks: [
+            { key: keys.networkName(rec.name), version: 0 },
+            { key: keys.network(rec.id), version: 0 },
+            ...claim.checks,
+            ...claims.map((c) => ({ key: c.key, version: 0 })),
+          ],
+          puts: [
+            { key: keys.network(rec.id), value: json(rec) },
+            { key: keys.networkName(rec.name), value: json(rec.id) },
+            ...claim.puts,
+            ...claims.map((c) => ({ key: c.key, value: json(rec.id) })),
+          ],
+        },
+        `network create ${rec.name}`,
+        rec.scope,
+      );
+    } catch (err) {
+      // A driver claim taken meanwhile is the user's conflict, named; anything else is retried.
+      if (err instanceof StoreConflictError) {
+        for (const c of claims) {
+          const held = await ctx.records.storeOf('global').get(c.key);
+          if (held) throw new ConflictError(c.field, `${c.taken} (held by network ${String(JSON.parse(held.value)).slice(0, 12)})`);
+        }
+      }
+      throw err;
+    }
+    return { rec, claims };
   };
 
   return ctx.records.store.withLock('networks', async () => {
-    let rec: NetworkRecord | undefined;
-    for (let i = 1; !rec; i++) {
+    let made: { rec: NetworkRecord; claims: ClusterClaim[] } | undefined;
+    for (let i = 1; !made; i++) {
       try {
-        rec = await attempt();
+        made = await attempt();
       } catch (err) {
         // Another host claimed subnets (or the name) meanwhile: check again against what it committed.
         if (!(err instanceof StoreConflictError) || driver.scope !== 'global' || i >= GLOBAL_CREATE_ATTEMPTS) throw err;
       }
     }
+    const { rec, claims } = made;
     try {
       if (rec.scope === 'global') await defineClusterPools(ctx, rec);
       await driver.networkUp(networkCtx(ctx, rec));
@@ -186,7 +223,9 @@ export async function createNetwork(
       await undo.run(() => driver.networkDown(networkCtx(ctx, rec)));
       await undo.run(() => runHooks(ctx, 'networkDown', rec));
       if (rec.scope === 'global') await undo.run(() => deleteClusterPools(ctx, rec));
-      await undo.run(() => ctx.records.storeOf(rec.scope).commit({ deletes: [keys.network(rec.id), keys.networkName(rec.name)] }));
+      await undo.run(() =>
+        ctx.records.storeOf(rec.scope).commit({ deletes: [keys.network(rec.id), keys.networkName(rec.name), ...claims.map((c) => c.key)] }),
+      );
       throw undo.combined();
     }
     return rec;
@@ -209,8 +248,10 @@ export async function removeNetwork(ctx: ControllerContext, ref: string, opts: {
     await errors.run(() => runHooks(ctx, 'networkDown', net));
     const store = ctx.records.storeOf(net.scope);
     if (net.scope === 'global') {
-      // The record first: a pool left behind by a failure holds nothing and is harmless.
-      await store.commit({ deletes: [keys.network(net.id), keys.networkName(net.name)] });
+      // The record first: a pool left behind by a failure holds nothing and is harmless. Its
+      // claims (a VNI…) go in the same transaction, so the VNI is free exactly when the network is gone.
+      const claims = (driver.clusterClaims?.(net) ?? []).map((c) => c.key);
+      await store.commit({ deletes: [keys.network(net.id), keys.networkName(net.name), ...claims] });
       await errors.run(() => deleteClusterPools(ctx, net));
     } else {
       const ipamKeys = (await store.list(keys.ipamNetwork(net.id))).map((e) => e.key);

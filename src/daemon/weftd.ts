@@ -82,7 +82,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
         firewall: fw,
         log,
         runDir: config.runDir,
-        ...(cluster ? { cluster: cluster.driverService(), udpEncap: cluster.udpEncap } : {}),
+        ...(cluster ? { cluster: cluster.driverService(), udpEncap: cluster.udpEncap, wireguard: cluster.wireguard } : {}),
         ...(mesh ? { mesh: mesh.service } : {}),
       },
       ...(cluster ? cluster.engineParts() : {}),

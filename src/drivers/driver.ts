@@ -87,6 +87,18 @@ export interface NetworkValidation {
   ipam?: IpamPoolConfig[];
 }
 
+/**
+ * A key in the cluster store a global network holds alone (e.g. overlay's `vni/<n>`): written
+ * create-only in the same transaction as the network record, deleted with it.
+ */
+export interface ClusterClaim {
+  /** Key relative to the cluster store's prefix (`vni/4096` is `/weft/v1/vni/4096` in etcd). */
+  key: string;
+  /** The option the claim comes from, and what to tell the user when another network holds it. */
+  field: string;
+  taken: string;
+}
+
 /** An endpoint on another host, reported by the cluster agent (libnetwork's peerAdd/peerDelete). */
 export interface RemoteEndpoint {
   endpointId: string;
@@ -141,8 +153,15 @@ export interface Driver {
   readonly userCreatable: boolean;
   /** Interface-name schemes (ifnames.ts) of the kernel objects this driver creates. */
   readonly ownedNames: readonly IfnameScheme[];
-  /** Check options; pure. Throws InvalidArgumentError naming the option. */
-  validate(net: NetworkRecord, others: readonly NetworkRecord[]): NetworkValidation;
+  /**
+   * Check options; pure. Throws InvalidArgumentError naming the option. `claimed`: the keys
+   * under `claimPrefix` the cluster store holds now (global networks of drivers that claim).
+   */
+  validate(net: NetworkRecord, others: readonly NetworkRecord[], claimed?: ReadonlySet<string>): NetworkValidation;
+  /** Where this driver's cluster claims live (listed before validate), if it makes any. */
+  readonly claimPrefix?: string;
+  /** The keys a global network of this driver holds alone in the cluster store (from its record). */
+  clusterClaims?(net: NetworkRecord): ClusterClaim[];
   /** Ensure the network's kernel objects (create, or read back and fix). */
   networkUp(c: NetworkContext): Promise<void>;
   /** Remove them; what is already gone is fine. */

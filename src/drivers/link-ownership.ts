@@ -27,14 +27,18 @@ export const WEFT_LINK_GROUP = 0x77656674;
 export const WEFT_ADDR_PROTO = 119;
 export const WEFT_ROUTE_PROTO = 119;
 
-/** network: a network's device (id); endpoint: an endpoint's host end (id); runtime-veth: a runtime-placed pair's host end (its name). */
-export type OwnerKind = 'network' | 'endpoint' | 'runtime-veth';
+/**
+ * network: a network's device (id); endpoint: an endpoint's host end (id); runtime-veth: a
+ * runtime-placed pair's host end (its name); host: a per-host device a driver shares between
+ * its networks (the overlay's gateway bridge, its WireGuard device), named by what it is.
+ */
+export type OwnerKind = 'network' | 'endpoint' | 'runtime-veth' | 'host';
 
 /** The alias naming a link's owner. */
 export const ownerMark = (kind: OwnerKind, id: string): string => `weft:${kind}:${id}`;
 
 export function parseMark(alias: string | undefined): { kind: OwnerKind; id: string } | undefined {
-  const m = /^weft:(network|endpoint|runtime-veth):([A-Za-z0-9_.-]+)$/.exec(alias ?? '');
+  const m = /^weft:(network|endpoint|runtime-veth|host):([A-Za-z0-9_.-]+)$/.exec(alias ?? '');
   return m ? { kind: m[1] as OwnerKind, id: m[2]! } : undefined;
 }
 

@@ -93,6 +93,7 @@ export class OverlayLab {
   readonly hosts: LabHost[] = [];
   readonly sandboxes: LabSandbox[] = [];
   private readonly namespaces: string[] = [];
+  private made = 0;
   private readonly children: ChildProcess[] = [];
   private readonly outputs = new WeakMap<ChildProcess, string[]>();
   readonly underlayNs = `ovl-u-${this.tag}`;
@@ -152,8 +153,14 @@ export class OverlayLab {
   }
 
   /** A sandbox on host h joined to network with address ip (in the subnet's /24). */
-  async sandbox(h: LabHost, network: NetworkRecord, ip: string, o: { defaultRoute?: boolean } = {}): Promise<LabSandbox> {
-    const ns = `ovl-s${this.sandboxes.length + 1}-${this.tag}`;
+  async sandbox(
+    h: LabHost,
+    network: NetworkRecord,
+    ip: string,
+    o: { defaultRoute?: boolean; endpointId?: string } = {},
+  ): Promise<LabSandbox> {
+    // Counted apart from `sandboxes`: a join that failed leaves its namespace behind until cleanup.
+    const ns = `ovl-s${++this.made}-${this.tag}`;
     const path = await this.nsAdd(ns);
     const id = hex(32);
     const record: SandboxRecord = {
@@ -166,7 +173,7 @@ export class OverlayLab {
       labels: {},
       created: new Date().toISOString(),
     };
-    const epId = hex(32);
+    const epId = o.endpointId ?? hex(32);
     const endpoint: EndpointRecord = {
       id: epId,
       networkId: network.id,

@@ -12,6 +12,8 @@ import { KernelError } from '../../errors.js';
 import { IFNAMES } from '../ifnames.js';
 import { GATEWAY_BRIDGE, GATEWAY_FW_ID, GATEWAY_SUBNET, gatewayCidr, pickLegAddress } from './gateway-address.js';
 import { macOfId } from './overlay-options.js';
+import { createOwnedBridge, createOwnedVeth, ownedBy } from '../link-ownership.js';
+import { GATEWAY_MARK, endpointMark, mustOwn } from './overlay-ownership.js';
 
 const NUD_PERMANENT = 0x80;
 
@@ -39,8 +41,10 @@ export const gatewayFwNetwork = (): FwNetwork => ({
 export async function ensureGatewayBridge(c: HostContext | EndpointContext): Promise<LinkInfo> {
   const rt = c.kernel.host();
   let br = rt.link(GATEWAY_BRIDGE);
+  // A bridge of that name someone else made is theirs: no address, state or port is added to it.
+  if (br) mustOwn(br, GATEWAY_MARK, 'overlay gateway bridge');
   if (br && br.kind !== 'bridge') throw new KernelError('overlay gateway bridge', `${GATEWAY_BRIDGE} exists and is not a bridge`);
-  if (!br) br = rt.createBridge({ name: GATEWAY_BRIDGE, up: false });
+  if (!br) br = createOwnedBridge(rt, { name: GATEWAY_BRIDGE, up: false }, GATEWAY_MARK);
   if (!rt.addresses(br.index, 4).some((a) => a.cidr === gatewayCidr())) rt.addAddress(br.index, gatewayCidr());
   if (!br.up) rt.setLink(br.index, { up: true });
   // Egress is routed from the gateway bridge to the underlay (Docker turns forwarding on too).
@@ -70,15 +74,20 @@ export async function ensureLeg(c: EndpointContext, sandboxNs: NetlinkPort): Pro
   let created = false;
   try {
     const existing = rt.link(hostIf);
+    if (existing) mustOwn(existing, endpointMark(ep.id), 'overlay gateway leg');
     if (!existing) {
-      const l = rt.createVeth({
-        name: hostIf,
-        peerName: inner,
-        peerNetnsFd: await c.kernel.netnsFd(c.sandbox.netnsPath),
-        peerMac: mac,
-        master: br.index,
-        up: true,
-      });
+      const l = createOwnedVeth(
+        rt,
+        {
+          name: hostIf,
+          peerName: inner,
+          peerNetnsFd: await c.kernel.netnsFd(c.sandbox.netnsPath),
+          peerMac: mac,
+          master: br.index,
+          up: true,
+        },
+        endpointMark(ep.id),
+      );
       created = true;
       rt.setLink(l.index, { ipv6AddrGenNone: true });
     } else if (existing.master !== br.index || !existing.up) rt.setLink(existing.index, { master: br.index, up: true });
@@ -103,12 +112,13 @@ export async function ensureLeg(c: EndpointContext, sandboxNs: NetlinkPort): Pro
   }
 }
 
-/** Remove the leg and its address claim (already gone is fine). */
+/** Remove the leg and its address claim (already gone is fine); a link of that name weft did not make for it stays. */
 export function removeLeg(c: EndpointContext): void {
   const rt = c.kernel.host();
-  rt.deleteLink(legHostIfname(c.endpoint.id), { ignoreMissing: true });
+  const l = rt.link(legHostIfname(c.endpoint.id));
+  if (l && ownedBy(l, endpointMark(c.endpoint.id))) rt.deleteLink(l.index, { ignoreMissing: true });
   const br = rt.link(GATEWAY_BRIDGE);
-  if (!br) return;
+  if (!br || !ownedBy(br, GATEWAY_MARK)) return;
   const mac = macOfId(c.endpoint.id);
   for (const x of legClaims(rt, br.index))
     if (x.mac === mac) rt.deleteNeighbour({ index: br.index, family: 4, dst: x.ip }, { ignoreMissing: true });

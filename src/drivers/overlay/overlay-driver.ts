@@ -6,11 +6,32 @@
  * egress. Remote endpoints arrive as peerUp/peerDown from the cluster agent and become
  * permanent FDB and neighbour entries; nothing is learned or flooded (see README.md).
  */
-import type { Driver, DriverContext, EndpointContext, NetworkContext, NetworkValidation, RemoteEndpoint, RemoteHost } from '../driver.js';
+import type {
+  ClusterClaim,
+  Driver,
+  DriverContext,
+  EndpointContext,
+  NetworkContext,
+  NetworkValidation,
+  RemoteEndpoint,
+  RemoteHost,
+} from '../driver.js';
 import type { NetworkRecord } from '../../model/types.js';
 import { ErrorList, InvalidArgumentError, KernelError } from '../../errors.js';
 import { IFNAMES } from '../ifnames.js';
-import { chooseVni, isEncrypted, overlayStateOf, parseOverlayOptions, vnisInUse, vtepOf } from './overlay-options.js';
+import {
+  OVERLAY_OPTIONS,
+  VNI_CLAIM_PREFIX,
+  chooseVni,
+  claimedVnis,
+  isEncrypted,
+  overlayStateOf,
+  parseOverlayOptions,
+  vniClaimKey,
+  vniOf,
+  vnisInUse,
+  vtepOf,
+} from './overlay-options.js';
 import { desiredEntries, diffEntries, entriesOf, entriesOfHost, type PeerEntries } from './peer-plan.js';
 import {
   applyDiff,
@@ -26,6 +47,8 @@ import {
 import { ensureLeg, removeLeg, wantsLeg } from './gateway-leg.js';
 import { overlayInvariants } from './overlay-invariants.js';
 import { OverlayEncryption } from './overlay-encryption.js';
+import { createOwnedVeth, ownedBy } from '../link-ownership.js';
+import { endpointMark, mustOwn } from './overlay-ownership.js';
 
 const NO_ENTRIES: PeerEntries = { fdb: [], neigh: [] };
 
@@ -50,11 +73,23 @@ export class OverlayDriver implements Driver {
   /** The host's WireGuard device and the other hosts' keys (encrypted networks). */
   readonly encryption = new OverlayEncryption();
 
-  validate(net: NetworkRecord, others: readonly NetworkRecord[]): NetworkValidation {
+  /** VNIs are claimed cluster-wide under /weft/v1/vni/<n> (create-only, with the network record). */
+  readonly claimPrefix = VNI_CLAIM_PREFIX;
+
+  validate(net: NetworkRecord, others: readonly NetworkRecord[], claimed: ReadonlySet<string> = new Set()): NetworkValidation {
     if (net.ipam.config.length === 0) throw new InvalidArgumentError('subnet', 'an overlay network needs a subnet');
     const o = parseOverlayOptions(net.options, net.enableIPv6);
-    const vni = chooseVni(o.vni, vnisInUse(others, net.id));
+    const used = vnisInUse(others, net.id);
+    for (const v of claimedVnis(claimed)) used.add(v);
+    const vni = chooseVni(o.vni, used);
     return { options: net.options, driverState: overlayStateOf(o, vni) };
+  }
+
+  clusterClaims(net: NetworkRecord): ClusterClaim[] {
+    const vni = vniOf(net);
+    return [
+      { key: vniClaimKey(vni), field: OVERLAY_OPTIONS.vni, taken: `VNI ${vni} is already used by another overlay network in the cluster` },
+    ];
   }
 
   /** Peers the driver knows for a network. */
@@ -111,16 +146,21 @@ export class OverlayDriver implements Driver {
     let created = false;
     try {
       const existing = o.ns.link(port);
+      if (existing) mustOwn(existing, endpointMark(ep.id), 'hostIfname');
       if (!existing) {
-        const l = o.ns.createVeth({
-          name: port,
-          peerName: ep.ifname,
-          peerNetnsFd: await c.kernel.netnsFd(sb.netnsPath),
-          mtu: o.bridge.mtu,
-          peerMac: ep.macAddress,
-          master: o.bridge.index,
-          up: true,
-        });
+        const l = createOwnedVeth(
+          o.ns,
+          {
+            name: port,
+            peerName: ep.ifname,
+            peerNetnsFd: await c.kernel.netnsFd(sb.netnsPath),
+            mtu: o.bridge.mtu,
+            peerMac: ep.macAddress,
+            master: o.bridge.index,
+            up: true,
+          },
+          endpointMark(ep.id),
+        );
         created = true;
         // No link-local address on the port: its DAD/MLD would only be dropped at the vxlan device.
         o.ns.setLink(l.index, { ipv6AddrGenNone: true });
@@ -146,7 +186,9 @@ export class OverlayDriver implements Driver {
     removeLeg(c);
     const o = await openOverlay(c);
     if (!o) return;
-    o.ns.deleteLink(portIfname(c), { ignoreMissing: true });
+    // Only the port weft made for this endpoint; a link of that name it did not make stays.
+    const l = o.ns.link(portIfname(c));
+    if (l && ownedBy(l, endpointMark(c.endpoint.id))) o.ns.deleteLink(l.index, { ignoreMissing: true });
     // The last local sandbox gone: the host carries nothing of the network any more.
     if (localPorts(o).length === 0) await removeOverlay(c);
   }

@@ -14,6 +14,8 @@ import type { DriverContext, RemoteHost } from '../driver.js';
 import { KernelError, KernelUnsupportedError } from '../../errors.js';
 import { IFNAMES } from '../ifnames.js';
 import { clusterOf } from './overlay-objects.js';
+import { claimLink } from '../link-ownership.js';
+import { WIREGUARD_MARK, mustOwn } from './overlay-ownership.js';
 import { TUNNEL_PREFIX_LEN, WG_OVERHEAD_V4, tunnelAddressOf } from './overlay-options.js';
 
 /** UDP port of the hosts' WireGuard devices. */
@@ -45,10 +47,16 @@ export class OverlayEncryption {
       );
     const { hostId, hostAddress } = clusterOf(c);
     const name = wgIfnameOf(hostId);
-    const { publicKey } = await wg.ensureDevice(name, WG_PORT);
     const rt = c.kernel.host();
-    const link = rt.link(name);
+    // A device of that name weft did not make (or mark) is not handed to wireguard-go.
+    const before = rt.link(name);
+    if (before && this.device !== name) mustOwn(before, WIREGUARD_MARK, 'overlay encryption');
+    const { publicKey } = await wg.ensureDevice(name, WG_PORT);
+    let link = rt.link(name);
     if (!link) throw new KernelError('overlay encryption', `wireguard-go did not make ${name}`);
+    // wireguard-go makes the TUN device; weft's mark goes on right after.
+    claimLink(rt, link, WIREGUARD_MARK);
+    link = { ...link, alias: WIREGUARD_MARK };
     const cidr = `${tunnelAddressOf(hostAddress)}/${TUNNEL_PREFIX_LEN}`;
     if (!rt.addresses(link.index, 6).some((a) => a.cidr === cidr)) rt.addAddress(link.index, cidr, { nodad: true });
     const mtu = this.underlayMtu(c) - WG_OVERHEAD_V4;

@@ -9,10 +9,11 @@ import type { OverlayNs } from './overlay-objects.js';
 import { clusterOf, hasNetns, liveEntries, mtuOf, openOverlay } from './overlay-objects.js';
 import { desiredEntries, diffEntries, describeDiff, type PeerEntries } from './peer-plan.js';
 import { OVERLAY_BRIDGE, OVERLAY_VXLAN, overlayNetnsPath } from './overlay-options.js';
-import { checkLeg, ensureGatewayBridge, legClaims, legHostIfname, wantsLeg } from './gateway-leg.js';
+import { checkLeg, ensureGatewayBridge, legClaims, wantsLeg } from './gateway-leg.js';
 import { GATEWAY_BRIDGE, GATEWAY_FW_ID } from './gateway-address.js';
 import { IFNAMES } from '../ifnames.js';
-import { wgIfnameOf } from './overlay-encryption.js';
+import { GATEWAY_MARK, markedEndpoint } from './overlay-ownership.js';
+import { ownedBy } from '../link-ownership.js';
 import { macOfId } from './overlay-options.js';
 
 /** What the invariants need from the driver. */
@@ -113,17 +114,25 @@ function localEndpoints(c: HostContext): { legs: Set<string>; nets: Set<string> 
   return { legs, nets };
 }
 
-function orphans(c: HostContext): { links: string[]; claims: { index: number; ip: string }[]; namespaces: string[] } {
+function orphans(c: HostContext): {
+  links: { index: number; name: string }[];
+  claims: { index: number; ip: string }[];
+  namespaces: string[];
+} {
   const { legs, nets } = localEndpoints(c);
   const rt = c.kernel.host();
-  const wantIfs = new Set([...legs].map(legHostIfname));
-  // The host's WireGuard device (encrypted networks) carries the same prefix.
-  if (c.services.cluster) wantIfs.add(wgIfnameOf(c.services.cluster.hostId));
+  // Only legs carrying weft's mark for an endpoint no local sandbox has: a link that merely has
+  // a leg-like name (or the WireGuard device, marked per host) is never a leftover.
   const links = rt
     .links()
-    .filter((l) => IFNAMES.overlay.pattern.test(l.name) && !wantIfs.has(l.name))
-    .map((l) => l.name);
-  const br = rt.link(GATEWAY_BRIDGE);
+    .filter((l) => IFNAMES.overlay.pattern.test(l.name) && l.kind === 'veth')
+    .filter((l) => {
+      const ep = markedEndpoint(l);
+      return ep !== undefined && !legs.has(ep);
+    })
+    .map((l) => ({ index: l.index, name: l.name }));
+  const found = rt.link(GATEWAY_BRIDGE);
+  const br = found && ownedBy(found, GATEWAY_MARK) ? found : undefined;
   const wantMacs = new Set([...legs].map(macOfId));
   const claims = br
     ? legClaims(rt, br.index)
@@ -147,7 +156,7 @@ const noOrphans: Invariant<HostContext> = {
   async check(c) {
     const o = orphans(c);
     return [
-      ...o.links.map((n) => `link ${n} looks like an overlay leg but no local endpoint has it`),
+      ...o.links.map((l) => `link ${l.name} looks like an overlay leg but no local endpoint has it`),
       ...o.claims.map((x) => `${GATEWAY_BRIDGE} address claim ${x.ip} belongs to no local endpoint`),
       ...o.namespaces.map((p) => `overlay namespace ${p} has no local sandbox`),
     ];
@@ -155,7 +164,7 @@ const noOrphans: Invariant<HostContext> = {
   async repair(c) {
     const o = orphans(c);
     const rt = c.kernel.host();
-    for (const n of o.links) rt.deleteLink(n, { ignoreMissing: true });
+    for (const l of o.links) rt.deleteLink(l.index, { ignoreMissing: true });
     for (const x of o.claims) rt.deleteNeighbour({ index: x.index, family: 4, dst: x.ip }, { ignoreMissing: true });
     for (const p of o.namespaces) if (c.kernel.netnsInode(p) !== undefined) await c.kernel.deleteNetns(p);
   },
@@ -167,11 +176,13 @@ const gatewayNat: Invariant<HostContext> = {
   holds: `while ${GATEWAY_BRIDGE} exists, the firewall masquerades its subnet`,
   async check(c) {
     const fw = c.services.firewall;
-    if (!fw || !c.kernel.host().link(GATEWAY_BRIDGE)) return [];
+    const br = c.kernel.host().link(GATEWAY_BRIDGE);
+    if (!fw || !br || !ownedBy(br, GATEWAY_MARK)) return [];
     return fw.state.networks.some((n) => n.id === GATEWAY_FW_ID) ? [] : [`firewall has no masquerading for ${GATEWAY_BRIDGE}`];
   },
   async repair(c) {
-    if (c.kernel.host().link(GATEWAY_BRIDGE)) await ensureGatewayBridge(c);
+    const br = c.kernel.host().link(GATEWAY_BRIDGE);
+    if (br && ownedBy(br, GATEWAY_MARK)) await ensureGatewayBridge(c);
   },
 };
 

@@ -24,6 +24,8 @@ import {
   vtepOf,
 } from './overlay-options.js';
 import type { PeerDiff, PeerEntries } from './peer-plan.js';
+import { WEFT_LINK_GROUP, claimLink, createOwnedBridge } from '../link-ownership.js';
+import { mustOwn, networkMark } from './overlay-ownership.js';
 
 /** Kernel constants used here (linux/neighbour.h): NUD_PERMANENT, NTF_SELF, NTF_MASTER. */
 const NUD_PERMANENT = 0x80;
@@ -98,8 +100,10 @@ export async function ensureOverlay(c: NetworkContext): Promise<OverlayNs> {
   if (madeNs) await c.kernel.createNetns(path);
   try {
     const ns = await c.kernel.inNetns(path);
+    const mark = networkMark(net);
     let bridge = ns.link(OVERLAY_BRIDGE);
-    if (!bridge) bridge = ns.createBridge({ name: OVERLAY_BRIDGE, mtu, up: false });
+    if (bridge) mustOwn(bridge, mark, 'overlay bridge');
+    if (!bridge) bridge = createOwnedBridge(ns, { name: OVERLAY_BRIDGE, mtu, up: false }, mark);
     else if (bridge.mtu !== mtu) ns.setLink(bridge.index, { mtu });
     if (net.enableIPv6) await c.kernel.setSysctl(path, `net.ipv6.conf.${OVERLAY_BRIDGE}.disable_ipv6`, '0');
     const have = new Set(ns.addresses(bridge.index).map((a) => a.cidr));
@@ -111,6 +115,7 @@ export async function ensureOverlay(c: NetworkContext): Promise<OverlayNs> {
       try {
         c.kernel.host().createVxlan({
           name: OVERLAY_VXLAN,
+          linkGroup: WEFT_LINK_GROUP,
           vni: vniOf(net),
           local: vtepOf(net, hostAddress),
           port: VXLAN_PORT,
@@ -126,7 +131,11 @@ export async function ensureOverlay(c: NetworkContext): Promise<OverlayNs> {
       }
       vxlan = ns.link(OVERLAY_VXLAN);
       if (!vxlan) throw new KernelError('overlay vxlan', `${OVERLAY_VXLAN} did not appear in ${path}`);
+      // Born with weft's group (the request set it); the alias names the network.
+      claimLink(ns, vxlan, mark);
+      vxlan = { ...vxlan, alias: mark };
     }
+    mustOwn(vxlan, mark, 'overlay vxlan');
     if (vxlan.kind !== 'vxlan')
       throw new KernelError('overlay vxlan', `${OVERLAY_VXLAN} in ${path} is a ${vxlan.kind ?? 'device'}, not vxlan`);
     if (vxlan.master !== bridge.index || !vxlan.up || vxlan.mtu !== mtu) ns.setLink(vxlan.index, { master: bridge.index, mtu, up: true });

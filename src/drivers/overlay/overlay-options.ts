@@ -69,6 +69,20 @@ export function vnisInUse(others: readonly NetworkRecord[], self: string): Set<n
   return new Set(others.filter((n) => n.id !== self && n.driver === 'overlay' && n.driverState.vni).map((n) => Number(n.driverState.vni)));
 }
 
+/** Where VNIs are claimed in the cluster store (design-multihost.md: /weft/v1/vni/<n>). */
+export const VNI_CLAIM_PREFIX = 'vni/';
+export const vniClaimKey = (vni: number): string => `${VNI_CLAIM_PREFIX}${vni}`;
+
+/** The VNIs claim keys name (other keys are ignored). */
+export function claimedVnis(keys: Iterable<string>): number[] {
+  const out: number[] = [];
+  for (const k of keys) {
+    const m = /^vni\/(\d+)$/.exec(k);
+    if (m) out.push(Number(m[1]));
+  }
+  return out;
+}
+
 /** The given VNI if free, else the lowest free one from VNI_AUTO_FIRST. */
 export function chooseVni(wanted: number | undefined, used: ReadonlySet<number>): number {
   if (wanted !== undefined) {
