@@ -66,6 +66,10 @@ function compile(what: string, source: string, name: string, defines: string[] =
 }
 
 compile('the sandbox exec helper', 'src/kernel/sandbox-exec.c', 'weft-exec');
-// The node the build ran with is the one the launcher hands other verbs to (else node on PATH).
-compile('the weft launcher', 'src/cli/weft-launcher.c', 'weft', [`-DWEFT_NODE=${JSON.stringify(process.execPath)}`]);
+// The node the build ran with is the one the launcher hands other verbs to (else node on PATH);
+// the checkout is where a copy of the launcher outside it finds bin/weft.js and weft-exec.
+compile('the weft launcher', 'src/cli/weft-launcher.c', 'weft', [
+  `-DWEFT_NODE=${JSON.stringify(process.execPath)}`,
+  `-DWEFT_REPO=${JSON.stringify(REPO)}`,
+]);
 await bundle();

@@ -38,6 +38,9 @@
 #ifndef WEFT_NODE
 #define WEFT_NODE "/usr/bin/node"
 #endif
+#ifndef WEFT_REPO
+#define WEFT_REPO "/opt/weft" /* the checkout that built this binary (scripts/build-cli.ts) */
+#endif
 #define DEFAULT_SOCKET "/run/weft/weft.sock" /* src/cli/client.ts DEFAULT_SOCKET */
 #define TIMEOUT_MS 60000                     /* src/cli/client.ts WeftClient timeoutMs */
 #define MAX_REPLY (4u << 20)
@@ -534,6 +537,10 @@ int main(int argc, char **argv) {
   }
   self_dir[n] = 0;
   *strrchr(self_dir, '/') = 0;
+  /* A copy outside the checkout (not a symlink to it) finds its files where it was built. */
+  char probe[PATH_MAX + 32];
+  snprintf(probe, sizeof probe, "%s/../../bin/weft.js", self_dir);
+  if (access(probe, R_OK) != 0) snprintf(self_dir, sizeof self_dir, "%s", WEFT_REPO "/dist/bin");
 
   struct run_args r = {0};
   parse(&r);
