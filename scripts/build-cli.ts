@@ -5,6 +5,9 @@
  *    stay external (native ones cannot be bundled). Loading one file instead of ~25 ES modules
  *    saves ≈ 30 ms of the CLI's start here (bench/cli.ts).
  *  - dist/bin/weft-exec: the compiled sandbox exec helper (src/kernel/sandbox-exec.c).
+ *  - dist/bin/weft: the compiled launcher (src/cli/weft-launcher.c), the command users run: it
+ *    runs a plain foreground `weft run` itself (no Node start) and execs the Node CLI
+ *    (bin/weft.js, with the node that ran this build) for everything else.
  * Each step says what it does; a missing esbuild (production install without dev
  * dependencies) leaves the CLI unbundled, which bin/weft.js handles; a missing compiler fails.
  */
@@ -50,16 +53,23 @@ async function bundle(): Promise<void> {
   });
 }
 
-function compileExecHelper(): void {
+/** Compile one small C program into dist/bin (warnings are errors). */
+function compile(what: string, source: string, name: string, defines: string[] = []): void {
   const outDir = path.join(REPO, 'dist/bin');
-  const out = path.join(outDir, 'weft-exec');
+  const out = path.join(outDir, name);
   mkdirSync(outDir, { recursive: true });
-  say(`compiling the sandbox exec helper into ${path.relative(REPO, out)}`);
-  execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', `${out}.tmp`, path.join(REPO, 'src/kernel/sandbox-exec.c')], {
+  say(`compiling ${what} into ${path.relative(REPO, out)}`);
+  execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-Wshadow', ...defines, '-o', `${out}.tmp`, path.join(REPO, source)], {
     stdio: 'inherit',
   });
   renameSync(`${out}.tmp`, out);
 }
 
-compileExecHelper();
+compile('the sandbox exec helper', 'src/kernel/sandbox-exec.c', 'weft-exec');
+// The node the build ran with is the one the launcher hands other verbs to (else node on PATH);
+// the checkout is where a copy of the launcher outside it finds bin/weft.js and weft-exec.
+compile('the weft launcher', 'src/cli/weft-launcher.c', 'weft', [
+  `-DWEFT_NODE=${JSON.stringify(process.execPath)}`,
+  `-DWEFT_REPO=${JSON.stringify(REPO)}`,
+]);
 await bundle();

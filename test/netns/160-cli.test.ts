@@ -6,11 +6,12 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { REPO, SimHost, WEFT, run, waitFor, type RunResult } from '../../src/lab/sim-host.js';
 import type { NetworkInspect, SandboxView } from '../../src/controller/inspect.js';
+import { sandboxHosts } from '../../src/dns/resolv-conf.js';
 
 const VERSION = (JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
 const errorLines = (r: RunResult): string[] => r.stderr.split('\n').filter((l) => l.startsWith('Error'));
@@ -189,6 +190,38 @@ describe('weft CLI: --format grammar, host selection, errors', () => {
     assert.match(missing.stderr, /weft: exec \/no\/such\/cmd: No such file or directory/);
     // A -d command that exited is released at once by the CLI, or by weftd's liveness pass (1 s).
     await waitFor('no sandbox left', async () => (await h.client.request<SandboxView[]>('GET', '/v1/sandboxes')).length === before, 5000);
+  });
+
+  it('dist/bin/weft runs a plain foreground run itself: status, output, hostname, hosts, netns, errors, no sandbox left', async () => {
+    const launcher = path.join(REPO, 'dist/bin/weft');
+    const env = { ...process.env, WEFT_TRACE: '1' };
+    const sandboxes = async (): Promise<string[]> => (await h.client.request<SandboxView[]>('GET', '/v1/sandboxes')).map((s) => s.name);
+    const before = await sandboxes();
+    const script = 'hostname; readlink /proc/self/ns/net; cat /etc/hosts; exit 4';
+    const args = ['-H', `unix://${h.socket}`, 'run', '--network', 'none', '--name', 'cs-launch', '--hostname', 'inside'];
+    const r = await run(launcher, [...args, '--', 'sh', '-c', script], { env });
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(r.stderr, /weft-trace: .*\(compiled launcher\)/, 'the launcher ran it, not the Node CLI');
+    const [hostname, ns, ...hosts] = r.stdout.split('\n');
+    assert.equal(hostname, 'inside');
+    assert.notEqual(ns, readlinkSync('/proc/self/ns/net'), 'in a namespace of its own');
+    assert.equal(hosts.join('\n'), sandboxHosts({ hostname: 'inside', name: 'cs-launch', addresses: [] }), "the sandbox's /etc/hosts");
+    assert.deepEqual(await sandboxes(), before, 'removed when the command exited');
+    const missing = await run(launcher, ['-H', h.socket, 'run', '--network', 'none', '--', '/no/such/cmd']);
+    assert.equal(missing.code, 127, missing.stderr);
+    assert.match(missing.stderr, /weft: exec \/no\/such\/cmd: No such file or directory/);
+    // An error from weftd prints once, as the Node CLI prints it, and leaves nothing.
+    const bad = await run(launcher, ['-H', h.socket, 'run', '--network', 'no-such-net', '--', 'true']);
+    const badNode = await cli(['run', '--network', 'no-such-net', '--', 'true']);
+    assert.equal(bad.code, badNode.code);
+    assert.equal(bad.stderr, badNode.stderr);
+    assert.equal(errorLines(bad).length, 1, bad.stderr);
+    assert.deepEqual(await sandboxes(), before);
+    // Anything else goes to the Node CLI: -d prints the id.
+    const d = await run(launcher, ['-H', h.socket, 'run', '-d', '--network', 'none', '--', 'true']);
+    assert.equal(d.code, 0, d.stderr);
+    assert.match(d.stdout, /^[0-9a-f]{64}\n$/);
+    await waitFor('no sandbox left', async () => (await sandboxes()).length === before.length, 5000);
   });
 
   it('sandbox ls / inspect: sorted, table, json, templates, unknown', async () => {
