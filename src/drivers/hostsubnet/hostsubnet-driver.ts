@@ -27,6 +27,7 @@ import { ensureBridge, ensureVtep, underlayOf } from './hostsubnet-devices.js';
 import { peerPlan, reachOf, type PeerPlan } from './peer-plan.js';
 import { applyPeer, checkPeer, pruneStray, removePeer, strayObjects, type PeerDevices } from './peer-apply.js';
 import { hostsubnetInvariants } from './hostsubnet-invariants.js';
+import { deleteOwnedLink, ownHostsubnetLink, ownedLinkOf } from './hostsubnet-ownership.js';
 import { UdpBackend } from './udp-backend.js';
 
 interface NetState {
@@ -82,7 +83,10 @@ export class HostSubnetDriver implements Driver {
   private devices(c: DriverContext, st: NetState): PeerDevices {
     const rt = c.kernel.host();
     const { hostAddress } = this.leases(c);
-    const vtep = st.cfg.backend.type === 'vxlan' ? rt.link(deviceNamesOf(st.net.id).vxlan)?.index : undefined;
+    // Entries go only onto our own VTEP: a foreign device of that name is never programmed (a
+    // vxlan plan without a VTEP then fails, and networkUp refuses the foreign device by name).
+    const l = st.cfg.backend.type === 'vxlan' ? rt.link(deviceNamesOf(st.net.id).vxlan) : undefined;
+    const vtep = l && ownHostsubnetLink(st.net, l) ? l.index : undefined;
     return { underlay: underlayOf(rt, hostAddress).index, ...(vtep === undefined ? {} : { vtep }) };
   }
 
@@ -115,12 +119,13 @@ export class HostSubnetDriver implements Driver {
           : {};
     const lease = await svc.acquire(net.name, cfg, { publicIp: hostAddress, backend: cfg.backend.type, data });
     const names = deviceNamesOf(net.id);
-    const made: string[] = [];
+    // Undo only what this call created, by index: never a link someone else has under that name.
+    const made: number[] = [];
     try {
-      const br = ensureBridge(rt, cfg, { name: names.bridge, mtu, mac: bridgeMacOf(hostId, net.name), subnet: lease.subnet });
-      if (br.created) made.push(names.bridge);
+      const br = ensureBridge(rt, net, cfg, { name: names.bridge, mtu, mac: bridgeMacOf(hostId, net.name), subnet: lease.subnet });
+      if (br.created) made.push(br.link.index);
       if (cfg.backend.type === 'vxlan') {
-        const v = ensureVtep(rt, cfg, {
+        const v = ensureVtep(rt, net, cfg, {
           name: names.vxlan,
           vni: cfg.backend.vni,
           port: cfg.backend.port,
@@ -130,7 +135,7 @@ export class HostSubnetDriver implements Driver {
           mac: data.vtepMac!,
           subnet: lease.subnet,
         });
-        if (v.created) made.push(names.vxlan);
+        if (v.created) made.push(v.link.index);
       }
       const st: NetState = { net, cfg, lease, peers: new Map() };
       for (const p of await svc.leases(net.name)) if (p.hostId !== hostId) st.peers.set(p.subnet, p);
@@ -138,7 +143,7 @@ export class HostSubnetDriver implements Driver {
       this.nets.set(net.id, st);
       this.syncPeers(c, st);
     } catch (err) {
-      for (const n of made.reverse()) rt.deleteLink(n, { ignoreMissing: true });
+      for (const i of made.reverse()) rt.deleteLink(i, { ignoreMissing: true });
       this.nets.delete(net.id);
       throw err;
     }
@@ -206,9 +211,8 @@ export class HostSubnetDriver implements Driver {
     // Routes via the VTEP go with it; host-gw routes sit on the underlay and are ours to delete.
     if (st) await errors.run(async () => pruneStray(rt, this.devices(c, st), strayObjects(rt, st.cfg, this.devices(c, st), [])));
     await errors.run(() => this.udp.stop(c, names.tun));
-    await errors.run(async () => void rt.deleteLink(names.vxlan, { ignoreMissing: true }));
-    await errors.run(async () => void rt.deleteLink(names.tun, { ignoreMissing: true }));
-    await errors.run(async () => void rt.deleteLink(names.bridge, { ignoreMissing: true }));
+    // Only the network's own devices: a link someone else made under one of these names stays.
+    for (const n of [names.vxlan, names.tun, names.bridge]) await errors.run(async () => deleteOwnedLink(rt, c.network, n));
     const cl = c.services.cluster?.subnetLeases;
     if (cl) await errors.run(async () => void (await cl.release(c.network.name)));
     this.nets.delete(c.network.id);
@@ -216,7 +220,7 @@ export class HostSubnetDriver implements Driver {
   }
 
   join(c: EndpointContext): Promise<void> {
-    if (!c.kernel.host().link(deviceNamesOf(c.network.id).bridge))
+    if (!ownedLinkOf(c.kernel.host(), c.network, deviceNamesOf(c.network.id).bridge, 'bridge'))
       throw new KernelError('endpoint join', `bridge of hostsubnet network ${c.network.name} does not exist`);
     return this.bridge.join(c);
   }
