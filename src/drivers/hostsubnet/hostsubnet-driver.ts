@@ -16,6 +16,7 @@
 import type { Driver, DriverContext, EndpointContext, NetworkContext, NetworkValidation, RemoteHost } from '../driver.js';
 import type { IpamPoolConfig, NetworkRecord } from '../../model/types.js';
 import type { SubnetLeaseService } from '../driver-services.js';
+import type { FwNetwork } from '../../firewall/types.js';
 import { ErrorList, InvalidArgumentError, KernelError } from '../../errors.js';
 import { resolvePoolConfig } from '../../ipam/pool-config.js';
 import { leaseDataKey, parseLeaseRecord, type LeaseRecord, type SubnetConfig } from '../../ipam/subnet-leases.js';
@@ -52,6 +53,25 @@ export class HostSubnetDriver implements Driver {
 
   validate(net: NetworkRecord): NetworkValidation {
     return { options: net.options, driverState: hostsubnetStateOf(net) };
+  }
+
+  /**
+   * The bridge under weft's firewall: sandboxes reach the world masqueraded to the host's
+   * address, but within the cluster network — any host's subnet — they keep their own address
+   * and are let in from other hosts (Flannel's rule: NAT only for traffic leaving the network).
+   */
+  firewallView(net: NetworkRecord): FwNetwork {
+    const cluster = configOfState(net).network;
+    return {
+      id: net.id,
+      bridge: deviceNamesOf(net.id).bridge,
+      subnets4: [cluster],
+      subnets6: [],
+      internal: net.internal,
+      icc: true,
+      masquerade: true,
+      cluster4: [cluster],
+    };
   }
 
   private leases(c: DriverContext): { svc: SubnetLeaseService; hostId: string; hostAddress: string } {
