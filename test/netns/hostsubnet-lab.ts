@@ -131,7 +131,14 @@ export class HsLab {
       };
       this.hosts.push(h);
     }
-    await Promise.all(this.hosts.map((h) => this.start(h.name)));
+    // A few at a time: each engine start is a Node start-up, and 50 at once on 2 loaded cores
+    // would run past the per-host start timeout.
+    const queue = [...this.hosts];
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        for (let h = queue.shift(); h; h = queue.shift()) await this.start(h.name);
+      }),
+    );
   }
 
   host(name: string): HsHost {
