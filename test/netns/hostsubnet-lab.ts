@@ -161,6 +161,8 @@ export class HsLab {
         HS_ETCD: this.etcdUrl,
         HS_PREFIX: this.prefix,
         ...(this.o.leaseTtlMs ? { HS_LEASE_TTL_MS: String(this.o.leaseTtlMs) } : {}),
+        // Many engines on a loaded machine: etcd answers more slowly than a lone one sees.
+        ...(this.o.hosts > 20 ? { HS_ETCD_TIMEOUT_MS: '15000' } : {}),
       },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
