@@ -219,5 +219,7 @@ describe('hostsubnet through weftd: l3 underlay (routers between segments), 3 ho
     const [ia, ib] = [a.endpoints[0]!.ipv4!, b.endpoints[0]!.ipv4!];
     await waitFor('ping h1→h2 across l3', () => w.ping(a, ip(ib)), 15_000);
     assert.equal(await w.client(b, 'tcp', ip(ia), 7500, 'across'), `${ip(ib)} across`);
+    // Sandbox processes live in namespaces the lab does not list: removed here, not by lab down.
+    for (const h of ['h1', 'h2']) await w.ok(h, ['sandbox', 'rm', '-f', `t-${h}`]);
   });
 });

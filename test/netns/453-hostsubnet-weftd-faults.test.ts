@@ -184,5 +184,8 @@ describe('hostsubnet through weftd: NAT, restarts, outages, expiry, exhaustion (
     await ok('h1', ['run', '-d', '--name', 'p-h1', '--network', 'hs-pool', '--', node, NETTOOL, 'tcp-server', '7500']);
     const [a, e] = [await sandbox('h1', 'p-h1'), await sandbox('h5', 'p-h5')];
     assert.equal(await tcpFrom(a, addrOf(e), 7500, 'new'), `${addrOf(a)} new`, 'h1 reaches the subnet at its new holder');
+    // Sandbox processes live in namespaces the lab does not list: removed here, not by lab down.
+    await ok('h5', ['sandbox', 'rm', '-f', 'p-h5']);
+    await ok('h1', ['sandbox', 'rm', '-f', 'p-h1']);
   });
 });
