@@ -40,6 +40,8 @@ export const SETS: readonly SetDef[] = [
   // "br" . "br" : accept | drop — traffic staying on one bridge, decided by icc.
   { family: 'inet', name: 'intra', key: ['ifname', 'ifname'], value: 'verdict' },
   { family: 'inet', name: 'masq4', key: ['ipv4_addr'], interval: true },
+  // source . destination inside one cluster network (hostsubnet): crosses hosts without NAT.
+  { family: 'inet', name: 'cluster4', key: ['ipv4_addr', 'ipv4_addr'], interval: true },
   { family: 'inet', name: 'masq6', key: ['ipv6_addr'], interval: true },
   { family: 'inet', name: 'ports4_any', key: ['inet_proto', 'inet_service'], value: ['ipv4_addr', 'inet_service'] },
   { family: 'inet', name: 'ports4_bound', key: ['ipv4_addr', 'inet_proto', 'inet_service'], value: ['ipv4_addr', 'inet_service'] },
@@ -108,6 +110,8 @@ export const CHAINS: readonly ChainDef[] = [
       // Hairpin: without it the server would answer the client directly, bypassing the DNAT.
       r('masq-hairpin4', 'ct status dnat oifname . ip saddr @hairpin4 masquerade'),
       r('masq-hairpin6', 'ct status dnat oifname . ip6 saddr @hairpin6 masquerade'),
+      // Between two host subnets of one cluster network the source stays (Flannel's rule).
+      r('nomasq-cluster4', 'ip saddr . ip daddr @cluster4 return'),
       r('masq4', 'oifname != @bridges ip saddr @masq4 masquerade'),
       r('masq6', 'oifname != @bridges ip6 saddr @masq6 masquerade'),
     ],
@@ -124,6 +128,8 @@ export const CHAINS: readonly ChainDef[] = [
       r('fwd-intra', 'iifname . oifname vmap @intra'),
       r('fwd-isolation', 'iifname @bridges oifname @bridges drop'),
       r('fwd-internal', 'iifname @internal drop'),
+      // A sandbox on another host of the same cluster network (vxlan, host-gw or udp backend).
+      r('fwd-cluster4', 'ip saddr . ip daddr @cluster4 oifname @bridges accept'),
       r('fwd-inbound', 'oifname @bridges drop'),
     ],
   },
@@ -162,6 +168,7 @@ export function networkElements(n: FwNetwork): Element[] {
   } else {
     for (const s of n.subnets4) out.push({ set: 'hairpin4', key: [br, s] });
     for (const s of n.subnets6) out.push({ set: 'hairpin6', key: [br, s] });
+    for (const c of n.cluster4 ?? []) out.push({ set: 'cluster4', key: [c, c] });
     if (n.masquerade) {
       for (const s of n.subnets4) out.push({ set: 'masq4', key: [s] });
       for (const s of n.subnets6) out.push({ set: 'masq6', key: [s] });

@@ -34,6 +34,13 @@ export interface FwNetwork {
    * address does.
    */
   adopted?: boolean;
+  /**
+   * Cluster networks this network's subnets are part of (hostsubnet: the network cut into a
+   * subnet per host). Traffic between two addresses of one of them crosses hosts as it is: it is
+   * not masqueraded, and it is let in to the bridge from other hosts. Only traffic leaving the
+   * cluster network is masqueraded.
+   */
+  cluster4?: string[];
 }
 
 /** One published port: hostIp:hostPort/protocol → containerIp:containerPort. */

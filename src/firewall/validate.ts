@@ -56,6 +56,7 @@ export function normalizeNetwork(n: FwNetwork): FwNetwork {
     icc: n.icc,
     masquerade: n.masquerade,
   };
+  if (n.cluster4 !== undefined) out.cluster4 = subnets(n.cluster4, 4, 'network.cluster4');
   if (n.hostBindingIpv4 !== undefined) {
     const h = normalizeIp(n.hostBindingIpv4, 'network.hostBindingIpv4');
     if (h.family !== 4) throw new InvalidArgumentError('network.hostBindingIpv4', `${n.hostBindingIpv4} is not an IPv4 address`);

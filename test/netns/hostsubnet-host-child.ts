@@ -41,7 +41,11 @@ async function main(): Promise<void> {
   const dir = env('HS_DIR');
   mkdirSync(path.join(dir, 'state'), { recursive: true });
   mkdirSync(path.join(dir, 'run'), { recursive: true });
-  const etcd = await EtcdStore.open({ target: parseEtcdUrl(env('HS_ETCD')), prefix: env('HS_PREFIX'), opTimeoutMs: 3000 });
+  const etcd = await EtcdStore.open({
+    target: parseEtcdUrl(env('HS_ETCD')),
+    prefix: env('HS_PREFIX'),
+    opTimeoutMs: Number(process.env.HS_ETCD_TIMEOUT_MS ?? 3000),
+  });
   const leaser = new SubnetLeaser(etcd, hostId, {
     ttlMs: Number(process.env.HS_LEASE_TTL_MS ?? 24 * 3600 * 1000),
     journalFile: path.join(dir, 'state', 'subnet-leases.json'),

@@ -131,7 +131,14 @@ export class HsLab {
       };
       this.hosts.push(h);
     }
-    await Promise.all(this.hosts.map((h) => this.start(h.name)));
+    // A few at a time: each engine start is a Node start-up, and 50 at once on 2 loaded cores
+    // would run past the per-host start timeout.
+    const queue = [...this.hosts];
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        for (let h = queue.shift(); h; h = queue.shift()) await this.start(h.name);
+      }),
+    );
   }
 
   host(name: string): HsHost {
@@ -154,6 +161,8 @@ export class HsLab {
         HS_ETCD: this.etcdUrl,
         HS_PREFIX: this.prefix,
         ...(this.o.leaseTtlMs ? { HS_LEASE_TTL_MS: String(this.o.leaseTtlMs) } : {}),
+        // Many engines on a loaded machine: etcd answers more slowly than a lone one sees.
+        ...(this.o.hosts > 20 ? { HS_ETCD_TIMEOUT_MS: '15000' } : {}),
       },
       stdio: ['pipe', 'pipe', 'pipe'],
     });

@@ -40,7 +40,7 @@ export function poolsOf(conf: NetConf): Pool[] {
 }
 
 /** Drivers the `weft` CNI plugin attaches to. */
-const CNI_DRIVERS = new Set(['bridge', 'macvlan', 'ipvlan']);
+const CNI_DRIVERS = new Set(['bridge', 'macvlan', 'ipvlan', 'hostsubnet']);
 
 /** Options of a macvlan/ipvlan network from a config in the reference macvlan/ipvlan plugins' terms. */
 function underlayOptions(conf: NetConf, driver: string): Record<string, string> {

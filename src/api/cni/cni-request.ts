@@ -72,7 +72,7 @@ export const NetConf = z
     internal: z.boolean().optional(),
     /** Inter-container communication on the bridge (Docker's enable_icc). */
     icc: z.boolean().optional(),
-    /** weft driver of a network first seen through CNI: "bridge" (default), "macvlan" or "ipvlan". */
+    /** weft driver of a network first seen through CNI: "bridge" (default), "macvlan", "ipvlan" or "hostsubnet" (ipam.subnet = the cluster network). */
     driver: z.string().optional(),
     /** macvlan/ipvlan parent interface (the reference macvlan plugin's name for it). */
     master: z.string().optional(),

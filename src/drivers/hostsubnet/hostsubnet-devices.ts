@@ -4,10 +4,15 @@
  * /32 (Flannel's flannel.<VNI>). Ensure = read back and fix only what differs. An address of
  * the cluster network that is not this host's current one (the subnet changed while the host was
  * away) is replaced, not complained about — Flannel's "cni0 already has an IP address" trap.
+ * Both carry weft's mark (hostsubnet-ownership.ts): a link of the same name that is not this
+ * network's is refused with a ConflictError and left exactly as it is.
  */
-import { ConflictError, InvalidArgumentError } from '../../errors.js';
+import { InvalidArgumentError } from '../../errors.js';
 import type { NetlinkPort } from '../../kernel/kernel-port.js';
 import type { LinkInfo } from '../../kernel/netlink/types.js';
+import type { NetworkRecord } from '../../model/types.js';
+import { createOwnedBridge } from '../link-ownership.js';
+import { createOwnedVtep, hostsubnetMark, ownedLinkOf } from './hostsubnet-ownership.js';
 import { cidrContains, parseAddress, parseCidr } from '../../ipam/cidr.js';
 import { subnetGateway, type SubnetConfig } from '../../ipam/subnet-leases.js';
 import { vtepAddressOf } from './peer-plan.js';
@@ -39,12 +44,10 @@ export interface BridgeSpec {
 }
 
 /** Ensure the bridge with the gateway of this host's subnet; returns whether it was created. */
-export function ensureBridge(rt: NetlinkPort, cfg: SubnetConfig, b: BridgeSpec): { link: LinkInfo; created: boolean } {
-  let br = rt.link(b.name);
-  if (br && br.kind !== 'bridge')
-    throw new ConflictError('bridge', `interface "${b.name}" exists and is not a bridge (${br.kind ?? 'device'})`);
+export function ensureBridge(rt: NetlinkPort, net: NetworkRecord, cfg: SubnetConfig, b: BridgeSpec): { link: LinkInfo; created: boolean } {
+  let br = ownedLinkOf(rt, net, b.name, 'bridge', { kind: 'bridge', mac: b.mac });
   const created = !br;
-  br ??= rt.createBridge({ name: b.name, mtu: b.mtu, mac: b.mac, up: false });
+  br ??= createOwnedBridge(rt, { name: b.name, mtu: b.mtu, mac: b.mac, up: false }, hostsubnetMark(net));
   if (br.mac !== b.mac) rt.setLink(br.index, { mac: b.mac });
   if (br.mtu !== b.mtu) rt.setLink(br.index, { mtu: b.mtu });
   ensureOnlyAddress(rt, br, cfg, `${subnetGateway(b.subnet)}/${parseCidr(b.subnet, 'subnet').prefix}`);
@@ -64,25 +67,14 @@ export interface VtepSpec {
 }
 
 /** Ensure the VTEP (learning off: every remote MAC is programmed); returns whether it was created. */
-export function ensureVtep(rt: NetlinkPort, cfg: SubnetConfig, v: VtepSpec): { link: LinkInfo; created: boolean } {
-  let dev = rt.link(v.name);
-  if (dev && dev.kind !== 'vxlan')
-    throw new ConflictError('backend', `interface "${v.name}" exists and is not a VXLAN device (${dev.kind ?? 'device'})`);
+export function ensureVtep(rt: NetlinkPort, net: NetworkRecord, cfg: SubnetConfig, v: VtepSpec): { link: LinkInfo; created: boolean } {
+  let dev = ownedLinkOf(rt, net, v.name, 'backend', { kind: 'vxlan', mac: v.mac });
   const created = !dev;
-  dev ??= rt.createVxlan({
-    name: v.name,
-    vni: v.vni,
-    local: v.local,
-    port: v.port,
-    dev: v.underlay,
-    learning: false,
-    mtu: v.mtu,
-    mac: v.mac,
-    up: false,
-  });
-  // createVxlan answers undefined only when it made the device in another namespace; this one is here.
-  dev ??= rt.link(v.name);
-  if (!dev) throw new ConflictError('backend', `VXLAN device "${v.name}" was created but is not there`);
+  dev ??= createOwnedVtep(
+    rt,
+    { name: v.name, vni: v.vni, port: v.port, local: v.local, dev: v.underlay, learning: false, mtu: v.mtu, mac: v.mac, up: false },
+    hostsubnetMark(net),
+  );
   if (dev.mac !== v.mac) rt.setLink(dev.index, { mac: v.mac });
   if (dev.mtu !== v.mtu) rt.setLink(dev.index, { mtu: v.mtu });
   ensureOnlyAddress(rt, dev, cfg, `${vtepAddressOf(v.subnet)}/32`);

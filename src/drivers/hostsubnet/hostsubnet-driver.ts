@@ -16,6 +16,7 @@
 import type { Driver, DriverContext, EndpointContext, NetworkContext, NetworkValidation, RemoteHost } from '../driver.js';
 import type { IpamPoolConfig, NetworkRecord } from '../../model/types.js';
 import type { SubnetLeaseService } from '../driver-services.js';
+import type { FwNetwork } from '../../firewall/types.js';
 import { ErrorList, InvalidArgumentError, KernelError } from '../../errors.js';
 import { resolvePoolConfig } from '../../ipam/pool-config.js';
 import { leaseDataKey, parseLeaseRecord, type LeaseRecord, type SubnetConfig } from '../../ipam/subnet-leases.js';
@@ -27,6 +28,7 @@ import { ensureBridge, ensureVtep, underlayOf } from './hostsubnet-devices.js';
 import { peerPlan, reachOf, type PeerPlan } from './peer-plan.js';
 import { applyPeer, checkPeer, pruneStray, removePeer, strayObjects, type PeerDevices } from './peer-apply.js';
 import { hostsubnetInvariants } from './hostsubnet-invariants.js';
+import { deleteOwnedLink, ownHostsubnetLink, ownedLinkOf } from './hostsubnet-ownership.js';
 import { UdpBackend } from './udp-backend.js';
 
 interface NetState {
@@ -51,6 +53,25 @@ export class HostSubnetDriver implements Driver {
 
   validate(net: NetworkRecord): NetworkValidation {
     return { options: net.options, driverState: hostsubnetStateOf(net) };
+  }
+
+  /**
+   * The bridge under weft's firewall: sandboxes reach the world masqueraded to the host's
+   * address, but within the cluster network — any host's subnet — they keep their own address
+   * and are let in from other hosts (Flannel's rule: NAT only for traffic leaving the network).
+   */
+  firewallView(net: NetworkRecord): FwNetwork {
+    const cluster = configOfState(net).network;
+    return {
+      id: net.id,
+      bridge: deviceNamesOf(net.id).bridge,
+      subnets4: [cluster],
+      subnets6: [],
+      internal: net.internal,
+      icc: true,
+      masquerade: true,
+      cluster4: [cluster],
+    };
   }
 
   private leases(c: DriverContext): { svc: SubnetLeaseService; hostId: string; hostAddress: string } {
@@ -82,7 +103,10 @@ export class HostSubnetDriver implements Driver {
   private devices(c: DriverContext, st: NetState): PeerDevices {
     const rt = c.kernel.host();
     const { hostAddress } = this.leases(c);
-    const vtep = st.cfg.backend.type === 'vxlan' ? rt.link(deviceNamesOf(st.net.id).vxlan)?.index : undefined;
+    // Entries go only onto our own VTEP: a foreign device of that name is never programmed (a
+    // vxlan plan without a VTEP then fails, and networkUp refuses the foreign device by name).
+    const l = st.cfg.backend.type === 'vxlan' ? rt.link(deviceNamesOf(st.net.id).vxlan) : undefined;
+    const vtep = l && ownHostsubnetLink(st.net, l) ? l.index : undefined;
     return { underlay: underlayOf(rt, hostAddress).index, ...(vtep === undefined ? {} : { vtep }) };
   }
 
@@ -115,12 +139,13 @@ export class HostSubnetDriver implements Driver {
           : {};
     const lease = await svc.acquire(net.name, cfg, { publicIp: hostAddress, backend: cfg.backend.type, data });
     const names = deviceNamesOf(net.id);
-    const made: string[] = [];
+    // Undo only what this call created, by index: never a link someone else has under that name.
+    const made: number[] = [];
     try {
-      const br = ensureBridge(rt, cfg, { name: names.bridge, mtu, mac: bridgeMacOf(hostId, net.name), subnet: lease.subnet });
-      if (br.created) made.push(names.bridge);
+      const br = ensureBridge(rt, net, cfg, { name: names.bridge, mtu, mac: bridgeMacOf(hostId, net.name), subnet: lease.subnet });
+      if (br.created) made.push(br.link.index);
       if (cfg.backend.type === 'vxlan') {
-        const v = ensureVtep(rt, cfg, {
+        const v = ensureVtep(rt, net, cfg, {
           name: names.vxlan,
           vni: cfg.backend.vni,
           port: cfg.backend.port,
@@ -130,7 +155,7 @@ export class HostSubnetDriver implements Driver {
           mac: data.vtepMac!,
           subnet: lease.subnet,
         });
-        if (v.created) made.push(names.vxlan);
+        if (v.created) made.push(v.link.index);
       }
       const st: NetState = { net, cfg, lease, peers: new Map() };
       for (const p of await svc.leases(net.name)) if (p.hostId !== hostId) st.peers.set(p.subnet, p);
@@ -138,7 +163,7 @@ export class HostSubnetDriver implements Driver {
       this.nets.set(net.id, st);
       this.syncPeers(c, st);
     } catch (err) {
-      for (const n of made.reverse()) rt.deleteLink(n, { ignoreMissing: true });
+      for (const i of made.reverse()) rt.deleteLink(i, { ignoreMissing: true });
       this.nets.delete(net.id);
       throw err;
     }
@@ -206,9 +231,8 @@ export class HostSubnetDriver implements Driver {
     // Routes via the VTEP go with it; host-gw routes sit on the underlay and are ours to delete.
     if (st) await errors.run(async () => pruneStray(rt, this.devices(c, st), strayObjects(rt, st.cfg, this.devices(c, st), [])));
     await errors.run(() => this.udp.stop(c, names.tun));
-    await errors.run(async () => void rt.deleteLink(names.vxlan, { ignoreMissing: true }));
-    await errors.run(async () => void rt.deleteLink(names.tun, { ignoreMissing: true }));
-    await errors.run(async () => void rt.deleteLink(names.bridge, { ignoreMissing: true }));
+    // Only the network's own devices: a link someone else made under one of these names stays.
+    for (const n of [names.vxlan, names.tun, names.bridge]) await errors.run(async () => deleteOwnedLink(rt, c.network, n));
     const cl = c.services.cluster?.subnetLeases;
     if (cl) await errors.run(async () => void (await cl.release(c.network.name)));
     this.nets.delete(c.network.id);
@@ -216,7 +240,7 @@ export class HostSubnetDriver implements Driver {
   }
 
   join(c: EndpointContext): Promise<void> {
-    if (!c.kernel.host().link(deviceNamesOf(c.network.id).bridge))
+    if (!ownedLinkOf(c.kernel.host(), c.network, deviceNamesOf(c.network.id).bridge, 'bridge'))
       throw new KernelError('endpoint join', `bridge of hostsubnet network ${c.network.name} does not exist`);
     return this.bridge.join(c);
   }

@@ -4,8 +4,8 @@
  * and re-programs the peers) and the bridge driver's join for endpoints.
  */
 import type { DriverInvariants, EndpointContext, HostContext, Invariant, NetworkContext } from '../driver.js';
-import { IFNAMES } from '../ifnames.js';
 import { configOfState, deviceNamesOf } from './hostsubnet-options.js';
+import { orphanHostsubnetLinks, ownHostsubnetLink } from './hostsubnet-ownership.js';
 
 interface DriverView {
   networkUp(c: NetworkContext): Promise<void>;
@@ -23,7 +23,9 @@ function devices(d: DriverView): Invariant<NetworkContext> {
       const want = [names.bridge, ...(type === 'vxlan' ? [names.vxlan] : type === 'udp' ? [names.tun] : [])];
       return want.flatMap((n) => {
         const l = rt.link(n);
-        return !l ? [`${c.network.name}: device ${n} is missing`] : !l.up ? [`${c.network.name}: device ${n} is down`] : [];
+        if (!l) return [`${c.network.name}: device ${n} is missing`];
+        if (!ownHostsubnetLink(c.network, l)) return [`${c.network.name}: device ${n} exists but is not weft's (repair refuses it)`];
+        return !l.up ? [`${c.network.name}: device ${n} is down`] : [];
       });
     },
     repair: (c) => d.networkUp(c),
@@ -41,25 +43,15 @@ function peers(d: DriverView): Invariant<NetworkContext> {
   };
 }
 
-const SCHEMES = [IFNAMES.hostsubnetBridge, IFNAMES.hostsubnetVtep, IFNAMES.hostsubnetTun];
-
-function orphans(c: HostContext): string[] {
-  const wanted = new Set(c.model.networks.filter((n) => n.driver === 'hostsubnet').flatMap((n) => Object.values(deviceNamesOf(n.id))));
-  return c.kernel
-    .host()
-    .links()
-    .filter((l) => SCHEMES.some((s) => s.pattern.test(l.name)) && !wanted.has(l.name))
-    .map((l) => l.name);
-}
-
 const noOrphans: Invariant<HostContext> = {
   id: 'hostsubnet.no-orphans',
-  holds: 'every hostsubnet device (whb…, whv…, wht…) belongs to a network',
+  holds: "every hostsubnet device weft made (whb…, whv…, wht… in weft's link group) belongs to a network",
   async check(c) {
-    return orphans(c).map((n) => `link ${n} looks like a hostsubnet device but has no network`);
+    return orphanHostsubnetLinks(c.kernel.host(), c.model).map((l) => `link ${l.name} is a hostsubnet device of no network`);
   },
   async repair(c) {
-    for (const n of orphans(c)) c.kernel.host().deleteLink(n, { ignoreMissing: true });
+    // By index, and only links carrying weft's group: a look-alike name is never a leftover.
+    for (const l of orphanHostsubnetLinks(c.kernel.host(), c.model)) c.kernel.host().deleteLink(l.index, { ignoreMissing: true });
   },
 };
 

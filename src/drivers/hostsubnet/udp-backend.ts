@@ -10,6 +10,8 @@ import type { NetworkRecord } from '../../model/types.js';
 import type { LeaseRecord, SubnetConfig } from '../../ipam/subnet-leases.js';
 import { InvalidArgumentError, KernelError } from '../../errors.js';
 import { MAIN_TABLE, RT_SCOPE_LINK, vtepAddressOf } from './peer-plan.js';
+import { claimLink, foreignLinkError } from '../link-ownership.js';
+import { hostsubnetMark, ownHostsubnetLink } from './hostsubnet-ownership.js';
 
 function service(c: DriverContext): UdpEncapService {
   const s = c.services.udpEncap;
@@ -29,10 +31,17 @@ export class UdpBackend {
     mtu: number,
   ): Promise<void> {
     const svc = service(c);
-    await svc.ensure(tunName, { port: cfg.backend.port, mtu, bindAddress: lease.publicIp });
     const rt = c.kernel.host();
-    const tun = rt.link(tunName);
-    if (!tun) throw new KernelError('udp backend', `TUN ${tunName} of network ${net.name} did not appear`);
+    // Opening a TUN by name attaches to an existing persistent one: a link of that name that is
+    // not ours (nor already served by us) is refused before the open, never taken over.
+    const before = rt.link(tunName);
+    if (before && !svc.has(tunName) && !ownHostsubnetLink(net, before)) throw foreignLinkError('backend', before);
+    await svc.ensure(tunName, { port: cfg.backend.port, mtu, bindAddress: lease.publicIp });
+    const opened = rt.link(tunName);
+    if (!opened) throw new KernelError('udp backend', `TUN ${tunName} of network ${net.name} did not appear`);
+    // TUNSETIFF cannot set the group: marked right after the open (the fd is ours, so is the device).
+    claimLink(rt, opened, hostsubnetMark(net));
+    const tun = rt.link(opened.index) ?? opened;
     if (tun.mtu !== mtu) rt.setLink(tun.index, { mtu });
     const want = `${vtepAddressOf(lease.subnet)}/32`;
     for (const a of rt.addresses(tun.index, 4)) if (a.cidr !== want) rt.deleteAddress(tun.index, a.cidr, { ignoreMissing: true });
