@@ -160,3 +160,30 @@ export function withoutHost(block: BlockRecord, hostId: string): { block: BlockR
   const owner = block.owner === hostId ? null : block.owner;
   return { block: { cidr: block.cidr, owner, allocations }, removed, empty: Object.keys(allocations).length === 0 };
 }
+
+/** IPAM options of a global network (`--ipam-opt`): the block size of its cluster pools, per family. */
+export const CLUSTER_IPAM_OPTIONS = { blockSize: 'weft.ipam.block-size', blockSize6: 'weft.ipam.block-size6' } as const;
+
+/**
+ * The block prefix each pool of a global network asks for, from its IPAM options, checked
+ * against the pools (a block must fit): e.g. `weft.ipam.block-size=30` gives /30 blocks of 4
+ * addresses. Throws InvalidArgumentError naming the option. Pure.
+ */
+export function clusterBlockPrefixes(options: Record<string, string>, subnets: readonly string[]): { 4?: number; 6?: number } {
+  const known = new Set<string>(Object.values(CLUSTER_IPAM_OPTIONS));
+  for (const k of Object.keys(options))
+    if (!known.has(k)) throw new InvalidArgumentError('ipam-opt', `unknown IPAM option "${k}" (known: ${[...known].join(', ')})`);
+  const out: { 4?: number; 6?: number } = {};
+  for (const [fam, key] of [
+    [4, CLUSTER_IPAM_OPTIONS.blockSize],
+    [6, CLUSTER_IPAM_OPTIONS.blockSize6],
+  ] as const) {
+    const v = options[key];
+    if (v === undefined) continue;
+    const n = /^\/?\d{1,3}$/.test(v) ? Number(v.replace('/', '')) : NaN;
+    if (!Number.isInteger(n)) throw new InvalidArgumentError(key, `"${v}" is not a prefix length (e.g. 26)`);
+    for (const cidr of subnets.filter((c) => c.includes(':') === (fam === 6))) resolveClusterPool({ id: key, cidr, blockPrefix: n });
+    out[fam] = n;
+  }
+  return out;
+}
