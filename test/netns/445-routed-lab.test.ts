@@ -54,7 +54,6 @@ describe('routed through weftd, etcd and BIRD (lab --bgp, 3 hosts)', { timeout: 
     return r.stdout;
   };
   const inNs = (nsPath: string, argv: string[], timeoutMs = 10_000) => run('nsenter', [`--net=${nsPath}`, ...argv], { timeoutMs });
-  const hostNs = (h: string): string => `/run/netns/${lab.host(h).ns}`;
   const tcp = async (from: string, to: string, fam: 4 | 6, port = 7500): Promise<string | undefined> => {
     const r = await inNs(w[from]!.nsPath, [node, NETTOOL, 'tcp-client', fam === 4 ? w[to]!.v4 : w[to]!.v6, String(port), 'x', '1500']);
     return r.code === 0 ? r.stdout.trim() : undefined;
@@ -238,6 +237,31 @@ describe('routed through weftd, etcd and BIRD (lab --bgp, 3 hosts)', { timeout: 
     }
   });
 
+  it("links without weft's mark are never changed or deleted: a look-alike wrv… name, a foreign link in an endpoint's place", async () => {
+    const ns = lab.host('h1').ns;
+    const ip = (...a: string[]) => run('ip', ['-n', ns, ...a]);
+    // A veth weft did not make, named like a routed host end no endpoint wants: doctor --repair must leave it.
+    assert.equal((await ip('link', 'add', 'wrv0123456789ab', 'type', 'veth', 'peer', 'name', 'rtforeign0')).code, 0);
+    const first = await lab.weft('h1', ['doctor', '--repair']);
+    assert.doesNotMatch(first.stdout + first.stderr, /wrv0123456789ab/, "not weft's, so not a leftover either");
+    assert.equal((await ip('link', 'show', 'dev', 'wrv0123456789ab')).code, 0, 'the look-alike survives a repair');
+    // w1b's host end replaced by a foreign link of the same name: reported, not repaired, not deleted by rm.
+    const x = w.w1b!;
+    // In one batch: weftd's drift watcher would otherwise re-make its veth between the two commands.
+    const swap = await run('ip', ['-n', ns, '-batch', '-'], {
+      input: `link del ${x.hostIfname}\nlink add ${x.hostIfname} type veth peer name rtforeign1\n`,
+    });
+    assert.equal(swap.code, 0, swap.stderr);
+    const doctor = await lab.weft('h1', ['doctor', '--repair']);
+    assert.match(doctor.stdout + doctor.stderr, new RegExp(`${x.hostIfname} exists but is not weft's`));
+    assert.equal((await ip('link', 'show', 'dev', x.hostIfname)).code, 0);
+    await ok('h1', ['sandbox', 'rm', '-f', 'w1b']);
+    const l = (JSON.parse((await ip('-j', '-d', 'link', 'show', 'dev', x.hostIfname)).stdout) as { ifalias?: string }[])[0];
+    assert.ok(l && l.ifalias === undefined, 'the foreign link is still there, unmarked');
+    delete w.w1b;
+    for (const n of ['wrv0123456789ab', x.hostIfname]) assert.equal((await ip('link', 'del', n)).code, 0);
+  });
+
   it('a policy created on h3 with `weft policy create` selects by run labels and is enforced on the other hosts', async () => {
     const file = path.join(dir, 'db.yaml');
     writeFileSync(
@@ -268,6 +292,42 @@ spec:
     assert.equal(await tcp('w2', 'w3', 4), `${w.w2!.v4} x`, 'egress of db is not selected: still open');
     await ok('h1', ['policy', 'rm', 'db-ingress']);
     await waitFor('db-ingress lifted', () => tcp('w3', 'w2', 4, 7500), 10_000, 50);
+  });
+
+  it('bad input is refused with typed errors naming every problem, and nothing changes', async () => {
+    const bad = path.join(dir, 'bad.yaml');
+    writeFileSync(
+      bad,
+      `name: bad
+selector: role = 'db'
+ingress:
+  - action: Allow
+    protocol: TPC
+  - action: Allow
+    protocol: TCP
+    destination:
+      ports: ["2000:1000"]
+`,
+    );
+    const p = await lab.weft('h2', ['policy', 'create', '-f', bad]);
+    assert.notEqual(p.code, 0);
+    assert.match(p.stderr, /malformed selector/);
+    assert.match(p.stderr, /unknown protocol "TPC"/);
+    assert.match(p.stderr, /port range "2000:1000" is reversed/);
+    assert.equal((await ok('h1', ['policy', 'ls', '-q'])).trim(), '', 'no policy stored');
+    const before = await ok('h2', ['network', 'ls', '-q']);
+    for (const [args, why] of [
+      [['--subnet', '10.72.128.0/17'], /overlap/i],
+      [['--subnet', '10.74.0.0/16', '--ipam-opt', 'weft.ipam.block-size=8'], /block-size.*too large/],
+      [['--subnet', '10.74.0.0/16', '--ipam-opt', 'weft.ipam.block-size=33'], /block-size.*do not fit/],
+      [['--subnet', '10.74.0.0/16', '--ipam-opt', 'weft.ipam.blocksize=30'], /unknown IPAM option "weft\.ipam\.blocksize"/],
+    ] as const) {
+      const r = await lab.weft('h2', ['network', 'create', '-d', 'routed', ...args, 'rtbad']);
+      assert.notEqual(r.code, 0, args.join(' '));
+      assert.match(r.stderr, why);
+      assert.match(r.stderr, /\[WEFT_[A-Z_]+\]/, 'a typed error code');
+    }
+    assert.equal(await ok('h2', ['network', 'ls', '-q']), before, 'no network created');
   });
 
   it("removing the sandbox on h3 takes its veth and /32 away, and its emptied block from the other hosts' kernels", async () => {
