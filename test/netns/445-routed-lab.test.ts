@@ -318,7 +318,7 @@ ingress:
     const before = await ok('h2', ['network', 'ls', '-q']);
     for (const [args, why] of [
       [['--subnet', '10.72.128.0/17'], /overlap/i],
-      [['--subnet', '10.74.0.0/16', '--ipam-opt', 'weft.ipam.block-size=8'], /block-size.*too large/],
+      [['--subnet', '10.74.0.0/16', '--ipam-opt', 'weft.ipam.block-size=8'], /block-size.*do not fit/],
       [['--subnet', '10.74.0.0/16', '--ipam-opt', 'weft.ipam.block-size=33'], /block-size.*do not fit/],
       [['--subnet', '10.74.0.0/16', '--ipam-opt', 'weft.ipam.blocksize=30'], /unknown IPAM option "weft\.ipam\.blocksize"/],
     ] as const) {
