@@ -95,9 +95,10 @@ export function register(program: Command, _cli: CliContext): void {
       .description(what)
       .option('--lab <lab>', 'lab name')
       .argument('<node>', 'h1…hN or e1…e3')
-      .action(async (node: string, o: { lab?: string }) => {
+      .option('--host', 'kill: the whole host dies (every process in its namespace, e.g. BIRD), not only weftd')
+      .action(async (node: string, o: { lab?: string; host?: boolean }) => {
         const l = ClusterLab.load(o.lab);
-        await (verb === 'kill' ? l.kill(node) : l.start(node));
+        await (verb === 'kill' ? l.kill(node, { wholeHost: o.host === true }) : l.start(node));
       });
   }
   lab

@@ -357,7 +357,7 @@ export class EtcdClusterAgent extends EventEmitter implements ClusterAgent {
     if (this.state === 'unavailable') throw new StoreUnavailableError('cluster store unavailable (waiting for it to return)');
   }
 
-  definePool(input: { id: string; cidr: string; reserved: string[] }): Promise<void> {
+  definePool(input: { id: string; cidr: string; reserved: string[]; blockPrefix?: number }): Promise<void> {
     return this.op(async () => {
       await this.ipam.definePool(input);
     });

@@ -13,7 +13,7 @@ export interface ClusterPort {
   /** Throw StoreUnavailableError at once while the cluster store is away (before touching the kernel). */
   assertAvailable(): void;
   /** Create an address pool (a global network's subnet), or accept an identical existing one. */
-  definePool(p: { id: string; cidr: string; reserved: string[] }): Promise<void>;
+  definePool(p: { id: string; cidr: string; reserved: string[]; blockPrefix?: number }): Promise<void>;
   /** Remove a pool with nothing allocated in it (missing = success). */
   deletePool(id: string): Promise<void>;
   /** One address for `handle` (an endpoint id) from this host's blocks. */

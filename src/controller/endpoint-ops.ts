@@ -216,7 +216,8 @@ export async function connectEndpoint(
       created: now(),
     };
     if (driver.usesIpam)
-      rec.hostIfname = req.hostIfname === undefined ? IFNAMES.hostVeth.of(id) : validateIfname('hostIfname', req.hostIfname);
+      rec.hostIfname =
+        req.hostIfname === undefined ? (driver.hostVeth ?? IFNAMES.hostVeth).of(id) : validateIfname('hostIfname', req.hostIfname);
     if (req.placement === 'runtime') rec.placement = 'runtime';
     if (req.ipv4) rec.requested.ipv4 = req.ipv4;
     if (req.ipv6) rec.requested.ipv6 = req.ipv6;
@@ -275,6 +276,10 @@ async function connectGlobal(
   if (!(await ctx.records.sandbox(sb.id))) throw new NotFoundError('sandbox', sb.name);
   rec.host = cluster.hostId;
   rec.hostAddress = cluster.hostAddress;
+  // Every host enforces policy for its own endpoints against all others: they select by these.
+  rec.networkName = net.name;
+  rec.driver = net.driver;
+  rec.labels = { ...sb.labels };
   const index = { key: keys.sandboxEndpoint(sb.id, rec.id), value: json(net.id) };
   await ctx.records.commitOrConflict({ checks: [{ key: index.key, version: 0 }], puts: [index] }, `index ${sb.name} on ${net.name}`);
   let got: { pool: string; address: string }[] = [];

@@ -19,6 +19,7 @@ import { validateLabels, validateName } from '../config/validate.js';
 import { resolvePoolConfig } from '../ipam/pool-config.js';
 import { pickSubnet } from '../ipam/default-pools.js';
 import { cidrOverlaps, parseCidr } from '../ipam/cidr.js';
+import { clusterBlockPrefixes } from '../ipam/cluster-blocks.js';
 import { json, keys } from '../store/records.js';
 import type { ClusterClaim } from '../drivers/driver.js';
 
@@ -112,7 +113,8 @@ export async function createNetwork(
   }
   if (input.ipam.driver !== 'default')
     throw new InvalidArgumentError('ipam-driver', `unknown IPAM driver "${input.ipam.driver}" (known: default)`);
-  if (Object.keys(input.ipam.options).length > 0) throw new InvalidArgumentError('ipam-opt', 'the default IPAM driver takes no options');
+  if (Object.keys(input.ipam.options).length > 0 && driver.scope !== 'global')
+    throw new InvalidArgumentError('ipam-opt', 'the default IPAM driver takes no options on a local network');
   const labels = validateLabels('label', input.labels);
 
   if (driver.scope === 'global' && !ctx.records.cluster)
@@ -144,7 +146,7 @@ export async function createNetwork(
       attachable: input.attachable,
       labels,
       options: input.options,
-      ipam: { driver: 'default', options: {}, config: buildPools(ctx, input, existing, driver.usesIpam) },
+      ipam: { driver: 'default', options: input.ipam.options, config: buildPools(ctx, input, existing, driver.usesIpam) },
       driverState: {},
     };
     if (opts.predefined) rec.predefined = true;
@@ -152,6 +154,12 @@ export async function createNetwork(
     rec.options = v.options;
     rec.driverState = v.driverState;
     if (v.ipam) rec.ipam.config = v.ipam;
+    // Checked before anything is written: a block size that does not fit is refused here.
+    if (rec.scope === 'global')
+      clusterBlockPrefixes(
+        rec.ipam.options,
+        rec.ipam.config.map((p) => p.subnet),
+      );
     if (opts.runtimePlaced) {
       const refusal = driver.runtimePlacement
         ? driver.runtimePlacement.refuse?.(rec)
@@ -271,9 +279,19 @@ function onHosts(eps: readonly EndpointRecord[]): string {
 /** A global network's subnets become cluster IPAM pools; the gateway and aux addresses are never handed out. */
 async function defineClusterPools(ctx: ControllerContext, net: NetworkRecord): Promise<void> {
   const cluster = ctx.records.cluster!;
+  const prefixes = clusterBlockPrefixes(
+    net.ipam.options,
+    net.ipam.config.map((p) => p.subnet),
+  );
   for (const p of net.ipam.config) {
     const fam = familyOf(p.subnet);
-    await cluster.definePool({ id: clusterPoolId(net.id, fam), cidr: p.subnet, reserved: [p.gateway, ...Object.values(p.auxAddresses)] });
+    const blockPrefix = prefixes[fam];
+    await cluster.definePool({
+      id: clusterPoolId(net.id, fam),
+      cidr: p.subnet,
+      reserved: [p.gateway, ...Object.values(p.auxAddresses)],
+      ...(blockPrefix === undefined ? {} : { blockPrefix }),
+    });
   }
 }
 

@@ -153,6 +153,8 @@ export interface Driver {
   readonly userCreatable: boolean;
   /** Interface-name schemes (ifnames.ts) of the kernel objects this driver creates. */
   readonly ownedNames: readonly IfnameScheme[];
+  /** The scheme of the host end the controller records as an endpoint's `hostIfname` (default: `wfv`, a bridge port). */
+  readonly hostVeth?: IfnameScheme;
   /**
    * Check options; pure. Throws InvalidArgumentError naming the option. `claimed`: the keys
    * under `claimPrefix` the cluster store holds now (global networks of drivers that claim).

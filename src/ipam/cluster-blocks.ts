@@ -128,13 +128,25 @@ function spread(s: string): number {
  * The unclaimed blocks of a pool, in the order a host should try them: starting at a place
  * derived from its id (so hosts claiming at once rarely race for the same block), wrapping.
  * Blocks with no usable address (e.g. a /32 block on the network address) are skipped.
+ * At most `limit` are returned, and only as many blocks are visited as can be claimed,
+ * unusable or returned: an IPv6 /64 holds 2^58 /122 blocks, which no one can list.
  */
-export function claimOrder(pool: ClusterPool, claimed: ReadonlySet<string>, hostId: string): string[] {
-  const all = poolBlocks(pool).map(formatCidr);
-  const free = all.filter((c) => !claimed.has(c) && freeCount(pool, { cidr: c, owner: null, allocations: {} }) > 0);
-  if (free.length === 0) return free;
-  const start = spread(hostId) % free.length;
-  return [...free.slice(start), ...free.slice(0, start)];
+export function claimOrder(pool: ClusterPool, claimed: ReadonlySet<string>, hostId: string, limit = 64): string[] {
+  const p = parseCidr(pool.cidr, 'subnet');
+  const bits = p.family === 4 ? 32 : 128;
+  const count = 1n << BigInt(pool.blockPrefix - p.prefix);
+  const step = 1n << BigInt(bits - pool.blockPrefix);
+  // Unusable blocks: the pool's network and broadcast addresses and its reserved ones, at most.
+  const bound = BigInt(claimed.size + pool.reserved.length + 2 + limit);
+  const visits = count < bound ? count : bound;
+  const start = BigInt(spread(hostId)) % count;
+  const out: string[] = [];
+  for (let i = 0n; i < visits && out.length < limit; i++) {
+    const network = p.network + ((start + i) % count) * step;
+    const c = formatCidr({ family: p.family, network, prefix: pool.blockPrefix, host: network });
+    if (!claimed.has(c) && freeCount(pool, { cidr: c, owner: null, allocations: {} }) > 0) out.push(c);
+  }
+  return out;
 }
 
 /** Remove every allocation a host holds in a block; the block's fate after a host is gone. */
@@ -147,4 +159,31 @@ export function withoutHost(block: BlockRecord, hostId: string): { block: BlockR
   }
   const owner = block.owner === hostId ? null : block.owner;
   return { block: { cidr: block.cidr, owner, allocations }, removed, empty: Object.keys(allocations).length === 0 };
+}
+
+/** IPAM options of a global network (`--ipam-opt`): the block size of its cluster pools, per family. */
+export const CLUSTER_IPAM_OPTIONS = { blockSize: 'weft.ipam.block-size', blockSize6: 'weft.ipam.block-size6' } as const;
+
+/**
+ * The block prefix each pool of a global network asks for, from its IPAM options, checked
+ * against the pools (a block must fit): e.g. `weft.ipam.block-size=30` gives /30 blocks of 4
+ * addresses. Throws InvalidArgumentError naming the option. Pure.
+ */
+export function clusterBlockPrefixes(options: Record<string, string>, subnets: readonly string[]): { 4?: number; 6?: number } {
+  const known = new Set<string>(Object.values(CLUSTER_IPAM_OPTIONS));
+  for (const k of Object.keys(options))
+    if (!known.has(k)) throw new InvalidArgumentError('ipam-opt', `unknown IPAM option "${k}" (known: ${[...known].join(', ')})`);
+  const out: { 4?: number; 6?: number } = {};
+  for (const [fam, key] of [
+    [4, CLUSTER_IPAM_OPTIONS.blockSize],
+    [6, CLUSTER_IPAM_OPTIONS.blockSize6],
+  ] as const) {
+    const v = options[key];
+    if (v === undefined) continue;
+    const n = /^\/?\d{1,3}$/.test(v) ? Number(v.replace('/', '')) : NaN;
+    if (!Number.isInteger(n)) throw new InvalidArgumentError(key, `"${v}" is not a prefix length (e.g. 26)`);
+    for (const cidr of subnets.filter((c) => c.includes(':') === (fam === 6))) resolveClusterPool({ id: key, cidr, blockPrefix: n });
+    out[fam] = n;
+  }
+  return out;
 }

@@ -11,7 +11,8 @@ import path from 'node:path';
 import { WeftClient } from '../cli/client.js';
 import { NotFoundError, WeftError } from '../errors.js';
 import { killAndWait, pidAlive, startEtcdMember } from './etcd-process.js';
-import { labTopology, validateLabOptions, type LabNode, type LabOptions, type LabTopology } from './lab-topology.js';
+import { hostAs, labTopology, validateLabOptions, type LabNode, type LabOptions, type LabTopology } from './lab-topology.js';
+import { BgpSpeaker } from '../bgp/bgp-speaker.js';
 import { mustRun, run, sleep, WEFT, WEFTD, type RunResult } from './sim-host.js';
 
 export const LAB_ROOT = process.env.WEFT_LAB_ROOT ?? '/run/weft-lab';
@@ -48,6 +49,8 @@ export interface LabState {
   etcdUrl?: string;
   hosts: LabHostState[];
   etcd: LabEtcdState[];
+  /** --underlay l3 --bgp: ToRs running BIRD (its files in runDir: bird.conf, bird.ctl). */
+  routers?: { name: string; ns: string; runDir: string; pid?: number }[];
 }
 
 export interface LabUpOptions extends Partial<LabOptions> {
@@ -127,6 +130,7 @@ export class ClusterLab {
           step(e.name);
         }),
       );
+      if (topo.tors.length > 0) await lab.startTors(topo);
       for (const n of hostNodes) {
         lab.state.hosts.push({
           name: n.name,
@@ -136,7 +140,12 @@ export class ClusterLab {
           stateDir: path.join(dir, n.name, 'state'),
           runDir: path.join(dir, n.name, 'run'),
           log: path.join(dir, n.name, 'weftd.log'),
-          args: [...(opts.routing === 'bgp' ? ['--bgp', '--policy'] : []), ...(o.weftdArgs ?? [])],
+          args: [
+            ...(opts.routing === 'bgp' ? ['--bgp', '--policy'] : []),
+            // Behind ToRs each host is its own AS (eBGP to its router); bgp/config leaves the AS to this flag.
+            ...(topo.tors.length > 0 ? ['--bgp-as', String(hostAs(Number(n.name.slice(1))))] : []),
+            ...(o.weftdArgs ?? []),
+          ],
         });
       }
       lab.save();
@@ -181,7 +190,8 @@ export class ClusterLab {
       await mustRun('ip', ['-n', u.router, 'link', 'set', 'up0', 'up']);
     }
     // Static ToR routes; with issue 15's --bgp the ToRs learn these from BIRD instead.
-    if (t.options.routing === 'static') for (const r of t.routes) await mustRun('ip', ['-n', r.ns, 'route', 'add', r.dst, 'via', r.via]);
+    // The underlay between segments (host and etcd addresses); with --bgp, workload blocks come from the ToRs' BIRD.
+    for (const r of t.routes) await mustRun('ip', ['-n', r.ns, 'route', 'add', r.dst, 'via', r.via]);
     for (const n of t.nodes.filter((x) => x.kind === 'host' || x.kind === 'etcd')) await this.plug(n);
   }
 
@@ -194,6 +204,38 @@ export class ClusterLab {
     await mustRun('ip', ['-n', n.ns, 'addr', 'add', n.cidr!, 'dev', 'eth0']);
     await mustRun('ip', ['-n', n.ns, 'link', 'set', 'eth0', 'up']);
     await mustRun('ip', ['-n', n.ns, 'route', 'add', 'default', 'via', n.gateway!]);
+  }
+
+  /**
+   * Top-of-rack BIRD on each host segment's router, and the cluster's BGP settings in etcd:
+   * no host-to-host mesh, each host peering with its own ToR (bgp/peers limited by host name).
+   * BIRD is left running detached (it outlives this command); `down` kills it with the namespace's processes.
+   */
+  private async startTors(t: LabTopology): Promise<void> {
+    const e = this.state.etcd[0]!;
+    const put = async (key: string, value: unknown): Promise<void> => {
+      await mustRun('nsenter', [
+        `--net=/run/netns/${e.ns}`,
+        'etcdctl',
+        `--endpoints=${e.ip}:2379`,
+        'put',
+        `/weft/v1/${key}`,
+        JSON.stringify(value),
+      ]);
+    };
+    await put('bgp/config', { mesh: 'none' });
+    for (const tor of t.tors)
+      await put(`bgp/peers/tor-${tor.name}`, { name: `tor-${tor.name}`, asNumber: tor.asNumber, address: tor.address, hosts: tor.hosts });
+    this.state.routers = [];
+    for (const tor of t.tors) {
+      const runDir = path.join(this.state.dir, tor.name);
+      this.state.routers.push({ name: tor.name, ns: tor.ns, runDir });
+      this.save();
+      const speaker = await BgpSpeaker.start(tor.model, { runDir, netns: `/run/netns/${tor.ns}`, name: 'bird' });
+      this.state.routers.at(-1)!.pid = speaker.pid;
+      speaker.detach();
+      this.save();
+    }
   }
 
   private node(name: string): LabHostState {
@@ -292,13 +334,21 @@ export class ClusterLab {
     ];
   }
 
-  /** SIGKILL a host's weftd (or an etcd member): a crash, for fault injection. */
-  async kill(name: string): Promise<void> {
+  /**
+   * SIGKILL a host's weftd (or an etcd member): a crash, for fault injection. `wholeHost`: the
+   * host dies, not only its daemon — every process in its namespace (weftd, BIRD) is killed,
+   * so its BGP sessions close and its routes are withdrawn; its sandboxes' processes stay.
+   */
+  async kill(name: string, opts: { wholeHost?: boolean } = {}): Promise<void> {
     const e = this.state.etcd.find((x) => x.name === name);
     const target = e ?? this.node(name);
     if (target.pid) await killAndWait(target.pid);
     delete target.pid;
     this.save();
+    if (opts.wholeHost && !e) {
+      const r = await run('ip', ['netns', 'pids', target.ns]);
+      for (const p of r.stdout.split('\n').filter(Boolean)) await killAndWait(Number(p));
+    }
   }
 
   /** Run a command in a host's namespace with WEFT_HOST pointing at its weftd. */

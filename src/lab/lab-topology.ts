@@ -6,10 +6,35 @@
  *   l3: a spine namespace `sp` (bridge on 198.19.255.0/24) joining top-of-rack router
  *       namespaces r0 (etcd's segment 198.18.0.0/24), r1, r2 (hosts alternate between
  *       198.18.1.0/24 and 198.18.2.0/24); each ToR is its segment's switch and gateway and has
- *       static routes to the other segments. `routing` says who programs the ToRs: 'static'
- *       now; issue 15's `--bgp` makes them run BIRD instead (the only place to change).
+ *       static routes to the other segments' underlay addresses. With `--bgp` the host
+ *       segments' ToRs also run BIRD as top-of-rack routers (`tors`): eBGP with each host
+ *       behind them (one AS per host, Calico's "AS per compute server") and with each other
+ *       over the spine, so workload blocks cross segments by BGP alone.
  */
 import { InvalidArgumentError } from '../errors.js';
+import type { BgpModel } from '../bgp/model.js';
+import { torRouterModel } from '../bgp/tor-model.js';
+
+/**
+ * What the lab's ToRs accept from hosts: the workload space a lab network takes its pools
+ * from (a real ToR is configured with the cluster's pod CIDR the same way).
+ */
+export const LAB_WORKLOAD_SPACE = ['10.0.0.0/8', 'fd00::/8'];
+/** ToR rN's AS; host hN's AS (weftd --bgp-as). */
+export const torAs = (segment: number): number => 65000 + segment;
+export const hostAs = (n: number): number => 64600 + n;
+
+export interface LabTor {
+  /** Router node name (r1…). */
+  name: string;
+  ns: string;
+  /** The router's address on its host segment: the hosts' BGP peer and gateway. */
+  address: string;
+  asNumber: number;
+  /** Names of the hosts that peer with it. */
+  hosts: string[];
+  model: BgpModel;
+}
 
 export type Underlay = 'l2' | 'l3';
 
@@ -49,6 +74,8 @@ export interface LabTopology {
   uplinks: { router: string; cidr: string }[];
   routes: LabRoute[];
   etcdUrl?: string;
+  /** --underlay l3 --bgp: the ToRs that run BIRD. */
+  tors: LabTor[];
 }
 
 const NAME_RE = /^[a-z][a-z0-9]{0,7}$/;
@@ -67,12 +94,6 @@ export function validateLabOptions(o: Partial<LabOptions> & { hosts: number }): 
   if (etcd !== 0 && etcd !== 1 && etcd !== 3) throw new InvalidArgumentError('etcd', 'must be 1 or 3');
   const routing = o.routing ?? 'static';
   if (routing === 'bgp' && mesh) throw new InvalidArgumentError('bgp', '--bgp announces cluster IPAM blocks from etcd: drop --mesh');
-  // On l3 the ToRs must learn the hosts' blocks over BGP too, or routed traffic dies at the first router.
-  if (routing === 'bgp' && underlay === 'l3')
-    throw new InvalidArgumentError(
-      'bgp',
-      '--bgp with --underlay l3 needs BIRD on the lab routers (top-of-rack peering), which the lab does not start yet: use --underlay l2',
-    );
   return { name, hosts: o.hosts, underlay, etcd, mesh, routing };
 }
 
@@ -147,6 +168,35 @@ export function labTopology(o: LabOptions): LabTopology {
     nodes,
     uplinks,
     routes,
+    tors: o.underlay === 'l3' && o.routing === 'bgp' ? labTors(o, nodes) : [],
     ...(etcdIps.length ? { etcdUrl: `etcd://${etcdIps.map((ip) => `${ip}:2379`).join(',')}` } : {}),
   };
+}
+
+/** The ToRs of the host segments, each with its BIRD model: its hosts and the other ToRs over the spine. */
+function labTors(o: LabOptions, nodes: LabNode[]): LabTor[] {
+  const segments = [...new Set(nodes.filter((n) => n.kind === 'host').map((n) => n.segment))].sort();
+  const spine = (s: number): string => `198.19.255.${s + 1}`;
+  return segments.map((s) => {
+    const router = nodes.find((n) => n.kind === 'router' && n.segment === s)!;
+    const hosts = nodes.filter((n) => n.kind === 'host' && n.segment === s);
+    const address = router.cidr!.split('/')[0]!;
+    const model = torRouterModel({
+      name: router.name,
+      asNumber: torAs(s),
+      pools: LAB_WORKLOAD_SPACE,
+      segments: [
+        {
+          routerAddress: address,
+          hosts: hosts.map((h) => ({ name: h.name, asNumber: hostAs(Number(h.name.slice(1))), address: h.cidr!.split('/')[0]! })),
+        },
+      ],
+      routers: segments
+        .filter((t) => t !== s)
+        .map((t) => ({ name: `r${t}`, asNumber: torAs(t), address: spine(t), localAddress: spine(s) })),
+      // A dead host's routes go at once when its BIRD dies (the session closes); the hold timer covers a silent one.
+      timers: { holdSeconds: 9, keepaliveSeconds: 3, connectRetrySeconds: 2 },
+    });
+    return { name: router.name, ns: router.ns, address, asNumber: torAs(s), hosts: hosts.map((h) => h.name), model };
+  });
 }

@@ -2,6 +2,7 @@
  * A small network tool run inside sandboxes by the integration tests (node, no shell):
  *   tcp-server PORT[,PORT…]    echo server; replies "<remoteAddress> <data>"
  *   udp-server PORT[,PORT…]    same over UDP
+ *   echo-server PORT[,PORT…]   both: TCP and UDP on each port (one process per sandbox)
  *   tcp-client HOST PORT MSG [MS]  prints the reply; exit 1 on error/timeout (default 3 s)
  *   udp-client HOST PORT MSG   same over UDP
  *   stream-server PORT         accepts one connection, counts bytes until FIN, answers the count
@@ -20,17 +21,25 @@ const die = (msg: string): never => {
 };
 const clean = (addr: string | undefined): string => (addr ?? '').replace(/^::ffff:/, '');
 
+const tcpServer = (port: string): void =>
+  void net.createServer((s) => s.on('data', (d) => s.end(`${clean(s.remoteAddress)} ${d.toString()}`))).listen(Number(port), '::');
+const udpServer = (port: string): void => {
+  const s4 = dgram.createSocket({ type: 'udp6', ipv6Only: false });
+  s4.on('message', (m, r) => s4.send(`${clean(r.address)} ${m.toString()}`, r.port, r.address));
+  s4.bind(Number(port), '::');
+};
+
 switch (mode) {
   case 'tcp-server':
-    for (const port of a!.split(',')) {
-      net.createServer((s) => s.on('data', (d) => s.end(`${clean(s.remoteAddress)} ${d.toString()}`))).listen(Number(port), '::');
-    }
+    for (const port of a!.split(',')) tcpServer(port);
     break;
   case 'udp-server':
+    for (const port of a!.split(',')) udpServer(port);
+    break;
+  case 'echo-server':
     for (const port of a!.split(',')) {
-      const s4 = dgram.createSocket({ type: 'udp6', ipv6Only: false });
-      s4.on('message', (m, r) => s4.send(`${clean(r.address)} ${m.toString()}`, r.port, r.address));
-      s4.bind(Number(port), '::');
+      tcpServer(port);
+      udpServer(port);
     }
     break;
   case 'tcp-client': {

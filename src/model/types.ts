@@ -67,6 +67,13 @@ export interface EndpointRecord {
   /** Global-scope endpoints: the cluster host that owns it (its sandbox lives there), and that host's underlay address. */
   host?: string;
   hostAddress?: string;
+  /**
+   * Global-scope endpoints: what other hosts' policy enforcement reads without the local
+   * records (src/cluster/policy-view.ts): the network's name and driver, the sandbox's labels.
+   */
+  networkName?: string;
+  driver?: string;
+  labels?: Record<string, string>;
 }
 
 export type SandboxKind =

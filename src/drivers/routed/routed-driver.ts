@@ -10,8 +10,10 @@
 import type { Driver, EndpointContext, NetworkContext, NetworkValidation } from '../driver.js';
 import type { NetlinkPort } from '../../kernel/kernel-port.js';
 import type { NetworkRecord } from '../../model/types.js';
-import { KernelError } from '../../errors.js';
+import type { LinkInfo } from '../../kernel/netlink/types.js';
+import { ConflictError, KernelError } from '../../errors.js';
 import { IFNAMES } from '../ifnames.js';
+import { createOwnedVeth, foreignLinkError, ownedBy, ownerMark } from '../link-ownership.js';
 import { GATEWAY4, GATEWAY6, HOST_SIDE_MAC, hostRouteOf, mtuOf, parseRoutedOptions } from './routed-options.js';
 import { routedInvariants } from './routed-invariants.js';
 
@@ -30,6 +32,12 @@ function quietIpv6(fn: () => void): void {
 
 /** The host end's name: recorded on the endpoint once joined, derived from its id before. */
 export const hostIfnameOf = (c: EndpointContext): string => c.endpoint.hostIfname ?? IFNAMES.routedVeth.of(c.endpoint.id);
+
+/** The alias marking an endpoint's host end as weft's (link-ownership.ts). */
+export const routedMark = (endpointId: string): string => ownerMark('endpoint', endpointId);
+
+/** Whether an existing host link is this endpoint's own veth: weft's group and this endpoint's alias. */
+export const ownHostEnd = (c: EndpointContext, l: LinkInfo): boolean => l.kind === 'veth' && ownedBy(l, routedMark(c.endpoint.id));
 
 /** Add a route unless an equal one is there: a resync must not rewrite (and re-announce) a good route. */
 function ensureRoute(rt: NetlinkPort, fam: 4 | 6, dst: string, oif: number, gateway?: string): void {
@@ -52,7 +60,8 @@ export class RoutedDriver implements Driver {
   readonly usesIpam = true;
   readonly userCreatable = true;
   readonly ownedNames = [IFNAMES.routedVeth];
-  readonly invariants = routedInvariants(this);
+  readonly hostVeth = IFNAMES.routedVeth;
+  readonly invariants = routedInvariants(this, ownHostEnd);
 
   validate(net: NetworkRecord): NetworkValidation {
     const o = parseRoutedOptions(net.options, net.enableIPv6);
@@ -76,31 +85,41 @@ export class RoutedDriver implements Driver {
     const hostIf = hostIfnameOf(c);
     const nsFd = await c.kernel.netnsFd(sb.netnsPath);
     const inner = await c.kernel.inNetns(sb.netnsPath);
-    let created = false;
+    let created: number | undefined;
     try {
       let host = rt.link(hostIf);
+      // Only this endpoint's own veth is re-used; a link weft did not make for it is refused, untouched.
+      if (host && !ownHostEnd(c, host)) throw foreignLinkError('hostIfname', host);
       if (!host) {
-        host = rt.createVeth({
-          name: hostIf,
-          peerName: ep.ifname,
-          peerNetnsFd: nsFd,
-          mtu: mtuOf(c.network),
-          mac: HOST_SIDE_MAC,
-          ...(ep.macAddress ? { peerMac: ep.macAddress } : {}),
-          up: false,
-        });
-        created = true;
+        if (inner.link(ep.ifname))
+          throw new ConflictError('ifname', `sandbox ${sb.name} already has an interface "${ep.ifname}"; choose another name (--ifname)`);
+        host = createOwnedVeth(
+          rt,
+          {
+            name: hostIf,
+            peerName: ep.ifname,
+            peerNetnsFd: nsFd,
+            mtu: mtuOf(c.network),
+            mac: HOST_SIDE_MAC,
+            ...(ep.macAddress ? { peerMac: ep.macAddress } : {}),
+            up: false,
+          },
+          routedMark(ep.id),
+        );
+        created = host.index;
       } else if (host.mac !== HOST_SIDE_MAC) {
         rt.setLink(host.index, { mac: HOST_SIDE_MAC });
       }
       await this.tuneHostEnd(c, hostIf);
-      if (!ep.ipv6) quietIpv6(() => rt.setLink(host.index, { ipv6AddrGenNone: true }));
-      if (!host.up) rt.setLink(host.index, { up: true });
-      if (ep.ipv4) ensureRoute(rt, 4, hostRouteOf(ep.ipv4), host.index);
-      if (ep.ipv6) ensureRoute(rt, 6, hostRouteOf(ep.ipv6), host.index);
-      this.configureWorkload(c, inner);
+      const index = host.index;
+      if (!ep.ipv6) quietIpv6(() => rt.setLink(index, { ipv6AddrGenNone: true }));
+      if (!host.up) rt.setLink(index, { up: true });
+      if (ep.ipv4) ensureRoute(rt, 4, hostRouteOf(ep.ipv4), index);
+      if (ep.ipv6) ensureRoute(rt, 6, hostRouteOf(ep.ipv6), index);
+      this.configureWorkload(c, inner, created === undefined ? index : undefined);
     } catch (err) {
-      if (created) rt.deleteLink(hostIf, { ignoreMissing: true });
+      // Undo only what this call made: the veth (by index; its peer and routes go with it).
+      if (created !== undefined) rt.deleteLink(created, { ignoreMissing: true });
       throw err;
     }
   }
@@ -117,10 +136,14 @@ export class RoutedDriver implements Driver {
       if ((await c.kernel.readSysctl(undefined, key)) !== value) await c.kernel.setSysctl(undefined, key, value);
   }
 
-  private configureWorkload(c: EndpointContext, inner: NetlinkPort): void {
+  /** `peerOf`: the host end's index when it existed before this call, whose peer must be the interface configured. */
+  private configureWorkload(c: EndpointContext, inner: NetlinkPort, peerOf?: number): void {
     const { endpoint: ep, sandbox: sb } = c;
     const link = inner.link(ep.ifname);
     if (!link) throw new KernelError('endpoint join', `interface ${ep.ifname} did not appear in sandbox ${sb.name}`);
+    const peer = peerOf === undefined ? undefined : c.kernel.host().link(peerOf)?.link;
+    if (link.kind !== 'veth' || (peer !== undefined && peer !== link.index))
+      throw new ConflictError('ifname', `interface ${ep.ifname} in sandbox ${sb.name} is not weft's; weft will not configure it`);
     const have = new Set(inner.addresses(link.index).map((a) => a.cidr));
     if (ep.ipv4 && !have.has(hostRouteOf(ep.ipv4))) inner.addAddress(link.index, hostRouteOf(ep.ipv4));
     if (ep.ipv6 && !have.has(hostRouteOf(ep.ipv6))) inner.addAddress(link.index, hostRouteOf(ep.ipv6), { nodad: true });
@@ -140,7 +163,9 @@ export class RoutedDriver implements Driver {
   }
 
   async leave(c: EndpointContext): Promise<void> {
-    // Deleting the host end deletes the workload end and the host routes through it.
-    c.kernel.host().deleteLink(hostIfnameOf(c), { ignoreMissing: true });
+    // Deleting the host end deletes the workload end and the host routes through it — only our own veth.
+    const rt = c.kernel.host();
+    const l = rt.link(hostIfnameOf(c));
+    if (l && ownHostEnd(c, l)) rt.deleteLink(l.index, { ignoreMissing: true });
   }
 }

@@ -2,8 +2,10 @@
  * What the routed driver keeps true, each with a read-only check and a repair that is the
  * driver's own ensure (networkUp / join), so doctor and reconcile share one table.
  */
+import type { LinkInfo } from '../../kernel/netlink/types.js';
 import type { Driver, DriverInvariants, EndpointContext, HostContext, Invariant, NetworkContext } from '../driver.js';
 import { IFNAMES } from '../ifnames.js';
+import { isWeftLink, parseMark } from '../link-ownership.js';
 import { GATEWAY4, HOST_SIDE_MAC, hostRouteOf } from './routed-options.js';
 
 const epLabel = (c: EndpointContext): string => `endpoint ${c.sandbox.name}/${c.network.name}`;
@@ -23,7 +25,10 @@ const forwarding = (repair: (c: NetworkContext) => Promise<void>): Invariant<Net
   repair,
 });
 
-const hostEnd = (repair: (c: EndpointContext) => Promise<void>): Invariant<EndpointContext> => ({
+const hostEnd = (
+  repair: (c: EndpointContext) => Promise<void>,
+  owned: (c: EndpointContext, l: LinkInfo) => boolean,
+): Invariant<EndpointContext> => ({
   id: 'routed.endpoint-host-end',
   holds:
     "the endpoint's host-side veth exists, is up, has the gateway MAC and proxy ARP, and the host routes the workload's /32 (/128) to it",
@@ -32,6 +37,8 @@ const hostEnd = (repair: (c: EndpointContext) => Promise<void>): Invariant<Endpo
     const name = hostIf(c);
     const l = rt.link(name);
     if (!l) return [`${epLabel(c)}: host interface ${name} missing`];
+    // Reported, never repaired: the repair (join) refuses to touch a link weft did not make.
+    if (!owned(c, l)) return [`${epLabel(c)}: host interface ${name} exists but is not weft's`];
     const problems: string[] = [];
     if (!l.up) problems.push(`${epLabel(c)}: ${name} is down`);
     if (l.mac !== HOST_SIDE_MAC) problems.push(`${epLabel(c)}: ${name} has MAC ${l.mac ?? '?'}, not ${HOST_SIDE_MAC}`);
@@ -70,18 +77,28 @@ const workloadEnd = (repair: (c: EndpointContext) => Promise<void>): Invariant<E
   repair,
 });
 
-/** Host-side veths with the routed driver's names that no endpoint wants: leftovers of a crash. */
-function orphans(c: HostContext): { index: number; name: string }[] {
+/**
+ * Host-side veths the routed driver left behind: weft's mark (group) on a veth of its name
+ * scheme whose alias names an endpoint no record has — or, made just before a crash and not
+ * yet named, whose name no endpoint wants. A link without weft's mark is never a leftover.
+ */
+function orphans(c: HostContext): LinkInfo[] {
+  const ids = new Set(c.model.endpoints.map((e) => e.id));
   const want = new Set(c.model.endpoints.map((e) => e.hostIfname ?? IFNAMES.routedVeth.of(e.id)));
   return c.kernel
     .host()
     .links()
-    .filter((l) => IFNAMES.routedVeth.pattern.test(l.name) && !want.has(l.name));
+    .filter((l) => {
+      if (!isWeftLink(l) || l.kind !== 'veth' || !IFNAMES.routedVeth.pattern.test(l.name)) return false;
+      const mark = parseMark(l.alias);
+      if (mark === undefined) return l.alias === undefined && !want.has(l.name);
+      return mark.kind === 'endpoint' && !ids.has(mark.id);
+    });
 }
 
 const noOrphans: Invariant<HostContext> = {
   id: 'routed.no-orphans',
-  holds: 'every routed host-side veth (wrv…) belongs to an endpoint',
+  holds: 'every routed host-side veth (wrv…) weft made belongs to an endpoint',
   async check(c) {
     return orphans(c).map((l) => `link ${l.name} looks like weft's but has no record`);
   },
@@ -90,12 +107,15 @@ const noOrphans: Invariant<HostContext> = {
   },
 };
 
-export function routedInvariants(driver: Pick<Driver, 'networkUp' | 'join'>): DriverInvariants {
+export function routedInvariants(
+  driver: Pick<Driver, 'networkUp' | 'join'>,
+  owned: (c: EndpointContext, l: LinkInfo) => boolean,
+): DriverInvariants {
   const ensureNetwork = (c: NetworkContext): Promise<void> => driver.networkUp(c);
   const ensureEndpoint = (c: EndpointContext): Promise<void> => driver.join(c);
   return {
     network: [forwarding(ensureNetwork)],
-    endpoint: [hostEnd(ensureEndpoint), workloadEnd(ensureEndpoint)],
+    endpoint: [hostEnd(ensureEndpoint, owned), workloadEnd(ensureEndpoint)],
     host: [noOrphans],
   };
 }

@@ -122,8 +122,6 @@ export interface CreateVxlanOpts {
   mac?: string;
   master?: number;
   up?: boolean;
-  /** Link group (IFLA_GROUP) set by the creating request itself (weft's ownership mark). */
-  linkGroup?: number;
 }
 
 export type MacvlanMode = 'private' | 'vepa' | 'bridge' | 'passthru' | 'source';
