@@ -96,6 +96,8 @@ export interface CreateVethOpts {
 
 export interface CreateVxlanOpts {
   name: string;
+  /** Link group (IFLA_GROUP) set by the creating request itself. */
+  linkGroup?: number;
   /** VXLAN network identifier (24 bits). */
   vni: number;
   /** Local VTEP address (v4 or v6). */

@@ -28,6 +28,7 @@ import { PeerConnection } from './peer-connection.js';
 import { Sleeve } from './sleeve.js';
 import type { MeshStatus } from './status.js';
 import { TunDevice, configureTun } from '../../kernel/tun.js';
+import { WEFT_LINK_GROUP } from '../../drivers/link-ownership.js';
 
 const EMPTY = Buffer.alloc(0);
 const DIAL_DEFER_MS = 3000;
@@ -442,8 +443,18 @@ export class MeshRouter extends EventEmitter {
     try {
       const addr = await this.allocate(`router:${this.name}`);
       const mtu = this.o.tun!.mtu ?? this.cfg.tunMtu;
-      const tun = await TunDevice.open(this.o.tun!.name);
-      await configureTun(tun.name, { cidr: `${addr}/${parseUniverse(this.o.subnet).prefix}`, mtu });
+      const tun = await TunDevice.open(this.o.tun!.name, { fresh: true });
+      try {
+        await configureTun(tun.name, {
+          cidr: `${addr}/${parseUniverse(this.o.subnet).prefix}`,
+          mtu,
+          linkGroup: WEFT_LINK_GROUP,
+          alias: `weft:mesh:${this.name}`,
+        });
+      } catch (err) {
+        await tun.close();
+        throw err;
+      }
       tun.start(
         (pkts) => {
           for (const p of pkts) this.sleeve.fromTun(p);
