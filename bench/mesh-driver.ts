@@ -8,13 +8,21 @@
  * Ratios are against the veth row. Run: node dist/bench/mesh-driver.js [--seconds 3] [--rounds 3]
  */
 import { randomBytes } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ClusterLab } from '../src/lab/cluster-lab.js';
 import { mustRun, run, sleep, waitFor } from '../src/lab/sim-host.js';
 import type { MeshStatus } from '../src/mesh/router/status.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' }, rounds: { type: 'string', default: '3' } } });
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '3' },
+    // Comma list of rows to run (veth always runs: it is the baseline): fast,sleeve,encrypted.
+    paths: { type: 'string', default: 'fast,sleeve,encrypted' },
+  },
+});
+const PATHS = new Set(values.paths.split(','));
 const SECONDS = Number(values.seconds);
 const ROUNDS = Number(values.rounds);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -23,11 +31,25 @@ interface Row {
   path: string;
   gbits: number;
   rttMs: number;
+  /** CPU seconds weftd used on both hosts per Gbit carried (undefined for the veth row: no weftd). */
+  weftdCpuPerGbit?: number;
+  /** Sleeve counters after the run (drops show up here). */
+  counters?: string;
+}
+
+const HZ = 100; // USER_HZ: /proc/PID/stat's clock ticks
+/** utime + stime of a process, in seconds. */
+function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[11]) + Number(rest[12])) / HZ;
 }
 
 /** iperf3 (median of ROUNDS) and ping RTT from namespace path `a` to `bIp`, the server in namespace path `b`. */
-async function measure(a: string, b: string, bIp: string): Promise<{ gbits: number; rttMs: number }> {
+async function measure(a: string, b: string, bIp: string, pids: number[] = []): Promise<Omit<Row, 'path'>> {
   const speeds: number[] = [];
+  let gbitCarried = 0;
+  const cpu0 = pids.reduce((n, p) => n + cpuSeconds(p), 0);
   for (let i = 0; i < ROUNDS; i++) {
     const server = run('nsenter', [`--net=${b}`, 'iperf3', '-s', '-1', '-p', '5211'], { timeoutMs: (SECONDS + 30) * 1000 });
     await sleep(500);
@@ -36,12 +58,16 @@ async function measure(a: string, b: string, bIp: string): Promise<{ gbits: numb
     });
     await server;
     if (c.code !== 0) throw new Error(`iperf3 to ${bIp}: ${c.stdout.slice(0, 300)} ${c.stderr}`);
-    speeds.push((JSON.parse(c.stdout) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second / 1e9);
+    const end = (JSON.parse(c.stdout) as { end: { sum_received: { bits_per_second: number; bytes: number } } }).end.sum_received;
+    speeds.push(end.bits_per_second / 1e9);
+    gbitCarried += (end.bytes * 8) / 1e9;
   }
+  // Includes the iperf3 server start-up pauses: weftd is idle then, so this barely inflates it.
+  const cpu = pids.reduce((n, p) => n + cpuSeconds(p), 0) - cpu0;
   const p = await run('nsenter', [`--net=${a}`, 'busybox', 'ping', '-c', '50', '-i', '0.02', '-q', bIp], { timeoutMs: 30_000 });
   const m = /= [\d.]+\/([\d.]+)\//.exec(p.stdout);
   if (!m) throw new Error(`ping to ${bIp}: ${p.stdout} ${p.stderr}`);
-  return { gbits: median(speeds), rttMs: Number(m[1]) };
+  return { gbits: median(speeds), rttMs: Number(m[1]), ...(pids.length ? { weftdCpuPerGbit: cpu / gbitCarried } : {}) };
 }
 
 async function vethBaseline(): Promise<Row> {
@@ -80,16 +106,27 @@ async function meshRow(path: string, extra: string[]): Promise<Row> {
       60_000,
     );
     const boxes: { netns: string; ip: string }[] = [];
+    // Made on h1; the mesh gossips the definition to h2.
+    const c = await lab.weft('h1', ['network', 'create', '-d', 'mesh', '--subnet', '10.32.0.0/12', 'meshnet']);
+    if (c.code !== 0) throw new Error(c.stderr);
+    await waitFor('meshnet on h2', async () => (await lab.weft('h2', ['network', 'inspect', 'meshnet'])).code === 0, 30_000);
     for (const h of ['h1', 'h2']) {
-      const c = await lab.weft(h, ['network', 'create', '-d', 'mesh', '--subnet', '10.32.0.0/12', 'meshnet']);
-      if (c.code !== 0) throw new Error(c.stderr);
       const r = await lab.weft(h, ['run', '-d', '--name', `b${h}`, '--network', 'meshnet', '--format', 'json', '--', 'sleep', '900']);
       const v = JSON.parse(r.stdout) as { pid: number; netnsPath: string; endpoints: { ipv4: string }[] };
       pids.push(v.pid);
       boxes.push({ netns: v.netnsPath, ip: v.endpoints[0]!.ipv4.split('/')[0]! });
     }
     await sleep(2000); // fast-path entries follow the first topology exchange
-    return { path, ...(await measure(boxes[0]!.netns, boxes[1]!.netns, boxes[1]!.ip)) };
+    const weftds = ['h1', 'h2'].map((h) => lab.host(h).pid!);
+    const row = await measure(boxes[0]!.netns, boxes[1]!.netns, boxes[1]!.ip, weftds);
+    const counters = [];
+    for (const h of ['h1', 'h2']) {
+      const s = JSON.parse((await lab.weft(h, ['mesh', 'status', '--format', 'json'])).stdout || '{}') as Partial<MeshStatus>;
+      counters.push(
+        `${h} tun rx ${s.sleeve?.rxPackets} tx ${s.sleeve?.txPackets} drops ${s.sleeve?.txDrops} udp-drops ${s.counters?.udpSendDrops ?? '-'}`,
+      );
+    }
+    return { path, ...row, counters: counters.join('; ') };
   } finally {
     for (const p of pids) {
       try {
@@ -107,18 +144,20 @@ writeFileSync(pw, 'bench password\n', { mode: 0o600 });
 const rows: Row[] = [];
 try {
   rows.push(await vethBaseline());
-  rows.push(await meshRow('mesh fast path (kernel VXLAN)', []));
-  rows.push(await meshRow('mesh sleeve, plaintext', ['--mesh-no-fastpath']));
-  rows.push(await meshRow('mesh sleeve, encrypted', ['--mesh-password-file', pw]));
+  if (PATHS.has('fast')) rows.push(await meshRow('mesh fast path (kernel VXLAN)', []));
+  if (PATHS.has('sleeve')) rows.push(await meshRow('mesh sleeve, plaintext', ['--mesh-no-fastpath']));
+  if (PATHS.has('encrypted')) rows.push(await meshRow('mesh sleeve, encrypted', ['--mesh-password-file', pw]));
 } finally {
   rmSync(pw, { force: true });
 }
 const base = rows[0]!;
 console.log(`\nsandbox → sandbox across two lab hosts; iperf3 one stream ${SECONDS} s, median of ${ROUNDS}; ping 50 × 20 ms\n`);
-console.log('| path | Gbit/s | vs veth | avg RTT ms | vs veth |');
-console.log('| --- | --- | --- | --- | --- |');
+console.log(`load average: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n`);
+console.log('| path | Gbit/s | vs veth | avg RTT ms | vs veth | weftd CPU s per Gbit |');
+console.log('| --- | --- | --- | --- | --- | --- |');
 for (const r of rows) {
   console.log(
-    `| ${r.path} | ${r.gbits.toFixed(3)} | ${((100 * r.gbits) / base.gbits).toFixed(1)} % | ${r.rttMs.toFixed(3)} | ${(r.rttMs / base.rttMs).toFixed(2)}× |`,
+    `| ${r.path} | ${r.gbits.toFixed(3)} | ${((100 * r.gbits) / base.gbits).toFixed(1)} % | ${r.rttMs.toFixed(3)} | ${(r.rttMs / base.rttMs).toFixed(2)}× | ${r.weftdCpuPerGbit === undefined ? '-' : r.weftdCpuPerGbit.toFixed(2)} |`,
   );
 }
+for (const r of rows) if (r.counters) console.log(`${r.path}: ${r.counters}`);

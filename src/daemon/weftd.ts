@@ -26,7 +26,7 @@ import { ClusterNullDriver } from '../drivers/cluster-null/cluster-null-driver.j
 import { BgpService, bgpRunDir, registerBgpRoutes } from './bgp-service.js';
 import { PolicyService, registerPolicyRoutes } from './policy-service.js';
 import { registerMeshRoutes } from './mesh-service.js';
-import { startMesh, syncMeshNames } from '../mesh/mesh-host.js';
+import { startMesh, syncMeshNames, syncMeshNetworks } from '../mesh/mesh-host.js';
 
 /** Options beyond DaemonConfig. dockerPluginSocket: where to serve Docker's plugin API (unset = off). */
 export interface DaemonOptions {
@@ -108,6 +108,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
   let timer: NodeJS.Timeout | undefined;
   let stopDrift: (() => void) | undefined;
   let stopMeshNames: (() => void) | undefined;
+  const meshNets = mesh ? syncMeshNetworks(mesh.router, controller, log) : undefined;
   const firewall = new FirewallService(fw, integrations, controller, log);
   const dns = new DnsService(config.dnsUpstreams, log);
   try {
@@ -119,8 +120,10 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
     stopDrift = await controller.watchDrift();
     controller.addHooks(dns);
     if (mesh) stopMeshNames = syncMeshNames(mesh.router, controller, dns.table, log);
+    if (meshNets) controller.addHooks(meshNets.hooks); // mesh networks made/removed here → every peer
     const report = await controller.start();
     log.info({ ...report }, 'reconciled at start');
+    meshNets?.start(); // … and those of every peer → here
     cluster?.follow(controller); // global networks, remote endpoints and hosts → the controller
     const routes = buildRoutes(controller, {
       doctor: (repair) => controller.doctor(repair),
@@ -152,6 +155,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
     await undo.run(() => docker?.stop());
     stopDrift?.();
     stopMeshNames?.();
+    meshNets?.stop();
     firewall.stop();
     await undo.run(() => dns.close());
     await undo.run(() => engine.close());
@@ -197,6 +201,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
       await ops?.stop();
       while (busy) await new Promise((r) => setTimeout(r, 10));
       stopMeshNames?.();
+      meshNets?.stop();
       await mesh?.stop();
       // Releases the state lock last, once nothing of this daemon acts any more.
       await engine.close();

@@ -18,7 +18,7 @@
  * weft removes its own gateway addresses and nothing else.
  */
 import type { NetlinkPort } from '../kernel/kernel-port.js';
-import type { CreateBridgeOpts, CreateVethOpts, LinkInfo } from '../kernel/netlink/types.js';
+import type { CreateBridgeOpts, CreateVethOpts, CreateVxlanOpts, LinkInfo } from '../kernel/netlink/types.js';
 import { ConflictError, combineErrors } from '../errors.js';
 
 /** "weft" in ASCII: `ip link show group 2003199604` lists weft's links. */
@@ -67,6 +67,13 @@ export function createOwnedBridge(rt: NetlinkPort, o: CreateBridgeOpts, mark: st
 /** A veth pair whose local end is created and marked as weft's. */
 export function createOwnedVeth(rt: NetlinkPort, o: CreateVethOpts, mark: string): LinkInfo {
   const l = rt.createVeth({ ...o, linkGroup: WEFT_LINK_GROUP });
+  return markNew(rt, l, mark);
+}
+
+/** A VXLAN device created in this namespace and marked as weft's. */
+export function createOwnedVxlan(rt: NetlinkPort, o: Omit<CreateVxlanOpts, 'netnsFd'>, mark: string): LinkInfo {
+  const l = rt.createVxlan({ ...o, linkGroup: WEFT_LINK_GROUP }) ?? rt.link(o.name);
+  if (!l) throw new ConflictError('name', `VXLAN device ${o.name} was created but is not there`);
   return markNew(rt, l, mark);
 }
 

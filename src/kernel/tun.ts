@@ -7,7 +7,7 @@
  */
 import { closeSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { KernelError } from '../errors.js';
+import { ConflictError, KernelError } from '../errors.js';
 import { libc } from './libc.js';
 import { netnsCall, openNetnsFd } from './netns.js';
 import { checkIfName, openTunHere } from './tun-open.js';
@@ -30,9 +30,23 @@ export class TunDevice {
     readonly fd: number,
   ) {}
 
-  /** Create (open) the device `name`; in `netnsPath` if given, else in this process's namespace. */
-  static async open(name: string, o: { netnsPath?: string } = {}): Promise<TunDevice> {
+  /**
+   * Create (open) the device `name`; in `netnsPath` if given, else in this process's namespace.
+   * `fresh`: refuse when a link of that name exists already — TUNSETIFF would otherwise attach
+   * to someone else's persistent TUN device (and configureTun would then change it).
+   */
+  static async open(name: string, o: { netnsPath?: string; fresh?: boolean } = {}): Promise<TunDevice> {
     checkIfName(name);
+    if (o.fresh) {
+      const { Rtnl } = await import('./netlink/rtnl.js');
+      const rt = o.netnsPath ? await Rtnl.open(o.netnsPath) : Rtnl.current();
+      try {
+        const l = rt.link(name);
+        if (l) throw new ConflictError('tun', `interface "${name}" exists (${l.kind ?? 'device'}); weft will not attach to or modify it`);
+      } finally {
+        if (o.netnsPath) rt.close();
+      }
+    }
     if (!o.netnsPath) return new TunDevice(name, openTunHere(name));
     const nsFd = openNetnsFd(o.netnsPath);
     try {
@@ -94,16 +108,22 @@ export class TunDevice {
 }
 
 /**
- * Give a TUN device its mesh address (the prefix makes the whole mesh range route into it),
+ * Give a TUN device its owner's mark (link group and alias, when given), its mesh address (the prefix makes the whole mesh range route into it),
  * MTU, and bring it up; in `netnsPath` or this process's namespace. IPv6 link-local generation
  * is turned off: the sleeve carries IPv4 only.
  */
-export async function configureTun(name: string, o: { cidr: string; mtu: number; netnsPath?: string }): Promise<number> {
+export async function configureTun(
+  name: string,
+  o: { cidr: string; mtu: number; netnsPath?: string; linkGroup?: number; alias?: string },
+): Promise<number> {
   const { Rtnl } = await import('./netlink/rtnl.js');
   const rt = o.netnsPath ? await Rtnl.open(o.netnsPath) : Rtnl.current();
   try {
     const link = rt.link(name);
     if (!link) throw new KernelError(`tun configure ${name}`, 'the device does not exist');
+    // The owner's mark first, so the device is never seen configured without it.
+    if (o.linkGroup !== undefined || o.alias !== undefined)
+      rt.setLink(link.index, { ...(o.linkGroup !== undefined ? { linkGroup: o.linkGroup } : {}), ...(o.alias ? { alias: o.alias } : {}) });
     rt.setLink(link.index, { mtu: o.mtu, ipv6AddrGenNone: true });
     rt.addAddress(link.index, o.cidr, { replace: true });
     rt.setLink(link.index, { up: true });

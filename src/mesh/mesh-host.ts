@@ -16,6 +16,9 @@ import { InvalidArgumentError, WeftError } from '../errors.js';
 import type { Controller } from '../controller/controller.js';
 import type { DnsRecordTable } from '../dns/records.js';
 import type { Logger } from '../logger.js';
+import type { ControllerHooks } from '../controller/context.js';
+import type { NetworkRecord } from '../model/types.js';
+import type { MeshNetworkSpec } from './networks/mesh-networks.js';
 
 /** The sleeve's TUN device name: one router per weftd, so one name per host namespace. */
 export const MESH_TUN = 'wmesh0';
@@ -148,4 +151,89 @@ export function readMeshPassword(file: string): string {
   const pw = readFileSync(file, 'utf8').trim();
   if (pw.length === 0) throw new InvalidArgumentError('mesh-password-file', `${file} is empty`);
   return pw;
+}
+
+/**
+ * Mesh network definitions without a store: a mesh network made (or removed) on any peer is made
+ * (or removed) on every peer, with the same id. Local changes reach the mesh through the
+ * controller's hooks (networkUp publishes with the creation time as version, networkDown
+ * withdraws); what peers publish is applied through the controller, on every change heard and
+ * on a slow periodic pass that also retries what failed (a removal refused while endpoints are
+ * still attached here). Call `start` once the controller has reconciled.
+ */
+export function syncMeshNetworks(
+  router: MeshRouter,
+  controller: Controller,
+  log: Logger,
+): { hooks: ControllerHooks; start(): void; stop(): void } {
+  /** Ids being removed because the mesh said so: their networkDown must not withdraw again. */
+  const applying = new Set<string>();
+  const isMesh = (n: NetworkRecord): boolean => n.driver === 'mesh';
+  const specOf = (n: NetworkRecord): MeshNetworkSpec => ({
+    options: { ...n.options },
+    labels: { ...n.labels },
+    internal: n.internal,
+    subnet: n.ipam.config[0]?.subnet ?? '',
+    gateway: n.ipam.config[0]?.gateway ?? '',
+  });
+  const hooks: ControllerHooks = {
+    async networkUp(net) {
+      if (!isMesh(net)) return;
+      const created = Date.parse(net.created);
+      if (router.publishNetwork(net.name, net.id, specOf(net), Number.isFinite(created) ? created : Date.now()))
+        log.info({ network: net.name, id: net.id }, 'mesh network published');
+    },
+    async networkDown(net) {
+      if (!isMesh(net) || applying.has(net.id)) return;
+      if (router.withdrawNetwork(net.name, net.id)) log.info({ network: net.name, id: net.id }, 'mesh network withdrawn');
+    },
+  };
+  const apply = async (): Promise<void> => {
+    const local = (await controller.networks()).filter(isMesh);
+    for (const rec of router.networks.all()) {
+      const mine = local.find((n) => n.id === rec.id);
+      if (rec.deleted) {
+        if (!mine) continue;
+        applying.add(mine.id);
+        try {
+          await controller.removeNetwork(mine.id);
+          log.info({ network: mine.name }, 'mesh network removed (withdrawn by a peer)');
+        } finally {
+          applying.delete(mine.id);
+        }
+        continue;
+      }
+      if (mine || !rec.spec) continue;
+      const s = rec.spec;
+      await controller.createNetwork(
+        {
+          name: rec.name,
+          driver: 'mesh',
+          internal: s.internal,
+          options: s.options,
+          labels: s.labels,
+          ipam: { config: [{ subnet: s.subnet, ...(s.gateway ? { gateway: s.gateway } : {}) }] },
+        },
+        { id: rec.id },
+      );
+      log.info({ network: rec.name, from: rec.origin }, 'mesh network made (published by a peer)');
+    }
+  };
+  let running = Promise.resolve();
+  const kick = (): void => {
+    running = running.then(apply).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'mesh networks not applied'));
+  };
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    hooks,
+    start() {
+      router.on('networks', kick);
+      timer = setInterval(kick, 2000);
+      kick();
+    },
+    stop() {
+      if (timer) clearInterval(timer);
+      router.off('networks', kick);
+    },
+  };
 }

@@ -96,7 +96,7 @@ export class MeshNode {
 export class MeshLab {
   readonly tag = randomBytes(3).toString('hex');
   readonly dir = mkdtempSync(path.join(tmpdir(), 'weft-mesh-'));
-  readonly switchNs = `wm-sw-${this.tag}`;
+  readonly switchNs = `ms-sw-${this.tag}`;
   readonly hosts: LabHost[] = [];
   readonly nodes = new Map<number, MeshNode>();
   private readonly children: ChildProcess[] = [];
@@ -118,7 +118,7 @@ export class MeshLab {
 
   async addHost(): Promise<LabHost> {
     const i = this.hosts.length;
-    const h: LabHost = { index: i, name: `h${i}`, ns: `wm-${this.tag}-${i}`, ip: `198.18.0.${10 + i}` };
+    const h: LabHost = { index: i, name: `h${i}`, ns: `ms-${this.tag}-${i}`, ip: `198.18.0.${10 + i}` };
     this.hosts.push(h);
     await mustRun('ip', ['netns', 'add', h.ns]);
     await mustRun('ip', ['-n', h.ns, 'link', 'set', 'lo', 'up']);

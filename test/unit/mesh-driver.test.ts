@@ -11,6 +11,7 @@ import type { MeshService } from '../../src/drivers/driver-services.js';
 import { WeftError } from '../../src/errors.js';
 import { IFNAMES } from '../../src/drivers/ifnames.js';
 import { meshFromFlags } from '../../src/config/mesh-config.js';
+import { WEFT_LINK_GROUP } from '../../src/drivers/link-ownership.js';
 
 /** A mesh of one: hands out 10.32.0.2, .3 … and records what the driver told it. */
 function fakeMesh(): MeshService & { held: Map<string, string>; names: Map<string, string[]> } {
@@ -84,6 +85,46 @@ describe('mesh driver', () => {
       await w.controller.removeSandbox(sandbox.id);
       assert.equal(mesh.held.size, 0, 'address given back to the ring');
       assert.equal(mesh.names.size, 0, 'names withdrawn');
+    } finally {
+      await w.close();
+    }
+  });
+
+  it("marks every link it makes and never changes or deletes a link without weft's mark", async () => {
+    const w = await fakeWorld({ services: { mesh: fakeMesh() } });
+    try {
+      const rt = w.kernel.host();
+      const net = await w.controller.createNetwork({ name: 'm', driver: 'mesh', ipam: { config: [{ subnet: '10.32.0.0/12' }] } });
+      const brName = IFNAMES.meshBridge.of(net.id);
+      const br = rt.link(brName)!;
+      assert.equal(br.group, WEFT_LINK_GROUP, 'bridge carries the group');
+      assert.equal(br.alias, `weft:network:${net.id}`, 'bridge names its network');
+      const { sandbox, endpoints } = await w.controller.createSandbox({ name: 'a', networks: [{ network: 'm' }] });
+      const hostIf = endpoints[0]!.hostIfname ?? IFNAMES.hostVeth.of(endpoints[0]!.id);
+      const veth = rt.link(hostIf)!;
+      assert.equal(veth.group, WEFT_LINK_GROUP, 'host veth carries the group');
+      assert.equal(veth.alias, `weft:endpoint:${endpoints[0]!.id}`, 'host veth names its endpoint');
+      await w.controller.removeSandbox(sandbox.id);
+      assert.equal(rt.link(hostIf), undefined, 'its own veth removed');
+
+      // Someone else's bridge takes the mesh bridge's name: weft refuses to use it, repairs
+      // nothing onto it and, removing the network, leaves it exactly as it was.
+      rt.deleteLink(br.index);
+      const foreign = rt.createBridge({ name: brName, up: false });
+      await assert.rejects(w.controller.createSandbox({ name: 'b', networks: [{ network: 'm' }] }), code('WEFT_CONFLICT'));
+      await w.controller.doctor(true);
+      const after = rt.link(brName)!;
+      assert.equal(after.index, foreign.index, 'the foreign bridge is still the same link');
+      assert.equal(after.up, false, 'not brought up');
+      assert.equal(after.group ?? 0, 0, 'not marked');
+      assert.deepEqual(rt.addresses(after.index, 4), [], 'no gateway added');
+      await w.controller.removeNetwork(net.id);
+      assert.equal(rt.link(brName)?.index, foreign.index, 'network removal left the foreign bridge');
+
+      // An unmarked link with a mesh device's name and no network is not an orphan to reap.
+      const stray = rt.createBridge({ name: IFNAMES.meshVxlan.of('0123456789abcdef'), up: false });
+      await w.controller.doctor(true);
+      assert.equal(rt.link(stray.name)?.index, stray.index, 'doctor --repair left the unmarked look-alike');
     } finally {
       await w.close();
     }

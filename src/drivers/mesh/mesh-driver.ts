@@ -10,11 +10,17 @@
 import type { Driver, DriverAddresses, DriverContext, EndpointContext, NetworkContext, NetworkValidation } from '../driver.js';
 import type { MeshService } from '../driver-services.js';
 import type { NetworkRecord } from '../../model/types.js';
-import { ConflictError, InvalidArgumentError, KernelError } from '../../errors.js';
+import { InvalidArgumentError, KernelError } from '../../errors.js';
 import { IFNAMES } from '../ifnames.js';
 import { meshPool, validateMeshNetwork } from './mesh-options.js';
 import { meshInvariants } from './mesh-invariants.js';
 import { ensureVxlan, FastPath } from './mesh-fastpath.js';
+import { claimLink, createOwnedBridge, createOwnedVeth, foreignLinkError, ownedBy, ownerMark } from '../link-ownership.js';
+import type { LinkInfo } from '../../kernel/netlink/types.js';
+
+/** Every link the mesh driver makes carries weft's mark naming its network or endpoint. */
+export const meshNetworkMark = (net: NetworkRecord): string => ownerMark('network', net.id);
+export const meshEndpointMark = (endpointId: string): string => ownerMark('endpoint', endpointId);
 
 /** The mesh router weftd runs, or a clear refusal (a weftd without --mesh, the CNI fallback). */
 export function meshOf(c: DriverContext): MeshService {
@@ -66,11 +72,18 @@ export class MeshDriver implements Driver {
     checkRange(net, m);
     const rt = c.kernel.host();
     const name = net.driverState.bridgeName!;
+    const mark = meshNetworkMark(net);
     let br = rt.link(name);
-    if (br && br.kind !== 'bridge') throw new ConflictError('network', `interface "${name}" exists and is not a bridge`);
-    const created = !br;
+    // Only this network's own (marked) bridge is re-used; any other link of that name is left alone.
+    if (br && (!ownedBy(br, mark) || br.kind !== 'bridge')) throw foreignLinkError('network', br);
+    if (br) claimLink(rt, br, mark);
+    let created: number | undefined;
+    let vxCreated: number | undefined;
     try {
-      br ??= rt.createBridge({ name, mtu: Number(net.driverState.mtu), mac: net.driverState.mac, up: false });
+      if (!br) {
+        br = createOwnedBridge(rt, { name, mtu: Number(net.driverState.mtu), mac: net.driverState.mac, up: false }, mark);
+        created = br.index;
+      }
       const gw = `${meshPool(net).gateway}/32`;
       if (!rt.addresses(br.index, 4).some((a) => a.cidr === gw)) rt.addAddress(br.index, gw);
       if (!br.up) rt.setLink(br.index, { up: true });
@@ -79,13 +92,17 @@ export class MeshDriver implements Driver {
         await c.kernel.setSysctl(undefined, 'net.ipv4.ip_forward', '1');
       // Encrypted meshes stay on the sleeve everywhere: no VXLAN device at all.
       if (!m.encrypted) {
-        ensureVxlan(rt, net.driverState.vxlanName!, m, Number(net.driverState.mtu) + 30);
+        const had = rt.link(net.driverState.vxlanName!);
+        const vx = ensureVxlan(rt, net.driverState.vxlanName!, m, Number(net.driverState.mtu) + 30, mark);
+        if (!had) vxCreated = vx;
         let fp = this.fastPaths.get(net.id);
         if (!fp) this.fastPaths.set(net.id, (fp = new FastPath(c.kernel, m, net.driverState.vxlanName!, c.services.log)));
         fp.reset();
       }
     } catch (err) {
-      if (created) rt.deleteLink(name, { ignoreMissing: true });
+      // Undo only what this call made, by index.
+      if (vxCreated !== undefined) rt.deleteLink(vxCreated, { ignoreMissing: true });
+      if (created !== undefined) rt.deleteLink(created, { ignoreMissing: true });
       throw err;
     }
   }
@@ -93,8 +110,13 @@ export class MeshDriver implements Driver {
   async networkDown(c: NetworkContext): Promise<void> {
     this.fastPaths.get(c.network.id)?.close();
     this.fastPaths.delete(c.network.id);
-    c.kernel.host().deleteLink(c.network.driverState.vxlanName!, { ignoreMissing: true });
-    c.kernel.host().deleteLink(c.network.driverState.bridgeName!, { ignoreMissing: true });
+    const rt = c.kernel.host();
+    const mark = meshNetworkMark(c.network);
+    // A link of these names that is not this network's stays, whatever it is.
+    for (const name of [c.network.driverState.vxlanName!, c.network.driverState.bridgeName!]) {
+      const l = rt.link(name);
+      if (l && ownedBy(l, mark)) rt.deleteLink(l.index, { ignoreMissing: true });
+    }
   }
 
   /** The fast path's routes for a mesh network on this host (tests, doctor). */
@@ -112,17 +134,27 @@ export class MeshDriver implements Driver {
     const rt = c.kernel.host();
     const br = rt.link(net.driverState.bridgeName!);
     if (!br) throw new KernelError('endpoint join', `bridge ${net.driverState.bridgeName} of mesh network ${net.name} does not exist`);
+    if (!ownedBy(br, meshNetworkMark(net))) throw foreignLinkError('network', br);
+    const epMark = meshEndpointMark(ep.id);
     const hostIf = ep.hostIfname ?? IFNAMES.hostVeth.of(ep.id);
     const mtu = Number(net.driverState.mtu);
     const inner = await c.kernel.inNetns(sb.netnsPath);
-    let created = false;
+    let created: number | undefined;
     try {
       const existing = rt.link(hostIf);
+      // Only this endpoint's own veth is re-used; a link weft did not make for it is refused.
+      if (existing && (!ownedBy(existing, epMark) || existing.kind !== 'veth')) throw foreignLinkError('hostIfname', existing);
       if (!existing) {
         const nsFd = await c.kernel.netnsFd(sb.netnsPath);
-        rt.createVeth({ name: hostIf, peerName: ep.ifname, peerNetnsFd: nsFd, mtu, peerMac: ep.macAddress, master: br.index, up: true });
-        created = true;
-      } else if (existing.master !== br.index || !existing.up) rt.setLink(existing.index, { master: br.index, up: true });
+        created = createOwnedVeth(
+          rt,
+          { name: hostIf, peerName: ep.ifname, peerNetnsFd: nsFd, mtu, peerMac: ep.macAddress, master: br.index, up: true },
+          epMark,
+        ).index;
+      } else {
+        claimLink(rt, existing, epMark);
+        if (existing.master !== br.index || !existing.up) rt.setLink(existing.index, { master: br.index, up: true });
+      }
       const link = inner.link(ep.ifname);
       if (!link) throw new KernelError('endpoint join', `interface ${ep.ifname} did not appear in sandbox ${sb.name}`);
       if (!inner.addresses(link.index, 4).some((a) => a.cidr === `${addr}/32`)) inner.addAddress(link.index, `${addr}/32`);
@@ -138,7 +170,7 @@ export class MeshDriver implements Driver {
       if (!rt.routes(4, 254).some((r) => r.dst === `${addr}/32` && r.oif === br.index))
         rt.addRoute({ dst: `${addr}/32`, oif: br.index }, { replace: true });
     } catch (err) {
-      if (created) rt.deleteLink(hostIf, { ignoreMissing: true });
+      if (created !== undefined) rt.deleteLink(created, { ignoreMissing: true });
       throw err;
     }
     m.registerName(ringId(ep.id), [sb.name, ...ep.aliases], [addr]);
@@ -149,8 +181,11 @@ export class MeshDriver implements Driver {
     c.services.mesh?.unregisterName(ringId(ep.id));
     const rt = c.kernel.host();
     const br = rt.link(net.driverState.bridgeName!);
-    if (ep.ipv4 && br) rt.deleteRoute({ dst: `${addrOf(ep.ipv4)}/32`, oif: br.index }, { ignoreMissing: true });
-    // Deleting the host end deletes the sandbox end too.
-    if (ep.hostIfname) rt.deleteLink(ep.hostIfname, { ignoreMissing: true });
+    if (ep.ipv4 && br && ownedBy(br, meshNetworkMark(net)))
+      rt.deleteRoute({ dst: `${addrOf(ep.ipv4)}/32`, oif: br.index }, { ignoreMissing: true });
+    // Deleting the host end deletes the sandbox end too; only this endpoint's own veth.
+    const hostIf = ep.hostIfname ?? IFNAMES.hostVeth.of(ep.id);
+    const l: LinkInfo | undefined = rt.link(hostIf);
+    if (l && ownedBy(l, meshEndpointMark(ep.id))) rt.deleteLink(l.index, { ignoreMissing: true });
   }
 }

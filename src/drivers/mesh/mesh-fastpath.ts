@@ -6,11 +6,11 @@
  * specific than the sleeve's whole-range route, so those packets never reach userspace.
  * Relayed and encrypted peers keep using the sleeve. Re-applied on every mesh change.
  */
-import { WeftError } from '../../errors.js';
 import type { KernelPort, NetlinkPort } from '../../kernel/kernel-port.js';
 import type { MeshService } from '../driver-services.js';
 import type { Logger } from '../../logger.js';
 import { diffPlans, vtepMac, type FastPathPlan } from '../../mesh/fastpath/vxlan-plan.js';
+import { claimLink, createOwnedVxlan, foreignLinkError, isWeftLink, ownedBy } from '../link-ownership.js';
 
 /** Weave's fastdp port; apart from 4789 so an overlay network on the same host never clashes. */
 export const MESH_VXLAN_PORT = 6784;
@@ -20,17 +20,25 @@ export const MESH_VNI = 0x6d6573;
 const NTF_SELF = 0x02;
 const EMPTY: FastPathPlan = { fdb: [], neighbours: [], routes: [], sleeve: [] };
 
-/** Ensure the VXLAN device exists and is up with this peer's VTEP MAC. */
-export function ensureVxlan(rt: NetlinkPort, name: string, mesh: MeshService, mtu: number): number {
+/**
+ * Ensure the VXLAN device exists, marked as this network's (`mark`), up with this peer's VTEP
+ * MAC. A link of that name weft did not make for this network is refused, never replaced; one
+ * that is this network's but of the wrong kind (impossible unless someone re-made it) too.
+ */
+export function ensureVxlan(rt: NetlinkPort, name: string, mesh: MeshService, mtu: number, mark: string): number {
   const mac = vtepMac(mesh.name);
-  let dev = rt.link(name);
-  if (dev && dev.kind !== 'vxlan') rt.deleteLink(dev.index, { ignoreMissing: true });
-  if (!dev || dev.kind !== 'vxlan') {
-    dev =
-      rt.createVxlan({ name, vni: MESH_VNI, local: mesh.underlay, port: MESH_VXLAN_PORT, learning: false, mtu, mac, up: true }) ??
-      rt.link(name);
-    if (!dev) throw new WeftError('WEFT_INTERNAL', `mesh: VXLAN device ${name} was created but is not there`);
-  } else if (dev.mac !== mac || !dev.up) rt.setLink(dev.index, { mac, up: true });
+  const dev = rt.link(name);
+  if (!dev) {
+    const made = createOwnedVxlan(
+      rt,
+      { name, vni: MESH_VNI, local: mesh.underlay, port: MESH_VXLAN_PORT, learning: false, mtu, mac, up: true },
+      mark,
+    );
+    return made.index;
+  }
+  if (!ownedBy(dev, mark) || dev.kind !== 'vxlan') throw foreignLinkError('network', dev);
+  claimLink(rt, dev, mark);
+  if (dev.mac !== mac || !dev.up) rt.setLink(dev.index, { mac, up: true });
   return dev.index;
 }
 
@@ -52,7 +60,8 @@ export class FastPath {
   sync(): void {
     const rt = this.kernel.host();
     const dev = rt.link(this.device);
-    if (!dev) return;
+    // Entries go only onto weft's own device (a foreign link of that name was refused by ensureVxlan).
+    if (!dev || !isWeftLink(dev) || dev.kind !== 'vxlan') return;
     const plan = this.mesh.fastPath();
     const { add, remove } = diffPlans(this.applied, plan);
     try {

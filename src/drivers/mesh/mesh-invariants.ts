@@ -2,6 +2,7 @@
 import type { Driver, DriverInvariants, EndpointContext, HostContext, Invariant, NetworkContext } from '../driver.js';
 import { IFNAMES } from '../ifnames.js';
 import { meshPool } from './mesh-options.js';
+import { isWeftLink, parseMark } from '../link-ownership.js';
 
 const bridge = (ensure: (c: NetworkContext) => Promise<void>): Invariant<NetworkContext> => ({
   id: 'mesh.bridge',
@@ -42,17 +43,25 @@ const endpoint = (ensure: (c: EndpointContext) => Promise<void>): Invariant<Endp
   repair: ensure,
 });
 
+/** weft's mesh devices (marked, of a mesh name) whose network no longer exists; never a link without the mark. */
 function orphans(c: HostContext): { index: number; name: string }[] {
-  const want = new Set(c.model.networks.flatMap((n) => [n.driverState.bridgeName, n.driverState.vxlanName]).filter(Boolean));
+  const nets = new Set(c.model.networks.map((n) => n.id));
   return c.kernel
     .host()
     .links()
-    .filter((l) => (IFNAMES.meshBridge.pattern.test(l.name) || IFNAMES.meshVxlan.pattern.test(l.name)) && !want.has(l.name));
+    .filter((l) => {
+      if (!isWeftLink(l) || !(IFNAMES.meshBridge.pattern.test(l.name) || IFNAMES.meshVxlan.pattern.test(l.name))) return false;
+      const mark = parseMark(l.alias);
+      if (mark) return mark.kind === 'network' && !nets.has(mark.id);
+      // Made, then weft stopped before naming it: its name is all that says which network wanted it.
+      return !c.model.networks.some((n) => n.driverState.bridgeName === l.name || n.driverState.vxlanName === l.name);
+    });
 }
 
 const noOrphans: Invariant<HostContext> = {
   id: 'mesh.no-orphans',
-  holds: 'every mesh bridge (wm-…) and fast-path device (wmx…) belongs to a mesh network',
+  holds:
+    "every mesh bridge (wm-…) and fast-path device (wmx…) weft made belongs to a mesh network (links without weft's mark are never touched)",
   async check(c) {
     return orphans(c).map((l) => `link ${l.name} looks like a mesh device but has no network`);
   },

@@ -14,6 +14,7 @@ import { StaticBox } from '../crypto/ciphers.js';
 import { membershipKey, checkPeerName } from '../crypto/handshake.js';
 import { derivePsk } from '../crypto/psk.js';
 import { MeshNames } from '../dns/mesh-names.js';
+import { MeshNetworks, type MeshNetworkRecord, type MeshNetworkSpec } from '../networks/mesh-networks.js';
 import { Membership } from '../membership/membership.js';
 import type { MemberEvent, Output } from '../membership/types.js';
 import { MeshAllocator } from '../ring/allocator.js';
@@ -28,6 +29,7 @@ import { PeerConnection } from './peer-connection.js';
 import { Sleeve } from './sleeve.js';
 import type { MeshStatus } from './status.js';
 import { TunDevice, configureTun } from '../../kernel/tun.js';
+import { WEFT_LINK_GROUP } from '../../drivers/link-ownership.js';
 
 const EMPTY = Buffer.alloc(0);
 const DIAL_DEFER_MS = 3000;
@@ -48,6 +50,8 @@ export class MeshRouter extends EventEmitter {
   readonly ring: Ring;
   readonly alloc: MeshAllocator;
   readonly names: MeshNames;
+  /** Network definitions, the same on every peer (gossiped, no store). */
+  readonly networks: MeshNetworks;
   readonly sleeve: Sleeve;
   private readonly maker = new ConnectionMaker();
   private readonly seeds = new Set<string>();
@@ -104,6 +108,7 @@ export class MeshRouter extends EventEmitter {
     else if (init.init === 'seed') this.ring.seed(init.peers);
     this.alloc = new MeshAllocator(this.ring, o.reserved ?? []);
     this.names = new MeshNames(this.name);
+    this.networks = new MeshNetworks(this.name);
     this.sleeve = new Sleeve({
       self: this.name,
       ownerOf: (a) => this.ring.ownerOf(a),
@@ -305,6 +310,7 @@ export class MeshRouter extends EventEmitter {
     c.send({ t: 'topo', entries: this.topology.entries() });
     c.send({ t: 'ring', state: this.ring.state() });
     c.send({ t: 'names', records: this.names.all() });
+    c.send({ t: 'networks', records: this.networks.all() });
   }
 
   private onClosed(c: PeerConnection, reason: string): void {
@@ -371,6 +377,14 @@ export class MeshRouter extends EventEmitter {
         if (news.length > 0) {
           this.broadcast({ t: 'names', records: news }, c);
           this.emit('names');
+        }
+        return;
+      }
+      case 'networks': {
+        const news = this.networks.merge(m.records);
+        if (news.length > 0) {
+          this.broadcast({ t: 'networks', records: news }, c);
+          this.emit('networks', news);
         }
         return;
       }
@@ -442,8 +456,18 @@ export class MeshRouter extends EventEmitter {
     try {
       const addr = await this.allocate(`router:${this.name}`);
       const mtu = this.o.tun!.mtu ?? this.cfg.tunMtu;
-      const tun = await TunDevice.open(this.o.tun!.name);
-      await configureTun(tun.name, { cidr: `${addr}/${parseUniverse(this.o.subnet).prefix}`, mtu });
+      const tun = await TunDevice.open(this.o.tun!.name, { fresh: true });
+      try {
+        await configureTun(tun.name, {
+          cidr: `${addr}/${parseUniverse(this.o.subnet).prefix}`,
+          mtu,
+          linkGroup: WEFT_LINK_GROUP,
+          alias: `weft:mesh:${this.name}`,
+        });
+      } catch (err) {
+        await tun.close();
+        throw err;
+      }
       tun.start(
         (pkts) => {
           for (const p of pkts) this.sleeve.fromTun(p);
@@ -506,6 +530,25 @@ export class MeshRouter extends EventEmitter {
     return rec !== undefined;
   }
 
+  /** Publish a network made here (version: its creation time) to every peer; true if it was news. */
+  publishNetwork(name: string, id: string, spec: MeshNetworkSpec, version: number): boolean {
+    const rec = this.networks.publish(name, id, spec, version);
+    if (rec) this.sendNetworks([rec]);
+    return rec !== undefined;
+  }
+
+  /** Tell every peer network `name` (this id) was removed; true if that was news. */
+  withdrawNetwork(name: string, id: string): boolean {
+    const rec = this.networks.withdraw(name, id, Date.now());
+    if (rec) this.sendNetworks([rec]);
+    return rec !== undefined;
+  }
+
+  private sendNetworks(records: MeshNetworkRecord[]): void {
+    this.broadcast({ t: 'networks', records });
+    this.emit('networks', records);
+  }
+
   /** Addresses for `name` across the mesh, from peers currently alive. */
   lookup(name: string): string[] {
     return this.names.lookup(name, (origin) => {
@@ -562,6 +605,7 @@ export class MeshRouter extends EventEmitter {
         conflicts: [...this.conflicts],
       },
       names: this.names.all().filter((r) => !r.deleted).length,
+      networks: this.networks.all().map((r) => ({ name: r.name, id: r.id, origin: r.origin, deleted: r.deleted })),
       refusals: [...this.refusals],
       counters: {
         ...this.counters,

@@ -17,6 +17,8 @@ export interface MeshStatus {
   routes: { dest: string; via: string; hops: number }[];
   ring: { universe: string; owned: string[]; ownership: Record<string, number>; free: number; conflicts: string[] };
   names: number;
+  /** Mesh network definitions known (gossiped); removed ones as tombstones. */
+  networks: { name: string; id: string; origin: string; deleted: boolean }[];
   refusals: { addr: string; reason: string; at: number }[];
   counters: Record<string, number>;
 }

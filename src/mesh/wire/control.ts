@@ -8,6 +8,7 @@ import type { MemberRow } from '../membership/types.js';
 import type { PeerLinks } from '../topology/topology.js';
 import type { RingState } from '../ring/ring.js';
 import type { NameRecord } from '../dns/mesh-names.js';
+import type { MeshNetworkRecord } from '../networks/mesh-networks.js';
 import { MeshAuthError } from '../crypto/errors.js';
 
 const name = z.string().min(1).max(63);
@@ -32,6 +33,17 @@ const record = z.object({
   version: z.number().int().nonnegative(),
   deleted: z.boolean(),
 });
+const strMap = z.record(z.string().max(256)).refine((m) => Object.keys(m).length <= 256, 'too many keys');
+const network = z.object({
+  name: z.string().min(1).max(128),
+  id: z.string().regex(/^[0-9a-f]{64}$/),
+  origin: name,
+  version: z.number().int().nonnegative(),
+  deleted: z.boolean(),
+  spec: z
+    .object({ options: strMap, labels: strMap, internal: z.boolean(), subnet: z.string().max(64), gateway: z.string().max(64) })
+    .optional(),
+});
 
 const control = z.discriminatedUnion('t', [
   z.object({ t: z.literal('session'), idx: z.number().int().min(1).max(0xffffffff) }),
@@ -40,6 +52,7 @@ const control = z.discriminatedUnion('t', [
   z.object({ t: z.literal('ring'), state: ring }),
   z.object({ t: z.literal('names'), records: z.array(record).max(1 << 16) }),
   z.object({ t: z.literal('space-request') }),
+  z.object({ t: z.literal('networks'), records: z.array(network).max(4096) }),
 ]);
 
 export type ControlMsg =
@@ -48,7 +61,8 @@ export type ControlMsg =
   | { t: 'topo'; entries: PeerLinks[] }
   | { t: 'ring'; state: RingState }
   | { t: 'names'; records: NameRecord[] }
-  | { t: 'space-request' };
+  | { t: 'space-request' }
+  | { t: 'networks'; records: MeshNetworkRecord[] };
 
 export function encodeControl(m: ControlMsg): Buffer {
   return Buffer.from(JSON.stringify(m));

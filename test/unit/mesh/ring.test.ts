@@ -197,3 +197,23 @@ describe('mesh ring: randomized partitions never duplicate an address', () => {
     });
   }
 });
+
+describe('allocator free count', () => {
+  it('equals a walk over every owned address, with reserved addresses and allocations', () => {
+    const ring = new Ring('a', '10.32.0.0/22');
+    ring.seed(['a', 'b', 'c']);
+    const al = new MeshAllocator(ring, ['10.32.0.1', '10.32.3.200']);
+    const walk = (): number => {
+      let n = 0;
+      for (const [x, y] of ring.rangesOf('a'))
+        for (let v = x; v < y; v++)
+          if (v !== ring.start && v !== ring.end - 1 && v !== ip4ToNum('10.32.0.1', 'r') && v !== ip4ToNum('10.32.3.200', 'r'))
+            n += al.allocations().some((e) => ip4ToNum(e.address, 'a') === v) ? 0 : 1;
+      return n;
+    };
+    assert.equal(al.freeCount(), walk());
+    for (let i = 0; i < 50; i++) al.allocate(`e${i}`);
+    for (let i = 0; i < 50; i += 3) al.release(`e${i}`);
+    assert.equal(al.freeCount(), walk());
+  });
+});
