@@ -74,6 +74,7 @@ export async function measureFailure(c: FailureContext, kind: FailureKind): Prom
         } finally {
           await lab.start(e.name);
         }
+        await storeBack(lab);
         what = `store ${e.name} stopped for ${c.storeOutageMs} ms`;
       } else {
         await cutLink(c, async () => sleep(c.linkCutMs));
@@ -185,5 +186,32 @@ export async function startWeftd(lab: ClusterLab, host: string, boundMs = 120_00
     }
   } finally {
     client.close();
+  }
+}
+
+/**
+ * After the store comes back, wait (bounded) until every host's weftd reads it again: its
+ * client may hold its circuit breaker open for a while, and the next step (or design) must not
+ * start on a store weftd still refuses.
+ */
+export async function storeBack(lab: ClusterLab, boundMs = 60_000): Promise<void> {
+  const deadline = Date.now() + boundMs;
+  for (const h of lab.state.hosts) {
+    if (h.noStore || !h.pid) continue;
+    const client = new WeftClient(h.socket, 5000);
+    try {
+      for (;;) {
+        const ok = await client.request('GET', '/v1/hosts').then(
+          () => true,
+          () => false,
+        );
+        if (ok) break;
+        if (Date.now() > deadline)
+          throw new WeftError('WEFT_TIMEOUT', `weftd on ${h.name} did not read the store again within ${boundMs} ms`);
+        await sleep(500);
+      }
+    } finally {
+      client.close();
+    }
   }
 }

@@ -204,64 +204,76 @@ async function runDesign(
       ...(e.address6 ? { address6: e.address6 } : {}),
     }));
 
-    step('throughput');
-    const reps = effort.reps;
-    const secs = effort.iperfS;
-    const one: IperfRun[] = [];
-    const four: IperfRun[] = [];
-    for (let r = 0; r < reps; r++) {
-      one.push(await iperfOnce(a, b, 1, secs, nextPort()));
-      four.push(await iperfOnce(a, b, 4, secs, nextPort()));
-    }
-    const all = [...one, ...four];
-    result.throughput = {
-      oneStream: statOf(
-        one.map((x) => round3(x.gbps)),
-        'Gbit/s',
-      ),
-      fourStreams: statOf(
-        four.map((x) => round3(x.gbps)),
-        'Gbit/s',
-      ),
+    // Each measurement on its own: one that breaks is reported, the others still run.
+    const stepErrors: string[] = [];
+    const attempt = async (name: string, f: () => Promise<void>): Promise<void> => {
+      step(name);
+      try {
+        await f();
+      } catch (err) {
+        stepErrors.push(`${name}: ${(err as Error).message.split('\n')[0]!.slice(0, 300)}`);
+      }
     };
-    result.cpu = {
-      senderPerGbit: statOf(
-        all.map((x) => round3(x.senderPerGbit)),
-        '% core per Gbit/s',
-      ),
-      receiverPerGbit: statOf(
-        all.map((x) => round3(x.receiverPerGbit)),
-        '% core per Gbit/s',
-      ),
-      machinePerGbit: statOf(
-        all.map((x) => round3(x.machinePerGbit)),
-        '% core per Gbit/s',
-      ),
-    };
-
-    step('latency');
-    const lat: { p50: number; p99: number }[] = [];
-    for (let r = 0; r < reps; r++) lat.push(await sockperfOnce(a, b, effort.sockperfS, nextPort()));
-    result.latency = {
-      p50: statOf(
-        lat.map((x) => x.p50),
-        'µs',
-      ),
-      p99: statOf(
-        lat.map((x) => x.p99),
-        'µs',
-      ),
-    };
-
-    step('convergence');
-    result.convergence = await measureConvergence(dep, b, a.host, effort.convergence, nextPort());
-
-    step('control plane');
-    await counters.install(dep.controlPorts);
-    countersOn = true;
-    const churn = await measureChurn(counters, dep, a.host, effort.restS, effort.churn);
-    result.controlPlane = { rest: churn.rest, churn: churn.churn };
-    if (churn.memory) result.memory = churn.memory;
+    await attempt('throughput', async () => {
+      const reps = effort.reps;
+      const secs = effort.iperfS;
+      const one: IperfRun[] = [];
+      const four: IperfRun[] = [];
+      for (let r = 0; r < reps; r++) {
+        one.push(await iperfOnce(a, b, 1, secs, nextPort()));
+        four.push(await iperfOnce(a, b, 4, secs, nextPort()));
+      }
+      const all = [...one, ...four];
+      result.throughput = {
+        oneStream: statOf(
+          one.map((x) => round3(x.gbps)),
+          'Gbit/s',
+        ),
+        fourStreams: statOf(
+          four.map((x) => round3(x.gbps)),
+          'Gbit/s',
+        ),
+      };
+      result.cpu = {
+        senderPerGbit: statOf(
+          all.map((x) => round3(x.senderPerGbit)),
+          '% core per Gbit/s',
+        ),
+        receiverPerGbit: statOf(
+          all.map((x) => round3(x.receiverPerGbit)),
+          '% core per Gbit/s',
+        ),
+        machinePerGbit: statOf(
+          all.map((x) => round3(x.machinePerGbit)),
+          '% core per Gbit/s',
+        ),
+      };
+    });
+    await attempt('latency', async () => {
+      const reps = effort.reps;
+      const lat: { p50: number; p99: number }[] = [];
+      for (let r = 0; r < reps; r++) lat.push(await sockperfOnce(a, b, effort.sockperfS, nextPort()));
+      result.latency = {
+        p50: statOf(
+          lat.map((x) => x.p50),
+          'µs',
+        ),
+        p99: statOf(
+          lat.map((x) => x.p99),
+          'µs',
+        ),
+      };
+    });
+    await attempt('convergence', async () => {
+      result.convergence = await measureConvergence(dep!, b, a.host, effort.convergence, nextPort());
+    });
+    await attempt('control plane', async () => {
+      await counters.install(dep!.controlPorts);
+      countersOn = true;
+      const churn = await measureChurn(counters, dep!, a.host, effort.restS, effort.churn);
+      result.controlPlane = { rest: churn.rest, churn: churn.churn };
+      if (churn.memory) result.memory = churn.memory;
+    });
 
     step('checks');
     result.checks = await runChecks(
@@ -281,6 +293,10 @@ async function runDesign(
 
     step('failures');
     if (!o.noFailures) result.failures = await runFailures(adapter, ctx, a, b, effort, nextPort);
+    if (stepErrors.length) {
+      result.status = 'failed';
+      result.error = stepErrors.join('; ');
+    }
   } catch (err) {
     result.status = 'failed';
     result.error = (err as Error).message;

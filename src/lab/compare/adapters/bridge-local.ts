@@ -68,7 +68,7 @@ export const bridgeLocal: DesignAdapter = {
           /* already gone: nothing to stop */
         }
       }
-      await client.request('DELETE', `/v1/sandboxes/${encodeURIComponent(sb.id)}`).catch((err: unknown) => {
+      await client.request('DELETE', `/v1/sandboxes/${encodeURIComponent(sb.id)}?force=true`).catch((err: unknown) => {
         if (!(err instanceof WeftError && err.code === 'WEFT_NOT_FOUND')) throw err;
       });
       sandboxes.delete(id);

@@ -50,7 +50,7 @@ export const WEFT_DESIGNS = [
     name: 'overlay:encrypted',
     title: 'weft overlay, encrypted (-o encrypted)',
     claims: { ...overlayBase.claims, encryption: 'yes' },
-    options: ['encrypted'],
+    options: ['encrypted=true'],
   }),
   weftdDesign(hostsubnet('vxlan', 'weft hostsubnet, vxlan backend')),
   weftdDesign(hostsubnet('host-gw', 'weft hostsubnet, host-gw backend')),

@@ -168,9 +168,9 @@ async function setup(spec: WeftdDesignSpec, ctx: DesignContext): Promise<Deploym
         /* already gone: nothing to stop */
       }
     }
-    // With its command gone it is removable without force (force would signal the pid weftd knows).
+    // force: the command (our `sleep`, or none) may not be reaped yet when the DELETE arrives.
     await client(x.host)
-      .request('DELETE', `/v1/sandboxes/${encodeURIComponent(x.sb.id)}`)
+      .request('DELETE', `/v1/sandboxes/${encodeURIComponent(x.sb.id)}?force=true`)
       .catch((err: unknown) => {
         if (!(err instanceof WeftError && err.code === 'WEFT_NOT_FOUND')) throw err;
       });
