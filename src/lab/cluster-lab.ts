@@ -28,6 +28,8 @@ export interface LabHostState {
   pid?: number;
   /** weftd flags beyond the lab's own (kept for `lab start`). */
   args: string[];
+  /** Start this host's weftd without --cluster-store although the lab has one (a store-less design on a lab with etcd). */
+  noStore?: boolean;
 }
 
 export interface LabEtcdState {
@@ -286,7 +288,7 @@ export class ClusterLab {
       '',
       '--host-name',
       h.name,
-      ...(this.state.etcdUrl ? ['--cluster-store', this.state.etcdUrl] : []),
+      ...(this.state.etcdUrl && !h.noStore ? ['--cluster-store', this.state.etcdUrl] : []),
       ...(this.state.options.mesh ? this.meshArgs(h) : []),
       ...h.args,
     ];

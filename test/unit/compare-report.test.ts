@@ -9,7 +9,9 @@ import { design, REPORT } from './compare-fixture.js';
 import { seedTable } from '../../src/lab/compare/report/seed-table.js';
 import { plotData } from '../../src/lab/compare/report/plot-data.js';
 import { buildReport } from '../../src/lab/compare/report/build-report.js';
-import { measurementRow } from '../../src/lab/compare/report/measurement-table.js';
+import { failureRow, measurementRow, timeHeader, timeRow } from '../../src/lab/compare/report/measurement-table.js';
+import { outages } from '../../src/lab/compare/measure-failure.js';
+import { modeArgs, modeKey } from '../../src/lab/compare/weftd-mode.js';
 
 describe('compare report builder', () => {
   it("lays out the seed's table with one measured column per design", () => {
@@ -137,5 +139,65 @@ describe('compare report builder', () => {
     assert.equal(plotData(r).throughput.groups.length, 2);
     assert.equal(measurementRow(failed)[2], '–');
     assert.match(measurementRow(failed).at(-1)!, /failed: driver missing/);
+  });
+
+  it('reports failure behaviour per fault, and an experiment that broke as such (no figure)', () => {
+    const d: DesignResult = {
+      ...design('mesh', [1], [1]),
+      failures: [
+        { kind: 'weftd-restart', fault: 'k', faultMs: 900, broke: true, downMs: 1200, recoveredAfterRepairMs: 300, evidence: 'e' },
+        { kind: 'link-cut', fault: 'c', faultMs: 8000, broke: false, downMs: 0, recoveredAfterRepairMs: 0, evidence: 'e' },
+        {
+          kind: 'store-outage',
+          fault: 's',
+          faultMs: 0,
+          broke: false,
+          downMs: 0,
+          recoveredAfterRepairMs: null,
+          failed: true,
+          evidence: 'no store',
+        },
+      ],
+    };
+    assert.deepEqual(failureRow(d), [
+      'mesh',
+      'down 1200 ms; back 300 ms after the repair',
+      'experiment failed: no store',
+      'traffic never stopped',
+    ]);
+    assert.deepEqual(failureRow(REPORT.designs[0]!).slice(1), ['–', '–', '–']);
+    const withSteps = { ...d, stepsMs: { setup: 2500, checks: 10_000 }, durationMs: 12_500 };
+    const h = timeHeader([withSteps]);
+    assert.deepEqual(h, ['design', 'setup', 'checks', 'total s']);
+    assert.deepEqual(timeRow(withSteps, h), ['mesh', '2.50', '10.0', '12.5']);
+    assert.match(buildReport({ ...REPORT, designs: [withSteps] })['compare.md']!, /down 1200 ms; back 300 ms after the repair/);
+  });
+
+  it("reads the recovery prober's transitions into outages after the fault", () => {
+    const lines = ['up 100', 'down 150', 'up 180', 'down 1000', 'up 1400', 'down 2000'];
+    assert.deepEqual(outages(lines, 900), [{ down: 1000, up: 1400 }, { down: 2000 }]);
+    assert.deepEqual(outages(['up 5'], 0), []);
+  });
+
+  it('gives each weftd mode its flags (mesh peers are the other hosts; a password only when encrypted)', () => {
+    const hosts = [
+      { name: 'h1', address: '198.18.0.11' },
+      { name: 'h2', address: '198.18.0.12' },
+    ];
+    assert.deepEqual(modeArgs({ store: true, bgp: true }, 'h1', hosts, '/pw'), ['--bgp', '--policy']);
+    const mesh = modeArgs({ store: false, mesh: 'encrypted' }, 'h2', hosts, '/pw');
+    assert.deepEqual(mesh, [
+      '--mesh-name',
+      'h2',
+      '--mesh-listen',
+      '198.18.0.12',
+      '--mesh-ipalloc-init',
+      'seed=h1,h2',
+      '--mesh-peer',
+      '198.18.0.11',
+      '--mesh-password-file',
+      '/pw',
+    ]);
+    assert.equal(modeKey({ store: false, mesh: 'plain' }), 'nostore+mesh-plain');
   });
 });

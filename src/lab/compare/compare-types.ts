@@ -57,6 +57,42 @@ export interface ControlPlaneWindow {
   perHost: { host: string; storeBytesPerS: number; storePktsPerS: number; designBytesPerS: number; designPktsPerS: number }[];
 }
 
+/**
+ * How much of each measurement: the full run must fit all designs in 30 minutes on 2 loaded
+ * cores, so each figure is a median of a few short runs, reported with its spread (min–max).
+ */
+export interface Effort {
+  reps: number;
+  iperfS: number;
+  sockperfS: number;
+  convergence: number;
+  restS: number;
+  churn: number;
+  storeOutageMs: number;
+  linkCutMs: number;
+}
+
+/** The faults the failure measurement injects. */
+export type FailureKind = 'weftd-restart' | 'store-outage' | 'link-cut';
+
+/** Traffic a→b (TCP connects every 100 ms) around one fault. */
+export interface FailureResult {
+  kind: FailureKind;
+  /** What was done, in words. */
+  fault: string;
+  /** How long the fault lasted (kill→answering again, outage, cut). */
+  faultMs: number;
+  /** Did any probe fail after the fault began? */
+  broke: boolean;
+  /** Total time the probes failed. */
+  downMs: number;
+  /** From the repair until traffic flowed again (0 if it never stopped); null: not back within the bound. */
+  recoveredAfterRepairMs: number | null;
+  evidence: string;
+  /** The experiment itself broke (evidence says how). */
+  failed?: boolean;
+}
+
 export interface DesignResult {
   design: string;
   title: string;
@@ -76,7 +112,10 @@ export interface DesignResult {
   controlPlane?: { rest: ControlPlaneWindow; churn: ControlPlaneWindow & { attaches: number; storePktsPerAttach: number } };
   memory?: { endpoints: number; rssBeforeKiB: number; rssAfterKiB: number; perEndpointKiB: number };
   checks: CheckResult[];
+  failures?: FailureResult[];
   durationMs: number;
+  /** Wall time of each step (where the run's time went). */
+  stepsMs?: Record<string, number>;
 }
 
 export interface LabPicture {
@@ -92,7 +131,7 @@ export interface CompareReport {
   version: 1;
   createdAt: string;
   machine: { cpus: number; cpuModel: string; kernel: string; node: string; loadavg: number[] };
-  options: { hosts: number; designs: string[]; quick: boolean };
+  options: { hosts: number; designs: string[]; quick: boolean; effort?: Effort };
   lab: LabPicture;
   designs: DesignResult[];
   totalMs: number;

@@ -79,6 +79,19 @@ export interface DesignContext {
   log(msg: string): void;
 }
 
+/**
+ * How weftd runs on every lab host for a design. The harness keeps the hosts and restarts
+ * their weftd only when the next design needs another mode (designs are ordered to need few).
+ */
+export interface WeftdMode {
+  /** --cluster-store on the lab's etcd (store-less designs run without it). */
+  store: boolean;
+  /** --bgp --policy (weftd's BIRD announces the hosts' blocks). */
+  bgp?: boolean;
+  /** Join a store-less mesh of all lab hosts; 'encrypted' adds a shared password. */
+  mesh?: 'plain' | 'encrypted';
+}
+
 export interface DesignAdapter {
   /** As given to --designs: "veth", "bridge-local", "overlay", "hostsubnet:vxlan"… */
   readonly name: string;
@@ -97,6 +110,8 @@ export interface DesignAdapter {
   readonly claims: Partial<Record<CheckId, Outcome>>;
   /** Settle time after a partition before the partial-connectivity check decides (mesh reroutes). */
   readonly partialSettleMs?: number;
+  /** The weftd mode the design needs (weft drivers); undefined for designs without weftd. */
+  readonly weftd?: WeftdMode;
   setup(ctx: DesignContext): Promise<Deployment>;
 }
 

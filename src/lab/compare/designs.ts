@@ -5,25 +5,17 @@
 import type { DesignAdapter } from './design-adapter.js';
 import { bridgeLocal } from './adapters/bridge-local.js';
 import { vethBaseline } from './adapters/veth-baseline.js';
+import { WEFT_DESIGNS } from './adapters/weft-designs.js';
 
 export const DESIGNS: DesignAdapter[] = [
   vethBaseline,
   bridgeLocal,
-  // overlay, overlay:encrypted, hostsubnet:vxlan|host-gw|udp, routed-bgp, mesh, mesh:encrypted, macvlan: one line each as they land
+  // Ordered so that weftd is restarted as few times as possible: store designs, then BGP, then mesh.
+  ...WEFT_DESIGNS,
 ];
 
 /** Designs of issue 18 whose adapters come with their drivers. */
-export const PLANNED = [
-  'overlay',
-  'overlay:encrypted',
-  'hostsubnet:vxlan',
-  'hostsubnet:host-gw',
-  'hostsubnet:udp',
-  'routed-bgp',
-  'mesh',
-  'mesh:encrypted',
-  'macvlan',
-];
+export const PLANNED: string[] = [];
 
 export const DEFAULT_DESIGNS = (): string[] => DESIGNS.map((d) => d.name);
 

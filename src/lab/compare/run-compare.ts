@@ -10,8 +10,10 @@ import path from 'node:path';
 import { InvalidArgumentError } from '../../errors.js';
 import { ClusterLab } from '../cluster-lab.js';
 import { runChecks } from './checks/run-checks.js';
-import type { CheckId, CompareReport, DesignResult, LabPicture } from './compare-types.js';
-import type { DesignAdapter, DesignContext, Deployment } from './design-adapter.js';
+import type { CheckId, CompareReport, Effort, DesignResult, FailureKind, FailureResult, LabPicture } from './compare-types.js';
+import type { CompareEndpoint, DesignAdapter, DesignContext, Deployment } from './design-adapter.js';
+import { measureFailure } from './measure-failure.js';
+import { BASE_MODE, modeKey, switchMode } from './weftd-mode.js';
 import { designByName, DESIGNS, PLANNED } from './designs.js';
 import { ControlPlaneCounters, measureChurn } from './measure-control-plane.js';
 import { measureConvergence } from './measure-convergence.js';
@@ -29,11 +31,35 @@ export interface CompareOptions {
   quick: boolean;
   /** Only these checks (tests); default all. */
   checks?: CheckId[];
+  /** Skip the failure measurements (tests that only look at the table). */
+  noFailures?: boolean;
   onProgress?: (p: { design: string; step: string; done: number; total: number }) => void;
 }
 
 /** Steps per design, for the progress display. */
-const STEPS = ['setup', 'throughput', 'latency', 'convergence', 'control plane', 'checks', 'teardown'];
+const STEPS = ['weftd mode', 'setup', 'throughput', 'latency', 'convergence', 'control plane', 'checks', 'failures', 'teardown'];
+
+/** --quick is for tests and a first look. */
+export const FULL: Effort = {
+  reps: 3,
+  iperfS: 2,
+  sockperfS: 1,
+  convergence: 6,
+  restS: 3,
+  churn: 3,
+  storeOutageMs: 20_000,
+  linkCutMs: 8_000,
+};
+export const QUICK: Effort = {
+  reps: 1,
+  iperfS: 2,
+  sockperfS: 2,
+  convergence: 5,
+  restS: 3,
+  churn: 3,
+  storeOutageMs: 20_000,
+  linkCutMs: 6_000,
+};
 
 export function resolveDesigns(names: string[]): DesignAdapter[] {
   return names.map((n) => {
@@ -52,7 +78,9 @@ export async function runCompare(o: CompareOptions): Promise<CompareReport> {
     throw new InvalidArgumentError('hosts', 'cross-host designs need --hosts 2 or more');
   const t0 = Date.now();
   const tag = randomBytes(3).toString('hex');
-  const lab = await ClusterLab.up({ hosts: o.hosts, name: `cmp${tag}`.slice(0, 8), underlay: 'l2', weftdArgs: ['--firewall', 'nftables'] });
+  const baseArgs = ['--firewall', 'nftables'];
+  const lab = await ClusterLab.up({ hosts: o.hosts, name: `cmp${tag}`.slice(0, 8), underlay: 'l2', weftdArgs: baseArgs });
+  let mode = modeKey(BASE_MODE);
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'weft-cmp-'));
   const results: DesignResult[] = [];
   try {
@@ -69,7 +97,19 @@ export async function runCompare(o: CompareOptions): Promise<CompareReport> {
         prefix: `cm${tag.slice(0, 3)}${i}`,
         log: (m) => progress(m, false),
       };
-      results.push(await runDesign(adapter, ctx, o, scratch, (step) => progress(step, true)));
+      const want = adapter.weftd;
+      const switchTo = want && modeKey(want) !== mode ? want : undefined;
+      if (switchTo) mode = modeKey(switchTo);
+      results.push(
+        await runDesign(
+          adapter,
+          ctx,
+          o,
+          scratch,
+          (step) => progress(step, true),
+          switchTo ? () => switchMode(lab, ctx.hosts, baseArgs, switchTo) : undefined,
+        ),
+      );
     }
   } finally {
     const errors = new ErrorList('compare cleanup');
@@ -87,7 +127,7 @@ export async function runCompare(o: CompareOptions): Promise<CompareReport> {
       node: process.version,
       loadavg: os.loadavg().map(round3),
     },
-    options: { hosts: o.hosts, designs: o.designs, quick: o.quick },
+    options: { hosts: o.hosts, designs: o.designs, quick: o.quick, effort: o.quick ? QUICK : FULL },
     lab: labPicture(lab),
     designs: results,
     totalMs: Date.now() - t0,
@@ -121,9 +161,21 @@ async function runDesign(
   ctx: DesignContext,
   o: CompareOptions,
   scratch: string,
-  step: (s: string) => void,
+  stepIn: (s: string) => void,
+  switchWeftd?: () => Promise<number>,
 ): Promise<DesignResult> {
   const t0 = Date.now();
+  const effort = o.quick ? QUICK : FULL;
+  const stepsMs: Record<string, number> = {};
+  let current: { name: string; t: number } | undefined;
+  const closeStep = () => {
+    if (current) stepsMs[current.name] = Date.now() - current.t;
+  };
+  const step = (s: string) => {
+    closeStep();
+    current = { name: s, t: Date.now() };
+    stepIn(s);
+  };
   const base = {
     design: adapter.name,
     title: adapter.title,
@@ -138,6 +190,8 @@ async function runDesign(
   let countersOn = false;
   const result: DesignResult = { ...base, status: 'ok', endpoints: [], checks: [], durationMs: 0 };
   try {
+    step('weftd mode');
+    if (switchWeftd) await switchWeftd();
     step('setup');
     dep = await adapter.setup(ctx);
     const [a, b] = dep.endpoints;
@@ -150,64 +204,76 @@ async function runDesign(
       ...(e.address6 ? { address6: e.address6 } : {}),
     }));
 
-    step('throughput');
-    const reps = o.quick ? 1 : 3;
-    const secs = o.quick ? 2 : 5;
-    const one: IperfRun[] = [];
-    const four: IperfRun[] = [];
-    for (let r = 0; r < reps; r++) {
-      one.push(await iperfOnce(a, b, 1, secs, nextPort()));
-      four.push(await iperfOnce(a, b, 4, secs, nextPort()));
-    }
-    const all = [...one, ...four];
-    result.throughput = {
-      oneStream: statOf(
-        one.map((x) => round3(x.gbps)),
-        'Gbit/s',
-      ),
-      fourStreams: statOf(
-        four.map((x) => round3(x.gbps)),
-        'Gbit/s',
-      ),
+    // Each measurement on its own: one that breaks is reported, the others still run.
+    const stepErrors: string[] = [];
+    const attempt = async (name: string, f: () => Promise<void>): Promise<void> => {
+      step(name);
+      try {
+        await f();
+      } catch (err) {
+        stepErrors.push(`${name}: ${(err as Error).message.split('\n')[0]!.slice(0, 300)}`);
+      }
     };
-    result.cpu = {
-      senderPerGbit: statOf(
-        all.map((x) => round3(x.senderPerGbit)),
-        '% core per Gbit/s',
-      ),
-      receiverPerGbit: statOf(
-        all.map((x) => round3(x.receiverPerGbit)),
-        '% core per Gbit/s',
-      ),
-      machinePerGbit: statOf(
-        all.map((x) => round3(x.machinePerGbit)),
-        '% core per Gbit/s',
-      ),
-    };
-
-    step('latency');
-    const lat: { p50: number; p99: number }[] = [];
-    for (let r = 0; r < reps; r++) lat.push(await sockperfOnce(a, b, o.quick ? 2 : 4, nextPort()));
-    result.latency = {
-      p50: statOf(
-        lat.map((x) => x.p50),
-        'µs',
-      ),
-      p99: statOf(
-        lat.map((x) => x.p99),
-        'µs',
-      ),
-    };
-
-    step('convergence');
-    result.convergence = await measureConvergence(dep, b, a.host, o.quick ? 5 : 20, nextPort());
-
-    step('control plane');
-    await counters.install(dep.controlPorts);
-    countersOn = true;
-    const churn = await measureChurn(counters, dep, a.host, o.quick ? 3 : 15, o.quick ? 3 : 10);
-    result.controlPlane = { rest: churn.rest, churn: churn.churn };
-    if (churn.memory) result.memory = churn.memory;
+    await attempt('throughput', async () => {
+      const reps = effort.reps;
+      const secs = effort.iperfS;
+      const one: IperfRun[] = [];
+      const four: IperfRun[] = [];
+      for (let r = 0; r < reps; r++) {
+        one.push(await iperfOnce(a, b, 1, secs, nextPort()));
+        four.push(await iperfOnce(a, b, 4, secs, nextPort()));
+      }
+      const all = [...one, ...four];
+      result.throughput = {
+        oneStream: statOf(
+          one.map((x) => round3(x.gbps)),
+          'Gbit/s',
+        ),
+        fourStreams: statOf(
+          four.map((x) => round3(x.gbps)),
+          'Gbit/s',
+        ),
+      };
+      result.cpu = {
+        senderPerGbit: statOf(
+          all.map((x) => round3(x.senderPerGbit)),
+          '% core per Gbit/s',
+        ),
+        receiverPerGbit: statOf(
+          all.map((x) => round3(x.receiverPerGbit)),
+          '% core per Gbit/s',
+        ),
+        machinePerGbit: statOf(
+          all.map((x) => round3(x.machinePerGbit)),
+          '% core per Gbit/s',
+        ),
+      };
+    });
+    await attempt('latency', async () => {
+      const reps = effort.reps;
+      const lat: { p50: number; p99: number }[] = [];
+      for (let r = 0; r < reps; r++) lat.push(await sockperfOnce(a, b, effort.sockperfS, nextPort()));
+      result.latency = {
+        p50: statOf(
+          lat.map((x) => x.p50),
+          'µs',
+        ),
+        p99: statOf(
+          lat.map((x) => x.p99),
+          'µs',
+        ),
+      };
+    });
+    await attempt('convergence', async () => {
+      result.convergence = await measureConvergence(dep!, b, a.host, effort.convergence, nextPort());
+    });
+    await attempt('control plane', async () => {
+      await counters.install(dep!.controlPorts);
+      countersOn = true;
+      const churn = await measureChurn(counters, dep!, a.host, effort.restS, effort.churn);
+      result.controlPlane = { rest: churn.rest, churn: churn.churn };
+      if (churn.memory) result.memory = churn.memory;
+    });
 
     step('checks');
     result.checks = await runChecks(
@@ -224,6 +290,13 @@ async function runDesign(
       },
       o.checks,
     );
+
+    step('failures');
+    if (!o.noFailures) result.failures = await runFailures(adapter, ctx, a, b, effort, nextPort);
+    if (stepErrors.length) {
+      result.status = 'failed';
+      result.error = stepErrors.join('; ');
+    }
   } catch (err) {
     result.status = 'failed';
     result.error = (err as Error).message;
@@ -237,6 +310,53 @@ async function runDesign(
       result.error = [result.error, (errors.combined() as Error).message].filter(Boolean).join('; ');
     }
   }
+  closeStep();
   result.durationMs = Date.now() - t0;
+  result.stepsMs = stepsMs;
   return result;
+}
+
+/** Which faults apply to a design: weftd restart (weft designs), store outage (designs on the store), link cut (mesh). */
+export function failureKinds(adapter: DesignAdapter): FailureKind[] {
+  if (!adapter.weftd || adapter.sameHost) return [];
+  return [
+    'weftd-restart',
+    ...(adapter.weftd.store ? (['store-outage'] as const) : []),
+    ...(adapter.weftd.mesh ? (['link-cut'] as const) : []),
+  ];
+}
+
+async function runFailures(
+  adapter: DesignAdapter,
+  ctx: DesignContext,
+  a: CompareEndpoint,
+  b: CompareEndpoint,
+  effort: Effort,
+  port: () => number,
+): Promise<FailureResult[]> {
+  const out: FailureResult[] = [];
+  for (const kind of failureKinds(adapter)) {
+    ctx.log(`failure ${kind}`);
+    try {
+      out.push(
+        await measureFailure(
+          { lab: ctx.lab, a, b, port: port(), prefix: ctx.prefix, storeOutageMs: effort.storeOutageMs, linkCutMs: effort.linkCutMs },
+          kind,
+        ),
+      );
+    } catch (err) {
+      // The experiment broke (not the design's traffic): report it as such, never as a figure.
+      out.push({
+        kind,
+        fault: kind,
+        faultMs: 0,
+        broke: false,
+        downMs: 0,
+        recoveredAfterRepairMs: null,
+        failed: true,
+        evidence: `the experiment failed: ${(err as Error).message.slice(0, 300)}`,
+      });
+    }
+  }
+  return out;
 }

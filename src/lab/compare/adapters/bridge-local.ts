@@ -6,7 +6,8 @@
 import { WeftClient } from '../../../cli/client.js';
 import { EXEC_HELPER } from '../../../cli/sandbox-launch.js';
 import type { SandboxView } from '../../../controller/inspect.js';
-import { ErrorList } from '../../../errors.js';
+import { ErrorList, WeftError } from '../../../errors.js';
+import { sandboxBodyFromRun } from '../../../cli/run-command.js';
 import { nsEndpoint, type CompareEndpoint, type DesignAdapter, type DesignContext, type Deployment } from '../design-adapter.js';
 
 export const bridgeLocal: DesignAdapter = {
@@ -32,10 +33,16 @@ export const bridgeLocal: DesignAdapter = {
       await weft(host, ['network', 'create', name, '--subnet', subnet, ...(subnet6 ? ['--ipv6', '--subnet', subnet6] : [])]);
       networks.push(name);
     };
-    const sandbox = async (id: string, net: string, ip?: string): Promise<CompareEndpoint> => {
+    // api: the short-lived endpoints of convergence and churn go to the REST API directly (see weftd-network.ts).
+    const sandbox = async (id: string, net: string, ip?: string, api = false): Promise<CompareEndpoint> => {
       const name = `${ctx.prefix}-${id}`;
-      const sbId = await weft(host, ['run', '-d', '--name', name, '--network', ip ? `${net},ip=${ip}` : net, '--', 'sleep', 'infinity']);
-      const sb = await client.request<SandboxView>('GET', `/v1/sandboxes/${encodeURIComponent(sbId)}`);
+      const spec = ip ? `${net},ip=${ip}` : net;
+      const sb = api
+        ? await client.request<SandboxView>('POST', '/v1/sandboxes', sandboxBodyFromRun({ name, network: [spec] }))
+        : await client.request<SandboxView>(
+            'GET',
+            `/v1/sandboxes/${encodeURIComponent(await weft(host, ['run', '-d', '--name', name, '--network', spec, '--', 'sleep', 'infinity']))}`,
+          );
       sandboxes.set(id, sb);
       const ep = sb.endpoints[0];
       if (!ep?.ipv4) throw new Error(`sandbox ${name} has no IPv4 address`);
@@ -61,8 +68,9 @@ export const bridgeLocal: DesignAdapter = {
           /* already gone: nothing to stop */
         }
       }
-      const r = await lab.weft(host, ['sandbox', 'rm', '-f', sb.id]);
-      if (r.code !== 0 && !/not found|No such/i.test(r.stderr)) throw new Error(`weft sandbox rm ${sb.name}: ${r.stderr.trim()}`);
+      await client.request('DELETE', `/v1/sandboxes/${encodeURIComponent(sb.id)}?force=true`).catch((err: unknown) => {
+        if (!(err instanceof WeftError && err.code === 'WEFT_NOT_FOUND')) throw err;
+      });
       sandboxes.delete(id);
     };
 
@@ -75,7 +83,7 @@ export const bridgeLocal: DesignAdapter = {
       return {
         endpoints: [a, b],
         subnet: '10.231.0.0/24',
-        addEndpoint: (_h, n) => sandbox(`c${n}`, main),
+        addEndpoint: (_h, n) => sandbox(`c${n}`, main, undefined, true),
         removeEndpoint: (ep) => remove(ep.id),
         addTenant: async (subnet, ips) => {
           const net = `${ctx.prefix}t${++tenants}`;

@@ -5,6 +5,7 @@
  *   vnic   the route to the peer leaves by a different interface than the endpoint's default route
  */
 import { sleep } from '../../sim-host.js';
+import { storeBack } from '../measure-failure.js';
 import { brief } from '../endpoint-tools.js';
 import type { Check } from './check-context.js';
 import { exchange } from './exchange.js';
@@ -43,6 +44,7 @@ export const storeCheck: Check = async (c) => {
     }
   } finally {
     await c.lab.start(etcd.name);
+    await storeBack(c.lab);
   }
   return { id: 'store', outcome: works ? 'no' : 'yes', evidence };
 };

@@ -2,14 +2,14 @@
  * The rows decided on the wire:
  *   encryption  a unique marker sent a→b (200 KB of it) is searched for in a tcpdump capture at
  *               the design's capture point: found → cleartext; traffic seen but no marker → encrypted
- *   partial     the underlay between a's and b's hosts is cut (nft drop in both host namespaces);
+ *   partial     the underlay between a's and b's hosts is cut (cutLink: nft drop in both host namespaces);
  *               does a still reach b (through a third host)?
  */
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { run, sleep } from '../../sim-host.js';
-import { background, mustRunIn, nextLine } from '../endpoint-tools.js';
-import { ErrorList } from '../../../errors.js';
+import { sleep } from '../../sim-host.js';
+import { cutLink } from '../measure-failure.js';
+import { background, nextLine } from '../endpoint-tools.js';
 import { nsEndpoint } from '../design-adapter.js';
 import type { Check } from './check-context.js';
 import { exchange } from './exchange.js';
@@ -69,31 +69,15 @@ export const partialCheck: Check = async (c) => {
     return { id: 'partial', outcome: 'n-a', evidence: 'both endpoints on one host: no host network to partition' };
   if (!c.adapter.usesUnderlay) return { id: 'partial', outcome: 'n-a', evidence: 'the design does not cross the underlay (direct wire)' };
   if (c.hosts.length < 3) return { id: 'partial', outcome: 'n-a', evidence: 'needs 3 hosts (a third one to go through)' };
-  const table = `${c.prefix}part`;
-  const ha = c.lab.host(a.host);
-  const hb = c.lab.host(b.host);
-  const rules = (peer: string) =>
-    `table inet ${table} {\n chain in { type filter hook input priority -310; policy accept; ip saddr ${peer} drop }\n chain out { type filter hook output priority -310; policy accept; ip daddr ${peer} drop }\n}\n`;
-  await mustRunIn(ha.ns, ['nft', '-f', '-'], { input: rules(hb.address) });
-  try {
-    await mustRunIn(hb.ns, ['nft', '-f', '-'], { input: rules(ha.address) });
-    const settle = c.adapter.partialSettleMs ?? 3000;
+  const settle = c.adapter.partialSettleMs ?? 3000;
+  let t: Awaited<ReturnType<typeof exchange>> | undefined;
+  await cutLink({ lab: c.lab, a, b, prefix: `${c.prefix}p` }, async () => {
     await sleep(settle);
-    const t = await exchange(a, b, 'tcp', c.port(), 3);
-    return {
-      id: 'partial',
-      outcome: t.outcome === 'yes' ? 'yes' : 'no',
-      evidence: `underlay ${ha.address}↔${hb.address} cut for ${settle} ms: ${t.evidence}`,
-    };
-  } finally {
-    const errors = new ErrorList('partial check: removing the cut');
-    for (const ns of [ha.ns, hb.ns]) {
-      await errors.run(async () => {
-        const r = await run('nsenter', [`--net=/run/netns/${ns}`, 'nft', 'delete', 'table', 'inet', table]);
-        // Not there: its nft -f failed above, so there is nothing to remove.
-        if (r.code !== 0 && !/No such file/.test(r.stderr)) throw new Error(`nft delete table in ${ns}: ${r.stderr.trim()}`);
-      });
-    }
-    errors.throwIfAny();
-  }
+    t = await exchange(a, b, 'tcp', c.port(), 3);
+  });
+  return {
+    id: 'partial',
+    outcome: t!.outcome === 'yes' ? 'yes' : 'no',
+    evidence: `underlay ${c.lab.host(a.host).address}↔${c.lab.host(b.host).address} cut for ${settle} ms (and the exchange): ${t!.evidence}`,
+  };
 };

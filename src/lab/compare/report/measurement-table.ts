@@ -50,3 +50,34 @@ export function measurementRow(d: DesignResult): string[] {
     d.status === 'ok' ? 'ok' : `failed: ${d.error ?? ''}`,
   ];
 }
+
+/** Failure behaviour: one row per design, one cell per fault (pure). */
+export const FAILURE_KINDS = ['weftd-restart', 'store-outage', 'link-cut'] as const;
+export const FAILURE_HEADER = ['design', 'weftd killed + restarted', 'store away 20 s', 'underlay link cut (mesh)'];
+
+export function failureRow(d: DesignResult): string[] {
+  return [
+    d.design,
+    ...FAILURE_KINDS.map((k) => {
+      const f = d.failures?.find((x) => x.kind === k);
+      if (!f) return '–';
+      if (f.failed) return `experiment failed: ${f.evidence}`;
+      if (!f.broke) return 'traffic never stopped';
+      if (f.recoveredAfterRepairMs === null) return `not back 30 s after the repair`;
+      return `down ${fmt(f.downMs)} ms; back ${fmt(f.recoveredAfterRepairMs)} ms after the repair`;
+    }),
+  ];
+}
+
+/** Where each design's time went (seconds per step), to keep the run inside its budget. */
+export function timeHeader(designs: DesignResult[]): string[] {
+  const steps = [...new Set(designs.flatMap((d) => Object.keys(d.stepsMs ?? {})))];
+  return ['design', ...steps, 'total s'];
+}
+export function timeRow(d: DesignResult, header: string[]): string[] {
+  return [
+    d.design,
+    ...header.slice(1, -1).map((s) => (d.stepsMs?.[s] !== undefined ? fmt(d.stepsMs[s] / 1000) : '–')),
+    fmt(d.durationMs / 1000),
+  ];
+}

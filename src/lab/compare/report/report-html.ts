@@ -3,7 +3,7 @@
  * a Content-Security-Policy that forbids loading anything at all.
  */
 import type { CompareReport } from '../compare-types.js';
-import { MEASUREMENT_HEADER, measurementRow } from './measurement-table.js';
+import { FAILURE_HEADER, failureRow, MEASUREMENT_HEADER, measurementRow, timeHeader, timeRow } from './measurement-table.js';
 import { seedTable, SEED_ROWS } from './seed-table.js';
 import { esc, fmt } from './svg-text.js';
 
@@ -39,13 +39,25 @@ export function reportHtml(r: CompareReport, svgs: Record<string, string>): stri
           .join('')}</tr>`,
     )
     .join('\n');
+  const rowsOf = (header: string[], rows: string[][]) =>
+    `<tr>${header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>\n${rows
+      .map((row, i) => `<tr data-design="${esc(r.designs[i]!.design)}">${row.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`)
+      .join('\n')}`;
+  const failures = rowsOf(FAILURE_HEADER, r.designs.map(failureRow));
+  const th = timeHeader(r.designs);
+  const times = rowsOf(
+    th,
+    r.designs.map((d) => timeRow(d, th)),
+  );
   const figures = Object.entries(svgs)
     .map(([id, svg]) => `<figure data-plot="${esc(id)}">${svg.replace(/^<\?xml[^>]*>/, '')}<figcaption>${esc(id)}</figcaption></figure>`)
     .join('\n');
   const evidence = r.designs
     .map(
       (d) =>
-        `<details data-design="${esc(d.design)}"><summary>${esc(`${d.design} — ${d.title} (${d.status})`)}</summary><ul>${d.checks
+        `<details data-design="${esc(d.design)}"><summary>${esc(`${d.design} — ${d.title} (${d.status})`)}</summary><ul>${(d.failures ?? [])
+          .map((f) => `<li><b>failure ${esc(f.kind)}</b>: ${esc(f.evidence)}</li>`)
+          .join('')}${d.checks
           .map((c) => `<li><b>${esc(c.id)}</b>: ${esc(c.outcome)}${c.failed ? ' (experiment failed)' : ''} — ${esc(c.evidence)}</li>`)
           .join('')}</ul>${d.error ? `<p>${esc(d.error)}</p>` : ''}</details>`,
     )
@@ -65,6 +77,11 @@ ${seedRows}</table>
 <h2>Measurements</h2>
 <table id="measurements"><tr>${MEASUREMENT_HEADER.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>
 ${mRows}</table>
+<h2>Failure behaviour</h2>
+<p>A TCP connect from a to b every 100 ms while one fault is injected and repaired.</p>
+<table id="failures">${failures}</table>
+<h2>Where the time went (s)</h2>
+<table id="times">${times}</table>
 <h2>Plots</h2>
 ${figures}
 <h2>Evidence</h2>

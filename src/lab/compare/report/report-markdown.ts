@@ -1,6 +1,6 @@
 /** compare.md: the seed's table with weft's measured columns, the numbers, the evidence, the plots. */
 import type { CompareReport } from '../compare-types.js';
-import { MEASUREMENT_HEADER, measurementRow } from './measurement-table.js';
+import { FAILURE_HEADER, failureRow, MEASUREMENT_HEADER, measurementRow, timeHeader, timeRow } from './measurement-table.js';
 import { seedTable } from './seed-table.js';
 import { fmt } from './svg-text.js';
 
@@ -14,6 +14,13 @@ const mdTable = (header: string[], rows: string[][]) =>
 
 export const PLOT_FILES = ['throughput', 'latency', 'convergence', 'cpu', 'topology'] as const;
 
+const effortText = (r: CompareReport): string => {
+  const e = r.options.effort;
+  return e
+    ? ` (${e.reps} repetition(s) of ${e.iperfS} s iperf3 per stream count and ${e.sockperfS} s sockperf, ${e.convergence} convergence samples, ${e.churn} attaches of churn)`
+    : '';
+};
+
 export function reportMarkdown(r: CompareReport): string {
   const t = seedTable(r.designs);
   const m = r.machine;
@@ -22,7 +29,7 @@ export function reportMarkdown(r: CompareReport): string {
     '',
     `Measured ${r.createdAt} on ${m.cpus} × ${m.cpuModel}, kernel ${m.kernel}, Node ${m.node}, load average at the end ${m.loadavg.map(fmt).join(' / ')}; ` +
       `lab ${r.lab.name}: ${r.lab.hosts.length} hosts on a ${r.lab.underlay} underlay (${r.lab.subnets.join(', ')}), ${r.lab.store.length ? `etcd at ${r.lab.store.map((s) => s.address).join(', ')}` : 'no store'}. ` +
-      `${r.options.quick ? 'Quick run (1 repetition, 2 s iperf3, 5 convergence samples). ' : 'Full run (3 repetitions, 5 s iperf3, 20 convergence samples). '}Whole run ${fmt(r.totalMs / 1000)} s.`,
+      `${r.options.quick ? 'Quick run' : 'Full run'}${effortText(r)}. Whole run ${fmt(r.totalMs / 1000)} s.`,
     '',
     "## The seed's table (000 §6.3), with weft's designs measured",
     '',
@@ -36,6 +43,19 @@ export function reportMarkdown(r: CompareReport): string {
     '',
     mdTable(MEASUREMENT_HEADER, r.designs.map(measurementRow)),
     '',
+    '## Failure behaviour',
+    '',
+    'A TCP connect from a to b every 100 ms while one fault is injected and repaired; "down" is the time the connects failed in all.',
+    '',
+    mdTable(FAILURE_HEADER, r.designs.map(failureRow)),
+    '',
+    '## Where the time went (s)',
+    '',
+    mdTable(
+      timeHeader(r.designs),
+      r.designs.map((d) => timeRow(d, timeHeader(r.designs))),
+    ),
+    '',
     '## Plots',
     '',
     ...PLOT_FILES.map((p) => `![${p}](plots/${p}.svg)`),
@@ -47,6 +67,7 @@ export function reportMarkdown(r: CompareReport): string {
       '',
       `Endpoints: ${d.endpoints.map((e) => `${e.id} on ${e.host} ${e.address}${e.address6 ? ` / ${e.address6}` : ''}`).join('; ') || 'none'}. ${d.status === 'ok' ? '' : `**Failed:** ${d.error ?? ''}`}`,
       '',
+      ...(d.failures ?? []).map((f) => `- **failure ${f.kind}**: ${f.evidence}`),
       ...d.checks.map(
         (c) =>
           `- **${c.id}**: ${c.outcome}${c.failed ? ' (experiment failed)' : ''}${c.claimed ? ` (claimed ${c.claimed})` : ''} — ${c.evidence}`,
