@@ -98,7 +98,8 @@ export const WEFT_DESIGNS = [
     options: [],
     subnet: '10.32.0.0/12',
     tenants: false,
-    scope: 'local',
+    // Mesh peers gossip network definitions: made on one host, it appears on the others.
+    scope: 'global',
     controlPorts: { tcp: [6783], udp: [] },
   }),
   weftdDesign({
@@ -113,7 +114,8 @@ export const WEFT_DESIGNS = [
     options: [],
     subnet: '10.32.0.0/12',
     tenants: false,
-    scope: 'local',
+    // Mesh peers gossip network definitions: made on one host, it appears on the others.
+    scope: 'global',
     controlPorts: { tcp: [6783], udp: [] },
   }),
 ];

@@ -39,8 +39,8 @@ export interface WeftdDesignSpec {
   /** Tenant networks' subnets are given by the checks; this says if the design can take a second network at all. */
   tenants: boolean;
   /**
-   * 'global': created on the first host, it reaches the others through the store;
-   * 'local': created on every host (local-scope drivers: mesh, hostsubnet, macvlan).
+   * 'global': created on the first host, it reaches the others (through the store, or by
+   * gossip for the mesh); 'local': created on every host (hostsubnet, macvlan).
    */
   scope: 'global' | 'local';
   /** A fixed address per endpoint (designs whose subnet is shared by hosts without a common IPAM: macvlan). */
