@@ -59,6 +59,7 @@ function buildPools(
   input: NetworkCreateInput,
   existing: readonly NetworkRecord[],
   usesIpam: boolean,
+  ownAddressSpace: boolean,
 ): IpamPoolConfig[] {
   const pools = input.ipam.config.map((p, i) => {
     try {
@@ -83,8 +84,10 @@ function buildPools(
     throw new InvalidArgumentError('ipv6', 'an IPv6 subnet was given but IPv6 is not enabled (--ipv6)');
   }
   const taken = takenSubnets(existing);
+  // A driver whose networks are separate address spaces only clashes with other drivers' subnets.
+  const clashable = takenSubnets(ownAddressSpace ? existing.filter((n) => n.driver !== input.driver) : existing);
   for (const p of pools) {
-    const clash = taken.find((t) => cidrOverlaps(parseCidr(t.subnet, 'subnet'), parseCidr(p.subnet, 'subnet')));
+    const clash = clashable.find((t) => cidrOverlaps(parseCidr(t.subnet, 'subnet'), parseCidr(p.subnet, 'subnet')));
     if (clash) throw new IpamOverlapError(p.subnet, `${clash.subnet} of network "${clash.network}"`);
   }
   const avoid = [...taken.map((t) => t.subnet), ...pools.map((p) => p.subnet)];
@@ -146,7 +149,11 @@ export async function createNetwork(
       attachable: input.attachable,
       labels,
       options: input.options,
-      ipam: { driver: 'default', options: input.ipam.options, config: buildPools(ctx, input, existing, driver.usesIpam) },
+      ipam: {
+        driver: 'default',
+        options: input.ipam.options,
+        config: buildPools(ctx, input, existing, driver.usesIpam, driver.ownAddressSpace === true),
+      },
       driverState: {},
     };
     if (opts.predefined) rec.predefined = true;

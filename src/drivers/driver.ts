@@ -149,6 +149,12 @@ export interface Driver {
   readonly scope: DriverScope;
   /** Whether endpoints get addresses from IPAM (bridge) or not (host, null). */
   readonly usesIpam: boolean;
+  /**
+   * Each network is its own address space (its own namespace and VNI, as overlay's are): its
+   * subnet may equal another network's of the same driver — tenants with overlapping subnets.
+   * Auto-picked subnets still avoid every subnet in use.
+   */
+  readonly ownAddressSpace?: boolean;
   /** Whether this driver's networks may be created by users (host/null exist once). */
   readonly userCreatable: boolean;
   /** Interface-name schemes (ifnames.ts) of the kernel objects this driver creates. */

@@ -15,7 +15,7 @@ import { SUBNET_CLAIMS_KEY } from '../../src/controller/network-ops.js';
 
 /** A global-scope driver that hands out addresses and makes no kernel objects. */
 class GlobalTestDriver implements Driver {
-  readonly name = 'gtest';
+  readonly name: string = 'gtest';
   readonly scope = 'global';
   readonly usesIpam = true;
   readonly userCreatable = true;
@@ -80,6 +80,38 @@ describe('records per scope', () => {
           err instanceof WeftError && err.code === 'WEFT_INVALID_ARGUMENT' && err.field === 'scope' && /cluster store/.test(err.message),
       );
       assert.equal(await w.controller.findNetwork('g'), undefined, 'nothing created');
+    } finally {
+      await w.close();
+    }
+  });
+});
+
+describe('address spaces', () => {
+  /** Stands in for overlay: every network is its own namespace behind its own VNI. */
+  class OwnSpaceDriver extends GlobalTestDriver {
+    override readonly name = 'gspace';
+    readonly ownAddressSpace = true;
+  }
+
+  it('two networks of an own-address-space driver may share a subnet; each hands out its own addresses', async () => {
+    const w = await fakeWorld({ drivers: [new GlobalTestDriver(), new OwnSpaceDriver()], globalStore: true });
+    try {
+      const subnet = { ipam: { config: [{ subnet: '10.50.0.0/24' }] } };
+      const a = await w.controller.createNetwork({ name: 'tenant-a', driver: 'gspace', ...subnet });
+      const b = await w.controller.createNetwork({ name: 'tenant-b', driver: 'gspace', ...subnet });
+      assert.notEqual(a.id, b.id);
+      const ea = (await w.controller.createSandbox({ name: 'sa', networks: [{ network: 'tenant-a' }] })).endpoints[0]!;
+      const eb = (await w.controller.createSandbox({ name: 'sb', networks: [{ network: 'tenant-b' }] })).endpoints[0]!;
+      assert.equal(ea.ipv4, eb.ipv4, 'the same first address in each tenant: separate pools');
+      // A driver that shares the host's address space still may not overlap either tenant.
+      await assert.rejects(
+        () => w.controller.createNetwork({ name: 'flat', driver: 'gtest', ...subnet }),
+        (err) => err instanceof WeftError && err.code === 'WEFT_IPAM_OVERLAP',
+      );
+      assert.equal(await w.controller.findNetwork('flat'), undefined, 'nothing created');
+      // An auto-picked subnet still avoids both.
+      const c = await w.controller.createNetwork({ name: 'tenant-c', driver: 'gspace' });
+      assert.notEqual(c.ipam.config[0]!.subnet, '10.50.0.0/24');
     } finally {
       await w.close();
     }

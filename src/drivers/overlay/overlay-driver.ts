@@ -60,6 +60,8 @@ export class OverlayDriver implements Driver {
   readonly scope = 'global';
   readonly usesIpam = true;
   readonly userCreatable = true;
+  /** Each network lives in its own namespace behind its own VNI: tenants may share a subnet. */
+  readonly ownAddressSpace = true;
   readonly ownedNames = [IFNAMES.overlay];
   readonly invariants = overlayInvariants(this);
   /**
