@@ -63,7 +63,7 @@ describe('weft lab compare: veth, bridge-local and hostsubnet:host-gw on 3 hosts
       assert.notEqual(f.recoveredAfterRepairMs, null, `${f.kind}: traffic came back (${f.evidence})`);
     }
     assert.ok(hs.failures!.find((f) => f.kind === 'store-outage')!.faultMs >= 20_000);
-    assert.equal(report.designs[1]!.failures, undefined, 'bridge-local: no cross-host faults');
+    assert.deepEqual(report.designs[1]!.failures ?? [], [], 'bridge-local: no cross-host faults');
     const p = check(hs, 'protocols').protocols!;
     assert.deepEqual([p.TCP, p.UDP, p.ICMP], ['yes', 'yes', 'yes'], check(hs, 'protocols').evidence);
     assert.equal(check(hs, 'store').outcome, 'yes', check(hs, 'store').evidence);

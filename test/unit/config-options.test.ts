@@ -60,7 +60,9 @@ describe('network create flags', () => {
   it('rejects a gateway without subnet', () =>
     throwsField(() => networkCreateBody('n', { gateway: ['10.2.0.1'] }), 'WEFT_INVALID_ARGUMENT', 'gateway'));
   it('rejects a bad CIDR', () => throwsField(() => networkCreateBody('n', { subnet: ['10.1.0.0/33'] }), 'WEFT_INVALID_ARGUMENT', 'subnet'));
-  it('rejects malformed -o', () => throwsField(() => networkCreateBody('n', { opt: ['novalue'] }), 'WEFT_INVALID_ARGUMENT', 'opt'));
+  it('rejects malformed -o', () => throwsField(() => networkCreateBody('n', { opt: ['=novalue'] }), 'WEFT_INVALID_ARGUMENT', 'opt'));
+  it('takes a bare -o KEY as KEY with an empty value, as Docker does (-o encrypted)', () =>
+    assert.deepEqual(networkCreateBody('n', { opt: ['encrypted'] }).options, { encrypted: '' }));
   it('parses --network with alias, ip and mac', () => {
     assert.deepEqual(parseNetworkFlag('front,alias=web,alias=www,ip=10.1.0.9,mac=02:00:00:00:00:09'), {
       network: 'front',
