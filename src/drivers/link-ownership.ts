@@ -21,7 +21,7 @@ import type { NetlinkPort } from '../kernel/kernel-port.js';
 import type { CreateBridgeOpts, CreateVethOpts, CreateVxlanOpts, LinkInfo } from '../kernel/netlink/types.js';
 import { ConflictError, combineErrors } from '../errors.js';
 
-/** "weft" in ASCII: `ip link show group 2003199604` lists weft's links. */
+/** "weft" in ASCII: `ip link show group 2003134068` lists weft's links. */
 export const WEFT_LINK_GROUP = 0x77656674;
 /** IFA_PROTO / rtm_protocol value of addresses and routes weft adds (not in iproute2's table). */
 export const WEFT_ADDR_PROTO = 119;
