@@ -214,9 +214,13 @@ async function setup(spec: WeftdDesignSpec, ctx: DesignContext): Promise<Deploym
               const i = ++tenants;
               const net = `${ctx.prefix}t${i}`;
               await createNetwork(net, subnet, spec.tenantOptions?.(i) ?? []);
+              // A global network's addresses come from per-host blocks (weft refuses --ip there):
+              // its tenants take what the store hands out, in the same subnet.
+              const pick = (h: string, k: number, n: number): string | undefined =>
+                spec.scope === 'global' ? undefined : (ips?.[k] ?? ipFor(h, n, subnet));
               const eps = await Promise.all([
-                sandbox(hA, `${net}a`, net, ips?.[0] ?? ipFor(hA, 20, subnet), true),
-                sandbox(hB, `${net}b`, net, ips?.[1] ?? ipFor(hB, 21, subnet), true),
+                sandbox(hA, `${net}a`, net, pick(hA, 0, 20), true),
+                sandbox(hB, `${net}b`, net, pick(hB, 1, 21), true),
               ]);
               return { endpoints: [eps[0], eps[1]] as [CompareEndpoint, CompareEndpoint] };
             },

@@ -1,7 +1,8 @@
 /**
  * The rows decided with a second network of the same design (another tenant):
  *   isolation           an endpoint of tenant 2 cannot reach the main network's endpoint b
- *   overlap             tenant 2 on the main subnet, at the main endpoints' very addresses, works
+ *   overlap             tenant 2 on the main subnet (at the main endpoints' very addresses where the design
+ *                       lets a run pick them; global designs take what the store hands out), works
  *                       beside the main network
  *   subnet-restriction  a network on the host's own underlay subnet is refused or does not work
  */
@@ -59,7 +60,7 @@ export const overlapCheck: Check = async (c) => {
   return {
     id: 'overlap',
     outcome: both ? 'yes' : 'no',
-    evidence: `same addresses in two networks; tenant 2: ${inTenant.evidence}; main: ${inMain.evidence}`,
+    evidence: `two networks on ${c.dep.subnet} (tenant 2 at ${t.endpoints[0].address}, ${t.endpoints[1].address}; main at ${a.address}, ${b.address}); tenant 2: ${inTenant.evidence}; main: ${inMain.evidence}`,
   };
 };
 
