@@ -12,7 +12,8 @@ import type { NetlinkPort } from '../../kernel/kernel-port.js';
 import type { LinkInfo } from '../../kernel/netlink/types.js';
 import type { NetworkRecord } from '../../model/types.js';
 import { createOwnedBridge } from '../link-ownership.js';
-import { createOwnedVtep, hostsubnetMark, ownedLinkOf } from './hostsubnet-ownership.js';
+import { hostsubnetMark, ownedLinkOf } from './hostsubnet-ownership.js';
+import { createOwnedVxlan } from '../link-ownership.js';
 import { cidrContains, parseAddress, parseCidr } from '../../ipam/cidr.js';
 import { subnetGateway, type SubnetConfig } from '../../ipam/subnet-leases.js';
 import { vtepAddressOf } from './peer-plan.js';
@@ -70,7 +71,7 @@ export interface VtepSpec {
 export function ensureVtep(rt: NetlinkPort, net: NetworkRecord, cfg: SubnetConfig, v: VtepSpec): { link: LinkInfo; created: boolean } {
   let dev = ownedLinkOf(rt, net, v.name, 'backend', { kind: 'vxlan', mac: v.mac });
   const created = !dev;
-  dev ??= createOwnedVtep(
+  dev ??= createOwnedVxlan(
     rt,
     { name: v.name, vni: v.vni, port: v.port, local: v.local, dev: v.underlay, learning: false, mtu: v.mtu, mac: v.mac, up: false },
     hostsubnetMark(net),

@@ -5,10 +5,9 @@
  * `whb…` bridge, another tool's VXLAN device — is refused, never changed or deleted.
  */
 import type { NetlinkPort } from '../../kernel/kernel-port.js';
-import type { CreateVxlanOpts, LinkInfo } from '../../kernel/netlink/types.js';
+import type { LinkInfo } from '../../kernel/netlink/types.js';
 import type { NetworkRecord } from '../../model/types.js';
 import type { ModelView } from '../driver.js';
-import { KernelError, combineErrors } from '../../errors.js';
 import { WEFT_LINK_GROUP, foreignLinkError, isWeftLink, ownedBy, ownerMark, parseMark } from '../link-ownership.js';
 import { IFNAMES } from '../ifnames.js';
 import { deviceNamesOf } from './hostsubnet-options.js';
@@ -45,24 +44,6 @@ export function ownedLinkOf(
     return rt.link(l.index) ?? l;
   }
   return l;
-}
-
-/** The VTEP, created with weft's group in the creating request and named right after; removed again if naming fails. */
-export function createOwnedVtep(rt: NetlinkPort, o: CreateVxlanOpts, mark: string): LinkInfo {
-  // createVxlan answers undefined only when it made the device in another namespace; this one is here.
-  const l = rt.createVxlan({ ...o, linkGroup: WEFT_LINK_GROUP }) ?? rt.link(o.name);
-  if (!l) throw new KernelError('hostsubnet VTEP', `VXLAN device "${o.name}" was created but is not there`);
-  try {
-    rt.setLink(l.index, { alias: mark });
-  } catch (err) {
-    try {
-      rt.deleteLink(l.index, { ignoreMissing: true });
-    } catch (undo) {
-      throw combineErrors(`marking ${l.name} as weft's failed and removing it again failed too`, [err, undo]);
-    }
-    throw err;
-  }
-  return { ...l, alias: mark };
 }
 
 /** Delete the network's link `name` only if it is its own; a foreign link of that name stays as it is. */
