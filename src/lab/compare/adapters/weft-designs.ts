@@ -86,36 +86,28 @@ export const WEFT_DESIGNS = [
     scope: 'global',
     controlPorts: { tcp: [179], udp: [] },
   }),
-  weftdDesign({
-    name: 'mesh',
-    title: 'weft mesh (store-less, gossip)',
-    model: 'store-less mesh of weftd peers: VXLAN fast path or a UDP sleeve, relayed when partial (Weave)',
-    seedColumn: 'Weave',
-    claims: claims({ store: 'no', names: 'yes', partial: 'yes', encryption: 'no' }),
-    partialSettleMs: 6000,
-    weftd: { store: false, mesh: 'plain' },
-    driver: 'mesh',
-    options: [],
-    subnet: '10.32.0.0/12',
-    tenants: false,
-    // Mesh peers gossip network definitions: made on one host, it appears on the others.
-    scope: 'global',
-    controlPorts: { tcp: [6783], udp: [] },
-  }),
-  weftdDesign({
-    name: 'mesh:encrypted',
-    title: 'weft mesh with a password (encrypted sleeve)',
-    model: 'store-less mesh, every packet on the encrypted sleeve (Weave with a password)',
-    seedColumn: 'Weave',
-    claims: claims({ store: 'no', names: 'yes', partial: 'yes', encryption: 'yes' }),
-    partialSettleMs: 6000,
-    weftd: { store: false, mesh: 'encrypted' },
-    driver: 'mesh',
-    options: [],
-    subnet: '10.32.0.0/12',
-    tenants: false,
-    // Mesh peers gossip network definitions: made on one host, it appears on the others.
-    scope: 'global',
-    controlPorts: { tcp: [6783], udp: [] },
-  }),
+  meshDesign(false),
+  meshDesign(true),
 ];
+
+/** weft's store-less mesh, plain or with a password (every packet then on the encrypted sleeve). */
+function meshDesign(encrypted: boolean): ReturnType<typeof weftdDesign> {
+  return weftdDesign({
+    name: encrypted ? 'mesh:encrypted' : 'mesh',
+    title: encrypted ? 'weft mesh with a password (encrypted sleeve)' : 'weft mesh (store-less, gossip)',
+    model: encrypted
+      ? 'store-less mesh, every packet on the encrypted sleeve (Weave with a password)'
+      : 'store-less mesh of weftd peers: VXLAN fast path or a UDP sleeve, relayed when partial (Weave)',
+    seedColumn: 'Weave',
+    claims: claims({ store: 'no', names: 'yes', partial: 'yes', encryption: encrypted ? 'yes' : 'no' }),
+    partialSettleMs: 6000,
+    weftd: { store: false, mesh: encrypted ? 'encrypted' : 'plain' },
+    driver: 'mesh',
+    options: [],
+    subnet: '10.32.0.0/12',
+    tenants: false,
+    // Mesh peers gossip network definitions: made on one host, it appears on the others.
+    scope: 'global',
+    controlPorts: { tcp: [6783], udp: [] },
+  });
+}
