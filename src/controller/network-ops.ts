@@ -25,15 +25,25 @@ import type { ClusterClaim } from '../drivers/driver.js';
 
 /** Find a network by name, full id or unique id prefix. */
 export async function resolveNetwork(ctx: ControllerContext, ref: string): Promise<NetworkRecord> {
-  const byName = await ctx.records.networkIdByName(ref);
-  const id = byName ?? ref;
-  const direct = await ctx.records.network(id);
-  if (direct) return direct.value;
+  // Local first, so a local network is found (inspect, rm, connect) while the cluster store is away.
+  const local = ctx.records.scopes.local;
+  const own = await local.network((await local.networkIdByName(ref)) ?? ref);
+  if (own) return own.value;
+  let away: WeftError | undefined;
+  try {
+    const direct = await ctx.records.network((await ctx.records.networkIdByName(ref)) ?? ref);
+    if (direct) return direct.value;
+  } catch (err) {
+    if (!(err instanceof WeftError && err.code === 'WEFT_STORE_UNAVAILABLE')) throw err;
+    away = err;
+  }
   if (/^[0-9a-f]{3,63}$/.test(ref)) {
     const matches = (await ctx.records.networks()).filter((n) => n.id.startsWith(ref));
     if (matches.length === 1) return matches[0]!;
     if (matches.length > 1) throw new InvalidArgumentError('network', `"${ref}" matches ${matches.length} networks; give more of the id`);
   }
+  // Not local, and the global scope could not be asked: it may be a global network.
+  if (away) throw away;
   throw new NotFoundError('network', ref);
 }
 

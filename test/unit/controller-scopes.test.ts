@@ -165,8 +165,19 @@ describe('global networks on a cluster', () => {
       assert.deepEqual(names, ['bridge', 'host', 'none'], 'listing shows the local scope while the cluster is away');
       await w.controller.connect('bridge', { sandbox: 's' });
       // A new local network needs no cluster record: its name is checked against the local scope.
-      await w.controller.createNetwork({ name: 'local-while-away', driver: 'bridge', ipam: { config: [{ subnet: '10.45.0.0/24' }] } });
-      await w.controller.removeNetwork('local-while-away');
+      const loc = await w.controller.createNetwork({
+        name: 'local-while-away',
+        driver: 'bridge',
+        ipam: { config: [{ subnet: '10.45.0.0/24' }] },
+      });
+      // …and found by id, as the REST surface answers a create, and by an id prefix.
+      assert.equal((await w.controller.inspectNetworks([loc.id]))[0]!.Name, 'local-while-away');
+      await w.controller.removeNetwork(loc.id.slice(0, 12));
+      await assert.rejects(
+        () => w.controller.network('no-such-net'),
+        (err) => err instanceof WeftError && err.code === 'WEFT_STORE_UNAVAILABLE',
+        'an unknown name may be a global network: unavailable, not "not found"',
+      );
       await assert.rejects(
         () => w.controller.createNetwork({ name: 'g2', driver: 'gtest', ipam: { config: [{ subnet: '10.46.0.0/24' }] } }),
         (err) => err instanceof WeftError && err.code === 'WEFT_STORE_UNAVAILABLE',
