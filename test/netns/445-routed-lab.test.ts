@@ -20,6 +20,7 @@ import { NETTOOL, run, waitFor } from '../../src/lab/sim-host.js';
 import { WEFT_LINK_GROUP } from '../../src/drivers/link-ownership.js';
 import { cidrContains, parseCidr } from '../../src/ipam/cidr.js';
 import { parseAddress } from '../../src/ipam/address.js';
+import { DB_INGRESS_POLICY } from './routed-policies.js';
 
 const node = process.execPath;
 const HOSTS = ['h1', 'h2', 'h3'] as const;
@@ -264,25 +265,7 @@ describe('routed through weftd, etcd and BIRD (lab --bgp, 3 hosts)', { timeout: 
 
   it('a policy created on h3 with `weft policy create` selects by run labels and is enforced on the other hosts', async () => {
     const file = path.join(dir, 'db.yaml');
-    writeFileSync(
-      file,
-      `apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: db-ingress
-spec:
-  order: 10
-  selector: role == 'db'
-  types: [Ingress]
-  ingress:
-    - action: Allow
-      protocol: TCP
-      source:
-        selector: role == 'web'
-      destination:
-        ports: [5432]
-`,
-    );
+    writeFileSync(file, DB_INGRESS_POLICY);
     await ok('h3', ['policy', 'create', '-f', file]);
     // w2 (db, on h2): TCP 5432 from w1 (web) allowed, 7500 denied, everything from w3 (other) denied.
     await waitFor('db-ingress enforced on h2', async () => ((await tcp('w1', 'w2', 4, 7500)) ? undefined : true), 10_000, 50);
