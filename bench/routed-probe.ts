@@ -11,7 +11,7 @@
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 
-const STEP = 5;
+const STEP = 10;
 const ATTEMPT_MS = 150;
 const FAILS = 3;
 

@@ -59,6 +59,8 @@ const tag = randomBytes(2).toString('hex');
 const extraNs: string[] = [];
 const children: ChildProcessWithoutNullStreams[] = [];
 const dir = mkdtempSync(path.join(os.tmpdir(), 'r2-bench-'));
+/** Sandboxes left running (removed at the end, also after a failure). */
+const residents: Sandbox[] = [];
 
 async function weft(lab: ClusterLab, h: string, args: string[], timeoutMs = 60_000): Promise<string> {
   const r = await lab.weft(h, args, timeoutMs);
@@ -128,15 +130,19 @@ async function iperf(serverNs: string, ip: string, clientNs: string): Promise<nu
   }
 }
 
-/** A long-running `routed-probe watch` in a sandbox's namespace; ask(want) resolves with the epoch ms it saw. */
+/** A long-running `routed-probe watch` in a sandbox's namespace; ask(want) resolves with the epoch ms it saw, or NaN when it did not see the change within its 20 s. */
 function watcher(nsPath: string, target: string): (want: 'open' | 'closed') => Promise<number> {
   const child = spawn('nsenter', [`--net=${nsPath}`, node, PROBE, 'watch'], { stdio: 'pipe' });
   children.push(child);
   const waiting: ((line: string) => void)[] = [];
   createInterface({ input: child.stdout }).on('line', (l) => waiting.shift()?.(l));
   return (want) =>
-    new Promise((resolve, reject) => {
-      waiting.push((l) => (/^\d+$/.test(l) ? resolve(Number(l)) : reject(new Error(`${nsPath} → ${target}: ${l}`))));
+    new Promise((resolve) => {
+      waiting.push((l) => {
+        if (/^\d+$/.test(l)) return resolve(Number(l));
+        console.error(`prober ${nsPath} → ${target}: ${l}`);
+        resolve(NaN);
+      });
       child.stdin.write(`${want} ${target} 7600\n`);
     });
 }
@@ -166,6 +172,7 @@ async function main(): Promise<void> {
     for (const h of names)
       await waitFor(`rbnet on ${h}`, async () => (await lab.weft(h, ['network', 'inspect', 'rbnet'])).code === 0, 30_000, 200);
     const s1 = await resident(lab, 'h1', 'srv1');
+    residents.push(s1);
 
     // 1a. New blocks: hosts h2… have no sandbox, so each run's address comes from a fresh block.
     const fresh: number[] = [];
@@ -180,7 +187,7 @@ async function main(): Promise<void> {
     }
     const loadFresh = load();
     // 1b. Announced blocks and the same-host floor: a resident sandbox on every host holds its block.
-    const sbs: Sandbox[] = [s1];
+    const sbs = residents; // s1 first
     for (const h of names.slice(1)) sbs.push(await resident(lab, h, `srv${h.slice(1)}`));
     for (const s of sbs.slice(1))
       await waitFor(`h1 routes ${s.v4}`, async () => (await birdRoutesCovering(lab, 'h1', s.v4)).length > 0, 30_000, 100);
@@ -232,7 +239,8 @@ async function main(): Promise<void> {
       const c0 = Date.now();
       await change();
       const cli = Date.now() - c0;
-      const hosts = (await Promise.all(seen)).map((t) => Math.max(0, t - c0));
+      // A prober that never saw the change counts as Infinity (shown as "-" and in the timeouts column).
+      const hosts = (await Promise.all(seen)).map((t) => (Number.isNaN(t) ? Infinity : Math.max(0, t - c0)));
       return { all: Math.max(...hosts), hosts, cli };
     };
     const gate = path.join(dir, 'gate.yaml');
@@ -278,7 +286,7 @@ add rule inet r2anchor r2fwd ip daddr ${s.v4} tcp dport 7600 drop
     }
     const loadPolicy = load();
     for (const c of children.splice(0)) if (c.exitCode === null && c.pid) await killAndWait(c.pid);
-    for (const s of sbs) await weft(lab, s.host, ['sandbox', 'rm', '-f', s.name]);
+    for (const s of sbs.splice(0)) await weft(lab, s.host, ['sandbox', 'rm', '-f', s.name]);
 
     console.log('');
     say(`# routed benchmarks, ${HOSTS}-host lab (weftd --bgp --policy + BIRD per host, etcd), ${new Date().toISOString()}`);
@@ -309,10 +317,19 @@ add rule inet r2anchor r2fwd ip daddr ${s.v4} tcp dport 7600 drop
     say(`## policy propagation: change → seen by the probers of all ${HOSTS} hosts (ms), ${ROUNDS} rounds, load ${loadPolicy}`);
     const anchor = summarize([...res['hand nft on every host (closes)']!.all, ...res['hand nft on every host (opens)']!.all]);
     printTable(
-      ['change', 'n', 'all hosts p50', 'all hosts p99', 'per host p99', 'call returns p50', 'p99 ÷ hand nft p99'],
+      ['change', 'n', 'timeouts', 'all hosts p50', 'all hosts p99', 'per host p99', 'call returns p50', 'p99 ÷ hand nft p99'],
       Object.entries(res).map(([k, v]) => {
         const a = summarize(v.all);
-        return [k, a.n, a.p50, a.p99, summarize(v.hosts).p99, summarize(v.cli).p50, a.p99 / anchor.p99];
+        return [
+          k,
+          a.n,
+          v.all.filter((x) => !Number.isFinite(x)).length,
+          a.p50,
+          a.p99,
+          summarize(v.hosts).p99,
+          summarize(v.cli).p50,
+          a.p99 / anchor.p99,
+        ];
       }),
     );
     say(
@@ -323,6 +340,11 @@ add rule inet r2anchor r2fwd ip daddr ${s.v4} tcp dport 7600 drop
     );
   } finally {
     for (const c of children) if (c.exitCode === null && c.pid) await killAndWait(c.pid);
+    // lab down kills what runs in the lab's namespaces; the sandboxes' commands run in their own.
+    for (const s of residents) {
+      const r = await lab.weft(s.host, ['sandbox', 'rm', '-f', s.name]);
+      if (r.code !== 0) console.error(`sandbox rm ${s.name}: ${r.stderr}`);
+    }
     for (const ns of extraNs) await run('ip', ['netns', 'del', ns]);
     await lab.down();
     rmSync(dir, { recursive: true, force: true });
