@@ -160,7 +160,8 @@ async function main(): Promise<void> {
           async () => {
             const r = await lab.weft(h, ['bgp', 'peers', '--format', 'json']);
             const p = r.code === 0 ? r.stdout.split('\n').filter(Boolean) : [];
-            return p.length === HOSTS - 1 && p.every((l) => /Established/i.test(l));
+            // One session per other host and family (lab hosts with --bgp are dual-stack).
+            return p.length === 2 * (HOSTS - 1) && p.every((l) => /Established/i.test(l));
           },
           180_000,
           1000,

@@ -48,7 +48,7 @@ describe('weft sandbox label: relabelling moves endpoints in and out of policies
   };
   const tcp = async (from: string, to: string, port: number): Promise<boolean> =>
     (
-      await run('nsenter', [`--net=${w[from]!.nsPath}`, node, NETTOOL, 'tcp-client', w[to]!.v4, String(port), 'x', '300'], {
+      await run('nsenter', [`--net=${w[from]!.nsPath}`, node, NETTOOL, 'tcp-client', w[to]!.v4, String(port), 'x', '1500'], {
         timeoutMs: 10_000,
       })
     ).code === 0;
