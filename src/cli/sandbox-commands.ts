@@ -1,8 +1,9 @@
-/** `weft sandbox ls|inspect|rm|stop`. */
+/** `weft sandbox ls|inspect|rm|stop|label`. */
 import type { Command } from 'commander';
 import type { SandboxView } from '../controller/inspect.js';
 import type { CliContext } from './cli-context.js';
 import { byName, FORMAT_OPTION, printList, write } from './output.js';
+import { InvalidArgumentError } from '../errors.js';
 import { parseFormat } from './format/format-spec.js';
 import { sandboxInspectView, sandboxListView } from './sandbox-view.js';
 
@@ -50,5 +51,19 @@ export function register(program: Command, cli: CliContext): void {
         await cli.client().request('POST', `/v1/sandboxes/${enc(r)}/stop?time=${enc(o.time)}`);
         write(r + '\n');
       }
+    });
+  sb.command('label <sandbox> <label...>')
+    .description("set (KEY=VALUE) and remove (KEY-) a running sandbox's labels; policy is re-evaluated on every host")
+    .action(async (ref: string, specs: string[]) => {
+      const set: Record<string, string> = {};
+      const remove: string[] = [];
+      for (const s of specs) {
+        const eq = s.indexOf('=');
+        if (eq > 0) set[s.slice(0, eq)] = s.slice(eq + 1);
+        else if (s.length > 1 && s.endsWith('-') && eq < 0) remove.push(s.slice(0, -1));
+        else throw new InvalidArgumentError('label', `"${s}" is neither KEY=VALUE (set) nor KEY- (remove)`);
+      }
+      const view = await cli.client().request<SandboxView>('POST', `/v1/sandboxes/${enc(ref)}/labels`, { set, remove });
+      write(`${view.name}\n`);
     });
 }

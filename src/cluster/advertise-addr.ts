@@ -35,3 +35,18 @@ export function resolveAdvertiseAddr(flag: string | undefined, u: UnderlayInfo):
   }
   return normalizeAddress(viaDefault, 'advertise-addr');
 }
+
+/**
+ * The IPv6 address beside an IPv4 advertise address: the first global IPv6 address of the
+ * interface that carries it (dual-stack routed networks announce IPv6 blocks over IPv6 BGP
+ * sessions between these). None when the advertise address is IPv6 or the interface has none.
+ */
+export function secondFamilyAddress(advertised: string, u: UnderlayInfo): string | undefined {
+  if (advertised.includes(':')) return undefined;
+  for (const list of u.addresses.values()) {
+    if (!list.some((a) => normalizeAddress(a, 'advertise-addr') === advertised)) continue;
+    const v6 = list.find((a) => a.includes(':'));
+    return v6 === undefined ? undefined : normalizeAddress(v6, 'advertise-addr');
+  }
+  return undefined;
+}

@@ -3,7 +3,7 @@
  * the step Calico's confd does. Pure: the BGP service mirrors `hosts/`, `ipam/` and `bgp/` into
  * a map and calls this on every change. A record that does not parse is skipped and reported,
  * never allowed to stop the other hosts' routes.
- *   hosts/<id>                  { id, name, address }          (hosts/<id>/alive is ignored)
+ *   hosts/<id>                  { id, name, address, address6? }          (hosts/<id>/alive is ignored)
  *   ipam/<pool>/config          { id, cidr, blockPrefix, bgp? }
  *   ipam/<pool>/blocks/<cidr>   { cidr, owner, allocations: { <offset>: { handle, host } } }
  *   bgp/config                  ClusterBgpConfig
@@ -66,6 +66,9 @@ export function bgpViewFromEntries(localHost: string, entries: ReadonlyMap<strin
       const h: ClusterHost = { id: m[1]!, name: str(r.name) ?? m[1]! };
       if (address.includes(':')) h.address6 = address;
       else h.address4 = address;
+      // A dual-stack host records its IPv6 underlay address beside the IPv4 one.
+      const address6 = str(r.address6);
+      if (address6 && address6.includes(':') && !address.includes(':')) h.address6 = address6;
       hosts.set(h.id, h);
     } else if ((m = /^ipam\/([^/]+)\/config$/.exec(key))) {
       const r = parse(value);

@@ -20,6 +20,8 @@ export interface ClusterAgentOptions {
   identity: HostIdentity;
   name: string;
   address: string;
+  /** An IPv6 underlay address beside an IPv4 `address`, recorded for dual-stack routing. */
+  address6?: string;
   /** TTL of the liveness lease (ms); a dead host is seen down within about this. */
   ttlMs?: number;
   /** How long a down host keeps its endpoints and blocks before it is gone (ms). */
@@ -110,7 +112,12 @@ export class EtcdClusterAgent extends EventEmitter implements ClusterAgent {
     this.ttlMs = o.ttlMs ?? 5000;
     this.probeMs = o.probeMs ?? 500;
     this.core = new HostStateCore(o.graceMs ?? 30_000);
-    this.registry = new HostRegistry(store, o.identity, { name: o.name, address: o.address, ttlMs: this.ttlMs });
+    this.registry = new HostRegistry(store, o.identity, {
+      name: o.name,
+      address: o.address,
+      ...(o.address6 !== undefined ? { address6: o.address6 } : {}),
+      ttlMs: this.ttlMs,
+    });
     this.ipam = new BlockIpam(store, this.hostId, o.ipamJournal);
     this.registry.onLeaseLost((reason) => {
       this.log('warn', { reason }, 'cluster lease lost; registering again');

@@ -11,7 +11,7 @@ import { openStore } from '../store/open-store.js';
 import { isClusterStore, type ClusterStore } from '../store/cluster-store.js';
 import { EtcdClusterAgent } from './cluster-agent.js';
 import { loadHostIdentity } from './host-identity.js';
-import { resolveAdvertiseAddr } from './advertise-addr.js';
+import { resolveAdvertiseAddr, secondFamilyAddress } from './advertise-addr.js';
 import { readUnderlay } from '../kernel/underlay.js';
 import type { Logger } from '../logger.js';
 import type { ClusterPort } from '../controller/cluster-port.js';
@@ -45,7 +45,9 @@ export async function startClusterService(config: DaemonConfig, log: Logger): Pr
   if (!cc) throw new WeftError('WEFT_INTERNAL', 'cluster service started without --cluster-store');
   // Local checks first: a bad identity or address must not touch the cluster at all.
   const identity = loadHostIdentity(config.stateDir, cc.hostId);
-  const address = resolveAdvertiseAddr(cc.advertiseAddr, readUnderlay());
+  const underlay = readUnderlay();
+  const address = resolveAdvertiseAddr(cc.advertiseAddr, underlay);
+  const address6 = secondFamilyAddress(address, underlay);
   let store;
   try {
     store = await openStore(cc.storeUrl, { tls: cc.tls });
@@ -63,6 +65,7 @@ export async function startClusterService(config: DaemonConfig, log: Logger): Pr
     identity,
     name: cc.hostName ?? identity.id,
     address,
+    ...(address6 !== undefined ? { address6 } : {}),
     ttlMs: cc.hostTtlMs,
     graceMs: cc.hostGraceMs,
     ipamJournal: path.join(config.stateDir, 'cluster-ipam.json'),
@@ -74,7 +77,7 @@ export async function startClusterService(config: DaemonConfig, log: Logger): Pr
     await store.close();
     throw err;
   }
-  log.info({ host: identity.id, name: cc.hostName ?? identity.id, address, store: cc.storeUrl }, 'joined the cluster');
+  log.info({ host: identity.id, name: cc.hostName ?? identity.id, address, address6, store: cc.storeUrl }, 'joined the cluster');
   let sync: ClusterSync | undefined;
   // hostsubnet: this host's subnet leases (kept across restarts: a graceful stop does not revoke them).
   const subnetLeases = new SubnetLeaser(store, agent.hostId, {

@@ -19,6 +19,7 @@ export interface StoredHostRecord extends HostRecord {
 export interface RegistryOptions {
   name: string;
   address: string;
+  address6?: string;
   ttlMs: number;
 }
 
@@ -72,6 +73,7 @@ export class HostRegistry {
         id,
         name: this.opts.name,
         address: this.opts.address,
+        ...(this.opts.address6 !== undefined ? { address6: this.opts.address6 } : {}),
         registeredAt: record?.registeredAt ?? new Date().toISOString(),
         tokenHash: hashToken(token),
       };

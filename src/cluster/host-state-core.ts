@@ -11,6 +11,8 @@ export interface HostRecord {
   id: string;
   name: string;
   address: string;
+  /** The host's IPv6 underlay address beside an IPv4 `address` (IPv6 BGP sessions, IPv6 next hops). */
+  address6?: string;
   registeredAt: string;
   /** Set by the first agent that saw the host go down (ms since epoch). */
   downSince?: number;

@@ -14,7 +14,8 @@ import { createNetwork, ensurePredefinedNetworks, pruneNetworks, removeNetwork, 
 import { renameNetwork } from './network-rename.js';
 import { createSandbox, removeSandbox, resolveSandbox, setSandboxPid } from './sandbox-ops.js';
 import { connectEndpoint, disconnectEndpoint } from './endpoint-ops.js';
-import { ConnectInput, DisconnectInput, SandboxPatchInput, parseInput } from './inputs.js';
+import { ConnectInput, DisconnectInput, SandboxLabelInput, SandboxPatchInput, parseInput } from './inputs.js';
+import { relabelSandbox } from './sandbox-label-ops.js';
 import { ErrorList, InvalidArgumentError, NotFoundError } from '../errors.js';
 import { inspectNetwork, viewSandbox, type NetworkInspect, type SandboxView } from './inspect.js';
 import { ensureEndpoint, reconcile, reapDeadSandboxes, type ReconcileReport } from './reconcile.js';
@@ -269,6 +270,12 @@ export class Controller {
   patchSandbox(ref: string, body: unknown): Promise<SandboxRecord> {
     const p = parseInput(SandboxPatchInput, body);
     return this.exclusive(async () => setSandboxPid(this.ctx, await this.sandbox(ref), p.pid));
+  }
+
+  /** Set and remove labels on a sandbox; its global endpoints' records follow (policy selects by them on every host). */
+  labelSandbox(ref: string, body: unknown): Promise<SandboxRecord> {
+    const change = parseInput(SandboxLabelInput, body);
+    return this.exclusive(async () => relabelSandbox(this.ctx, await this.sandbox(ref), change));
   }
 
   connect(netRef: string, body: unknown): Promise<EndpointRecord> {

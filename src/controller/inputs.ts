@@ -79,6 +79,8 @@ export type ConnectInput = z.infer<typeof ConnectInput>;
 export const DisconnectInput = z.object({ sandbox: str, force: z.boolean().default(false) }).strict();
 
 export const SandboxPatchInput = z.object({ pid: z.number().int().positive() }).strict();
+/** `weft sandbox label`: labels to set (name → value) and names to remove. */
+export const SandboxLabelInput = z.object({ set: strMap.default({}), remove: z.array(str).default([]) }).strict();
 
 /** Parse with a schema, turning the first issue into an InvalidArgumentError. */
 export function parseInput<T extends z.ZodTypeAny>(schema: T, value: unknown, root = 'body'): z.infer<T> {

@@ -2,7 +2,8 @@
  * The shape of a multi-host lab, computed before anything is created (pure): namespaces,
  * links and addresses in 198.18.0.0/15.
  *   l2: one switch namespace `sw` with bridge br0 on 198.18.0.0/24 (gateway .1); hosts .11…,
- *       etcd members .201…
+ *       etcd members .201…; with `--bgp` hosts also get 2001:2::<10+i>/64 (RFC 5180's IPv6
+ *       benchmarking prefix, 198.18.0.0/15's counterpart) for IPv6 BGP sessions and next hops
  *   l3: a spine namespace `sp` (bridge on 198.19.255.0/24) joining top-of-rack router
  *       namespaces r0 (etcd's segment 198.18.0.0/24), r1, r2 (hosts alternate between
  *       198.18.1.0/24 and 198.18.2.0/24); each ToR is its segment's switch and gateway and has
@@ -55,6 +56,8 @@ export interface LabNode {
   kind: 'host' | 'etcd' | 'router' | 'switch';
   /** Underlay address (hosts, etcd) with prefix length. */
   cidr?: string;
+  /** A second, IPv6 underlay address on the same link (l2 hosts with --bgp: dual-stack routed networks). */
+  cidr6?: string;
   gateway?: string;
   /** Switch (or router) namespace whose br0 this node's eth0 plugs into. */
   attach?: string;
@@ -124,6 +127,7 @@ export function labTopology(o: LabOptions): LabTopology {
         ns: ns(`h${i}`),
         kind: 'host',
         cidr: `198.18.0.${10 + i}/24`,
+        ...(o.routing === 'bgp' ? { cidr6: `2001:2::${(10 + i).toString(16)}/64` } : {}),
         gateway: '198.18.0.1',
         attach: ns('sw'),
         segment: 0,

@@ -21,6 +21,7 @@ import { deleteNetnsWithProcesses, mustRun, NETTOOL, REPO, run, sleep, waitFor, 
 import { killAndWait } from '../../src/lab/etcd-process.js';
 import { EtcdHarness } from './etcd-harness.js';
 import { birdRoutes, waitBirdRoute, waitNoBirdRoute } from './bgp-topology.js';
+import { DB_INGRESS_POLICY } from './routed-policies.js';
 
 const sfx = randomBytes(2).toString('hex');
 const POOL = '10.43.0.0/16';
@@ -332,22 +333,7 @@ describe('routed driver: 3 hosts, BGP-learned routes only', { timeout: 600_000 }
       const file = path.join(dir, 'policies.yaml');
       writeFileSync(
         file,
-        `apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: db-ingress
-spec:
-  order: 10
-  selector: role == 'db'
-  types: [Ingress]
-  ingress:
-    - action: Allow
-      protocol: TCP
-      source:
-        selector: role == 'web'
-      destination:
-        ports: [5432]
----
+        `${DB_INGRESS_POLICY}---
 apiVersion: projectcalico.org/v3
 kind: GlobalNetworkPolicy
 metadata:

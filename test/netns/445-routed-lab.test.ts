@@ -3,11 +3,11 @@
  * per host on a real etcd, each supervising a real BIRD), `weft network create -d routed` on
  * h1, `weft run` on every host. Endpoints are global records in etcd; each host's BIRD
  * announces its blocks, and sandboxes on different hosts talk over TCP, UDP and ICMP (IPv4),
- * with no NAT and no route but BIRD's between hosts; IPv6 between workloads is routed by the
- * host (two sandboxes on h1). Cross-host IPv6 needs each host's IPv6 underlay address in its
- * host record for IPv6 BGP sessions (the renderer has them, the host record carries one
- * address): not claimed here. The host ends carry weft's ownership mark; a policy selecting
- * by `weft run --label` is enforced across hosts.
+ * with no NAT and no route but BIRD's between hosts. IPv6 too: each lab host has an IPv6
+ * underlay address beside its IPv4 one, its host record carries both, and BIRD runs an IPv6
+ * session to every other host, so the hosts' IPv6 blocks cross hosts with IPv6 next hops (and
+ * two sandboxes on h1 talk through the host). The host ends carry weft's ownership mark; a
+ * policy selecting by `weft run --label` is enforced across hosts.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,6 +20,7 @@ import { NETTOOL, run, waitFor } from '../../src/lab/sim-host.js';
 import { WEFT_LINK_GROUP } from '../../src/drivers/link-ownership.js';
 import { cidrContains, parseCidr } from '../../src/ipam/cidr.js';
 import { parseAddress } from '../../src/ipam/address.js';
+import { DB_INGRESS_POLICY } from './routed-policies.js';
 
 const node = process.execPath;
 const HOSTS = ['h1', 'h2', 'h3'] as const;
@@ -95,8 +96,9 @@ describe('routed through weftd, etcd and BIRD (lab --bgp, 3 hosts)', { timeout: 
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('every weftd runs BGP: BIRD sessions to both other hosts are Established', async () => {
+  it('every weftd runs BGP: BIRD sessions to both other hosts, over IPv4 and IPv6, are Established', async () => {
     for (const h of HOSTS) {
+      const others = HOSTS.filter((x) => x !== h).map((x) => lab.host(x).address);
       const peers = await waitFor(
         `BGP sessions on ${h}`,
         async () => {
@@ -105,13 +107,23 @@ describe('routed through weftd, etcd and BIRD (lab --bgp, 3 hosts)', { timeout: 
           const p = r.stdout
             .split('\n')
             .filter(Boolean)
-            .map((l) => JSON.parse(l) as { state: string });
-          return p.length === 2 && p.every((x) => /Established/i.test(x.state)) ? p : undefined;
+            .map((l) => JSON.parse(l) as { state: string; neighborAddress: string });
+          return p.length === 4 && p.every((x) => /Established/i.test(x.state)) ? p : undefined;
         },
         60_000,
         500,
       );
-      assert.equal(peers.length, 2);
+      const addrs = peers.map((p) => p.neighborAddress).sort();
+      assert.deepEqual(
+        addrs.filter((a) => !a.includes(':')),
+        [...others].sort(),
+        'one IPv4 session per other host',
+      );
+      assert.equal(
+        addrs.filter((a) => a.startsWith('2001:2::')).length,
+        2,
+        'one IPv6 session per other host, on its IPv6 underlay address',
+      );
     }
   });
 
@@ -225,6 +237,45 @@ describe('routed through weftd, etcd and BIRD (lab --bgp, 3 hosts)', { timeout: 
     assert.equal(probes, 18);
   });
 
+  it("IPv6 across hosts: every kernel holds the others' IPv6 blocks from BIRD via their IPv6 underlay addresses; TCP, UDP, ICMPv6", async () => {
+    const underlay6 = async (h: string): Promise<string> => {
+      const a = JSON.parse(
+        (await run('ip', ['-j', '-6', '-n', lab.host(h).ns, 'addr', 'show', 'dev', 'eth0', 'scope', 'global'])).stdout,
+      ) as {
+        addr_info: { local: string }[];
+      }[];
+      return a[0]!.addr_info[0]!.local;
+    };
+    for (const h of HOSTS) {
+      const six = await Promise.all(HOSTS.map(underlay6));
+      await waitFor(
+        `${h}: IPv6 blocks of the others`,
+        async () => {
+          const routes = await kernelRoutes(h, 6);
+          return ['w1', 'w2', 'w3'].every((n) => {
+            const x = w[n]!;
+            const r = routes.find((rt) => rt.dst.includes('/') && inBlock(x.v6, rt.dst, 6));
+            if (!r || r.protocol !== 'bird') return false;
+            return x.host === h ? r.type === 'blackhole' : r.gateway === six[HOSTS.indexOf(x.host as (typeof HOSTS)[number])];
+          });
+        },
+        30_000,
+        200,
+      );
+    }
+    let probes = 0;
+    for (const from of ['w1', 'w2', 'w3'])
+      for (const to of ['w1', 'w2', 'w3']) {
+        if (from === to) continue;
+        const src = w[from]!.v6;
+        assert.equal(await waitFor(`tcp6 ${from} → ${to}`, () => tcp(from, to, 6), 15_000, 100), `${src} x`);
+        assert.equal(await waitFor(`udp6 ${from} → ${to}`, () => udp(from, to, 6), 10_000, 100), `${src} x`);
+        assert.ok(await waitFor(`icmp6 ${from} → ${to}`, () => icmp(from, to, 6), 10_000, 100));
+        probes += 3;
+      }
+    assert.equal(probes, 18);
+  });
+
   it('two sandboxes on one host talk over IPv6 (/128 routes, the host end as link-local gateway) and IPv4', async () => {
     for (const [from, to] of [
       ['w1', 'w1b'],
@@ -264,25 +315,7 @@ describe('routed through weftd, etcd and BIRD (lab --bgp, 3 hosts)', { timeout: 
 
   it('a policy created on h3 with `weft policy create` selects by run labels and is enforced on the other hosts', async () => {
     const file = path.join(dir, 'db.yaml');
-    writeFileSync(
-      file,
-      `apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: db-ingress
-spec:
-  order: 10
-  selector: role == 'db'
-  types: [Ingress]
-  ingress:
-    - action: Allow
-      protocol: TCP
-      source:
-        selector: role == 'web'
-      destination:
-        ports: [5432]
-`,
-    );
+    writeFileSync(file, DB_INGRESS_POLICY);
     await ok('h3', ['policy', 'create', '-f', file]);
     // w2 (db, on h2): TCP 5432 from w1 (web) allowed, 7500 denied, everything from w3 (other) denied.
     await waitFor('db-ingress enforced on h2', async () => ((await tcp('w1', 'w2', 4, 7500)) ? undefined : true), 10_000, 50);

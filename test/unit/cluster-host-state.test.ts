@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { HostStateCore, type AliveRecord, type HostRecord } from '../../src/cluster/host-state-core.js';
-import { resolveAdvertiseAddr } from '../../src/cluster/advertise-addr.js';
+import { resolveAdvertiseAddr, secondFamilyAddress } from '../../src/cluster/advertise-addr.js';
 import { loadHostIdentity, validateHostId } from '../../src/cluster/host-identity.js';
 import { WeftError } from '../../src/errors.js';
 import { mkdtempSync, rmSync, writeFileSync, statSync } from 'node:fs';
@@ -95,6 +95,11 @@ describe('advertise address', () => {
     assert.equal(resolveAdvertiseAddr('eth0', u), '198.18.0.2');
     assert.equal(resolveAdvertiseAddr('198.18.0.2', u), '198.18.0.2');
     assert.equal(resolveAdvertiseAddr(undefined, { ...u, defaultSource: '198.18.0.2' }), '198.18.0.2');
+  });
+  it('an IPv4 advertise address brings the IPv6 address of its own interface (dual-stack routing), none otherwise', () => {
+    assert.equal(secondFamilyAddress('198.19.0.2', u), 'fd00::2');
+    assert.equal(secondFamilyAddress('198.18.0.2', u), undefined, 'eth0 has no IPv6 address');
+    assert.equal(secondFamilyAddress('fd00::2', u), undefined, 'an IPv6 advertise address needs no second one');
   });
   it('refuses what this host cannot advertise', () => {
     for (const [flag, info, re] of [

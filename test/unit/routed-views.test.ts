@@ -49,6 +49,22 @@ describe('bgp view from store keys', () => {
     );
   });
 
+  it("a host record's address6 gives IPv6 sessions between dual-stack hosts", () => {
+    const e = new Map(entries);
+    e.set('hosts/h1', j({ id: 'h1', name: 'one', address: '198.18.0.11', address6: '2001:2::b' }));
+    e.set('hosts/h2', j({ id: 'h2', name: 'two', address: '198.18.0.12', address6: '2001:2::c' }));
+    const m = bgpModelForHost(bgpViewFromEntries('h1', e, { asNumber: 64512 }).view);
+    assert.equal(m.address4, '198.18.0.11');
+    assert.equal(m.address6, '2001:2::b');
+    const two = m.hosts?.find((h) => h.name === 'two');
+    assert.equal(two?.address4, '198.18.0.12');
+    assert.equal(two?.address6, '2001:2::c');
+    // Without address6 (the records before this change), IPv4 only.
+    const old = bgpModelForHost(bgpViewFromEntries('h1', entries, { asNumber: 64512 }).view);
+    assert.equal(old.address6, undefined);
+    assert.equal(old.hosts?.find((h) => h.name === 'two')?.address6, undefined);
+  });
+
   it('a bgp/config record sets the AS and mesh for all', () => {
     const e = new Map(entries);
     e.set('bgp/config', j({ asNumber: 65100, mesh: 'none' }));

@@ -49,6 +49,10 @@ export function buildRoutes(c: Controller, extra: { info: () => unknown; doctor?
     const sb = await c.patchSandbox(p.ref!, b);
     return { body: await c.sandboxView(sb.id) };
   });
+  r.on('POST', '/v1/sandboxes/:ref/labels', async (p, b) => {
+    const sb = await c.labelSandbox(p.ref!, b);
+    return { body: await c.sandboxView(sb.id) };
+  });
   r.on('DELETE', '/v1/sandboxes/:ref', async (p, _b, q) => {
     const sb = await c.removeSandbox(p.ref!, { force: parseFlag(q.get('force'), 'force'), graceS: parseGraceSeconds(q.get('time')) });
     return { body: { removed: sb.name, id: sb.id } };
