@@ -16,7 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { ClusterLab } from '../../src/lab/cluster-lab.js';
-import { WeftClient } from '../../src/cli/client.js';
+import { labClient, sleep, until } from '../../src/lab/lab-tools.js';
 import { WeftError } from '../../src/errors.js';
 import type { NetworkInspect, SandboxView } from '../../src/controller/inspect.js';
 
@@ -25,25 +25,8 @@ const HOSTS = ['h1', 'h2', 'h3'];
 const OUTAGE_MS = process.env.WEFT_LONG === '1' ? 20_000 : 8000;
 /** How soon after etcd answers again every host must read the store (the compare waited 60 s in vain). */
 const BACK_BOUND_MS = 10_000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const client = (lab: ClusterLab, h: string, timeoutMs = 8000) => new WeftClient(lab.host(h).socket, timeoutMs);
+const client = (lab: ClusterLab, h: string, timeoutMs = 8000) => labClient(lab, h, timeoutMs);
 const codeOf = (err: unknown) => (err instanceof WeftError ? err.code : String(err));
-
-/** Ask until `fn` returns a value (errors count as "not yet"), within `ms`. */
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms: number): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last = '';
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = String(err);
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms${last ? ` (last: ${last})` : ''}`);
-    await sleep(200);
-  }
-}
 
 const globalNames = async (lab: ClusterLab, h: string): Promise<string[]> =>
   (await client(lab, h).request<NetworkInspect[]>('GET', '/v1/networks'))
@@ -187,6 +170,7 @@ describe('the cluster store stays reachable and comes back (3-host lab, l2, one 
           return l.every((x) => JSON.stringify(x) === JSON.stringify(l[0])) ? l : undefined;
         },
         10_000,
+        200,
       );
       assert.deepEqual(
         lists[0]!.filter((n) => n.startsWith('sfout-')),
