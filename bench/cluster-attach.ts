@@ -18,7 +18,8 @@ import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync 
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { ClusterLab } from '../src/lab/cluster-lab.js';
-import { WeftClient } from '../src/cli/client.js';
+import type { WeftClient } from '../src/cli/client.js';
+import { labClient, peerEndpoints, pool, sumOf } from '../src/lab/lab-tools.js';
 import type { SandboxView } from '../src/controller/inspect.js';
 import { printTable, summarize } from './stats.js';
 
@@ -31,20 +32,6 @@ const EPS = arg('--endpoints', 100);
 const INFLIGHT = arg('--inflight', 4);
 const SLOPE = arg('--slope', 200);
 const labPrefix = ((i) => (i >= 0 ? process.argv[i + 1]! : 'cb'))(process.argv.indexOf('--lab-prefix'));
-
-async function pool<T>(n: number, jobs: (() => Promise<T>)[]): Promise<T[]> {
-  const out: T[] = new Array<T>(jobs.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: n }, async () => {
-      while (next < jobs.length) {
-        const i = next++;
-        out[i] = await jobs[i]!();
-      }
-    }),
-  );
-  return out;
-}
 
 const rssKiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
 /** Open netlink sockets of a process: its socket fds whose inode the namespace's netlink table lists. */
@@ -120,10 +107,7 @@ function fdKinds(pid: number): { socket: number; netns: number; other: number } 
 }
 
 /** Remote endpoints a host's driver was told about on a network (from inspect's Peers). */
-async function peersKnown(c: WeftClient, net: string): Promise<number> {
-  const v = await c.request<{ Peers?: { Endpoints: unknown[] }[] }[]>('GET', `/v1/networks/${net}`);
-  return (Array.isArray(v) ? v[0] : v)?.Peers?.reduce((n, p) => n + p.Endpoints.length, 0) ?? 0;
-}
+const peersKnown = async (c: WeftClient, net: string): Promise<number> => sumOf(await peerEndpoints(c, net));
 
 async function storeRequests(lab: ClusterLab, h: string): Promise<number> {
   const r = await lab.exec(h, [
@@ -152,7 +136,7 @@ async function main(): Promise<void> {
   });
   try {
     const names = lab.state.hosts.map((h) => h.name);
-    const c = (h: string) => new WeftClient(lab.host(h).socket, 120_000);
+    const c = (h: string) => labClient(lab, h, 120_000);
     process.stdout.write(`lab of ${HOSTS} hosts up in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
     await c('h1').request('POST', '/v1/networks', {
       name: 'gbench',

@@ -17,90 +17,30 @@ import { copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ClusterLab } from '../../src/lab/cluster-lab.js';
-import { WeftClient } from '../../src/cli/client.js';
+import { etcdValues, labClient, peerEndpoints, pool, sleep, until } from '../../src/lab/lab-tools.js';
 import type { NetworkInspect } from '../../src/controller/inspect.js';
 import type { SandboxView } from '../../src/controller/inspect.js';
 import type { HostInfo } from '../../src/cluster/cluster-agent.js';
 
 process.env.WEFT_TEST_DRIVERS = '1'; // weftds of the lab inherit it: the cluster-null driver is registered
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const labName = (p: string) => `${p}${randomBytes(3).toString('hex')}`.slice(0, 8);
 const outageMs = process.env.WEFT_LONG === '1' ? 20_000 : 5000;
 const HOSTS = ['h1', 'h2', 'h3'];
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const t0 = Date.now();
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}: ${String(last)}`);
-    await sleep(250);
-  }
-}
-
-const client = (lab: ClusterLab, h: string) => new WeftClient(lab.host(h).socket, 30_000);
-
-/** Run jobs with at most `n` in flight. */
-async function pool<T>(n: number, jobs: (() => Promise<T>)[]): Promise<T[]> {
-  const out: T[] = new Array<T>(jobs.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: n }, async () => {
-      while (next < jobs.length) {
-        const i = next++;
-        out[i] = await jobs[i]!();
-      }
-    }),
-  );
-  return out;
-}
+const client = (lab: ClusterLab, h: string) => labClient(lab, h, 30_000);
 
 /** Global endpoint records in etcd, read with etcdctl from inside a host (the test never leaves the lab's namespaces). */
-async function etcdEndpoints(lab: ClusterLab, h: string, netId: string): Promise<{ id: string; host: string; ipv4: string }[]> {
-  const ep = lab.state
-    .etcdUrl!.replace('etcd://', '')
-    .split(',')
-    .map((x) => `http://${x}`)
-    .join(',');
-  const r = await lab.exec(h, ['etcdctl', `--endpoints=${ep}`, 'get', '--prefix', `/weft/v1/endpoints/${netId}/`, '--print-value-only'], {
-    timeoutMs: 20_000,
-  });
-  if (r.code !== 0) throw new Error(`etcdctl: ${r.stderr}`);
-  return r.stdout
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as { id: string; host: string; ipv4: string });
-}
+const etcdEndpoints = (lab: ClusterLab, h: string, netId: string) =>
+  etcdValues<{ id: string; host: string; ipv4: string }>(lab, h, `/weft/v1/endpoints/${netId}/`, 20_000);
 
-async function blocks(
-  lab: ClusterLab,
-  h: string,
-  netId: string,
-): Promise<{ cidr: string; owner: string | null; allocations: Record<string, { handle: string }> }[]> {
-  const ep = lab.state
-    .etcdUrl!.replace('etcd://', '')
-    .split(',')
-    .map((x) => `http://${x}`)
-    .join(',');
-  const r = await lab.exec(h, ['etcdctl', `--endpoints=${ep}`, 'get', '--prefix', `/weft/v1/ipam/${netId}/blocks/`, '--print-value-only']);
-  if (r.code !== 0) throw new Error(`etcdctl: ${r.stderr}`);
-  return r.stdout
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as { cidr: string; owner: string | null; allocations: Record<string, { handle: string }> });
-}
+const blocks = (lab: ClusterLab, h: string, netId: string) =>
+  etcdValues<{ cidr: string; owner: string | null; allocations: Record<string, { handle: string }> }>(
+    lab,
+    h,
+    `/weft/v1/ipam/${netId}/blocks/`,
+  );
 
-async function peersOn(lab: ClusterLab, h: string, net: string): Promise<Map<string, number>> {
-  const [v] = await client(lab, h)
-    .request<NetworkInspect[]>('GET', `/v1/networks/${net}`)
-    .then((x) => (Array.isArray(x) ? x : [x]));
-  return new Map((v!.Peers ?? []).map((p) => [p.Name, p.Endpoints.length]));
-}
+const peersOn = (lab: ClusterLab, h: string, net: string): Promise<Map<string, number>> => peerEndpoints(client(lab, h), net);
 
 async function hostIds(lab: ClusterLab): Promise<Map<string, string>> {
   const l = await client(lab, 'h1').request<HostInfo[]>('GET', '/v1/hosts');

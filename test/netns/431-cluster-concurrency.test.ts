@@ -12,35 +12,16 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { ClusterLab } from '../../src/lab/cluster-lab.js';
-import { WeftClient } from '../../src/cli/client.js';
+import { labClient, peerEndpoints, pool, sleep, sumOf } from '../../src/lab/lab-tools.js';
 import { WeftError } from '../../src/errors.js';
 import { cidrOverlaps, parseCidr } from '../../src/ipam/cidr.js';
 import type { NetworkInspect, SandboxView } from '../../src/controller/inspect.js';
 
 process.env.WEFT_TEST_DRIVERS = '1'; // the lab's weftds inherit it: cluster-null is registered
 const HOSTS = ['h1', 'h2', 'h3'];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const client = (lab: ClusterLab, h: string) => new WeftClient(lab.host(h).socket, 60_000);
+const client = (lab: ClusterLab, h: string) => labClient(lab, h, 60_000);
 
-async function pool<T>(n: number, jobs: (() => Promise<T>)[]): Promise<T[]> {
-  const out: T[] = new Array<T>(jobs.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: n }, async () => {
-      while (next < jobs.length) {
-        const i = next++;
-        out[i] = await jobs[i]!();
-      }
-    }),
-  );
-  return out;
-}
-
-const peersOn = async (lab: ClusterLab, h: string, net: string): Promise<number> => {
-  const v = await client(lab, h).request<NetworkInspect[] | NetworkInspect>('GET', `/v1/networks/${net}`);
-  const n = Array.isArray(v) ? v[0]! : v;
-  return (n.Peers ?? []).reduce((k, p) => k + p.Endpoints.length, 0);
-};
+const peersOn = async (lab: ClusterLab, h: string, net: string): Promise<number> => sumOf(await peerEndpoints(client(lab, h), net));
 
 describe('cluster races on a 3-host lab (l2, one etcd)', { timeout: 600_000 }, () => {
   let lab: ClusterLab;

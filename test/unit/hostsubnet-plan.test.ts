@@ -1,9 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { peerPlan, reachOf, vtepAddressOf, HostGwUnreachableError } from '../../src/drivers/hostsubnet/peer-plan.js';
+import { peerPlan, reachOf, underlayClash, vtepAddressOf, HostGwUnreachableError } from '../../src/drivers/hostsubnet/peer-plan.js';
 import { hostsubnetStateOf, subnetConfigOf, vtepMacOf } from '../../src/drivers/hostsubnet/hostsubnet-options.js';
 import { resolveSubnetConfig, type LeaseRecord } from '../../src/ipam/subnet-leases.js';
-import type { RouteInfo } from '../../src/kernel/netlink/types.js';
+import type { AddressInfo, RouteInfo } from '../../src/kernel/netlink/types.js';
 import type { NetworkRecord } from '../../src/model/types.js';
 import { WeftError } from '../../src/errors.js';
 
@@ -111,5 +111,32 @@ describe('hostsubnet options', () => {
     assert.notEqual(a, vtepMacOf('h2', 'hs'));
     assert.notEqual(a, vtepMacOf('h1', 'other'));
     assert.equal(parseInt(a.slice(0, 2), 16) & 0x03, 0x02);
+  });
+});
+
+describe('a network over the underlay is refused (it would swallow the way to the store)', () => {
+  const eth0 = { index: 2, name: 'eth0' };
+  const addrs: AddressInfo[] = [
+    { index: 2, family: 4, cidr: '198.18.1.11/24', scope: 0, flags: 0 },
+    { index: 1, family: 4, cidr: '127.0.0.1/8', scope: 254, flags: 0 },
+  ];
+  const routes = table.map((r) => ({ ...r, oif: 2 }));
+  const clash = (subnet: string, rs: RouteInfo[] = routes) => underlayClash(subnet, eth0, addrs, rs, [0x57]);
+  it('the underlay segment, a part of it, or a prefix containing it', () => {
+    // The lab's case: 198.18.1.192/26 of a network on 198.18.1.0/24 held the store's address.
+    assert.match(clash('198.18.1.0/24') ?? '', /overlaps eth0's underlay 198\.18\.1\.11\/24/);
+    assert.match(clash('198.18.1.192/26') ?? '', /underlay/);
+    assert.match(clash('198.16.0.0/14') ?? '', /underlay/);
+  });
+  it('a prefix the host reaches through a router on the underlay', () => {
+    assert.match(clash('198.18.2.128/25') ?? '', /198\.18\.2\.0\/24, which this host reaches through eth0 via 198\.18\.1\.254/);
+  });
+  it('not the default route, other devices, or weft’s own routes', () => {
+    assert.equal(clash('10.244.0.0/16'), undefined);
+    assert.equal(clash('127.0.0.0/16'), undefined, 'lo is not the underlay');
+    const own = [...routes, route('10.244.7.0/24', { gateway: '198.18.1.12', oif: 2, protocol: 0x57 })];
+    assert.equal(clash('10.244.0.0/16', own), undefined, 'a host-gw peer route of this network is not the underlay');
+    const other = [...routes, route('10.9.0.0/16', { gateway: '198.18.1.1', oif: 3 })];
+    assert.equal(clash('10.9.0.0/24', other), undefined, 'a route out of another device');
   });
 });

@@ -21,12 +21,13 @@ import { ErrorList, InvalidArgumentError, KernelError } from '../../errors.js';
 import { resolvePoolConfig } from '../../ipam/pool-config.js';
 import { leaseDataKey, parseLeaseRecord, type LeaseRecord, type SubnetConfig } from '../../ipam/subnet-leases.js';
 import { IFNAMES } from '../ifnames.js';
+import { WEFT_ROUTE_PROTO } from '../link-ownership.js';
 import { BridgeDriver } from '../bridge/bridge-driver.js';
 import { bridgeInvariants } from '../bridge/bridge-invariants.js';
 import { bridgeMacOf, configOfState, deviceNamesOf, ENCAP_OVERHEAD, hostsubnetStateOf, vtepMacOf } from './hostsubnet-options.js';
 import { ensureBridge, ensureVtep, underlayOf } from './hostsubnet-devices.js';
-import { peerPlan, reachOf, type PeerPlan } from './peer-plan.js';
-import { applyPeer, checkPeer, pruneStray, removePeer, strayObjects, type PeerDevices } from './peer-apply.js';
+import { peerPlan, reachOf, underlayClash, type PeerPlan } from './peer-plan.js';
+import { applyPeer, checkPeer, HOSTSUBNET_RTPROTO, pruneStray, removePeer, strayObjects, type PeerDevices } from './peer-apply.js';
 import { hostsubnetInvariants } from './hostsubnet-invariants.js';
 import { deleteOwnedLink, ownHostsubnetLink, ownedLinkOf } from './hostsubnet-ownership.js';
 import { UdpBackend } from './udp-backend.js';
@@ -112,7 +113,20 @@ export class HostSubnetDriver implements Driver {
 
   /** The plan for a peer, given where its underlay address is from here. */
   planFor(c: DriverContext, st: NetState, peer: LeaseRecord): PeerPlan | undefined {
-    return peerPlan(st.cfg, peer, reachOf(c.kernel.host().routes(4, 254), peer.publicIp));
+    const rt = c.kernel.host();
+    const routes = rt.routes(4, 254);
+    // A lease made elsewhere (another underlay, or before this guard existed) is not routed
+    // here if it would swallow this host's own underlay traffic: reported, never programmed.
+    const clash = this.clashOf(c, peer.subnet, routes);
+    if (clash) throw new InvalidArgumentError('subnet', `lease of host ${peer.hostId} not routed: ${clash}`);
+    return peerPlan(st.cfg, peer, reachOf(routes, peer.publicIp));
+  }
+
+  /** Why routing `subnet` here would capture this host's underlay traffic (see underlayClash). */
+  private clashOf(c: DriverContext, subnet: string, routes = c.kernel.host().routes(4, 254)): string | undefined {
+    const rt = c.kernel.host();
+    const underlay = underlayOf(rt, this.leases(c).hostAddress);
+    return underlayClash(subnet, underlay, rt.addresses(underlay.index, 4), routes, [HOSTSUBNET_RTPROTO, WEFT_ROUTE_PROTO]);
   }
 
   async networkUp(c: NetworkContext): Promise<void> {
@@ -121,6 +135,14 @@ export class HostSubnetDriver implements Driver {
     const { svc, hostId, hostAddress } = this.leases(c);
     const rt = c.kernel.host();
     const underlay = underlayOf(rt, hostAddress);
+    // Before anything is leased or made: a network over the underlay would cut this host (and,
+    // through its lease, every other host) off from the store it needs to undo it.
+    const clash = this.clashOf(c, cfg.network);
+    if (clash)
+      throw new InvalidArgumentError(
+        'subnet',
+        `${clash}: its routes would take this host's traffic to the other hosts and the cluster store; choose a subnet outside the underlay`,
+      );
     const mtu = Number(net.driverState.mtu);
     const overhead = ENCAP_OVERHEAD[cfg.backend.type];
     if (mtu + overhead > underlay.mtu) {
