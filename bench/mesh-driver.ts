@@ -20,6 +20,8 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     // Comma list of rows to run (veth always runs: it is the baseline): fast,sleeve,encrypted.
     paths: { type: 'string', default: 'fast,sleeve,encrypted' },
+    // Namespace/lab name prefix, so that parallel runs on one machine never collide.
+    prefix: { type: 'string', default: 'msb' },
   },
 });
 const PATHS = new Set(values.paths.split(','));
@@ -72,7 +74,7 @@ async function measure(a: string, b: string, bIp: string, pids: number[] = []): 
 
 async function vethBaseline(): Promise<Row> {
   const tag = randomBytes(3).toString('hex');
-  const [a, b] = [`mshb-${tag}-a`, `mshb-${tag}-b`];
+  const [a, b] = [`${values.prefix}-${tag}-a`, `${values.prefix}-${tag}-b`];
   try {
     for (const ns of [a, b]) await mustRun('ip', ['netns', 'add', ns]);
     await mustRun('ip', ['-n', a, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', b]);
@@ -91,7 +93,13 @@ async function vethBaseline(): Promise<Row> {
 }
 
 async function meshRow(path: string, extra: string[]): Promise<Row> {
-  const lab = await ClusterLab.up({ hosts: 2, underlay: 'l2', mesh: true, name: `msb${randomBytes(2).toString('hex')}`, weftdArgs: extra });
+  const lab = await ClusterLab.up({
+    hosts: 2,
+    underlay: 'l2',
+    mesh: true,
+    name: `${values.prefix}${randomBytes(2).toString('hex')}`,
+    weftdArgs: extra,
+  });
   const pids: number[] = [];
   try {
     await waitFor(

@@ -1,8 +1,11 @@
 /**
  * The mesh data paths and control plane, measured in one run on lab namespaces:
- *   node dist/bench/mesh.js [--seconds 5] [--rounds 3] [--peers 4,16] [--gossip-window 20] [--throughput no]
+ *   node dist/bench/mesh.js [--seconds 5] [--rounds 3] [--peers 4,16] [--gossip-window 20] [--throughput no] [--before DIR]
+ *   (MESH_LAB_PREFIX=xx names the lab namespaces xx-…; --before DIR adds the sleeves of another
+ *   build's dist/ side by side, e.g. the previous commit's, for a before/after in one run)
  * 1. TCP throughput (iperf3, one stream) h0→h1 over: the plain veth underlay, a kernel VXLAN
- *    link (what a fast path would use), the plaintext sleeve, the encrypted sleeve; plus the
+ *    link (what a fast path would use), wireguard-go (the userspace anchor), the plaintext sleeve,
+ *    the encrypted sleeve; plus the
  *    CPU the two router processes used (utime+stime from /proc/PID/stat) per Gbit carried.
  * 2. Time for a new peer (joining, with no ring space of its own) to be reachable from every
  *    other peer (route known and a ping answered), at each --peers size.
@@ -10,10 +13,10 @@
  *    the largest size, over a quiet window.
  * The machine is shared: compare the rows of one run (ratios), not runs.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { parseStat } from '../src/kernel/proc.js';
-import { sleep, waitFor } from '../src/lab/sim-host.js';
+import { mustRun, sleep, waitFor } from '../src/lab/sim-host.js';
 import { MeshLab, type MeshNode } from '../test/netns/mesh-lab.js';
 
 const args = process.argv.slice(2);
@@ -25,6 +28,8 @@ const SECONDS = Math.min(Number(opt('seconds', '5')), 30);
 const SIZES = opt('peers', '4,16').split(',').map(Number);
 const WINDOW_S = Math.min(Number(opt('gossip-window', '20')), 120);
 const ROUNDS = Math.min(Number(opt('rounds', '3')), 9);
+// --before DIR: also run the sleeves of another build (its dist/ directory) side by side.
+const BEFORE = opt('before', '');
 const TICK = 100; // USER_HZ
 
 function cpuSeconds(pid: number): number {
@@ -45,6 +50,11 @@ async function iperf(lab: MeshLab, to: string, port: number): Promise<number> {
   }
 }
 
+async function mustRunIn(lab: MeshLab, i: number, cmd: string, args: string[]): Promise<void> {
+  const r = await lab.exec(i, cmd, args);
+  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
+}
+
 interface Row {
   path: string;
   gbps: number;
@@ -60,6 +70,7 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
  */
 async function throughput(): Promise<Row[]> {
   const lab = await MeshLab.create(2);
+  const wgSockets: string[] = [];
   const runs = new Map<string, { gbps: number; cpu?: number }[]>();
   const add = (path: string, gbps: number, cpu?: number): void => {
     runs.set(path, [...(runs.get(path) ?? []), { gbps, ...(cpu === undefined ? {} : { cpu }) }]);
@@ -73,27 +84,61 @@ async function throughput(): Promise<Row[]> {
       await lab.exec(i, 'ip', ['addr', 'add', `${ip}/24`, 'dev', 'vx0']);
       await lab.exec(i, 'ip', ['link', 'set', 'vx0', 'up']);
     }
+    // wireguard-go: the userspace anchor (the kernel here has no WireGuard module). Interface
+    // names carry the lab's tag: wireguard-go's control sockets live on the shared filesystem.
+    const wg = [0, 1].map((i) => `wg${lab.tag}${i}`);
+    const keys = [0, 1].map(() => mustRun('wg', ['genkey']));
+    const priv = await Promise.all(keys);
+    const pub = await Promise.all(priv.map((k) => mustRun('wg', ['pubkey'], { input: k })));
+    wgSockets.push(...wg.map((n) => `/var/run/wireguard/${n}.sock`));
+    for (const i of [0, 1]) {
+      lab.spawnIn(i, 'wireguard-go', ['-f', wg[i]!]);
+      await waitFor(`${wg[i]} created`, async () => (await lab.exec(i, 'ip', ['link', 'show', wg[i]!])).code === 0, 30_000);
+      const keyFile = `${lab.dir}/wg${i}.key`;
+      writeFileSync(keyFile, priv[i]!.trim(), { mode: 0o600 });
+      const o = 1 - i;
+      await mustRunIn(lab, i, 'wg', ['set', wg[i]!, 'private-key', keyFile, 'listen-port', String(51820 + i)]);
+      await mustRunIn(lab, i, 'wg', [
+        'set',
+        wg[i]!,
+        'peer',
+        pub[o]!.trim(),
+        'endpoint',
+        `198.18.0.${10 + o}:${51820 + o}`,
+        'allowed-ips',
+        `198.19.201.${o + 1}/32`,
+      ]);
+      await mustRunIn(lab, i, 'ip', ['addr', 'add', `198.19.201.${i + 1}/24`, 'dev', wg[i]!]);
+      await mustRunIn(lab, i, 'ip', ['link', 'set', wg[i]!, 'up']);
+    }
     const plain: MeshNode[] = [];
     const sealed: MeshNode[] = [];
+    const plainBefore: MeshNode[] = [];
+    const sealedBefore: MeshNode[] = [];
     const psk = randomBytes(32).toString('hex');
     for (const i of [0, 1]) {
       const ip = `198.18.0.${10 + i}`;
-      plain.push(await lab.start(i, { peers: ['198.18.0.10:6783'], ipalloc: { init: 'seed', peers: ['h0', 'h1'] } }));
-      sealed.push(
-        await lab.start(i, {
-          listen: `${ip}:6784`,
-          peers: ['198.18.0.10:6784'],
-          subnet: '198.19.16.0/20',
-          tun: { name: 'weftmesh1' },
-          ipalloc: { init: 'seed', peers: ['h0', 'h1'] },
-          pskHex: psk,
-        }),
-      );
+      const seed = { init: 'seed' as const, peers: ['h0', 'h1'] };
+      plain.push(await lab.start(i, { peers: ['198.18.0.10:6783'], ipalloc: seed }));
+      const sealedOpts = (port: number, k: number, standalone?: string) => ({
+        listen: `${ip}:${port}`,
+        peers: [`198.18.0.10:${port}`],
+        subnet: `198.19.${16 * k}.0/20`,
+        tun: { name: `weftmesh${k}` },
+        ipalloc: seed,
+        ...(standalone ? { standalone } : {}),
+      });
+      sealed.push(await lab.start(i, { ...sealedOpts(6784, 1), pskHex: psk }));
+      if (BEFORE) {
+        const entry = `${BEFORE}/src/mesh/standalone.js`;
+        plainBefore.push(await lab.start(i, sealedOpts(6785, 2, entry)));
+        sealedBefore.push(await lab.start(i, { ...sealedOpts(6786, 3, entry), pskHex: psk }));
+      }
     }
     await waitFor(
       'sleeves up',
       async () => {
-        for (const n of [...plain, ...sealed]) {
+        for (const n of [...plain, ...sealed, ...plainBefore, ...sealedBefore]) {
           const s = await n.status();
           if (!s.sleeve || !s.connections.some((c) => c.established)) return false;
         }
@@ -101,14 +146,22 @@ async function throughput(): Promise<Row[]> {
       },
       60_000,
     );
+    await waitFor(
+      'wireguard-go handshake',
+      async () => (await lab.exec(0, 'busybox', ['ping', '-c', '1', '-W', '1', '198.19.201.2'])).code === 0,
+      30_000,
+    );
+    const sleeves: [string, MeshNode[]][] = [
+      ['plaintext sleeve', plain],
+      ['encrypted sleeve (ChaCha20-Poly1305)', sealed],
+    ];
+    if (BEFORE) sleeves.push([`plaintext sleeve, before (${BEFORE})`, plainBefore], [`encrypted sleeve, before (${BEFORE})`, sealedBefore]);
     let port = 5201;
     for (let round = 0; round < ROUNDS; round++) {
       add('veth underlay', await iperf(lab, '198.18.0.11', port++));
       add('kernel VXLAN (fast-path reference)', await iperf(lab, '198.19.200.2', port++));
-      for (const [path, pair] of [
-        ['plaintext sleeve', plain],
-        ['encrypted sleeve (ChaCha20-Poly1305)', sealed],
-      ] as const) {
+      add('wireguard-go (userspace anchor)', await iperf(lab, '198.19.201.2', port++));
+      for (const [path, pair] of sleeves) {
         const cpu0 = pair.map((n) => cpuSeconds(n.pid));
         const gbps = await iperf(lab, pair[1]!.tunAddress!, port++);
         const cpu = pair.reduce((sum, n, k) => sum + cpuSeconds(n.pid) - cpu0[k]!, 0);
@@ -117,6 +170,8 @@ async function throughput(): Promise<Row[]> {
     }
   } finally {
     await lab.destroy();
+    // SIGKILLed wireguard-go leaves its control socket behind.
+    for (const f of wgSockets) rmSync(f, { force: true });
   }
   return [...runs].map(([path, rs]) => {
     const cpus = rs.flatMap((r) => (r.cpu === undefined ? [] : [r.cpu]));
@@ -181,14 +236,19 @@ async function newPeer(
 
 const rows = opt('throughput', 'yes') === 'no' ? [] : await throughput();
 const veth = rows[0]?.gbps ?? 1;
-if (rows.length > 0) console.log('\nTCP throughput h0→h1, one iperf3 stream, %d s each, median of %d rounds:', SECONDS, ROUNDS);
+const wgo = rows.find((r) => r.path.startsWith('wireguard-go'))?.gbps ?? 1;
+const loadavg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+if (rows.length > 0) {
+  console.log('\nTCP throughput h0→h1, one iperf3 stream, %d s each, median of %d rounds (load average %s):', SECONDS, ROUNDS, loadavg());
+  console.log('| path | Gbit/s | vs veth | vs wireguard-go | router CPU s per Gbit |\n| --- | --- | --- | --- | --- |');
+}
 for (const r of rows) {
-  const cpu = r.cpuSecPerGbit === undefined ? '' : `  router CPU ${r.cpuSecPerGbit.toFixed(2)} s per Gbit`;
-  console.log(`  ${r.path.padEnd(38)} ${r.gbps.toFixed(3).padStart(7)} Gbit/s  (${((r.gbps / veth) * 100).toFixed(1)} % of veth)${cpu}`);
+  const cpu = r.cpuSecPerGbit === undefined ? '-' : r.cpuSecPerGbit.toFixed(2);
+  console.log(`| ${r.path} | ${r.gbps.toFixed(3)} | ${((r.gbps / veth) * 100).toFixed(1)} % | ${(r.gbps / wgo).toFixed(2)}× | ${cpu} |`);
 }
 const joins = [];
 for (const n of SIZES) joins.push(await newPeer(n, n === Math.max(...SIZES)));
-console.log('\nNew peer (joining without ring space) reachable from every other peer (route + ping answered):');
+console.log(`\nNew peer (joining without ring space) reachable from every other peer (route + ping answered; load average ${loadavg()}):`);
 for (const j of joins)
   console.log(`  ${String(j.peers).padStart(3)} peers: ${j.reachableMs} ms after its router listened (process start-up ${j.startupMs} ms)`);
 const g = joins.find((j) => j.gossip);

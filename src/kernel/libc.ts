@@ -12,6 +12,8 @@ export interface Libc {
   send(fd: number, buf: Buffer, len: number, flags: number): number;
   sendto(fd: number, buf: Buffer, len: number, flags: number, addr: Buffer | null, alen: number): number;
   recv(fd: number, buf: Buffer, len: number, flags: number): number;
+  /** sendmmsg(2) over an array of struct mmsghdr (64 bytes each on x86-64). */
+  sendmmsg(fd: number, msgs: Buffer, vlen: number, flags: number): number;
   close(fd: number): number;
   setsockopt(fd: number, level: number, name: number, val: Buffer, len: number): number;
   getsockname(fd: number, addr: Buffer, lenPtr: Buffer): number;
@@ -60,6 +62,7 @@ export function libc(): Libc {
     send: lib.func('long send(int fd, const void *buf, size_t len, int flags)'),
     sendto: lib.func('long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t alen)'),
     recv: lib.func('long recv(int fd, void *buf, size_t len, int flags)'),
+    sendmmsg: lib.func('int sendmmsg(int fd, void *msgs, unsigned int vlen, int flags)'),
     close: lib.func('int close(int fd)'),
     setsockopt: lib.func('int setsockopt(int fd, int level, int name, const void *val, uint32_t len)'),
     getsockname: lib.func('int getsockname(int fd, void *addr, void *lenPtr)'),

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
-import { ClusterLab } from '../../src/lab/cluster-lab.js';
+import type { ClusterLab } from '../../src/lab/cluster-lab.js';
 import { waitFor } from '../../src/lab/sim-host.js';
 import {
   RANGE,
@@ -20,8 +20,8 @@ import {
   heal,
   inBox,
   killBoxes,
-  labName,
   markerOnUnderlay,
+  meshWeftdLab,
   netId,
   ping20,
   pingOk,
@@ -35,25 +35,8 @@ import {
 
 /** A 3-host mesh lab with a meshnet on every host and one sandbox per host. */
 async function meshLab(extra: string[]): Promise<{ lab: ClusterLab; boxes: Box[] }> {
-  const lab = await ClusterLab.up({
-    hosts: 3,
-    underlay: 'l2',
-    mesh: true,
-    name: labName(),
-    weftdArgs: ['--mesh-probe-ms', '500', ...extra],
-  });
+  const lab = await meshWeftdLab(3, ['--mesh-probe-ms', '500', ...extra], 60_000);
   try {
-    await waitFor(
-      'three peers linked',
-      async () => {
-        for (const h of ['h1', 'h2', 'h3']) {
-          const s = await status(lab, h);
-          if (s.connections.filter((c) => c.established).length !== 2 || !s.sleeve) return false;
-        }
-        return true;
-      },
-      60_000,
-    );
     // Made on h1 only: the definition is gossiped to every peer (no store), with the same id.
     const id = (await weftOk(lab, 'h1', ['network', 'create', '-d', 'mesh', '--subnet', RANGE, 'meshnet'])).trim();
     await waitFor('meshnet on every peer', async () => {

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { ClusterLab } from '../../src/lab/cluster-lab.js';
+import type { ClusterLab } from '../../src/lab/cluster-lab.js';
 import { sleep, waitFor } from '../../src/lab/sim-host.js';
 import {
   RANGE,
@@ -20,8 +20,8 @@ import {
   heal,
   inBox,
   killBoxes,
-  labName,
   markerOnUnderlay,
+  meshWeftdLab,
   netId,
   pingOk,
   runBox,
@@ -68,24 +68,7 @@ describe('mesh through weftd: four peers, encrypted, no etcd', { timeout: 600_00
   before(async () => {
     writeFileSync(pw, 'four peer mesh password\n', { mode: 0o600 });
     writeFileSync(wrong, 'not the password\n', { mode: 0o600 });
-    lab = await ClusterLab.up({
-      hosts: 4,
-      underlay: 'l2',
-      mesh: true,
-      name: labName(),
-      weftdArgs: ['--mesh-probe-ms', String(PROBE_MS), '--mesh-password-file', pw],
-    });
-    await waitFor(
-      'four peers linked',
-      async () => {
-        for (const h of HOSTS) {
-          const s = await status(lab, h);
-          if (s.connections.filter((c) => c.established).length !== 3 || !s.sleeve) return false;
-        }
-        return true;
-      },
-      90_000,
-    );
+    lab = await meshWeftdLab(HOSTS.length, ['--mesh-probe-ms', String(PROBE_MS), '--mesh-password-file', pw], 90_000);
   });
   after(async () => {
     killBoxes(boxes);

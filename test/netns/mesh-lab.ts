@@ -96,7 +96,9 @@ export class MeshNode {
 export class MeshLab {
   readonly tag = randomBytes(3).toString('hex');
   readonly dir = mkdtempSync(path.join(tmpdir(), 'weft-mesh-'));
-  readonly switchNs = `ms-sw-${this.tag}`;
+  /** Namespace prefix (MESH_LAB_PREFIX, default "ms"): parallel users of one machine pick their own. */
+  readonly prefix = process.env.MESH_LAB_PREFIX ?? 'ms';
+  readonly switchNs = `${this.prefix}-sw-${this.tag}`;
   readonly hosts: LabHost[] = [];
   readonly nodes = new Map<number, MeshNode>();
   private readonly children: ChildProcess[] = [];
@@ -118,7 +120,7 @@ export class MeshLab {
 
   async addHost(): Promise<LabHost> {
     const i = this.hosts.length;
-    const h: LabHost = { index: i, name: `h${i}`, ns: `ms-${this.tag}-${i}`, ip: `198.18.0.${10 + i}` };
+    const h: LabHost = { index: i, name: `h${i}`, ns: `${this.prefix}-${this.tag}-${i}`, ip: `198.18.0.${10 + i}` };
     this.hosts.push(h);
     await mustRun('ip', ['netns', 'add', h.ns]);
     await mustRun('ip', ['-n', h.ns, 'link', 'set', 'lo', 'up']);
@@ -130,8 +132,13 @@ export class MeshLab {
   }
 
   /** Start a router on host i (options merged over lab defaults) and wait until it listens. */
-  async start(i: number, o: Partial<MeshRouterOptions> & { passwordFile?: string; pskHex?: string } = {}): Promise<MeshNode> {
+  async start(
+    i: number,
+    opts: Partial<MeshRouterOptions> & { passwordFile?: string; pskHex?: string; standalone?: string } = {},
+  ): Promise<MeshNode> {
     const h = this.hosts[i]!;
+    // `standalone`: another build's entry (a bench compares a previous build side by side).
+    const { standalone = STANDALONE, ...o } = opts;
     const cfg = {
       name: h.name,
       listen: `${h.ip}:${MESH_PORT}`,
@@ -153,7 +160,7 @@ export class MeshLab {
     writeFileSync(file, JSON.stringify(cfg));
     // MESH_NODE_ARGS: extra node flags for the routers (e.g. --cpu-prof when profiling a bench).
     const nodeArgs = (process.env.MESH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const child = spawn('nsenter', [`--net=/run/netns/${h.ns}`, process.execPath, ...nodeArgs, STANDALONE, file], {
+    const child = spawn('nsenter', [`--net=/run/netns/${h.ns}`, process.execPath, ...nodeArgs, standalone, file], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     this.children.push(child);

@@ -7,11 +7,12 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { ClusterLab } from '../../src/lab/cluster-lab.js';
+import { ClusterLab } from '../../src/lab/cluster-lab.js';
 import { run, sleep, waitFor } from '../../src/lab/sim-host.js';
 import type { MeshStatus } from '../../src/mesh/router/status.js';
 
-export const labName = (): string => `msh${randomBytes(3).toString('hex')}`.slice(0, 8);
+/** MESH_LAB_PREFIX (default "msh") starts the name, so parallel users of one machine never collide. */
+export const labName = (): string => `${process.env.MESH_LAB_PREFIX ?? 'msh'}${randomBytes(3).toString('hex')}`.slice(0, 8);
 export const RANGE = '10.32.0.0/12';
 export const MARKER = 'weft-mesh-marker-5b1e';
 
@@ -21,6 +22,32 @@ export interface Box {
   pid: number;
   netns: string;
   ip: string;
+}
+
+/**
+ * `weft lab up --mesh` with `hosts` weftd peers (no etcd) and `weftdArgs`, once every peer has
+ * an established link to every other and its sleeve up; the lab is removed if that does not
+ * happen within `timeoutMs`.
+ */
+export async function meshWeftdLab(hosts: number, weftdArgs: string[], timeoutMs: number): Promise<ClusterLab> {
+  const lab = await ClusterLab.up({ hosts, underlay: 'l2', mesh: true, name: labName(), weftdArgs });
+  try {
+    await waitFor(
+      `${hosts} peers linked`,
+      async () => {
+        for (let i = 1; i <= hosts; i++) {
+          const s = await status(lab, `h${i}`);
+          if (s.connections.filter((c) => c.established).length !== hosts - 1 || !s.sleeve) return false;
+        }
+        return true;
+      },
+      timeoutMs,
+    );
+    return lab;
+  } catch (err) {
+    await lab.down();
+    throw err;
+  }
 }
 
 export async function weftOk(lab: ClusterLab, host: string, args: string[]): Promise<string> {

@@ -29,6 +29,7 @@ import { PeerConnection } from './peer-connection.js';
 import { Sleeve } from './sleeve.js';
 import type { MeshStatus } from './status.js';
 import { TunDevice, configureTun } from '../../kernel/tun.js';
+import { UdpSender } from '../../kernel/udp-sender.js';
 import { WEFT_LINK_GROUP } from '../../drivers/link-ownership.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -44,6 +45,8 @@ export class MeshRouter extends EventEmitter {
   private swimBox: StaticBox | undefined;
   private tcp: Server | undefined;
   private udp: UdpSocket | undefined;
+  /** Sleeve datagrams (data, heartbeats) leave through this batched sender; see udp-sender.ts. */
+  private dataTx: UdpSender | undefined;
   private timer: NodeJS.Timeout | undefined;
   readonly membership: Membership;
   readonly topology: Topology;
@@ -120,7 +123,7 @@ export class MeshRouter extends EventEmitter {
       sendUdp: (buf, port, ip) => {
         if (buf[0] === KIND_BEAT) this.counters.beatBytesOut += buf.length;
         else this.counters.dataBytesOut += buf.length;
-        this.udp?.send(buf, port, ip);
+        this.dataTx?.send(buf, port, ip);
       },
       deliver: (pkt) => this.tun?.write(pkt),
     });
@@ -147,6 +150,15 @@ export class MeshRouter extends EventEmitter {
       });
     });
     this.udp = udp;
+    // From the listen address, another port: receivers find a sleeve datagram's session by the
+    // index in its header, never by its source port. Receiving stays on `udp`.
+    try {
+      this.dataTx = UdpSender.open(ip, 0, { sndbuf: 4 << 20 });
+    } catch (err) {
+      udp.close();
+      this.udp = undefined;
+      throw err;
+    }
     const tcp = createServer((s) => this.adopt(s, false, undefined));
     await new Promise<void>((resolve, reject) => {
       tcp.once('error', reject);
@@ -173,6 +185,7 @@ export class MeshRouter extends EventEmitter {
     for (const c of [...this.conns]) c.close('router stopping');
     await new Promise<void>((r) => (this.tcp ? this.tcp.close(() => r()) : r()));
     await new Promise<void>((r) => (this.udp ? this.udp.close(() => r()) : r()));
+    this.dataTx?.close();
     await this.tun?.close();
   }
 
@@ -611,6 +624,9 @@ export class MeshRouter extends EventEmitter {
         ...this.counters,
         controlBytesOut: this.counters.controlBytesOutClosed + [...this.conns].reduce((n, c) => n + c.bytesOut, 0),
         ...this.sleeve.stats,
+        ...(this.dataTx
+          ? { udpSent: this.dataTx.stats.sent, udpSendDrops: this.dataTx.stats.sendDrops, udpSendBatches: this.dataTx.stats.sendBatches }
+          : {}),
       },
     };
   }
