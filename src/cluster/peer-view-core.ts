@@ -37,6 +37,8 @@ export function remoteOf(rec: EndpointRecord, self: string): RemoteEndpoint | un
     ...(rec.ipv4 ? { ipv4: rec.ipv4 } : {}),
     ...(rec.ipv6 ? { ipv6: rec.ipv6 } : {}),
     ...(rec.macAddress ? { mac: rec.macAddress } : {}),
+    ...(rec.sandboxName ? { name: rec.sandboxName } : {}),
+    ...(rec.aliases?.length ? { aliases: [...rec.aliases] } : {}),
   };
 }
 

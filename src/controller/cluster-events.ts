@@ -59,6 +59,7 @@ export async function remoteEndpointUp(ctx: ControllerContext, view: RemoteView,
   if (!ctx.drivers.has(net.driver)) return;
   await ctx.drivers.get(net.driver).peerUp?.(networkCtx(ctx, net), peer);
   view.set(peer);
+  await runHooks(ctx, 'remoteEndpointUp', net, peer);
 }
 
 export async function remoteEndpointDown(
@@ -69,4 +70,5 @@ export async function remoteEndpointDown(
 ): Promise<void> {
   view.delete(peer);
   if (net && ctx.drivers.has(net.driver)) await ctx.drivers.get(net.driver).peerDown?.(networkCtx(ctx, net), peer);
+  await runHooks(ctx, 'remoteEndpointDown', peer);
 }

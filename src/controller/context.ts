@@ -7,7 +7,7 @@ import type { DriverRegistry } from '../drivers/registry.js';
 import type { KernelPort } from '../kernel/kernel-port.js';
 import type { DaemonConfig } from '../config/daemon-config.js';
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../model/types.js';
-import type { DriverContext, DriverServices, EndpointContext, NetworkContext } from '../drivers/driver.js';
+import type { DriverContext, DriverServices, EndpointContext, NetworkContext, RemoteEndpoint } from '../drivers/driver.js';
 import type { FwPortMapping } from '../firewall/types.js';
 import type { ModelRecords } from './scopes.js';
 import { createLogger, type Logger } from '../logger.js';
@@ -22,6 +22,9 @@ export interface ControllerHooks {
   endpointUp?(net: NetworkRecord, ep: EndpointRecord, sb: SandboxRecord): Promise<void>;
   endpointDown?(net: NetworkRecord, ep: EndpointRecord, sb: SandboxRecord): Promise<void>;
   sandboxDown?(sb: SandboxRecord): Promise<void>;
+  /** An endpoint on another host (global networks), after the network's driver was told. */
+  remoteEndpointUp?(net: NetworkRecord, peer: RemoteEndpoint): Promise<void>;
+  remoteEndpointDown?(peer: RemoteEndpoint): Promise<void>;
   /** Ports published outside sandbox records (a runtime's endpoint, e.g. `docker run -p`). */
   portsUp?(mappings: FwPortMapping[]): Promise<void>;
   portsDown?(mappings: FwPortMapping[]): Promise<void>;

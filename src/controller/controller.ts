@@ -5,11 +5,13 @@
  * validates its input first; every change runs under the engine lock.
  */
 import type { ControllerContext, ControllerHooks } from './context.js';
-import { driverCtx } from './context.js';
+import { driverCtx, networkCtx } from './context.js';
 import type { Driver, RemoteEndpoint, RemoteHost } from '../drivers/driver.js';
+import type { BoundSockets } from '../kernel/kernel-port.js';
+
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../model/types.js';
 import type { FirewallState, FwNetwork, FwPortMapping } from '../firewall/types.js';
-import { mappingsFor } from './port-ops.js';
+import { sandboxMappings } from './port-ops.js';
 import { createNetwork, ensurePredefinedNetworks, pruneNetworks, removeNetwork, resolveNetwork } from './network-ops.js';
 import { renameNetwork } from './network-rename.js';
 import { createSandbox, removeSandbox, resolveSandbox, setSandboxPid } from './sandbox-ops.js';
@@ -28,6 +30,14 @@ import { RemoteView, globalNetworkDown, globalNetworkUp, remoteEndpointDown, rem
 
 const ID_RE = /^[0-9a-f]{64}$/;
 import { DEFAULT_STOP_GRACE_S, assertRemovable, assertStoppable, runsCommand, stopCommand } from './sandbox-stop.js';
+
+/** See Controller.gatewayNamespace. */
+export interface GatewayNamespace {
+  path: string;
+  inode: number | undefined;
+  /** A UDP and a TCP socket bound to address:port there. */
+  bind: (address: string, port: number) => Promise<BoundSockets>;
+}
 
 export class Controller {
   /** Container runtimes' side of the facade (Docker's plugin protocol, `weft attach CONTAINER`). */
@@ -338,18 +348,20 @@ export class Controller {
   }
 
   /**
-   * Firewall mappings of a sandbox's publications on one of its endpoints. A network the
-   * firewall does not see has nothing to publish (macvlan: the endpoint has its own LAN address,
-   * and Docker ignores -p there too); firewallState() filters the same way.
+   * Firewall mappings of a sandbox's publications on one of its endpoints (see sandboxMappings:
+   * a network the firewall does not see and whose driver names no target publishes nothing);
+   * firewallState() filters the same way.
    */
   sandboxPortMappings(sb: SandboxRecord, net: NetworkRecord, ep: EndpointRecord): FwPortMapping[] {
-    return this.firewallView(net) === undefined ? [] : mappingsFor(sb, net, ep);
+    return sandboxMappings(this.ctx, sb, net, ep).mappings;
   }
 
   /** The firewall's whole state as the model says it should be (networks + every published port). */
   async firewallState(): Promise<FirewallState> {
+    const published = await publishedMappings(this.ctx);
     const networks = await firewallNetworks(this.ctx);
-    const ports = (await publishedMappings(this.ctx)).filter((p) => networks.some((n) => n.id === p.networkId));
+    for (const v of published.via) if (!networks.some((n) => n.id === v.id)) networks.push(v);
+    const ports = published.ports.filter((p) => networks.some((n) => n.id === p.networkId));
     return { networks, ports };
   }
 
@@ -389,6 +401,20 @@ export class Controller {
   /** Remote endpoints of a network that this host's driver was told about. */
   remoteEndpoints(networkId: string): RemoteEndpoint[] {
     return this.remote.of(networkId);
+  }
+
+  /**
+   * Where a network's gateway lives when that is not this daemon's namespace (overlay: the
+   * network's own namespace), for the embedded DNS: the path, the namespace's inode now
+   * (undefined while it does not exist: no local sandbox) and a way to bind sockets there.
+   * Undefined for networks whose gateway is in the daemon's namespace.
+   */
+  gatewayNamespace(net: NetworkRecord): GatewayNamespace | undefined {
+    if (!this.ctx.drivers.has(net.driver)) return undefined;
+    const path = this.ctx.drivers.get(net.driver).gatewayNetns?.(networkCtx(this.ctx, net));
+    if (path === undefined) return undefined;
+    const kernel = this.ctx.kernel;
+    return { path, inode: kernel.netnsInode(path), bind: (address, port) => kernel.bindInNetns(path, address, port) };
   }
 
   /** A host joined the cluster (or came back): every driver that cares is told; all are tried. */

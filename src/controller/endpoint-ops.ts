@@ -280,6 +280,8 @@ async function connectGlobal(
   rec.networkName = net.name;
   rec.driver = net.driver;
   rec.labels = { ...sb.labels };
+  // Other hosts answer this name (and the aliases) in their embedded DNS, from this record alone.
+  rec.sandboxName = sb.name;
   const index = { key: keys.sandboxEndpoint(sb.id, rec.id), value: json(net.id) };
   await ctx.records.commitOrConflict({ checks: [{ key: index.key, version: 0 }], puts: [index] }, `index ${sb.name} on ${net.name}`);
   let got: { pool: string; address: string }[] = [];

@@ -13,7 +13,7 @@ import { assertNoConflicts } from '../firewall/port-conflicts.js';
 import { dockerKeys, getRecord, putRecord, type DockerEndpointRecord } from './runtime-records.js';
 import { ErrorList } from '../errors.js';
 import { runtimeEndpoint } from './runtime-endpoint-ops.js';
-import { mappingsFor } from './port-ops.js';
+import { sandboxMappings } from './port-ops.js';
 import { HostPortGuard } from './host-port-guard.js';
 
 /** One port binding as the runtime asks for it; hostPort 0 or a range lets weft choose. */
@@ -37,19 +37,26 @@ export async function firewallNetworks(ctx: ControllerContext): Promise<FwNetwor
   return (await ctx.records.networks()).flatMap((n) => ctx.drivers.get(n.driver).firewallView?.(n) ?? []);
 }
 
-/** Every mapping published on this host: sandboxes' and runtime endpoints'. */
-export async function publishedMappings(ctx: ControllerContext): Promise<FwPortMapping[]> {
+/**
+ * Every mapping published on this host (sandboxes' and runtime endpoints'), and the firewall
+ * networks that are no network record but carry some of them (overlay's gateway bridge).
+ */
+export async function publishedMappings(ctx: ControllerContext): Promise<{ ports: FwPortMapping[]; via: FwNetwork[] }> {
   const nets = new Map((await ctx.records.networks()).map((n) => [n.id, n]));
   const sbs = new Map((await ctx.records.sandboxes()).map((s) => [s.id, s]));
-  const out: FwPortMapping[] = [];
+  const ports: FwPortMapping[] = [];
+  const via = new Map<string, FwNetwork>();
   for (const ep of await ctx.records.endpoints()) {
     const sb = sbs.get(ep.sandboxId);
     const net = nets.get(ep.networkId);
-    if (sb && net) out.push(...mappingsFor(sb, net, ep));
+    if (!sb || !net) continue;
+    const m = sandboxMappings(ctx, sb, net, ep);
+    ports.push(...m.mappings);
+    if (m.via && m.mappings.length > 0) via.set(m.via.id, m.via);
   }
   for (const r of await ctx.records.store.list(dockerKeys.endpoints))
-    out.push(...((JSON.parse(r.value) as DockerEndpointRecord).ports ?? []));
-  return out;
+    ports.push(...((JSON.parse(r.value) as DockerEndpointRecord).ports ?? []));
+  return { ports, via: [...via.values()] };
 }
 
 /** Firewall mappings for one runtime endpoint: one per container address of the binding's family. */
@@ -78,7 +85,7 @@ export async function publishRuntimePorts(ctx: ControllerContext, id: string, wa
   const r = await runtimeEndpoint(ctx, id);
   if (wanted.length === 0) return;
   const mine = r.value.ports ?? [];
-  const existing = (await publishedMappings(ctx)).filter((p) => !mine.some((q) => samePort(p, q)));
+  const existing = (await publishedMappings(ctx)).ports.filter((p) => !mine.some((q) => samePort(p, q)));
   const hostPorts = allocateHostPorts(wanted, existing, 'HostPort', Math.random, new HostPortGuard(ctx.kernel));
   const mappings = mappingsOf(r.value, wanted, hostPorts);
   assertNoConflicts(existing, mappings, await firewallNetworks(ctx));

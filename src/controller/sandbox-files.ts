@@ -30,8 +30,9 @@ function hostResolv(): ResolvConf {
   return hostResolvCache.value;
 }
 
-/** Whether the embedded DNS serves a network: user-defined bridge networks, as in Docker. */
-export const hasEmbeddedDns = (n: NetworkRecord): boolean => (n.driver === 'bridge' || n.driver === 'mesh') && !n.predefined;
+/** Whether the embedded DNS serves a network: user-defined bridge and overlay networks, as in Docker (and mesh). */
+export const hasEmbeddedDns = (n: NetworkRecord): boolean =>
+  (n.driver === 'bridge' || n.driver === 'mesh' || n.driver === 'overlay') && !n.predefined;
 
 /**
  * Embedded DNS answers on the gateway of user-defined bridge networks; a sandbox on such a

@@ -28,6 +28,8 @@ export class FirewallService implements ControllerHooks {
   private checking = false;
   private resyncing = false;
   private readonly networks = new Map<string, FwNetwork>();
+  /** Mappings published per endpoint, so they are removed as they were added. */
+  private readonly published = new Map<string, FwPortMapping[]>();
 
   constructor(
     readonly fw: FirewallBackend,
@@ -125,12 +127,16 @@ export class FirewallService implements ControllerHooks {
 
   async endpointUp(net: NetworkRecord, ep: EndpointRecord, sb: SandboxRecord): Promise<void> {
     const m = this.model.sandboxPortMappings(sb, net, ep);
-    if (m.length > 0) await this.fw.addPorts(m);
+    if (m.length === 0) return;
+    await this.fw.addPorts(m);
+    this.published.set(ep.id, m);
   }
 
   async endpointDown(net: NetworkRecord, ep: EndpointRecord, sb: SandboxRecord): Promise<void> {
-    const m = this.model.sandboxPortMappings(sb, net, ep);
+    // What endpointUp published: an overlay endpoint's target (its gateway leg) is gone by now.
+    const m = this.published.get(ep.id) ?? this.model.sandboxPortMappings(sb, net, ep);
     if (m.length > 0) await this.fw.removePorts(m);
+    this.published.delete(ep.id);
   }
 
   async portsUp(mappings: FwPortMapping[]): Promise<void> {

@@ -110,7 +110,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
   let stopMeshNames: (() => void) | undefined;
   const meshNets = mesh ? syncMeshNetworks(mesh.router, controller, log) : undefined;
   const firewall = new FirewallService(fw, integrations, controller, log);
-  const dns = new DnsService(config.dnsUpstreams, log);
+  const dns = new DnsService(config.dnsUpstreams, log, 53, (net) => controller.gatewayNamespace(net));
   try {
     // Before the firewall, reconcile or anything else acts on the kernel: a socket another
     // process serves on is refused now (and left alone), not after this daemon changed things.

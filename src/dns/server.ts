@@ -65,9 +65,25 @@ export const DNS_LIMITS = {
 export interface ListenOptions {
   /** False for internal networks: they must not reach the outside, not even through DNS. */
   forward?: boolean;
+  /**
+   * Serve in another network namespace (overlay: the gateway lives in the network's own
+   * namespace). `key` names it: two tenants' namespaces may hold the same gateway address.
+   */
+  netns?: NetnsBinding;
 }
 
+/** Where a listener outside the daemon's namespace lives, and how to get sockets bound there. */
+export interface NetnsBinding {
+  key: string;
+  /** A UDP and a TCP socket bound to address:port there (fds the server then owns). */
+  bind(address: string, port: number): Promise<{ udp: number; tcp: number }>;
+}
+
+/** Listeners in the daemon's namespace are keyed by address alone (the loop checks look them up so). */
+const listenerKey = (address: string, netns?: string): string => (netns === undefined ? address : `${netns}|${address}`);
+
 interface Listener {
+  key: string;
   networkId: string;
   address: string;
   forward: boolean;
@@ -93,6 +109,7 @@ interface NetworkCache {
 
 /** Larger UDP queries are not something a stub resolver sends; drop rather than parse. */
 const MAX_UDP_QUERY = 4096;
+const EADDRNOTAVAIL = 99;
 /** Queries answered at once per TCP connection before reading pauses. */
 const MAX_TCP_PIPELINE = 64;
 const MAX_CACHED_REPLIES = 8192;
@@ -189,7 +206,8 @@ export class EmbeddedDnsServer {
    */
   async listen(networkId: string, address: string, opts: ListenOptions = {}): Promise<void> {
     const forward = opts.forward ?? true;
-    const existing = this.listeners.get(address);
+    const key = listenerKey(address, opts.netns?.key);
+    const existing = this.listeners.get(key);
     if (existing) {
       existing.networkId = networkId;
       existing.forward = forward;
@@ -199,12 +217,13 @@ export class EmbeddedDnsServer {
     const deadline = Date.now() + BIND_RETRY_MS;
     for (;;) {
       try {
-        const l = await this.bind(networkId, address, family, forward);
-        this.listeners.set(address, l);
+        const l = await this.bind(key, networkId, address, family, forward, opts.netns);
+        this.listeners.set(key, l);
         return;
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EADDRNOTAVAIL' && family === 6 && Date.now() < deadline) {
+        const notYet = code === 'EADDRNOTAVAIL' || (err as KernelError).errno === EADDRNOTAVAIL;
+        if (notYet && family === 6 && Date.now() < deadline) {
           await new Promise((r) => setTimeout(r, 100));
           continue;
         }
@@ -216,11 +235,12 @@ export class EmbeddedDnsServer {
     }
   }
 
-  /** Stop serving an address; unknown addresses are fine (already gone). */
-  async unlisten(address: string): Promise<void> {
-    const l = this.listeners.get(address);
+  /** Stop serving an address (in the namespace `netns` keys, if given); unknown ones are fine (already gone). */
+  async unlisten(address: string, netns?: string): Promise<void> {
+    const key = listenerKey(address, netns);
+    const l = this.listeners.get(key);
     if (!l) return;
-    this.listeners.delete(address);
+    this.listeners.delete(key);
     await closeListener(l);
   }
 
@@ -232,12 +252,20 @@ export class EmbeddedDnsServer {
     await Promise.all(all.map(closeListener));
   }
 
-  private async bind(networkId: string, address: string, family: 4 | 6, forward: boolean): Promise<Listener> {
+  private async bind(
+    key: string,
+    networkId: string,
+    address: string,
+    family: 4 | 6,
+    forward: boolean,
+    netns?: NetnsBinding,
+  ): Promise<Listener> {
     // Replies go to the literal address a query came from: skip dns.lookup's extra tick per send.
     const literal = (host: string, _o: unknown, cb: (err: null, address: string, family: number) => void): void => cb(null, host, family);
     const udp = dgram.createSocket({ type: family === 4 ? 'udp4' : 'udp6', lookup: literal });
     const tcp = net.createServer();
     const l: Listener = {
+      key,
       networkId,
       address,
       forward,
@@ -247,16 +275,18 @@ export class EmbeddedDnsServer {
       admission: new TcpAdmission({ perSource: this.maxTcpPerSource, total: this.maxTcp }),
     };
     try {
+      // Sockets made in the other namespace are adopted: the address and port are already bound.
+      const fds = netns ? await netns.bind(address, this.port) : undefined;
       await new Promise<void>((resolve, reject) => {
         udp.once('error', reject);
-        udp.bind({ address, port: this.port, exclusive: true }, () => {
+        udp.bind(fds ? { fd: fds.udp } : { address, port: this.port, exclusive: true }, () => {
           udp.off('error', reject);
           resolve();
         });
       });
       await new Promise<void>((resolve, reject) => {
         tcp.once('error', reject);
-        tcp.listen({ host: address, port: this.port, exclusive: true, backlog: 128 }, () => {
+        tcp.listen(fds ? { fd: fds.tcp, backlog: 128 } : { host: address, port: this.port, exclusive: true, backlog: 128 }, () => {
           tcp.off('error', reject);
           resolve();
         });
@@ -368,7 +398,7 @@ export class EmbeddedDnsServer {
     }
     out.then(
       (r) => {
-        if (r && this.listeners.get(l.address) === l) l.udp.send(r, rinfo.port, rinfo.address);
+        if (r && this.listeners.get(l.key) === l) l.udp.send(r, rinfo.port, rinfo.address);
       },
       (err: Error) => this.opts.log?.warn({ err: err.message }, 'dns query failed'),
     );

@@ -99,6 +99,13 @@ export interface ClusterClaim {
   taken: string;
 }
 
+/** See Driver.publishTarget: the firewall network ports go through, and the endpoint's addresses there. */
+export interface PublishTarget {
+  network: FwNetwork;
+  ipv4?: string;
+  ipv6?: string;
+}
+
 /** An endpoint on another host, reported by the cluster agent (libnetwork's peerAdd/peerDelete). */
 export interface RemoteEndpoint {
   endpointId: string;
@@ -109,6 +116,9 @@ export interface RemoteEndpoint {
   ipv4?: string;
   ipv6?: string;
   mac?: string;
+  /** Its sandbox's name and its aliases: the embedded DNS answers them on the network (Docker's overlay does). */
+  name?: string;
+  aliases?: string[];
 }
 
 /** Another host of the cluster, reported by the cluster agent. */
@@ -180,8 +190,19 @@ export interface Driver {
   readonly invariants: DriverInvariants;
   /** How the firewall sees a network of this driver (undefined: the firewall ignores it). */
   firewallView?(net: NetworkRecord): FwNetwork | undefined;
+  /**
+   * Where an endpoint's published ports are forwarded, when not to its own address on its
+   * network (overlay: its leg on the host's gateway bridge, as Docker's docker_gwbridge).
+   * Undefined: the endpoint has no such way in now (no leg), and publishes nothing.
+   */
+  publishTarget?(c: EndpointContext): PublishTarget | undefined;
   /** Present when the driver supports runtime-placed endpoints. */
   readonly runtimePlacement?: RuntimePlacement;
+  /**
+   * The namespace holding the network's gateway address(es) on this host, when it is not the
+   * daemon's (overlay: the network's own, while it has local sandboxes); the embedded DNS serves there.
+   */
+  gatewayNetns?(c: NetworkContext): string;
   /** Multi-host drivers: a remote endpoint of a network appeared / went away. */
   peerUp?(c: NetworkContext, peer: RemoteEndpoint): Promise<void>;
   peerDown?(c: NetworkContext, peer: RemoteEndpoint): Promise<void>;

@@ -27,9 +27,11 @@ import type {
 } from './netlink/types.js';
 
 import type { HostSocket } from '../firewall/host-listeners.js';
+import type { BoundSockets } from './netns-sockets.js';
 import type { NetnsIdentity } from './netns-identity.js';
 import type { StopOutcome } from './process-stop.js';
 
+export type { BoundSockets };
 export type { ArpProbeOptions, IgnoreMissing, OptionalLinkKind, RtnlSubscription, SubscribeOpts, HostSocket, NetnsIdentity, StopOutcome };
 
 /** rtnetlink in one network namespace: links, addresses, routes, neighbours, events. */
@@ -69,6 +71,11 @@ export interface KernelPort {
   createNetns(path: string): Promise<void>;
   deleteNetns(path: string): Promise<void>;
   netnsInode(path: string): number | undefined;
+  /**
+   * A UDP and a TCP socket bound to address:port inside the namespace at path (overlay's
+   * embedded DNS on a gateway that lives in the network's namespace). The caller owns the fds.
+   */
+  bindInNetns(path: string, address: string, port: number): Promise<BoundSockets>;
   /** Write a sysctl (key like "net.ipv4.ip_forward") in the namespace at path, or the host's. */
   setSysctl(netnsPath: string | undefined, key: string, value: string): Promise<void>;
   readSysctl(netnsPath: string | undefined, key: string): Promise<string>;

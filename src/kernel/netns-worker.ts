@@ -12,6 +12,7 @@ import { CLONE_NEWNET } from './netlink/constants.js';
 import { Rtnl, routeSocketHere } from './netlink/rtnl.js';
 import type { NetnsRequest, WireError } from './netns.js';
 import { openTunHere } from './tun-open.js';
+import { bindHere } from './netns-sockets.js';
 
 const MS_BIND = 4096;
 const c = libc();
@@ -76,6 +77,9 @@ function handle(req: NetnsRequest): unknown {
     case 'tun-open':
       // The device is made in the namespace of the thread that opens it; the fd works from any thread.
       return inNetns(req.nsFd, `tun open ${req.name}`, () => openTunHere(req.name));
+    case 'bind-sockets':
+      // A socket stays in the namespace it was made in; the fds work from the main thread.
+      return inNetns(req.nsFd, `bind ${req.address}:${req.port}`, () => bindHere(c, req.address, req.port));
     case 'sysctl-write':
       return inNetns(req.nsFd, `sysctl write ${req.file}`, () =>
         sysctlFs(`sysctl write ${req.file}`, () => writeFileSync(req.file, req.value)),

@@ -26,7 +26,8 @@ export type NetnsRequest =
   | { op: 'create'; path: string }
   | { op: 'sysctl-read'; nsFd: number; file: string }
   | { op: 'sysctl-write'; nsFd: number; file: string; value: string }
-  | { op: 'tun-open'; nsFd: number; name: string };
+  | { op: 'tun-open'; nsFd: number; name: string }
+  | { op: 'bind-sockets'; nsFd: number; address: string; port: number };
 
 /** How errors cross the thread boundary. */
 export interface WireError {

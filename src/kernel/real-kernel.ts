@@ -2,7 +2,8 @@
 import { closeSync } from 'node:fs';
 import type { HostSocket, KernelPort, NetlinkPort, NetnsIdentity, StopOutcome } from './kernel-port.js';
 import { Rtnl } from './netlink/rtnl.js';
-import { createNetns, deleteNetns, netnsInode, openNetnsFd } from './netns.js';
+import { createNetns, deleteNetns, netnsCall, netnsInode, openNetnsFd } from './netns.js';
+import type { BoundSockets } from './netns-sockets.js';
 import { readSysctlIn, writeSysctlIn } from './sysctl.js';
 import { isAlive, processStartTime } from './proc.js';
 import { requireLinkKind, type OptionalLinkKind } from './link-support.js';
@@ -74,6 +75,10 @@ export class RealKernel implements KernelPort {
 
   netnsInode(path: string): number | undefined {
     return netnsInode(path);
+  }
+
+  async bindInNetns(path: string, address: string, port: number): Promise<BoundSockets> {
+    return netnsCall<BoundSockets>({ op: 'bind-sockets', nsFd: this.entry(path).fd, address, port });
   }
 
   setSysctl(netnsPath: string | undefined, key: string, value: string): Promise<void> {

@@ -45,6 +45,7 @@ class HostKernel implements KernelPort {
   netnsIdentity: KernelPort['netnsIdentity'] = (p) => this.k.netnsIdentity(p);
   hostNetns: KernelPort['hostNetns'] = () => this.k.hostNetns();
   hostSockets: KernelPort['hostSockets'] = () => this.k.hostSockets();
+  bindInNetns: KernelPort['bindInNetns'] = (p, a, port) => this.k.bindInNetns(p, a, port);
   socketOwner: KernelPort['socketOwner'] = (i) => this.k.socketOwner(i);
 }
 

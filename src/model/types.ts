@@ -73,6 +73,8 @@ export interface EndpointRecord {
    */
   networkName?: string;
   driver?: string;
+  /** Global-scope endpoints: its sandbox's name, which other hosts' embedded DNS answers. */
+  sandboxName?: string;
   labels?: Record<string, string>;
 }
 

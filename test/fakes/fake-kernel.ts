@@ -9,7 +9,7 @@
  * Only what weft's drivers use is modelled; anything else throws "not modelled".
  */
 import type { HostSocket, KernelPort, NetlinkPort, NetnsIdentity, RtnlSubscription, StopOutcome } from '../../src/kernel/kernel-port.js';
-import type { ArpProbeOptions, OptionalLinkKind } from '../../src/kernel/kernel-port.js';
+import type { ArpProbeOptions, BoundSockets, OptionalLinkKind } from '../../src/kernel/kernel-port.js';
 import type { AddAddressOpts } from '../../src/kernel/netlink/addr-msg.js';
 import type {
   AddressInfo,
@@ -176,6 +176,13 @@ export class FakeKernel implements KernelPort {
 
   netnsInode(path: string): number | undefined {
     return this.namespaces.get(path)?.inode;
+  }
+
+  /** The fake has no sockets: what needs them (overlay's embedded DNS) is tested in namespaces. */
+  async bindInNetns(path: string, address: string, port: number): Promise<BoundSockets> {
+    this.step(`bind ${address}:${port} in ${path}`);
+    this.ns(path, 'bind in netns');
+    throw new KernelError('bind in netns', 'the fake kernel makes no sockets');
   }
 
   async setSysctl(netnsPath: string | undefined, key: string, value: string): Promise<void> {

@@ -4,7 +4,7 @@
  * subnet, and the sandbox's default route through it; the firewall masquerades the subnet.
  * The address claim is a permanent neighbour entry on the bridge (see gateway-address.ts).
  */
-import type { EndpointContext, HostContext } from '../driver.js';
+import type { EndpointContext, HostContext, PublishTarget } from '../driver.js';
 import type { NetlinkPort } from '../../kernel/kernel-port.js';
 import type { LinkInfo } from '../../kernel/netlink/types.js';
 import type { FwNetwork } from '../../firewall/types.js';
@@ -122,6 +122,26 @@ export function removeLeg(c: EndpointContext): void {
   const mac = macOfId(c.endpoint.id);
   for (const x of legClaims(rt, br.index))
     if (x.mac === mac) rt.deleteNeighbour({ index: br.index, family: 4, dst: x.ip }, { ignoreMissing: true });
+}
+
+/** The address of the endpoint's leg on the gateway bridge (its claim there), if it has one. */
+export function legAddress(c: EndpointContext): string | undefined {
+  const rt = c.kernel.host();
+  const br = rt.link(GATEWAY_BRIDGE);
+  if (!br || !ownedBy(br, GATEWAY_MARK)) return undefined;
+  const mac = macOfId(c.endpoint.id);
+  return legClaims(rt, br.index).find((x) => x.mac === mac)?.ip;
+}
+
+/**
+ * Published ports of an overlay endpoint go to its leg (Docker DNATs to the container's
+ * docker_gwbridge address): the overlay address lives in the network's own namespace, which the
+ * host's firewall does not route to. No leg (internal network, not the default route): none.
+ */
+export function legPublishTarget(c: EndpointContext): PublishTarget | undefined {
+  if (!wantsLeg(c)) return undefined;
+  const ip = legAddress(c);
+  return ip === undefined ? undefined : { network: gatewayFwNetwork(), ipv4: ip };
 }
 
 /** Problems with an endpoint's leg, one sentence each (read-only). */

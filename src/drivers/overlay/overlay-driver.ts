@@ -13,6 +13,7 @@ import type {
   EndpointContext,
   NetworkContext,
   NetworkValidation,
+  PublishTarget,
   RemoteEndpoint,
   RemoteHost,
 } from '../driver.js';
@@ -40,11 +41,12 @@ import {
   liveEntries,
   localPorts,
   mtuOf,
+  netnsPathOf,
   openOverlay,
   removeOverlay,
   type OverlayNs,
 } from './overlay-objects.js';
-import { ensureLeg, removeLeg, wantsLeg } from './gateway-leg.js';
+import { ensureLeg, legPublishTarget, removeLeg, wantsLeg } from './gateway-leg.js';
 import { overlayInvariants } from './overlay-invariants.js';
 import { OverlayEncryption } from './overlay-encryption.js';
 import { createOwnedVeth, ownedBy } from '../link-ownership.js';
@@ -92,6 +94,16 @@ export class OverlayDriver implements Driver {
     return [
       { key: vniClaimKey(vni), field: OVERLAY_OPTIONS.vni, taken: `VNI ${vni} is already used by another overlay network in the cluster` },
     ];
+  }
+
+  /** The gateway is on br0 in the network's own namespace (which exists while the host has sandboxes on it). */
+  gatewayNetns(c: NetworkContext): string {
+    return netnsPathOf(c);
+  }
+
+  /** Published ports go through the host's gateway bridge, to the endpoint's leg there. */
+  publishTarget(c: EndpointContext): PublishTarget | undefined {
+    return legPublishTarget(c);
   }
 
   /** Peers the driver knows for a network. */

@@ -24,7 +24,7 @@ import {
   vtepOf,
 } from './overlay-options.js';
 import type { PeerDiff, PeerEntries } from './peer-plan.js';
-import { WEFT_LINK_GROUP, claimLink, createOwnedBridge } from '../link-ownership.js';
+import { WEFT_LINK_GROUP, claimLink, createOwnedBridge, ownedBy } from '../link-ownership.js';
 import { mustOwn, networkMark } from './overlay-ownership.js';
 
 /** Kernel constants used here (linux/neighbour.h): NUD_PERMANENT, NTF_SELF, NTF_MASTER. */
@@ -149,7 +149,14 @@ export async function ensureOverlay(c: NetworkContext): Promise<OverlayNs> {
 /** Remove the network's namespace and everything in it (already gone is fine). */
 export async function removeOverlay(c: NetworkContext): Promise<void> {
   const path = netnsPathOf(c);
-  if (c.kernel.netnsInode(path) !== undefined) await c.kernel.deleteNetns(path);
+  if (c.kernel.netnsInode(path) === undefined) return;
+  // The namespace outlives its mount while anything holds it (the embedded DNS's sockets until
+  // it hears of the leave, a capture): the vxlan device must not, or a network re-made here
+  // would find its VNI taken on the host's UDP socket. Only the device weft made for it.
+  const ns = await c.kernel.inNetns(path);
+  const vxlan = ns.link(OVERLAY_VXLAN);
+  if (vxlan && ownedBy(vxlan, networkMark(c.network))) ns.deleteLink(vxlan.index, { ignoreMissing: true });
+  await c.kernel.deleteNetns(path);
 }
 
 /** The permanent FDB entries (with a VTEP) and neighbour entries the vxlan device holds. */
