@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { peerPlan, reachOf, vtepAddressOf, HostGwUnreachableError } from '../../src/drivers/hostsubnet/peer-plan.js';
+import { peerPlan, reachOf, underlayClash, vtepAddressOf, HostGwUnreachableError } from '../../src/drivers/hostsubnet/peer-plan.js';
 import { hostsubnetStateOf, subnetConfigOf, vtepMacOf } from '../../src/drivers/hostsubnet/hostsubnet-options.js';
 import { resolveSubnetConfig, type LeaseRecord } from '../../src/ipam/subnet-leases.js';
 import type { RouteInfo } from '../../src/kernel/netlink/types.js';
@@ -111,5 +111,13 @@ describe('hostsubnet options', () => {
     assert.notEqual(a, vtepMacOf('h2', 'hs'));
     assert.notEqual(a, vtepMacOf('h1', 'other'));
     assert.equal(parseInt(a.slice(0, 2), 16) & 0x03, 0x02);
+  });
+
+  it("finds a cluster network that covers the host's own underlay segment (networkUp refuses it)", () => {
+    assert.equal(underlayClash('198.18.0.0/24', ['198.18.0.11/24']), '198.18.0.0/24');
+    assert.equal(underlayClash('198.18.0.128/26', ['198.18.0.11/24']), '198.18.0.0/24');
+    assert.equal(underlayClash('198.0.0.0/8', ['198.18.0.11/24']), '198.18.0.0/24');
+    assert.equal(underlayClash('10.236.0.0/16', ['198.18.0.11/24']), undefined);
+    assert.equal(underlayClash('198.18.1.0/24', ['198.18.0.11/24']), undefined);
   });
 });

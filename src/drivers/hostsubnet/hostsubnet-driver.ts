@@ -25,7 +25,7 @@ import { BridgeDriver } from '../bridge/bridge-driver.js';
 import { bridgeInvariants } from '../bridge/bridge-invariants.js';
 import { bridgeMacOf, configOfState, deviceNamesOf, ENCAP_OVERHEAD, hostsubnetStateOf, vtepMacOf } from './hostsubnet-options.js';
 import { ensureBridge, ensureVtep, underlayOf } from './hostsubnet-devices.js';
-import { peerPlan, reachOf, type PeerPlan } from './peer-plan.js';
+import { peerPlan, reachOf, underlayClash, type PeerPlan } from './peer-plan.js';
 import { applyPeer, checkPeer, pruneStray, removePeer, strayObjects, type PeerDevices } from './peer-apply.js';
 import { hostsubnetInvariants } from './hostsubnet-invariants.js';
 import { deleteOwnedLink, ownHostsubnetLink, ownedLinkOf } from './hostsubnet-ownership.js';
@@ -129,6 +129,15 @@ export class HostSubnetDriver implements Driver {
         `MTU ${mtu} + ${overhead} bytes of ${cfg.backend.type} encapsulation exceeds ${underlay.name}'s ${underlay.mtu}`,
       );
     }
+    const clash = underlayClash(
+      cfg.network,
+      rt.addresses(underlay.index, 4).map((a) => a.cidr),
+    );
+    if (clash)
+      throw new InvalidArgumentError(
+        'subnet',
+        `${cfg.network} overlaps ${clash} of this host's underlay ${underlay.name}: its subnets would take the host's own routes (to its peers and the store)`,
+      );
     if ((await c.kernel.readSysctl(undefined, 'net.ipv4.ip_forward')).trim() !== '1')
       await c.kernel.setSysctl(undefined, 'net.ipv4.ip_forward', '1');
     const data: Record<string, string> =

@@ -11,7 +11,7 @@
  *           and the encapsulating process's peer table
  */
 import { WeftError } from '../../errors.js';
-import { cidrContains, formatAddress, parseAddress, parseCidr } from '../../ipam/cidr.js';
+import { cidrContains, cidrOverlaps, formatAddress, formatCidr, parseAddress, parseCidr } from '../../ipam/cidr.js';
 import type { LeaseRecord, SubnetConfig } from '../../ipam/subnet-leases.js';
 import type { RouteInfo } from '../../kernel/netlink/types.js';
 
@@ -84,4 +84,17 @@ export function peerPlan(cfg: SubnetConfig, peer: LeaseRecord, reach: { onLink: 
     case 'udp':
       return undefined;
   }
+}
+
+/**
+ * The subnet of the host's own underlay a cluster network would cover (pure), from the
+ * underlay's addresses (e.g. 198.18.0.11/24). A lease in there takes the host's routes to its
+ * peers and the store on that segment — and a network that cannot reach the store cannot even
+ * be removed — so networkUp refuses such a network before it leases anything. (Routes via a
+ * gateway are not looked at: host-gw programs the network's own peer routes that way.)
+ */
+export function underlayClash(network: string, underlayAddresses: readonly string[]): string | undefined {
+  const net = parseCidr(network, 'subnet');
+  const hit = underlayAddresses.map((a) => parseCidr(a, 'address')).find((c) => cidrOverlaps(net, c));
+  return hit && formatCidr(hit);
 }
