@@ -135,7 +135,7 @@ export async function createNetwork(
       driver.scope === 'global' && driver.claimPrefix !== undefined
         ? new Set((await ctx.records.storeOf('global').list(driver.claimPrefix)).map((e) => e.key))
         : undefined;
-    if ((await ctx.records.networkIdByName(input.name)) !== undefined) {
+    if ((await ctx.records.networkIdByNameFor(driver.scope, input.name)) !== undefined) {
       throw new ConflictError('name', `network with name "${input.name}" already exists`);
     }
     const rec: NetworkRecord = {

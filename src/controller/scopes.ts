@@ -128,6 +128,23 @@ export class ModelRecords {
   networkIdByName(name: string): Promise<string | undefined> {
     return this.first((r) => r.networkIdByName(name));
   }
+  /**
+   * The network a new network of `scope` would clash with by name. A local network must be
+   * creatable while the cluster store is away (local operations keep working): then only the
+   * local names are known, and a later global network of the same name stays reachable by id
+   * (Docker, too, lets networks of different scopes share a name; lookups by name prefer local).
+   */
+  async networkIdByNameFor(scope: DriverScope, name: string): Promise<string | undefined> {
+    if (scope === 'global') return this.networkIdByName(name);
+    const local = await this.scopes.local.networkIdByName(name);
+    if (local !== undefined || !this.scopes.global) return local;
+    try {
+      return await this.scopes.global.networkIdByName(name);
+    } catch (err) {
+      if (err instanceof WeftError && err.code === 'WEFT_STORE_UNAVAILABLE') return undefined;
+      throw err;
+    }
+  }
   sandbox(id: string): Promise<Versioned<SandboxRecord> | undefined> {
     return this.scopes.local.sandbox(id);
   }

@@ -164,6 +164,13 @@ describe('global networks on a cluster', () => {
       const names = (await w.controller.networks()).map((n) => n.name).sort();
       assert.deepEqual(names, ['bridge', 'host', 'none'], 'listing shows the local scope while the cluster is away');
       await w.controller.connect('bridge', { sandbox: 's' });
+      // A new local network needs no cluster record: its name is checked against the local scope.
+      await w.controller.createNetwork({ name: 'local-while-away', driver: 'bridge', ipam: { config: [{ subnet: '10.45.0.0/24' }] } });
+      await w.controller.removeNetwork('local-while-away');
+      await assert.rejects(
+        () => w.controller.createNetwork({ name: 'g2', driver: 'gtest', ipam: { config: [{ subnet: '10.46.0.0/24' }] } }),
+        (err) => err instanceof WeftError && err.code === 'WEFT_STORE_UNAVAILABLE',
+      );
       w.cluster!.available = true;
       const ep = await w.controller.connect('g', { sandbox: 's' });
       assert.match(ep.ipv4 ?? '', /^10\.43\.0\.\d+\/24$/);

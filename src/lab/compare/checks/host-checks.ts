@@ -1,7 +1,8 @@
 /**
  * The rows decided on the endpoints and the store:
  *   names  b resolves a's name (getent, with b's own /etc/hosts and resolv.conf)
- *   store  with the store (etcd) stopped, a new endpoint on a's host is made and b connects to it
+ *   store  with the store (etcd) stopped: a new endpoint on a's host is made and b connects to it,
+ *          and (designs with more than one network) a new network is made and carries traffic
  *   vnic   the route to the peer leaves by a different interface than the endpoint's default route
  */
 import { sleep } from '../../sim-host.js';
@@ -26,28 +27,45 @@ export const storeCheck: Check = async (c) => {
   if (!etcd) return { id: 'store', outcome: 'no', evidence: 'the lab runs without a store and the design works' };
   const [a, b] = [c.dep.endpoints[0]!, c.dep.endpoints[1]!];
   await c.lab.kill(etcd.name);
-  let evidence: string;
-  let works = false;
+  const found: string[] = [];
+  let needed = false;
   try {
     await sleep(1000);
+    // A host that already holds its share (a Flannel lease, say) may make endpoints from it
+    // without the store; making a new network is what asks the store for a new share.
     try {
       const ep = await c.dep.addEndpoint(a.host, 900);
       try {
         const t = await exchange(b, ep, 'tcp', c.port(), 2);
-        works = t.outcome === 'yes';
-        evidence = `store ${etcd.name} stopped; new endpoint on ${a.host} made; ${t.evidence}`;
+        if (t.outcome !== 'yes') needed = true;
+        found.push(`new endpoint on ${a.host} made; ${t.evidence}`);
       } finally {
         await c.dep.removeEndpoint(ep);
       }
     } catch (err) {
-      evidence = `store ${etcd.name} stopped; a new endpoint could not be made: ${(err as Error).message.slice(0, 200)}`;
+      needed = true;
+      found.push(`a new endpoint could not be made: ${(err as Error).message.slice(0, 200)}`);
+    }
+    if (c.dep.addTenant) {
+      try {
+        const t = await c.dep.addTenant(STORE_PROBE_SUBNET);
+        const x = await exchange(t.endpoints[1], t.endpoints[0], 'tcp', c.port(), 2);
+        if (x.outcome !== 'yes') needed = true;
+        found.push(`a new network on ${STORE_PROBE_SUBNET} made; ${x.evidence}`);
+      } catch (err) {
+        needed = true;
+        found.push(`a new network could not be made: ${(err as Error).message.slice(0, 200)}`);
+      }
     }
   } finally {
     await c.lab.start(etcd.name);
     await storeBack(c.lab);
   }
-  return { id: 'store', outcome: works ? 'no' : 'yes', evidence };
+  return { id: 'store', outcome: needed ? 'yes' : 'no', evidence: `store ${etcd.name} stopped; ${found.join('; ')}` };
 };
+
+/** The subnet of the network the store check makes (no other check's tenant uses it). */
+const STORE_PROBE_SUBNET = '10.230.0.0/24';
 
 export const vnicCheck: Check = async (c) => {
   if (c.adapter.endpointIsHost) return { id: 'vnic', outcome: 'n-a', evidence: 'the endpoints are the hosts themselves, not workloads' };
