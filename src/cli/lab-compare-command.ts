@@ -17,7 +17,8 @@ export function registerCompare(lab: Command): void {
     .option('--designs <list>', 'comma-separated designs (default: every design with an adapter)')
     .option('--out <dir>', 'where compare.json, compare.md, compare.html and plots/ go', 'weft-compare')
     .option('--quick', 'one repetition, short runs (a few minutes in all)')
-    .action(async (o: { hosts: string; designs?: string; out: string; quick?: boolean }) => {
+    .option('--lab-prefix <p>', "the lab's name: this prefix (1-4 characters) and a random tag", 'cmp')
+    .action(async (o: { hosts: string; designs?: string; out: string; quick?: boolean; labPrefix: string }) => {
       // Loaded here: the lab and the report builder are only needed for this verb.
       const { runCompare } = await import('../lab/compare/run-compare.js');
       const { DEFAULT_DESIGNS } = await import('../lab/compare/designs.js');
@@ -41,6 +42,7 @@ export function registerCompare(lab: Command): void {
         designs,
         out,
         quick: o.quick ?? false,
+        labPrefix: o.labPrefix,
         onProgress: ({ design, step, done, total }) => {
           if (!started) {
             bar.start(total, 0, { design, step });

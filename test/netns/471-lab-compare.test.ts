@@ -5,6 +5,8 @@
  * designs ran; then the numbers are real (positive, finite), the checks found what these two
  * designs are (cleartext on a wire, every protocol the kernel has, names only where weft's
  * DNS serves them), the files are written, and the lab is gone afterwards.
+ * WEFT_LAB_PREFIX (1-4 characters, default "cmt") starts the lab's name, so that people running
+ * this beside each other tell their labs apart in `ip netns ls`.
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +17,7 @@ import { runCompare } from '../../src/lab/compare/run-compare.js';
 import type { CheckId, CompareReport, DesignResult } from '../../src/lab/compare/compare-types.js';
 import { run } from '../../src/lab/sim-host.js';
 
+const labPrefix = process.env.WEFT_LAB_PREFIX ?? 'cmt';
 const out = mkdtempSync(path.join(tmpdir(), 'weft-cmp-test-'));
 const check = (d: DesignResult, id: CheckId) => d.checks.find((c) => c.id === id)!;
 
@@ -23,7 +26,7 @@ describe('weft lab compare: veth, bridge-local and hostsubnet:host-gw on 3 hosts
   after(() => rmSync(out, { recursive: true, force: true }));
 
   it('runs both designs and removes its lab', async () => {
-    report = await runCompare({ hosts: 3, designs: ['veth', 'bridge-local', 'hostsubnet:host-gw'], out, quick: true });
+    report = await runCompare({ hosts: 3, designs: ['veth', 'bridge-local', 'hostsubnet:host-gw'], out, quick: true, labPrefix });
     assert.deepEqual(
       report.designs.map((d) => [d.design, d.status, d.error ?? '']),
       [
@@ -122,7 +125,7 @@ describe('weft lab compare: every design through weftd (WEFT_LONG=1)', { timeout
       'mesh',
       'mesh:encrypted',
     ];
-    const r = await runCompare({ hosts: 3, designs, out: longOut, quick: true });
+    const r = await runCompare({ hosts: 3, designs, out: longOut, quick: true, labPrefix });
     assert.deepEqual(
       r.designs.map((d) => d.design),
       designs,

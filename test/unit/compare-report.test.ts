@@ -10,7 +10,10 @@ import { seedTable } from '../../src/lab/compare/report/seed-table.js';
 import { plotData } from '../../src/lab/compare/report/plot-data.js';
 import { buildReport } from '../../src/lab/compare/report/build-report.js';
 import { failureRow, measurementRow, timeHeader, timeRow } from '../../src/lab/compare/report/measurement-table.js';
-import { outages } from '../../src/lab/compare/measure-failure.js';
+import { outages, switchCut } from '../../src/lab/compare/measure-failure.js';
+import { ALONE, LANES } from '../../src/lab/compare/checks/run-checks.js';
+import { runCompare } from '../../src/lab/compare/run-compare.js';
+import { WeftError } from '../../src/errors.js';
 import { modeArgs, modeKey } from '../../src/lab/compare/weftd-mode.js';
 
 describe('compare report builder', () => {
@@ -199,5 +202,26 @@ describe('compare report builder', () => {
       '/pw',
     ]);
     assert.equal(modeKey({ store: false, mesh: 'plain' }), 'nostore+mesh-plain');
+  });
+
+  it("cuts an l2 underlay in the switch, between the two hosts' ports only", () => {
+    assert.equal(
+      switchCut('c2cut', 'v-h1', 'v-h2'),
+      'table bridge c2cut {\n chain cut { type filter hook forward priority -200; policy accept; iifname "v-h1" oifname "v-h2" drop; iifname "v-h2" oifname "v-h1" drop; }\n}\n',
+    );
+  });
+
+  it("runs the checks that disturb the lab alone, the network on the hosts' subnet last", () => {
+    assert.deepEqual(ALONE, ['store', 'partial', 'subnet-restriction']);
+    for (const lane of LANES) for (const id of lane) assert.ok(!ALONE.includes(id), id);
+  });
+
+  it('refuses a lab prefix that leaves no room for its random tag, before making anything', async () => {
+    for (const labPrefix of ['toolong', '2ab', 'C2', ''])
+      await assert.rejects(
+        runCompare({ hosts: 3, designs: ['veth'], out: '/nonexistent', quick: true, labPrefix }),
+        (e: unknown) => e instanceof WeftError && e.code === 'WEFT_INVALID_ARGUMENT' && e.field === 'lab-prefix',
+        labPrefix,
+      );
   });
 });

@@ -37,6 +37,11 @@ export interface CompareEndpoint {
 /** A separate network of the same design (another tenant) with two endpoints on the main pair's hosts. */
 export interface TenantNetwork {
   endpoints: [CompareEndpoint, CompareEndpoint];
+  /**
+   * Remove its endpoints and network now (a check that is done with it; a network on the
+   * host's own subnet must not outlive its check). Teardown removes whatever is left.
+   */
+  remove(): Promise<void>;
 }
 
 /** Where this design's cross-host packets can be captured (for the encryption check). */
@@ -57,7 +62,8 @@ export interface Deployment {
   removeEndpoint(ep: CompareEndpoint): Promise<void>;
   /**
    * Another network of this design, on `subnet`, with endpoints on the hosts of endpoints[0]
-   * and [1] (at `ips` if given). Throws when the design refuses it: the error is the evidence.
+   * and [1] (at `ips` if given). Throws when the design refuses it: the error is the evidence,
+   * and whatever of it was made is removed first.
    */
   addTenant?(subnet: string, ips?: [string, string]): Promise<TenantNetwork>;
   /** Where cross-host data packets cross a wire. */

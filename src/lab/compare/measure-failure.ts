@@ -3,7 +3,7 @@
  * a listener in b, while the harness injects one fault and repairs it:
  *   weftd-restart  b's host weftd is SIGKILLed and started again;
  *   store-outage   the store (etcd) is stopped for 20 s (designs with a store);
- *   link-cut       the underlay between a's and b's hosts is dropped for 10 s (mesh: it may relay).
+ *   link-cut       the underlay between a's and b's hosts is cut (cutLink) for a while (mesh: it may relay).
  * Reported: whether traffic broke at all, how long it was down, and how long after the repair
  * it flowed again — or that it did not come back within the bound.
  */
@@ -135,7 +135,13 @@ export async function measureFailure(c: FailureContext, kind: FailureKind): Prom
   }
 }
 
-/** Drop the underlay between a's and b's hosts (nft in both), run `during`, always remove the cut. */
+/**
+ * Cut the underlay between a's and b's hosts, run `during`, always remove the cut.
+ * On an l2 underlay the cut is in the switch: frames between the two hosts' ports are dropped
+ * (nft bridge family), so everything between them stops — encapsulated packets, routed ones
+ * the hosts forward, and macvlan children's — while both still reach the third host and the
+ * store. Elsewhere (l3), packets to and from the peer host's address are dropped in both hosts.
+ */
 export async function cutLink(
   c: { lab: ClusterLab; a: CompareEndpoint; b: CompareEndpoint; prefix: string },
   during: () => Promise<unknown>,
@@ -143,23 +149,35 @@ export async function cutLink(
   const table = `${c.prefix}cut`;
   const ha = c.lab.host(c.a.host);
   const hb = c.lab.host(c.b.host);
-  const rules = (peer: string) =>
-    `table inet ${table} {\n chain in { type filter hook input priority -310; policy accept; ip saddr ${peer} drop; }\n chain out { type filter hook output priority -310; policy accept; ip daddr ${peer} drop; }\n}\n`;
+  const sw = `wl-${c.lab.state.name}-sw`;
+  const cuts: { ns: string; family: string; rules: string }[] = c.lab.state.namespaces.includes(sw)
+    ? [{ ns: sw, family: 'bridge', rules: switchCut(table, `v-${ha.name}`, `v-${hb.name}`) }]
+    : [
+        { ns: ha.ns, family: 'inet', rules: hostCut(table, hb.address) },
+        { ns: hb.ns, family: 'inet', rules: hostCut(table, ha.address) },
+      ];
   const errors = new ErrorList('link cut');
   try {
-    await mustRunIn(ha.ns, ['nft', '-f', '-'], { input: rules(hb.address) });
-    await mustRunIn(hb.ns, ['nft', '-f', '-'], { input: rules(ha.address) });
+    for (const x of cuts) await mustRunIn(x.ns, ['nft', '-f', '-'], { input: x.rules });
     await during();
   } finally {
-    for (const ns of [ha.ns, hb.ns]) {
+    for (const x of cuts) {
       await errors.run(async () => {
-        const r = await run('nsenter', [`--net=/run/netns/${ns}`, 'nft', 'delete', 'table', 'inet', table]);
-        if (r.code !== 0 && !/No such file/.test(r.stderr)) throw new Error(`nft delete table in ${ns}: ${r.stderr.trim()}`);
+        const r = await run('nsenter', [`--net=/run/netns/${x.ns}`, 'nft', 'delete', 'table', x.family, table]);
+        if (r.code !== 0 && !/No such file/.test(r.stderr)) throw new Error(`nft delete table in ${x.ns}: ${r.stderr.trim()}`);
       });
     }
   }
   errors.throwIfAny();
 }
+
+/** nft rules (pure): the switch forwards nothing between two ports. */
+export const switchCut = (table: string, p: string, q: string): string =>
+  `table bridge ${table} {\n chain cut { type filter hook forward priority -200; policy accept; iifname "${p}" oifname "${q}" drop; iifname "${q}" oifname "${p}" drop; }\n}\n`;
+
+/** nft rules (pure): a host neither sends to nor accepts from its peer's address. */
+const hostCut = (table: string, peer: string): string =>
+  `table inet ${table} {\n chain in { type filter hook input priority -310; policy accept; ip saddr ${peer} drop; }\n chain out { type filter hook output priority -310; policy accept; ip daddr ${peer} drop; }\n}\n`;
 
 /**
  * Start a host's weftd and wait until it answers. lab.start gives up after 30 s, which a weftd

@@ -33,6 +33,11 @@ export interface CompareOptions {
   checks?: CheckId[];
   /** Skip the failure measurements (tests that only look at the table). */
   noFailures?: boolean;
+  /**
+   * The lab's name is this prefix and a random tag (8 characters in all; namespaces are
+   * wl-<name>-…): runs of different people or tests on one machine tell theirs apart. Default "cmp".
+   */
+  labPrefix?: string;
   onProgress?: (p: { design: string; step: string; done: number; total: number }) => void;
 }
 
@@ -61,6 +66,9 @@ export const QUICK: Effort = {
   linkCutMs: 6_000,
 };
 
+/** At most 4 characters, so that at least 4 random hex digits follow in the lab's 8. */
+const LAB_PREFIX_RE = /^[a-z][a-z0-9]{0,3}$/;
+
 export function resolveDesigns(names: string[]): DesignAdapter[] {
   return names.map((n) => {
     const d = designByName(n);
@@ -76,10 +84,13 @@ export async function runCompare(o: CompareOptions): Promise<CompareReport> {
   const adapters = resolveDesigns(o.designs);
   if (adapters.some((a) => !a.sameHost) && o.hosts < 2)
     throw new InvalidArgumentError('hosts', 'cross-host designs need --hosts 2 or more');
+  const labPrefix = o.labPrefix ?? 'cmp';
+  if (!LAB_PREFIX_RE.test(labPrefix))
+    throw new InvalidArgumentError('lab-prefix', `"${labPrefix}" must be 1-4 lower-case letters or digits, starting with a letter`);
   const t0 = Date.now();
-  const tag = randomBytes(3).toString('hex');
+  const tag = randomBytes(4).toString('hex');
   const baseArgs = ['--firewall', 'nftables'];
-  const lab = await ClusterLab.up({ hosts: o.hosts, name: `cmp${tag}`.slice(0, 8), underlay: 'l2', weftdArgs: baseArgs });
+  const lab = await ClusterLab.up({ hosts: o.hosts, name: `${labPrefix}${tag}`.slice(0, 8), underlay: 'l2', weftdArgs: baseArgs });
   let mode = modeKey(BASE_MODE);
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'weft-cmp-'));
   const results: DesignResult[] = [];

@@ -4,11 +4,10 @@
  * on the first host, so it shows what a design costs over a local bridge, not over a wire.
  */
 import { WeftClient } from '../../../cli/client.js';
-import { EXEC_HELPER } from '../../../cli/sandbox-launch.js';
 import type { SandboxView } from '../../../controller/inspect.js';
-import { ErrorList, WeftError } from '../../../errors.js';
-import { sandboxBodyFromRun } from '../../../cli/run-command.js';
-import { nsEndpoint, type CompareEndpoint, type DesignAdapter, type DesignContext, type Deployment } from '../design-adapter.js';
+import { ErrorList } from '../../../errors.js';
+import type { CompareEndpoint, DesignAdapter, DesignContext, Deployment } from '../design-adapter.js';
+import { removeSandbox, sandboxEndpoint, startSandbox } from './weft-sandbox.js';
 
 export const bridgeLocal: DesignAdapter = {
   name: 'bridge-local',
@@ -33,44 +32,17 @@ export const bridgeLocal: DesignAdapter = {
       await weft(host, ['network', 'create', name, '--subnet', subnet, ...(subnet6 ? ['--ipv6', '--subnet', subnet6] : [])]);
       networks.push(name);
     };
-    // api: the short-lived endpoints of convergence and churn go to the REST API directly (see weftd-network.ts).
+    // api: the short-lived endpoints of convergence and churn go to the REST API directly (weft-sandbox.ts).
     const sandbox = async (id: string, net: string, ip?: string, api = false): Promise<CompareEndpoint> => {
       const name = `${ctx.prefix}-${id}`;
-      const spec = ip ? `${net},ip=${ip}` : net;
-      const sb = api
-        ? await client.request<SandboxView>('POST', '/v1/sandboxes', sandboxBodyFromRun({ name, network: [spec] }))
-        : await client.request<SandboxView>(
-            'GET',
-            `/v1/sandboxes/${encodeURIComponent(await weft(host, ['run', '-d', '--name', name, '--network', spec, '--', 'sleep', 'infinity']))}`,
-          );
+      const sb = await startSandbox(client, (args) => weft(host, args), name, ip ? `${net},ip=${ip}` : net, api);
       sandboxes.set(id, sb);
-      const ep = sb.endpoints[0];
-      if (!ep?.ipv4) throw new Error(`sandbox ${name} has no IPv4 address`);
-      return nsEndpoint({ id, host, address: ep.ipv4.split('/')[0]!, ...(ep.ipv6 ? { address6: ep.ipv6.split('/')[0]! } : {}), name }, [
-        'nsenter',
-        `--net=/run/netns/${lab.host(host).ns}`,
-        EXEC_HELPER,
-        sb.netnsPath,
-        sb.hostsPath ?? '',
-        sb.resolvPath ?? '',
-        sb.hostname,
-        '--',
-      ]);
+      return sandboxEndpoint(lab, host, id, name, sb);
     };
     const remove = async (id: string): Promise<void> => {
       const sb = sandboxes.get(id);
       if (!sb) return; // never made here
-      // The sandbox lives as long as its command: stop the command, then forget the sandbox.
-      if (sb.pid) {
-        try {
-          process.kill(sb.pid, 'SIGKILL');
-        } catch {
-          /* already gone: nothing to stop */
-        }
-      }
-      await client.request('DELETE', `/v1/sandboxes/${encodeURIComponent(sb.id)}?force=true`).catch((err: unknown) => {
-        if (!(err instanceof WeftError && err.code === 'WEFT_NOT_FOUND')) throw err;
-      });
+      await removeSandbox(client, sb);
       sandboxes.delete(id);
     };
 
@@ -87,8 +59,26 @@ export const bridgeLocal: DesignAdapter = {
         removeEndpoint: (ep) => remove(ep.id),
         addTenant: async (subnet, ips) => {
           const net = `${ctx.prefix}t${++tenants}`;
-          await createNetwork(net, subnet);
-          return { endpoints: [await sandbox(`${net}a`, net, ips?.[0]), await sandbox(`${net}b`, net, ips?.[1])] };
+          const drop = async (): Promise<void> => {
+            const errors = new ErrorList(`tenant ${net}`);
+            for (const id of [`${net}a`, `${net}b`]) await errors.run(() => remove(id));
+            if (networks.includes(net))
+              await errors.run(async () => {
+                await weft(host, ['network', 'rm', net]);
+                networks.splice(networks.indexOf(net), 1);
+              });
+            errors.throwIfAny();
+          };
+          try {
+            await createNetwork(net, subnet);
+            return { endpoints: [await sandbox(`${net}a`, net, ips?.[0]), await sandbox(`${net}b`, net, ips?.[1])], remove: drop };
+          } catch (err) {
+            // Partial work rolls back: the refusal is the evidence, nothing of it stays.
+            const errors = new ErrorList(`tenant ${net}`);
+            errors.add(err);
+            await errors.run(drop);
+            throw errors.combined();
+          }
         },
         capturePoints: [{ ns: lab.host(host).ns, ifname: 'eth0' }],
         controlPorts: { tcp: [], udp: [] },

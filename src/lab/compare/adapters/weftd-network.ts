@@ -7,20 +7,12 @@
  * design as failed with that reason, never with a number.
  */
 import { WeftClient } from '../../../cli/client.js';
-import { EXEC_HELPER } from '../../../cli/sandbox-launch.js';
 import type { SandboxView } from '../../../controller/inspect.js';
 import { ErrorList, WeftError } from '../../../errors.js';
-import { sandboxBodyFromRun } from '../../../cli/run-command.js';
 import { sleep } from '../../sim-host.js';
 import type { CheckId, Outcome } from '../compare-types.js';
-import {
-  nsEndpoint,
-  type CompareEndpoint,
-  type DesignAdapter,
-  type DesignContext,
-  type Deployment,
-  type WeftdMode,
-} from '../design-adapter.js';
+import type { CompareEndpoint, DesignAdapter, DesignContext, Deployment, WeftdMode } from '../design-adapter.js';
+import { removeSandbox, sandboxEndpoint, startSandbox } from './weft-sandbox.js';
 
 export interface WeftdDesignSpec {
   name: string;
@@ -50,7 +42,8 @@ export interface WeftdDesignSpec {
   controlPorts: { tcp: number[]; udp: number[] };
 }
 
-const ipOf = (cidr: string) => cidr.split('/')[0]!;
+/** How long a removed global network may take to leave the other hosts. */
+const NETWORK_GONE_MS = 30_000;
 
 export function weftdDesign(spec: WeftdDesignSpec): DesignAdapter {
   return {
@@ -119,34 +112,12 @@ async function setup(spec: WeftdDesignSpec, ctx: DesignContext): Promise<Deploym
     }
   };
 
-  /**
-   * `weft run -d` for the endpoints set up once; the many short-lived ones of convergence and
-   * churn (`api`) go straight to weftd's REST API with the body `weft run` sends, without a
-   * command to own them: a CLI start per attach would put Node's start-up, not the design, in
-   * the convergence figure, and it was most of the run's time on a loaded machine.
-   */
+  // api: the short-lived endpoints of convergence and churn go to the REST API directly (weft-sandbox.ts).
   const sandbox = async (host: string, id: string, net: string, ip?: string, api = false): Promise<CompareEndpoint> => {
     const name = `${ctx.prefix}-${id}`;
-    const spec = ip ? `${net},ip=${ip}` : net;
-    const sb = api
-      ? await client(host).request<SandboxView>('POST', '/v1/sandboxes', sandboxBodyFromRun({ name, network: [spec] }))
-      : await client(host).request<SandboxView>(
-          'GET',
-          `/v1/sandboxes/${encodeURIComponent(await weft(host, ['run', '-d', '--name', name, '--network', spec, '--', 'sleep', 'infinity']))}`,
-        );
+    const sb = await startSandbox(client(host), (args) => weft(host, args), name, ip ? `${net},ip=${ip}` : net, api);
     sandboxes.set(id, { host, sb });
-    const ep = sb.endpoints[0];
-    if (!ep?.ipv4) throw new Error(`sandbox ${name} on ${host} has no IPv4 address`);
-    return nsEndpoint({ id, host, address: ipOf(ep.ipv4), ...(ep.ipv6 ? { address6: ipOf(ep.ipv6) } : {}), name }, [
-      'nsenter',
-      `--net=/run/netns/${lab.host(host).ns}`,
-      EXEC_HELPER,
-      sb.netnsPath,
-      sb.hostsPath ?? '',
-      sb.resolvPath ?? '',
-      sb.hostname,
-      '--',
-    ]);
+    return sandboxEndpoint(lab, host, id, name, sb);
   };
   // Each host hands out its own slice in order (n only names the endpoint), so no two collide.
   const used = new Map<string, number>();
@@ -160,21 +131,37 @@ async function setup(spec: WeftdDesignSpec, ctx: DesignContext): Promise<Deploym
   const remove = async (id: string): Promise<void> => {
     const x = sandboxes.get(id);
     if (!x) return; // never made here
-    // The sandbox lives as long as its command: stop the command, then remove the sandbox.
-    if (x.sb.pid) {
-      try {
-        process.kill(x.sb.pid, 'SIGKILL');
-      } catch {
-        /* already gone: nothing to stop */
-      }
-    }
-    // force: the command (our `sleep`, or none) may not be reaped yet when the DELETE arrives.
-    await client(x.host)
-      .request('DELETE', `/v1/sandboxes/${encodeURIComponent(x.sb.id)}?force=true`)
-      .catch((err: unknown) => {
-        if (!(err instanceof WeftError && err.code === 'WEFT_NOT_FOUND')) throw err;
-      });
+    await removeSandbox(client(x.host), x.sb);
     sandboxes.delete(id);
+  };
+
+  /**
+   * Delete a network on every host it was made on. A global one then has to leave the other
+   * hosts too (a store watch, or gossip for the mesh): wait for that, bounded, so that the next
+   * network on its subnet — the next design's, after a weftd restart — does not meet it there.
+   */
+  const removeNetwork = async (n: string): Promise<void> => {
+    const made = networks.get(n) ?? [];
+    const errors = new ErrorList(`network ${n}`);
+    await Promise.all(made.map((h) => errors.run(() => client(h).request('DELETE', `/v1/networks/${encodeURIComponent(n)}`))));
+    errors.throwIfAny();
+    networks.delete(n);
+    if (spec.scope !== 'global') return;
+    await Promise.all(ctx.hosts.filter((h) => !made.includes(h)).map((h) => networkGone(h, n)));
+  };
+  const networkGone = async (h: string, n: string): Promise<void> => {
+    const deadline = Date.now() + NETWORK_GONE_MS;
+    for (;;) {
+      const last = await client(h)
+        .request('GET', `/v1/networks/${encodeURIComponent(n)}`)
+        .then(
+          () => 'still listed',
+          (err: unknown) => (err instanceof WeftError && err.code === 'WEFT_NOT_FOUND' ? undefined : (err as Error).message),
+        );
+      if (last === undefined) return;
+      if (Date.now() > deadline) throw new Error(`network ${n}, removed, was still on ${h} after ${NETWORK_GONE_MS} ms (${last})`);
+      await sleep(250);
+    }
   };
 
   async function teardown(): Promise<void> {
@@ -187,10 +174,7 @@ async function setup(spec: WeftdDesignSpec, ctx: DesignContext): Promise<Deploym
         for (const id of ids) await errors.run(() => remove(id));
       }),
     );
-    for (const [n, hosts] of [...networks].reverse()) {
-      await Promise.all(hosts.map((h) => errors.run(() => client(h).request('DELETE', `/v1/networks/${encodeURIComponent(n)}`))));
-      networks.delete(n);
-    }
+    for (const n of [...networks.keys()].reverse()) await errors.run(() => removeNetwork(n));
     for (const c of clients.values()) c.close();
     errors.throwIfAny();
   }
@@ -213,16 +197,31 @@ async function setup(spec: WeftdDesignSpec, ctx: DesignContext): Promise<Deploym
             addTenant: async (subnet: string, ips?: [string, string]) => {
               const i = ++tenants;
               const net = `${ctx.prefix}t${i}`;
-              await createNetwork(net, subnet, spec.tenantOptions?.(i) ?? []);
               // A global network's addresses come from per-host blocks (weft refuses --ip there):
               // its tenants take what the store hands out, in the same subnet.
               const pick = (h: string, k: number, n: number): string | undefined =>
                 spec.scope === 'global' ? undefined : (ips?.[k] ?? ipFor(h, n, subnet));
-              const eps = await Promise.all([
-                sandbox(hA, `${net}a`, net, pick(hA, 0, 20), true),
-                sandbox(hB, `${net}b`, net, pick(hB, 1, 21), true),
-              ]);
-              return { endpoints: [eps[0], eps[1]] as [CompareEndpoint, CompareEndpoint] };
+              const drop = async (): Promise<void> => {
+                const errors = new ErrorList(`tenant ${net}`);
+                await Promise.all([`${net}a`, `${net}b`].map((id) => errors.run(() => remove(id))));
+                if (networks.has(net)) await errors.run(() => removeNetwork(net));
+                errors.throwIfAny();
+              };
+              try {
+                await createNetwork(net, subnet, spec.tenantOptions?.(i) ?? []);
+                const eps = await Promise.all([
+                  sandbox(hA, `${net}a`, net, pick(hA, 0, 20), true),
+                  sandbox(hB, `${net}b`, net, pick(hB, 1, 21), true),
+                ]);
+                return { endpoints: [eps[0], eps[1]] as [CompareEndpoint, CompareEndpoint], remove: drop };
+              } catch (err) {
+                // Partial work rolls back (a local network made on some hosts only, say): the
+                // refusal is the evidence, and nothing of it stays to disturb the next check.
+                const errors = new ErrorList(`tenant ${net}`);
+                errors.add(err);
+                await errors.run(drop);
+                throw errors.combined();
+              }
             },
           }
         : {}),

@@ -5,8 +5,10 @@
  *                       lets a run pick them; global designs take what the store hands out), works
  *                       beside the main network
  *   subnet-restriction  a network on the host's own underlay subnet is refused or does not work
+ * Each tenant network is removed when its check is done (and, refused, left nothing behind).
  */
 import { mustRunIn } from '../endpoint-tools.js';
+import { storeBack } from '../measure-failure.js';
 import type { TenantNetwork } from '../design-adapter.js';
 import type { Check, CheckContext } from './check-context.js';
 import { exchange } from './exchange.js';
@@ -26,8 +28,14 @@ export const isolationCheck: Check = async (c) => {
   const t = await tenant(c, '10.232.0.0/24');
   if (t instanceof Error) return { id: 'isolation', outcome: 'n-a', evidence: `a second network could not be made: ${msg(t)}` };
   const [ta, tb] = t.endpoints;
-  const inside = await exchange(ta, tb, 'tcp', c.port());
-  const across = await exchange(ta, c.dep.endpoints[1]!, 'tcp', c.port(), 1);
+  let inside: Awaited<ReturnType<typeof exchange>>;
+  let across: Awaited<ReturnType<typeof exchange>>;
+  try {
+    inside = await exchange(ta, tb, 'tcp', c.port());
+    across = await exchange(ta, c.dep.endpoints[1]!, 'tcp', c.port(), 1);
+  } finally {
+    await t.remove();
+  }
   const mechanism = 'separate networks (CIDR)';
   if (inside.outcome !== 'yes')
     return {
@@ -54,8 +62,14 @@ export const overlapCheck: Check = async (c) => {
       outcome: 'no',
       evidence: `a second network on ${c.dep.subnet} with ${a.address}, ${b.address} was refused: ${msg(t)}`,
     };
-  const inTenant = await exchange(t.endpoints[0], t.endpoints[1], 'tcp', c.port());
-  const inMain = await exchange(a, b, 'tcp', c.port());
+  let inTenant: Awaited<ReturnType<typeof exchange>>;
+  let inMain: Awaited<ReturnType<typeof exchange>>;
+  try {
+    inTenant = await exchange(t.endpoints[0], t.endpoints[1], 'tcp', c.port());
+    inMain = await exchange(a, b, 'tcp', c.port());
+  } finally {
+    await t.remove();
+  }
   const both = inTenant.outcome === 'yes' && inMain.outcome === 'yes';
   return {
     id: 'overlap',
@@ -72,13 +86,22 @@ export const subnetRestrictionCheck: Check = async (c) => {
   const t = await tenant(c, c.hostSubnet, ips);
   if (t instanceof Error)
     return { id: 'subnet-restriction', outcome: 'yes', evidence: `a network on the host subnet ${c.hostSubnet} was refused: ${msg(t)}` };
-  const works = await exchange(t.endpoints[0], t.endpoints[1], 'tcp', c.port());
-  // The host's own underlay must keep working beside it.
-  const peer = c.lab.host(c.hosts[1] ?? c.hosts[0]!).address;
-  const under = await mustRunIn(c.lab.host(c.hosts[0]!).ns, ['busybox', 'ping', '-c', '1', '-W', '2', peer]).then(
-    () => 'underlay still answers',
-    (e: unknown) => `underlay broken: ${msg(e)}`,
-  );
+  let works: Awaited<ReturnType<typeof exchange>>;
+  let under: string;
+  try {
+    works = await exchange(t.endpoints[0], t.endpoints[1], 'tcp', c.port());
+    // The host's own underlay must keep working beside it.
+    const peer = c.lab.host(c.hosts[1] ?? c.hosts[0]!).address;
+    under = await mustRunIn(c.lab.host(c.hosts[0]!).ns, ['busybox', 'ping', '-c', '1', '-W', '2', peer]).then(
+      () => 'underlay still answers',
+      (e: unknown) => `underlay broken: ${msg(e)}`,
+    );
+  } finally {
+    // Such a network can take the route to the store or to other hosts: it goes at once, and
+    // the next step waits until every weftd reads the store again.
+    await t.remove();
+    await storeBack(c.lab);
+  }
   const ok = works.outcome === 'yes' && under === 'underlay still answers';
   return {
     id: 'subnet-restriction',

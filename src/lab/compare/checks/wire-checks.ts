@@ -2,7 +2,7 @@
  * The rows decided on the wire:
  *   encryption  a unique marker sent a→b (200 KB of it) is searched for in a tcpdump capture at
  *               the design's capture point: found → cleartext; traffic seen but no marker → encrypted
- *   partial     the underlay between a's and b's hosts is cut (cutLink: nft drop in both host namespaces);
+ *   partial     the underlay between a's and b's hosts is cut (cutLink: in the switch on an l2 underlay);
  *               does a still reach b (through a third host)?
  */
 import { readFileSync, statSync } from 'node:fs';
