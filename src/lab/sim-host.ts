@@ -137,8 +137,8 @@ export class SimHost {
     return (this.clientCache ??= new WeftClient(this.socket));
   }
 
-  /** Start weftd inside the fake host and wait until its API answers. */
-  async start(extra: string[] = []): Promise<void> {
+  /** Start weftd inside the fake host and wait (readyMs, 15 s by default) until its API answers. */
+  async start(extra: string[] = [], readyMs = 15_000): Promise<void> {
     const args = [
       '--net=' + this.nsPath,
       process.execPath,
@@ -159,7 +159,7 @@ export class SimHost {
       d.once('exit', (code) => reject(new Error(`weftd exited (${code}): ${this.daemonLog}`))),
     );
     await Promise.race([
-      waitFor('weftd API', async () => existsSync(this.socket) && (await this.client.request('GET', '/v1/info')), 15_000),
+      waitFor('weftd API', async () => existsSync(this.socket) && (await this.client.request('GET', '/v1/info')), readyMs),
       exited,
     ]);
     d.removeAllListeners('exit');
