@@ -22,5 +22,4 @@ export class ReportedError extends Error {
   }
 }
 
-/** Commander's collector for repeatable options. */
-export const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+export { collect } from '../repeatable-option.js';

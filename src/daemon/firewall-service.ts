@@ -7,7 +7,7 @@
 import type { ControllerHooks } from '../controller/context.js';
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../model/types.js';
 import type { FirewallBackend, FirewallState, FwNetwork, FwPortMapping } from '../firewall/types.js';
-import type { HostIntegration } from '../firewall/host-integration.js';
+import type { HostIntegration, IntegrationWatch } from '../firewall/host-integration.js';
 import type { Logger } from '../logger.js';
 
 /** What the service asks the controller (the Controller class provides it). */
@@ -17,16 +17,30 @@ export interface FirewallModel {
   sandboxPortMappings(sb: SandboxRecord, net: NetworkRecord, ep: EndpointRecord): FwPortMapping[];
 }
 
-/** How often integrations another manager may reset (DOCKER-USER) are re-ensured. */
+/**
+ * How often integrations another manager may reset (DOCKER-USER) are re-ensured when the host
+ * cannot tell weft about changes (legacy iptables).
+ */
 const INTEGRATION_RESYNC_MS = 3000;
+/** A burst of changes (dockerd re-creating its chains) is answered with one resync after it. */
+const INTEGRATION_SETTLE_MS = 100;
+
+interface IntegrationResync {
+  sub?: IntegrationWatch;
+  poll?: NodeJS.Timeout;
+  settle?: NodeJS.Timeout | undefined;
+  running: boolean;
+  again: boolean;
+}
 
 const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 export class FirewallService implements ControllerHooks {
   private timer: NodeJS.Timeout | undefined;
-  private integrationTimer: NodeJS.Timeout | undefined;
   private checking = false;
-  private resyncing = false;
+  private watching = false;
+  /** Per integration: its timer or change subscription, and whether a resync runs or is due. */
+  private readonly resyncs = new Map<HostIntegration, IntegrationResync>();
   private readonly networks = new Map<string, FwNetwork>();
   /** Mappings published per endpoint, so they are removed as they were added. */
   private readonly published = new Map<string, FwPortMapping[]>();
@@ -43,16 +57,64 @@ export class FirewallService implements ControllerHooks {
     await this.fw.init(await this.model.firewallState());
   }
 
-  /** Start the watchdogs: weft's tables every periodMs (restored on drift), integrations every few seconds. */
+  /**
+   * Start the watchdogs: weft's tables every periodMs (restored on drift); integrations when the
+   * kernel reports a change that concerns them, or every few seconds where it cannot.
+   */
   watch(periodMs: number): void {
+    this.watching = true;
     if (this.fw.name !== 'none') {
       this.timer = setInterval(() => void this.checkAndRestore(), periodMs);
       this.timer.unref();
     }
-    if (this.integrations.some((i) => i.resync !== undefined)) {
-      this.integrationTimer = setInterval(() => void this.resyncIntegrations(), INTEGRATION_RESYNC_MS);
-      this.integrationTimer.unref();
+    for (const i of this.integrations) if (i.resync) void this.watchIntegration(i);
+  }
+
+  private async watchIntegration(i: HostIntegration): Promise<void> {
+    const r: IntegrationResync = { running: false, again: false };
+    this.resyncs.set(i, r);
+    try {
+      const sub = await i.watchChanges?.(() => this.scheduleResync(i, r));
+      if (sub && !this.watching)
+        sub.close(); // stopped while subscribing
+      else if (sub) {
+        r.sub = sub;
+        this.scheduleResync(i, r); // a change before the subscription started is not missed
+        return;
+      }
+    } catch (err) {
+      this.log.warn({ integration: i.name, err: messageOf(err) }, 'firewall host integration: no change events, checking on a timer');
     }
+    if (!this.watching) return;
+    r.poll = setInterval(() => void this.resyncIntegration(i, r), INTEGRATION_RESYNC_MS);
+    r.poll.unref();
+  }
+
+  private scheduleResync(i: HostIntegration, r: IntegrationResync): void {
+    if (r.settle || !this.watching) return;
+    r.settle = setTimeout(() => {
+      r.settle = undefined;
+      void this.resyncIntegration(i, r);
+    }, INTEGRATION_SETTLE_MS);
+    r.settle.unref();
+  }
+
+  /** One resync at a time; a change reported while one runs earns one more run after it. */
+  private async resyncIntegration(i: HostIntegration, r: IntegrationResync): Promise<void> {
+    if (r.running) {
+      r.again = true;
+      return;
+    }
+    r.running = true;
+    do {
+      r.again = false;
+      try {
+        await i.resync?.([...this.networks.values()]);
+      } catch (err) {
+        this.log.warn({ integration: i.name, err: messageOf(err) }, 'firewall host integration resync failed');
+      }
+    } while (r.again && this.watching);
+    r.running = false;
   }
 
   async checkAndRestore(): Promise<boolean> {
@@ -72,24 +134,16 @@ export class FirewallService implements ControllerHooks {
     }
   }
 
-  private async resyncIntegrations(): Promise<void> {
-    if (this.resyncing) return;
-    this.resyncing = true;
-    const nets = [...this.networks.values()];
-    for (const i of this.integrations) {
-      try {
-        await i.resync?.(nets);
-      } catch (err) {
-        this.log.warn({ integration: i.name, err: messageOf(err) }, 'firewall host integration resync failed');
-      }
-    }
-    this.resyncing = false;
-  }
-
   stop(): void {
+    this.watching = false;
     if (this.timer) clearInterval(this.timer);
-    if (this.integrationTimer) clearInterval(this.integrationTimer);
-    this.timer = this.integrationTimer = undefined;
+    this.timer = undefined;
+    for (const r of this.resyncs.values()) {
+      if (r.poll) clearInterval(r.poll);
+      if (r.settle) clearTimeout(r.settle);
+      r.sub?.close();
+    }
+    this.resyncs.clear();
   }
 
   /** Required integrations are awaited (their failure fails the change); the others run behind it and log. */

@@ -6,8 +6,7 @@ import { startDaemon } from './weftd.js';
 import { createLogger } from '../logger.js';
 import { asWeftError } from '../errors.js';
 import { engineRunProblem } from '../controller/open-engine.js';
-
-const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+import { collect } from '../repeatable-option.js';
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('weftd')

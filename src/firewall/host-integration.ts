@@ -6,6 +6,11 @@
  */
 import type { FwNetwork } from './types.js';
 
+/** A live change subscription of an integration. */
+export interface IntegrationWatch {
+  close(): void;
+}
+
 export interface HostIntegration {
   readonly name: string;
   /** A failure of a required integration fails the change; the others are logged and retried. */
@@ -14,4 +19,9 @@ export interface HostIntegration {
   networkDown(net: FwNetwork): Promise<void>;
   /** Re-ensure for every network (e.g. dockerd started after weftd, or re-created its chains). */
   resync?(nets: readonly FwNetwork[]): Promise<void>;
+  /**
+   * Call `onChange` whenever `resync` may have something to do; undefined when this host cannot
+   * say (then `resync` runs on a timer).
+   */
+  watchChanges?(onChange: () => void): Promise<IntegrationWatch | undefined>;
 }

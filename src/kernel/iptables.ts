@@ -7,13 +7,28 @@
  */
 import { execFile } from 'node:child_process';
 
-const CHAIN = 'DOCKER-USER';
+/** Docker's user chain; iptables-nft keeps it in nf_tables table `ip filter`. */
+export const DOCKER_USER_CHAIN = 'DOCKER-USER';
+const CHAIN = DOCKER_USER_CHAIN;
 
 function iptables(args: string[]): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve) => {
     execFile('iptables', ['-w', '5', ...args], { timeout: 10_000 }, (err, _out, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
       resolve({ code, stderr: String(stderr) });
+    });
+  });
+}
+
+/** Which iptables this host runs: its rules live in nf_tables (iptables-nft) or in the legacy x_tables. */
+export type IptablesFlavour = 'nf_tables' | 'legacy' | 'missing';
+
+/** `iptables -V` once: "iptables v1.8.9 (nf_tables)" or "(legacy)"; versions before 1.8 are legacy. */
+export function iptablesFlavour(): Promise<IptablesFlavour> {
+  return new Promise((resolve) => {
+    execFile('iptables', ['-V'], { timeout: 10_000 }, (err, out) => {
+      if (err) resolve('missing');
+      else resolve(/\(nf_tables\)/.test(String(out)) ? 'nf_tables' : 'legacy');
     });
   });
 }

@@ -14,6 +14,7 @@ import { killAndWait, pidAlive, startEtcdMember } from './etcd-process.js';
 import { hostAs, labTopology, validateLabOptions, type LabNode, type LabOptions, type LabTopology } from './lab-topology.js';
 import { BgpSpeaker } from '../bgp/bgp-speaker.js';
 import { mustRun, run, sleep, WEFT, WEFTD, type RunResult } from './sim-host.js';
+import { mountsUnder, pidsInNetns } from './lab-processes.js';
 
 export const LAB_ROOT = process.env.WEFT_LAB_ROOT ?? '/run/weft-lab';
 
@@ -376,16 +377,20 @@ export class ClusterLab {
     return this.node(name);
   }
 
-  /** Remove everything the state file names: processes, mounts, namespaces, the directory. */
+  /**
+   * Remove everything the state file names: processes, mounts, namespaces, the directory.
+   * Processes: the recorded daemons, then every process living in one of the lab's namespaces
+   * or in a sandbox namespace a host's weftd mounted under the lab directory (`weft run`
+   * sandboxes, BIRD, wireguard-go) — found before the mounts go, killed by pid.
+   */
   async down(): Promise<void> {
     const pids = [...this.state.hosts, ...this.state.etcd].flatMap((x) => (x.pid ? [x.pid] : []));
     for (const pid of pids) if (ownsPid(pid, this.state)) await killAndWait(pid);
-    // Whatever else still runs inside the lab's namespaces (sandboxes weftd started) is the lab's too.
-    for (const ns of [...this.state.namespaces].reverse()) {
-      const r = await run('ip', ['netns', 'pids', ns]);
-      for (const p of r.stdout.split('\n').filter(Boolean)) await killAndWait(Number(p));
-    }
-    for (const m of mountsUnder(this.state.dir)) await run('umount', ['-l', m]);
+    const mounts = mountsUnder(this.state.dir);
+    const namespaces = [...this.state.namespaces.map((ns) => `/run/netns/${ns}`), ...mounts];
+    // Twice: a process of the lab may have forked while the first round ran.
+    for (let round = 0; round < 2; round++) for (const pid of pidsInNetns(namespaces)) await killAndWait(pid);
+    for (const m of mounts) await run('umount', ['-l', m]);
     for (const ns of [...this.state.namespaces].reverse()) {
       if (existsSync(`/run/netns/${ns}`)) await mustRun('ip', ['netns', 'del', ns]);
     }
@@ -401,12 +406,4 @@ function ownsPid(pid: number, s: LabState): boolean {
   } catch {
     return false; // gone
   }
-}
-
-function mountsUnder(dir: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' ')[4])
-    .filter((m): m is string => !!m && (m === dir || m.startsWith(dir + '/')))
-    .sort((a, b) => b.length - a.length);
 }

@@ -19,34 +19,18 @@ import { deleteNetnsWithProcesses, mustRun, run, type RunResult } from './sim-ho
 
 export const hex = (n: number): string => randomBytes(n).toString('hex');
 
-/** A KernelPort whose "host" namespace is a fake host's (weftd runs there in the product). */
-class HostKernel implements KernelPort {
-  constructor(
-    private readonly k: RealKernel,
-    private readonly hostNs: NetlinkPort,
-    private readonly hostPath: string,
-  ) {}
-  host = (): NetlinkPort => this.hostNs;
-  inNetns = (p: string): Promise<NetlinkPort> => this.k.inNetns(p);
-  netnsFd = (p: string): Promise<number> => this.k.netnsFd(p);
-  forget = (p: string): void => this.k.forget(p);
-  createNetns = (p: string): Promise<void> => this.k.createNetns(p);
-  deleteNetns = (p: string): Promise<void> => this.k.deleteNetns(p);
-  netnsInode = (p: string): number | undefined => this.k.netnsInode(p);
-  // "No namespace" means the daemon's, which here is the fake host's.
-  setSysctl = (p: string | undefined, key: string, v: string): Promise<void> => this.k.setSysctl(p ?? this.hostPath, key, v);
-  readSysctl = (p: string | undefined, key: string): Promise<string> => this.k.readSysctl(p ?? this.hostPath, key);
-  processStartTime = (pid: number): string | undefined => this.k.processStartTime(pid);
-  isAlive = (pid: number, st?: string): boolean => this.k.isAlive(pid, st);
-  requireLinkKind: KernelPort['requireLinkKind'] = (kind) => this.k.requireLinkKind(kind);
-  arpProbe: KernelPort['arpProbe'] = (o) => this.k.arpProbe(o);
-  waitForDad: KernelPort['waitForDad'] = (p, i, c, t) => this.k.waitForDad(p, i, c, t);
-  stopProcess: KernelPort['stopProcess'] = (pid, st, g) => this.k.stopProcess(pid, st, g);
-  netnsIdentity: KernelPort['netnsIdentity'] = (p) => this.k.netnsIdentity(p);
-  hostNetns: KernelPort['hostNetns'] = () => this.k.hostNetns();
-  hostSockets: KernelPort['hostSockets'] = () => this.k.hostSockets();
-  bindInNetns: KernelPort['bindInNetns'] = (p, a, port) => this.k.bindInNetns(p, a, port);
-  socketOwner: KernelPort['socketOwner'] = (i) => this.k.socketOwner(i);
+/**
+ * The lab's RealKernel seen from a fake host: its "host" namespace (and "no namespace" for
+ * sysctls) is the fake host's, where weftd runs in the product. Everything else is the shared
+ * kernel's own method on its own caches: the view inherits from it instead of forwarding each
+ * of KernelPort's methods by hand.
+ */
+function hostKernel(k: RealKernel, hostNs: NetlinkPort, hostPath: string): KernelPort {
+  const view = Object.create(k) as RealKernel;
+  view.host = () => hostNs;
+  view.setSysctl = (p, key, v) => k.setSysctl(p ?? hostPath, key, v);
+  view.readSysctl = (p, key) => k.readSysctl(p ?? hostPath, key);
+  return view;
 }
 
 export interface LabHost {
@@ -137,7 +121,7 @@ export class OverlayLab {
       await mustRun('ip', ['-n', ns, 'addr', 'add', `${address}/24`, 'dev', 'eth0']);
       await mustRun('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
       const hostId = `ovl-${this.tag}-${name}`;
-      const kernel = new HostKernel(this.kernel, await this.kernel.inNetns(path), path);
+      const kernel = hostKernel(this.kernel, await this.kernel.inNetns(path), path);
       const services: DriverServices = {
         cluster: { hostId, hostAddress: address, publishHostData: () => Promise.resolve() },
       };

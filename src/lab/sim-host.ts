@@ -4,13 +4,14 @@
  * and cleanup that removes every namespace, mount and process even when the test failed.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { WeftClient } from '../cli/client.js';
 import type { SandboxView } from '../controller/inspect.js';
+import { mountsUnder, pidsInNetns } from './lab-processes.js';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const NETTOOL = path.join(REPO, 'dist/src/lab/nettool.js');
@@ -92,15 +93,6 @@ export async function deleteNetnsWithProcesses(names: string[]): Promise<void> {
   }
 }
 
-/** Mount points at or under dir, deepest first. */
-function mountsUnder(dir: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' ')[4])
-    .filter((m): m is string => !!m && (m === dir || m.startsWith(dir + '/')))
-    .sort((a, b) => b.length - a.length);
-}
-
 export class SimHost {
   readonly ns: string;
   readonly nsPath: string;
@@ -137,8 +129,8 @@ export class SimHost {
     return (this.clientCache ??= new WeftClient(this.socket));
   }
 
-  /** Start weftd inside the fake host and wait until its API answers. */
-  async start(extra: string[] = []): Promise<void> {
+  /** Start weftd inside the fake host and wait (readyMs, 15 s by default) until its API answers. */
+  async start(extra: string[] = [], readyMs = 15_000): Promise<void> {
     const args = [
       '--net=' + this.nsPath,
       process.execPath,
@@ -159,7 +151,7 @@ export class SimHost {
       d.once('exit', (code) => reject(new Error(`weftd exited (${code}): ${this.daemonLog}`))),
     );
     await Promise.race([
-      waitFor('weftd API', async () => existsSync(this.socket) && (await this.client.request('GET', '/v1/info')), 15_000),
+      waitFor('weftd API', async () => existsSync(this.socket) && (await this.client.request('GET', '/v1/info')), readyMs),
       exited,
     ]);
     d.removeAllListeners('exit');
@@ -252,7 +244,7 @@ export class SimHost {
         /* gone */
       }
     }
-    await killProcessesInNetns(this.nsPath, this.runDir);
+    killProcessesInNetns(this.nsPath, this.runDir);
     for (const m of mountsUnder(this.dir)) await run('umount', ['-l', m]);
     for (const n of [...this.extraNs, this.ns]) await run('ip', ['netns', 'del', n]);
     rmSync(this.dir, { recursive: true, force: true });
@@ -260,29 +252,12 @@ export class SimHost {
 }
 
 /** Kill processes whose network namespace is the fake host's or one under runDir. */
-async function killProcessesInNetns(hostNsPath: string, runDir: string): Promise<void> {
-  const { statSync, readdirSync } = await import('node:fs');
-  const inodes = new Set<number>();
-  try {
-    inodes.add(statSync(hostNsPath).ino);
-  } catch {
-    /* gone */
-  }
-  try {
-    for (const f of readdirSync(path.join(runDir, 'netns'))) {
-      try {
-        inodes.add(statSync(path.join(runDir, 'netns', f)).ino);
-      } catch {
-        /* not a namespace */
-      }
-    }
-  } catch {
-    /* no dir */
-  }
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p) || Number(p) === process.pid) continue;
+function killProcessesInNetns(hostNsPath: string, runDir: string): void {
+  const netnsDir = path.join(runDir, 'netns');
+  const sandboxNs = existsSync(netnsDir) ? readdirSync(netnsDir).map((f) => path.join(netnsDir, f)) : [];
+  for (const pid of pidsInNetns([hostNsPath, ...sandboxNs])) {
     try {
-      if (inodes.has(statSync(`/proc/${p}/ns/net`).ino)) process.kill(Number(p), 'SIGKILL');
+      process.kill(pid, 'SIGKILL');
     } catch {
       /* raced */
     }
