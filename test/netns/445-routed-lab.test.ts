@@ -354,6 +354,8 @@ ingress:
       [['--subnet', '10.74.0.0/16', '--ipam-opt', 'weft.ipam.block-size=8'], /block-size.*do not fit/],
       [['--subnet', '10.74.0.0/16', '--ipam-opt', 'weft.ipam.block-size=33'], /block-size.*do not fit/],
       [['--subnet', '10.74.0.0/16', '--ipam-opt', 'weft.ipam.blocksize=30'], /unknown IPAM option "weft\.ipam\.blocksize"/],
+      // The lab's underlay: its blocks would take the hosts' traffic to each other and to etcd.
+      [['--subnet', '198.18.0.0/16'], /underlay/],
     ] as const) {
       const r = await lab.weft('h2', ['network', 'create', '-d', 'routed', ...args, 'rtbad']);
       assert.notEqual(r.code, 0, args.join(' '));

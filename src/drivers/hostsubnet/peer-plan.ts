@@ -11,9 +11,11 @@
  *           and the encapsulating process's peer table
  */
 import { WeftError } from '../../errors.js';
-import { cidrContains, cidrOverlaps, formatAddress, parseAddress, parseCidr } from '../../ipam/cidr.js';
+import { cidrContains, formatAddress, parseAddress, parseCidr } from '../../ipam/cidr.js';
 import type { LeaseRecord, SubnetConfig } from '../../ipam/subnet-leases.js';
-import type { AddressInfo, RouteInfo } from '../../kernel/netlink/types.js';
+import type { RouteInfo } from '../../kernel/netlink/types.js';
+
+export { underlayClash } from '../underlay-guard.js';
 
 /** RT_SCOPE_LINK, RTN_UNICAST (linux/rtnetlink.h); the driver may not import kernel modules' values. */
 export const RT_SCOPE_LINK = 253;
@@ -38,41 +40,6 @@ export class HostGwUnreachableError extends WeftError {
       { field: 'backend' },
     );
   }
-}
-
-/**
- * Why `subnet` would capture this host's own underlay traffic, or undefined when it does not.
- * A hostsubnet network routes its subnets on every host (the local bridge, a route per peer
- * lease): if one covers the underlay segment, or a prefix the host reaches through the underlay
- * (a router's subnets, the cluster store), that traffic goes into the bridge or the tunnel
- * instead. The host then loses the store, cannot learn the lease is gone, and stays cut off
- * (seen in lab compare: 198.18.0.192/26 leased on the lab's 198.18.0.0/24 swallowed etcd's
- * 198.18.0.201 on two hosts for good). The default route and weft's own routes (`ownProtos`)
- * are not the underlay's.
- */
-export function underlayClash(
-  subnet: string,
-  underlay: { index: number; name: string },
-  addresses: readonly AddressInfo[],
-  routes: readonly RouteInfo[],
-  ownProtos: readonly number[],
-): string | undefined {
-  const net = parseCidr(subnet, 'subnet');
-  for (const a of addresses) {
-    if (a.family !== 4 || a.index !== underlay.index) continue;
-    const seg = parseCidr(a.cidr, 'address');
-    if (cidrOverlaps(net, seg) || cidrContains(net, parseAddress(a.cidr.split('/')[0]!, 'address')))
-      return `${subnet} overlaps ${underlay.name}'s underlay ${a.cidr}`;
-  }
-  for (const r of routes) {
-    if (r.family !== 4 || r.table !== MAIN_TABLE || r.type !== RTN_UNICAST || r.oif !== underlay.index) continue;
-    if (ownProtos.includes(r.protocol) || parseCidr(r.dst, 'route').prefix === 0) continue;
-    if (cidrOverlaps(net, parseCidr(r.dst, 'route')))
-      return `${subnet} overlaps ${r.dst}, which this host reaches through ${underlay.name}${r.gateway ? ` via ${r.gateway}` : ''}`;
-    if (r.gateway !== undefined && cidrContains(net, parseAddress(r.gateway, 'gateway')))
-      return `${subnet} contains the underlay router ${r.gateway}`;
-  }
-  return undefined;
 }
 
 /** The VTEP address of a subnet (Flannel's scheme: the subnet's network address, as a /32 on the VTEP). */

@@ -11,14 +11,17 @@ import type { Driver, EndpointContext, NetworkContext, NetworkValidation } from 
 import type { NetlinkPort } from '../../kernel/kernel-port.js';
 import type { NetworkRecord } from '../../model/types.js';
 import type { LinkInfo } from '../../kernel/netlink/types.js';
-import { ConflictError, KernelError } from '../../errors.js';
+import { ConflictError, InvalidArgumentError, KernelError } from '../../errors.js';
 import { IFNAMES } from '../ifnames.js';
-import { createOwnedVeth, foreignLinkError, ownedBy, ownerMark } from '../link-ownership.js';
+import { createOwnedVeth, foreignLinkError, ownedBy, ownerMark, WEFT_ROUTE_PROTO } from '../link-ownership.js';
+import { underlayClash } from '../underlay-guard.js';
 import { GATEWAY4, GATEWAY6, HOST_SIDE_MAC, hostRouteOf, mtuOf, parseRoutedOptions } from './routed-options.js';
 import { routedInvariants } from './routed-invariants.js';
 
 const RT_SCOPE_LINK = 253;
 const MAIN_TABLE = 254;
+/** RTPROT_BIRD: the routes BIRD installs (other hosts' blocks) are the design's, not the underlay's. */
+const RTPROT_BIRD = 12;
 /** Errnos that mean "this kernel has no IPv6": EOPNOTSUPP, EAFNOSUPPORT. */
 const NO_IPV6 = new Set([95, 97]);
 
@@ -70,10 +73,35 @@ export class RoutedDriver implements Driver {
 
   /** The host forwards between workloads and the underlay; that is all a routed network needs. */
   async networkUp(c: NetworkContext): Promise<void> {
+    // Before anything changes: blocks of a subnet over the underlay, announced by every host,
+    // would take this host's traffic to the other hosts and to the cluster store.
+    const clash = this.underlayClashOf(c);
+    if (clash)
+      throw new InvalidArgumentError(
+        'subnet',
+        `${clash}: its block routes would take this host's traffic to the other hosts and the cluster store; choose a subnet outside the underlay`,
+      );
     if ((await c.kernel.readSysctl(undefined, 'net.ipv4.ip_forward')) !== '1')
       await c.kernel.setSysctl(undefined, 'net.ipv4.ip_forward', '1');
     if (c.network.enableIPv6 && (await c.kernel.readSysctl(undefined, 'net.ipv6.conf.all.forwarding')) !== '1')
       await c.kernel.setSysctl(undefined, 'net.ipv6.conf.all.forwarding', '1');
+  }
+
+  private underlayClashOf(c: NetworkContext): string | undefined {
+    const hostAddress = c.services.cluster?.hostAddress;
+    if (hostAddress === undefined) return undefined;
+    const rt = c.kernel.host();
+    const a = rt.addresses(undefined, 4).find((x) => x.cidr.split('/')[0] === hostAddress);
+    const underlay = a && rt.link(a.index);
+    if (!underlay) return undefined; // no such interface: the host record says where it is, not this check
+    const addrs = rt.addresses(underlay.index, 4);
+    const routes = rt.routes(4, MAIN_TABLE);
+    for (const p of c.network.ipam.config) {
+      if (p.subnet.includes(':')) continue;
+      const clash = underlayClash(p.subnet, underlay, addrs, routes, [WEFT_ROUTE_PROTO, RTPROT_BIRD]);
+      if (clash) return clash;
+    }
+    return undefined;
   }
 
   /** Forwarding stays on: other networks (and the administrator) may rely on it. */
