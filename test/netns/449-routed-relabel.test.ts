@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { etcdValues } from '../../src/lab/lab-tools.js';
 import { ClusterLab } from '../../src/lab/cluster-lab.js';
 import { NETTOOL, run, waitFor } from '../../src/lab/sim-host.js';
 import { DB_INGRESS_POLICY } from './routed-policies.js';
@@ -64,25 +65,10 @@ describe('weft sandbox label: relabelling moves endpoints in and out of policies
     );
     return Date.now() - t0;
   };
-  const recordLabels = async (name: string): Promise<Record<string, string>[]> => {
-    const e = lab.state.etcd[0]!;
-    const r = await run('nsenter', [
-      `--net=/run/netns/${e.ns}`,
-      'etcdctl',
-      `--endpoints=${e.ip}:2379`,
-      'get',
-      '--prefix',
-      '/weft/v1/endpoints/',
-      '--print-value-only',
-    ]);
-    assert.equal(r.code, 0, r.stderr);
-    return r.stdout
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as { ipv4?: string; labels?: Record<string, string> })
+  const recordLabels = async (name: string): Promise<Record<string, string>[]> =>
+    (await etcdValues<{ ipv4?: string; labels?: Record<string, string> }>(lab, 'h1', '/weft/v1/endpoints/'))
       .filter((x) => x.ipv4?.split('/')[0] === w[name]!.v4)
       .map((x) => x.labels ?? {});
-  };
 
   before(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'r2-relabel-'));
