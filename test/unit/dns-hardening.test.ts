@@ -25,9 +25,9 @@ describe('header screening', () => {
     junk[2] = 0x01;
     junk[3] = 0;
     assert.deepEqual(screen(junk), { rcode: RCODE.FORMERR });
-    const t0 = performance.now();
-    for (let i = 0; i < 100_000; i++) screen(junk);
-    assert.ok(performance.now() - t0 < 1000, '100k junk headers screened in well under a second');
+    // A header claiming 65535 records of each kind is judged from its 12 bytes: the same verdict
+    // whatever follows, so nothing past the header is read (its cost: bench/dns-flood.ts).
+    assert.deepEqual(screen(Buffer.concat([junk, Buffer.alloc(500, 0xab)])), { rcode: RCODE.FORMERR });
     const noQuestion = query();
     noQuestion.writeUInt16BE(0, 4);
     assert.deepEqual(screen(noQuestion), { rcode: RCODE.FORMERR });

@@ -80,16 +80,15 @@ describe('cluster IPAM blocks (pure)', () => {
     assert.deepEqual(claimOrder(pool, new Set(poolBlocks(pool).map(formatCidr)), 'h1'), []);
   });
 
-  it('finds free blocks of a huge IPv6 pool without listing its 2^58 blocks', () => {
+  // Termination is the test: listing 2^58 blocks would never end.
+  it('finds free blocks of a huge IPv6 pool without listing its 2^58 blocks', { timeout: 10_000 }, () => {
     const v6 = resolveClusterPool({ id: 'p6', cidr: 'fd00:71::/64' });
-    const t0 = performance.now();
     const first = claimOrder(v6, new Set(), 'h1');
     assert.equal(first.length, 64);
     assert.match(first[0]!, /^fd00:71::.*\/122$/);
     const next = claimOrder(v6, new Set(first), 'h1', 1);
     assert.equal(next.length, 1);
     assert.ok(!first.includes(next[0]!), 'claimed blocks are skipped');
-    assert.ok(performance.now() - t0 < 1000, 'bounded work');
   });
 
   it('removes a gone host from a block, keeping borrowed addresses of live hosts', () => {

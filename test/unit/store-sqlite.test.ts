@@ -135,30 +135,6 @@ describe('sqlite store specifics', () => {
     raw.close();
     assert.ok(n > 0 && n <= 100 + 256, `change log has ${n} rows`);
   });
-
-  it('micro-benchmark (prints per-operation cost)', async () => {
-    const s = SqliteStore.open(tmpDb());
-    const time = async (label: string, n: number, op: (i: number) => Promise<unknown>) => {
-      const t0 = process.hrtime.bigint();
-      for (let i = 0; i < n; i++) await op(i);
-      const us = Number(process.hrtime.bigint() - t0) / 1000 / n;
-      console.log(`sqlite store ${label}: ${us.toFixed(1)} µs/op (n=${n})`);
-    };
-    await s.commit({
-      puts: Array.from({ length: 1000 }, (_, i) => ({
-        key: `bench/${String(i).padStart(4, '0')}`,
-        value: JSON.stringify({ i, name: `endpoint-${i}` }),
-      })),
-    });
-    await time('get', 5000, (i) => s.get(`bench/${String(i % 1000).padStart(4, '0')}`));
-    await time('create-only commit', 2000, (i) =>
-      s.commit({ checks: [{ key: `c/${i}`, version: 0 }], puts: [{ key: `c/${i}`, value: '{"x":1}' }] }),
-    );
-    await time('list of 1000 keys', 200, () => s.list('bench/'));
-    await time('withLock (uncontended)', 1000, () => s.withLock('bench', async () => undefined));
-    assert.equal((await s.list('bench/')).length, 1000);
-    await s.close();
-  });
 });
 
 describe('sqlite store across processes', { timeout: 60_000 }, () => {
