@@ -75,8 +75,13 @@ export async function ensureGatewayBridge(c: HostContext | EndpointContext, ipv6
   // A MAC of its own: a bridge without one takes its lowest port's, and each change of it
   // flushes the bridge's neighbour table — the permanent entries that are the legs' address
   // claims with it (a second leg would erase the first one's claim).
-  if (!br)
-    br = createOwnedBridge(rt, { name: GATEWAY_BRIDGE, mac: gatewayBridgeMac(c.services.cluster?.hostId ?? ''), up: false }, GATEWAY_MARK);
+  const mac = gatewayBridgeMac(c.services.cluster?.hostId ?? '');
+  if (!br) br = createOwnedBridge(rt, { name: GATEWAY_BRIDGE, mac, up: false }, GATEWAY_MARK);
+  // One an older weftd made has the kernel's MAC: fixed while no claim can be lost by it.
+  else if (br.mac !== mac && legClaims(rt, br.index).length === 0) {
+    rt.setLink(br.index, { mac });
+    br = rt.link(GATEWAY_BRIDGE)!;
+  }
   if (!rt.addresses(br.index, 4).some((a) => a.cidr === gatewayCidr())) rt.addAddress(br.index, gatewayCidr());
   // nodad: legs route through it at once (a tentative address would not answer for ~1 s).
   if (ipv6 && !rt.addresses(br.index, 6).some((a) => a.cidr === gatewayCidr6())) rt.addAddress(br.index, gatewayCidr6(), { nodad: true });
