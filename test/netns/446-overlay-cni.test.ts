@@ -9,6 +9,8 @@
  *  - pods on different nodes exchange ICMP and TCP with their own addresses;
  *  - DEL on h2 removes the pod's endpoint there, and h1's FDB and neighbour entries for it;
  *    DEL again is a success;
+ *  - runtimeConfig.portMappings (the nodes run nftables): a hostPort on h1 reaches the pod from
+ *    h2 through its leg, with the client's own address seen, and goes with DEL;
  *  - a node whose weftd has no cluster store refuses an overlay config with a CNI error JSON
  *    naming --cluster-store, and makes nothing.
  */
@@ -43,7 +45,8 @@ interface AddResult {
 }
 
 describe('overlay through the weft CNI plugin: pods on two lab nodes on one overlay network', { timeout: 480_000 }, () => {
-  const L = overlayCliLab({ prefix: 'o3' });
+  // nftables in the nodes' namespaces, so portMappings are published (DNAT to the pod's leg).
+  const L = overlayCliLab({ prefix: 'o3', weftdArgs: ['--firewall', 'nftables'] });
   const tag = randomBytes(3).toString('hex');
   const pods: Pod[] = [
     { node: 'h1', id: `pod-a-${tag}`, ns: `o3-pod-${tag}-a` },
@@ -51,8 +54,10 @@ describe('overlay through the weft CNI plugin: pods on two lab nodes on one over
     { node: 'h2', id: `pod-c-${tag}`, ns: `o3-pod-${tag}-c` },
     // Only for the refusal on a node without a cluster store.
     { node: 'h2', id: `pod-d-${tag}`, ns: `o3-pod-${tag}-d` },
+    // A pod with a hostPort (runtimeConfig.portMappings).
+    { node: 'h1', id: `pod-e-${tag}`, ns: `o3-pod-${tag}-e` },
   ];
-  const [a, b, c, d] = pods as [Pod, Pod, Pod, Pod];
+  const [a, b, c, d, e] = pods as [Pod, Pod, Pod, Pod, Pod];
   const procs: ChildProcess[] = [];
   const binOf = (h: string): string => path.join(L.lab.state.dir, h, 'cni-bin');
   const cni = (p: Pod, command: 'ADD' | 'DEL' | 'CHECK', conf: Record<string, unknown> = CONF) =>
@@ -178,6 +183,27 @@ describe('overlay through the weft CNI plugin: pods on two lab nodes on one over
     const ab = await tcpFrom(`/run/netns/${b.ns}`, a.ip!, 7700, 'still');
     assert.equal(ab, `${b.ip} still`);
     for (const p of [a, b]) assert.equal((await cni(p, 'DEL')).code, 0);
+  });
+
+  it('portMappings: a hostPort on h1 reaches the pod from h2 through the leg, and goes with DEL', async () => {
+    const conf = {
+      ...CONF,
+      capabilities: { portMappings: true },
+      runtimeConfig: { portMappings: [{ hostPort: 18097, containerPort: 7707, protocol: 'tcp' }] },
+    };
+    const add = await cni(e, 'ADD', conf);
+    assert.equal(add.code, 0, add.stdout);
+    procs.push(spawn('nsenter', [`--net=/run/netns/${e.ns}`, node, NETTOOL, 'tcp-server', '7707'], { stdio: 'ignore' }));
+    const [h1, h2] = [L.host('h1'), L.host('h2')];
+    const reply = await waitFor(
+      'h2 reaches pod e through h1:18097',
+      () => tcpFrom(`/run/netns/${h2.ns}`, h1.address, 18097, 'hp'),
+      15_000,
+      200,
+    );
+    assert.equal(reply, `${h2.address} hp`, 'the pod sees the client’s own address');
+    assert.equal((await cni(e, 'DEL', conf)).code, 0);
+    assert.equal(await tcpFrom(`/run/netns/${h2.ns}`, h1.address, 18097, 'gone', 800), undefined, 'the hostPort went with DEL');
   });
 
   it('a node whose weftd has no cluster store refuses an overlay config with a CNI error naming --cluster-store', async () => {
