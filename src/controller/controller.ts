@@ -5,8 +5,8 @@
  * validates its input first; every change runs under the engine lock.
  */
 import type { ControllerContext, ControllerHooks } from './context.js';
-import { driverCtx, networkCtx } from './context.js';
-import type { Driver, RemoteEndpoint, RemoteHost } from '../drivers/driver.js';
+import { driverCtx, endpointCtx, networkCtx } from './context.js';
+import type { Driver, EgressInterface, RemoteEndpoint, RemoteHost } from '../drivers/driver.js';
 import type { BoundSockets } from '../kernel/kernel-port.js';
 
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../model/types.js';
@@ -313,6 +313,17 @@ export class Controller {
     const net = await this.network(ep.networkId);
     const sb = await this.sandbox(ep.sandboxId);
     return checkEndpoint(this.ctx, net, ep, sb);
+  }
+
+  /**
+   * The sandbox's interface for an endpoint's way out when its driver adds one besides the
+   * endpoint's own (overlay: the gateway-bridge leg holding the default routes); for reports.
+   */
+  async egressInterface(ep: EndpointRecord): Promise<EgressInterface | undefined> {
+    const net = await this.network(ep.networkId);
+    const d = this.ctx.drivers.get(net.driver);
+    if (!d.egressInterface) return undefined;
+    return d.egressInterface(endpointCtx(this.ctx, net, ep, await this.sandbox(ep.sandboxId)));
   }
 
   /** MAC addresses of links in the daemon's namespace, by name (for reports such as CNI results). */

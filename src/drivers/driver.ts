@@ -106,6 +106,18 @@ export interface PublishTarget {
   ipv6?: string;
 }
 
+/** See Driver.egressInterface: a second interface of the sandbox that carries its way out. */
+export interface EgressInterface {
+  /** Its name inside the sandbox. */
+  ifname: string;
+  mac: string;
+  /** Addresses as CIDRs, and the gateways the sandbox's default routes use. */
+  ipv4?: string;
+  ipv6?: string;
+  gateway4?: string;
+  gateway6?: string;
+}
+
 /** An endpoint on another host, reported by the cluster agent (libnetwork's peerAdd/peerDelete). */
 export interface RemoteEndpoint {
   endpointId: string;
@@ -196,6 +208,12 @@ export interface Driver {
    * Undefined: the endpoint has no such way in now (no leg), and publishes nothing.
    */
   publishTarget?(c: EndpointContext): PublishTarget | undefined;
+  /**
+   * The interface the driver added to the sandbox for the endpoint's way out, when that is not
+   * the endpoint's own (overlay: the leg on the gateway bridge, which holds the default routes).
+   * Read-only; for reports such as CNI results.
+   */
+  egressInterface?(c: EndpointContext): EgressInterface | undefined;
   /** Present when the driver supports runtime-placed endpoints. */
   readonly runtimePlacement?: RuntimePlacement;
   /**

@@ -9,61 +9,20 @@
  *    `weft run` on two hosts talk, and a capture on the underlay (tcpdump --immediate-mode)
  *    finds WireGuard packets but none of a known payload string.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { ClusterLab } from '../../src/lab/cluster-lab.js';
-import { NETTOOL, WEFT, run, waitFor } from '../../src/lab/sim-host.js';
+import { NETTOOL, run, waitFor } from '../../src/lab/sim-host.js';
+import { addrOf, node, overlayCliLab } from './overlay-cli-lab.js';
 
-const node = process.execPath;
 const SECRET = 'weft-cli-encrypted-payload-4c1d';
-const cleanEnv = (): NodeJS.ProcessEnv => {
-  const env = { ...process.env };
-  delete env.NODE_TEST_CONTEXT;
-  return env;
-};
-
-interface SandboxInfo {
-  netnsPath: string;
-  endpoints: { ipv4?: string }[];
-}
 
 describe('overlay through the CLI: VNI claims in etcd, -o encrypted over wireguard-go (lab, 2 hosts)', { timeout: 300_000 }, () => {
-  const name = `ov${randomBytes(3).toString('hex')}`;
-  let lab: ClusterLab | undefined;
-  const weftCli = (args: string[], timeoutMs = 60_000) => run(node, [WEFT, ...args], { timeoutMs, env: cleanEnv() });
-  /** `weft lab exec hN -- weft ARGS`. */
-  const onHost = (h: string, args: string[]) => weftCli(['lab', 'exec', '--lab', name, h, '--', node, WEFT, ...args]);
-  const ok = async (h: string, args: string[]): Promise<string> => {
-    const r = await onHost(h, args);
-    assert.equal(r.code, 0, `weft ${args.join(' ')} on ${h}: ${r.stderr}`);
-    return r.stdout;
-  };
-  const etcd = async (args: string[]): Promise<string> => {
-    const r = await run('nsenter', [
-      `--net=/run/netns/${lab!.host('h1').ns}`,
-      'etcdctl',
-      '--endpoints',
-      lab!.state.etcdUrl!.replace(/^etcd:/, 'http:'),
-      ...args,
-    ]);
-    assert.equal(r.code, 0, r.stderr);
-    return r.stdout;
-  };
+  const L = overlayCliLab({ prefix: 'ov' });
+  const { onHost, ok, etcdctl: etcd } = L;
   const vniKeys = async (): Promise<string[]> =>
     (await etcd(['get', '--prefix', '--keys-only', '/weft/v1/vni/'])).split('\n').filter(Boolean);
-
-  before(async () => {
-    const r = await weftCli(['lab', 'up', '--hosts', '2', '--name', name], 180_000);
-    assert.equal(r.code, 0, `lab up: ${r.stderr}`);
-    lab = ClusterLab.load(name);
-  });
-  after(async () => {
-    const r = await weftCli(['lab', 'down', '--lab', name], 120_000);
-    if (r.code !== 0 && existsSync(`/run/netns/${lab?.host('h1').ns ?? 'none'}`)) await lab?.down();
-  });
 
   it('a VNI is claimed in etcd; taken, out of range and too-large MTU are refused, nothing written; rm frees it', async () => {
     const id = (
@@ -103,18 +62,16 @@ describe('overlay through the CLI: VNI claims in etcd, -o encrypted over wiregua
 
   it('-o encrypted: weft run on two hosts talk over wireguard-go; the underlay capture has WireGuard packets but no payload', async () => {
     await ok('h1', ['network', 'create', '-d', 'overlay', '-o', 'encrypted', '--subnet', '10.89.0.0/24', 'ovl-enc']);
-    await waitFor('the network on h2', async () => (await onHost('h2', ['network', 'inspect', 'ovl-enc'])).code === 0, 15_000);
+    await L.waitNetwork('h2', 'ovl-enc');
     await ok('h1', ['run', '-d', '--name', 'e1', '--network', 'ovl-enc', '--', node, NETTOOL, 'tcp-server', '7600']);
     await ok('h2', ['run', '-d', '--name', 'e2', '--network', 'ovl-enc', '--', node, NETTOOL, 'tcp-server', '7600']);
-    const inspect = async (h: string, s: string) => (JSON.parse(await ok(h, ['sandbox', 'inspect', s])) as SandboxInfo[])[0]!;
-    const [e1, e2] = [await inspect('h1', 'e1'), await inspect('h2', 'e2')];
-    const ip1 = e1.endpoints[0]!.ipv4!.split('/')[0]!;
-    const ip2 = e2.endpoints[0]!.ipv4!.split('/')[0]!;
+    const [e1, e2] = [await L.inspect('h1', 'e1'), await L.inspect('h2', 'e2')];
+    const [ip1, ip2] = [addrOf(e1), addrOf(e2)];
 
     // Keys: each host's private key is a 0600 file in its own state dir; etcd holds only public keys.
     const pubs: string[] = [];
     for (const h of ['h1', 'h2']) {
-      const dir = `${lab!.host(h).stateDir}/wireguard-keys`;
+      const dir = `${L.host(h).stateDir}/wireguard-keys`;
       const files = readdirSync(dir);
       assert.equal(files.length, 1, `${h}: one key file`);
       const priv = readFileSync(`${dir}/${files[0]!}`, 'utf8').trim();
@@ -124,10 +81,10 @@ describe('overlay through the CLI: VNI claims in etcd, -o encrypted over wiregua
     }
     assert.equal(new Set(pubs).size, 2, 'both public keys published');
 
-    const pcap = `/tmp/${name}-enc.pcap`;
+    const pcap = `/tmp/${L.name}-enc.pcap`;
     const dump = spawn(
       'nsenter',
-      [`--net=/run/netns/${lab!.host('h1').ns}`, 'tcpdump', '--immediate-mode', '-i', 'eth0', '-n', '-U', '-w', pcap],
+      [`--net=/run/netns/${L.host('h1').ns}`, 'tcpdump', '--immediate-mode', '-i', 'eth0', '-n', '-U', '-w', pcap],
       {
         stdio: ['ignore', 'ignore', 'pipe'],
       },

@@ -7,42 +7,19 @@
  * removed, h1 no longer answers the name, within a bounded time. Two overlay networks with the
  * same subnet keep their names apart (each namespace has its own listener).
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ClusterLab } from '../../src/lab/cluster-lab.js';
 import type { QueryResult } from '../../src/lab/dns-lab-tool.js';
-import { NETTOOL, REPO, WEFT, run, waitFor } from '../../src/lab/sim-host.js';
+import { NETTOOL, REPO, run, waitFor } from '../../src/lab/sim-host.js';
+import { addrOf as addr, node, overlayCliLab, type SandboxInfo } from './overlay-cli-lab.js';
 
-const node = process.execPath;
 const DNS_TOOL = path.join(REPO, 'dist/src/lab/dns-lab-tool.js');
-const cleanEnv = (): NodeJS.ProcessEnv => {
-  const env = { ...process.env };
-  delete env.NODE_TEST_CONTEXT;
-  return env;
-};
-
-interface SandboxInfo {
-  netnsPath: string;
-  resolvPath: string;
-  endpoints: { ipv4?: string; networkId: string }[];
-}
 
 describe('overlay: names of sandboxes on other hosts in the embedded DNS (lab, 2 hosts, real CLI)', { timeout: 300_000 }, () => {
-  const name = `o2${randomBytes(3).toString('hex')}`;
-  let lab: ClusterLab | undefined;
-  const weftCli = (args: string[], timeoutMs = 60_000) => run(node, [WEFT, ...args], { timeoutMs, env: cleanEnv() });
-  const onHost = (h: string, args: string[]) => weftCli(['lab', 'exec', '--lab', name, h, '--', node, WEFT, ...args]);
-  const ok = async (h: string, args: string[]): Promise<string> => {
-    const r = await onHost(h, args);
-    assert.equal(r.code, 0, `weft ${args.join(' ')} on ${h}: ${r.stderr}`);
-    return r.stdout;
-  };
-  const inspect = async (h: string, s: string): Promise<SandboxInfo> =>
-    (JSON.parse(await ok(h, ['sandbox', 'inspect', s])) as SandboxInfo[])[0]!;
-  const addr = (s: SandboxInfo): string => s.endpoints[0]!.ipv4!.split('/')[0]!;
+  const L = overlayCliLab({ prefix: 'o2' });
+  const { onHost, ok, inspect } = L;
   /** The embedded DNS the sandbox's resolv.conf names (the overlay's gateway). */
   const nameserver = (s: SandboxInfo): string => {
     const m = /^nameserver\s+(\S+)/m.exec(readFileSync(s.resolvPath, 'utf8'));
@@ -63,27 +40,10 @@ describe('overlay: names of sandboxes on other hosts in the embedded DNS (lab, 2
    */
   const unknown = (q: QueryResult): boolean => aOf(q).length === 0 && q.aa !== true;
 
-  before(async () => {
-    const r = await weftCli(['lab', 'up', '--hosts', '2', '--name', name], 180_000);
-    assert.equal(r.code, 0, `lab up: ${r.stderr}`);
-    lab = ClusterLab.load(name);
-  });
-  after(async () => {
-    const r = await weftCli(['lab', 'down', '--lab', name], 120_000);
-    if (r.code !== 0 && existsSync(`/run/netns/${lab?.host('h1').ns ?? 'none'}`)) await lab?.down();
-  });
-
   it('h1 resolves the name and alias of a sandbox on h2 (and h2 those of h1), from memory; gone once removed', async () => {
-    assert.equal(
-      (await ok('h1', ['host', 'ls']))
-        .trim()
-        .split('\n')
-        .filter((l) => /\bup\b/.test(l)).length,
-      2,
-      'both hosts are up in the cluster store',
-    );
+    assert.equal(await L.upHosts(), 2, 'both hosts are up in the cluster store');
     await ok('h1', ['network', 'create', '-d', 'overlay', '--subnet', '10.93.0.0/24', 'o2-names']);
-    await waitFor('the network on h2', async () => (await onHost('h2', ['network', 'inspect', 'o2-names'])).code === 0, 15_000);
+    await L.waitNetwork('h2', 'o2-names');
     await ok('h1', ['run', '-d', '--name', 'alpha', '--network', 'o2-names,alias=web', '--', node, NETTOOL, 'tcp-server', '7700']);
     await ok('h2', [
       'run',
@@ -123,13 +83,13 @@ describe('overlay: names of sandboxes on other hosts in the embedded DNS (lab, 2
     assert.equal(reply.stdout.trim(), `${addr(a)} hi`);
 
     // No store read per query: with etcd down, h1 still answers bravo from what the watch delivered.
-    const etcd = lab!.state.etcd[0]!.name;
-    await lab!.kill(etcd);
+    const etcd = L.lab.state.etcd[0]!.name;
+    await L.lab.kill(etcd);
     try {
       const [q] = await ask(a, ['bravo']);
       assert.deepEqual(aOf(q!), [addr(b)], 'answered while the cluster store is down');
     } finally {
-      await lab!.start(etcd);
+      await L.lab.start(etcd);
     }
 
     await waitFor(
@@ -155,8 +115,7 @@ describe('overlay: names of sandboxes on other hosts in the embedded DNS (lab, 2
   it('two overlay networks with the same subnet: each answers only its own names', async () => {
     await ok('h1', ['network', 'create', '-d', 'overlay', '--subnet', '10.94.0.0/24', 'o2-t1']);
     await ok('h1', ['network', 'create', '-d', 'overlay', '--subnet', '10.94.0.0/24', 'o2-t2']);
-    for (const n of ['o2-t1', 'o2-t2'])
-      await waitFor(`${n} on h2`, async () => (await onHost('h2', ['network', 'inspect', n])).code === 0, 15_000);
+    for (const n of ['o2-t1', 'o2-t2']) await L.waitNetwork('h2', n);
     await ok('h1', ['run', '-d', '--name', 'one-a', '--network', 'o2-t1', '--', node, NETTOOL, 'tcp-server', '7701']);
     await ok('h2', ['run', '-d', '--name', 'one-b', '--network', 'o2-t1', '--', node, NETTOOL, 'tcp-server', '7701']);
     await ok('h1', ['run', '-d', '--name', 'two-a', '--network', 'o2-t2', '--', node, NETTOOL, 'tcp-server', '7701']);

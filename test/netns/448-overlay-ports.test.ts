@@ -6,78 +6,43 @@
  *  - `-p 18080:7800` on h1: a client on h2 reaches the sandbox through h1's underlay address
  *    (DNAT to the sandbox's leg on the gateway bridge); the host port is weft's (a second
  *    publication of it is refused); removing the sandbox removes the mapping.
+ *  - IPv6 (an IPv6-enabled overlay network): the leg gets an IPv6 address too; `-p` answers on
+ *    the host's IPv6 address (ip6 DNAT to the leg) with the client's own address seen, and IPv6
+ *    egress is masqueraded behind the host's IPv6 address.
  */
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { ClusterLab } from '../../src/lab/cluster-lab.js';
-import { NETTOOL, WEFT, run, waitFor } from '../../src/lab/sim-host.js';
-
-const node = process.execPath;
-const cleanEnv = (): NodeJS.ProcessEnv => {
-  const env = { ...process.env };
-  delete env.NODE_TEST_CONTEXT;
-  return env;
-};
-
-interface SandboxInfo {
-  netnsPath: string;
-  endpoints: { ipv4?: string }[];
-}
+import { NETTOOL, mustRun, run, waitFor } from '../../src/lab/sim-host.js';
+import { addrOf, node, overlayCliLab, tcpFrom as tcp } from './overlay-cli-lab.js';
 
 describe('overlay: egress and -p through the gateway bridge (lab, 2 hosts, real CLI)', { timeout: 300_000 }, () => {
-  const name = `o2${randomBytes(3).toString('hex')}`;
-  let lab: ClusterLab | undefined;
+  // The lab runs weftd without a firewall unless told: these hosts get nftables (their own namespaces).
+  const L = overlayCliLab({ prefix: 'o2', weftdArgs: ['--firewall', 'nftables'] });
+  const { onHost, ok, inspect } = L;
   let outside: ChildProcess | undefined;
-  const weftCli = (args: string[], timeoutMs = 60_000) => run(node, [WEFT, ...args], { timeoutMs, env: cleanEnv() });
-  const onHost = (h: string, args: string[]) => weftCli(['lab', 'exec', '--lab', name, h, '--', node, WEFT, ...args]);
-  const ok = async (h: string, args: string[]): Promise<string> => {
-    const r = await onHost(h, args);
-    assert.equal(r.code, 0, `weft ${args.join(' ')} on ${h}: ${r.stderr}`);
-    return r.stdout;
-  };
-  const inspect = async (h: string, s: string): Promise<SandboxInfo> =>
-    (JSON.parse(await ok(h, ['sandbox', 'inspect', s])) as SandboxInfo[])[0]!;
-  /** tcp-client from a namespace: the reply, or undefined on failure. */
-  const tcp = async (netns: string, host: string, port: number, msg: string, ms = 1500): Promise<string | undefined> => {
-    const r = await run('nsenter', [`--net=${netns}`, node, NETTOOL, 'tcp-client', host, String(port), msg, String(ms)], {
-      timeoutMs: ms + 10_000,
-    });
-    return r.code === 0 ? r.stdout.trim() : undefined;
-  };
+  /** nft's ruleset in h1's namespace. */
+  const rules = async (): Promise<string> =>
+    (await run('nsenter', [`--net=/run/netns/${L.host('h1').ns}`, 'nft', 'list', 'ruleset'], { timeoutMs: 10_000 })).stdout;
 
-  before(async () => {
-    // The lab runs weftd without a firewall unless told: these hosts get nftables (their own namespaces).
-    const r = await weftCli(['lab', 'up', '--hosts', '2', '--name', name, '--weftd-arg=--firewall', '--weftd-arg=nftables'], 180_000);
-    assert.equal(r.code, 0, `lab up: ${r.stderr}`);
-    lab = ClusterLab.load(name);
-  });
   after(async () => {
     if (outside?.exitCode === null) {
       const gone = new Promise((r) => outside!.once('exit', r));
       outside.kill('SIGTERM');
       await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
     }
-    const r = await weftCli(['lab', 'down', '--lab', name], 120_000);
-    if (r.code !== 0 && existsSync(`/run/netns/${lab?.host('h1').ns ?? 'none'}`)) await lab?.down();
   });
 
   it('outbound is masqueraded; -p publishes on the host through the leg, guarded, and goes with the sandbox', async () => {
-    assert.equal(
-      (await ok('h1', ['host', 'ls'])).split('\n').filter((l) => /\bup\b/.test(l)).length,
-      2,
-      'both hosts are up in the cluster store',
-    );
-    const tables = (await run('nsenter', [`--net=/run/netns/${lab!.host('h1').ns}`, 'nft', 'list', 'tables'])).stdout;
+    assert.equal(await L.upHosts(), 2, 'both hosts are up in the cluster store');
+    const tables = (await run('nsenter', [`--net=/run/netns/${L.host('h1').ns}`, 'nft', 'list', 'tables'])).stdout;
     assert.match(tables, /weft/, "h1's weftd runs the nftables firewall");
-    const h1 = lab!.host('h1');
-    const h2 = lab!.host('h2');
+    const h1 = L.host('h1');
+    const h2 = L.host('h2');
     await ok('h1', ['network', 'create', '-d', 'overlay', '--subnet', '10.95.0.0/24', 'o2-pub']);
     await ok('h1', ['run', '-d', '--name', 'web', '-p', '18080:7800', '--network', 'o2-pub', '--', node, NETTOOL, 'tcp-server', '7800']);
     const web = await inspect('h1', 'web');
-    const webIp = web.endpoints[0]!.ipv4!.split('/')[0]!;
+    const webIp = addrOf(web);
 
     // Outbound: a server outside the overlay (h2's own namespace) sees h1's underlay address.
     outside = spawn('nsenter', [`--net=/run/netns/${h2.ns}`, node, NETTOOL, 'tcp-server', '7801'], { stdio: 'ignore' });
@@ -117,8 +82,6 @@ describe('overlay: egress and -p through the gateway bridge (lab, 2 hosts, real 
     assert.doesNotMatch(await ok('h1', ['sandbox', 'ls']), /web2/);
 
     // The ruleset holds the mapping to the leg (one element), and loses it with the sandbox.
-    const rules = async (): Promise<string> =>
-      (await run('nsenter', [`--net=/run/netns/${h1.ns}`, 'nft', 'list', 'ruleset'], { timeoutMs: 10_000 })).stdout;
     assert.match(await rules(), /18080 : 10\.255\.\d+\.\d+ \. 7800/, 'DNAT to the leg address on the gateway bridge');
     await ok('h1', ['sandbox', 'rm', '-f', 'web']);
     assert.doesNotMatch(await rules(), /18080/, 'the mapping went with the sandbox');
@@ -134,5 +97,39 @@ describe('overlay: egress and -p through the gateway bridge (lab, 2 hosts, real 
     assert.equal(again, `${h2.address} again`);
     await ok('h1', ['sandbox', 'rm', '-f', 'web3']);
     await ok('h1', ['network', 'rm', 'o2-pub']);
+  });
+
+  it('IPv6: -p on an IPv6-enabled overlay network answers on the host’s IPv6 address (ip6 DNAT to the leg); IPv6 egress is masqueraded', async () => {
+    const h1 = L.host('h1');
+    const h2 = L.host('h2');
+    const v6 = { h1: '2001:2::a', h2: '2001:2::b' };
+    // The lab's underlay is IPv4 only (without --bgp): give both hosts an IPv6 address on it
+    // (RFC 5180's benchmarking prefix, as the lab's --bgp hosts use).
+    for (const [h, a] of [
+      [h1, v6.h1],
+      [h2, v6.h2],
+    ] as const)
+      await mustRun('ip', ['-n', h.ns, 'addr', 'add', `${a}/64`, 'dev', 'eth0', 'nodad']);
+    outside ??= spawn('nsenter', [`--net=/run/netns/${h2.ns}`, node, NETTOOL, 'tcp-server', '7801'], { stdio: 'ignore' });
+    await ok('h1', ['network', 'create', '-d', 'overlay', '--ipv6', '--subnet', '10.96.0.0/24', '--subnet', 'fd96::/64', 'o3-pub6']);
+    await ok('h1', ['run', '-d', '--name', 'web6', '-p', '18086:7806', '--network', 'o3-pub6', '--', node, NETTOOL, 'tcp-server', '7806']);
+    const web = await inspect('h1', 'web6');
+    addrOf(web, 6);
+
+    const t0 = Date.now();
+    const reply = await waitFor('h2 reaches web6 through [h1]:18086', () => tcp(`/run/netns/${h2.ns}`, v6.h1, 18086, 'in6'), 15_000, 200);
+    console.log(`overlay -p over IPv6: reachable ${Date.now() - t0} ms after run returned`);
+    assert.equal(reply, `${v6.h2} in6`, "the sandbox sees the client's own IPv6 address");
+    assert.equal(await tcp(`/run/netns/${h2.ns}`, h1.address, 18086, 'in4'), `${h2.address} in4`, 'IPv4 is published too');
+    assert.match(await rules(), /18086 : fd77:6566:7467::[0-9a-f:]+ \. 7806/, "ip6 DNAT to the leg's IPv6 address on the gateway bridge");
+
+    // Out: masqueraded behind h1's IPv6 address, as IPv4 egress is behind its IPv4 one.
+    const out = await waitFor('web6 reaches a server in h2 over IPv6', () => tcp(web.netnsPath, v6.h2, 7801, 'out6'), 15_000, 200);
+    assert.equal(out, `${v6.h1} out6`);
+
+    await ok('h1', ['sandbox', 'rm', '-f', 'web6']);
+    assert.doesNotMatch(await rules(), /18086/, 'both mappings went with the sandbox');
+    assert.equal(await tcp(`/run/netns/${h2.ns}`, v6.h1, 18086, 'gone', 800), undefined, 'nothing answers on the IPv6 port any more');
+    await ok('h1', ['network', 'rm', 'o3-pub6']);
   });
 });

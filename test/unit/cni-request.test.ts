@@ -7,6 +7,9 @@ import { AddressInUseError, InvalidArgumentError, NotFoundError, StoreConflictEr
 import { publishSpecsOf, sandboxNameOf } from '../../src/api/cni/cni-identity.js';
 import { validateSandboxName } from '../../src/config/dns-name.js';
 import { networkBodyOf } from '../../src/api/cni/cni-network.js';
+import { resultOf } from '../../src/api/cni/cni-weft-plugin.js';
+import type { Controller } from '../../src/controller/controller.js';
+import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../../src/model/types.js';
 
 const env = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'c1', CNI_NETNS: '/run/netns/c1', CNI_IFNAME: 'eth0', CNI_PATH: '/opt/cni/bin' };
 const conf = JSON.stringify({ cniVersion: '1.0.0', name: 'n', type: 'weft' });
@@ -113,5 +116,67 @@ describe('cni mapping', () => {
       ]),
       ['8080:80/tcp', '[::1]:53:53/udp'],
     );
+  });
+  it('maps an overlay config: Docker’s MTU option, IPv6 from an IPv6 range', () => {
+    const body = networkBodyOf(
+      {
+        cniVersion: '1.0.0',
+        name: 'pods',
+        type: 'weft',
+        driver: 'overlay',
+        mtu: 1400,
+        ipam: { ranges: [[{ subnet: '10.97.0.0/24' }], [{ subnet: 'fd97::/64' }]] },
+      },
+      'weft',
+    );
+    assert.equal(body.driver, 'overlay');
+    assert.equal(body.enableIPv6, true);
+    assert.deepEqual(body.options, { 'com.docker.network.driver.mtu': '1400' });
+  });
+  it('reports an overlay endpoint with its gateway-bridge leg, whose gateways hold the default routes', () => {
+    const net = { name: 'pods', internal: false, driverState: { vni: '4096' } } as unknown as NetworkRecord;
+    const ep = {
+      ifname: 'eth0',
+      macAddress: '02:42:0a:61:00:02',
+      ipv4: '10.97.0.2/24',
+      gateway4: '10.97.0.1',
+      ipv6: 'fd97::2/64',
+      gateway6: 'fd97::1',
+      defaultRoute: true,
+    } as unknown as EndpointRecord;
+    const sb = { netnsPath: '/run/netns/p' } as unknown as SandboxRecord;
+    const leg = {
+      ifname: 'gw0123456789ab',
+      mac: '06:01:23:45:67:89',
+      ipv4: '10.255.1.2/16',
+      gateway4: '10.255.0.1',
+      ipv6: 'fd77:6566:7467::aff:102/64',
+      gateway6: 'fd77:6566:7467::1',
+    };
+    // No bridge in the daemon's namespace: the controller is not asked for MACs.
+    const r = resultOf({} as Controller, net, ep, sb, { dns: {} } as Parameters<typeof resultOf>[4], leg);
+    assert.deepEqual(
+      r.interfaces!.map((i) => [i.name, i.sandbox]),
+      [
+        ['eth0', '/run/netns/p'],
+        ['gw0123456789ab', '/run/netns/p'],
+      ],
+    );
+    assert.deepEqual(
+      r.ips!.map((i) => [i.interface, i.address, i.gateway]),
+      [
+        [0, '10.97.0.2/24', '10.97.0.1'],
+        [0, 'fd97::2/64', 'fd97::1'],
+        [1, '10.255.1.2/16', '10.255.0.1'],
+        [1, 'fd77:6566:7467::aff:102/64', 'fd77:6566:7467::1'],
+      ],
+    );
+    assert.deepEqual(r.routes, [
+      { dst: '0.0.0.0/0', gw: '10.255.0.1' },
+      { dst: '::/0', gw: 'fd77:6566:7467::1' },
+    ]);
+    // Without a leg (internal network): no default route at all.
+    const internal = resultOf({} as Controller, { ...net, internal: true }, ep, sb, { dns: {} } as Parameters<typeof resultOf>[4]);
+    assert.deepEqual(internal.routes, []);
   });
 });

@@ -14,7 +14,8 @@ import {
   vnisInUse,
 } from '../../src/drivers/overlay/overlay-options.js';
 import { desiredEntries, diffEntries, entriesOf, entriesOfHost, peerMac, describeDiff } from '../../src/drivers/overlay/peer-plan.js';
-import { gatewayCidr, pickLegAddress } from '../../src/drivers/overlay/gateway-address.js';
+import { GATEWAY_SUBNET6, gatewayCidr, gatewayCidr6, legAddress6, pickLegAddress } from '../../src/drivers/overlay/gateway-address.js';
+import { gatewayBridgeMac, gatewayFwNetwork } from '../../src/drivers/overlay/gateway-leg.js';
 import { OverlayDriver } from '../../src/drivers/overlay/overlay-driver.js';
 import { DriverRegistry } from '../../src/drivers/registry.js';
 
@@ -180,5 +181,29 @@ describe('overlay gateway leg addresses', () => {
     assert.equal(taken.size, 5);
     assert.ok(![...taken].some((x) => x === '10.9.0.0' || x === '10.9.0.1' || x === '10.9.0.7'), [...taken].join(','));
     assert.throws(() => pickLegAddress('ep-9', taken, '10.9.0.0/29'), /no free address/);
+  });
+});
+
+describe('overlay gateway bridge over IPv6 (IPv6-enabled networks)', () => {
+  it('embeds the leg’s IPv4 claim in the IPv6 subnet: 1:1, never the gateway', () => {
+    assert.equal(gatewayCidr6(), 'fd77:6566:7467::1/64');
+    assert.equal(legAddress6('10.255.3.4'), 'fd77:6566:7467::aff:304');
+    assert.equal(legAddress6('10.255.0.2'), 'fd77:6566:7467::aff:2');
+    const seen = new Set(['10.255.0.2', '10.255.0.3', '10.255.255.254'].map((a) => legAddress6(a)));
+    assert.equal(seen.size, 3, 'distinct IPv4 claims give distinct IPv6 addresses');
+    assert.ok(!seen.has(gatewayCidr6().split('/')[0]!));
+    assert.throws(() => legAddress6('fd00::1'), /cannot embed/);
+  });
+  it('the firewall sees one gateway network, with both subnets, whichever leg asked first', () => {
+    const n = gatewayFwNetwork();
+    assert.deepEqual([n.subnets4, n.subnets6], [['10.255.0.0/16'], [GATEWAY_SUBNET6]]);
+    assert.equal(n.masquerade, true);
+    assert.equal(n.icc, false);
+  });
+  it('the gateway bridge has a MAC of its own (so adding a port never changes it), locally administered and stable per host', () => {
+    const m = gatewayBridgeMac('host-a');
+    assert.match(m, /^06(:[0-9a-f]{2}){5}$/);
+    assert.equal(gatewayBridgeMac('host-a'), m);
+    assert.notEqual(gatewayBridgeMac('host-b'), m);
   });
 });

@@ -8,6 +8,7 @@ import type { Controller } from '../../controller/controller.js';
 import type { NetworkRecord } from '../../model/types.js';
 import { ConflictError, NotFoundError, WeftError } from '../../errors.js';
 import { BRIDGE_OPTIONS } from '../../drivers/bridge/bridge-options.js';
+import { OVERLAY_OPTIONS } from '../../drivers/overlay/overlay-options.js';
 import { normalizeCidr, parseCidr } from '../../ipam/cidr.js';
 import { CNI_CODES, CniError } from './cni-errors.js';
 import type { NetConf } from './cni-request.js';
@@ -39,14 +40,19 @@ export function poolsOf(conf: NetConf): Pool[] {
   return pools;
 }
 
-/** Drivers the `weft` CNI plugin attaches to. */
-const CNI_DRIVERS = new Set(['bridge', 'macvlan', 'ipvlan', 'hostsubnet']);
+/**
+ * Drivers the `weft` CNI plugin attaches to. The global ones (hostsubnet, overlay) need weftd
+ * on a cluster store; without one, creating their network is refused naming --cluster-store.
+ */
+const CNI_DRIVERS = new Set(['bridge', 'macvlan', 'ipvlan', 'hostsubnet', 'overlay']);
 
-/** Options of a macvlan/ipvlan network from a config in the reference macvlan/ipvlan plugins' terms. */
+/** Options of a macvlan/ipvlan (or overlay) network from a config in the reference plugins' terms. */
 function underlayOptions(conf: NetConf, driver: string): Record<string, string> {
   const options: Record<string, string> = { ...(conf.options ?? {}) };
   if (conf.master) options.parent = conf.master;
   if (conf.mode) options[driver === 'ipvlan' ? 'ipvlan_mode' : 'macvlan_mode'] = conf.mode;
+  // The overlay's MTU is Docker's option; the reference plugins' `mtu` means the same.
+  if (driver === 'overlay' && conf.mtu !== undefined) options[OVERLAY_OPTIONS.mtu] = String(conf.mtu);
   return options;
 }
 

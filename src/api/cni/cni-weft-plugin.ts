@@ -8,6 +8,7 @@
 import { existsSync } from 'node:fs';
 import type { Controller } from '../../controller/controller.js';
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../../model/types.js';
+import type { EgressInterface } from '../../drivers/driver.js';
 import { ConflictError, NotFoundError, combineErrors } from '../../errors.js';
 import { CNI_CODES, CniError } from './cni-errors.js';
 import type { CniRequest } from './cni-request.js';
@@ -28,8 +29,20 @@ async function cniSandbox(c: Controller, containerId: string): Promise<SandboxRe
   return undefined;
 }
 
-/** What ADD reports: [bridge, host veth, container interface] ([container interface] for macvlan/ipvlan), addresses, default routes, DNS. */
-export function resultOf(c: Controller, net: NetworkRecord, ep: EndpointRecord, sb: SandboxRecord, w: Wanted): CniResult {
+/**
+ * What ADD reports: [bridge, host veth, container interface] ([container interface] for
+ * macvlan/ipvlan/overlay), addresses, default routes, DNS. An overlay endpoint's sandbox also
+ * has its leg on the gateway bridge (`egress`): listed after the container interface with its
+ * addresses, and the default routes are the leg's, as in the sandbox's routing table.
+ */
+export function resultOf(
+  c: Controller,
+  net: NetworkRecord,
+  ep: EndpointRecord,
+  sb: SandboxRecord,
+  w: Wanted,
+  egress?: EgressInterface,
+): CniResult {
   const bridge = net.driverState.bridgeName;
   const mtu = Number(net.driverState.mtu) || undefined;
   const inner = { name: ep.ifname, mac: ep.macAddress, sandbox: sb.netnsPath, ...(mtu ? { mtu } : {}) };
@@ -44,7 +57,14 @@ export function resultOf(c: Controller, net: NetworkRecord, ep: EndpointRecord, 
   const r: CniResult = { interfaces, ips: [], routes: [], dns: w.dns };
   if (ep.ipv4) r.ips!.push({ address: ep.ipv4, gateway: ep.gateway4, interface: at });
   if (ep.ipv6) r.ips!.push({ address: ep.ipv6, gateway: ep.gateway6, interface: at });
-  if (ep.defaultRoute && !net.internal) {
+  if (egress) {
+    interfaces.push({ name: egress.ifname, mac: egress.mac, sandbox: sb.netnsPath });
+    const leg = interfaces.length - 1;
+    if (egress.ipv4) r.ips!.push({ address: egress.ipv4, gateway: egress.gateway4, interface: leg });
+    if (egress.ipv6) r.ips!.push({ address: egress.ipv6, gateway: egress.gateway6, interface: leg });
+    if (egress.ipv4 && egress.gateway4) r.routes!.push({ dst: '0.0.0.0/0', gw: egress.gateway4 });
+    if (egress.ipv6 && egress.gateway6) r.routes!.push({ dst: '::/0', gw: egress.gateway6 });
+  } else if (ep.defaultRoute && !net.internal) {
     if (ep.ipv4 && ep.gateway4) r.routes!.push({ dst: '0.0.0.0/0', gw: ep.gateway4 });
     if (ep.ipv6 && ep.gateway6) r.routes!.push({ dst: '::/0', gw: ep.gateway6 });
   }
@@ -113,7 +133,7 @@ export async function weftAdd(c: Controller, req: CniRequest): Promise<CniResult
       throw err;
     }
   }
-  return mergeResults(prev, resultOf(c, net, ep, sb, w));
+  return mergeResults(prev, resultOf(c, net, ep, sb, w, await c.egressInterface(ep)));
 }
 
 export async function weftDel(c: Controller, req: CniRequest): Promise<void> {

@@ -3,14 +3,27 @@
  * veth from the sandbox to the host's gateway bridge, an address on the bridge's host-local
  * subnet, and the sandbox's default route through it; the firewall masquerades the subnet.
  * The address claim is a permanent neighbour entry on the bridge (see gateway-address.ts).
+ * An endpoint with an IPv6 address (IPv6-enabled network) gets the IPv6 side too: an address
+ * on the bridge's IPv6 subnet and the sandbox's IPv6 default route, so its IPv6 egress is
+ * masqueraded and its published ports are reached over IPv6 (ip6 DNAT to the leg).
  */
-import type { EndpointContext, HostContext, PublishTarget } from '../driver.js';
+import type { EgressInterface, EndpointContext, HostContext, PublishTarget } from '../driver.js';
+import { createHash } from 'node:crypto';
 import type { NetlinkPort } from '../../kernel/kernel-port.js';
 import type { LinkInfo } from '../../kernel/netlink/types.js';
 import type { FwNetwork } from '../../firewall/types.js';
 import { KernelError } from '../../errors.js';
 import { IFNAMES } from '../ifnames.js';
-import { GATEWAY_BRIDGE, GATEWAY_FW_ID, GATEWAY_SUBNET, gatewayCidr, pickLegAddress } from './gateway-address.js';
+import {
+  GATEWAY_BRIDGE,
+  GATEWAY_FW_ID,
+  GATEWAY_SUBNET,
+  GATEWAY_SUBNET6,
+  gatewayCidr,
+  gatewayCidr6,
+  legAddress6,
+  pickLegAddress,
+} from './gateway-address.js';
 import { macOfId } from './overlay-options.js';
 import { createOwnedBridge, createOwnedVeth, ownedBy } from '../link-ownership.js';
 import { GATEWAY_MARK, endpointMark, mustOwn } from './overlay-ownership.js';
@@ -21,7 +34,16 @@ const NUD_PERMANENT = 0x80;
 export const legIfname = (endpointId: string): string => `gw${endpointId.slice(0, 12)}`;
 export const legHostIfname = (endpointId: string): string => IFNAMES.overlay.of(endpointId);
 const gatewayAddress = (): string => gatewayCidr().split('/')[0]!;
+const gatewayAddress6 = (): string => gatewayCidr6().split('/')[0]!;
 const prefix = (): string => GATEWAY_SUBNET.split('/')[1]!;
+const prefix6 = (): string => GATEWAY_SUBNET6.split('/')[1]!;
+
+/** Whether the endpoint's leg carries IPv6 too: its network gave it an IPv6 address. */
+export const wantsLeg6 = (c: EndpointContext): boolean => c.endpoint.ipv6 !== undefined && c.endpoint.ipv6 !== '';
+
+/** The gateway bridge's MAC: locally administered, from the host id (stable across restarts). */
+export const gatewayBridgeMac = (hostId: string): string =>
+  macOfId(createHash('sha256').update(`${GATEWAY_BRIDGE}:${hostId}`).digest('hex'));
 
 /** Whether an endpoint gets a leg: it gives its sandbox the default route and may leave the network. */
 export const wantsLeg = (c: EndpointContext): boolean => c.endpoint.defaultRoute && !c.network.internal;
@@ -30,26 +52,45 @@ export const gatewayFwNetwork = (): FwNetwork => ({
   id: GATEWAY_FW_ID,
   bridge: GATEWAY_BRIDGE,
   subnets4: [GATEWAY_SUBNET],
-  subnets6: [],
+  // Always listed (one definition of the network for every caller): a host without IPv6 legs
+  // has no address in it, so the IPv6 elements match nothing there.
+  subnets6: [GATEWAY_SUBNET6],
   internal: false,
   // Sandboxes of different overlay networks must not talk through the gateway bridge.
   icc: false,
   masquerade: true,
 });
 
-/** Ensure the gateway bridge (address, up) and its masquerading in the firewall. */
-export async function ensureGatewayBridge(c: HostContext | EndpointContext): Promise<LinkInfo> {
+/**
+ * Ensure the gateway bridge (address, up) and its masquerading in the firewall; with `ipv6`,
+ * also its IPv6 address and IPv6 forwarding (made only once an IPv6 leg needs them: a host
+ * whose overlay networks are IPv4-only keeps its IPv6 settings as they were).
+ */
+export async function ensureGatewayBridge(c: HostContext | EndpointContext, ipv6 = false): Promise<LinkInfo> {
   const rt = c.kernel.host();
   let br = rt.link(GATEWAY_BRIDGE);
   // A bridge of that name someone else made is theirs: no address, state or port is added to it.
   if (br) mustOwn(br, GATEWAY_MARK, 'overlay gateway bridge');
   if (br && br.kind !== 'bridge') throw new KernelError('overlay gateway bridge', `${GATEWAY_BRIDGE} exists and is not a bridge`);
-  if (!br) br = createOwnedBridge(rt, { name: GATEWAY_BRIDGE, up: false }, GATEWAY_MARK);
+  // A MAC of its own: a bridge without one takes its lowest port's, and each change of it
+  // flushes the bridge's neighbour table — the permanent entries that are the legs' address
+  // claims with it (a second leg would erase the first one's claim).
+  const mac = gatewayBridgeMac(c.services.cluster?.hostId ?? '');
+  if (!br) br = createOwnedBridge(rt, { name: GATEWAY_BRIDGE, mac, up: false }, GATEWAY_MARK);
+  // One an older weftd made has the kernel's MAC: fixed while no claim can be lost by it.
+  else if (br.mac !== mac && legClaims(rt, br.index).length === 0) {
+    rt.setLink(br.index, { mac });
+    br = rt.link(GATEWAY_BRIDGE)!;
+  }
   if (!rt.addresses(br.index, 4).some((a) => a.cidr === gatewayCidr())) rt.addAddress(br.index, gatewayCidr());
+  // nodad: legs route through it at once (a tentative address would not answer for ~1 s).
+  if (ipv6 && !rt.addresses(br.index, 6).some((a) => a.cidr === gatewayCidr6())) rt.addAddress(br.index, gatewayCidr6(), { nodad: true });
   if (!br.up) rt.setLink(br.index, { up: true });
   // Egress is routed from the gateway bridge to the underlay (Docker turns forwarding on too).
   if ((await c.kernel.readSysctl(undefined, 'net.ipv4.ip_forward')) !== '1')
     await c.kernel.setSysctl(undefined, 'net.ipv4.ip_forward', '1');
+  if (ipv6 && (await c.kernel.readSysctl(undefined, 'net.ipv6.conf.all.forwarding')) !== '1')
+    await c.kernel.setSysctl(undefined, 'net.ipv6.conf.all.forwarding', '1');
   const fw = c.services.firewall;
   if (fw && !fw.state.networks.some((n) => n.id === GATEWAY_FW_ID)) await fw.addNetwork(gatewayFwNetwork());
   return rt.link(GATEWAY_BRIDGE)!;
@@ -67,7 +108,7 @@ export function legClaims(rt: NetlinkPort, bridgeIndex: number): { ip: string; m
 export async function ensureLeg(c: EndpointContext, sandboxNs: NetlinkPort): Promise<void> {
   const ep = c.endpoint;
   const rt = c.kernel.host();
-  const br = await ensureGatewayBridge(c);
+  const br = await ensureGatewayBridge(c, wantsLeg6(c));
   const hostIf = legHostIfname(ep.id);
   const inner = legIfname(ep.id);
   const mac = macOfId(ep.id);
@@ -106,6 +147,14 @@ export async function ensureLeg(c: EndpointContext, sandboxNs: NetlinkPort): Pro
     const def = sandboxNs.routes(4, 254).find((r) => r.dst === '0.0.0.0/0');
     if (!def || def.gateway !== gw || def.oif !== link.index)
       sandboxNs.addRoute({ dst: '0.0.0.0/0', gateway: gw, oif: link.index }, { replace: true });
+    if (wantsLeg6(c)) {
+      const cidr6 = `${legAddress6(ip)}/${prefix6()}`;
+      if (!sandboxNs.addresses(link.index, 6).some((a) => a.cidr === cidr6)) sandboxNs.addAddress(link.index, cidr6, { nodad: true });
+      const gw6 = gatewayAddress6();
+      const def6 = sandboxNs.routes(6, 254).find((r) => r.dst === '::/0');
+      if (!def6 || def6.gateway !== gw6 || def6.oif !== link.index)
+        sandboxNs.addRoute({ dst: '::/0', gateway: gw6, oif: link.index }, { replace: true });
+    }
   } catch (err) {
     if (created) removeLeg(c);
     throw err;
@@ -141,7 +190,22 @@ export function legAddress(c: EndpointContext): string | undefined {
 export function legPublishTarget(c: EndpointContext): PublishTarget | undefined {
   if (!wantsLeg(c)) return undefined;
   const ip = legAddress(c);
-  return ip === undefined ? undefined : { network: gatewayFwNetwork(), ipv4: ip };
+  if (ip === undefined) return undefined;
+  return { network: gatewayFwNetwork(), ipv4: ip, ...(wantsLeg6(c) ? { ipv6: legAddress6(ip) } : {}) };
+}
+
+/** The leg as the sandbox sees it (name, MAC, addresses, the gateways of its default routes), if it has one. */
+export function legEgress(c: EndpointContext): EgressInterface | undefined {
+  if (!wantsLeg(c)) return undefined;
+  const ip = legAddress(c);
+  if (ip === undefined) return undefined;
+  return {
+    ifname: legIfname(c.endpoint.id),
+    mac: macOfId(c.endpoint.id),
+    ipv4: `${ip}/${prefix()}`,
+    gateway4: gatewayAddress(),
+    ...(wantsLeg6(c) ? { ipv6: `${legAddress6(ip)}/${prefix6()}`, gateway6: gatewayAddress6() } : {}),
+  };
 }
 
 /** Problems with an endpoint's leg, one sentence each (read-only). */
@@ -163,5 +227,13 @@ export async function checkLeg(c: EndpointContext, label: string): Promise<strin
     problems.push(`${label}: gateway leg address ${ip} missing`);
   const def = inner.routes(4, 254).find((r) => r.dst === '0.0.0.0/0');
   if (!def || def.gateway !== gatewayAddress()) problems.push(`${label}: default route via ${gatewayAddress()} missing`);
+  if (wantsLeg6(c)) {
+    const cidr6 = `${legAddress6(ip)}/${prefix6()}`;
+    if (!inner.addresses(link.index, 6).some((a) => a.cidr === cidr6)) problems.push(`${label}: gateway leg address ${cidr6} missing`);
+    const def6 = inner.routes(6, 254).find((r) => r.dst === '::/0');
+    if (!def6 || def6.gateway !== gatewayAddress6()) problems.push(`${label}: IPv6 default route via ${gatewayAddress6()} missing`);
+    if (!rt.addresses(br.index, 6).some((a) => a.cidr === gatewayCidr6()))
+      problems.push(`${label}: ${GATEWAY_BRIDGE} lacks ${gatewayCidr6()}`);
+  }
   return problems;
 }

@@ -10,6 +10,7 @@ import type {
   ClusterClaim,
   Driver,
   DriverContext,
+  EgressInterface,
   EndpointContext,
   NetworkContext,
   NetworkValidation,
@@ -46,7 +47,7 @@ import {
   removeOverlay,
   type OverlayNs,
 } from './overlay-objects.js';
-import { ensureLeg, legPublishTarget, removeLeg, wantsLeg } from './gateway-leg.js';
+import { ensureLeg, legEgress, legPublishTarget, removeLeg, wantsLeg } from './gateway-leg.js';
 import { overlayInvariants } from './overlay-invariants.js';
 import { OverlayEncryption } from './overlay-encryption.js';
 import { createOwnedVeth, ownedBy } from '../link-ownership.js';
@@ -104,6 +105,11 @@ export class OverlayDriver implements Driver {
   /** Published ports go through the host's gateway bridge, to the endpoint's leg there. */
   publishTarget(c: EndpointContext): PublishTarget | undefined {
     return legPublishTarget(c);
+  }
+
+  /** The sandbox's leg on the gateway bridge: it, not the overlay's gateway, holds the default routes. */
+  egressInterface(c: EndpointContext): EgressInterface | undefined {
+    return legEgress(c);
   }
 
   /** Peers the driver knows for a network. */
