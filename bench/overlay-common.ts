@@ -71,9 +71,21 @@ round();
 /**
  * One convergence sample: a connect loop in clientNs towards `candidates` (one of them will be
  * the new server's address) on `port`, then the clock starts and `start` makes the server on
- * host A; ms from then to the first successful connect.
+ * host A. `connectMs`: from then to the first successful connect; `runMs`: until `start`
+ * returned (the run command's own time), so connectMs − runMs is what the other host still
+ * waited after the command on A was done.
  */
-export async function convergenceSample(clientNs: string, candidates: string[], port: number, start: () => Promise<void>): Promise<number> {
+export interface ConvergenceSample {
+  connectMs: number;
+  runMs: number;
+}
+
+export async function convergenceSample(
+  clientNs: string,
+  candidates: string[],
+  port: number,
+  start: () => Promise<void>,
+): Promise<ConvergenceSample> {
   const waiter = spawn('nsenter', [`--net=${clientNs}`, process.execPath, '-e', CONNECT_LOOP, candidates.join(','), String(port)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -84,11 +96,12 @@ export async function convergenceSample(clientNs: string, candidates: string[], 
     await sleep(300); // the loop is running before the clock starts
     const t0 = Date.now();
     await start();
+    const runMs = Date.now() - t0;
     if ((await done) !== 0)
       throw new Error(
         `no connect to ${candidates.length > 3 ? `${candidates.length} candidates` : candidates.join(',')}:${port} within 60 s`,
       );
-    return Number(out.trim()) - t0;
+    return { connectMs: Number(out.trim()) - t0, runMs };
   } finally {
     if (waiter.exitCode === null && waiter.signalCode === null) waiter.kill('SIGKILL');
   }
@@ -135,7 +148,7 @@ export async function weftConvergence(
   b: string,
   network: string,
   port: number,
-): Promise<{ clientNs: string; candidates: string[]; sample: (i: number) => Promise<number> }> {
+): Promise<{ clientNs: string; candidates: string[]; sample: (i: number) => Promise<ConvergenceSample> }> {
   const node = process.execPath;
   const client = await weftSandbox(lab, b, 'client', network, [node, NETTOOL, 'tcp-server', '9']);
   const probe = await weftSandbox(lab, a, 'probe', network, [node, NETTOOL, 'tcp-server', '9']);
@@ -144,11 +157,11 @@ export async function weftConvergence(
     clientNs: client.netnsPath,
     candidates,
     sample: async (i: number) => {
-      const ms = await convergenceSample(client.netnsPath, candidates, port, async () => {
+      const got = await convergenceSample(client.netnsPath, candidates, port, async () => {
         await weftOk(lab, a, ['run', '-d', '--name', `s${i}`, '--network', network, '--', node, NETTOOL, 'tcp-server', String(port)]);
       });
       await weftOk(lab, a, ['sandbox', 'rm', '-f', `s${i}`]);
-      return ms;
+      return got;
     },
   };
 }

@@ -26,7 +26,7 @@ async function main(): Promise<void> {
     await weftOk(lab, a, ['network', 'create', '-d', 'overlay', '--subnet', '10.93.0.0/16', 'conv']);
     const conv = await weftConvergence(lab, a, b, 'conv', 7700);
     const ms: number[] = [];
-    for (let i = 0; i < samples; i++) ms.push(await conv.sample(i));
+    for (let i = 0; i < samples; i++) ms.push((await conv.sample(i)).connectMs);
     const s = summarize(ms);
     console.log(`overlay convergence, ${hosts} hosts, ${samples} samples (weft run on ${a} → first TCP connect from ${b}):`);
     printTable(['p50 ms', 'p99 ms', 'min ms', 'max ms'], [[s.p50, s.p99, Math.min(...ms), Math.max(...ms)]]);

@@ -21,9 +21,18 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { ClusterLab } from '../src/lab/cluster-lab.js';
 import { kernelFacts, SwarmLab, SwarmStepError } from '../src/lab/swarm-lab.js';
-import { NETTOOL, run } from '../src/lab/sim-host.js';
+import { NETTOOL, run, waitFor } from '../src/lab/sim-host.js';
 import { OVERLAY_OPTIONS } from '../src/drivers/overlay/overlay-options.js';
-import { arg, convergenceSample, iperf3Gbit, load, weftConvergence, weftOk, weftSandbox } from './overlay-common.js';
+import {
+  arg,
+  convergenceSample,
+  iperf3Gbit,
+  type ConvergenceSample,
+  load,
+  weftConvergence,
+  weftOk,
+  weftSandbox,
+} from './overlay-common.js';
 import { printTable, summarize } from './stats.js';
 
 const hosts = arg('--hosts', 3);
@@ -145,47 +154,49 @@ async function main(): Promise<number> {
 
     // --- convergence, interleaved ---
     const conv = await weftConvergence(lab, A.name, B.name, 'wov', PORT);
-    const ms = { docker: [] as number[], weft: [] as number[] };
+    const got = { docker: [] as ConvergenceSample[], weft: [] as ConvergenceSample[] };
     for (let i = 0; i < samples; i++) {
-      // A fresh address per sample (a /24 of its own), so no neighbour entry of an earlier sample helps.
+      // An address of its own per sample, so no neighbour entry of an earlier sample helps.
       const ip = `10.96.0.${100 + i}`;
-      const dockerMs = await convergenceSample(dCli.netnsPath, [ip], PORT, async () => {
-        await swarm.docker(A.name, `docker run on ${A.name} (convergence)`, [
-          'run',
-          '-d',
-          '--name',
-          `c${i}`,
-          '--network',
-          'swov',
-          '--ip',
-          ip,
-          image,
-          'httpd',
-          '-f',
-          '-p',
-          String(PORT),
-        ]);
-      });
-      ms.docker.push(dockerMs);
+      const run = ['run', '-d', '--name', `c${i}`, '--network', 'swov', '--ip', ip, image, 'httpd', '-f', '-p', String(PORT)];
+      got.docker.push(
+        await convergenceSample(dCli.netnsPath, [ip], PORT, async () => {
+          await swarm.docker(A.name, `docker run on ${A.name} (convergence)`, run);
+        }),
+      );
       await swarm.docker(A.name, 'docker rm', ['rm', '-f', `c${i}`]);
-      ms.weft.push(await conv.sample(i));
+      got.weft.push(await conv.sample(i));
     }
-    const sd = summarize(ms.docker);
-    const sw = summarize(ms.weft);
     console.log(
       `\nconvergence: run on ${A.name} → first TCP connect from ${B.name}, ${samples} samples each, interleaved (load now ${load()})`,
     );
+    const row = (label: string, xs: ConvergenceSample[]): (string | number)[] => {
+      const c = summarize(xs.map((x) => x.connectMs));
+      const r = summarize(xs.map((x) => x.runMs));
+      const gap = summarize(xs.map((x) => x.connectMs - x.runMs));
+      return [
+        label,
+        c.p50,
+        c.p99,
+        Math.min(...xs.map((x) => x.connectMs)),
+        Math.max(...xs.map((x) => x.connectMs)),
+        r.p50,
+        gap.p50,
+        gap.p99,
+      ];
+    };
     printTable(
-      ['overlay', 'p50 ms', 'p99 ms', 'min ms', 'max ms'],
-      [
-        ['Docker swarm (docker run)', sd.p50, sd.p99, Math.min(...ms.docker), Math.max(...ms.docker)],
-        ['weft (weft run)', sw.p50, sw.p99, Math.min(...ms.weft), Math.max(...ms.weft)],
-      ],
+      ['overlay', 'p50 ms', 'p99 ms', 'min ms', 'max ms', 'run cmd p50', 'after cmd p50', 'after cmd p99'],
+      [row('Docker swarm (docker run)', got.docker), row('weft (weft run)', got.weft)],
     );
+    const sd = summarize(got.docker.map((x) => x.connectMs));
+    const sw = summarize(got.weft.map((x) => x.connectMs));
     console.log(`weft p50 / swarm p50 = ${(sw.p50 / sd.p50).toFixed(2)}; weft p99 / swarm p99 = ${(sw.p99 / sd.p99).toFixed(2)}`);
+    console.log('("run cmd": until docker run -d / weft run -d returned; "after cmd": connect time minus that)');
 
-    // --- Docker's encrypted overlay (IPsec ESP): does it carry traffic on this kernel? ---
-    console.log(`\nDocker encrypted overlay (-o encrypted): ${await encryptedProbe(swarm, A.name, B.name, image)}`);
+    // --- what this kernel stops: service VIPs (IPVS) and the encrypted overlay (ESP) ---
+    console.log(`\nswarm service VIP (IPVS): ${await vipProbe(swarm, A.name, B.name, image, dCli.netnsPath)}`);
+    console.log(`Docker encrypted overlay (-o encrypted): ${await encryptedProbe(swarm, A.name, B.name, image)}`);
   } catch (err) {
     code = 1;
     if (!(err instanceof SwarmStepError)) throw err;
@@ -202,6 +213,74 @@ async function main(): Promise<number> {
     console.log(`load average at end: ${load()}`);
   }
   return code;
+}
+
+/** HTTP status from inside a namespace (curl; "000" = no TCP connection within 3 s). */
+async function httpFrom(ns: string, ip: string): Promise<string> {
+  const r = await run('nsenter', [`--net=${ns}`, 'curl', '-s', '-m', '3', '-o', '/dev/null', '-w', '%{http_code}', `http://${ip}/`]);
+  return r.stdout.trim() || `curl exit ${r.code}`;
+}
+
+/**
+ * A swarm service on the overlay (one busybox httpd task on the manager): its virtual IP is
+ * served by IPVS in each container's namespace, its task address is plain overlay. Then the
+ * same with `--endpoint-mode dnsrr` (no VIP: the name resolves to the tasks).
+ */
+async function vipProbe(swarm: SwarmLab, a: string, b: string, image: string, clientNs: string): Promise<string> {
+  const out: string[] = [];
+  try {
+    for (const [svc, mode] of [
+      ['web', 'vip'],
+      ['webrr', 'dnsrr'],
+    ] as const) {
+      await swarm.docker(a, `service create (${mode})`, [
+        'service',
+        'create',
+        '--detach',
+        '--no-resolve-image',
+        '--name',
+        svc,
+        '--endpoint-mode',
+        mode,
+        '--constraint',
+        'node.role==manager',
+        '--network',
+        'swov',
+        image,
+        'httpd',
+        '-f',
+        '-p',
+        '80',
+      ]);
+      const task = await waitFor(
+        `a running task of ${svc}`,
+        async () => (await swarm.docker(a, 'docker ps', ['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${svc}`])) || false,
+        60_000,
+        500,
+      );
+      const taskIp = (await swarm.inspect(a, task.split('\n')[0]!, 'swov')).ip;
+      const byName = await swarm
+        .docker(b, `name lookup of ${svc}`, ['exec', 'cli', 'ping', '-c', '1', '-W', '1', svc])
+        .catch((err: unknown) => (err instanceof SwarmStepError ? err.detail : String(err)));
+      const named = /\((\d+\.\d+\.\d+\.\d+)\)/.exec(byName)?.[1] ?? '?';
+      if (mode === 'vip') {
+        const vip = (
+          await swarm.docker(a, 'service inspect', ['service', 'inspect', '-f', '{{range .Endpoint.VirtualIPs}}{{.Addr}}{{end}}', svc])
+        ).split('/')[0]!;
+        out.push(
+          `--endpoint-mode vip: name → ${named} (the VIP ${vip}), HTTP to the VIP → ${await httpFrom(clientNs, vip)}, to the task ${taskIp} → ${await httpFrom(clientNs, taskIp)}`,
+        );
+      } else {
+        out.push(`--endpoint-mode dnsrr: name → ${named} (the task ${taskIp}), HTTP by that address → ${await httpFrom(clientNs, named)}`);
+      }
+    }
+    const ipvs = swarm.complaints().filter((l) => /ipvs/i.test(l));
+    if (ipvs.length) out.push(...ipvs.slice(0, 2));
+    return `\n  ${out.join('\n  ')}`;
+  } catch (err) {
+    if (!(err instanceof SwarmStepError)) throw err;
+    return `probe failed: ${err.message}${out.length ? `\n  ${out.join('\n  ')}` : ''}`;
+  }
 }
 
 /** An `-o encrypted` network, a container on each host, one ping: "works" or the exact failure. */
@@ -226,7 +305,7 @@ async function encryptedProbe(swarm: SwarmLab, a: string, b: string, image: stri
   } catch (err) {
     if (!(err instanceof SwarmStepError)) throw err;
     const c = swarm.complaints().filter((l) => /xfrm|esp|encrypt|ipsec/i.test(l));
-    return `fails: ${err.message}${c.length ? `\n  ${c.slice(-5).join('\n  ')}` : ''}`;
+    return `fails: ${err.message.replace(/\s+/g, ' ')}${c.length ? `\n  ${c.slice(-5).join('\n  ')}` : ''}`;
   }
 }
 
