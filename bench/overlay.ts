@@ -13,37 +13,16 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { OverlayLab, overlayNetwork, type LabHost } from '../src/lab/overlay-lab.js';
-import { mustRun, sleep } from '../src/lab/sim-host.js';
+import { mustRun } from '../src/lab/sim-host.js';
 import { OVERLAY_OPTIONS, tunnelAddressOf } from '../src/drivers/overlay/overlay-options.js';
 import { WG_KEY, wgIfnameOf } from '../src/drivers/overlay/overlay-encryption.js';
 import { Supervisor } from '../src/kernel/supervisor.js';
 import { WireguardGo } from '../src/kernel/wireguard.js';
 import { printTable } from './stats.js';
-import { loadavg } from 'node:os';
+import { arg, iperf3Gbit, load, median } from './overlay-common.js';
 
-const arg = (name: string, dflt: number): number => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-};
 const seconds = arg('--seconds', 3);
 const rounds = arg('--rounds', 1);
-
-async function iperf(lab: OverlayLab, serverNs: string, clientNs: string, address: string): Promise<number> {
-  const srv = lab.spawnIn(serverNs, 'iperf3', ['-s', '-1', '-B', address]);
-  await sleep(300);
-  const out = await lab.inNs(clientNs, 'iperf3', ['-c', address, '-t', String(seconds), '-J'], (seconds + 20) * 1000);
-  await lab.kill(srv);
-  if (out.code !== 0) throw new Error(`iperf3 to ${address}: ${out.stderr || out.stdout.slice(0, 400)}`);
-  const j = JSON.parse(out.stdout) as { end: { sum_received: { bits_per_second: number } } };
-  return j.end.sum_received.bits_per_second / 1e9;
-}
-
-async function median(f: () => Promise<number>): Promise<number> {
-  const xs: number[] = [];
-  for (let i = 0; i < rounds; i++) xs.push(await f());
-  xs.sort((a, b) => a - b);
-  return xs[Math.floor(xs.length / 2)]!;
-}
 
 /** A flannel-style static VXLAN link between two hosts (what the overlay is measured against). */
 async function rawVxlan(a: LabHost, b: LabHost): Promise<void> {
@@ -67,11 +46,6 @@ async function rawVxlan(a: LabHost, b: LabHost): Promise<void> {
   }
 }
 
-const load = (): string =>
-  loadavg()
-    .map((x) => x.toFixed(2))
-    .join(' ');
-
 async function main(): Promise<void> {
   // The machine is shared: every figure goes with the load it was measured under.
   console.log(`load average at start: ${load()}`);
@@ -83,11 +57,11 @@ async function main(): Promise<void> {
     const [h1, h2] = [lab.hosts[0]!, lab.hosts[1]!];
     const rows: { name: string; gbit: number; vs: string }[] = [];
 
-    const underlay = await median(() => iperf(lab, h2.path, h1.path, h2.address));
+    const underlay = await median(rounds, () => iperf3Gbit(h2.path, h1.path, h2.address, seconds));
     rows.push({ name: 'underlay veth + bridge', gbit: underlay, vs: '' });
 
     await rawVxlan(h1, h2);
-    const vx = await median(() => iperf(lab, h2.path, h1.path, '192.0.2.2'));
+    const vx = await median(rounds, () => iperf3Gbit(h2.path, h1.path, '192.0.2.2', seconds));
     rows.push({ name: 'raw VXLAN link', gbit: vx, vs: `${((vx / underlay) * 100).toFixed(0)} % of underlay` });
 
     const net = overlayNetwork('bench-ovl', '10.90.0.0/24');
@@ -96,7 +70,7 @@ async function main(): Promise<void> {
     const s2 = await lab.sandbox(h2, net, '10.90.0.3');
     await lab.announce(s1);
     await lab.announce(s2);
-    const ov = await median(() => iperf(lab, s2.path, s1.path, '10.90.0.3'));
+    const ov = await median(rounds, () => iperf3Gbit(s2.path, s1.path, '10.90.0.3', seconds));
     rows.push({ name: 'weft overlay', gbit: ov, vs: `${((ov / vx) * 100).toFixed(0)} % of raw VXLAN` });
 
     const published = new Map<string, string>();
@@ -128,13 +102,13 @@ async function main(): Promise<void> {
             { kernel: h.kernel, services: h.services },
             { hostId: o.hostId, address: o.address, data: { [`overlay/${WG_KEY}`]: published.get(o.hostId)! } },
           );
-    const wg = await median(() => iperf(lab, h2.path, h1.path, tunnelAddressOf(h2.address)));
+    const wg = await median(rounds, () => iperf3Gbit(h2.path, h1.path, tunnelAddressOf(h2.address), seconds));
     rows.push({ name: `raw wireguard-go (${wgIfnameOf(h1.hostId)})`, gbit: wg, vs: `${((wg / underlay) * 100).toFixed(0)} % of underlay` });
     const e1 = await lab.sandbox(h1, enc, '10.91.0.2');
     const e2 = await lab.sandbox(h2, enc, '10.91.0.3');
     await lab.announce(e1);
     await lab.announce(e2);
-    const eo = await median(() => iperf(lab, e2.path, e1.path, '10.91.0.3'));
+    const eo = await median(rounds, () => iperf3Gbit(e2.path, e1.path, '10.91.0.3', seconds));
     rows.push({ name: 'weft encrypted overlay', gbit: eo, vs: `${((eo / wg) * 100).toFixed(0)} % of raw wireguard-go` });
 
     console.log(`iperf3, 1 TCP stream, ${seconds} s, median of ${rounds}; two lab hosts on one underlay bridge (MTU 1500)`);

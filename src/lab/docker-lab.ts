@@ -11,6 +11,16 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { mustRun, run, sleep, waitFor, type RunResult, type SimHost } from './sim-host.js';
 
+/** Where a DockerLab lives: a directory of its own and the fake host's namespace (a SimHost or a lab host). */
+export type DockerHost = Pick<SimHost, 'dir' | 'nsPath'>;
+
+export interface DockerLabOptions {
+  /** Announce weft's plugin to dockerd (a spec file in /etc/docker/plugins); default true. */
+  plugin?: boolean;
+  /** More dockerd flags (e.g. --log-level info to read swarm's errors). */
+  extraArgs?: string[];
+}
+
 /** Debian's docker.io puts dockerd in /usr/sbin, Docker CE in /usr/bin; either is used as installed. */
 export const DOCKERD = ['/usr/sbin/dockerd', '/usr/bin/dockerd'].find((p) => existsSync(p)) ?? '/usr/sbin/dockerd';
 /** Why Docker tests cannot run here (for `skip`), or false. */
@@ -33,7 +43,10 @@ export class DockerLab {
   private daemon?: ChildProcess;
   log = '';
 
-  constructor(readonly host: SimHost) {
+  constructor(
+    readonly host: DockerHost,
+    private readonly options: DockerLabOptions = {},
+  ) {
     this.dir = path.join(host.dir, 'dk');
     this.socket = path.join(this.dir, 'docker.sock');
     this.execRoot = path.join(this.dir, 'x');
@@ -49,8 +62,10 @@ export class DockerLab {
 
   async start(): Promise<void> {
     mkdirSync(this.dir, { recursive: true });
-    mkdirSync(SPEC_DIR, { recursive: true });
-    writeFileSync(this.specFile, `unix://${this.pluginSocket}\n`);
+    if (this.options.plugin !== false) {
+      mkdirSync(SPEC_DIR, { recursive: true });
+      writeFileSync(this.specFile, `unix://${this.pluginSocket}\n`);
+    }
     const args = [
       '--net=' + this.host.nsPath,
       DOCKERD,
@@ -69,6 +84,7 @@ export class DockerLab {
       '192.168.250.1/24',
       '--log-level',
       'warn',
+      ...(this.options.extraArgs ?? []),
     ];
     const d = spawn('nsenter', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.daemon = d;
