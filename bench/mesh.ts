@@ -1,6 +1,6 @@
 /**
  * The mesh data paths and control plane, measured in one run on lab namespaces:
- *   node dist/bench/mesh.js [--seconds 5] [--rounds 3] [--peers 4,16] [--gossip-window 20] [--throughput no] [--before DIR]
+ *   node dist/bench/mesh.js [--seconds 5] [--rounds 3] [--peers 4,16] [--join-runs 1] [--gossip-window 20] [--throughput no] [--before DIR]
  *   (MESH_LAB_PREFIX=xx names the lab namespaces xx-…; --before DIR adds the sleeves of another
  *   build's dist/ side by side, e.g. the previous commit's, for a before/after in one run)
  * 1. TCP throughput (iperf3, one stream) h0→h1 over: the plain veth underlay, a kernel VXLAN
@@ -8,7 +8,9 @@
  *    the encrypted sleeve; plus the
  *    CPU the two router processes used (utime+stime from /proc/PID/stat) per Gbit carried.
  * 2. Time for a new peer (joining, with no ring space of its own) to be reachable from every
- *    other peer (route known and a ping answered), at each --peers size.
+ *    other peer (route known and a ping answered), at each --peers size, --join-runs times, with
+ *    where the time went (from the routers' logs: seed session, ring space, membership, sessions
+ *    with every peer, routes, pings).
  * 3. Gossip bytes per second per peer (membership datagrams, link heartbeats, TCP control) at
  *    the largest size, over a quiet window.
  * The machine is shared: compare the rows of one run (ratios), not runs.
@@ -179,29 +181,58 @@ async function throughput(): Promise<Row[]> {
   });
 }
 
-async function newPeer(
-  n: number,
-  gossip: boolean,
-): Promise<{ peers: number; reachableMs: number; startupMs: number; gossip?: Record<string, number> }> {
+/** When a router's log (ISO time first on each line) first has a line with `needle`, at or after `since` (ms). */
+function loggedAt(log: string, needle: string, since: number): number | undefined {
+  for (const line of log.split('\n')) {
+    if (!line.includes(needle)) continue;
+    const t = Date.parse(line.slice(0, 24));
+    if (t >= since) return t;
+  }
+  return undefined;
+}
+
+interface Join {
+  peers: number;
+  /** Which build's routers ran (the current one, or --before DIR). */
+  build: string;
+  /** Control bytes (TCP gossip) all routers sent from the new router's start until it was reachable from all. */
+  joinControlBytes: number;
+  reachableMs: number;
+  startupMs: number;
+  /** Milliseconds after the new router listened, the slowest peer for each step. */
+  phases: Record<string, number | undefined>;
+  gossip?: Record<string, number>;
+  /** CPU the n−1 settled routers used during the quiet window, in % of one core (all of them together). */
+  idleCpuPct?: number;
+  loadDuringWindow?: string;
+}
+
+async function newPeer(n: number, gossip: boolean, standalone?: string): Promise<Join> {
   const lab = await MeshLab.create(n);
+  const build = standalone ? { standalone } : {};
   const psk = randomBytes(32).toString('hex');
   const seedNames = Array.from({ length: n - 1 }, (_, i) => `h${i}`);
   try {
     for (let i = 0; i < n - 1; i++) {
-      await lab.start(i, { pskHex: psk, peers: ['198.18.0.10:6783'], ipalloc: { init: 'seed', peers: seedNames } });
+      await lab.start(i, { pskHex: psk, peers: ['198.18.0.10:6783'], ipalloc: { init: 'seed', peers: seedNames }, ...build });
     }
     await lab.until(
       `${n - 1} peers meshed`,
       (s) => s.connections.filter((c) => c.established).length === n - 2 && s.sleeve !== undefined,
-      120_000,
+      180_000,
     );
     let gossipRates: Record<string, number> | undefined;
+    let idleCpuPct: number | undefined;
+    let loadDuringWindow: string | undefined;
     if (gossip) {
       await sleep(3000);
       const nodes = [...lab.nodes.values()];
       const before = await Promise.all(nodes.map((x) => x.status()));
+      const cpu0 = nodes.map((x) => cpuSeconds(x.pid));
       await sleep(WINDOW_S * 1000);
       const after = await Promise.all(nodes.map((x) => x.status()));
+      idleCpuPct = (nodes.reduce((sum, x, i) => sum + cpuSeconds(x.pid) - cpu0[i]!, 0) / WINDOW_S) * 100;
+      loadDuringWindow = loadavg();
       const rate = (k: string): number =>
         after.reduce((sum, s, i) => sum + (s.counters[k]! - before[i]!.counters[k]!), 0) / nodes.length / WINDOW_S;
       gossipRates = {
@@ -210,14 +241,19 @@ async function newPeer(
         controlBytesPerSec: rate('controlBytesOut'),
       };
     }
+    const controlSent = async (): Promise<number> =>
+      (await Promise.all([...lab.nodes.values()].map((x) => x.status()))).reduce((sum, st) => sum + st.counters.controlBytesOut!, 0);
+    const control0 = await controlSent();
     const spawned = Date.now();
-    const fresh = await lab.start(n - 1, { pskHex: psk, peers: ['198.18.0.10:6783'], ipalloc: { init: 'join' } });
+    const fresh = await lab.start(n - 1, { pskHex: psk, peers: ['198.18.0.10:6783'], ipalloc: { init: 'join' }, ...build });
     // From the moment its router listens (process start-up is not the mesh's doing).
     const t0 = Date.now();
     const name = `h${n - 1}`;
     await waitFor('the new peer has an address', () => fresh.tunAddress, 60_000, 20);
+    const addressMs = Date.now() - t0;
     const addr = fresh.tunAddress!;
     await lab.until(`every peer routes to ${name}`, (s) => s.name === name || s.routes.some((r) => r.dest === name), 60_000);
+    const routesMs = Date.now() - t0;
     await Promise.all(
       Array.from({ length: n - 1 }, (_, i) =>
         waitFor(
@@ -228,16 +264,45 @@ async function newPeer(
         ),
       ),
     );
-    return { peers: n, reachableMs: Date.now() - t0, startupMs: t0 - spawned, ...(gossipRates ? { gossip: gossipRates } : {}) };
+    const reachableMs = Date.now() - t0;
+    const joinControlBytes = (await controlSent()) - control0;
+    // Where the time went, from the routers' own logs (the slowest old peer for each step).
+    const old = Array.from({ length: n - 1 }, (_, i) => lab.nodes.get(i)!.log);
+    const slowest = (needle: string): number | undefined => {
+      const ts = old.map((log) => loggedAt(log, needle, t0 - 1000));
+      return ts.some((t) => t === undefined) ? undefined : Math.max(...(ts as number[])) - t0;
+    };
+    const firstSeed = loggedAt(fresh.log, 'connected to h0', t0 - 1000);
+    const phases = {
+      'connected to its seed': firstSeed === undefined ? undefined : firstSeed - t0,
+      'has ring space (sleeve up)': addressMs,
+      'every peer knows it (membership)': slowest(`member ${name}: join`),
+      'every peer has a session with it': slowest(`connected to ${name} `),
+      'every peer routes to it': routesMs,
+      'every peer pinged it': reachableMs,
+    };
+    return {
+      peers: n,
+      build: standalone ? `before (${BEFORE})` : 'this build',
+      joinControlBytes,
+      reachableMs,
+      startupMs: t0 - spawned,
+      phases,
+      ...(gossipRates ? { gossip: gossipRates } : {}),
+      ...(idleCpuPct === undefined ? {} : { idleCpuPct, loadDuringWindow }),
+    };
   } finally {
+    // MESH_BENCH_LOGS=DIR keeps every router's log of the join (to see where the time went).
+    const keep = process.env.MESH_BENCH_LOGS;
+    if (keep) for (const [i, x] of lab.nodes) writeFileSync(`${keep}/join${n}-${lab.tag}-h${i}.log`, x.log);
     await lab.destroy();
   }
 }
 
+const loadavg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const rows = opt('throughput', 'yes') === 'no' ? [] : await throughput();
 const veth = rows[0]?.gbps ?? 1;
 const wgo = rows.find((r) => r.path.startsWith('wireguard-go'))?.gbps ?? 1;
-const loadavg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 if (rows.length > 0) {
   console.log('\nTCP throughput h0→h1, one iperf3 stream, %d s each, median of %d rounds (load average %s):', SECONDS, ROUNDS, loadavg());
   console.log('| path | Gbit/s | vs veth | vs wireguard-go | router CPU s per Gbit |\n| --- | --- | --- | --- | --- |');
@@ -246,14 +311,30 @@ for (const r of rows) {
   const cpu = r.cpuSecPerGbit === undefined ? '-' : r.cpuSecPerGbit.toFixed(2);
   console.log(`| ${r.path} | ${r.gbps.toFixed(3)} | ${((r.gbps / veth) * 100).toFixed(1)} % | ${(r.gbps / wgo).toFixed(2)}× | ${cpu} |`);
 }
-const joins = [];
-for (const n of SIZES) joins.push(await newPeer(n, n === Math.max(...SIZES)));
+const joins: Join[] = [];
+const JOIN_RUNS = Math.min(Number(opt('join-runs', '1')), 5);
+for (const n of SIZES)
+  for (let k = 0; k < JOIN_RUNS; k++) {
+    console.log(`# join at ${n} peers, run ${k + 1}/${JOIN_RUNS} (load average ${loadavg()})`);
+    joins.push(await newPeer(n, k === 0 && n === Math.max(...SIZES)));
+    // --before DIR: the other build's routers right after, so both see the same machine.
+    if (BEFORE) joins.push(await newPeer(n, false, `${BEFORE}/src/mesh/standalone.js`));
+    // Each result as it comes: a later lab that never settles on a loaded machine must not lose the earlier ones.
+    for (const j of joins.slice(BEFORE ? -2 : -1)) console.log(`# ${JSON.stringify({ ...j, load: loadavg() })}`);
+  }
 console.log(`\nNew peer (joining without ring space) reachable from every other peer (route + ping answered; load average ${loadavg()}):`);
-for (const j of joins)
-  console.log(`  ${String(j.peers).padStart(3)} peers: ${j.reachableMs} ms after its router listened (process start-up ${j.startupMs} ms)`);
+for (const j of joins) {
+  console.log(
+    `  ${String(j.peers).padStart(3)} peers, ${j.build}: ${j.reachableMs} ms after its router listened (process start-up ${j.startupMs} ms); control bytes sent by all routers meanwhile ${j.joinControlBytes}`,
+  );
+  for (const [k, v] of Object.entries(j.phases)) console.log(`        ${k.padEnd(36)} ${v === undefined ? '-' : `${v} ms`}`);
+}
 const g = joins.find((j) => j.gossip);
 if (g?.gossip) {
   console.log(`\nControl traffic per peer at ${g.peers} peers, ${WINDOW_S} s quiet window (bytes/s sent):`);
   for (const [k, v] of Object.entries(g.gossip)) console.log(`  ${k.padEnd(24)} ${v.toFixed(0)}`);
+  console.log(
+    `  CPU of the ${g.peers - 1} settled routers together: ${g.idleCpuPct!.toFixed(1)} % of one core (load average at the end of the window ${g.loadDuringWindow})`,
+  );
 }
 console.log(`\n${JSON.stringify({ throughput: rows, joins })}`);

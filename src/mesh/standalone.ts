@@ -3,7 +3,7 @@
  * it: `node dist/src/mesh/standalone.js CONFIG.json`, started inside a host namespace with
  * `nsenter --net=…`. CONFIG is MeshRouterOptions plus `passwordFile`. Logs go to stderr; stdout
  * carries JSON lines: {"event":"ready"} once listening, then one reply per stdin command
- * {"id":1,"cmd":"status"|"forget"|"connect"|"allocate"|"release"|"register"|"unregister"|"lookup"|"stop", …}.
+ * {"id":1,"cmd":"status"|"forget"|"connect"|"allocate"|"release"|"allocations"|"register"|"unregister"|"lookup"|"stop", …}.
  */
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -21,6 +21,8 @@ interface Command {
   names?: string[];
   addrs?: string[];
   name?: string;
+  /** allocate: how long to wait for a donation when this peer has no free space (default 5 s). */
+  timeoutMs?: number;
 }
 
 const out = (o: unknown): void => void process.stdout.write(`${JSON.stringify(o)}\n`);
@@ -49,7 +51,10 @@ async function main(): Promise<void> {
         router.connect(c.addr ?? '');
         return true;
       case 'allocate':
-        return router.allocate(c.key ?? '');
+        return router.allocate(c.key ?? '', c.timeoutMs);
+      case 'allocations':
+        // What this peer holds, and what it holds outside the space the ring gives it (must be none).
+        return { allocations: router.alloc.allocations(), orphans: router.alloc.orphans() };
       case 'release':
         return router.release(c.key ?? '');
       case 'register':

@@ -122,6 +122,7 @@ describe('mesh through weftd: four peers, encrypted, no etcd', { timeout: 600_00
     const [c1, , c3] = boxes as [Box, Box, Box];
     await cut(lab, 'h1', '198.18.0.13');
     await cut(lab, 'h3', '198.18.0.11');
+    let relay = '';
     try {
       await waitFor(
         'h1 routes to h3 through a relay',
@@ -129,6 +130,7 @@ describe('mesh through weftd: four peers, encrypted, no etcd', { timeout: 600_00
         30_000,
       );
       const route = (await status(lab, 'h1')).routes.find((r) => r.dest === 'h3')!;
+      relay = route.via;
       const before = (await status(lab, route.via)).counters.relayed ?? 0;
       assert.ok(await pingOk(c1, c3.ip), 'c1 → c3 relayed');
       assert.ok(await pingOk(c3, c1.ip), 'c3 → c1 relayed');
@@ -148,7 +150,17 @@ describe('mesh through weftd: four peers, encrypted, no etcd', { timeout: 600_00
     const took = Date.now() - t1;
     console.log(`# h1→h3 direct again ${took} ms after the rule went (bound ${DIRECT_AGAIN_BOUND_MS} ms)`);
     assert.ok(took <= DIRECT_AGAIN_BOUND_MS, `direct again after ${took} ms`);
+    // The data really goes direct: once both ends route directly, the former relay carries none of it.
+    await waitFor(
+      'h3 routes to h1 directly',
+      async () => (await status(lab, 'h3')).routes.some((r) => r.dest === 'h1' && r.hops === 1),
+      10_000,
+    );
+    const relayedBefore = (await status(lab, relay)).counters.relayed ?? 0;
     assert.ok(await pingOk(c1, c3.ip), 'c1 → c3 direct');
+    assert.ok(await pingOk(c3, c1.ip), 'c3 → c1 direct');
+    const relayedAfter = (await status(lab, relay)).counters.relayed ?? 0;
+    assert.equal(relayedAfter - relayedBefore, 0, `${relay} relayed ${relayedAfter - relayedBefore} packets after the link came back`);
   });
 
   it('a peer with a wrong password, then one with none, is refused and learns nothing', async () => {

@@ -68,10 +68,16 @@ export class MeshNames {
     return { ...rec };
   }
 
-  /** Merge gossiped records; returns those that were news. Records about ourselves from elsewhere are only used to outbid them. */
-  merge(incoming: readonly NameRecord[], now: number): NameRecord[] {
+  /**
+   * Merge gossiped records; returns those that were news. Records about ourselves from elsewhere
+   * are only used to outbid them. `accept(origin)` false skips another origin's records: a peer
+   * that left or was forgotten (its records were dropped here) must not have them brought back
+   * by a peer that has not heard yet — nothing would ever drop them again.
+   */
+  merge(incoming: readonly NameRecord[], now: number, accept: (origin: string) => boolean = () => true): NameRecord[] {
     const news: NameRecord[] = [];
     for (const r of incoming) {
+      if (r.origin !== this.self && !accept(r.origin)) continue;
       const k = key(r.origin, r.id);
       const cur = this.records.get(k);
       if (cur && cur.version >= r.version) continue;

@@ -20,7 +20,7 @@ import type { MemberEvent, Output } from '../membership/types.js';
 import { MeshAllocator } from '../ring/allocator.js';
 import { Ring } from '../ring/ring.js';
 import { numToIp4, parseUniverse } from '../ring/ipv4.js';
-import { Topology } from '../topology/topology.js';
+import { Topology, forwardTo } from '../topology/topology.js';
 import type { ControlMsg } from '../wire/control.js';
 import { decodeSwim, KIND_BEAT, KIND_DATA, KIND_SWIM } from '../wire/datagram.js';
 import { ConnectionMaker } from './connection-maker.js';
@@ -361,7 +361,11 @@ export class MeshRouter extends EventEmitter {
       case 'topo': {
         const news = this.topology.merge(m.entries);
         if (news.length > 0) {
-          this.broadcast({ t: 'topo', entries: news }, c);
+          for (const [peer, x] of this.byPeer) {
+            if (x === c) continue;
+            const entries = news.filter((e) => forwardTo(e, this.name, peer));
+            if (entries.length > 0) x.send({ t: 'topo', entries });
+          }
           this.emit('topology');
         }
         return;
@@ -386,7 +390,11 @@ export class MeshRouter extends EventEmitter {
         return;
       }
       case 'names': {
-        const news = this.names.merge(m.records, now);
+        // Only from peers we know and that have not left: see MeshNames.merge.
+        const news = this.names.merge(m.records, now, (o) => {
+          const st = this.membership.member(o)?.state;
+          return st !== undefined && st !== 'left';
+        });
         if (news.length > 0) {
           this.broadcast({ t: 'names', records: news }, c);
           this.emit('names');
@@ -455,10 +463,11 @@ export class MeshRouter extends EventEmitter {
 
   private onMember(e: MemberEvent): void {
     this.log(`member ${e.member.name}: ${e.type} (incarnation ${e.member.incarnation})`);
-    if (e.type === 'forget') {
-      this.topology.remove(e.member.name);
-      this.names.dropPeer(e.member.name);
-    }
+    if (e.type === 'forget') this.topology.remove(e.member.name);
+    // A peer that left (or was forgotten with `weft mesh forget`, which gossips it as left) loses
+    // its names at once everywhere, not only after the dead-retention window; a restarted peer
+    // publishes its names again.
+    if (e.type === 'forget' || e.type === 'left') this.names.dropPeer(e.member.name);
     this.emit('member', e);
   }
 
@@ -514,7 +523,14 @@ export class MeshRouter extends EventEmitter {
       try {
         return this.alloc.allocate(id);
       } catch (err) {
-        if (!(err instanceof WeftError && err.code === 'WEFT_IPAM_EXHAUSTED') || Date.now() > end) throw err;
+        if (!(err instanceof WeftError && err.code === 'WEFT_IPAM_EXHAUSTED')) throw err;
+      }
+      if (Date.now() > end) {
+        // A stalled event loop (a loaded machine) can pass the deadline with the donation already
+        // waiting in a socket: timers run before I/O, so let I/O run once and try a last time.
+        await new Promise((r) => setImmediate(r));
+        if (this.alloc.freeCount() > 0) return this.alloc.allocate(id);
+        throw new IpamExhaustedError(`${this.o.subnet}: no reachable peer gave space in ${timeoutMs} ms`);
       }
       const now = Date.now();
       const reachable = [...this.byPeer.keys()].filter((p) => !asked.has(p) && this.established(this.byPeer.get(p)!, now));
@@ -524,7 +540,6 @@ export class MeshRouter extends EventEmitter {
         this.byPeer.get(donor)!.send({ t: 'space-request' });
       } else if (asked.size > 0 && reachable.length === 0) asked.clear();
       await new Promise((r) => setTimeout(r, 250));
-      if (Date.now() > end) throw new IpamExhaustedError(`${this.o.subnet}: no reachable peer gave space in ${timeoutMs} ms`);
     }
   }
 

@@ -46,6 +46,20 @@ export function computeRoutes(self: string, peers: ReadonlyMap<string, PeerLinks
   return routes;
 }
 
+/**
+ * Whether `self` passes a gossiped `entry` on to `neighbour` (Weave gossips topology along the
+ * origin's broadcast tree, not to everyone). The origin sends its own entry to every peer it has
+ * a connection with, and its entry names only peers it is linked to: those have it first-hand,
+ * so forwarding to them too made each change cost n² messages in a full mesh (a join of one
+ * peer at 16 peers: thousands of sealed frames in a burst, enough to starve the routers' event
+ * loops on a loaded machine). Our own entry goes to everyone. Peers that miss an update (a
+ * connection replaced in between) get it from the full-state exchange on every new connection
+ * and the periodic one.
+ */
+export function forwardTo(entry: PeerLinks, self: string, neighbour: string): boolean {
+  return entry.name === self || (entry.name !== neighbour && !entry.links.includes(neighbour));
+}
+
 export class Topology {
   private readonly peers = new Map<string, PeerLinks>();
   private cache: Map<string, Route> | undefined;

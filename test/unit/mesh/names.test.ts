@@ -53,6 +53,23 @@ describe('mesh names', () => {
     assert.deepEqual(a.lookup('db'), []);
   });
 
+  it('a forgotten peer’s records are not taken back from a peer that has not heard yet', () => {
+    const a = new MeshNames('a');
+    const b = new MeshNames('b');
+    const c = new MeshNames('c');
+    b.set('c2', ['db'], ['10.32.1.6'], 1);
+    sync(a, b, c);
+    assert.equal(a.dropPeer('b'), 1, 'a forgets b');
+    const gone = (o: string): boolean => o !== 'b';
+    assert.deepEqual(a.merge(c.all(), 5, gone), [], 'c still gossips b’s record: not news for a');
+    assert.equal(a.all().length, 0);
+    assert.equal(a.merge(c.all(), 5).length, 1, 'without the check the record would come back (and never be dropped again)');
+    a.set('c1', ['web'], ['10.32.0.5'], 6);
+    const own = a.all();
+    const fresh = new MeshNames('a');
+    assert.equal(fresh.merge(own, 7, () => false).length, 1, 'records about ourselves are never skipped (a restart outbids them)');
+  });
+
   it('a restarted peer outbids records of its previous run', () => {
     const a1 = new MeshNames('a');
     const b = new MeshNames('b');

@@ -1,7 +1,7 @@
 /** Topology gossip and route choice: direct, relayed around a missing link, back to direct, symmetric links only. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Topology, computeRoutes, type PeerLinks } from '../../../src/mesh/topology/topology.js';
+import { Topology, computeRoutes, forwardTo, type PeerLinks } from '../../../src/mesh/topology/topology.js';
 
 /** A mesh of Topology instances that gossip by flooding until nothing is news. */
 function mesh(names: string[]): Map<string, Topology> {
@@ -118,5 +118,83 @@ describe('mesh topology: gossip terminates', () => {
       'the echo of our own entry changes nothing',
     );
     assert.deepEqual(a.merge(b.entries()), [], 'and a second round has no news at all');
+  });
+});
+
+describe('mesh topology: forwarding along the origin’s broadcast', () => {
+  /**
+   * Message passing as the router does it: the origin sends its new entry to every neighbour;
+   * a peer that finds news passes it on, to every neighbour but the sender, only as forwardTo
+   * allows (or to all, `everyone`). Returns the messages sent.
+   */
+  function spread(ts: Map<string, Topology>, conns: Map<string, string[]>, origin: string, links: string[], everyone: boolean): number {
+    clock += 10;
+    const mine = ts.get(origin)!.setLocalLinks(links, clock)!;
+    const queue: { from: string; to: string; entries: PeerLinks[] }[] = conns
+      .get(origin)!
+      .map((to) => ({ from: origin, to, entries: [mine] }));
+    let sent = queue.length;
+    while (queue.length > 0) {
+      const { from, to, entries } = queue.shift()!;
+      const news = ts.get(to)!.merge(entries);
+      for (const n of conns.get(to)!) {
+        if (n === from || news.length === 0) continue;
+        const fwd = everyone ? news : news.filter((e) => forwardTo(e, to, n));
+        if (fwd.length === 0) continue;
+        queue.push({ from: to, to: n, entries: fwd });
+        sent++;
+      }
+    }
+    return sent;
+  }
+
+  it('full mesh of 16: one change reaches everyone with n − 1 messages instead of ~n²', () => {
+    const names = Array.from({ length: 16 }, (_, i) => `p${String(i).padStart(2, '0')}`);
+    const conns = new Map(names.map((n) => [n, names.filter((m) => m !== n)]));
+    for (const everyone of [false, true]) {
+      const ts = mesh(names);
+      connect(
+        ts,
+        names.flatMap((a, i) => names.slice(i + 1).map((b): [string, string] => [a, b])),
+      );
+      // A new link (a peer joining p03), then a lost one (p00's heartbeats stop; the connection is still open).
+      const joined = spread(ts, conns, 'p03', [...conns.get('p03')!, 'p99'], everyone);
+      for (const t of ts.values()) assert.deepEqual(t.entry('p03'), ts.get('p03')!.entry('p03'), `${t.self} has p03's new entry`);
+      const lost = spread(ts, conns, 'p03', conns.get('p03')!.slice(1), everyone);
+      for (const t of ts.values()) assert.deepEqual(t.entry('p03'), ts.get('p03')!.entry('p03'), `${t.self} has p03's newer entry`);
+      if (everyone) assert.deepEqual([joined, lost], [15 + 15 * 14, 15 + 15 * 14], 'flooding to everyone: n − 1 + (n − 1)(n − 2)');
+      else
+        assert.deepEqual([joined, lost], [15, 15 + 14], 'along the broadcast: the origin’s n − 1, plus one copy each for the peer it lost');
+    }
+  });
+
+  it('partial connectivity: peers not linked to the origin still get its entry, through a relay', () => {
+    // a–c missing: b relays; d hangs off c only.
+    const ts = mesh(['a', 'b', 'c', 'd']);
+    const links: [string, string][] = [
+      ['a', 'b'],
+      ['b', 'c'],
+      ['c', 'd'],
+    ];
+    connect(ts, links);
+    const conns = new Map([
+      ['a', ['b']],
+      ['b', ['a', 'c']],
+      ['c', ['b', 'd']],
+      ['d', ['c']],
+    ]);
+    // b learns of a new neighbour e (not in the graph for the others yet): everyone must hear of it.
+    spread(ts, conns, 'b', ['a', 'c', 'e'], false);
+    for (const t of ts.values()) assert.deepEqual(t.entry('b')?.links, ['a', 'c', 'e'], `${t.self} has b's entry`);
+    spread(ts, conns, 'a', ['b', 'x'], false);
+    for (const t of ts.values())
+      assert.deepEqual(t.entry('a')?.links, ['b', 'x'], `${t.self} has a's entry (two hops away for c, three for d)`);
+  });
+
+  it('our own entry (bumped past an older run) goes to every neighbour', () => {
+    assert.equal(forwardTo({ name: 'a', version: 5, links: ['b'] }, 'a', 'b'), true);
+    assert.equal(forwardTo({ name: 'x', version: 5, links: ['b'] }, 'a', 'b'), false, 'b has it from x itself');
+    assert.equal(forwardTo({ name: 'x', version: 5, links: ['b'] }, 'a', 'x'), false, 'never back to the origin');
+    assert.equal(forwardTo({ name: 'x', version: 5, links: ['b'] }, 'a', 'c'), true, 'c is not linked to x');
   });
 });
