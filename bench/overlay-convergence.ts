@@ -1,35 +1,295 @@
 /**
- * Overlay convergence through the product: `weft run` of a TCP server on host A (h1) until the
- * first successful TCP connect from a sandbox on host B (the last host), over a real lab
+ * Overlay convergence through the product: `weft run -d` of a TCP server on host A (h1) until
+ * the first successful TCP connect from a sandbox on host B (the last host), over a real lab
  * (`weft lab up`: a weftd per host on etcd, cluster agent watches programming FDB/neighbour
- * entries). The client is one process already waiting in B's sandbox that tries to connect
- * every 2 ms, so the figure is the control plane's (CLI start, attach, etcd, watch, peerUp),
- * not a process start on B. Docker's gossip (memberlist) needs seconds; the goal is p99 ≤ 100 ms.
+ * entries). Docker's gossip (memberlist) needs seconds; the goal is p99 ≤ 100 ms.
+ *
+ * Each sample has two clients already waiting (each one process trying to connect every 2 ms,
+ * started before the clock): one in a sandbox on B (the figure) and one in a sandbox on A on
+ * the same network (the anchor: the same `weft run`, no cross-host convergence), so the
+ * cross-host part is the difference. The phases in between come from weftd's own phase marks
+ * (src/phase-trace.ts; the lab's weftds run with WEFT_TRACE_PHASES=1): request received, sandbox
+ * namespace made, endpoint recorded in etcd, endpoint joined on A, reply sent, the command's pid
+ * handed over (PATCH, i.e. the server process started), B's watch event, B's FDB/neighbour
+ * entries programmed.
+ *
+ * Rows: the CLI (`launcher` = the compiled dist/bin/weft, what users run; `node` = node
+ * bin/weft.js) × the server (`busybox` = `busybox nc -ll -p PORT -e /bin/true`, a server that
+ * starts in about a millisecond, as a user's real server would be measured; `node` = the lab's
+ * Node tcp-server, whose own start costs tens of ms). Samples of the rows are interleaved.
+ *
  * Usage: npm run build && node dist/bench/overlay-convergence.js [--hosts 10] [--samples 30]
+ *        [--cli launcher,node] [--server busybox,node] [--quiet-samples] [--marks N]
  * Not a test: it prints figures and the load average. Needs root and etcd.
  */
 import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { spawn } from 'node:child_process';
 import { ClusterLab } from '../src/lab/cluster-lab.js';
-import { arg, load, weftConvergence, weftOk } from './overlay-common.js';
+import { NETTOOL, REPO } from '../src/lab/sim-host.js';
 import { printTable, summarize } from './stats.js';
 
-const hosts = arg('--hosts', 10);
-const samples = arg('--samples', 30);
+const arg = (name: string, dflt: string): string => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1]! : dflt;
+};
+const hosts = Number(arg('--hosts', '10'));
+const samples = Number(arg('--samples', '30'));
+const clis = arg('--cli', 'launcher,node').split(',') as ('launcher' | 'node')[];
+const servers = arg('--server', 'busybox,node').split(',') as ('busybox' | 'node')[];
+const perSample = !process.argv.includes('--quiet-samples');
+/** Print every phase mark of A and B for this many samples of each row (where a column's time goes). */
+const dumpMarks = Number(arg('--marks', '0'));
+const node = process.execPath;
+const LAUNCHER = path.join(REPO, 'dist/bin/weft');
+const BUSYBOX = '/usr/bin/busybox';
+const PORT = 7700;
+const now = (): number => performance.timeOrigin + performance.now();
+const load = (): string =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
+
+/**
+ * Prints "ready", then the epoch ms of the first successful connect to IP:PORT, trying every
+ * 2 ms (each attempt gives up after 100 ms; 30 s in all).
+ */
+const CONNECT_LOOP = `
+const net = require('node:net');
+const { performance } = require('node:perf_hooks');
+const [ip, port] = process.argv.slice(1);
+const end = Date.now() + 30000;
+const round = () => {
+  const s = net.connect({ host: ip, port: Number(port) });
+  s.setTimeout(100);
+  s.once('connect', () => { process.stdout.write((performance.timeOrigin + performance.now()) + '\\n'); process.exit(0); });
+  s.once('error', () => s.destroy());
+  s.once('timeout', () => s.destroy());
+  if (Date.now() > end) process.exit(1);
+  setTimeout(round, 2);
+};
+process.stdout.write('ready\\n');
+round();
+`;
+
+interface Waiter {
+  ready: Promise<void>;
+  connected: Promise<number>;
+  kill(): void;
+}
+
+/** A connect loop inside a sandbox's namespace. */
+function startWaiter(netns: string, ip: string): Waiter {
+  const child = spawn('nsenter', [`--net=${netns}`, node, '-e', CONNECT_LOOP, ip, String(PORT)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  let onReady: () => void = () => undefined;
+  const ready = new Promise<void>((r) => (onReady = r));
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+    if (out.startsWith('ready\n')) onReady();
+  });
+  const connected = new Promise<number>((resolve, reject) =>
+    child.on('exit', (code) => {
+      const t = Number(out.split('\n')[1]);
+      if (code === 0 && Number.isFinite(t)) resolve(t);
+      else reject(new Error(`no connect to ${ip}:${PORT} from ${netns} (exit ${code})`));
+    }),
+  );
+  return { ready, connected, kill: () => void child.kill('SIGKILL') };
+}
+
+interface Mark {
+  phase: string;
+  t: number;
+  [k: string]: string | number | undefined;
+}
+
+/** The phase marks a weftd logged since the last call (its log is JSON lines). */
+class MarkReader {
+  private offset: number;
+  constructor(private readonly file: string) {
+    this.offset = statSync(file).size;
+  }
+  read(): Mark[] {
+    const size = statSync(this.file).size;
+    const buf = Buffer.alloc(size - this.offset);
+    const fd = openSync(this.file, 'r');
+    try {
+      readSync(fd, buf, 0, buf.length, this.offset);
+    } finally {
+      closeSync(fd);
+    }
+    this.offset = size;
+    const out: Mark[] = [];
+    for (const line of buf.toString('utf8').split('\n')) {
+      if (!line.includes('"msg":"phase"')) continue;
+      out.push(JSON.parse(line) as Mark);
+    }
+    return out;
+  }
+}
+
+/** Columns of the phase table: name → ms (from the sample's marks). */
+const COLUMNS = [
+  'cli>req',
+  'req>netns',
+  'netns>addr',
+  'addr>join',
+  'join>reply',
+  'reply>spawn',
+  'addr>rec',
+  'rec>B.ev',
+  'B.ev>prog',
+  'B.prog',
+  'local',
+  'cross',
+  'cross-local',
+  'cross-max',
+] as const;
+type Column = (typeof COLUMNS)[number];
+
+const LEGEND = `columns (ms; "X>Y" is from mark X to mark Y, others from the moment the CLI was started):
+  cli>req      CLI started → weftd on A received POST /v1/sandboxes
+  req>netns    → the sandbox's namespace made (engine lock, input checks)
+  netns>addr   → the endpoint's address (local index, cluster IPAM block update in etcd)
+  addr>join    → the driver's join done on A (veth, addresses, gateway leg)
+  join>reply   → weftd replied (endpointUp hooks, sandbox files, the view)
+  reply>spawn  → weftd received the CLI's PATCH (pid hand-over: the server process was started)
+  addr>rec     address → endpoint record committed in etcd (alongside the join)
+  rec>B.ev     endpoint recorded → B's watch event (etcd watch delivery; < 0: B heard first)
+  B.ev>prog    → B's FDB and neighbour entries programmed (netlink acked)
+  B.prog       CLI started → B programmed
+  local        CLI started → first connect from a sandbox on A (the anchor: no cross-host part)
+  cross        CLI started → first connect from the sandbox on B (the figure)
+  cross-local  the cross-host part
+  cross-max    cross − max(local, B.prog): what B's client waited beyond both (its own retries)`;
 
 async function main(): Promise<void> {
   console.log(`load average at start: ${load()}`);
-  const name = `ovb${randomBytes(2).toString('hex')}`;
+  process.env.WEFT_TRACE_PHASES = '1'; // the lab's weftds inherit it and log their phase marks
+  const name = `cv${randomBytes(2).toString('hex')}`;
   const lab = await ClusterLab.up({ hosts, underlay: 'l2', name });
   const a = 'h1';
   const b = `h${hosts}`;
+  const must = async (h: string, args: string[]): Promise<string> => {
+    const r = await lab.weft(h, args, 60_000);
+    if (r.code !== 0) throw new Error(`weft ${args.join(' ')} on ${h}: ${r.stderr}`);
+    return r.stdout;
+  };
+  type Ep = { netnsPath: string; endpoints: { ipv4?: string }[] };
+  const inspect = async (h: string, sb: string): Promise<Ep> => (JSON.parse(await must(h, ['sandbox', 'inspect', sb])) as Ep[])[0]!;
+  const idle = [BUSYBOX, 'sleep', '100000'];
   try {
-    await weftOk(lab, a, ['network', 'create', '-d', 'overlay', '--subnet', '10.93.0.0/16', 'conv']);
-    const conv = await weftConvergence(lab, a, b, 'conv', 7700);
-    const ms: number[] = [];
-    for (let i = 0; i < samples; i++) ms.push((await conv.sample(i)).connectMs);
-    const s = summarize(ms);
-    console.log(`overlay convergence, ${hosts} hosts, ${samples} samples (weft run on ${a} → first TCP connect from ${b}):`);
-    printTable(['p50 ms', 'p99 ms', 'min ms', 'max ms'], [[s.p50, s.p99, Math.min(...ms), Math.max(...ms)]]);
+    await must(a, ['network', 'create', '-d', 'overlay', '--subnet', '10.93.0.0/16', 'conv']);
+    await must(b, ['run', '-d', '--name', 'client', '--network', 'conv', '--', ...idle]);
+    await must(a, ['run', '-d', '--name', 'probe', '--network', 'conv', '--', ...idle]);
+    const onB = (await inspect(b, 'client')).netnsPath;
+    const onA = (await inspect(a, 'probe')).netnsPath;
+    // Global networks take no --ip; cluster IPAM hands out the lowest free address of A's block,
+    // so every sample's server gets the address a first one got (checked per sample below).
+    await must(a, ['run', '-d', '--name', 'warm', '--network', 'conv', '--', ...idle]);
+    const ip = (await inspect(a, 'warm')).endpoints[0]!.ipv4!.split('/')[0]!;
+    await must(a, ['sandbox', 'rm', '-f', 'warm']);
+    const logA = new MarkReader(lab.host(a).log);
+    const logB = new MarkReader(lab.host(b).log);
+
+    const rows = clis.flatMap((cli) => servers.map((server) => ({ cli, server, data: [] as Record<Column, number>[] })));
+    console.log(`${hosts} hosts, ${samples} samples per row; server address ${ip}:${PORT} on ${a}, client on ${b}`);
+    let n = 0;
+    for (let i = 0; i < samples; i++) {
+      for (const row of rows) {
+        const sb = `s${n++}`;
+        const cmd =
+          row.server === 'busybox'
+            ? [BUSYBOX, 'nc', '-ll', '-p', String(PORT), '-e', '/bin/true']
+            : [node, NETTOOL, 'tcp-server', String(PORT)];
+        const args = ['run', '-d', '--name', sb, '--network', 'conv', '--', ...cmd];
+        const cross = startWaiter(onB, ip);
+        const local = startWaiter(onA, ip);
+        try {
+          await Promise.all([cross.ready, local.ready]);
+          logA.read();
+          logB.read();
+          const t0 = now();
+          const r =
+            row.cli === 'launcher' ? await lab.exec(a, [LAUNCHER, ...args], { timeoutMs: 60_000 }) : await lab.weft(a, args, 60_000);
+          if (r.code !== 0) throw new Error(`weft ${args.join(' ')}: ${r.stderr}`);
+          const [tCross, tLocal] = await Promise.all([cross.connected, local.connected]);
+          const ma = logA.read();
+          const mb = logB.read();
+          const at = (ms: Mark[], phase: string, match: (m: Mark) => boolean = () => true): number => {
+            const m = ms.find((x) => x.phase === phase && match(x));
+            if (!m) throw new Error(`sample ${sb}: no "${phase}" mark (is WEFT_TRACE_PHASES reaching weftd?)`);
+            return m.t;
+          };
+          const rec = ma.find((m) => m.phase === 'endpoint.recorded' && m.sandbox === sb);
+          if (!rec) throw new Error(`sample ${sb}: no endpoint.recorded mark`);
+          if (String(rec.ip).split('/')[0] !== ip)
+            throw new Error(`sample ${sb} got ${String(rec.ip)}, not ${ip}: the clients waited on the wrong address`);
+          const req = at(ma, 'rest.request', (m) => m.method === 'POST' && m.path === '/v1/sandboxes' && m.name === sb);
+          const netns = at(ma, 'sandbox.netns', (m) => m.sandbox === sb);
+          const addr = at(ma, 'endpoint.addressed', (m) => m.sandbox === sb);
+          const join = at(ma, 'endpoint.joined', (m) => m.sandbox === sb);
+          const reply = at(ma, 'rest.reply', (m) => m.method === 'POST' && m.path === '/v1/sandboxes' && m.t > join);
+          const spawned = at(ma, 'rest.request', (m) => m.method === 'PATCH' && m.t > reply);
+          const bEv = at(mb, 'peer.event', (m) => m.endpoint === rec.endpoint);
+          const bProg = at(mb, 'peer.programmed', (m) => m.endpoint === rec.endpoint);
+          const d: Record<Column, number> = {
+            'cli>req': req - t0,
+            'req>netns': netns - req,
+            'netns>addr': addr - netns,
+            'addr>join': join - addr,
+            'join>reply': reply - join,
+            'reply>spawn': spawned - reply,
+            'addr>rec': rec.t - addr,
+            'rec>B.ev': bEv - rec.t,
+            'B.ev>prog': bProg - bEv,
+            'B.prog': bProg - t0,
+            local: tLocal - t0,
+            cross: tCross - t0,
+            'cross-local': tCross - tLocal,
+            'cross-max': tCross - Math.max(tLocal, bProg),
+          };
+          row.data.push(d);
+          if (row.data.length <= dumpMarks) {
+            const all = [...ma.map((m) => ({ ...m, host: a })), ...mb.map((m) => ({ ...m, host: b }))].sort((x, y) => x.t - y.t);
+            for (const m of all) {
+              const { phase, t, host, ...rest } = m as Mark & { host: string };
+              for (const k of ['level', 'time', 'msg']) delete rest[k];
+              process.stdout.write(`  ${(t - t0).toFixed(1).padStart(8)} ${String(host).padEnd(4)} ${phase} ${JSON.stringify(rest)}\n`);
+            }
+            process.stdout.write(
+              `  ${(tLocal - t0).toFixed(1).padStart(8)} ${a}   connect (local)\n  ${(tCross - t0).toFixed(1).padStart(8)} ${b}  connect (cross)\n`,
+            );
+          }
+          process.stdout.write(`${sb} ${row.cli}/${row.server}: cross ${d.cross.toFixed(1)} ms, local ${d.local.toFixed(1)} ms\n`);
+        } finally {
+          cross.kill();
+          local.kill();
+        }
+        await must(a, ['sandbox', 'rm', '-f', sb]);
+      }
+    }
+    if (perSample)
+      for (const row of rows) {
+        console.log(`\nper sample, cli ${row.cli}, server ${row.server}:`);
+        printTable(
+          ['#', ...COLUMNS],
+          row.data.map((d, k) => [k, ...COLUMNS.map((c) => d[c])]),
+        );
+      }
+    console.log(`\noverlay convergence, ${hosts} hosts (weft run -d on ${a} → first TCP connect from ${b}), load average now ${load()}`);
+    console.log(LEGEND);
+    const table: (string | number)[][] = [];
+    for (const row of rows) {
+      for (const q of ['p50', 'p99'] as const)
+        table.push([row.cli, row.server, q, row.data.length, ...COLUMNS.map((c) => summarize(row.data.map((d) => d[c]))[q])]);
+      table.push([row.cli, row.server, 'min', row.data.length, ...COLUMNS.map((c) => Math.min(...row.data.map((d) => d[c])))]);
+    }
+    printTable(['cli', 'server', 'stat', 'n', ...COLUMNS], table);
   } finally {
     await lab.down();
     console.log(`load average at end: ${load()}`);

@@ -5,21 +5,25 @@
  * one, so a Node CLI cannot get `weft run --network none -- true` within 150 ms of a bare
  * `unshare -n true`. This launcher runs exactly one common case itself, a foreground
  *
- *   weft [-H SOCK|--host SOCK|--host=SOCK] run [--name N] [--hostname H] [--dns IP]...
+ *   weft [-H SOCK|--host SOCK|--host=SOCK] run [-d|--detach] [--name N] [--hostname H] [--dns IP]...
  *        [--network|--net none|host|container:NAME|NET]... -- CMD [ARGS...]
  *
  * (NET a plain network name: no ",alias=…" part), and execs the Node CLI (bin/weft.js, same
- * pid, same arguments) for everything else: other verbs, -d, -p, any flag or form not listed,
- * --help. For the case it runs it does what src/cli/run-command.ts does, step for step: POST
- * /v1/sandboxes with the body sandboxBodyFromRun() builds (test/unit/cli-launcher.test.ts
+ * pid, same arguments) for everything else: other verbs, -p, --format, any flag or form not
+ * listed, --help. For the case it runs it does what src/cli/run-command.ts does, step for step:
+ * POST /v1/sandboxes with the body sandboxBodyFromRun() builds (test/unit/cli-launcher.test.ts
  * checks the two agree), start CMD through dist/bin/weft-exec, forward SIGINT/SIGTERM, DELETE
- * the sandbox when CMD exits, exit with CMD's status (128+N for a signal). Errors print as the
+ * the sandbox when CMD exits, exit with CMD's status (128+N for a signal). With -d (as
+ * `docker run -d`, the common way to start a server): CMD starts in its own session with its
+ * output appended to the sandbox's output.log, the sandbox is handed to CMD's pid (PATCH), and
+ * the sandbox id is printed; a CMD that cannot start or has already exited removes the sandbox. Errors print as the
  * Node CLI prints them ("Error: MESSAGE [CODE]", exit 2 for WEFT_INVALID_ARGUMENT, else 1).
  * When weftd cannot be reached before anything exists, the Node CLI is exec'd to report it,
  * so that message has one source. WEFT_TRACE=1 prints step timings like the Node CLI.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -147,6 +151,7 @@ static void put_json_list(struct buf *b, const char *key, const char *const *v, 
 
 /* ---- the command line ---- */
 struct run_args {
+  int detach;
   const char *host, *name, *hostname;
   const char *networks[MAX_LIST], *nets[MAX_LIST], *dns[MAX_LIST];
   int n_networks, n_nets, n_dns;
@@ -191,12 +196,13 @@ static void parse(struct run_args *r) {
   for (i++; i < g_argc; i++) {
     const char *v;
     if (strcmp(g_argv[i], "--") == 0) break;
-    if (take("--name", &i, &v)) r->name = v;
+    if (!strcmp(g_argv[i], "-d") || !strcmp(g_argv[i], "--detach")) r->detach = 1;
+    else if (take("--name", &i, &v)) r->name = v;
     else if (take("--hostname", &i, &v)) r->hostname = v;
     else if (take("--dns", &i, &v)) push(r->dns, &r->n_dns, v);
     else if (take("--network", &i, &v)) push(r->networks, &r->n_networks, v);
     else if (take("--net", &i, &v)) push(r->nets, &r->n_nets, v);
-    else node_cli(); /* -d, -p, --label, --format, CMD without "--", … */
+    else node_cli(); /* -p, --label, --format, -dX, CMD without "--", … */
   }
   if (i + 1 >= g_argc) node_cli(); /* no "--" or no CMD: commander's error */
   r->cmd = &g_argv[i + 1];
@@ -525,6 +531,112 @@ static void forward(int sig) {
   if (child_pid > 0) kill(child_pid, sig);
 }
 
+/* Whether the child has exited (reaped here); 0 while it runs. */
+static int child_gone(pid_t pid) {
+  int st;
+  pid_t w;
+  while ((w = waitpid(pid, &st, WNOHANG)) < 0 && errno == EINTR) {
+  }
+  return w == pid || (w < 0 && errno == ECHILD);
+}
+
+/* DELETE the sandbox; "already gone" (WEFT_NOT_FOUND) is fine, as removeSandbox() in run-command.ts. */
+static void remove_sandbox(const char *sock, const char *path) {
+  struct reply rep;
+  int rc = request(sock, "DELETE", path, NULL, &rep);
+  if (rc != REQ_OK) {
+    char what[300];
+    snprintf(what, sizeof what, "DELETE %s", path);
+    die_request(rc, &rep, sock, what);
+  }
+  if (rep.status >= 400) {
+    char *code_of = error_field(&rep, "code");
+    if (!code_of || strcmp(code_of, "WEFT_NOT_FOUND") != 0) die_reply(&rep);
+  }
+}
+
+/*
+ * -d, as detach() in run-command.ts: CMD (args, through weft-exec) in its own session, stdin
+ * /dev/null, stdout and stderr appended to the sandbox's output.log; the sandbox handed over to
+ * its pid; the sandbox id printed. Exec failures come back through a close-on-exec pipe, so a
+ * CMD that cannot start is reported (and its sandbox removed) like the Node CLI's spawn error.
+ */
+static void run_detached(const char *sock, char *const *sb, char **args) {
+  char path[256];
+  snprintf(path, sizeof path, "/v1/sandboxes/%s", sb[0]);
+  char log[PATH_MAX];
+  const char *hosts = sb[2];
+  const char *slash = hosts ? strrchr(hosts, '/') : NULL;
+  if (slash && (size_t)(slash - hosts) + sizeof "/output.log" <= sizeof log)
+    snprintf(log, sizeof log, "%.*s/output.log", (int)(slash - hosts), hosts);
+  else
+    snprintf(log, sizeof log, "/dev/null");
+  int out = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+  int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  int pipefd[2];
+  if (out < 0 || in < 0 || pipe2(pipefd, O_CLOEXEC) != 0) {
+    int e = errno;
+    remove_sandbox(sock, path);
+    die("WEFT_INTERNAL", "weft run -d: %s: %s", out < 0 ? log : "pipe", strerror(e));
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    setsid();
+    dup2(in, 0);
+    dup2(out, 1);
+    dup2(out, 2);
+    execv(args[0], args);
+    int e = errno;
+    ssize_t w = write(pipefd[1], &e, sizeof e);
+    (void)w;
+    _exit(126);
+  }
+  int start_err = errno;
+  close(pipefd[1]);
+  close(out);
+  close(in);
+  if (pid > 0) {
+    int e = 0;
+    ssize_t n;
+    while ((n = read(pipefd[0], &e, sizeof e)) < 0 && errno == EINTR) {
+    }
+    if (n == (ssize_t)sizeof e) pid = -1, start_err = e;
+  }
+  close(pipefd[0]);
+  if (pid < 0) {
+    remove_sandbox(sock, path);
+    die("WEFT_INTERNAL", "spawn %s: %s", args[0], strerror(start_err));
+  }
+  mark("spawned");
+
+  struct buf body = {0};
+  char pidbody[48];
+  snprintf(pidbody, sizeof pidbody, "{\"pid\":%d}", (int)pid);
+  puts_(&body, pidbody);
+  struct reply rep;
+  int rc = request(sock, "PATCH", path, &body, &rep);
+  if (rc != REQ_OK || rep.status >= 400) {
+    /* A command that ended at once needs no owner: remove its sandbox. Else, as the Node CLI, stop it. */
+    int gone = 0;
+    for (int k = 0; k < 100 && !(gone = child_gone(pid)); k++) usleep(10000);
+    if (!gone) {
+      kill(pid, SIGKILL);
+      remove_sandbox(sock, path);
+      char what[300];
+      snprintf(what, sizeof what, "PATCH %s", path);
+      if (rc != REQ_OK) die_request(rc, &rep, sock, what);
+      die_reply(&rep);
+    }
+    remove_sandbox(sock, path);
+  } else if (child_gone(pid)) {
+    /* Gone before weftd recorded it (seen as a zombie): remove now rather than at weftd's next pass. */
+    remove_sandbox(sock, path);
+  }
+  printf("%s\n", sb[0]);
+  fflush(stdout);
+  finish(0);
+}
+
 int main(int argc, char **argv) {
   clock_gettime(CLOCK_MONOTONIC, &t0);
   g_argc = argc;
@@ -574,6 +686,7 @@ int main(int argc, char **argv) {
   for (int k = 1; k <= 4; k++) args[k] = sb[k] ? sb[k] : (char *)"";
   args[5] = (char *)"--";
   for (int k = 0; k < ncmd; k++) args[6 + k] = r.cmd[k];
+  if (r.detach) run_detached(sock, sb, args);
 
   sigset_t block, old;
   sigemptyset(&block);

@@ -16,6 +16,7 @@ import type { NetworkRecord } from '../model/types.js';
 import type { RemoteEndpoint, RemoteHost } from '../drivers/driver.js';
 import { SerialQueue } from '../serial-queue.js';
 import type { Logger } from '../logger.js';
+import { markPhase } from '../phase-trace.js';
 
 /** The controller methods the sync calls (Controller has them all). */
 export interface ClusterSink {
@@ -124,7 +125,18 @@ export class ClusterSync {
           break;
         case 'peerUp': {
           const net = this.core.network(c.peer.networkId);
-          this.deliver(`peer ${c.peer.endpointId.slice(0, 12)} up`, () => this.sink.remoteEndpointUp(c.peer, net), undo, c.peer.networkId);
+          const endpoint = c.peer.endpointId;
+          markPhase('peer.event', () => ({ endpoint }));
+          this.deliver(
+            `peer ${endpoint.slice(0, 12)} up`,
+            async () => {
+              markPhase('peer.deliver', () => ({ endpoint }));
+              await this.sink.remoteEndpointUp(c.peer, net);
+              markPhase('peer.programmed', () => ({ endpoint }));
+            },
+            undo,
+            c.peer.networkId,
+          );
           break;
         }
         case 'peerDown': {

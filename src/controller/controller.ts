@@ -14,7 +14,7 @@ import type { FirewallState, FwNetwork, FwPortMapping } from '../firewall/types.
 import { sandboxMappings } from './port-ops.js';
 import { createNetwork, ensurePredefinedNetworks, pruneNetworks, removeNetwork, resolveNetwork } from './network-ops.js';
 import { renameNetwork } from './network-rename.js';
-import { createSandbox, removeSandbox, resolveSandbox, setSandboxPid } from './sandbox-ops.js';
+import { createSandbox, removeSandbox, resolveSandbox, setSandboxPid, type CreatedSandbox } from './sandbox-ops.js';
 import { connectEndpoint, disconnectEndpoint } from './endpoint-ops.js';
 import { ConnectInput, DisconnectInput, SandboxLabelInput, SandboxPatchInput, parseInput } from './inputs.js';
 import { relabelSandbox } from './sandbox-label-ops.js';
@@ -196,8 +196,19 @@ export class Controller {
 
   // --- sandboxes and endpoints
 
-  createSandbox(body: unknown): Promise<{ sandbox: SandboxRecord; endpoints: EndpointRecord[] }> {
+  createSandbox(body: unknown): Promise<CreatedSandbox> {
     return this.exclusive(() => createSandbox(this.ctx, body));
+  }
+
+  /**
+   * Create a sandbox and return its view, built from the records the create wrote (what
+   * `sandboxView` would read back; endpoints in the index's order, by id): no store reads
+   * between the work and the reply, which `weft run` waits for before it starts its command.
+   */
+  async createSandboxView(body: unknown): Promise<SandboxView> {
+    const { sandbox, endpoints, networks } = await this.createSandbox(body);
+    const byId = [...endpoints].sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+    return viewSandbox(sandbox, byId, new Map(networks.map((n) => [n.id, n])));
   }
 
   sandbox(ref: string): Promise<SandboxRecord> {

@@ -3,7 +3,7 @@ import type { ControllerContext } from './context.js';
 import { endpointCtx, networkCtx, runHooks } from './context.js';
 import { newId, now } from './ids.js';
 import type { EndpointRecord, IpamPoolConfig, NetworkRecord, SandboxRecord } from '../model/types.js';
-import { AddressInUseError, ConflictError, ErrorList, InvalidArgumentError, NotFoundError } from '../errors.js';
+import { AddressInUseError, ConflictError, ErrorList, InvalidArgumentError, NotFoundError, WeftError, asWeftError } from '../errors.js';
 import type { Driver } from '../drivers/driver.js';
 import { validateIfname } from '../config/validate.js';
 import { validateAlias } from '../config/dns-name.js';
@@ -19,6 +19,7 @@ import { normalizeAddress } from '../ipam/address.js';
 import { hasForeignDefaultRoute } from './default-route.js';
 import { IFNAMES } from '../drivers/ifnames.js';
 import { clusterPoolId } from './cluster-port.js';
+import { markPhase } from '../phase-trace.js';
 
 export interface EndpointRequest {
   aliases?: string[];
@@ -177,6 +178,8 @@ export async function connectEndpoint(
   sb: SandboxRecord,
   net: NetworkRecord,
   req: EndpointRequest,
+  /** `filesByCaller`: the caller writes the sandbox's files itself (a create, before its command starts). */
+  opts: { filesByCaller?: boolean } = {},
 ): Promise<EndpointRecord> {
   if (sb.kind === 'host' || sb.kind === 'container') {
     throw new InvalidArgumentError('network', `sandbox "${sb.name}" shares another namespace (${sb.kind} mode) and cannot join networks`);
@@ -191,6 +194,9 @@ export async function connectEndpoint(
   // In a namespace weft did not make, names its own interfaces already use are not free.
   const present = sb.kind === 'external' && driver.usesIpam ? (await ctx.kernel.inNetns(sb.netnsPath)).links().map((l) => l.name) : [];
 
+  // A global endpoint's record is committed while the driver joins (see connectGlobal): this
+  // resolves once it landed, to its failure if it failed (it never rejects).
+  let recorded: Promise<WeftError | undefined> = Promise.resolve(undefined);
   const ep = await withRetry(async () => {
     const mine = await ctx.records.endpointsOfSandbox(sb.id);
     if (mine.some((e) => e.networkId === net.id))
@@ -222,7 +228,11 @@ export async function connectEndpoint(
     if (req.ipv4) rec.requested.ipv4 = req.ipv4;
     if (req.ipv6) rec.requested.ipv6 = req.ipv6;
     if (mac) rec.requested.mac = mac;
-    if (net.scope === 'global') return connectGlobal(ctx, sb, net, rec, req, driver.usesIpam, mac);
+    if (net.scope === 'global') {
+      const g = await connectGlobal(ctx, sb, net, rec, req, driver.usesIpam, mac);
+      recorded = g.recorded;
+      return g.rec;
+    }
     const commit = driver.usesIpam ? await allocate(ctx, driver, net, rec, req) : { checks: [], puts: [] };
     const fixed = driver.fixedMac?.(networkCtx(ctx, net));
     if (fixed && mac && fixed !== mac)
@@ -241,16 +251,25 @@ export async function connectEndpoint(
 
   try {
     await driver.join(endpointCtx(ctx, net, ep, sb));
+    markPhase('endpoint.joined', () => ({ sandbox: sb.name, endpoint: ep.id }));
+    const recordFailed = await recorded;
+    if (recordFailed !== undefined) throw recordFailed;
     await runHooks(ctx, 'endpointUp', net, ep, sb);
+    markPhase('endpoint.up', () => ({ sandbox: sb.name, endpoint: ep.id }));
   } catch (err) {
     const undo = new ErrorList(`connect ${sb.name} to ${net.name} failed and its rollback failed too`);
     undo.add(err);
+    // The record's commit must have landed (or failed) before its release, else a late put
+    // would bring back a record of an endpoint that no longer exists.
+    const recordFailed = await recorded;
+    if (recordFailed !== undefined && recordFailed !== err) undo.add(recordFailed);
     await undo.run(() => driver.leave(endpointCtx(ctx, net, ep, sb)));
     await undo.run(() => runHooks(ctx, 'endpointDown', net, ep, sb));
-    await undo.run(() => releaseEndpointRecords(ctx, ep, net));
+    // A failed record commit has already given back its addresses and index (connectGlobal).
+    if (recordFailed === undefined) await undo.run(() => releaseEndpointRecords(ctx, ep, net));
     throw undo.combined();
   }
-  scheduleSandboxFiles(ctx, sb);
+  if (!opts.filesByCaller) scheduleSandboxFiles(ctx, sb);
   return ep;
 }
 
@@ -260,6 +279,11 @@ export async function connectEndpoint(
  * store. A failure at any step undoes the earlier ones; a crash between them leaves an index
  * entry naming no endpoint (swept by the index invariant) or an address whose handle names no
  * endpoint (held by the journal of this host's blocks).
+ *
+ * The endpoint's commit is started, not awaited (`recorded`): the driver's join needs only the
+ * addresses, so the kernel work runs while the record travels to etcd — one store round trip
+ * (an fsync on etcd's disk) fewer on the way to the reply that `weft run` waits for. `recorded`
+ * never rejects: it resolves to the failure, after giving back the addresses and the index.
  */
 async function connectGlobal(
   ctx: ControllerContext,
@@ -269,7 +293,7 @@ async function connectGlobal(
   req: EndpointRequest,
   usesIpam: boolean,
   mac: string | undefined,
-): Promise<EndpointRecord> {
+): Promise<{ rec: EndpointRecord; recorded: Promise<WeftError | undefined> }> {
   const cluster = ctx.records.cluster;
   if (!cluster) throw new InvalidArgumentError('scope', 'global-scope networks need a cluster store, and this weftd has none configured');
   cluster.assertAvailable();
@@ -284,24 +308,30 @@ async function connectGlobal(
   rec.sandboxName = sb.name;
   const index = { key: keys.sandboxEndpoint(sb.id, rec.id), value: json(net.id) };
   await ctx.records.commitOrConflict({ checks: [{ key: index.key, version: 0 }], puts: [index] }, `index ${sb.name} on ${net.name}`);
+  markPhase('endpoint.indexed', () => ({ sandbox: sb.name }));
   let got: { pool: string; address: string }[] = [];
+  const undo = async (err: unknown): Promise<unknown> => {
+    const list = new ErrorList(`connect ${sb.name} to ${net.name} failed and its rollback failed too`);
+    list.add(err);
+    for (const g of got) await list.run(() => cluster.release(g.pool, g.address, rec.id));
+    await list.run(() => ctx.records.store.commit({ deletes: [index.key] }));
+    return list.combined();
+  };
   try {
     got = usesIpam ? await allocateClusterAddresses(ctx, net, rec, req) : [];
+    markPhase('endpoint.addressed', () => ({ sandbox: sb.name }));
     if (usesIpam) rec.macAddress = mac ?? (rec.ipv4 ? macFromIPv4(rec.ipv4.split('/')[0]!) : randomMac());
-    const key = ctx.records.endpointKey(net, rec.id);
-    await ctx.records.commitOrConflict(
-      { checks: [{ key, version: 0 }], puts: [{ key, value: json(rec) }] },
-      `connect ${sb.name} to ${net.name}`,
-      'global',
-    );
   } catch (err) {
-    const undo = new ErrorList(`connect ${sb.name} to ${net.name} failed and its rollback failed too`);
-    undo.add(err);
-    for (const g of got) await undo.run(() => cluster.release(g.pool, g.address, rec.id));
-    await undo.run(() => ctx.records.store.commit({ deletes: [index.key] }));
-    throw undo.combined();
+    throw await undo(err);
   }
-  return rec;
+  const key = ctx.records.endpointKey(net, rec.id);
+  const recorded = ctx.records
+    .commitOrConflict({ checks: [{ key, version: 0 }], puts: [{ key, value: json(rec) }] }, `connect ${sb.name} to ${net.name}`, 'global')
+    .then(
+      () => void markPhase('endpoint.recorded', () => ({ sandbox: sb.name, endpoint: rec.id, ip: rec.ipv4 })),
+      async (err: unknown) => asWeftError(await undo(err)),
+    );
+  return { rec, recorded };
 }
 
 /**

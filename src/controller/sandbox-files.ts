@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'no
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { logOf, type ControllerContext } from './context.js';
-import type { NetworkRecord, SandboxRecord } from '../model/types.js';
+import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../model/types.js';
 import { parseResolvConf, type ResolvConf } from '../dns/upstreams.js';
 import { sandboxHosts, sandboxResolvConf } from '../dns/resolv-conf.js';
 
@@ -60,11 +60,19 @@ function atomicWrite(file: string, text: string): void {
 /** Sandboxes removed since their files were last scheduled: a late write must not revive them. */
 const removed = new Set<string>();
 
-/** (Re)write hosts and resolv.conf for a sandbox from its current endpoints. */
-export async function writeSandboxFiles(ctx: ControllerContext, sb: SandboxRecord): Promise<void> {
+/**
+ * (Re)write hosts and resolv.conf for a sandbox from its current endpoints: read from the
+ * stores, or `known` when the caller has just written them (a create).
+ */
+export async function writeSandboxFiles(
+  ctx: ControllerContext,
+  sb: SandboxRecord,
+  known?: { endpoints: EndpointRecord[]; networks: NetworkRecord[] },
+): Promise<void> {
   if (!sb.hostsPath || !sb.resolvPath) return;
-  const eps = await ctx.records.endpointsOfSandbox(sb.id);
-  const nets = (await Promise.all(eps.map((e) => ctx.records.network(e.networkId)))).flatMap((n) => (n ? [n.value] : []));
+  const eps = known?.endpoints ?? (await ctx.records.endpointsOfSandbox(sb.id));
+  const nets =
+    known?.networks ?? (await Promise.all(eps.map((e) => ctx.records.network(e.networkId)))).flatMap((n) => (n ? [n.value] : []));
   const addresses = eps
     .flatMap((e) => [e.ipv4, e.ipv6])
     .filter((a): a is string => !!a)

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { ControllerContext } from './context.js';
 import { runHooks } from './context.js';
 import { newId, now } from './ids.js';
-import type { EndpointRecord, SandboxRecord } from '../model/types.js';
+import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../model/types.js';
 import { ConflictError, ErrorList, InvalidArgumentError, NotFoundError } from '../errors.js';
 import { SandboxCreateInput, parseInput } from './inputs.js';
 import { validateHostname, validateSandboxName } from '../config/dns-name.js';
@@ -14,6 +14,14 @@ import { resolveNetwork } from './network-ops.js';
 import { removeSandboxFiles, sandboxDir, writeSandboxFiles } from './sandbox-files.js';
 import { resolvePublications } from './port-ops.js';
 import { checkAttachTarget } from './attach-target.js';
+import { markPhase } from '../phase-trace.js';
+
+/** What a create wrote: the sandbox, its endpoints and their networks (in the request's order). */
+export interface CreatedSandbox {
+  sandbox: SandboxRecord;
+  endpoints: EndpointRecord[];
+  networks: NetworkRecord[];
+}
 
 export async function resolveSandbox(ctx: ControllerContext, ref: string): Promise<SandboxRecord> {
   const id = (await ctx.records.sandboxIdByName(ref)) ?? ref;
@@ -65,11 +73,9 @@ function pidInfo(ctx: ControllerContext, pid: number): { pid: number; pidStartTi
 }
 
 /** Create a sandbox and connect it to its networks; on failure nothing is left. */
-export async function createSandbox(
-  ctx: ControllerContext,
-  raw: unknown,
-): Promise<{ sandbox: SandboxRecord; endpoints: EndpointRecord[] }> {
+export async function createSandbox(ctx: ControllerContext, raw: unknown): Promise<CreatedSandbox> {
   const input = parseInput(SandboxCreateInput, raw);
+  markPhase('sandbox.locked', () => ({ sandbox: input.name }));
   const id = newId();
   // Both become DNS names (embedded DNS, /etc/hosts, sethostname): checked as such.
   const name = input.name === undefined ? `sb-${id.slice(0, 12)}` : validateSandboxName('name', input.name);
@@ -108,7 +114,9 @@ export async function createSandbox(
     labels: input.labels,
     created: now(),
   };
+  markPhase('sandbox.start', () => ({ sandbox: name }));
   if (input.kind === 'netns') await ctx.kernel.createNetns(sb.netnsPath);
+  markPhase('sandbox.netns', () => ({ sandbox: name }));
   const inode = ctx.kernel.netnsInode(sb.netnsPath);
   if (inode !== undefined) sb.netnsInode = inode;
   try {
@@ -130,23 +138,32 @@ export async function createSandbox(
   try {
     for (const [i, req] of input.networks.entries()) {
       endpoints.push(
-        await connectEndpoint(ctx, sb, nets[i]!, {
-          aliases: req.aliases,
-          ipv4: req.ipv4,
-          ipv6: req.ipv6,
-          mac: req.mac,
-          ifname: req.ifname,
-        }),
+        await connectEndpoint(
+          ctx,
+          sb,
+          nets[i]!,
+          {
+            aliases: req.aliases,
+            ipv4: req.ipv4,
+            ipv6: req.ipv6,
+            mac: req.mac,
+            ifname: req.ifname,
+          },
+          { filesByCaller: true },
+        ),
       );
     }
-    await writeSandboxFiles(ctx, sb);
+    // From the records just written: the files must exist before the command starts, and
+    // reading them back from the stores (etcd for global networks) would only delay the reply.
+    await writeSandboxFiles(ctx, sb, { endpoints, networks: nets });
+    markPhase('sandbox.created', () => ({ sandbox: name }));
   } catch (err) {
     const undo = new ErrorList(`sandbox create ${name} failed and its rollback failed too`);
     undo.add(err);
     await undo.run(() => removeSandbox(ctx, sb));
     throw undo.combined();
   }
-  return { sandbox: sb, endpoints };
+  return { sandbox: sb, endpoints, networks: nets };
 }
 
 /**

@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { configFromFlags } from '../config/daemon-config.js';
 import { startDaemon } from './weftd.js';
 import { createLogger } from '../logger.js';
+import { onPhase } from '../phase-trace.js';
 import { asWeftError } from '../errors.js';
 import { engineRunProblem } from '../controller/open-engine.js';
 import { collect } from '../repeatable-option.js';
@@ -53,6 +54,8 @@ export async function main(argv: string[]): Promise<void> {
     );
   program.parse(argv);
   const log = createLogger();
+  // Benchmarks read where a request's time goes from these lines (bench/overlay-convergence.ts).
+  if (process.env.WEFT_TRACE_PHASES === '1') onPhase((m) => log.info({ ...m }, 'phase'));
   const notPrivileged = engineRunProblem();
   if (notPrivileged) {
     // Before any directory, socket or kernel object is touched: say it plainly and stop.

@@ -217,7 +217,8 @@ describe('weft CLI: --format grammar, host selection, errors', () => {
     assert.equal(bad.stderr, badNode.stderr);
     assert.equal(errorLines(bad).length, 1, bad.stderr);
     assert.deepEqual(await sandboxes(), before);
-    // Anything else goes to the Node CLI: -d prints the id.
+    // -d: the launcher starts the command in the background and prints the id; true exits at once,
+    // so its sandbox is removed right away (or by weftd's liveness pass).
     const d = await run(launcher, ['-H', h.socket, 'run', '-d', '--network', 'none', '--', 'true']);
     assert.equal(d.code, 0, d.stderr);
     assert.match(d.stdout, /^[0-9a-f]{64}\n$/);

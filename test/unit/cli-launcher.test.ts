@@ -9,7 +9,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -128,7 +128,8 @@ describe('weft launcher (dist/bin/weft) vs the Node CLI', () => {
     const c = await exec(LAUNCHER, args, replies, env);
     const n = await exec(process.execPath, [WEFT, ...args], replies, env);
     assert.deepEqual(c.seen.map(withoutPid), n.seen.map(withoutPid), `${args.join(' ')}: the same requests`);
-    for (const s of c.seen.filter((x) => x.body?.pid !== undefined)) assert.equal(s.body?.pid, c.pid, 'the pid is the caller’s own');
+    for (const s of c.seen.filter((x) => x.method === 'POST' && x.body?.pid !== undefined))
+      assert.equal(s.body?.pid, c.pid, 'the pid is the caller’s own');
     assert.equal(c.stderr, n.stderr, `${args.join(' ')}: the same stderr`);
     assert.equal(c.stdout, n.stdout, `${args.join(' ')}: the same stdout`);
     assert.equal(c.code, n.code, `${args.join(' ')}: the same exit status`);
@@ -164,6 +165,8 @@ describe('weft launcher (dist/bin/weft) vs the Node CLI', () => {
       ],
       ['run', '--name=', '--dns=', '--', 'true'],
       ['run', '--name', 'é"\\\t☃𝄞', '--', 'true'],
+      ['run', '-d', '--network', 'none', '--', 'true'],
+      ['run', '--detach', '--name', 'srv', '--network', 'front', '--', 'true'],
     ];
     for (const f of forms) {
       const r = await same([...sock, ...f], [refused]);
@@ -185,7 +188,8 @@ describe('weft launcher (dist/bin/weft) vs the Node CLI', () => {
       ['run', '--network', 'front,alias=www', '--', 'true'],
       ['run', '--network', 'none', '--network', 'front', '--', 'true'],
       ['run', '--network', 'container:', '--', 'true'],
-      ['run', '-d', '--network', 'none', '--', 'true'],
+      ['run', '-dP', '--network', 'none', '--', 'true'],
+      ['run', '-d', '-p', '80:80', '--', 'true'],
       ['run', '--label', 'a=b', '--', 'true'],
       ['run', '--format', 'json', '--', 'true'],
       ['run', '--network', 'none', 'true'],
@@ -253,6 +257,51 @@ describe('weft launcher (dist/bin/weft) vs the Node CLI', () => {
       assert.equal(signalled.code, 128 + 15);
       const notFound = await same(['-H', fake.socket, 'run', '--', '/no/such/cmd'], [created, removed]);
       assert.equal(notFound.code, 127);
+    },
+  );
+
+  it(
+    '-d: starts the command in the background, hands the sandbox to its pid (PATCH) and prints the id',
+    { skip: process.getuid?.() !== 0 && 'weft-exec needs root for its mount and UTS namespaces' },
+    async () => {
+      const hostsDir = mkdtempSync(path.join(dir, 'sb-'));
+      writeFileSync(path.join(hostsDir, 'hosts'), '127.0.0.1 localhost\n'); // weft-exec binds it over /etc/hosts
+      const created: Reply = {
+        status: 201,
+        body: JSON.stringify({
+          id: 'abc123',
+          name: 'sb',
+          netnsPath: '/proc/self/ns/net',
+          hostsPath: path.join(hostsDir, 'hosts'),
+          hostname: '',
+          labels: {},
+          endpoints: [],
+        }),
+      };
+      const patched: Reply = { status: 200, body: JSON.stringify({ id: 'abc123', name: 'sb', labels: {}, endpoints: [] }) };
+      const removed: Reply = { status: 200, body: JSON.stringify({ removed: 'sb', id: 'abc123' }) };
+      const args = ['-H', fake.socket, 'run', '-d', '--network', 'none', '--', 'sh', '-c', 'echo logged; sleep 2'];
+      const ok = await same(args, [created, patched]);
+      assert.ok(ok.launcherRan);
+      assert.equal(ok.code, 0);
+      assert.equal(ok.stdout, 'abc123\n');
+      assert.deepEqual(
+        ok.seen.map((s) => `${s.method} ${s.path}`),
+        ['POST /v1/sandboxes', 'PATCH /v1/sandboxes/abc123'],
+      );
+      const handed = ok.seen[1]!.body?.pid as number;
+      assert.ok(Number.isInteger(handed) && handed !== ok.pid, 'the command’s pid, not the launcher’s');
+      // The PATCH is refused and the command still runs: it is stopped and the sandbox removed, the error printed.
+      const refusedPatch = await same(args, [created, errorReply(409, { code: 'WEFT_CONFLICT', message: 'busy' }), removed]);
+      assert.equal(refusedPatch.code, 1);
+      assert.match(refusedPatch.stderr, /^Error: busy \[WEFT_CONFLICT\]/);
+      assert.deepEqual(
+        refusedPatch.seen.map((s) => s.method),
+        ['POST', 'PATCH', 'DELETE'],
+      );
+      // Both runs' commands append to the sandbox's output.log.
+      await new Promise((r) => setTimeout(r, 300));
+      assert.match(readFileSync(path.join(hostsDir, 'output.log'), 'utf8'), /^logged\nlogged\n/);
     },
   );
 });

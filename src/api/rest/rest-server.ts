@@ -6,6 +6,7 @@ import http from 'node:http';
 import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Router } from './router.js';
+import { markPhase } from '../../phase-trace.js';
 
 export type { Router };
 import type { Controller } from '../../controller/controller.js';
@@ -41,8 +42,7 @@ export function buildRoutes(c: Controller, extra: { info: () => unknown; doctor?
   r.on('GET', '/v1/sandboxes', async () => ({ body: await c.sandboxViews() }));
   r.on('POST', '/v1/sandboxes', async (_p, b) => {
     assertNoReservedLabels(b);
-    const { sandbox } = await c.createSandbox(b);
-    return { status: 201, body: await c.sandboxView(sandbox.id) };
+    return { status: 201, body: await c.createSandboxView(b) };
   });
   r.on('GET', '/v1/sandboxes/:ref', async (p) => ({ body: await c.sandboxView(p.ref!) }));
   r.on('PATCH', '/v1/sandboxes/:ref', async (p, b) => {
@@ -88,6 +88,12 @@ export interface RestServer {
   close(): Promise<void>;
 }
 
+/** The `name` member of a request body, for phase marks (a sandbox create names its sandbox). */
+const nameIn = (body: unknown): string | undefined =>
+  typeof body === 'object' && body !== null && typeof (body as { name?: unknown }).name === 'string'
+    ? (body as { name: string }).name
+    : undefined;
+
 /** Serve the router on a unix socket readable and writable by root only. */
 /**
  * Make the API socket's path ready to serve on: its directory, and no socket anyone still
@@ -128,6 +134,7 @@ export async function serveRest(
             };
           } else {
             const body = await readBody(req);
+            markPhase('rest.request', () => ({ method: req.method, path: url.pathname, name: nameIn(body) }));
             const out = await m.handler(m.params, body, url.searchParams);
             status = out.status ?? 200;
             payload = out.body;
@@ -143,6 +150,7 @@ export async function serveRest(
       const text = payload === undefined ? '' : JSON.stringify(payload);
       res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
       res.end(text);
+      markPhase('rest.reply', () => ({ method: req.method, path: req.url, status }));
     })();
   });
   server.keepAliveTimeout = 30_000;

@@ -52,6 +52,7 @@ import { overlayInvariants } from './overlay-invariants.js';
 import { OverlayEncryption } from './overlay-encryption.js';
 import { createOwnedVeth, ownedBy } from '../link-ownership.js';
 import { endpointMark, mustOwn } from './overlay-ownership.js';
+import { markPhase } from '../../phase-trace.js';
 
 const NO_ENTRIES: PeerEntries = { fdb: [], neigh: [] };
 
@@ -161,6 +162,7 @@ export class OverlayDriver implements Driver {
     const { endpoint: ep, sandbox: sb } = c;
     const madeNs = (await openOverlay(c)) === undefined;
     const o = await this.ensureNetwork(c);
+    markPhase('overlay.network', () => ({ sandbox: sb.name }));
     const port = portIfname(c);
     const inner = await c.kernel.inNetns(sb.netnsPath);
     let created = false;
@@ -192,6 +194,7 @@ export class OverlayDriver implements Driver {
       if (ep.ipv6 && !have.has(ep.ipv6)) inner.addAddress(link.index, ep.ipv6, { nodad: true });
       if (!ep.ipv6) inner.setLink(link.index, { ipv6AddrGenNone: true });
       if (!link.up) inner.setLink(link.index, { up: true });
+      markPhase('overlay.port', () => ({ sandbox: sb.name }));
       if (wantsLeg(c)) await ensureLeg(c, inner);
     } catch (err) {
       const undo = new ErrorList(`join ${sb.name} to ${c.network.name} failed and its rollback failed too`);
