@@ -102,11 +102,12 @@ export function runNftScript(script: string): Promise<NftRunResult> {
           b.ctxFree(ctx);
           return done(() => reject(new Error('nft_ctx_buffer_error failed')));
         }
-        b.runFile.async(ctx, file, (err, rc) => {
+        b.runFile.async(ctx, file, (err: unknown, rc) => {
           // The error buffer is read once the call is over, on this thread, then the context goes.
           const error = err ? '' : (b.errorBuffer(ctx) ?? '').split(file).join('script');
           b.ctxFree(ctx);
-          done(() => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve({ ok: rc === 0, error })));
+          const failed = err instanceof Error ? err : err ? new Error(`libnftables call failed: ${JSON.stringify(err)}`) : undefined;
+          done(() => (failed ? reject(failed) : resolve({ ok: rc === 0, error })));
         });
       }),
   );
