@@ -80,7 +80,7 @@ if (mode === 'connect') {
   createInterface({ input: process.stdin }).on('line', (line) => {
     const [want, h, p] = line.trim().split(/\s+/);
     if (want !== 'open' && want !== 'closed') return;
-    until(want, h!, Number(p), 20_000).then(
+    until(want, h!, Number(p), 60_000).then(
       (r) => process.stdout.write(`${r.at}\n`),
       (err: Error) => process.stdout.write(`error ${err.message}\n`),
     );

@@ -12,13 +12,18 @@ export class MirroredKeys {
   private readonly seen = new Set<string>();
   private readonly ready: Promise<void>;
   private timer: NodeJS.Timeout | undefined;
+  /** Epoch ms of the first change the pending callback covers. */
+  private firstAt = 0;
   private stopped = false;
 
-  /** `onChange` runs (debounced by `debounceMs`) after every change, once the first full read of every prefix arrived. */
+  /**
+   * `onChange` runs (debounced by `debounceMs`) after every change, once the first full read of
+   * every prefix arrived, with the epoch ms of the first change it covers.
+   */
   constructor(
     agent: Pick<ClusterAgent, 'mirror'>,
     prefixes: readonly string[],
-    private readonly onChange: () => void,
+    private readonly onChange: (firstAt: number) => void,
     private readonly debounceMs = 10,
   ) {
     let firstRead!: () => void;
@@ -62,9 +67,10 @@ export class MirroredKeys {
 
   private changed(): void {
     if (this.stopped || this.timer || this.seen.size === 0) return;
+    this.firstAt = Date.now();
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.onChange();
+      this.onChange(this.firstAt);
     }, this.debounceMs);
   }
 

@@ -8,9 +8,22 @@
  */
 import type { ClusterAgent } from '../cluster/cluster-agent.js';
 import { MirroredKeys } from '../cluster/mirrored-keys.js';
-import { POLICY_KEYS, POLICY_VIEW_PREFIXES, policyInputFromEntries, type PolicyEndpointRecord } from '../cluster/policy-view.js';
+import {
+  POLICY_KEYS,
+  POLICY_VIEW_PREFIXES,
+  policyInputFromEntries,
+  type PolicyEndpointRecord,
+  type PolicyViewMemo,
+} from '../cluster/policy-view.js';
 import { PolicyFirewall } from '../policy/policy-firewall.js';
-import { parsePolicyValue, policyToResource, profileToResource, type PolicyInput } from '../policy/index.js';
+import {
+  parsePolicyText,
+  parsePolicyValue,
+  PolicyValidationError,
+  policyToResource,
+  profileToResource,
+  type PolicyInput,
+} from '../policy/index.js';
 import type { Router } from '../api/rest/rest-server.js';
 import type { ClusterService } from '../cluster/cluster-service.js';
 import { InvalidArgumentError, NotFoundError, WeftError } from '../errors.js';
@@ -23,12 +36,21 @@ export interface PolicyServiceOptions {
   log: Logger;
   /** Default: a PolicyFirewall in weftd's own namespace that turns br_netfilter's hooks on for bridged networks. */
   firewall?: PolicyFirewall;
+  /**
+   * Wait after a store event before applying (default 0: events of one etcd transaction arrive
+   * together, and events that arrive while an apply runs are taken by the next one anyway).
+   */
   debounceMs?: number;
 }
 
 export class PolicyService {
   private stopped = false;
   private settled: Promise<void> = Promise.resolve();
+  /** An apply is queued and has not started: further changes ride on it. */
+  private queued = false;
+  /** Epoch ms of the first store change that no apply has taken yet. */
+  private pendingSince: number | undefined;
+  private readonly memo: PolicyViewMemo = new Map();
   /** Applies that ran (each one nft transaction at most). */
   applies = 0;
   lastError: string | undefined;
@@ -42,11 +64,14 @@ export class PolicyService {
 
   static async start(agent: ClusterAgent, o: PolicyServiceOptions): Promise<PolicyService> {
     let service: PolicyService | undefined;
-    const keys = new MirroredKeys(agent, POLICY_VIEW_PREFIXES, () => service?.changed(), o.debounceMs);
+    const keys = new MirroredKeys(agent, POLICY_VIEW_PREFIXES, (at) => service?.changed(at), o.debounceMs ?? 0);
     try {
       await keys.whenRead('policy');
       service = new PolicyService(agent.hostId, keys, o.firewall ?? new PolicyFirewall({ enableBridgeHooks: true }), o);
-      service.changed();
+      const why = service.firewall.transportNote;
+      o.log.info({ via: service.firewall.transport, ...(why ? { why } : {}) }, 'policy: nft transactions');
+      // The first read's own change callback, when still pending, makes the first apply.
+      if (!keys.pending) service.changed();
       await service.idle();
       return service;
     } catch (err) {
@@ -55,25 +80,49 @@ export class PolicyService {
     }
   }
 
-  private changed(): void {
+  /** A store change arrived (at epoch ms `at`): one apply at a time, and at most one waiting, which takes every change so far. */
+  private changed(at = Date.now()): void {
     if (this.stopped) return;
-    this.settled = this.settled.then(() => this.apply());
+    this.pendingSince = Math.min(this.pendingSince ?? at, at);
+    if (this.queued) return;
+    this.queued = true;
+    this.settled = this.settled.then(() => {
+      this.queued = false;
+      const since = this.pendingSince ?? Date.now();
+      this.pendingSince = undefined;
+      return this.apply(since);
+    });
   }
 
   /** The input this host compiles now. */
   input(): PolicyInput {
-    return policyInputFromEntries(this.hostId, this.keys.entries).input;
+    return policyInputFromEntries(this.hostId, this.keys.entries, this.memo).input;
   }
 
-  private async apply(): Promise<void> {
-    const { input, skipped } = policyInputFromEntries(this.hostId, this.keys.entries);
+  private async apply(since: number): Promise<void> {
+    const start = Date.now();
+    const { input, skipped } = policyInputFromEntries(this.hostId, this.keys.entries, this.memo);
     for (const s of skipped) this.o.log.warn({ key: s.key }, `policy: store record skipped: ${s.reason}`);
     try {
       const r = await this.firewall.apply(input);
       this.applies++;
       this.lastError = undefined;
+      // Where a change's time went on this host (bench/routed.ts reads these): the store event
+      // at `changeAt`, waiting for a previous apply (`waitMs`), reading the view and compiling,
+      // the nft transaction (`nftMs`); enforced when this line is written.
       this.o.log.info(
-        { full: r.full, ms: r.totalMs, policies: input.policies.length, endpoints: input.endpoints.length },
+        {
+          full: r.full,
+          ms: r.totalMs,
+          changeAt: since,
+          waitMs: start - since,
+          viewMs: Date.now() - start - r.totalMs,
+          compileMs: r.compileMs,
+          nftMs: r.applyMs,
+          via: this.firewall.transport,
+          policies: input.policies.length,
+          endpoints: input.endpoints.length,
+        },
         'policy applied',
       );
     } catch (err) {
@@ -114,17 +163,41 @@ const notClustered = (): never => {
 };
 
 /**
- * POST /v1/policies {resources: [...]} (validated whole: one bad resource stores nothing),
- * GET /v1/policies, GET|DELETE /v1/policies/:name.
+ * A policy file's text (YAML or JSON, as `weft policy create -f` reads it) → the document, with
+ * every problem on its own line under the file's name (as calicoctl lists them), not just the first.
+ */
+function parsePolicyFile(text: string, source: string): ReturnType<typeof parsePolicyText> {
+  try {
+    return parsePolicyText(text);
+  } catch (err) {
+    if (err instanceof PolicyValidationError && err.issues.length > 1) {
+      throw new InvalidArgumentError('file', `${source}:\n${err.issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`, err);
+    }
+    throw err;
+  }
+}
+
+/**
+ * POST /v1/policies {resources: [...]} or {text, source?} (a policy file's text, parsed here so
+ * the CLI need not load the parser: see src/cli/policy-commands.ts), validated whole: one bad
+ * resource stores nothing. GET /v1/policies, GET|DELETE /v1/policies/:name.
  */
 export function registerPolicyRoutes(routes: Router, store: Store | undefined): void {
   const need = (): Store => store ?? notClustered();
   routes.on('POST', '/v1/policies', async (_p, body) => {
     const s = need();
-    const resources = (body as { resources?: unknown } | undefined)?.resources;
-    if (!Array.isArray(resources) || resources.length === 0)
-      throw new InvalidArgumentError('resources', 'give a non-empty list of NetworkPolicy, GlobalNetworkPolicy or Profile resources');
-    const doc = parsePolicyValue(resources);
+    const b = body as { resources?: unknown; text?: unknown; source?: unknown } | undefined;
+    let doc: ReturnType<typeof parsePolicyValue>;
+    if (typeof b?.text === 'string') {
+      doc = parsePolicyFile(b.text, typeof b.source === 'string' && b.source !== '' ? b.source : 'policy file');
+      if (doc.policies.length + doc.profiles.length === 0)
+        throw new InvalidArgumentError('file', 'the file holds no NetworkPolicy, GlobalNetworkPolicy or Profile');
+    } else {
+      const resources = b?.resources;
+      if (!Array.isArray(resources) || resources.length === 0)
+        throw new InvalidArgumentError('resources', 'give a non-empty list of NetworkPolicy, GlobalNetworkPolicy or Profile resources');
+      doc = parsePolicyValue(resources);
+    }
     const puts = [
       ...doc.policies.map((p) => ({ key: POLICY_KEYS.policy(p.name), value: JSON.stringify(policyToResource(p)) })),
       ...doc.profiles.map((p) => ({ key: POLICY_KEYS.profile(p.name), value: JSON.stringify(profileToResource(p)) })),

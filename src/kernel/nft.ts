@@ -3,9 +3,12 @@
  * atomic transaction; listing is per table (`nft -j list table …`) so weft never reads — or
  * trips over — anyone else's ruleset. By default nft runs in the caller's namespace (the daemon
  * lives in the namespace it manages); `netnsPath` wraps it in `nsenter --net=PATH` for tests.
+ * With `inProcess`, scripts for the process's own namespace go through libnftables instead
+ * (libnftables.ts): the same transaction without a child process.
  */
 import { execFile } from 'node:child_process';
 import { FirewallError, KernelError } from '../errors.js';
+import { haveLibnftables, runNftScript } from './libnftables.js';
 
 export interface NftExecutor {
   /** Apply a script as one transaction; throws FirewallError carrying nft's stderr. */
@@ -20,6 +23,13 @@ export interface NftOptions {
   nftPath?: string;
   nsenterPath?: string;
   timeoutMs?: number;
+  /**
+   * Apply scripts inside this process through libnftables (src/kernel/libnftables.ts) instead of
+   * forking nft: for callers on a latency path (policy). Only without `netnsPath`; when the
+   * library cannot be loaded, or WEFT_NFT_EXEC=1 is set (to compare with the old path), nft runs
+   * as a command as before. Listing always runs nft (JSON output, rare).
+   */
+  inProcess?: boolean;
 }
 
 interface RunResult {
@@ -29,7 +39,13 @@ interface RunResult {
 }
 
 export class Nft implements NftExecutor {
-  private readonly opts: Required<Omit<NftOptions, 'netnsPath'>> & { netnsPath?: string };
+  private readonly opts: Required<Omit<NftOptions, 'netnsPath' | 'inProcess'>> & { netnsPath?: string };
+  /** Whether apply() runs in this process (decided once, at construction). */
+  readonly inProcess: boolean;
+  /** The namespace nft acts in (undefined: the caller's). */
+  get netnsPath(): string | undefined {
+    return this.opts.netnsPath;
+  }
 
   constructor(opts: NftOptions = {}) {
     if (opts.netnsPath !== undefined && !opts.netnsPath.startsWith('/')) {
@@ -41,6 +57,7 @@ export class Nft implements NftExecutor {
       timeoutMs: opts.timeoutMs ?? 30_000,
       ...(opts.netnsPath === undefined ? {} : { netnsPath: opts.netnsPath }),
     };
+    this.inProcess = opts.inProcess === true && opts.netnsPath === undefined && process.env.WEFT_NFT_EXEC !== '1' && haveLibnftables();
   }
 
   private run(args: string[], input?: string): Promise<RunResult> {
@@ -60,6 +77,12 @@ export class Nft implements NftExecutor {
   }
 
   async apply(script: string): Promise<void> {
+    if (this.inProcess) {
+      const r = await runNftScript(script);
+      if (r.ok) return;
+      const stderr = r.error.trim();
+      throw new FirewallError(`nft rejected the transaction (nothing applied): ${stderr}`, new KernelError('libnftables', stderr));
+    }
     const r = await this.run(['-f', '-'], script);
     if (r.code !== 0) {
       const stderr = r.stderr.trim();

@@ -6,6 +6,7 @@
  */
 import { FirewallError, KernelError, KernelUnsupportedError } from '../errors.js';
 import { Nft, type NftExecutor } from '../kernel/nft.js';
+import { libnftablesUnavailable } from '../kernel/libnftables.js';
 import { readSysctlIn, writeSysctlIn } from '../kernel/sysctl.js';
 import { POLICY_FAMILY, POLICY_TABLE } from './nft-names.js';
 import { checkPolicyTable, ruleFingerprints } from './policy-check.js';
@@ -18,7 +19,7 @@ import type { PolicyInput } from './policy-types.js';
 export const BRIDGE_HOOK_SYSCTLS = ['net.bridge.bridge-nf-call-iptables', 'net.bridge.bridge-nf-call-ip6tables'] as const;
 
 export interface PolicyFirewallOptions {
-  /** How nft is run; defaults to `new Nft({ netnsPath })`. */
+  /** How nft is run; defaults to `new Nft({ netnsPath })` (in-process libnftables without one). */
   nft?: NftExecutor;
   /** Namespace to act in (tests); the daemon leaves it unset and acts in its own. */
   netnsPath?: string;
@@ -65,9 +66,23 @@ export class PolicyFirewall {
 
   constructor(opts: PolicyFirewallOptions = {}) {
     const ns = opts.netnsPath;
-    this.nft = opts.nft ?? new Nft(ns === undefined ? {} : { netnsPath: ns });
+    // In its own namespace (weftd) a change is applied through libnftables, not a forked nft:
+    // on a loaded host starting nft is most of a policy change's time (bench/routed.ts).
+    this.nft = opts.nft ?? new Nft(ns === undefined ? { inProcess: true } : { netnsPath: ns });
     this.sysctl = opts.sysctl ?? { read: (k) => readSysctlIn(ns, k), write: (k, v) => writeSysctlIn(ns, k, v) };
     this.enableBridgeHooks = opts.enableBridgeHooks ?? false;
+  }
+
+  /** How transactions reach the kernel: 'libnftables' (in this process) or 'nft' (a child process, or an injected executor). */
+  get transport(): 'libnftables' | 'nft' {
+    return this.nft instanceof Nft && this.nft.inProcess ? 'libnftables' : 'nft';
+  }
+
+  /** Why transactions do not go through libnftables in weftd's own namespace (undefined when they do, or need not). */
+  get transportNote(): string | undefined {
+    if (this.transport === 'libnftables' || !(this.nft instanceof Nft) || this.nft.netnsPath !== undefined) return undefined;
+    if (process.env.WEFT_NFT_EXEC === '1') return 'WEFT_NFT_EXEC=1';
+    return libnftablesUnavailable() ?? 'not in-process';
   }
 
   /** What was last applied: the input and its compiled table (undefined before the first apply). */

@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { bgpViewFromEntries } from '../../src/cluster/bgp-view.js';
-import { policyInputFromEntries } from '../../src/cluster/policy-view.js';
+import { policyInputFromEntries, type PolicyViewMemo } from '../../src/cluster/policy-view.js';
 import { bgpModelForHost } from '../../src/bgp/model-from-cluster.js';
 import { hostRouteOf, parseRoutedOptions } from '../../src/drivers/routed/routed-options.js';
 import { bgpFromFlags, policyFromFlags } from '../../src/config/bgp-config.js';
@@ -106,6 +106,29 @@ describe('policy input from store keys', () => {
       skipped.map((s) => s.key),
       ['endpoints/net/e3', 'policies/broken'],
     );
+  });
+
+  it('with a memo, only entries whose value changed are parsed again; the result is the same as without', () => {
+    const ep = (id: string, role: string): string =>
+      j({ id, hostId: 'h1', network: 'net', driver: 'routed', ipv4: `10.43.0.${id.slice(1)}`, labels: { role } });
+    const entries = new Map<string, string>([
+      ['policies/db', j(policy)],
+      ['endpoints/net/e1', ep('e1', 'db')],
+      ['endpoints/net/e2', ep('e2', 'web')],
+    ]);
+    const memo: PolicyViewMemo = new Map();
+    const first = policyInputFromEntries('h1', entries, memo);
+    assert.deepEqual(first, policyInputFromEntries('h1', entries));
+    entries.set('endpoints/net/e2', ep('e2', 'db')); // relabelled
+    entries.delete('endpoints/net/e1');
+    entries.set('endpoints/net/e3', ep('e3', 'db'));
+    const second = policyInputFromEntries('h1', entries, memo);
+    assert.deepEqual(second, policyInputFromEntries('h1', entries));
+    // The unchanged policy is the very object parsed the first time (not parsed again) …
+    assert.equal(second.input.policies[0], first.input.policies[0]);
+    // … the relabelled endpoint is new, and the memo forgot the removed key.
+    assert.deepEqual(second.input.endpoints.find((e) => e.id === 'e2')?.labels, { role: 'db' });
+    assert.deepEqual([...memo.keys()].sort(), ['endpoints/net/e2', 'endpoints/net/e3', 'policies/db']);
   });
 });
 
