@@ -147,29 +147,16 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
     const metrics = ops.metrics;
     // Both render from the store: without it at start they begin once it answers. Meanwhile
     // what the last weftd left keeps working (BIRD keeps announcing, the policy table stays).
-    if (cluster && config.bgp) {
+    const deferred = cluster && { cluster, log, stopping: () => stopping };
+    if (deferred && config.bgp) {
       const bgpConfig = config.bgp;
-      const startBgp = () => BgpService.start(cluster.agent, { runDir: bgpRunDir(config.runDir), config: bgpConfig, log });
-      bgp = await whenJoined(
-        cluster,
-        'BGP',
-        startBgp,
-        (s) => (bgp = s),
-        log,
-        () => stopping,
-      );
+      const startBgp = () => BgpService.start(deferred.cluster.agent, { runDir: bgpRunDir(config.runDir), config: bgpConfig, log });
+      bgp = await whenJoined(deferred, 'BGP', startBgp, (s) => (bgp = s));
     }
     registerBgpRoutes(routes, () => bgp, config.bgp !== undefined); // GET /v1/bgp/peers|routes
-    if (cluster && config.policy) {
-      const startPolicy = () => PolicyService.start(cluster.agent, { log });
-      policy = await whenJoined(
-        cluster,
-        'policy',
-        startPolicy,
-        (s) => (policy = s),
-        log,
-        () => stopping,
-      );
+    if (deferred && config.policy) {
+      const startPolicy = () => PolicyService.start(deferred.cluster.agent, { log });
+      policy = await whenJoined(deferred, 'policy', startPolicy, (s) => (policy = s));
     }
     registerPolicyRoutes(routes, cluster?.store); // /v1/policies (weft policy …)
     server = await serveRest(config.socketPath, routes, log, rootOnly, (code) => metrics.errors.inc({ code }));
@@ -260,12 +247,10 @@ function reconcileGlobalWhenJoined(cluster: ClusterService, controller: Controll
  * answers (in the background; `adopt` receives it, or it is stopped again if weftd stops first).
  */
 async function whenJoined<S extends { stop(): Promise<void> }>(
-  cluster: ClusterService,
+  { cluster, log, stopping }: { cluster: ClusterService; log: Logger; stopping: () => boolean },
   what: string,
   start: () => Promise<S>,
   adopt: (s: S) => void,
-  log: Logger,
-  stopping: () => boolean,
 ): Promise<S | undefined> {
   if (cluster.agent.storeState() === 'connected') return start();
   log.warn({ service: what }, `${what} starts once the cluster store answers`);
