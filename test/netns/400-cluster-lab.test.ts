@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { ClusterLab } from '../../src/lab/cluster-lab.js';
+import { sleep, until } from '../../src/lab/lab-tools.js';
 import { WEFTD, run } from '../../src/lab/sim-host.js';
 import { WeftClient } from '../../src/cli/client.js';
 import { WeftError } from '../../src/errors.js';
@@ -22,7 +23,6 @@ import type { HostInfo } from '../../src/cluster/cluster-agent.js';
 // A child node must not think it is part of this test run (it would report to the runner instead).
 const cleanEnv: NodeJS.ProcessEnv = { ...process.env };
 delete cleanEnv.NODE_TEST_CONTEXT;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const outageMs = process.env.WEFT_LONG === '1' ? 20_000 : 8000;
 const labName = (p: string) => `${p}${randomBytes(3).toString('hex')}`.slice(0, 8);
 
@@ -34,21 +34,6 @@ async function hostLs(lab: ClusterLab, h: string): Promise<HostInfo[]> {
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as HostInfo);
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const t0 = Date.now();
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}: ${String(last)}`);
-    await sleep(200);
-  }
 }
 
 describe('cluster lab, l2 underlay, one etcd', { timeout: 240_000 }, () => {
