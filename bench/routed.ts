@@ -32,20 +32,17 @@ import { parsePolicyText, policyToResource } from '../src/policy/index.js';
 import { killAndWait } from '../src/lab/etcd-process.js';
 import { mustRun, NETTOOL, REPO, run, sleep, waitFor } from '../src/lab/sim-host.js';
 import { printTable, summarize } from './stats.js';
+import { loadAverage, numArg } from './args.js';
+import { handMadeVethRouting } from './veth-routing.js';
 
-const arg = (name: string, dflt: number): number => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-};
-const HOSTS = Math.max(3, Math.min(arg('hosts', 10), 30));
-const RUNS = Math.max(1, arg('runs', 18));
-const ROUNDS = Math.max(1, arg('rounds', 10));
-const SECONDS = Math.max(1, arg('seconds', 3));
-const IPERF_RUNS = Math.max(1, arg('iperf-runs', 3));
+const HOSTS = Math.max(3, Math.min(numArg('hosts', 10), 30));
+const RUNS = Math.max(1, numArg('runs', 18));
+const ROUNDS = Math.max(1, numArg('rounds', 10));
+const SECONDS = Math.max(1, numArg('seconds', 3));
+const IPERF_RUNS = Math.max(1, numArg('iperf-runs', 3));
 const PROBE = path.join(REPO, 'dist/bench/routed-probe.js');
 const POOL = '10.73.0.0/16';
 const node = process.execPath;
-const load = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const names = Array.from({ length: HOSTS }, (_, i) => `h${i + 1}`);
 
 interface Sandbox {
@@ -152,7 +149,7 @@ async function main(): Promise<void> {
   const lab = await ClusterLab.up({ hosts: HOSTS, underlay: 'l2', routing: 'bgp', name: `r2b${tag}` });
   const say = (s: string): void => console.log(s);
   try {
-    say(`lab r2b${tag}: ${HOSTS} hosts up in ${Date.now() - t0} ms (load ${load()})`);
+    say(`lab r2b${tag}: ${HOSTS} hosts up in ${Date.now() - t0} ms (load ${loadAverage()})`);
     await Promise.all(
       names.map((h) =>
         waitFor(
@@ -168,7 +165,7 @@ async function main(): Promise<void> {
         ),
       ),
     );
-    say(`every BIRD session Established ${Date.now() - t0} ms after the start (load ${load()})`);
+    say(`every BIRD session Established ${Date.now() - t0} ms after the start (load ${loadAverage()})`);
     await weft(lab, 'h1', ['network', 'create', '-d', 'routed', '--subnet', POOL, 'rbnet']);
     for (const h of names)
       await waitFor(`rbnet on ${h}`, async () => (await lab.weft(h, ['network', 'inspect', 'rbnet'])).code === 0, 30_000, 200);
@@ -186,7 +183,7 @@ async function main(): Promise<void> {
       // The run's sandbox is gone with its command: wait until h1 no longer routes its block, so the next run starts from nothing.
       await waitFor(`h1 forgets ${r.local}'s block`, async () => (await birdRoutesCovering(lab, 'h1', r.local)).length === 0, 20_000, 50);
     }
-    const loadFresh = load();
+    const loadFresh = loadAverage();
     // 1b. Announced blocks and the same-host floor: a resident sandbox on every host holds its block.
     const sbs = residents; // s1 first
     for (const h of names.slice(1)) sbs.push(await resident(lab, h, `srv${h.slice(1)}`));
@@ -199,25 +196,13 @@ async function main(): Promise<void> {
       warm.push((await convergeOnce(lab, a.host, s1.v4)).ms);
       local.push((await convergeOnce(lab, a.host, a.v4)).ms);
     }
-    const loadWarm = load();
+    const loadWarm = loadAverage();
 
     // 2. Throughput: weft routed (h1 → h2 sandboxes) vs hand-made veth routing on the same hosts, interleaved.
     const pods = [`r2-pv1-${tag}`, `r2-pv2-${tag}`];
     const [h1, h2] = [lab.host('h1'), lab.host('h2')];
-    for (const [k, h] of [h1, h2].entries()) {
-      const p = pods[k]!;
-      const other = [h1, h2][1 - k]!;
-      await mustRun('ip', ['netns', 'add', p]);
-      extraNs.push(p);
-      await mustRun('ip', ['-n', p, 'link', 'set', 'lo', 'up']);
-      await mustRun('ip', ['-n', h.ns, 'link', 'add', 'r2pv0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', p]);
-      await mustRun('ip', ['-n', h.ns, 'addr', 'add', `10.97.${k + 1}.1/24`, 'dev', 'r2pv0']);
-      await mustRun('ip', ['-n', h.ns, 'link', 'set', 'r2pv0', 'up']);
-      await mustRun('ip', ['-n', p, 'addr', 'add', `10.97.${k + 1}.2/24`, 'dev', 'eth0']);
-      await mustRun('ip', ['-n', p, 'link', 'set', 'eth0', 'up']);
-      await mustRun('ip', ['-n', p, 'route', 'add', 'default', 'via', `10.97.${k + 1}.1`]);
-      await mustRun('ip', ['-n', h.ns, 'route', 'add', `10.97.${2 - k}.0/24`, 'via', other.address]);
-    }
+    extraNs.push(...pods);
+    const undoPlain = await handMadeVethRouting([h1, h2], [pods[0]!, pods[1]!], 'r2pv0', '10.97');
     const s2 = sbs[1]!;
     const routedG: number[] = [];
     const plainG: number[] = [];
@@ -225,12 +210,9 @@ async function main(): Promise<void> {
     for (let i = 0; i < IPERF_RUNS; i++) {
       routedG.push(await iperf(s2.nsPath, s2.v4, s1.nsPath));
       plainG.push(await iperf(`/run/netns/${pods[1]!}`, '10.97.2.2', `/run/netns/${pods[0]!}`));
-      loads.push(load());
+      loads.push(loadAverage());
     }
-    for (const [k, h] of [h1, h2].entries()) {
-      await mustRun('ip', ['-n', h.ns, 'route', 'del', `10.97.${2 - k}.0/24`]);
-      await mustRun('ip', ['-n', h.ns, 'link', 'del', 'r2pv0']);
-    }
+    await undoPlain();
 
     // 3. Policy propagation to every host.
     const asks = sbs.map((s, i) => watcher(s.nsPath, sbs[(i + 1) % sbs.length]!.v4));
@@ -285,7 +267,7 @@ add rule inet r2anchor r2fwd ip daddr ${s.v4} tcp dport 7600 drop
       );
       add('hand nft on every host (opens)', await all('open', () => nftAll(() => 'delete table inet r2anchor\n')));
     }
-    const loadPolicy = load();
+    const loadPolicy = loadAverage();
     for (const c of children.splice(0)) if (c.exitCode === null && c.pid) await killAndWait(c.pid);
     for (const s of sbs.splice(0)) await weft(lab, s.host, ['sandbox', 'rm', '-f', s.name]);
 
