@@ -14,16 +14,14 @@
  * Not a test: it prints figures. Needs root (namespaces), etcd, iperf3 and sockperf.
  */
 import { readFileSync } from 'node:fs';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { HsLab, type HsHost } from '../test/netns/hostsubnet-lab.js';
 import { killAndWait } from '../src/lab/etcd-process.js';
 import { mustRun, run, sleep } from '../src/lab/sim-host.js';
+import { loadAverage, numArg } from './args.js';
+import { handMadeVethRouting } from './veth-routing.js';
 
-const arg = (name: string, dflt: number): number => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-};
-const SECONDS = arg('--seconds', 3);
+const SECONDS = numArg('seconds', 3);
 
 interface Row {
   path: string;
@@ -84,20 +82,7 @@ async function main(): Promise<void> {
     // the other's /24 via its underlay address — host-gw's path without weft (and without a bridge).
     const pods = [`hs-${lab.tag}-p1`, `hs-${lab.tag}-p2`];
     extraNs.push(...pods);
-    for (const [k, h] of [h1, h2].entries()) {
-      const p = pods[k]!;
-      const other = [h1, h2][1 - k]!;
-      await mustRun('ip', ['netns', 'add', p]);
-      await mustRun('ip', ['-n', p, 'link', 'set', 'lo', 'up']);
-      await mustRun('ip', ['-n', h.ns, 'link', 'add', 'vrt0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', p]);
-      await mustRun('ip', ['-n', h.ns, 'addr', 'add', `10.98.${k + 1}.1/24`, 'dev', 'vrt0']);
-      await mustRun('ip', ['-n', h.ns, 'link', 'set', 'vrt0', 'up']);
-      await mustRun('ip', ['-n', p, 'addr', 'add', `10.98.${k + 1}.2/24`, 'dev', 'eth0']);
-      await mustRun('ip', ['-n', p, 'link', 'set', 'eth0', 'up']);
-      await mustRun('ip', ['-n', p, 'route', 'add', 'default', 'via', `10.98.${k + 1}.1`]);
-      await mustRun('ip', ['-n', h.ns, 'route', 'add', `10.98.${2 - k}.0/24`, 'via', other.address]);
-      await mustRun('ip', ['netns', 'exec', h.ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
-    }
+    const undoPlain = await handMadeVethRouting([h1, h2], [pods[0]!, pods[1]!], 'vrt0', '10.98');
     rows.push(
       await measure(
         lab,
@@ -106,10 +91,7 @@ async function main(): Promise<void> {
         `/run/netns/${pods[0]!}`,
       ),
     );
-    for (const [k, h] of [h1, h2].entries()) {
-      await mustRun('ip', ['-n', h.ns, 'link', 'del', 'vrt0']);
-      await mustRun('ip', ['-n', h.ns, 'route', 'del', `10.98.${2 - k}.0/24`]);
-    }
+    await undoPlain();
     // A hand-made VXLAN link, Flannel's shape, on another VNI and port than weft's.
     const link = async (ns: string, me: string, mac: string, peerMac: string, peer: string, peerIp: string, ip: string) => {
       await mustRun('ip', [
@@ -171,7 +153,8 @@ async function main(): Promise<void> {
   const routed = rows[1]!.gbits;
   const raw = rows[2]!.gbits;
   console.log(`hostsubnet dataplane, iperf3 ${SECONDS} s one TCP stream, sockperf UDP ping-pong 2 s (2-host l2 lab)`);
-  console.log(`load: ${execFileSync('uptime', { encoding: 'utf8' }).trim()}`);
+  console.log(`load average: ${loadAverage()}`);
+  console.log(`reproduce (on a quiet machine): npm run build && node dist/bench/hostsubnet.js --seconds ${SECONDS}`);
   console.log('| path | Gbit/s | vs veth routing | vs raw VXLAN | latency µs | CPU s/GB |');
   console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
   for (const r of rows) {

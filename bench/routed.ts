@@ -40,17 +40,15 @@ import { parsePolicyText, policyToResource } from '../src/policy/index.js';
 import { killAndWait } from '../src/lab/etcd-process.js';
 import { mustRun, NETTOOL, REPO, run, sleep, waitFor } from '../src/lab/sim-host.js';
 import { formatTable, summarize } from './stats.js';
+import { loadAverage, numArg } from './args.js';
+import { handMadeVethRouting } from './veth-routing.js';
 
-const arg = (name: string, dflt: number): number => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-};
-const HOSTS = Math.max(3, Math.min(arg('hosts', 10), 30));
-const RUNS = Math.max(1, arg('runs', 18));
-const ROUNDS = Math.max(1, arg('rounds', 10));
-const SECONDS = Math.max(1, arg('seconds', 3));
-const IPERF_RUNS = Math.max(1, arg('iperf-runs', 3));
-const CLI_ROUNDS = Math.max(0, arg('cli-rounds', 3));
+const HOSTS = Math.max(3, Math.min(numArg('hosts', 10), 30));
+const RUNS = Math.max(1, numArg('runs', 18));
+const ROUNDS = Math.max(1, numArg('rounds', 10));
+const SECONDS = Math.max(1, numArg('seconds', 3));
+const IPERF_RUNS = Math.max(1, numArg('iperf-runs', 3));
+const CLI_ROUNDS = Math.max(0, numArg('cli-rounds', 3));
 const sarg = (name: string, dflt: string): string => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1]! : dflt;
@@ -63,7 +61,6 @@ const PREFIX = sarg('lab-prefix', 'rb');
 const PROBE = path.join(REPO, 'dist/bench/routed-probe.js');
 const POOL = '10.73.0.0/16';
 const node = process.execPath;
-const load = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const names = Array.from({ length: HOSTS }, (_, i) => `h${i + 1}`);
 
 interface Sandbox {
@@ -220,7 +217,7 @@ async function main(): Promise<void> {
   const out: string[] = [];
   const report = (s: string): void => void out.push(s);
   try {
-    say(`lab ${PREFIX}${tag}: ${HOSTS} hosts up in ${Date.now() - t0} ms (load ${load()})`);
+    say(`lab ${PREFIX}${tag}: ${HOSTS} hosts up in ${Date.now() - t0} ms (load ${loadAverage()})`);
     await Promise.all(
       names.map((h) =>
         waitFor(
@@ -236,7 +233,7 @@ async function main(): Promise<void> {
         ),
       ),
     );
-    say(`every BIRD session Established ${Date.now() - t0} ms after the start (load ${load()})`);
+    say(`every BIRD session Established ${Date.now() - t0} ms after the start (load ${loadAverage()})`);
     await weft(lab, 'h1', ['network', 'create', '-d', 'routed', '--subnet', POOL, 'rbnet']);
     for (const h of names)
       await waitFor(`rbnet on ${h}`, async () => (await lab.weft(h, ['network', 'inspect', 'rbnet'])).code === 0, 30_000, 200);
@@ -256,7 +253,7 @@ async function main(): Promise<void> {
         // The run's sandbox is gone with its command: wait until h1 no longer routes its block, so the next run starts from nothing.
         await waitFor(`h1 forgets ${r.local}'s block`, async () => (await birdRoutesCovering(lab, 'h1', r.local)).length === 0, 20_000, 50);
       }
-      loadFresh = load();
+      loadFresh = loadAverage();
     }
     // A resident sandbox on every host (holding its block): the other parts need them.
     const sbs = residents; // s1 first
@@ -273,7 +270,7 @@ async function main(): Promise<void> {
         warm.push((await convergeOnce(lab, a.host, s1.v4)).ms);
         local.push((await convergeOnce(lab, a.host, a.v4)).ms);
       }
-      const loadWarm = load();
+      const loadWarm = loadAverage();
       report(
         `## route convergence: \`weft run\` on host A → first TCP handshake with a sandbox (ms, from the CLI's start), ${RUNS} runs each`,
       );
@@ -297,20 +294,8 @@ async function main(): Promise<void> {
       // 2. Throughput: weft routed (h1 → h2 sandboxes) vs hand-made veth routing on the same hosts, interleaved.
       const pods = [`${PREFIX}-pv1-${tag}`, `${PREFIX}-pv2-${tag}`];
       const [h1, h2] = [lab.host('h1'), lab.host('h2')];
-      for (const [k, h] of [h1, h2].entries()) {
-        const p = pods[k]!;
-        const other = [h1, h2][1 - k]!;
-        await mustRun('ip', ['netns', 'add', p]);
-        extraNs.push(p);
-        await mustRun('ip', ['-n', p, 'link', 'set', 'lo', 'up']);
-        await mustRun('ip', ['-n', h.ns, 'link', 'add', 'rbpv0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', p]);
-        await mustRun('ip', ['-n', h.ns, 'addr', 'add', `10.97.${k + 1}.1/24`, 'dev', 'rbpv0']);
-        await mustRun('ip', ['-n', h.ns, 'link', 'set', 'rbpv0', 'up']);
-        await mustRun('ip', ['-n', p, 'addr', 'add', `10.97.${k + 1}.2/24`, 'dev', 'eth0']);
-        await mustRun('ip', ['-n', p, 'link', 'set', 'eth0', 'up']);
-        await mustRun('ip', ['-n', p, 'route', 'add', 'default', 'via', `10.97.${k + 1}.1`]);
-        await mustRun('ip', ['-n', h.ns, 'route', 'add', `10.97.${2 - k}.0/24`, 'via', other.address]);
-      }
+      extraNs.push(...pods);
+      const undoPlain = await handMadeVethRouting([h1, h2], [pods[0]!, pods[1]!], 'rbpv0', '10.97');
       const s2 = sbs[1]!;
       const routedG: number[] = [];
       const plainG: number[] = [];
@@ -318,12 +303,9 @@ async function main(): Promise<void> {
       for (let i = 0; i < IPERF_RUNS; i++) {
         routedG.push(await iperf(s2.nsPath, s2.v4, s1.nsPath));
         plainG.push(await iperf(`/run/netns/${pods[1]!}`, '10.97.2.2', `/run/netns/${pods[0]!}`));
-        loads.push(load());
+        loads.push(loadAverage());
       }
-      for (const [k, h] of [h1, h2].entries()) {
-        await mustRun('ip', ['-n', h.ns, 'route', 'del', `10.97.${2 - k}.0/24`]);
-        await mustRun('ip', ['-n', h.ns, 'link', 'del', 'rbpv0']);
-      }
+      await undoPlain();
       report(
         `## throughput, iperf3 ${SECONDS} s one TCP stream, h1 → h2, ${IPERF_RUNS} interleaved runs (Gbit/s; loads ${loads.join(' | ')})`,
       );
@@ -374,7 +356,7 @@ async function policyPropagation(lab: ClusterLab, sbs: Sandbox[], report: (s: st
   const probers = sbs.map((s, i) => watcher(s.nsPath, sbs[(i + 1) % sbs.length]!.v4));
   // Prober i watches the sandbox of host i+1: the ingress policy is enforced on that host.
   const watched = sbs.map((_, i) => sbs[(i + 1) % sbs.length]!.host);
-  const phaseLoad0 = load();
+  const phaseLoad0 = loadAverage();
   // Every prober running and probing before the first measured change (Node start-up of ten
   // probers at once would otherwise be counted against the first change).
   const warm = await Promise.all(probers.map((p) => p.ask('open')));
@@ -459,7 +441,7 @@ add rule inet rbanchor rbfwd ip daddr ${s.v4} tcp dport 7600 drop
     sbs.map((s) => cpuSeconds(lab.host(s.host).pid!, hz)),
     cpu0.weftd,
   );
-  const phaseLoad1 = load();
+  const phaseLoad1 = loadAverage();
   for (const c of children.splice(0)) if (c.exitCode === null && c.pid) await killAndWait(c.pid);
 
   // Per-host stages from the weftds' logs: for each weft change, the first apply on each host

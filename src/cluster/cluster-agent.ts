@@ -16,6 +16,8 @@ import type { HostIdentity } from './host-identity.js';
 import { HostRegistry, type StoredHostRecord } from './host-registry.js';
 import { HostStateCore, type AliveRecord, type HostTransition, type HostView } from './host-state-core.js';
 
+const isUnavailable = (err: unknown): boolean => err instanceof WeftError && err.code === 'WEFT_STORE_UNAVAILABLE';
+
 export interface ClusterAgentOptions {
   identity: HostIdentity;
   name: string;
@@ -28,8 +30,10 @@ export interface ClusterAgentOptions {
   graceMs?: number;
   /** File for the IPAM journal (in the state dir); none = in memory only. */
   ipamJournal?: string;
-  /** How often to probe the store while it is unavailable (ms). */
+  /** First delay before probing the store once it is unavailable (ms); doubled after each failure … */
   probeMs?: number;
+  /** … up to this (ms, default 2000: the store's return is noticed within about this). */
+  maxProbeMs?: number;
   log?: (level: 'info' | 'warn' | 'error', fields: Record<string, unknown>, msg: string) => void;
 }
 
@@ -91,6 +95,10 @@ export class EtcdClusterAgent extends EventEmitter implements ClusterAgent {
   private readonly core: HostStateCore;
   private readonly ttlMs: number;
   private readonly probeMs: number;
+  private readonly maxProbeMs: number;
+  /** Failed recoveries in a row (the probe's backoff) and the last refusal logged. */
+  private probeFailures = 0;
+  private probeError: string | undefined;
   private state: StoreState = 'recovering';
   /** When the state last became connected (ms since epoch). */
   private connectedAt = 0;
@@ -111,6 +119,7 @@ export class EtcdClusterAgent extends EventEmitter implements ClusterAgent {
     this.address = o.address;
     this.ttlMs = o.ttlMs ?? 5000;
     this.probeMs = o.probeMs ?? 500;
+    this.maxProbeMs = Math.max(this.probeMs, o.maxProbeMs ?? 2000);
     this.core = new HostStateCore(o.graceMs ?? 30_000);
     this.registry = new HostRegistry(store, o.identity, {
       name: o.name,
@@ -136,33 +145,73 @@ export class EtcdClusterAgent extends EventEmitter implements ClusterAgent {
   /** Register, re-claim, and start watching. Fails (nothing left behind) on a duplicate id or no store. */
   async start(): Promise<void> {
     try {
-      await this.registry.register();
-      await this.reclaimOwn();
-      await this.watchHosts();
-      this.state = 'connected';
-      this.connectedAt = Date.now();
-      // Keepalives are the agent's heartbeat to the store: when they stop succeeding the store
-      // is away even if nothing else asked it anything (checked locally, no extra requests).
-      let lastTick = Date.now();
-      this.healthTimer = setInterval(() => {
-        const now = Date.now();
-        // A late tick means this process was busy (or starved of CPU), not that the store is
-        // away: the keepalive could not run either. Judge only after an on-time tick.
-        const late = now - lastTick > 1500;
-        lastTick = now;
-        const last = this.registry.lastRenewed();
-        // Counted from the last renewal or the last recovery, whichever is later: right after a
-        // recovery the next keepalive has not had its turn yet.
-        const since = last === undefined ? undefined : Math.max(last, this.connectedAt);
-        if (!late && this.state === 'connected' && since !== undefined && now - since > this.ttlMs + 1000) {
-          this.storeFailed(new StoreUnavailableError(`no lease renewal for ${now - since} ms`));
-        }
-      }, 500);
-      this.healthTimer.unref();
+      await this.join();
+      this.watchHealth();
     } catch (err) {
       await this.shutdown(false);
       throw err;
     }
+  }
+
+  /**
+   * Start without waiting for the store (weftd at boot, as dockerd with its KV store away):
+   * join now if the store answers; if it cannot be reached, run in outage mode — cluster
+   * operations are refused with WEFT_STORE_UNAVAILABLE — and keep trying with a bounded
+   * backoff; the first success registers this host, re-claims its blocks and reads every host,
+   * as after any outage (`storeUp`). A refusal by a store that answers (a duplicate host id)
+   * still fails the start, with nothing left behind.
+   */
+  async startOrWait(): Promise<'joined' | 'waiting'> {
+    try {
+      await this.join();
+    } catch (err) {
+      if (!isUnavailable(err)) {
+        await this.shutdown(false);
+        throw err;
+      }
+      this.state = 'unavailable';
+      this.log(
+        'warn',
+        { name: this.o.name, address: this.address, err: (err as Error).message },
+        'cluster store unreachable at start: global operations refused (WEFT_STORE_UNAVAILABLE) until it answers; retrying in the background',
+      );
+      this.watchHealth();
+      this.probe();
+      return 'waiting';
+    }
+    this.watchHealth();
+    return 'joined';
+  }
+
+  private async join(): Promise<void> {
+    await this.registry.register();
+    await this.reclaimOwn();
+    await this.watchHosts();
+    this.state = 'connected';
+    this.connectedAt = Date.now();
+  }
+
+  /**
+   * Keepalives are the agent's heartbeat to the store: when they stop succeeding the store is
+   * away even if nothing else asked it anything (checked locally, no extra requests).
+   */
+  private watchHealth(): void {
+    let lastTick = Date.now();
+    this.healthTimer = setInterval(() => {
+      const now = Date.now();
+      // A late tick means this process was busy (or starved of CPU), not that the store is
+      // away: the keepalive could not run either. Judge only after an on-time tick.
+      const late = now - lastTick > 1500;
+      lastTick = now;
+      const last = this.registry.lastRenewed();
+      // Counted from the last renewal or the last recovery, whichever is later: right after a
+      // recovery the next keepalive has not had its turn yet.
+      const since = last === undefined ? undefined : Math.max(last, this.connectedAt);
+      if (!late && this.state === 'connected' && since !== undefined && now - since > this.ttlMs + 1000) {
+        this.storeFailed(new StoreUnavailableError(`no lease renewal for ${now - since} ms`));
+      }
+    }, 500);
+    this.healthTimer.unref();
   }
 
   private async reclaimOwn(): Promise<{ kept: number; reclaimed: number; lost: ClusterAllocation[] }> {
@@ -271,28 +320,42 @@ export class EtcdClusterAgent extends EventEmitter implements ClusterAgent {
   /** Route a store failure: unavailable → outage mode with probes; anything else is logged. */
   private storeFailed(err: unknown): void {
     if (this.stopped) return;
-    const unavailable = err instanceof WeftError && err.code === 'WEFT_STORE_UNAVAILABLE';
-    if (!unavailable) {
+    if (!isUnavailable(err)) {
       this.log('error', { err: String(err) }, 'cluster store operation failed');
       return;
     }
-    if (this.state === 'unavailable') return;
+    // Already away, or a recovery attempt is under way (it decides, and logs only a change).
+    if (this.state === 'unavailable' || this.recovery) return;
     this.state = 'unavailable';
     this.log('warn', { err: (err as Error).message }, 'cluster store unavailable');
     this.emit('storeDown', err);
     this.probe();
   }
 
+  /**
+   * Try to recover after a delay that doubles with each failure, up to maxProbeMs: an outage
+   * of hours costs one attempt every few seconds. Only changes are logged (the outage began in
+   * storeFailed, it ended in recover, a different refusal here), never each attempt.
+   */
   private probe(): void {
     if (this.probeTimer || this.stopped) return;
+    const delay = Math.min(this.probeMs * 2 ** this.probeFailures, this.maxProbeMs);
     this.probeTimer = setTimeout(() => {
       this.probeTimer = undefined;
-      void this.recover().catch((err: unknown) => {
-        if (!(err instanceof WeftError && err.code === 'WEFT_STORE_UNAVAILABLE'))
-          this.log('error', { err: String(err) }, 'recovery failed');
-        this.probe();
-      });
-    }, this.probeMs);
+      void this.recover().then(
+        () => {
+          this.probeFailures = 0;
+          this.probeError = undefined;
+        },
+        (err: unknown) => {
+          this.probeFailures = Math.min(this.probeFailures + 1, 16);
+          const msg = String(err);
+          if (!isUnavailable(err) && msg !== this.probeError) this.log('error', { err: msg }, 'recovery failed; retrying');
+          this.probeError = isUnavailable(err) ? undefined : msg;
+          this.probe();
+        },
+      );
+    }, delay);
     this.probeTimer.unref();
   }
 
@@ -386,7 +449,7 @@ export class EtcdClusterAgent extends EventEmitter implements ClusterAgent {
     try {
       return await this.op(() => this.ipam.release(pool, address, handle));
     } catch (err) {
-      if (!(err instanceof WeftError && err.code === 'WEFT_STORE_UNAVAILABLE')) throw err;
+      if (!isUnavailable(err)) throw err;
       this.ipam.deferRelease(pool, address, handle);
       this.log('warn', { pool, address }, 'cluster store away: address release deferred until it returns');
       return true;

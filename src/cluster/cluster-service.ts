@@ -1,12 +1,13 @@
 /**
- * weftd's multi-host side, started when `--cluster-store` is given: opens etcd (a clear
- * WEFT_STORE_UNAVAILABLE within 5 s when it cannot be reached), loads this host's identity,
- * picks its underlay address and starts the cluster agent (operations.ts serves `GET /v1/hosts`).
+ * weftd's multi-host side, started when `--cluster-store` is given: loads this host's
+ * identity, picks its underlay address, opens etcd and starts the cluster agent (operations.ts
+ * serves `GET /v1/hosts`). An unreachable etcd does not stop the start: the agent joins when it
+ * answers, and until then global operations fail with WEFT_STORE_UNAVAILABLE.
  * The controller integration (global networks and endpoints in etcd) builds on `agent`.
  */
 import path from 'node:path';
 import type { DaemonConfig } from '../config/daemon-config.js';
-import { StoreUnavailableError, WeftError } from '../errors.js';
+import { WeftError } from '../errors.js';
 import { openStore } from '../store/open-store.js';
 import { isClusterStore, type ClusterStore } from '../store/cluster-store.js';
 import { EtcdClusterAgent } from './cluster-agent.js';
@@ -48,15 +49,9 @@ export async function startClusterService(config: DaemonConfig, log: Logger): Pr
   const underlay = readUnderlay();
   const address = resolveAdvertiseAddr(cc.advertiseAddr, underlay);
   const address6 = secondFamilyAddress(address, underlay);
-  let store;
-  try {
-    store = await openStore(cc.storeUrl, { tls: cc.tls });
-  } catch (err) {
-    if (err instanceof WeftError && err.code === 'WEFT_STORE_UNAVAILABLE') {
-      throw new StoreUnavailableError(`cannot reach the cluster store ${cc.storeUrl}: ${err.message}`, err);
-    }
-    throw err;
-  }
+  // Lazily: a bad URL or TLS file fails here, an unreachable etcd does not (weftd starts with
+  // its local scope and the agent keeps trying, as dockerd does with its KV store away).
+  const store = await openStore(cc.storeUrl, { tls: cc.tls, lazy: true });
   if (!isClusterStore(store)) {
     await store.close();
     throw new WeftError('WEFT_INVALID_ARGUMENT', `--cluster-store must be an etcd URL, not ${store.backend}`, { field: 'cluster-store' });
@@ -71,13 +66,16 @@ export async function startClusterService(config: DaemonConfig, log: Logger): Pr
     ipamJournal: path.join(config.stateDir, 'cluster-ipam.json'),
     log: (level, fields, msg) => log[level](fields, msg),
   });
+  let joined: 'joined' | 'waiting';
   try {
-    await agent.start();
+    joined = await agent.startOrWait();
   } catch (err) {
     await store.close();
     throw err;
   }
-  log.info({ host: identity.id, name: cc.hostName ?? identity.id, address, address6, store: cc.storeUrl }, 'joined the cluster');
+  // Else the agent said so (once) and joins when the store answers ('storeUp').
+  if (joined === 'joined')
+    log.info({ host: identity.id, name: cc.hostName ?? identity.id, address, address6, store: cc.storeUrl }, 'joined the cluster');
   let sync: ClusterSync | undefined;
   // hostsubnet: this host's subnet leases (kept across restarts: a graceful stop does not revoke them).
   const subnetLeases = new SubnetLeaser(store, agent.hostId, {

@@ -35,6 +35,8 @@ export class ClusterSync {
   /** One queue per network id (dropped when it runs empty). */
   private readonly netQueues = new Map<string, { q: SerialQueue; pending: number }>();
   private stops: (() => void)[] = [];
+  /** Hosts whose hostDown was delivered and no hostUp since. */
+  private readonly down = new Set<string>();
   private stopped = false;
   /** Deliveries done and failed since start (for tests and metrics). */
   readonly counts = { delivered: 0, failed: 0 };
@@ -59,13 +61,24 @@ export class ClusterSync {
         this.deliver(`host ${h.name} up`, async () => this.sink.hostUp(await this.remoteHost(h)));
     this.agent.on('hostUp', (h) => {
       this.core.hostUp(h.id);
-      if (h.id !== this.agent.hostId) this.deliver(`host ${h.name} up`, async () => this.sink.hostUp(await this.remoteHost(h)));
+      if (h.id === this.agent.hostId) return;
+      // A driver drops a down host's paths (overlay: its FDB and neighbour entries) while its
+      // endpoints stay in the view until the grace ends: back up, they are handed over again.
+      const wasDown = this.down.delete(h.id);
+      this.deliver(`host ${h.name} up`, async () => {
+        await this.sink.hostUp(await this.remoteHost(h));
+        if (wasDown) this.apply(this.core.peersOf(h.id));
+      });
     });
     this.agent.on('hostDown', (h) => {
-      if (h.id !== this.agent.hostId)
-        this.deliver(`host ${h.name} down`, async () => this.sink.hostDown({ hostId: h.id, address: h.address, data: {} }));
+      if (h.id === this.agent.hostId) return;
+      this.down.add(h.id);
+      this.deliver(`host ${h.name} down`, async () => this.sink.hostDown({ hostId: h.id, address: h.address, data: {} }));
     });
-    this.agent.on('hostGone', (h) => this.apply(this.core.hostGone(h.id)));
+    this.agent.on('hostGone', (h) => {
+      this.down.delete(h.id);
+      this.apply(this.core.hostGone(h.id));
+    });
     // After an outage, read everything again: whatever the watches missed shows up as a difference.
     this.agent.on('storeUp', () => this.watch());
     this.watch();

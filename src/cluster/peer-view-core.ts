@@ -154,6 +154,11 @@ export class PeerViewCore {
     }
   }
 
+  /** A host's endpoints in the view, as peerUp changes (handed to drivers again when it is back up). */
+  peersOf(hostId: string): PeerChange[] {
+    return [...this.peers.values()].filter((p) => p.hostId === hostId).map((peer) => ({ type: 'peerUp', peer }));
+  }
+
   /** The record of a global network in the view (what remote endpoint calls are handed). */
   network(id: string): NetworkRecord | undefined {
     return this.networks.get(id);

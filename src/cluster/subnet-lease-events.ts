@@ -72,7 +72,8 @@ export function followLeases(
         });
         return;
       } catch (err) {
-        log('warn', { err: String(err) }, 'lease watch failed; retrying');
+        // Once per outage, not once per retry (the agent logs the store's state changes too).
+        if (delay === 100) log('warn', { err: String(err) }, 'lease watch failed; retrying until the store answers');
         await new Promise((r) => setTimeout(r, delay));
       }
     }

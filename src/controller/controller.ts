@@ -96,6 +96,16 @@ export class Controller {
     });
   }
 
+  /**
+   * The cluster store answered for the first time after a start without it: ensure the global
+   * networks and this host's endpoints on them and announce them to the services (DNS,
+   * firewall, drift), as start() did for the local scope, then run the sweep start() skipped.
+   * Their kernel objects were left alone meanwhile: this adds only what is missing.
+   */
+  reconcileGlobal(): Promise<ReconcileReport> {
+    return reconcile(this.ctx, { full: true, hooks: true, scope: 'global' }, (fn) => this.exclusive(fn));
+  }
+
   /** Periodic pass: the engine lock is taken per network/endpoint, not for the whole pass. */
   resync(full: boolean): Promise<ReconcileReport> {
     return reconcile(this.ctx, { full, hooks: false }, (fn) => this.exclusive(fn));

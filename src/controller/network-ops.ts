@@ -341,12 +341,13 @@ export async function ensurePredefinedNetworks(ctx: ControllerContext): Promise<
     { name: 'none', driver: 'null', body: {} },
     { name: 'host', driver: 'host', body: {} },
   ];
+  // Local networks: made on a first start while the cluster store is away too.
   for (const w of want) {
-    if ((await ctx.records.networkIdByName(w.name)) === undefined) {
+    if ((await ctx.records.networkIdByNameFor('local', w.name)) === undefined) {
       await createNetwork(ctx, { name: w.name, driver: w.driver, ...w.body }, { predefined: true });
     }
   }
-  if ((await ctx.records.networkIdByName('bridge')) === undefined) {
+  if ((await ctx.records.networkIdByNameFor('local', 'bridge')) === undefined) {
     const existing = await ctx.records.networks();
     const wanted = parseCidr(ctx.config.defaultBridgeSubnet, 'default-bridge-subnet');
     const busy = [...takenSubnets(existing).map((t) => t.subnet), ...ctx.hostRoutes().filter((r) => familyOf(r) === 4)].some((s) =>

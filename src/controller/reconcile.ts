@@ -6,7 +6,7 @@
  */
 import type { ControllerContext } from './context.js';
 import { endpointCtx, logOf, networkCtx, runHooks } from './context.js';
-import type { EndpointContext, Invariant, NetworkContext } from '../drivers/driver.js';
+import type { DriverScope, EndpointContext, Invariant, NetworkContext } from '../drivers/driver.js';
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../model/types.js';
 import { removeSandbox } from './sandbox-ops.js';
 import { releaseEndpointRecords } from './endpoint-ops.js';
@@ -84,18 +84,21 @@ export async function reapDeadSandboxes(ctx: ControllerContext, step: Step = dir
 
 /**
  * One pass. `full` also ensures every network and endpoint in the kernel and sweeps leftovers;
- * `hooks` re-announces everything to the services (DNS, firewall) — needed at start only.
+ * `hooks` re-announces everything to the services (DNS, firewall) — needed at start only, and
+ * for the global scope when the cluster store first answers after a start without it.
+ * `scope` limits the networks and endpoints ensured to that scope's.
  */
 export async function reconcile(
   ctx: ControllerContext,
-  opts: { full: boolean; hooks: boolean },
+  opts: { full: boolean; hooks: boolean; scope?: DriverScope },
   step: Step = direct,
 ): Promise<ReconcileReport> {
   const report: ReconcileReport = { networksEnsured: 0, endpointsEnsured: 0, sandboxesReaped: [], orphansRemoved: [], errors: [] };
   report.sandboxesReaped = await reapDeadSandboxes(ctx, step, report.errors);
   if (!opts.full) return report;
+  const only = opts.scope === undefined ? undefined : ctx.records.scopes.of(opts.scope);
 
-  for (const { id } of await ctx.records.networks()) {
+  for (const { id } of await (only ?? ctx.records).networks()) {
     await step(async () => {
       const net = (await ctx.records.network(id))?.value;
       // A global network of a driver this host lacks is other hosts' business.
@@ -109,7 +112,7 @@ export async function reconcile(
       }
     });
   }
-  for (const { id, networkId } of await ctx.records.endpoints()) {
+  for (const { id, networkId } of await (only ?? ctx.records).endpoints()) {
     await step(async () => {
       const ep = (await ctx.records.endpoint(id, networkId))?.value;
       if (!ep) return;

@@ -16,7 +16,7 @@ import { BgpSpeaker, type BgpPeerStatus } from '../bgp/bgp-speaker.js';
 import type { BgpModel, NormalizedBgpModel } from '../bgp/model.js';
 import type { BgpConfig } from '../config/bgp-config.js';
 import type { Router } from '../api/rest/rest-server.js';
-import { WeftError } from '../errors.js';
+import { StoreUnavailableError, WeftError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 export interface BgpServiceOptions {
@@ -125,11 +125,13 @@ function modelOf(hostId: string, entries: ReadonlyMap<string, string>, o: BgpSer
 export const bgpRunDir = (runDir: string): string => path.join(runDir, 'bgp');
 
 /** GET /v1/bgp/peers and /v1/bgp/routes (`weft bgp peers|routes`). */
-export function registerBgpRoutes(routes: Router, bgp: BgpService | undefined): void {
+export function registerBgpRoutes(routes: Router, bgp: () => BgpService | undefined, enabled: boolean): void {
   const need = (): BgpService => {
-    if (!bgp)
-      throw new WeftError('WEFT_INVALID_ARGUMENT', 'this weftd does not run BGP (start it with --cluster-store … --bgp)', { field: 'bgp' });
-    return bgp;
+    const b = bgp();
+    if (b) return b;
+    // Enabled but not running yet: weftd started without the store, BGP starts when it answers.
+    if (enabled) throw new StoreUnavailableError('BGP starts once the cluster store answers (this weftd started without it)');
+    throw new WeftError('WEFT_INVALID_ARGUMENT', 'this weftd does not run BGP (start it with --cluster-store … --bgp)', { field: 'bgp' });
   };
   routes.on('GET', '/v1/bgp/peers', async () => ({ body: await need().peers() }));
   routes.on('GET', '/v1/bgp/routes', async (_p, _b, q) => {

@@ -22,7 +22,8 @@ export interface Operations {
 
 /**
  * Join the cluster (when configured) before weftd changes anything on the host: a bad cluster
- * flag, an unreachable etcd or a duplicate host id then fails with nothing touched.
+ * flag or a duplicate host id then fails with nothing touched. An unreachable etcd does not:
+ * weftd starts with its local scope and the agent joins when the store answers.
  */
 export async function joinCluster(config: DaemonConfig, log: Logger): Promise<ClusterService | undefined> {
   if (!config.cluster) return undefined;

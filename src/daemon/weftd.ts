@@ -22,6 +22,7 @@ import { registerCniRoutes } from '../api/cni/cni-routes.js';
 import { startDockerIntegration, type DockerIntegration } from '../api/docker/docker-integration.js';
 import { ErrorList } from '../errors.js';
 import { joinCluster, startOperations, type Operations } from './operations.js';
+import type { ClusterService } from '../cluster/cluster-service.js';
 import { ClusterNullDriver } from '../drivers/cluster-null/cluster-null-driver.js';
 import { BgpService, bgpRunDir, registerBgpRoutes } from './bgp-service.js';
 import { PolicyService, registerPolicyRoutes } from './policy-service.js';
@@ -65,7 +66,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
   let engine: Awaited<ReturnType<typeof openEngine>>;
   let mesh: Awaited<ReturnType<typeof startMesh>>;
   try {
-    cluster = await joinCluster(config, log); // a failed join leaves the host untouched
+    cluster = await joinCluster(config, log); // a refused join leaves the host untouched (an absent store is waited for)
     mesh = await startMesh(config, log);
   } catch (err) {
     const undo = new ErrorList('weftd start failed, and undoing its start failed too');
@@ -108,6 +109,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
   let timer: NodeJS.Timeout | undefined;
   let stopDrift: (() => void) | undefined;
   let stopMeshNames: (() => void) | undefined;
+  let stopping = false;
   const meshNets = mesh ? syncMeshNetworks(mesh.router, controller, log) : undefined;
   const firewall = new FirewallService(fw, integrations, controller, log);
   const dns = new DnsService(config.dnsUpstreams, log, 53, (net) => controller.gatewayNamespace(net));
@@ -121,7 +123,9 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
     controller.addHooks(dns);
     if (mesh) stopMeshNames = syncMeshNames(mesh.router, controller, dns.table, log);
     if (meshNets) controller.addHooks(meshNets.hooks); // mesh networks made/removed here → every peer
-    const report = await controller.start();
+    const startPass = controller.start();
+    if (cluster) reconcileGlobalWhenJoined(cluster, controller, startPass, log);
+    const report = await startPass;
     log.info({ ...report }, 'reconciled at start');
     meshNets?.start(); // … and those of every peer → here
     cluster?.follow(controller); // global networks, remote endpoints and hosts → the controller
@@ -141,14 +145,25 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
     docker = await startDockerIntegration(controller, routes, log, { pluginSocket: opts.dockerPluginSocket });
     ops = await startOperations(config, log, routes, controller, cluster); // GET /v1/hosts, /metrics
     const metrics = ops.metrics;
-    if (cluster && config.bgp) bgp = await BgpService.start(cluster.agent, { runDir: bgpRunDir(config.runDir), config: config.bgp, log });
-    registerBgpRoutes(routes, bgp); // GET /v1/bgp/peers|routes
-    if (cluster && config.policy) policy = await PolicyService.start(cluster.agent, { log });
+    // Both render from the store: without it at start they begin once it answers. Meanwhile
+    // what the last weftd left keeps working (BIRD keeps announcing, the policy table stays).
+    const deferred = cluster && { cluster, log, stopping: () => stopping };
+    if (deferred && config.bgp) {
+      const bgpConfig = config.bgp;
+      const startBgp = () => BgpService.start(deferred.cluster.agent, { runDir: bgpRunDir(config.runDir), config: bgpConfig, log });
+      bgp = await whenJoined(deferred, 'BGP', startBgp, (s) => (bgp = s));
+    }
+    registerBgpRoutes(routes, () => bgp, config.bgp !== undefined); // GET /v1/bgp/peers|routes
+    if (deferred && config.policy) {
+      const startPolicy = () => PolicyService.start(deferred.cluster.agent, { log });
+      policy = await whenJoined(deferred, 'policy', startPolicy, (s) => (policy = s));
+    }
     registerPolicyRoutes(routes, cluster?.store); // /v1/policies (weft policy …)
     server = await serveRest(config.socketPath, routes, log, rootOnly, (code) => metrics.errors.inc({ code }));
   } catch (err) {
     const undo = new ErrorList('weftd start failed, and stopping what had started failed too');
     undo.add(err);
+    stopping = true;
     await undo.run(() => policy?.stop());
     await undo.run(() => bgp?.stop());
     await undo.run(() => (ops ?? cluster)?.stop());
@@ -189,6 +204,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
     controller,
     config,
     async stop() {
+      stopping = true;
       if (timer) clearInterval(timer);
       timer = undefined;
       firewall.stop();
@@ -207,4 +223,45 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
       await engine.close();
     },
   };
+}
+
+/**
+ * Started without the cluster store, the start pass saw no global network and none of this
+ * host's endpoints on them (their kernel objects were left as they are). When the store first
+ * answers, the global scope gets that pass: ensured, announced to DNS/firewall/drift, swept.
+ */
+function reconcileGlobalWhenJoined(cluster: ClusterService, controller: Controller, startPass: Promise<unknown>, log: Logger): void {
+  if (cluster.agent.storeState() === 'connected') return;
+  cluster.agent.once('storeUp', () => {
+    void startPass
+      .then(() => controller.reconcileGlobal())
+      .then(
+        (r) => log.info({ ...r }, 'cluster store reached: global networks and endpoints reconciled'),
+        (err: unknown) => log.warn({ err: String(err) }, 'reconciling the global scope failed; the periodic pass repairs the kernel'),
+      );
+  });
+}
+
+/**
+ * Start a store-driven service now when the cluster store is reached, else once it first
+ * answers (in the background; `adopt` receives it, or it is stopped again if weftd stops first).
+ */
+async function whenJoined<S extends { stop(): Promise<void> }>(
+  { cluster, log, stopping }: { cluster: ClusterService; log: Logger; stopping: () => boolean },
+  what: string,
+  start: () => Promise<S>,
+  adopt: (s: S) => void,
+): Promise<S | undefined> {
+  if (cluster.agent.storeState() === 'connected') return start();
+  log.warn({ service: what }, `${what} starts once the cluster store answers`);
+  cluster.agent.once('storeUp', () => {
+    start().then(
+      (s) => {
+        if (!stopping()) return adopt(s);
+        s.stop().catch((err: unknown) => log.warn({ service: what, err: String(err) }, `stopping ${what} failed`));
+      },
+      (err: unknown) => log.error({ service: what, err: String(err) }, `${what} could not start after the cluster store answered`),
+    );
+  });
+  return undefined;
 }

@@ -27,6 +27,11 @@ export interface EtcdStoreOptions {
   /** Key prefix of this store inside etcd (ends with "/"). */
   prefix?: string;
   opTimeoutMs?: number;
+  /**
+   * Skip the round trip at open: the client connects on first use. weftd opens its cluster
+   * store this way so that it starts while etcd is away (bad URLs and TLS files still fail here).
+   */
+  lazy?: boolean;
 }
 
 export const DEFAULT_ETCD_PREFIX = '/weft/v1/';
@@ -65,11 +70,15 @@ export class EtcdStore implements ClusterStore {
     this.prefix = Buffer.from(prefix, 'utf8');
   }
 
-  /** Connect and make one round trip, so a wrong or unreachable etcd fails here (within opTimeoutMs). */
+  /**
+   * Connect and make one round trip, so a wrong or unreachable etcd fails here (within
+   * opTimeoutMs); with `lazy`, only the local checks (prefix, TLS files) run here.
+   */
   static async open(o: EtcdStoreOptions): Promise<EtcdStore> {
     const prefix = o.prefix ?? DEFAULT_ETCD_PREFIX;
     if (!prefix.startsWith('/') || !prefix.endsWith('/')) throw new StoreError(`etcd key prefix "${prefix}" must start and end with "/"`);
     const s = new EtcdStore(createEtcdClient(o), prefix, o.opTimeoutMs ?? DEFAULT_OP_TIMEOUT_MS, o.target.display);
+    if (o.lazy) return s;
     try {
       await s.snapshot('\u0000probe');
     } catch (err) {

@@ -20,6 +20,8 @@ export interface OpenStoreOptions {
   tls?: EtcdTlsFiles;
   /** Key prefix inside etcd (default /weft/v1/). */
   etcdPrefix?: string;
+  /** etcd: no round trip at open (see EtcdStoreOptions.lazy). */
+  lazy?: boolean;
 }
 
 /** Open the store a URL or plain path names. */
@@ -48,7 +50,12 @@ export async function openStore(url: string, opts: OpenStoreOptions = {}): Promi
       const tls = opts.tls ?? {};
       const anyTls = tls.ca !== undefined || tls.cert !== undefined || tls.key !== undefined;
       const target = parseEtcdUrl(url, anyTls && scheme !== 'etcd+unix', 'store');
-      return EtcdStore.open({ target, tls, ...(opts.etcdPrefix !== undefined ? { prefix: opts.etcdPrefix } : {}) });
+      return EtcdStore.open({
+        target,
+        tls,
+        ...(opts.etcdPrefix !== undefined ? { prefix: opts.etcdPrefix } : {}),
+        ...(opts.lazy ? { lazy: true } : {}),
+      });
     }
     default:
       throw new InvalidArgumentError(

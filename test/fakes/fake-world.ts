@@ -26,13 +26,21 @@ export interface FakeWorld {
 }
 
 export async function fakeWorld(
-  opts: { drivers?: Driver[]; globalStore?: boolean; hooks?: ControllerHooks; services?: DriverServices } = {},
+  opts: {
+    drivers?: Driver[];
+    globalStore?: boolean;
+    /** With globalStore: the cluster store is away when the controller starts (turn it on with cluster.available). */
+    clusterAway?: boolean;
+    hooks?: ControllerHooks;
+    services?: DriverServices;
+  } = {},
 ): Promise<FakeWorld> {
   const dir = mkdtempSync(path.join(tmpdir(), 'weft-fake-'));
   const config = configFromFlags({ stateDir: path.join(dir, 'state'), runDir: path.join(dir, 'run'), store: 'memory:' });
   const store = new MemoryStore();
   const globalStore = opts.globalStore ? new MemoryStore() : undefined;
   const cluster = opts.globalStore ? new FakeClusterPort() : undefined;
+  if (cluster && opts.clusterAway) cluster.available = false;
   const kernel = new FakeKernel();
   const controller = buildController({
     config,

@@ -16,6 +16,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ClusterLab } from '../../src/lab/cluster-lab.js';
+import { etcdValues } from '../../src/lab/lab-tools.js';
 import { NETTOOL, run, waitFor } from '../../src/lab/sim-host.js';
 import { WEFT_LINK_GROUP } from '../../src/drivers/link-ownership.js';
 import { cidrContains, parseCidr } from '../../src/ipam/cidr.js';
@@ -72,24 +73,9 @@ describe('routed through weftd, etcd and BIRD (lab --bgp, 3 hosts)', { timeout: 
       protocol?: string;
       type?: string;
     }[];
-  const etcdGet = async (prefix: string): Promise<string[]> => {
-    const e = lab.state.etcd[0]!;
-    const r = await run('nsenter', [
-      `--net=/run/netns/${e.ns}`,
-      'etcdctl',
-      `--endpoints=${e.ip}:2379`,
-      'get',
-      '--prefix',
-      `/weft/v1/${prefix}`,
-      '--print-value-only',
-    ]);
-    assert.equal(r.code, 0, r.stderr);
-    return r.stdout.split('\n').filter((l) => l.startsWith('{'));
-  };
-
   before(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'rt-routed-lab-'));
-    lab = await ClusterLab.up({ hosts: 3, underlay: 'l2', routing: 'bgp', name: `rt${randomBytes(3).toString('hex')}` });
+    lab = await ClusterLab.up({ hosts: 3, underlay: 'l2', routing: 'bgp', name: `ss${randomBytes(3).toString('hex')}` });
   });
   after(async () => {
     await lab?.down();
@@ -165,8 +151,10 @@ describe('routed through weftd, etcd and BIRD (lab --bgp, 3 hosts)', { timeout: 
       v4: bare(ep.ipv4!),
       v6: bare(ep.ipv6!),
     };
-    const recs = (await etcdGet(`endpoints/${netId}/`)).map(
-      (l) => JSON.parse(l) as { id: string; host: string; networkName: string; driver: string; labels: Record<string, string> },
+    const recs = await etcdValues<{ id: string; host: string; networkName: string; driver: string; labels: Record<string, string> }>(
+      lab,
+      'h1',
+      `/weft/v1/endpoints/${netId}/`,
     );
     assert.equal(recs.length, 4, 'one global record per endpoint');
     for (const x of Object.values(w)) {

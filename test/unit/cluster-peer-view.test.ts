@@ -56,6 +56,15 @@ describe('peer view core', () => {
     assert.deepEqual(kinds(v.endpointEvent({ type: 'put', ...ep('e', 'h2') })), ['peerUp e']);
   });
 
+  it("a host's endpoints in the view, as peerUp (handed over again when it is back up after a hostDown)", () => {
+    const v = new PeerViewCore('me');
+    v.resyncEndpoints([ep('a', 'me'), ep('b', 'h2'), ep('bb', 'h2'), ep('c', 'h3')]);
+    assert.deepEqual(kinds(v.peersOf('h2')).sort(), ['peerUp b', 'peerUp bb']);
+    assert.deepEqual(v.peersOf('me'), [], 'own endpoints are never peers');
+    v.hostGone('h2');
+    assert.deepEqual(v.peersOf('h2'), [], 'a gone host has none');
+  });
+
   it('a change the controller could not apply is undone, so the next full read delivers it again', () => {
     const v = new PeerViewCore('me');
     const [up] = v.resyncEndpoints([ep('b', 'h2')]);

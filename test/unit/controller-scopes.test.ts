@@ -6,8 +6,17 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { fakeWorld, dumpStore } from '../fakes/fake-world.js';
-import type { Driver, DriverInvariants, NetworkValidation, RemoteEndpoint, RemoteHost } from '../../src/drivers/driver.js';
-import type { NetworkRecord } from '../../src/model/types.js';
+import type {
+  Driver,
+  DriverInvariants,
+  EndpointContext,
+  Invariant,
+  NetworkContext,
+  NetworkValidation,
+  RemoteEndpoint,
+  RemoteHost,
+} from '../../src/drivers/driver.js';
+import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../../src/model/types.js';
 import { DriverRegistry, builtinDrivers } from '../../src/drivers/registry.js';
 import { IFNAMES } from '../../src/drivers/ifnames.js';
 import { WeftError } from '../../src/errors.js';
@@ -193,6 +202,78 @@ describe('global networks on a cluster', () => {
       assert.equal((await w.controller.sandboxView('s')).endpoints.length, 2, 'refused disconnect changed nothing');
       await w.controller.removeSandbox('s');
       assert.equal((await w.cluster!.allocations((await w.controller.network('g')).id)).size, 0, 'address released');
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('started with the cluster store away: global endpoints are left alone; once it answers, reconcileGlobal ensures and announces them', async () => {
+    const calls: string[] = [];
+    const counting = <C>(id: string): Invariant<C> => ({
+      id,
+      holds: 'counted',
+      async check() {
+        calls.push(`check ${id}`);
+        return [];
+      },
+      async repair() {
+        calls.push(`repair ${id}`);
+      },
+    });
+    const d = Object.assign(new GlobalTestDriver(), {
+      invariants: { network: [counting<NetworkContext>('net')], endpoint: [counting<EndpointContext>('ep')], host: [] },
+      async networkDown() {
+        calls.push('down');
+      },
+      async leave() {
+        calls.push('leave');
+      },
+    });
+    const announced: string[] = [];
+    const hooks = {
+      async endpointUp(net: NetworkRecord, _ep: EndpointRecord, sb: SandboxRecord) {
+        announced.push(`${sb.name}@${net.name}`);
+      },
+    };
+    const w = await fakeWorld({ drivers: [d], globalStore: true, hooks });
+    try {
+      await w.controller.createNetwork({ name: 'g', driver: 'gtest', ipam: { config: [{ subnet: '10.47.0.0/24' }] } });
+      await w.controller.createSandbox({ name: 's', networks: [{ network: 'g' }, { network: 'bridge' }] });
+      // A restarted weftd's first pass, while the store is away.
+      w.cluster!.available = false;
+      calls.length = 0;
+      announced.length = 0;
+      const r = await w.controller.start();
+      assert.deepEqual(announced, ['s@bridge'], 'only the local scope is seen and announced');
+      assert.deepEqual(calls, [], 'nothing of the global network is checked, torn down or re-made');
+      assert.ok(
+        r.errors.some((e) => e.startsWith('sweep:')),
+        `the sweep waits for a complete view: ${r.errors.join('; ')}`,
+      );
+      w.cluster!.available = true;
+      announced.length = 0;
+      const g = await w.controller.reconcileGlobal();
+      assert.deepEqual(g.errors, []);
+      assert.deepEqual([g.networksEnsured, g.endpointsEnsured], [1, 1]);
+      assert.deepEqual(announced, ['s@g'], 'the global endpoint is announced now; the local one not again');
+      assert.deepEqual(calls, ['check net', 'check ep'], 'ensured, not re-made: every check held');
+      assert.equal((await w.controller.sandboxView('s')).endpoints.length, 2);
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('a first start with the cluster store away makes the predefined networks; global calls answer WEFT_STORE_UNAVAILABLE', async () => {
+    const w = await fakeWorld({ drivers: [new GlobalTestDriver()], globalStore: true, clusterAway: true });
+    try {
+      assert.deepEqual((await w.controller.networks()).map((n) => n.name).sort(), ['bridge', 'host', 'none']);
+      await assert.rejects(
+        () => w.controller.createNetwork({ name: 'g', driver: 'gtest', ipam: { config: [{ subnet: '10.48.0.0/24' }] } }),
+        (err) => err instanceof WeftError && err.code === 'WEFT_STORE_UNAVAILABLE',
+      );
+      w.cluster!.available = true;
+      await w.controller.createNetwork({ name: 'g', driver: 'gtest', ipam: { config: [{ subnet: '10.48.0.0/24' }] } });
+      assert.deepEqual(await w.controller.reconcileGlobal().then((r) => r.errors), []);
     } finally {
       await w.close();
     }

@@ -4,7 +4,6 @@
  * a few microseconds of blocking and no event-loop hop. A receive timeout (2 s) guarantees
  * nothing hangs if the kernel never answers.
  */
-import koffi from 'koffi';
 import { KernelError, TimeoutError } from '../../errors.js';
 import { libc, type Libc } from '../libc.js';
 import { netnsCall, openNetnsFd } from '../netns.js';
@@ -28,6 +27,7 @@ import {
 } from './link-msg.js';
 import { buildAddNeighbour, buildDeleteNeighbour, buildDumpNeighbours, parseNeighbour, type AddNeighbourOpts } from './neigh-msg.js';
 import { netlinkError } from './netlink-error.js';
+import { listenNetlink } from './subscription.js';
 import { buildAddRoute, buildDeleteRoute, buildDumpRoutes, parseRoute } from './route-msg.js';
 import type {
   AddressInfo,
@@ -49,18 +49,16 @@ import type { NetlinkPort } from '../kernel-port.js';
 
 const RECV_SIZE = 64 * 1024;
 /**
- * One receive buffer and one request builder for every handle, and one receive buffer for
- * every subscription: an exchange runs start to end without yielding (send, recv, parse into
- * plain objects), and a subscription drains synchronously, so none is ever used by two at
- * once. Per handle they cost 68 KiB of address space each, for every sandbox weft watches.
+ * One receive buffer and one request builder for every handle (subscriptions share theirs in
+ * subscription.ts): an exchange runs start to end without yielding (send, recv, parse into
+ * plain objects), so none is ever used by two at once. Per handle they cost 68 KiB of address
+ * space each, for every sandbox weft watches.
  */
 const SHARED_RBUF = Buffer.allocUnsafe(RECV_SIZE);
-const SHARED_EVENT_BUF = Buffer.allocUnsafe(RECV_SIZE);
 const SHARED_BUILDER = new NlBuilder();
 const RCV_TIMEOUT_S = 2;
 const EINTR = 4;
 const EAGAIN = 11;
-const ENOBUFS = 105;
 const ENOENT = 2;
 const ESRCH = 3;
 const ENODEV = 19;
@@ -444,55 +442,25 @@ export class Rtnl implements NetlinkPort {
   async subscribe(groups: readonly RtnlGroup[], onEvent: (e: RtnlEvent) => void, o: SubscribeOpts = {}): Promise<RtnlSubscription> {
     const c = this.c;
     if (this.closed) throw new KernelError(this.where('subscribe'), 'netlink handle is closed');
+    const joins = groups.map((g) => {
+      const id = GROUP_NUMBERS[g];
+      if (id === undefined) throw new KernelError(this.where(`netlink join ${g}`), 'unknown multicast group');
+      return { name: g, id };
+    });
     const fd =
       this.netnsFd === undefined ? newRouteSocket(c, true) : await netnsCall<number>({ op: 'socket', nsFd: this.netnsFd, nonblock: true });
-    try {
-      const addr = Buffer.alloc(12);
-      addr.writeUInt16LE(C.AF_NETLINK, 0);
-      if (c.bind(fd, addr, 12) !== 0) throw new KernelError(this.where('netlink bind'), c.lastError(), { errno: c.errno() });
-      for (const g of groups) {
-        const num = GROUP_NUMBERS[g];
-        if (num === undefined || !setIntOpt(c, fd, C.SOL_NETLINK, C.NETLINK_ADD_MEMBERSHIP, num)) {
-          throw new KernelError(this.where(`netlink join ${g}`), c.lastError(), { errno: c.errno() });
-        }
-      }
-      // A bigger buffer rides out bursts (many endpoints at once) without overruns.
-      if (!setIntOpt(c, fd, C.SOL_SOCKET, C.SO_RCVBUFFORCE, 4 << 20)) setIntOpt(c, fd, C.SOL_SOCKET, C.SO_RCVBUF, 4 << 20);
-    } catch (err) {
-      c.close(fd);
-      throw err;
-    }
-    const buf = SHARED_EVENT_BUF;
-    let open = true;
-    const drain = (): void => {
-      while (open) {
-        const n = c.recv(fd, buf, RECV_SIZE, C.MSG_DONTWAIT);
-        if (n < 0) {
-          const e = c.errno();
-          if (e === EINTR) continue;
-          if (e === ENOBUFS) {
-            onEvent({ type: 'overrun' });
-            continue;
-          }
-          return; // EAGAIN: drained
-        }
-        for (const m of parseMessages(buf, Math.min(n, RECV_SIZE))) {
-          const ev = decodeEvent(m);
-          if (ev) onEvent(ev);
-        }
-      }
-    };
-    const handle = koffi.node.poll(fd, { readable: true }, drain);
-    if (!o.ref) handle.unref();
-    return {
-      close(): void {
-        if (!open) return;
-        open = false;
-        handle.stop();
-        handle.close();
-        c.close(fd);
+    return listenNetlink(c, fd, {
+      groups: joins,
+      where: (op) => this.where(`netlink ${op}`),
+      onMessage: (m) => {
+        const ev = decodeEvent(m);
+        if (ev) onEvent(ev);
       },
-    };
+      onOverrun: () => onEvent({ type: 'overrun' }),
+      // A bigger buffer rides out bursts (many endpoints at once) without overruns.
+      rcvbuf: 4 << 20,
+      ...(o.ref ? { ref: true } : {}),
+    });
   }
 }
 
