@@ -72,9 +72,13 @@ function pureRows(): (string | number)[][] {
     ],
     ['nextFreeAddress /64, 5000 used', '200 ms', () => nextFreeAddress(p64, used6)],
     ['pickSubnet, 3000 of 3840 /24s taken', '5 ms', () => pickSubnet(DEFAULT_POOLS_V4, 4, taken)],
-    ['screen × 100 000 junk headers', '1000 ms', () => {
-      for (let k = 0; k < 100_000; k++) screen(junk);
-    }],
+    [
+      'screen × 100 000 junk headers',
+      '1000 ms',
+      () => {
+        for (let k = 0; k < 100_000; k++) screen(junk);
+      },
+    ],
   ];
   return cases.map(([label, budget, fn]) => {
     const s = summarize(timeSync(fn));
@@ -91,7 +95,10 @@ async function storeRows(): Promise<(string | number)[][]> {
     });
     return [
       ['get', await timeAsync(5000, (k) => s.get(`bench/${String(k % 1000).padStart(4, '0')}`))],
-      ['create-only commit', await timeAsync(2000, (k) => s.commit({ checks: [{ key: `c/${k}`, version: 0 }], puts: [{ key: `c/${k}`, value: '{}' }] }))],
+      [
+        'create-only commit',
+        await timeAsync(2000, (k) => s.commit({ checks: [{ key: `c/${k}`, version: 0 }], puts: [{ key: `c/${k}`, value: '{}' }] })),
+      ],
       ['list of 1000 keys', await timeAsync(200, () => s.list('bench/'))],
       ['withLock (uncontended)', await timeAsync(1000, () => s.withLock('bench', async () => undefined))],
     ];
