@@ -1,8 +1,9 @@
 /**
  * weftd's multi-host side, started when `--cluster-store` is given: loads this host's
  * identity, picks its underlay address, opens etcd and starts the cluster agent (operations.ts
- * serves `GET /v1/hosts`). An unreachable etcd does not stop the start: the agent joins when it
- * answers, and until then global operations fail with WEFT_STORE_UNAVAILABLE.
+ * serves `GET /v1/hosts`). For a host that was a member before, an unreachable etcd does not
+ * stop the start: the agent joins when it answers, and until then global operations fail with
+ * WEFT_STORE_UNAVAILABLE. A host that never joined is refused with a clear error instead.
  * The controller integration (global networks and endpoints in etcd) builds on `agent`.
  */
 import path from 'node:path';
@@ -11,7 +12,7 @@ import { WeftError } from '../errors.js';
 import { openStore } from '../store/open-store.js';
 import { isClusterStore, type ClusterStore } from '../store/cluster-store.js';
 import { EtcdClusterAgent } from './cluster-agent.js';
-import { loadHostIdentity } from './host-identity.js';
+import { hasJoinedBefore, loadHostIdentity, recordJoined } from './host-identity.js';
 import { resolveAdvertiseAddr, secondFamilyAddress } from './advertise-addr.js';
 import { readUnderlay } from '../kernel/underlay.js';
 import type { Logger } from '../logger.js';
@@ -66,16 +67,25 @@ export async function startClusterService(config: DaemonConfig, log: Logger): Pr
     ipamJournal: path.join(config.stateDir, 'cluster-ipam.json'),
     log: (level, fields, msg) => log[level](fields, msg),
   });
+  // A host that was never a member treats an unreachable store as bad input (a wrong URL must
+  // not leave a daemon waiting forever); a member restarting during an outage starts and waits.
+  const member = hasJoinedBefore(config.stateDir);
   let joined: 'joined' | 'waiting';
   try {
-    joined = await agent.startOrWait();
+    if (member) joined = await agent.startOrWait();
+    else {
+      await agent.start();
+      joined = 'joined';
+    }
   } catch (err) {
     await store.close();
     throw err;
   }
+  if (!member) recordJoined(config.stateDir, identity.id, cc.storeUrl);
   // Else the agent said so (once) and joins when the store answers ('storeUp').
-  if (joined === 'joined')
+  if (joined === 'joined') {
     log.info({ host: identity.id, name: cc.hostName ?? identity.id, address, address6, store: cc.storeUrl }, 'joined the cluster');
+  }
   let sync: ClusterSync | undefined;
   // hostsubnet: this host's subnet leases (kept across restarts: a graceful stop does not revoke them).
   const subnetLeases = new SubnetLeaser(store, agent.hostId, {

@@ -60,3 +60,32 @@ export function loadHostIdentity(stateDir: string, wanted?: string): HostIdentit
   renameSync(`${file}.tmp`, file);
   return id;
 }
+
+/**
+ * Whether this host has been a member of a cluster before: `<stateDir>/cluster-joined.json`,
+ * written after its first successful join. It decides what an unreachable store at start means:
+ * for a host that never joined, a misconfiguration (bad input: a clear error, nothing made); for
+ * a member restarting during an outage, an outage (weftd starts, its global endpoints keep
+ * their kernel state, and it rejoins when the store answers), as dockerd does.
+ */
+export function hasJoinedBefore(stateDir: string): boolean {
+  // cluster-ipam.json: the block journal a member writes, so a host from before this marker counts too.
+  return ['cluster-joined.json', 'cluster-ipam.json'].some((name) => {
+    const file = path.join(stateDir, name);
+    try {
+      readFileSync(file, 'utf8');
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw new StoreError(`cannot read ${file}: ${(err as Error).message}`, err);
+    }
+  });
+}
+
+/** Record the first successful join (see hasJoinedBefore). */
+export function recordJoined(stateDir: string, hostId: string, storeUrl: string): void {
+  const file = path.join(stateDir, 'cluster-joined.json');
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  writeFileSync(`${file}.tmp`, JSON.stringify({ hostId, store: storeUrl, at: new Date().toISOString() }) + '\n', { mode: 0o600 });
+  renameSync(`${file}.tmp`, file);
+}

@@ -4,15 +4,16 @@
  * cluster. l2 with one etcd: a killed host is marked down, then removed after the grace, and
  * rejoins with its stable id; etcd stopped (8 s, 20 s with WEFT_LONG=1): clear
  * WEFT_STORE_UNAVAILABLE within 5 s, then everything reconverges without a restart; bad
- * weftd input fails clearly and changes nothing, while an unreachable etcd is no bad input
- * (weftd starts, cluster calls answer WEFT_STORE_UNAVAILABLE; 435 shows the rest). l3 with a 3-member etcd: hosts in different
+ * weftd input fails clearly and changes nothing (an unreachable etcd too, for a host that never
+ * joined), while a member restarting with etcd away starts (cluster calls answer
+ * WEFT_STORE_UNAVAILABLE; 435 shows the rest). l3 with a 3-member etcd: hosts in different
  * subnets behind routers, one etcd member killed and the cluster keeps working.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { ClusterLab } from '../../src/lab/cluster-lab.js';
 import { sleep, until } from '../../src/lab/lab-tools.js';
 import { WEFTD, run } from '../../src/lab/sim-host.js';
@@ -135,16 +136,33 @@ describe('cluster lab, l2 underlay, one etcd', { timeout: 240_000 }, () => {
           ['--cluster-store', lab.state.etcdUrl!, '--host-id', id1, '--run-dir', `${dir}/r2`],
           /host id .* is already registered by a live host at 198\.18\.0\.11/,
         ],
+        // A host that never joined: an unreachable store is a misconfiguration, refused.
+        [
+          ['--cluster-store', 'etcd://198.18.0.250:2379', '--run-dir', `${dir}/r3`],
+          /WEFT_STORE_UNAVAILABLE|cannot reach the cluster store/,
+        ],
       ];
       for (const [args, re] of cases) {
         const r = await weftd(args);
         assert.notEqual(r.code, 0, args.join(' '));
         assert.match(r.stderr, re, args.join(' '));
+        if (args.includes('etcd://198.18.0.250:2379')) {
+          // weftd joins the cluster before it touches anything else: from its first log line to the error ≤ 5 s.
+          const times = r.stderr
+            .split('\n')
+            .filter((l) => l.startsWith('{'))
+            .map((l) => Date.parse((JSON.parse(l) as { time: string }).time));
+          console.log(`lab: unreachable etcd refused after ${r.ms} ms of weftd run time`);
+          assert.ok(times.length >= 2 && times[times.length - 1]! - times[0]! <= 5500, 'error within 5 s of starting to join');
+        }
       }
-      // An unreachable etcd is not bad input: weftd starts with its local scope (as dockerd
-      // with its KV store away) and says plainly that cluster operations wait for the store.
-      // In a namespace of its own (this weftd makes a default bridge and reconciles): an
+      // A member (its state directory says it joined before) restarting while the store is away
+      // is an outage, not bad input: weftd starts with its local scope (as dockerd with its KV
+      // store away) and says plainly that cluster operations wait for the store (435 shows the
+      // rest). In a namespace of its own (this weftd makes a default bridge and reconciles): an
       // underlay address, a default route, and no etcd behind it.
+      mkdirSync(`${dir}/s3`, { recursive: true });
+      writeFileSync(`${dir}/s3/cluster-joined.json`, JSON.stringify({ hostId: 'h-away', store: 'etcd://198.18.0.250:2379' }));
       const ns = `ss-away-${randomBytes(2).toString('hex')}`;
       await run('ip', ['netns', 'add', ns]);
       nsMade = ns;

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { HostStateCore, type AliveRecord, type HostRecord } from '../../src/cluster/host-state-core.js';
 import { resolveAdvertiseAddr, secondFamilyAddress } from '../../src/cluster/advertise-addr.js';
-import { loadHostIdentity, validateHostId } from '../../src/cluster/host-identity.js';
+import { hasJoinedBefore, loadHostIdentity, recordJoined, validateHostId } from '../../src/cluster/host-identity.js';
 import { WeftError } from '../../src/errors.js';
 import { mkdtempSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -145,6 +145,24 @@ describe('host identity', () => {
         () => validateHostId(bad),
         (e: unknown) => e instanceof WeftError && e.code === 'WEFT_INVALID_ARGUMENT',
       );
+    }
+  });
+
+  it('a state directory says whether its host was a cluster member: the join marker, or a block journal from before it', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'weft-joined-'));
+    try {
+      assert.equal(hasJoinedBefore(dir), false);
+      recordJoined(dir, 'h1', 'etcd://198.18.0.2:2379');
+      assert.equal(hasJoinedBefore(dir), true);
+      const older = mkdtempSync(path.join(tmpdir(), 'weft-joined-'));
+      try {
+        writeFileSync(path.join(older, 'cluster-ipam.json'), '{}');
+        assert.equal(hasJoinedBefore(older), true);
+      } finally {
+        rmSync(older, { recursive: true, force: true });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
