@@ -728,16 +728,6 @@ int main(int argc, char **argv) {
   signal(SIGTERM, SIG_DFL);
   code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 
-  rc = request(sock, "DELETE", path, NULL, &rep);
-  if (rc != REQ_OK) {
-    char what[300];
-    snprintf(what, sizeof what, "DELETE %s", path);
-    die_request(rc, &rep, sock, what);
-  }
-  if (rep.status >= 400) {
-    /* Already released by weftd (WEFT_NOT_FOUND) is fine, as removeSandbox() in run-command.ts. */
-    char *code_of = error_field(&rep, "code");
-    if (!code_of || strcmp(code_of, "WEFT_NOT_FOUND") != 0) die_reply(&rep);
-  }
+  remove_sandbox(sock, path);
   finish(code);
 }

@@ -205,20 +205,14 @@ export async function kernelFacts(nsPath: string): Promise<{ ipvs: string; esp: 
     ipvs = 'absent: /proc/net/ip_vs does not exist (no ip_vs module, and no modprobe here)';
   }
   // An ESP state in the lab namespace (never the root one): what Docker's encrypted overlay programs.
+  const state = ['src', '198.18.255.1', 'dst', '198.18.255.2', 'proto', 'esp', 'spi', '0x1000'];
   const add = await run('nsenter', [
     `--net=${nsPath}`,
     'ip',
     'xfrm',
     'state',
     'add',
-    'src',
-    '198.18.255.1',
-    'dst',
-    '198.18.255.2',
-    'proto',
-    'esp',
-    'spi',
-    '0x1000',
+    ...state,
     'mode',
     'transport',
     'aead',
@@ -228,21 +222,6 @@ export async function kernelFacts(nsPath: string): Promise<{ ipvs: string; esp: 
   ]);
   const esp =
     add.code === 0 ? 'present (an ESP xfrm state could be added)' : `absent: ip xfrm state add … proto esp → ${add.stderr.trim()}`;
-  if (add.code === 0)
-    await run('nsenter', [
-      `--net=${nsPath}`,
-      'ip',
-      'xfrm',
-      'state',
-      'delete',
-      'src',
-      '198.18.255.1',
-      'dst',
-      '198.18.255.2',
-      'proto',
-      'esp',
-      'spi',
-      '0x1000',
-    ]);
+  if (add.code === 0) await run('nsenter', [`--net=${nsPath}`, 'ip', 'xfrm', 'state', 'delete', ...state]);
   return { ipvs, esp };
 }
