@@ -8,6 +8,7 @@ import type { AddAddressOpts } from './netlink/addr-msg.js';
 import type { AddNeighbourOpts } from './netlink/neigh-msg.js';
 import type { RtnlGroup } from './netlink/events.js';
 import type { ArpProbeOptions } from './arp-probe.js';
+import type { NeighbourAnnouncement } from './neighbour-announce.js';
 import type { OptionalLinkKind } from './link-kind-errors.js';
 import type {
   AddressInfo,
@@ -32,7 +33,17 @@ import type { NetnsIdentity } from './netns-identity.js';
 import type { StopOutcome } from './process-stop.js';
 
 export type { BoundSockets };
-export type { ArpProbeOptions, IgnoreMissing, OptionalLinkKind, RtnlSubscription, SubscribeOpts, HostSocket, NetnsIdentity, StopOutcome };
+export type {
+  ArpProbeOptions,
+  NeighbourAnnouncement,
+  IgnoreMissing,
+  OptionalLinkKind,
+  RtnlSubscription,
+  SubscribeOpts,
+  HostSocket,
+  NetnsIdentity,
+  StopOutcome,
+};
 
 /** rtnetlink in one network namespace: links, addresses, routes, neighbours, events. */
 export interface NetlinkPort {
@@ -87,6 +98,12 @@ export interface KernelPort {
   requireLinkKind(kind: OptionalLinkKind): Promise<void>;
   /** RFC 5227 ARP probe from an interface of the host namespace: the claimant's MAC, or undefined. */
   arpProbe(o: ArpProbeOptions): Promise<string | undefined>;
+  /**
+   * Announce addresses on interface `ifindex` of the namespace at path (gratuitous ARP, IPv6
+   * unsolicited NA), `sourceMac` being that interface's MAC: neighbours that already asked
+   * for an address learn where it is at once (see neighbour-announce.ts).
+   */
+  announceNeighbours(netnsPath: string, ifindex: number, sourceMac: string, entries: NeighbourAnnouncement[]): Promise<void>;
   /** Wait for IPv6 duplicate address detection of `cidr` on interface `index` in the namespace at path. */
   waitForDad(netnsPath: string, index: number, cidr: string, timeoutMs: number): Promise<'ok' | 'duplicate'>;
   /**

@@ -11,6 +11,7 @@ import { ConflictError, InvalidArgumentError, KernelError, WeftError } from '../
 import { libc } from './libc.js';
 import { CLONE_NEWNET } from './netlink/constants.js';
 import { NSFS_MAGIC, openNsfsFile } from './netns-identity.js';
+import type { NeighbourAnnouncement } from './neighbour-announce.js';
 
 export { NSFS_MAGIC };
 const NS_GET_NSTYPE = 0xb703;
@@ -27,7 +28,8 @@ export type NetnsRequest =
   | { op: 'sysctl-read'; nsFd: number; file: string }
   | { op: 'sysctl-write'; nsFd: number; file: string; value: string }
   | { op: 'tun-open'; nsFd: number; name: string }
-  | { op: 'bind-sockets'; nsFd: number; address: string; port: number };
+  | { op: 'bind-sockets'; nsFd: number; address: string; port: number }
+  | { op: 'announce'; nsFd: number; ifindex: number; sourceMac: string; entries: NeighbourAnnouncement[] };
 
 /** How errors cross the thread boundary. */
 export interface WireError {

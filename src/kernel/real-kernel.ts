@@ -9,6 +9,7 @@ import { isAlive, processStartTime } from './proc.js';
 import { requireLinkKind, type OptionalLinkKind } from './link-support.js';
 import { arpProbe, type ArpProbeOptions } from './arp-probe.js';
 import { waitForDad } from './ipv6-dad.js';
+import type { NeighbourAnnouncement } from './neighbour-announce.js';
 import { stopProcess } from './process-stop.js';
 import { hostNetnsIdentities, netnsIdentityOfFd } from './netns-identity.js';
 import { readHostSockets, socketOwner } from './port-owners.js';
@@ -104,6 +105,11 @@ export class RealKernel implements KernelPort {
   /** The probe's socket is opened by this process, which lives in the host namespace. */
   arpProbe(o: ArpProbeOptions): Promise<string | undefined> {
     return arpProbe(o);
+  }
+
+  async announceNeighbours(netnsPath: string, ifindex: number, sourceMac: string, entries: NeighbourAnnouncement[]): Promise<void> {
+    if (entries.length === 0) return;
+    await netnsCall<void>({ op: 'announce', nsFd: this.entry(netnsPath).fd, ifindex, sourceMac, entries });
   }
 
   async waitForDad(netnsPath: string, index: number, cidr: string, timeoutMs: number): Promise<'ok' | 'duplicate'> {

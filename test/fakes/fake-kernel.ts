@@ -11,6 +11,7 @@
 import type { HostSocket, KernelPort, NetlinkPort, NetnsIdentity, RtnlSubscription, StopOutcome } from '../../src/kernel/kernel-port.js';
 import type { ArpProbeOptions, BoundSockets, OptionalLinkKind } from '../../src/kernel/kernel-port.js';
 import type { AddAddressOpts } from '../../src/kernel/netlink/addr-msg.js';
+import type { NeighbourAnnouncement } from '../../src/kernel/neighbour-announce.js';
 import type {
   AddressInfo,
   CreateBridgeOpts,
@@ -94,6 +95,8 @@ export class FakeKernel implements KernelPort {
   readonly lanHolders = new Map<string, string>();
   /** IPv6 addresses (CIDR) whose duplicate address detection fails. */
   readonly dadDuplicates = new Set<string>();
+  /** Every neighbour announcement sent: namespace path, interface, entries. */
+  readonly announcements: { netnsPath: string; ifindex: number; sourceMac: string; entries: NeighbourAnnouncement[] }[] = [];
   private nextMac = 1;
 
   constructor() {
@@ -216,6 +219,14 @@ export class FakeKernel implements KernelPort {
     const l = this.ns('host', 'arp probe').links.get(o.ifindex);
     if (!l?.up) throw new KernelError('arp probe', `interface ${o.ifindex} is not up (ENETDOWN)`, { errno: 100 });
     return this.lanHolders.get(o.address);
+  }
+
+  async announceNeighbours(netnsPath: string, ifindex: number, sourceMac: string, entries: NeighbourAnnouncement[]): Promise<void> {
+    if (entries.length === 0) return;
+    this.step(`announce ${entries.map((e) => e.ip).join(',')}`);
+    const l = this.ns(netnsPath, 'announce').links.get(ifindex);
+    if (!l?.up) throw new KernelError('announce', `interface ${ifindex} is not up (ENETDOWN)`, { errno: 100 });
+    this.announcements.push({ netnsPath, ifindex, sourceMac, entries });
   }
 
   async waitForDad(netnsPath: string, index: number, cidr: string): Promise<'ok' | 'duplicate'> {

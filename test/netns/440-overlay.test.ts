@@ -121,36 +121,90 @@ describe('overlay driver: VXLAN across three fake hosts', () => {
     for (const inv of lab.hosts[0]!.driver.invariants.endpoint) assert.deepEqual(await inv.check(lab.epCtx(s1)), [], inv.id);
   });
 
-  it('a capture on the underlay during 100 cross-host TCP connections and ARP for unknown addresses sees no encapsulated ARP or broadcast', async () => {
-    const pcap = `/tmp/ovl-${lab.tag}.pcap`;
-    const dump = lab.spawnIn(lab.hosts[0]!.path, 'tcpdump', ['--immediate-mode', '-i', 'eth0', '-n', '-U', '-w', pcap, 'udp port 4789']);
-    await waitFor('tcpdump listening', () => lab.output(dump).includes('listening'), 5000);
-    // Fresh ARP resolution for every connection: flush the sandbox's cache first.
-    await lab.inNs(s1.path, 'ip', ['neigh', 'flush', 'all']);
-    const srv = lab.spawnIn(s2.path, node, [NETTOOL, 'tcp-server', '7002']);
-    const loop = `const net=require('net');let ok=0,n=0;const go=()=>{if(n++===100){console.log(ok);return;}
-      const s=net.connect({host:'${ipOf(s2)}',port:7002},()=>s.write('x'));s.on('data',()=>{ok++;s.destroy();go();});s.on('error',()=>setTimeout(go,20));};go();`;
-    const r = await waitFor(
-      '100 connections',
-      async () => {
-        const x = await lab.inNs(s1.path, node, ['-e', loop], 30_000);
-        return x.code === 0 && x.stdout.trim() === '100' ? x : undefined;
-      },
-      40_000,
-    );
-    assert.equal(r.stdout.trim(), '100');
-    // ARP for an address nobody has must stay on this host too.
-    await ping(s1, '10.50.0.99');
-    await new Promise((res) => setTimeout(res, 300));
-    await lab.kill(dump, 'SIGTERM');
-    await lab.kill(srv);
+  /**
+   * What left host h's underlay as VXLAN while `during` ran: every packet, and those whose
+   * inner frame is ARP, IPv6 (neighbour discovery) or broadcast/multicast.
+   */
+  const captureUnderlay = async (h: number, during: () => Promise<void>): Promise<{ total: number; bad: string }> => {
+    const pcap = `/tmp/ovl-${lab.tag}-${h}.pcap`;
+    const dump = lab.spawnIn(lab.hosts[h]!.path, 'tcpdump', ['--immediate-mode', '-i', 'eth0', '-n', '-U', '-w', pcap, 'udp port 4789']);
+    try {
+      await waitFor('tcpdump listening', () => lab.output(dump).includes('listening'), 5000);
+      await during();
+      await new Promise((res) => setTimeout(res, 300));
+    } finally {
+      await lab.kill(dump, 'SIGTERM');
+    }
     const all = await run('tcpdump', ['-n', '-r', pcap]);
-    const total = all.stdout.split('\n').filter(Boolean).length;
     // Inner Ethernet starts after UDP (8) + VXLAN (8): its destination MAC's group bit, its type at +12.
     const bad = await run('tcpdump', ['-n', '-r', pcap, 'udp port 4789 and (udp[16] & 1 = 1 or udp[28:2] = 0x0806 or udp[28:2] = 0x86dd)']);
     rmSync(pcap, { force: true });
+    return { total: all.stdout.split('\n').filter(Boolean).length, bad: bad.stdout.trim() };
+  };
+
+  it('a capture on the underlay during 100 cross-host TCP connections and ARP for unknown addresses sees no encapsulated ARP or broadcast', async () => {
+    const { total, bad } = await captureUnderlay(0, async () => {
+      // Fresh ARP resolution for every connection: flush the sandbox's cache first.
+      await lab.inNs(s1.path, 'ip', ['neigh', 'flush', 'all']);
+      const srv = lab.spawnIn(s2.path, node, [NETTOOL, 'tcp-server', '7002']);
+      const loop = `const net=require('net');let ok=0,n=0;const go=()=>{if(n++===100){console.log(ok);return;}
+      const s=net.connect({host:'${ipOf(s2)}',port:7002},()=>s.write('x'));s.on('data',()=>{ok++;s.destroy();go();});s.on('error',()=>setTimeout(go,20));};go();`;
+      const r = await waitFor(
+        '100 connections',
+        async () => {
+          const x = await lab.inNs(s1.path, node, ['-e', loop], 30_000);
+          return x.code === 0 && x.stdout.trim() === '100' ? x : undefined;
+        },
+        40_000,
+      );
+      assert.equal(r.stdout.trim(), '100');
+      // ARP for an address nobody has must stay on this host too.
+      await ping(s1, '10.50.0.99');
+      await lab.kill(srv);
+    });
     assert.ok(total >= 300, `the capture saw the connections (${total} VXLAN packets)`);
-    assert.equal(bad.stdout.trim(), '', 'no ARP, no broadcast/multicast frame left the host');
+    assert.equal(bad, '', 'no ARP, no broadcast/multicast frame left the host');
+  });
+
+  it('clients that asked for an address before its owner existed (on its host and on another) connect as soon as it joins and is announced; no announcement crosses the underlay', async () => {
+    const ip = '10.50.0.77';
+    // The clients' next ARP retry is 5 s away, so a connect within 3 s is the announcement's doing.
+    for (const s of [s1, s2]) {
+      const r = await lab.inNs(s.path, 'sysctl', ['-w', 'net.ipv4.neigh.eth0.retrans_time_ms=5000']);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const loop = `const net=require('net');const t0=Date.now();process.stdout.write('ready\\n');
+      const go=()=>{const s=net.connect({host:'${ip}',port:7010});s.setTimeout(200);
+      s.once('connect',()=>{console.log('connected '+(Date.now()-t0));process.exit(0);});
+      s.once('error',()=>s.destroy());s.once('timeout',()=>s.destroy());
+      if(Date.now()-t0>4000){console.log('none');process.exit(1);}setTimeout(go,5);};go();`;
+    const cross = lab.spawnIn(s1.path, node, ['-e', loop]);
+    const local = lab.spawnIn(s2.path, node, ['-e', loop]);
+    const exited = (c: typeof cross): Promise<string> => new Promise((res) => c.once('exit', () => res(lab.output(c))));
+    const done = Promise.all([exited(cross), exited(local)]);
+    let s4: LabSandbox | undefined;
+    let srv: ReturnType<typeof lab.spawnIn> | undefined;
+    try {
+      const { bad } = await captureUnderlay(1, async () => {
+        await waitFor('clients started', () => lab.output(cross).includes('ready') && lab.output(local).includes('ready'), 5000);
+        await new Promise((res) => setTimeout(res, 200)); // their first ARP requests went unanswered
+        s4 = await lab.sandbox(lab.hosts[1]!, net, ip); // on the local client's host: its bridge announces it
+        srv = lab.spawnIn(s4.path, node, [NETTOOL, 'tcp-server', '7010']);
+        await lab.announce(s4); // the other hosts' bridges announce it to their sandboxes
+        const [c, l] = await done;
+        assert.match(c, /connected \d+/, `the client on another host: ${c}`);
+        assert.match(l, /connected \d+/, `the client on the same host: ${l}`);
+        for (const out of [c, l]) assert.ok(Number(/connected (\d+)/.exec(out)![1]) < 3000, out);
+      });
+      assert.equal(bad, '', 'the announcements stayed on their hosts');
+    } finally {
+      for (const s of [s1, s2]) await lab.inNs(s.path, 'sysctl', ['-w', 'net.ipv4.neigh.eth0.retrans_time_ms=1000']);
+      if (srv) await lab.kill(srv);
+      if (s4) {
+        await lab.withdraw(s4);
+        await lab.hosts[1]!.driver.leave(lab.epCtx(s4));
+      }
+    }
   });
 
   it("a peer's removal takes its FDB and neighbour entries away on every other host within 1 s, and its traffic stops", async () => {

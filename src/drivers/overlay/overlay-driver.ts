@@ -19,6 +19,7 @@ import type {
   RemoteHost,
 } from '../driver.js';
 import type { NetworkRecord } from '../../model/types.js';
+import type { NeighbourAnnouncement } from '../../kernel/kernel-port.js';
 import { ErrorList, InvalidArgumentError, KernelError } from '../../errors.js';
 import { IFNAMES } from '../ifnames.js';
 import {
@@ -55,6 +56,20 @@ import { endpointMark, mustOwn } from './overlay-ownership.js';
 import { markPhase } from '../../phase-trace.js';
 
 const NO_ENTRIES: PeerEntries = { fdb: [], neigh: [] };
+
+/** An endpoint's addresses without their prefix lengths, with its MAC. */
+const bareAddresses = (ep: { ipv4?: string; ipv6?: string }, mac: string): NeighbourAnnouncement[] =>
+  [ep.ipv4, ep.ipv6].flatMap((a) => (a ? [{ ip: a.split('/')[0]!, mac }] : []));
+
+/** A link's MAC, which the kernel always reports for Ethernet devices. */
+function macOf(l: { name: string; mac?: string }): string {
+  if (!l.mac) throw new KernelError('neighbour announcement', `interface ${l.name} reports no MAC address`);
+  return l.mac;
+}
+
+/** Whether a peer heard again carries what was announced already (a replay announces nothing). */
+const sameAddresses = (a: RemoteEndpoint | undefined, b: RemoteEndpoint): boolean =>
+  a !== undefined && a.mac === b.mac && a.ipv4 === b.ipv4 && a.ipv6 === b.ipv6;
 
 /** The bridge-side end of an endpoint's veth, inside the network's namespace. */
 export const portIfname = (c: EndpointContext): string => c.endpoint.hostIfname ?? IFNAMES.hostVeth.of(c.endpoint.id);
@@ -194,6 +209,10 @@ export class OverlayDriver implements Driver {
       if (ep.ipv6 && !have.has(ep.ipv6)) inner.addAddress(link.index, ep.ipv6, { nodad: true });
       if (!ep.ipv6) inner.setLink(link.index, { ipv6AddrGenNone: true });
       if (!link.up) inner.setLink(link.index, { up: true });
+      // Sandboxes on this host that already asked for the address (a client started before its
+      // server) learn it now instead of at their next ARP/ND retry, up to a second later. Sent
+      // by the bridge: the other ports forward already, the new one may not yet.
+      await c.kernel.announceNeighbours(o.path, o.bridge.index, macOf(o.bridge), bareAddresses(ep, macOf(link)));
       markPhase('overlay.port', () => ({ sandbox: sb.name }));
       if (wantsLeg(c)) await ensureLeg(c, inner);
     } catch (err) {
@@ -219,12 +238,18 @@ export class OverlayDriver implements Driver {
   async peerUp(c: NetworkContext, peer: RemoteEndpoint): Promise<void> {
     const entries = entriesOf(this.atVtep(c.network, peer)); // refuses a peer without MAC and IPv4 before recording it
     const map = this.peers.get(c.network.id) ?? new Map<string, RemoteEndpoint>();
+    const known = map.get(peer.endpointId);
     map.set(peer.endpointId, peer);
     this.peers.set(c.network.id, map);
     this.networks.set(c.network.id, c.network);
     if (peer.hostAddress === clusterOf(c).hostAddress) return;
     const o = await openOverlay(c);
-    if (o) applyDiff(o, { add: entries, del: NO_ENTRIES });
+    if (!o) return;
+    applyDiff(o, { add: entries, del: NO_ENTRIES });
+    // The local sandboxes hear of the remote address from the bridge (the vxlan device answers
+    // their later requests; this reaches those that asked already). Nothing broadcast leaves
+    // the host: the vxlan device has no flood entry.
+    if (!sameAddresses(known, peer)) await c.kernel.announceNeighbours(o.path, o.bridge.index, macOf(o.bridge), entries.neigh);
   }
 
   async peerDown(c: NetworkContext, peer: RemoteEndpoint): Promise<void> {
