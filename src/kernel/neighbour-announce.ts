@@ -10,8 +10,8 @@
  * one namespace; on an overlay bridge nothing broadcast crosses the vxlan device (no flooding),
  * so an announcement never leaves its host.
  *
- * The frame builders are pure; `announceHere` sends from the calling thread's namespace (the
- * netns worker enters the namespace first).
+ * The frame builders are pure; the socket is made in the interface's namespace (by the netns
+ * worker, once per namespace) and then written from the main thread without a thread hop.
  */
 import { KernelError } from '../errors.js';
 import type { Libc } from './libc.js';
@@ -118,24 +118,23 @@ function linkAddr(ifindex: number, protocol: number, dest: Buffer): Buffer {
   return sa;
 }
 
-/**
- * Send each entry's announcement once on interface `ifindex` of the calling thread's
- * namespace, with `sourceMac` as the Ethernet source. A send-only socket (protocol 0: it
- * receives nothing), closed before returning; every failure is a KernelError with its errno.
- */
-export function announceHere(c: Libc, ifindex: number, sourceMac: string, entries: NeighbourAnnouncement[]): void {
-  const op = `neighbour announcement on ifindex ${ifindex}`;
-  const frames = entries.map((e) => announcementFrame(sourceMac, e));
-  if (frames.length === 0) return;
+/** A send-only packet socket (protocol 0: it receives nothing) in the calling thread's namespace. */
+export function packetSocketHere(c: Libc): number {
   const fd = c.socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw new KernelError(op, `socket: ${c.lastError()}`, { errno: c.errno() });
-  try {
-    for (const f of frames) {
-      const v6 = f.readUInt16BE(12) === ETH_P_IPV6;
-      const sa = linkAddr(ifindex, v6 ? ETH_P_IPV6 : ETH_P_ARP, v6 ? ALL_NODES_MAC : BROADCAST);
-      if (c.sendto(fd, f, f.length, 0, sa, sa.length) < 0) throw new KernelError(op, `sendto: ${c.lastError()}`, { errno: c.errno() });
-    }
-  } finally {
-    c.close(fd);
+  if (fd < 0) throw new KernelError('packet socket', c.lastError(), { errno: c.errno() });
+  return fd;
+}
+
+/**
+ * Send each entry's announcement once on interface `ifindex`, with `sourceMac` as the
+ * Ethernet source, through `fd` (a packet socket of the interface's namespace: made there once,
+ * usable from any thread). Every failure is a KernelError with its errno.
+ */
+export function announceOn(c: Libc, fd: number, ifindex: number, sourceMac: string, entries: NeighbourAnnouncement[]): void {
+  const op = `neighbour announcement on ifindex ${ifindex}`;
+  for (const f of entries.map((e) => announcementFrame(sourceMac, e))) {
+    const v6 = f.readUInt16BE(12) === ETH_P_IPV6;
+    const sa = linkAddr(ifindex, v6 ? ETH_P_IPV6 : ETH_P_ARP, v6 ? ALL_NODES_MAC : BROADCAST);
+    if (c.sendto(fd, f, f.length, 0, sa, sa.length) < 0) throw new KernelError(op, `sendto: ${c.lastError()}`, { errno: c.errno() });
   }
 }

@@ -13,7 +13,7 @@ import { Rtnl, routeSocketHere } from './netlink/rtnl.js';
 import type { NetnsRequest, WireError } from './netns.js';
 import { openTunHere } from './tun-open.js';
 import { bindHere } from './netns-sockets.js';
-import { announceHere } from './neighbour-announce.js';
+import { packetSocketHere } from './neighbour-announce.js';
 
 const MS_BIND = 4096;
 const c = libc();
@@ -81,9 +81,9 @@ function handle(req: NetnsRequest): unknown {
     case 'bind-sockets':
       // A socket stays in the namespace it was made in; the fds work from the main thread.
       return inNetns(req.nsFd, `bind ${req.address}:${req.port}`, () => bindHere(c, req.address, req.port));
-    case 'announce':
+    case 'packet-socket':
       // A packet socket sends on the links of the namespace it was made in.
-      return inNetns(req.nsFd, `announce on ifindex ${req.ifindex}`, () => announceHere(c, req.ifindex, req.sourceMac, req.entries));
+      return inNetns(req.nsFd, 'packet socket', () => packetSocketHere(c));
     case 'sysctl-write':
       return inNetns(req.nsFd, `sysctl write ${req.file}`, () =>
         sysctlFs(`sysctl write ${req.file}`, () => writeFileSync(req.file, req.value)),

@@ -11,7 +11,6 @@ import { ConflictError, InvalidArgumentError, KernelError, WeftError } from '../
 import { libc } from './libc.js';
 import { CLONE_NEWNET } from './netlink/constants.js';
 import { NSFS_MAGIC, openNsfsFile } from './netns-identity.js';
-import type { NeighbourAnnouncement } from './neighbour-announce.js';
 
 export { NSFS_MAGIC };
 const NS_GET_NSTYPE = 0xb703;
@@ -29,7 +28,7 @@ export type NetnsRequest =
   | { op: 'sysctl-write'; nsFd: number; file: string; value: string }
   | { op: 'tun-open'; nsFd: number; name: string }
   | { op: 'bind-sockets'; nsFd: number; address: string; port: number }
-  | { op: 'announce'; nsFd: number; ifindex: number; sourceMac: string; entries: NeighbourAnnouncement[] };
+  | { op: 'packet-socket'; nsFd: number };
 
 /** How errors cross the thread boundary. */
 export interface WireError {

@@ -9,7 +9,8 @@ import { isAlive, processStartTime } from './proc.js';
 import { requireLinkKind, type OptionalLinkKind } from './link-support.js';
 import { arpProbe, type ArpProbeOptions } from './arp-probe.js';
 import { waitForDad } from './ipv6-dad.js';
-import type { NeighbourAnnouncement } from './neighbour-announce.js';
+import { announceOn, type NeighbourAnnouncement } from './neighbour-announce.js';
+import { libc } from './libc.js';
 import { stopProcess } from './process-stop.js';
 import { hostNetnsIdentities, netnsIdentityOfFd } from './netns-identity.js';
 import { readHostSockets, socketOwner } from './port-owners.js';
@@ -18,6 +19,8 @@ interface NsEntry {
   fd: number;
   inode: number | undefined;
   rtnl?: Rtnl;
+  /** Send-only packet socket of the namespace (neighbour announcements), made on first use. */
+  packet?: number;
 }
 
 export class RealKernel implements KernelPort {
@@ -58,10 +61,13 @@ export class RealKernel implements KernelPort {
     if (!e) return;
     this.ns.delete(path);
     e.rtnl?.close();
-    try {
-      closeSync(e.fd);
-    } catch {
-      /* already closed */
+    for (const fd of [e.packet, e.fd]) {
+      if (fd === undefined) continue;
+      try {
+        closeSync(fd);
+      } catch {
+        /* already closed */
+      }
     }
   }
 
@@ -107,9 +113,24 @@ export class RealKernel implements KernelPort {
     return arpProbe(o);
   }
 
+  /** The namespace's send-only packet socket: made once on the netns worker, then used without a thread hop. */
+  private async packetSocket(path: string): Promise<number> {
+    const e = this.entry(path);
+    if (e.packet !== undefined) return e.packet;
+    const fd = await netnsCall<number>({ op: 'packet-socket', nsFd: e.fd });
+    if (this.ns.get(path) !== e) {
+      closeSync(fd); // the namespace was forgotten meanwhile: ask for the current one's
+      return this.packetSocket(path);
+    }
+    if (e.packet !== undefined)
+      closeSync(fd); // a concurrent call made one first
+    else e.packet = fd;
+    return e.packet;
+  }
+
   async announceNeighbours(netnsPath: string, ifindex: number, sourceMac: string, entries: NeighbourAnnouncement[]): Promise<void> {
     if (entries.length === 0) return;
-    await netnsCall<void>({ op: 'announce', nsFd: this.entry(netnsPath).fd, ifindex, sourceMac, entries });
+    announceOn(libc(), await this.packetSocket(netnsPath), ifindex, sourceMac, entries);
   }
 
   async waitForDad(netnsPath: string, index: number, cidr: string, timeoutMs: number): Promise<'ok' | 'duplicate'> {
