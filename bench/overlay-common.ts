@@ -1,13 +1,22 @@
 /**
  * What the overlay benches share (bench/overlay.ts, overlay-convergence.ts, overlay-swarm.ts):
  * the load average, iperf3 between two network namespaces, and the convergence probe — a
- * client already waiting in host B's namespace that tries to connect every 2 ms, timed from
- * just before the command that starts the server on host A.
+ * client already waiting in host B's namespace that tries to connect every 2 ms
+ * (bench/connect-wait.c), timed from the exec of the command that starts the server on host A.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { ClusterLab } from '../src/lab/cluster-lab.js';
-import { NETTOOL, run, sleep } from '../src/lab/sim-host.js';
+import { REPO, run, sleep, type RunResult } from '../src/lab/sim-host.js';
+
+/** The CLI users run (src/cli/weft-launcher.c) and the server every convergence sample starts. */
+export const LAUNCHER = path.join(REPO, 'dist/bin/weft');
+export const BUSYBOX = '/usr/bin/busybox';
+/** Epoch ms with sub-ms resolution (the clients print theirs from CLOCK_REALTIME). */
+export const now = (): number => performance.timeOrigin + performance.now();
 
 export const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(name);
@@ -46,33 +55,115 @@ export async function median(rounds: number, f: () => Promise<number>): Promise<
   return xs[Math.floor(xs.length / 2)]!;
 }
 
-/**
- * Prints the epoch ms of the first successful connect to any of IPs (comma list) on PORT,
- * trying them all every 2 ms (60 s at most).
- */
-const CONNECT_LOOP = `
-const net = require('node:net');
-const [ips, port] = process.argv.slice(1);
-const end = Date.now() + 60000;
-const round = () => {
-  for (const ip of ips.split(',')) {
-    const s = net.connect({ host: ip, port: Number(port) });
-    s.setTimeout(100);
-    s.once('connect', () => { console.log(Date.now()); process.exit(0); });
-    s.once('error', () => s.destroy());
-    s.once('timeout', () => s.destroy());
-  }
-  if (Date.now() > end) process.exit(1);
-  setTimeout(round, 2);
-};
-round();
-`;
+/** The client (bench/connect-wait.c), compiled into dist/bench on first use. */
+export function connectWaitBinary(): string {
+  const out = path.join(REPO, 'dist/bench/connect-wait');
+  const src = path.join(REPO, 'bench/connect-wait.c');
+  if (!existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs)
+    execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', out, src], { stdio: 'inherit' });
+  return out;
+}
+
+export interface Waiter {
+  ready: Promise<void>;
+  connected: Promise<number>;
+  kill(): void;
+}
+
+/** The client in a namespace, trying ip:port until it connects (bench/connect-wait.c). */
+export function startWaiter(netns: string, ip: string, port: number): Waiter {
+  const child = spawn('nsenter', [`--net=${netns}`, connectWaitBinary(), ip, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  let onReady: () => void = () => undefined;
+  const ready = new Promise<void>((r) => (onReady = r));
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+    if (out.startsWith('ready\n')) onReady();
+  });
+  const connected = new Promise<number>((resolve, reject) =>
+    // 'close', not 'exit': the output may still be in the pipe when the process has exited.
+    child.on('close', (code) => {
+      const line = out.split('\n')[1] ?? '';
+      const t = Number(line);
+      if (code === 0 && line !== '' && Number.isFinite(t)) resolve(t);
+      else reject(new Error(`no connect to ${ip}:${port} from ${netns} (exit ${code})`));
+    }),
+  );
+  return { ready, connected, kill: () => void child.kill('SIGKILL') };
+}
+
+/** A command ready to start; start() returns the epoch ms it was told to. */
+export interface ArmedCommand {
+  start(): number;
+  result: Promise<RunResult>;
+  kill(): void;
+}
 
 /**
- * One convergence sample: a connect loop in clientNs towards `candidates` (one of them will be
- * the new server's address) on `port`, then the clock starts and `start` makes the server on
- * host A. `connectMs`: from then to the first successful connect; `runMs`: until `start`
- * returned (the run command's own time), so connectMs − runMs is what the other host still
+ * A command, armed: a shell already running in the lab host's namespace that execs it when
+ * the bench writes a line to it, as an interactive shell execs what a user typed. The clock
+ * starts at that write, so a figure counts the command's own exec and start but not this Node
+ * process's spawn machinery (≈ 5–10 ms of fork/exec bookkeeping a user's shell does not pay).
+ */
+export function armCommand(lab: ClusterLab, host: string, argv: string[]): ArmedCommand {
+  const h = lab.host(host);
+  const child = spawn('nsenter', [`--net=/run/netns/${h.ns}`, '/bin/sh', '-c', 'read -r go && exec "$@"', 'sh', ...argv], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: lab.envFor(h),
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const result = new Promise<RunResult>((resolve) => child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr })));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  void result.then(() => clearTimeout(timer));
+  return {
+    start: () => {
+      const t = now();
+      child.stdin.end('go\n');
+      return t;
+    },
+    result,
+    kill: () => void (child.exitCode === null && child.kill('SIGKILL')),
+  };
+}
+
+export interface Mark {
+  phase: string;
+  t: number;
+  [k: string]: string | number | undefined;
+}
+
+/** The phase marks a weftd logged since the last call (its log is JSON lines). */
+export class MarkReader {
+  private offset: number;
+  constructor(private readonly file: string) {
+    this.offset = statSync(file).size;
+  }
+  read(): Mark[] {
+    const size = statSync(this.file).size;
+    const buf = Buffer.alloc(size - this.offset);
+    const fd = openSync(this.file, 'r');
+    try {
+      readSync(fd, buf, 0, buf.length, this.offset);
+    } finally {
+      closeSync(fd);
+    }
+    this.offset = size;
+    const out: Mark[] = [];
+    for (const line of buf.toString('utf8').split('\n')) {
+      if (!line.includes('"msg":"phase"')) continue;
+      out.push(JSON.parse(line) as Mark);
+    }
+    return out;
+  }
+}
+
+/**
+ * One convergence sample: the client waits in clientNs for ip:port, then the clock starts and
+ * `cmd` (armed) makes the server on host A. `connectMs`: from then to the first successful
+ * connect; `runMs`: until the command exited, so connectMs − runMs is what the other host still
  * waited after the command on A was done.
  */
 export interface ConvergenceSample {
@@ -80,40 +171,19 @@ export interface ConvergenceSample {
   runMs: number;
 }
 
-export async function convergenceSample(
-  clientNs: string,
-  candidates: string[],
-  port: number,
-  start: () => Promise<void>,
-): Promise<ConvergenceSample> {
-  const waiter = spawn('nsenter', [`--net=${clientNs}`, process.execPath, '-e', CONNECT_LOOP, candidates.join(','), String(port)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  waiter.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  const done = new Promise<number>((resolve) => waiter.on('exit', (code) => resolve(code ?? 1)));
+export async function convergenceSample(clientNs: string, ip: string, port: number, cmd: ArmedCommand): Promise<ConvergenceSample> {
+  const waiter = startWaiter(clientNs, ip, port);
   try {
-    await sleep(300); // the loop is running before the clock starts
-    const t0 = Date.now();
-    await start();
-    const runMs = Date.now() - t0;
-    if ((await done) !== 0)
-      throw new Error(
-        `no connect to ${candidates.length > 3 ? `${candidates.length} candidates` : candidates.join(',')}:${port} within 60 s`,
-      );
-    return { connectMs: Number(out.trim()) - t0, runMs };
+    await waiter.ready;
+    const t0 = cmd.start();
+    const r = await cmd.result;
+    const runMs = now() - t0;
+    if (r.code !== 0) throw new Error(`the server's run command failed (exit ${r.code}): ${(r.stderr || r.stdout).trim()}`);
+    return { connectMs: (await waiter.connected) - t0, runMs };
   } finally {
-    if (waiter.exitCode === null && waiter.signalCode === null) waiter.kill('SIGKILL');
+    cmd.kill();
+    waiter.kill();
   }
-}
-
-/** The other host addresses of the /26 cluster IPAM block (weft's default block size) holding ip. */
-export function blockMates(ip: string): string[] {
-  const [a, b, c, d] = ip.split('.').map(Number) as [number, number, number, number];
-  const base = d & ~63;
-  const out: string[] = [];
-  for (let x = base; x < base + 64; x++) if (x !== d && x !== 0 && x !== 255) out.push(`${a}.${b}.${c}.${x}`);
-  return out;
 }
 
 /** `weft ARGS` on a lab host; its stdout, or an error with stderr. */
@@ -138,9 +208,13 @@ export async function weftSandbox(
 }
 
 /**
- * weft's side of a convergence sample on an overlay network: a client sandbox on host B, a
- * probe sandbox on host A that shows A's IPAM block (global networks take no --ip, so the new
- * server's address is one of its block mates); each sample runs a tcp-server on A.
+ * weft's side of a convergence sample on an overlay network: a client sandbox on host B; each
+ * sample is `weft run -d` (the compiled launcher users run) of a busybox TCP server on A, armed
+ * like any other command. Global networks take no --ip, and cluster IPAM hands out the lowest
+ * free address of A's block, so every server gets the address a first one got (checked per
+ * sample); a sample starts only once B has removed the previous server's entries (its
+ * `peer.removed` mark: the lab's weftds must run with WEFT_TRACE_PHASES=1), so no sample finds
+ * its path already programmed.
  */
 export async function weftConvergence(
   lab: ClusterLab,
@@ -148,19 +222,46 @@ export async function weftConvergence(
   b: string,
   network: string,
   port: number,
-): Promise<{ clientNs: string; candidates: string[]; sample: (i: number) => Promise<ConvergenceSample> }> {
-  const node = process.execPath;
-  const client = await weftSandbox(lab, b, 'client', network, [node, NETTOOL, 'tcp-server', '9']);
-  const probe = await weftSandbox(lab, a, 'probe', network, [node, NETTOOL, 'tcp-server', '9']);
-  const candidates = blockMates(probe.ip);
+): Promise<{ ip: string; clientNs: string; sample: (name: string) => Promise<ConvergenceSample> }> {
+  const idle = [BUSYBOX, 'sleep', '1000000'];
+  const client = await weftSandbox(lab, b, `${network}-client`, network, idle);
+  const warm = await weftSandbox(lab, a, `${network}-warm`, network, idle);
+  await weftOk(lab, a, ['sandbox', 'rm', '-f', `${network}-warm`]);
+  const logB = new MarkReader(lab.host(b).log);
+  const removed = new Set<string>();
   return {
+    ip: warm.ip,
     clientNs: client.netnsPath,
-    candidates,
-    sample: async (i: number) => {
-      const got = await convergenceSample(client.netnsPath, candidates, port, async () => {
-        await weftOk(lab, a, ['run', '-d', '--name', `s${i}`, '--network', network, '--', node, NETTOOL, 'tcp-server', String(port)]);
-      });
-      await weftOk(lab, a, ['sandbox', 'rm', '-f', `s${i}`]);
+    sample: async (name: string) => {
+      const run = [
+        LAUNCHER,
+        'run',
+        '-d',
+        '--name',
+        name,
+        '--network',
+        network,
+        '--',
+        BUSYBOX,
+        'nc',
+        '-ll',
+        '-p',
+        String(port),
+        '-e',
+        '/bin/true',
+      ];
+      const got = await convergenceSample(client.netnsPath, warm.ip, port, armCommand(lab, a, run));
+      const v = (JSON.parse(await weftOk(lab, a, ['sandbox', 'inspect', name])) as { endpoints: { id: string; ipv4?: string }[] }[])[0]!;
+      const ep = v.endpoints[0]!;
+      if (ep.ipv4?.split('/')[0] !== warm.ip)
+        throw new Error(`${name} got ${ep.ipv4}, not ${warm.ip}: the client waited on the wrong address`);
+      await weftOk(lab, a, ['sandbox', 'rm', '-f', name]);
+      for (const end = Date.now() + 5000; ;) {
+        for (const m of logB.read()) if (m.phase === 'peer.removed') removed.add(String(m.endpoint));
+        if (removed.has(ep.id)) break;
+        if (Date.now() > end) throw new Error(`${b} did not remove endpoint ${ep.id} within 5 s (is WEFT_TRACE_PHASES=1 set?)`);
+        await sleep(20);
+      }
       return got;
     },
   };

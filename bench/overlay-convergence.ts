@@ -6,6 +6,8 @@
  *
  * The clock starts when a shell already waiting in A's namespace is told to exec the CLI (see
  * armCli), as a user's shell starts it; the CLI's own exec and start-up are in the figure.
+ * Every sample's server gets the same address (and MAC), so a sample starts only once B has
+ * removed the previous server's entries (its `peer.removed` mark): no path is ever pre-made.
  *
  * Each sample has two clients already waiting (each one process, bench/connect-wait.c, trying
  * to connect every 2 ms, started before the clock): one in a sandbox on B (the figure) and one in a sandbox on A on
@@ -26,13 +28,9 @@
  * Not a test: it prints figures and the load average. Needs root and etcd.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
-import { loadavg } from 'node:os';
-import path from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { execFileSync, spawn } from 'node:child_process';
 import { ClusterLab } from '../src/lab/cluster-lab.js';
-import { NETTOOL, REPO, WEFT, type RunResult } from '../src/lab/sim-host.js';
+import { NETTOOL, WEFT } from '../src/lab/sim-host.js';
+import { armCommand, BUSYBOX, LAUNCHER, load, MarkReader, startWaiter, type Mark } from './overlay-common.js';
 import { printTable, summarize } from './stats.js';
 
 const arg = (name: string, dflt: string): string => {
@@ -47,113 +45,7 @@ const perSample = !process.argv.includes('--quiet-samples');
 /** Print every phase mark of A and B for this many samples of each row (where a column's time goes). */
 const dumpMarks = Number(arg('--marks', '0'));
 const node = process.execPath;
-const LAUNCHER = path.join(REPO, 'dist/bin/weft');
-const BUSYBOX = '/usr/bin/busybox';
 const PORT = 7700;
-let CONNECT_WAIT = '';
-const now = (): number => performance.timeOrigin + performance.now();
-const load = (): string =>
-  loadavg()
-    .map((x) => x.toFixed(2))
-    .join(' ');
-
-/** The client (bench/connect-wait.c), compiled into dist/bench on first use. */
-function connectWaitBinary(): string {
-  const out = path.join(REPO, 'dist/bench/connect-wait');
-  const src = path.join(REPO, 'bench/connect-wait.c');
-  if (!existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs)
-    execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', out, src], { stdio: 'inherit' });
-  return out;
-}
-
-interface Waiter {
-  ready: Promise<void>;
-  connected: Promise<number>;
-  kill(): void;
-}
-
-/** A connect loop inside a sandbox's namespace. */
-function startWaiter(netns: string, ip: string): Waiter {
-  const child = spawn('nsenter', [`--net=${netns}`, CONNECT_WAIT, ip, String(PORT)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  let onReady: () => void = () => undefined;
-  const ready = new Promise<void>((r) => (onReady = r));
-  child.stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-    if (out.startsWith('ready\n')) onReady();
-  });
-  const connected = new Promise<number>((resolve, reject) =>
-    // 'close', not 'exit': the output may still be in the pipe when the process has exited.
-    child.on('close', (code) => {
-      const line = out.split('\n')[1] ?? '';
-      const t = Number(line);
-      if (code === 0 && line !== '' && Number.isFinite(t)) resolve(t);
-      else reject(new Error(`no connect to ${ip}:${PORT} from ${netns} (exit ${code})`));
-    }),
-  );
-  return { ready, connected, kill: () => void child.kill('SIGKILL') };
-}
-
-/**
- * The CLI, armed: a shell already running in the host's namespace that execs the command when
- * the bench writes a line to it, as an interactive shell execs what a user typed. The clock
- * starts at that write, so the figure counts the CLI's own exec and start but not this Node
- * process's spawn machinery (≈ 5–10 ms of fork/exec bookkeeping a user's shell does not pay).
- */
-function armCli(lab: ClusterLab, host: string, argv: string[]): { start(): number; result: Promise<RunResult>; kill(): void } {
-  const h = lab.host(host);
-  const child = spawn('nsenter', [`--net=/run/netns/${h.ns}`, '/bin/sh', '-c', 'read -r go && exec "$@"', 'sh', ...argv], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-    env: lab.envFor(h),
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const result = new Promise<RunResult>((resolve) => child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr })));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  void result.then(() => clearTimeout(timer));
-  return {
-    start: () => {
-      const t = now();
-      child.stdin.end('go\n');
-      return t;
-    },
-    result,
-    kill: () => void (child.exitCode === null && child.kill('SIGKILL')),
-  };
-}
-
-interface Mark {
-  phase: string;
-  t: number;
-  [k: string]: string | number | undefined;
-}
-
-/** The phase marks a weftd logged since the last call (its log is JSON lines). */
-class MarkReader {
-  private offset: number;
-  constructor(private readonly file: string) {
-    this.offset = statSync(file).size;
-  }
-  read(): Mark[] {
-    const size = statSync(this.file).size;
-    const buf = Buffer.alloc(size - this.offset);
-    const fd = openSync(this.file, 'r');
-    try {
-      readSync(fd, buf, 0, buf.length, this.offset);
-    } finally {
-      closeSync(fd);
-    }
-    this.offset = size;
-    const out: Mark[] = [];
-    for (const line of buf.toString('utf8').split('\n')) {
-      if (!line.includes('"msg":"phase"')) continue;
-      out.push(JSON.parse(line) as Mark);
-    }
-    return out;
-  }
-}
 
 /** Columns of the phase table: name → ms (from the sample's marks). */
 const COLUMNS = [
@@ -193,7 +85,6 @@ const LEGEND = `columns (ms; "X>Y" is from mark X to mark Y, others from the mom
 async function main(): Promise<void> {
   console.log(`load average at start: ${load()}`);
   process.env.WEFT_TRACE_PHASES = '1'; // the lab's weftds inherit it and log their phase marks
-  CONNECT_WAIT = connectWaitBinary();
   const name = `cv${randomBytes(2).toString('hex')}`;
   const lab = await ClusterLab.up({ hosts, underlay: 'l2', name });
   const a = 'h1';
@@ -222,6 +113,12 @@ async function main(): Promise<void> {
 
     const rows = clis.flatMap((cli) => servers.map((server) => ({ cli, server, data: [] as Record<Column, number>[] })));
     console.log(`${hosts} hosts, ${samples} samples per row; server address ${ip}:${PORT} on ${a}, client on ${b}`);
+    const endpointOf = new Map<string, string>();
+    const seenMarks: Mark[] = [];
+    const seen = (fresh: Mark[], phase: string, endpoint: string): boolean => {
+      seenMarks.push(...fresh);
+      return seenMarks.some((m) => m.phase === phase && m.endpoint === endpoint);
+    };
     let n = 0;
     for (let i = 0; i < samples; i++) {
       for (const row of rows) {
@@ -231,9 +128,9 @@ async function main(): Promise<void> {
             ? [BUSYBOX, 'nc', '-ll', '-p', String(PORT), '-e', '/bin/true']
             : [node, NETTOOL, 'tcp-server', String(PORT)];
         const args = ['run', '-d', '--name', sb, '--network', 'conv', '--', ...cmd];
-        const cross = startWaiter(onB, ip);
-        const local = startWaiter(onA, ip);
-        const cli = armCli(lab, a, row.cli === 'launcher' ? [LAUNCHER, ...args] : [node, WEFT, ...args]);
+        const cross = startWaiter(onB, ip, PORT);
+        const local = startWaiter(onA, ip, PORT);
+        const cli = armCommand(lab, a, row.cli === 'launcher' ? [LAUNCHER, ...args] : [node, WEFT, ...args]);
         try {
           await Promise.all([cross.ready, local.ready]);
           logA.read();
@@ -242,8 +139,14 @@ async function main(): Promise<void> {
           const r = await cli.result;
           if (r.code !== 0) throw new Error(`weft ${args.join(' ')}: ${r.stderr}`);
           const [tCross, tLocal] = await Promise.all([cross.connected, local.connected]);
+          // The daemons' logs may lag their work by a few ms: read until B's last mark is there.
           const ma = logA.read();
           const mb = logB.read();
+          for (let waited = 0; waited < 2000 && !mb.some((m) => m.phase === 'peer.programmed'); waited += 20) {
+            await new Promise((res) => setTimeout(res, 20));
+            ma.push(...logA.read());
+            mb.push(...logB.read());
+          }
           const at = (ms: Mark[], phase: string, match: (m: Mark) => boolean = () => true): number => {
             const m = ms.find((x) => x.phase === phase && match(x));
             if (!m) throw new Error(`sample ${sb}: no "${phase}" mark (is WEFT_TRACE_PHASES reaching weftd?)`);
@@ -251,6 +154,7 @@ async function main(): Promise<void> {
           };
           const rec = ma.find((m) => m.phase === 'endpoint.recorded' && m.sandbox === sb);
           if (!rec) throw new Error(`sample ${sb}: no endpoint.recorded mark`);
+          endpointOf.set(sb, String(rec.endpoint));
           if (String(rec.ip).split('/')[0] !== ip)
             throw new Error(`sample ${sb} got ${String(rec.ip)}, not ${ip}: the clients waited on the wrong address`);
           const req = at(ma, 'rest.request', (m) => m.method === 'POST' && m.path === '/v1/sandboxes' && m.name === sb);
@@ -296,6 +200,13 @@ async function main(): Promise<void> {
           local.kill();
         }
         await must(a, ['sandbox', 'rm', '-f', sb]);
+        // The next server gets the same address and MAC: start it only once B has dropped this
+        // one's entries, so that no sample finds its path already programmed.
+        const gone = endpointOf.get(sb);
+        for (let waited = 0; gone !== undefined && !seen(logB.read(), 'peer.removed', gone); waited += 20) {
+          if (waited > 5000) throw new Error(`sample ${sb}: ${b} did not remove endpoint ${gone} within 5 s`);
+          await new Promise((res) => setTimeout(res, 20));
+        }
       }
     }
     if (perSample)

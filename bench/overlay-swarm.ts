@@ -21,10 +21,12 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { ClusterLab } from '../src/lab/cluster-lab.js';
 import { kernelFacts, SwarmLab, SwarmStepError } from '../src/lab/swarm-lab.js';
+import { DOCKER } from '../src/lab/docker-lab.js';
 import { NETTOOL, run, waitFor } from '../src/lab/sim-host.js';
 import { OVERLAY_OPTIONS } from '../src/drivers/overlay/overlay-options.js';
 import {
   arg,
+  armCommand,
   convergenceSample,
   iperf3Gbit,
   type ConvergenceSample,
@@ -68,6 +70,7 @@ async function main(): Promise<number> {
   console.log(`load average at start: ${load()}`);
   const fwBefore = await rootFirewall();
   const name = `sw${randomBytes(2).toString('hex')}`;
+  process.env.WEFT_TRACE_PHASES = '1'; // the lab's weftds log phase marks (weftConvergence waits on them)
   const lab = await ClusterLab.up({ hosts, underlay: 'l2', name });
   const hs = lab.state.hosts;
   const A = hs[0]!;
@@ -154,18 +157,17 @@ async function main(): Promise<number> {
 
     // --- convergence, interleaved ---
     const conv = await weftConvergence(lab, A.name, B.name, 'wov', PORT);
+    const dk = swarm.node(A.name);
     const got = { docker: [] as ConvergenceSample[], weft: [] as ConvergenceSample[] };
     for (let i = 0; i < samples; i++) {
       // An address of its own per sample, so no neighbour entry of an earlier sample helps.
       const ip = `10.96.0.${100 + i}`;
       const run = ['run', '-d', '--name', `c${i}`, '--network', 'swov', '--ip', ip, image, 'httpd', '-f', '-p', String(PORT)];
       got.docker.push(
-        await convergenceSample(dCli.netnsPath, [ip], PORT, async () => {
-          await swarm.docker(A.name, `docker run on ${A.name} (convergence)`, run);
-        }),
+        await convergenceSample(dCli.netnsPath, ip, PORT, armCommand(lab, A.name, [DOCKER, '-H', `unix://${dk.socket}`, ...run])),
       );
       await swarm.docker(A.name, 'docker rm', ['rm', '-f', `c${i}`]);
-      got.weft.push(await conv.sample(i));
+      got.weft.push(await conv.sample(`s${i}`));
     }
     console.log(
       `\nconvergence: run on ${A.name} → first TCP connect from ${B.name}, ${samples} samples each, interleaved (load now ${load()})`,
@@ -192,7 +194,9 @@ async function main(): Promise<number> {
     const sd = summarize(got.docker.map((x) => x.connectMs));
     const sw = summarize(got.weft.map((x) => x.connectMs));
     console.log(`weft p50 / swarm p50 = ${(sw.p50 / sd.p50).toFixed(2)}; weft p99 / swarm p99 = ${(sw.p99 / sd.p99).toFixed(2)}`);
-    console.log('("run cmd": until docker run -d / weft run -d returned; "after cmd": connect time minus that)');
+    console.log(
+      '("run cmd": until docker run -d / weft run -d returned; "after cmd": connect time minus that; both CLIs exec\'d from a waiting shell, both servers busybox)',
+    );
 
     // --- what this kernel stops: service VIPs (IPVS) and the encrypted overlay (ESP) ---
     console.log(`\nswarm service VIP (IPVS): ${await vipProbe(swarm, A.name, B.name, image, dCli.netnsPath)}`);

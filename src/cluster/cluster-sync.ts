@@ -154,9 +154,13 @@ export class ClusterSync {
         }
         case 'peerDown': {
           const net = this.core.network(c.peer.networkId);
+          const endpoint = c.peer.endpointId;
           this.deliver(
-            `peer ${c.peer.endpointId.slice(0, 12)} down`,
-            () => this.sink.remoteEndpointDown(c.peer, net),
+            `peer ${endpoint.slice(0, 12)} down`,
+            async () => {
+              await this.sink.remoteEndpointDown(c.peer, net);
+              markPhase('peer.removed', () => ({ endpoint }));
+            },
             undo,
             c.peer.networkId,
           );
