@@ -15,6 +15,8 @@ import { REPO, run, sleep, type RunResult } from '../src/lab/sim-host.js';
 /** The CLI users run (src/cli/weft-launcher.c) and the server every convergence sample starts. */
 export const LAUNCHER = path.join(REPO, 'dist/bin/weft');
 export const BUSYBOX = '/usr/bin/busybox';
+/** A TCP server that starts in about a millisecond (what a user's real server would be measured with). */
+export const busyboxServer = (port: number): string[] => [BUSYBOX, 'nc', '-ll', '-p', String(port), '-e', '/bin/true'];
 /** Epoch ms with sub-ms resolution (the clients print theirs from CLOCK_REALTIME). */
 export const now = (): number => performance.timeOrigin + performance.now();
 
@@ -233,23 +235,7 @@ export async function weftConvergence(
     ip: warm.ip,
     clientNs: client.netnsPath,
     sample: async (name: string) => {
-      const run = [
-        LAUNCHER,
-        'run',
-        '-d',
-        '--name',
-        name,
-        '--network',
-        network,
-        '--',
-        BUSYBOX,
-        'nc',
-        '-ll',
-        '-p',
-        String(port),
-        '-e',
-        '/bin/true',
-      ];
+      const run = [LAUNCHER, 'run', '-d', '--name', name, '--network', network, '--', ...busyboxServer(port)];
       const got = await convergenceSample(client.netnsPath, warm.ip, port, armCommand(lab, a, run));
       const v = (JSON.parse(await weftOk(lab, a, ['sandbox', 'inspect', name])) as { endpoints: { id: string; ipv4?: string }[] }[])[0]!;
       const ep = v.endpoints[0]!;

@@ -30,7 +30,7 @@
 import { randomBytes } from 'node:crypto';
 import { ClusterLab } from '../src/lab/cluster-lab.js';
 import { NETTOOL, WEFT } from '../src/lab/sim-host.js';
-import { armCommand, BUSYBOX, LAUNCHER, load, MarkReader, startWaiter, type Mark } from './overlay-common.js';
+import { armCommand, BUSYBOX, busyboxServer, LAUNCHER, load, MarkReader, startWaiter, type Mark } from './overlay-common.js';
 import { printTable, summarize } from './stats.js';
 
 const arg = (name: string, dflt: string): string => {
@@ -123,10 +123,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < samples; i++) {
       for (const row of rows) {
         const sb = `s${n++}`;
-        const cmd =
-          row.server === 'busybox'
-            ? [BUSYBOX, 'nc', '-ll', '-p', String(PORT), '-e', '/bin/true']
-            : [node, NETTOOL, 'tcp-server', String(PORT)];
+        const cmd = row.server === 'busybox' ? busyboxServer(PORT) : [node, NETTOOL, 'tcp-server', String(PORT)];
         const args = ['run', '-d', '--name', sb, '--network', 'conv', '--', ...cmd];
         const cross = startWaiter(onB, ip, PORT);
         const local = startWaiter(onA, ip, PORT);

@@ -10,17 +10,11 @@ import koffi from 'koffi';
 import { KernelError } from '../errors.js';
 import { libc } from './libc.js';
 import { bytesToMac, ipToBytes, macToBytes } from './netlink/ip-bytes.js';
+import { AF_PACKET, ARPOP_REPLY, ARPOP_REQUEST, arpRequestFrame, ETH_P_ARP, linkAddr, SOCK_CLOEXEC, SOCK_RAW } from './packet-frames.js';
 
-const AF_PACKET = 17;
-const SOCK_RAW = 3;
 const SOCK_NONBLOCK = 0o4000;
-const SOCK_CLOEXEC = 0o2000000;
-const ETH_P_ARP = 0x0806;
-const ARPOP_REQUEST = 1;
-const ARPOP_REPLY = 2;
 const MSG_DONTWAIT = 0x40;
 const EINTR = 4;
-const FRAME_MIN = 60;
 
 export interface ArpProbeOptions {
   /** Interface to probe from (in the calling process's namespace); it must be up. */
@@ -37,32 +31,9 @@ export interface ArpProbeOptions {
   timeoutMs?: number;
 }
 
-/** sockaddr_ll for ifindex, protocol ARP, broadcast destination. */
-function linkAddr(ifindex: number): Buffer {
-  const sa = Buffer.alloc(20);
-  sa.writeUInt16LE(AF_PACKET, 0);
-  sa.writeUInt16BE(ETH_P_ARP, 2);
-  sa.writeInt32LE(ifindex, 4);
-  sa.writeUInt16LE(1, 8); // ARPHRD_ETHER
-  sa.writeUInt8(6, 11); // halen
-  Buffer.from([255, 255, 255, 255, 255, 255]).copy(sa, 12);
-  return sa;
-}
-
 /** An RFC 5227 probe: who-has `ip`, tell 0.0.0.0 (at `mac`), broadcast. */
 export function arpProbeFrame(mac: Uint8Array, ip: Uint8Array): Buffer {
-  const f = Buffer.alloc(FRAME_MIN);
-  f.fill(0xff, 0, 6);
-  Buffer.from(mac).copy(f, 6);
-  f.writeUInt16BE(ETH_P_ARP, 12);
-  f.writeUInt16BE(1, 14); // hardware: Ethernet
-  f.writeUInt16BE(0x0800, 16); // protocol: IPv4
-  f.writeUInt8(6, 18);
-  f.writeUInt8(4, 19);
-  f.writeUInt16BE(ARPOP_REQUEST, 20);
-  Buffer.from(mac).copy(f, 22); // sender MAC; sender IP stays 0.0.0.0; target MAC stays 0
-  Buffer.from(ip).copy(f, 38);
-  return f;
+  return arpRequestFrame(mac, mac, new Uint8Array(4), ip); // sender IP 0.0.0.0: nobody learns anything
 }
 
 /**

@@ -16,18 +16,13 @@
 import { KernelError } from '../errors.js';
 import type { Libc } from './libc.js';
 import { ipToBytes, macToBytes } from './netlink/ip-bytes.js';
+import { AF_PACKET, arpRequestFrame, BROADCAST, ETH_P_ARP, linkAddr, SOCK_CLOEXEC, SOCK_RAW } from './packet-frames.js';
 
-const AF_PACKET = 17;
-const SOCK_RAW = 3;
-const SOCK_CLOEXEC = 0o2000000;
-const ETH_P_ARP = 0x0806;
 const ETH_P_IPV6 = 0x86dd;
-const FRAME_MIN = 60;
 const ICMPV6 = 58;
 const NEIGHBOUR_ADVERTISEMENT = 136;
 const NA_OVERRIDE = 0x20;
 const OPT_TARGET_LLADDR = 2;
-const BROADCAST = Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
 /** ff02::1, all nodes, and its Ethernet multicast address 33:33:00:00:00:01. */
 const ALL_NODES = Buffer.from([0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
 const ALL_NODES_MAC = Buffer.from([0x33, 0x33, 0, 0, 0, 1]);
@@ -40,19 +35,8 @@ export interface NeighbourAnnouncement {
 
 /** Gratuitous ARP request: who-has IP tell IP, at MAC; broadcast from `source` (the sending link's MAC). */
 export function gratuitousArpFrame(source: Uint8Array, mac: Uint8Array, ip: Uint8Array): Buffer {
-  const f = Buffer.alloc(FRAME_MIN);
-  BROADCAST.copy(f, 0);
-  Buffer.from(source).copy(f, 6);
-  f.writeUInt16BE(ETH_P_ARP, 12);
-  f.writeUInt16BE(1, 14); // hardware: Ethernet
-  f.writeUInt16BE(0x0800, 16); // protocol: IPv4
-  f.writeUInt8(6, 18);
-  f.writeUInt8(4, 19);
-  f.writeUInt16BE(1, 20); // request: RFC 5227 §3 prefers it to a reply for announcements
-  Buffer.from(mac).copy(f, 22);
-  Buffer.from(ip).copy(f, 28);
-  Buffer.from(ip).copy(f, 38); // target address = sender address; target MAC stays zero
-  return f;
+  // A request rather than a reply (RFC 5227 §3); target address = sender address.
+  return arpRequestFrame(source, mac, ip, ip);
 }
 
 /** The Internet checksum (RFC 1071) of the given parts, as if they were one buffer. */
@@ -104,18 +88,6 @@ export function announcementFrame(sourceMac: string, a: NeighbourAnnouncement): 
   const mac = macToBytes(a.mac, 'mac');
   const ip = ipToBytes(a.ip, 'address');
   return ip.length === 4 ? gratuitousArpFrame(source, mac, ip) : unsolicitedNaFrame(source, mac, ip);
-}
-
-/** sockaddr_ll for sending on ifindex. */
-function linkAddr(ifindex: number, protocol: number, dest: Buffer): Buffer {
-  const sa = Buffer.alloc(20);
-  sa.writeUInt16LE(AF_PACKET, 0);
-  sa.writeUInt16BE(protocol, 2);
-  sa.writeInt32LE(ifindex, 4);
-  sa.writeUInt16LE(1, 8); // ARPHRD_ETHER
-  sa.writeUInt8(6, 11);
-  dest.copy(sa, 12);
-  return sa;
 }
 
 /** A send-only packet socket (protocol 0: it receives nothing) in the calling thread's namespace. */
