@@ -245,7 +245,13 @@ describe('cluster agent on a real etcd', { timeout: 180_000 }, () => {
       const sAddrs = small.flatMap((o) => o.got.map((g) => g.address));
       assert.equal(new Set(sAddrs).size, sAddrs.length, 'no duplicate in the exhausted pool');
       assert.equal(sAddrs.length, 62, 'the whole /26 but network and broadcast');
-      assert.ok(small.every((o) => o.exhausted));
+      // Each process stops at its 40 or when the pool runs out; 62 < 2 × 40, so at least two of the
+      // three met the exhaustion (one may have got its 40 first when the others started late).
+      assert.ok(
+        small.every((o) => o.exhausted || o.got.length === 40),
+        JSON.stringify(small.map((o) => [o.got.length, o.exhausted])),
+      );
+      assert.ok(small.filter((o) => o.exhausted).length >= 2, JSON.stringify(small.map((o) => [o.got.length, o.exhausted])));
       const borrowed = small.flatMap((o) => o.got).filter((g) => g.borrowed).length;
       console.log(`exhausted /26 in /28 blocks: ${sAddrs.length} distinct addresses, ${borrowed} borrowed`);
     } finally {

@@ -47,6 +47,8 @@ export interface OverlayCliLabOptions {
   /** Lab name prefix (the helper's or the test's); a random suffix keeps parallel runs apart. */
   prefix: string;
   hosts?: number;
+  /** `l2` (one bridge, the default) or `l3` (segments joined by routers). */
+  underlay?: 'l2' | 'l3';
   /** Extra weftd flags for every host (`--weftd-arg`). */
   weftdArgs?: string[];
 }
@@ -110,7 +112,8 @@ export class OverlayCliLab {
 
   async up(): Promise<void> {
     const extra = (this.o.weftdArgs ?? []).map((a) => `--weftd-arg=${a}`);
-    const r = await this.cli(['lab', 'up', '--hosts', String(this.o.hosts ?? 2), '--name', this.name, ...extra], 180_000);
+    const underlay = ['--underlay', this.o.underlay ?? 'l2'];
+    const r = await this.cli(['lab', 'up', '--hosts', String(this.o.hosts ?? 2), ...underlay, '--name', this.name, ...extra], 180_000);
     assert.equal(r.code, 0, `lab up: ${r.stderr}`);
     this.cluster = ClusterLab.load(this.name);
   }
