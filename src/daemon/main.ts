@@ -87,7 +87,7 @@ export async function main(argv: string[]): Promise<void> {
     // the same line and exit status as a start refused for that reason, once weftd has stopped.
     void d.failed.then((e) => {
       refused(e);
-      stop({ code: e.code }, 1);
+      stop({ reason: 'refused by the cluster store' }, 1);
     });
   } catch (err) {
     refused(asWeftError(err));
