@@ -182,9 +182,10 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
       () => bgpStart?.failure(),
     ); // GET /v1/bgp/peers|routes
     if (deferred && config.policy) {
-      // After the store's return, a refused first transaction is a failed start (retried), not a
-      // running service that enforces nothing until the next store change.
-      const startPolicy = () => PolicyService.start(deferred.cluster.agent, { log, requireFirstApply: true });
+      // Late (after the store's return), a refused first transaction is a failed start, retried,
+      // not a running service that enforces nothing until the next store change. At weftd's own
+      // start it stays as before: logged, and the next change applies again.
+      const startPolicy = (late: boolean) => PolicyService.start(deferred.cluster.agent, { log, requireFirstApply: late });
       policy = await whenJoined(deferred, 'policy', startPolicy, (s) => (policy = s));
     }
     registerPolicyRoutes(routes, cluster?.store); // /v1/policies (weft policy …)
@@ -290,12 +291,13 @@ function reconcileGlobalWhenJoined(cluster: ClusterService, controller: Controll
 async function whenJoined<S extends { stop(): Promise<void> }>(
   { cluster, log, deferredStarts }: { cluster: ClusterService; log: Logger; deferredStarts: DeferredHandle[] },
   what: string,
-  start: () => Promise<S>,
+  /** `late`: started after the store's return (retried on failure), not at weftd's start. */
+  start: (late: boolean) => Promise<S>,
   adopt: (s: S) => void,
 ): Promise<S | undefined> {
-  if (cluster.agent.storeState() === 'connected') return start();
+  if (cluster.agent.storeState() === 'connected') return start(false);
   log.warn({ service: what }, `${what} starts once the cluster store answers`);
-  const d = new DeferredStart<S>({ what, start, adopt, log });
+  const d = new DeferredStart<S>({ what, start: () => start(true), adopt, log });
   deferredStarts.push(d);
   cluster.agent.once('storeUp', () => d.begin());
   return undefined;
