@@ -13,7 +13,7 @@ import type { KvEvent } from '../store/store.js';
 import { BlockIpam, type ClusterAllocation } from './block-ipam.js';
 import { clusterKeys, parseHostKey } from './cluster-keys.js';
 import type { HostIdentity } from './host-identity.js';
-import { HostRegistry, type StoredHostRecord } from './host-registry.js';
+import { HostIdTakenError, HostRegistry, type StoredHostRecord } from './host-registry.js';
 import { HostStateCore, type AliveRecord, type HostTransition, type HostView } from './host-state-core.js';
 
 const isUnavailable = (err: unknown): boolean => err instanceof WeftError && err.code === 'WEFT_STORE_UNAVAILABLE';
@@ -37,7 +37,8 @@ export interface ClusterAgentOptions {
   log?: (level: 'info' | 'warn' | 'error', fields: Record<string, unknown>, msg: string) => void;
 }
 
-export type StoreState = 'connected' | 'unavailable' | 'recovering';
+/** `refused`: the store answered that this host's id is another host's; the agent stopped for good. */
+export type StoreState = 'connected' | 'unavailable' | 'recovering' | 'refused';
 
 /** A host as `weft host ls|inspect` shows it. */
 export interface HostInfo extends HostView {
@@ -54,6 +55,12 @@ export interface ClusterAgentEvents {
   hostGone: [HostView];
   storeDown: [Error];
   storeUp: [{ lease: 'kept' | 'registered'; kept: number; reclaimed: number; lost: ClusterAllocation[] }];
+  /**
+   * The store came back and this host's id is held by another host (HostIdTakenError, as a
+   * start would have been refused): the agent stopped and will not register. Emitted once;
+   * the owner reports it (weftd exits with it, as at a start). Not logged by the agent.
+   */
+  refused: [WeftError];
   /** Addresses this host held that another host took while it was away. */
   allocationLost: [ClusterAllocation[]];
   /** Cleanup after a gone host finished (by this agent or another). */
@@ -109,6 +116,7 @@ export class EtcdClusterAgent extends EventEmitter implements ClusterAgent {
   private healthTimer: NodeJS.Timeout | undefined;
   private readonly mirrors = new Set<() => void>();
   private stopped = false;
+  private refusal: WeftError | undefined;
 
   constructor(
     readonly store: ClusterStore,
@@ -159,7 +167,8 @@ export class EtcdClusterAgent extends EventEmitter implements ClusterAgent {
    * operations are refused with WEFT_STORE_UNAVAILABLE — and keep trying with a bounded
    * backoff; the first success registers this host, re-claims its blocks and reads every host,
    * as after any outage (`storeUp`). A refusal by a store that answers (a duplicate host id)
-   * still fails the start, with nothing left behind.
+   * still fails the start, with nothing left behind; met only when the store returns, it stops
+   * the agent for good (`refused`).
    */
   async startOrWait(): Promise<'joined' | 'waiting'> {
     try {
@@ -348,6 +357,7 @@ export class EtcdClusterAgent extends EventEmitter implements ClusterAgent {
           this.probeError = undefined;
         },
         (err: unknown) => {
+          if (err instanceof HostIdTakenError) return this.refuse(err);
           this.probeFailures = Math.min(this.probeFailures + 1, 16);
           const msg = String(err);
           if (!isUnavailable(err) && msg !== this.probeError) this.log('error', { err: msg }, 'recovery failed; retrying');
@@ -357,6 +367,29 @@ export class EtcdClusterAgent extends EventEmitter implements ClusterAgent {
       );
     }, delay);
     this.probeTimer.unref();
+  }
+
+  /**
+   * Another host holds this host's id (it registered while this one was away): registering is
+   * refused for good, not retried — retrying would only wait for that host to die and then take
+   * its id over. Nothing was written (register checks before it writes); stop everything.
+   */
+  private refuse(err: HostIdTakenError): void {
+    if (this.stopped) return;
+    this.refusal = err;
+    this.state = 'refused';
+    void this.shutdown(false).then(
+      () => this.emit('refused', err),
+      (e: unknown) => {
+        this.log('error', { err: String(e) }, 'stopping the cluster agent after a refused registration failed');
+        this.emit('refused', err);
+      },
+    );
+  }
+
+  /** Why the store refused this host (a duplicate id), once it did. */
+  refusedWith(): WeftError | undefined {
+    return this.refusal;
   }
 
   /** The store answers again: lease first, then own blocks, then a full re-read. */
@@ -374,7 +407,7 @@ export class EtcdClusterAgent extends EventEmitter implements ClusterAgent {
         // Hosts whose grace ran out while we were away are cleaned up now.
         for (const v of this.core.views()) if (v.state === 'down') void this.markDown(v).catch((err: unknown) => this.storeFailed(err));
       } catch (err) {
-        this.state = 'unavailable';
+        if (!(err instanceof HostIdTakenError)) this.state = 'unavailable';
         throw err;
       } finally {
         this.recovery = undefined;
@@ -389,6 +422,7 @@ export class EtcdClusterAgent extends EventEmitter implements ClusterAgent {
 
   /** Run a cluster operation: refused at once while the store is away, waits for a recovery in progress. */
   private async op<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.refusal) throw this.refusal;
     if (this.state === 'unavailable') throw new StoreUnavailableError('cluster store unavailable (waiting for it to return)');
     if (this.state === 'recovering' && this.recovery) await this.recovery;
     try {
@@ -424,6 +458,7 @@ export class EtcdClusterAgent extends EventEmitter implements ClusterAgent {
 
   /** Throw StoreUnavailableError at once while the store is away (nothing is sent). */
   assertAvailable(): void {
+    if (this.refusal) throw this.refusal;
     if (this.state === 'unavailable') throw new StoreUnavailableError('cluster store unavailable (waiting for it to return)');
   }
 
@@ -574,6 +609,7 @@ export class EtcdClusterAgent extends EventEmitter implements ClusterAgent {
     if (this.probeTimer) clearTimeout(this.probeTimer);
     if (this.healthTimer) clearInterval(this.healthTimer);
     this.stopHosts?.();
+    this.stopHosts = undefined;
     for (const m of [...this.mirrors]) m();
     if (deregister) await this.registry.deregister();
     else this.registry.abandon();

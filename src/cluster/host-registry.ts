@@ -25,6 +25,17 @@ export interface RegistryOptions {
 
 const hashToken = (t: string): string => createHash('sha256').update(t).digest('hex').slice(0, 32);
 
+/**
+ * The id belongs to another host (live, or its record not yet reclaimed): final, unlike a
+ * registration race or an outage, so whoever meets it stops trying (the agent after an outage,
+ * as weftd at a start). Same code and field as any other host-id conflict.
+ */
+export class HostIdTakenError extends ConflictError {
+  constructor(message: string) {
+    super('host-id', message);
+  }
+}
+
 export class HostRegistry {
   private lease: StoreLease | undefined;
   private lostHandler: ((reason: string) => void) | undefined;
@@ -49,7 +60,7 @@ export class HostRegistry {
     return this.lease?.id;
   }
 
-  /** Register (or take over our own stale registration). Throws ConflictError for a duplicate id. */
+  /** Register (or take over our own stale registration). Throws HostIdTakenError for a duplicate id, nothing written. */
   async register(): Promise<void> {
     const { id, token } = this.identity;
     for (let attempt = 0; ; attempt++) {
@@ -57,14 +68,13 @@ export class HostRegistry {
       const record = rec ? (JSON.parse(rec.value) as StoredHostRecord) : undefined;
       const live = alive ? (JSON.parse(alive.value) as AliveRecord) : undefined;
       if (live && live.token !== hashToken(token)) {
-        throw new ConflictError('host-id', `host id "${id}" is already registered by a live host at ${live.address} (pid ${live.pid})`);
+        throw new HostIdTakenError(`host id "${id}" is already registered by a live host at ${live.address} (pid ${live.pid})`);
       }
       if (live && live.address !== this.opts.address) {
-        throw new ConflictError('host-id', `host id "${id}" is live at ${live.address}: a copy of this host's state directory runs there`);
+        throw new HostIdTakenError(`host id "${id}" is live at ${live.address}: a copy of this host's state directory runs there`);
       }
       if (record && record.tokenHash !== hashToken(token)) {
-        throw new ConflictError(
-          'host-id',
+        throw new HostIdTakenError(
           `host id "${id}" belongs to another host (last at ${record.address}); it is free again once that host is gone`,
         );
       }

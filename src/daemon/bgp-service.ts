@@ -124,11 +124,21 @@ function modelOf(hostId: string, entries: ReadonlyMap<string, string>, o: BgpSer
 /** Where weftd keeps BIRD's files. */
 export const bgpRunDir = (runDir: string): string => path.join(runDir, 'bgp');
 
-/** GET /v1/bgp/peers and /v1/bgp/routes (`weft bgp peers|routes`). */
-export function registerBgpRoutes(routes: Router, bgp: () => BgpService | undefined, enabled: boolean): void {
+/**
+ * GET /v1/bgp/peers and /v1/bgp/routes (`weft bgp peers|routes`). `failing`: the error of a
+ * start deferred until the store answered that has not succeeded yet (it is being retried).
+ */
+export function registerBgpRoutes(
+  routes: Router,
+  bgp: () => BgpService | undefined,
+  enabled: boolean,
+  failing: () => WeftError | undefined = () => undefined,
+): void {
   const need = (): BgpService => {
     const b = bgp();
     if (b) return b;
+    const why = failing();
+    if (why) throw why;
     // Enabled but not running yet: weftd started without the store, BGP starts when it answers.
     if (enabled) throw new StoreUnavailableError('BGP starts once the cluster store answers (this weftd started without it)');
     throw new WeftError('WEFT_INVALID_ARGUMENT', 'this weftd does not run BGP (start it with --cluster-store … --bgp)', { field: 'bgp' });

@@ -5,7 +5,7 @@ import { configFromFlags } from '../config/daemon-config.js';
 import { startDaemon } from './weftd.js';
 import { createLogger } from '../logger.js';
 import { onPhase } from '../phase-trace.js';
-import { asWeftError } from '../errors.js';
+import { asWeftError, type WeftError } from '../errors.js';
 import { engineRunProblem } from '../controller/open-engine.js';
 import { collect } from '../repeatable-option.js';
 
@@ -68,18 +68,33 @@ export async function main(argv: string[]): Promise<void> {
       program.opts<{ dockerPluginSocket?: string }>().dockerPluginSocket ??
       path.join(path.dirname(config.runDir), 'docker/plugins/weft.sock');
     const d = await startDaemon(config, log, dockerSock ? { dockerPluginSocket: path.resolve(dockerSock) } : {});
-    const stop = (sig: string): void => {
-      log.info({ sig }, 'stopping (networks stay up)');
+    let stopping = false;
+    const stop = (why: Record<string, unknown>, code: number): void => {
+      if (stopping) return; // a signal during a stop already under way
+      stopping = true;
+      log.info(why, 'stopping (networks stay up)');
       d.stop().then(
-        () => process.exit(0),
-        () => process.exit(1),
+        () => process.exit(code),
+        (err: unknown) => {
+          log.error({ err: String(err) }, 'stopping failed');
+          process.exit(1);
+        },
       );
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop({ sig: 'SIGTERM' }, 0));
+    process.once('SIGINT', () => stop({ sig: 'SIGINT' }, 0));
+    // Refused by the cluster after a start without it (another live host holds this host's id):
+    // the same line and exit status as a start refused for that reason, once weftd has stopped.
+    void d.failed.then((e) => {
+      refused(e);
+      stop({ reason: 'refused by the cluster store' }, 1);
+    });
   } catch (err) {
-    const e = asWeftError(err);
-    log.error({ code: e.code, field: e.field }, e.message);
+    refused(asWeftError(err));
     process.exit(1);
+  }
+
+  function refused(e: WeftError): void {
+    log.error({ code: e.code, field: e.field }, e.message);
   }
 }

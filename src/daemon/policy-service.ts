@@ -26,7 +26,7 @@ import {
 } from '../policy/index.js';
 import type { Router } from '../api/rest/rest-server.js';
 import type { ClusterService } from '../cluster/cluster-service.js';
-import { InvalidArgumentError, NotFoundError, WeftError } from '../errors.js';
+import { FirewallError, InvalidArgumentError, NotFoundError, WeftError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 /** What the policy routes need of the cluster store. */
@@ -41,6 +41,12 @@ export interface PolicyServiceOptions {
    * together, and events that arrive while an apply runs are taken by the next one anyway).
    */
   debounceMs?: number;
+  /**
+   * The start fails (FirewallError, nothing left following the store) when its first
+   * transaction is refused, instead of running with the table applied last until the next
+   * store change: weftd's start deferred until the store answers retries it then.
+   */
+  requireFirstApply?: boolean;
 }
 
 export class PolicyService {
@@ -73,11 +79,16 @@ export class PolicyService {
       // The first read's own change callback, when still pending, makes the first apply.
       if (!keys.pending) service.changed();
       await service.idle();
-      return service;
     } catch (err) {
       keys.stop();
       throw err;
     }
+    if (o.requireFirstApply && service.lastError !== undefined) {
+      const failed = service.lastError;
+      await service.stop();
+      throw new FirewallError(`policy: the first transaction failed: ${failed}`);
+    }
+    return service;
   }
 
   /** A store change arrived (at epoch ms `at`): one apply at a time, and at most one waiting, which takes every change so far. */

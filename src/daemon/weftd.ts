@@ -20,7 +20,7 @@ import { buildRoutes, prepareRestSocket, serveRest, type RestServer } from '../a
 import { createLogger, type Logger } from '../logger.js';
 import { registerCniRoutes } from '../api/cni/cni-routes.js';
 import { startDockerIntegration, type DockerIntegration } from '../api/docker/docker-integration.js';
-import { ErrorList } from '../errors.js';
+import { ErrorList, type WeftError } from '../errors.js';
 import { joinCluster, startOperations, type Operations } from './operations.js';
 import type { ClusterService } from '../cluster/cluster-service.js';
 import { ClusterNullDriver } from '../drivers/cluster-null/cluster-null-driver.js';
@@ -28,6 +28,7 @@ import { BgpService, bgpRunDir, registerBgpRoutes } from './bgp-service.js';
 import { PolicyService, registerPolicyRoutes } from './policy-service.js';
 import { registerMeshRoutes } from './mesh-service.js';
 import { startMesh, syncMeshNames, syncMeshNetworks } from '../mesh/mesh-host.js';
+import { DeferredStart, type DeferredHandle, type DeferredStatus } from './deferred-start.js';
 
 /** Options beyond DaemonConfig. dockerPluginSocket: where to serve Docker's plugin API (unset = off). */
 export interface DaemonOptions {
@@ -37,6 +38,12 @@ export interface DaemonOptions {
 export interface Daemon {
   controller: Controller;
   config: DaemonConfig;
+  /**
+   * Resolves if this weftd can no longer run as configured: started during a store outage, it
+   * found its host id held by another live host when the store answered. The caller reports it
+   * and stops, as a start refused for the same reason does (main.ts: log it, exit 1).
+   */
+  failed: Promise<WeftError>;
   stop(): Promise<void>;
 }
 
@@ -100,6 +107,15 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
     throw undo.combined();
   }
   const { controller } = engine;
+  let fail!: (err: WeftError) => void;
+  const failed = new Promise<WeftError>((resolve) => (fail = resolve));
+  if (cluster) {
+    const refused = cluster.agent.refusedWith();
+    if (refused) fail(refused);
+    else cluster.agent.once('refused', fail);
+  }
+  /** BGP and policy when they wait for the store (see whenJoined). */
+  const deferredStarts: DeferredHandle[] = [];
   let docker: DockerIntegration | undefined;
   const startedAt = new Date().toISOString();
   let server: RestServer | undefined;
@@ -109,7 +125,6 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
   let timer: NodeJS.Timeout | undefined;
   let stopDrift: (() => void) | undefined;
   let stopMeshNames: (() => void) | undefined;
-  let stopping = false;
   const meshNets = mesh ? syncMeshNetworks(mesh.router, controller, log) : undefined;
   const firewall = new FirewallService(fw, integrations, controller, log);
   const dns = new DnsService(config.dnsUpstreams, log, 53, (net) => controller.gatewayNamespace(net));
@@ -130,13 +145,19 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
     meshNets?.start(); // … and those of every peer → here
     cluster?.follow(controller); // global networks, remote endpoints and hosts → the controller
     const routes = buildRoutes(controller, {
-      doctor: (repair) => controller.doctor(repair),
+      doctor: async (repair) => {
+        const r = await controller.doctor(repair);
+        // A store-driven service that keeps failing to start is a problem of this host too.
+        const more = deferredStarts.flatMap((d) => d.violations());
+        return more.length === 0 ? r : { ...r, ok: false, violations: [...r.violations, ...more] };
+      },
       info: () => ({
         version: '0.1.0',
         pid: process.pid,
         startedAt,
         store: controller.info().store,
         firewall: fw.name,
+        ...(cluster ? { cluster: { store: cluster.agent.storeState(), services: serviceStatus() } } : {}),
         config: { ...config },
       }),
     });
@@ -147,15 +168,24 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
     const metrics = ops.metrics;
     // Both render from the store: without it at start they begin once it answers. Meanwhile
     // what the last weftd left keeps working (BIRD keeps announcing, the policy table stays).
-    const deferred = cluster && { cluster, log, stopping: () => stopping };
+    const deferred = cluster && { cluster, log, deferredStarts };
     if (deferred && config.bgp) {
       const bgpConfig = config.bgp;
       const startBgp = () => BgpService.start(deferred.cluster.agent, { runDir: bgpRunDir(config.runDir), config: bgpConfig, log });
       bgp = await whenJoined(deferred, 'BGP', startBgp, (s) => (bgp = s));
     }
-    registerBgpRoutes(routes, () => bgp, config.bgp !== undefined); // GET /v1/bgp/peers|routes
+    const bgpStart = deferredStarts.find((d) => d.status().service === 'BGP');
+    registerBgpRoutes(
+      routes,
+      () => bgp,
+      config.bgp !== undefined,
+      () => bgpStart?.failure(),
+    ); // GET /v1/bgp/peers|routes
     if (deferred && config.policy) {
-      const startPolicy = () => PolicyService.start(deferred.cluster.agent, { log });
+      // Late (after the store's return), a refused first transaction is a failed start, retried,
+      // not a running service that enforces nothing until the next store change. At weftd's own
+      // start it stays as before: logged, and the next change applies again.
+      const startPolicy = (late: boolean) => PolicyService.start(deferred.cluster.agent, { log, requireFirstApply: late });
       policy = await whenJoined(deferred, 'policy', startPolicy, (s) => (policy = s));
     }
     registerPolicyRoutes(routes, cluster?.store); // /v1/policies (weft policy …)
@@ -163,7 +193,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
   } catch (err) {
     const undo = new ErrorList('weftd start failed, and stopping what had started failed too');
     undo.add(err);
-    stopping = true;
+    for (const d of deferredStarts) d.cancel();
     await undo.run(() => policy?.stop());
     await undo.run(() => bgp?.stop());
     await undo.run(() => (ops ?? cluster)?.stop());
@@ -200,11 +230,22 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
   firewall.watch(Math.min(1000, config.resyncMs));
 
   log.info({ socket: config.socketPath, store: config.storeUrl, pid: process.pid }, 'weftd ready');
+  /** Each store-driven service: started at once (running), or where its deferred start is. */
+  function serviceStatus(): DeferredStatus[] {
+    const at = (what: string, enabled: boolean, running: boolean): DeferredStatus[] => {
+      if (!enabled) return [];
+      const d = deferredStarts.find((x) => x.status().service === what);
+      return [d ? d.status() : { service: what, state: running ? 'running' : 'stopped', failures: 0 }];
+    };
+    return [...at('BGP', config.bgp !== undefined, bgp !== undefined), ...at('policy', config.policy === true, policy !== undefined)];
+  }
+
   return {
     controller,
     config,
+    failed,
     async stop() {
-      stopping = true;
+      for (const d of deferredStarts) d.cancel();
       if (timer) clearInterval(timer);
       timer = undefined;
       firewall.stop();
@@ -243,25 +284,21 @@ function reconcileGlobalWhenJoined(cluster: ClusterService, controller: Controll
 }
 
 /**
- * Start a store-driven service now when the cluster store is reached, else once it first
- * answers (in the background; `adopt` receives it, or it is stopped again if weftd stops first).
+ * Start a store-driven service now when the cluster store is reached (a failure fails weftd's
+ * start), else once it first answers, in the background and retried with a bounded backoff
+ * until it runs (deferred-start.ts); `adopt` receives it; weftd's stop cancels what is pending.
  */
 async function whenJoined<S extends { stop(): Promise<void> }>(
-  { cluster, log, stopping }: { cluster: ClusterService; log: Logger; stopping: () => boolean },
+  { cluster, log, deferredStarts }: { cluster: ClusterService; log: Logger; deferredStarts: DeferredHandle[] },
   what: string,
-  start: () => Promise<S>,
+  /** `late`: started after the store's return (retried on failure), not at weftd's start. */
+  start: (late: boolean) => Promise<S>,
   adopt: (s: S) => void,
 ): Promise<S | undefined> {
-  if (cluster.agent.storeState() === 'connected') return start();
+  if (cluster.agent.storeState() === 'connected') return start(false);
   log.warn({ service: what }, `${what} starts once the cluster store answers`);
-  cluster.agent.once('storeUp', () => {
-    start().then(
-      (s) => {
-        if (!stopping()) return adopt(s);
-        s.stop().catch((err: unknown) => log.warn({ service: what, err: String(err) }, `stopping ${what} failed`));
-      },
-      (err: unknown) => log.error({ service: what, err: String(err) }, `${what} could not start after the cluster store answered`),
-    );
-  });
+  const d = new DeferredStart<S>({ what, start: () => start(true), adopt, log });
+  deferredStarts.push(d);
+  cluster.agent.once('storeUp', () => d.begin());
   return undefined;
 }
