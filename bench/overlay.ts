@@ -16,8 +16,8 @@ import { OverlayLab, overlayNetwork, type LabHost } from '../src/lab/overlay-lab
 import { mustRun } from '../src/lab/sim-host.js';
 import { OVERLAY_OPTIONS, tunnelAddressOf } from '../src/drivers/overlay/overlay-options.js';
 import { WG_KEY, wgIfnameOf } from '../src/drivers/overlay/overlay-encryption.js';
-import { Supervisor } from '../src/kernel/supervisor.js';
-import { WireguardGo } from '../src/kernel/wireguard.js';
+import { giveWireguard } from '../src/lab/overlay-lab-wireguard.js';
+import type { Supervisor } from '../src/kernel/supervisor.js';
 import { printTable } from './stats.js';
 import { arg, iperf3Gbit, load, median } from './overlay-common.js';
 
@@ -74,24 +74,7 @@ async function main(): Promise<void> {
     rows.push({ name: 'weft overlay', gbit: ov, vs: `${((ov / vx) * 100).toFixed(0)} % of raw VXLAN` });
 
     const published = new Map<string, string>();
-    for (const h of lab.hosts) {
-      const sup = new Supervisor();
-      supervisors.push(sup);
-      h.services.wireguard = new WireguardGo({
-        supervisor: sup,
-        runDir: `${dir}/${h.name}`,
-        keyDir: `${dir}/${h.name}/keys`,
-        netns: h.path,
-      });
-      h.services.cluster = {
-        hostId: h.hostId,
-        hostAddress: h.address,
-        publishHostData: (_d, data) => {
-          published.set(h.hostId, data[WG_KEY]!);
-          return Promise.resolve();
-        },
-      };
-    }
+    for (const h of lab.hosts) supervisors.push(giveWireguard(h, dir, (_d, data) => published.set(h.hostId, data[WG_KEY]!)));
     const enc = overlayNetwork('bench-enc', '10.91.0.0/24', { options: { [OVERLAY_OPTIONS.encrypted]: '' } });
     enc.driverState = h1.driver.validate(enc, [net]).driverState;
     for (const h of lab.hosts) await h.driver.networkUp(lab.netCtx(h, enc));

@@ -12,8 +12,9 @@ import { OverlayLab, overlayNetwork, type LabSandbox } from '../../src/lab/overl
 import { NETTOOL, run, waitFor } from '../../src/lab/sim-host.js';
 import { OVERLAY_OPTIONS, tunnelAddressOf } from '../../src/drivers/overlay/overlay-options.js';
 import { WG_KEY, WG_PORT, wgIfnameOf } from '../../src/drivers/overlay/overlay-encryption.js';
-import { Supervisor } from '../../src/kernel/supervisor.js';
-import { WireguardGo, encryptionSupport } from '../../src/kernel/wireguard.js';
+import { giveWireguard } from '../../src/lab/overlay-lab-wireguard.js';
+import type { Supervisor } from '../../src/kernel/supervisor.js';
+import { encryptionSupport } from '../../src/kernel/wireguard.js';
 import { WeftError } from '../../src/errors.js';
 
 const node = process.execPath;
@@ -53,23 +54,12 @@ describe('overlay driver: encrypted network over wireguard-go', () => {
 
   it('brings up one wireguard-go device per host with its tunnel address, and publishes only the public key', async () => {
     for (const h of lab.hosts) {
-      const sup = new Supervisor();
-      supervisors.push(sup);
-      h.services.wireguard = new WireguardGo({
-        supervisor: sup,
-        runDir: `${dir}/${h.name}`,
-        keyDir: `${dir}/${h.name}/keys`,
-        netns: h.path,
-      });
-      h.services.cluster = {
-        hostId: h.hostId,
-        hostAddress: h.address,
-        publishHostData: (driver, data) => {
+      supervisors.push(
+        giveWireguard(h, dir, (driver, data) => {
           published.set(h.hostId, { ...data });
           assert.equal(driver, 'overlay');
-          return Promise.resolve();
-        },
-      };
+        }),
+      );
       await h.driver.networkUp(lab.netCtx(h, enc));
       const wg = wgIfnameOf(h.hostId);
       const a = await lab.inNs(h.path, 'ip', ['-j', 'addr', 'show', 'dev', wg]);
