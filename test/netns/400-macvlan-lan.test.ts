@@ -309,13 +309,21 @@ describe('macvlan on a simulated LAN (two hosts, a router, a switch)', () => {
     await A.cliOk(['sandbox', 'rm', '-f', 'a3']);
   });
 
+  /**
+   * Sandboxes `<name>1` and `<name>2` (TCP servers) on a new `mode` network on host A's `parent`
+   * (198.18.<octet>.0/24); the first is checked to be in that mode, both to be reached from the router.
+   */
+  async function siblings(network: string, octet: number, parent: string, mode: string, name: string): Promise<[SandboxView, SandboxView]> {
+    await modeNetwork(A, network, octet, parent, mode);
+    const x1 = await tcpServer(A, `${name}1`, network);
+    const x2 = await tcpServer(A, `${name}2`, network);
+    assert.match(await sandboxLink(x1), new RegExp(`macvlan mode ${mode}`));
+    for (const x of [x1, x2]) assert.equal(await reaches(lab.routerPath, ipOf(x)), `198.18.${octet}.1 hi`);
+    return [x1, x2];
+  }
+
   it('private mode: siblings cannot talk, each reaches the LAN', async () => {
-    await modeNetwork(A, 'priv', 41, 'eth2', 'private');
-    const p1 = await tcpServer(A, 'p1', 'priv');
-    const p2 = await tcpServer(A, 'p2', 'priv');
-    assert.match(await sandboxLink(p1), /macvlan mode private/);
-    assert.equal(await reaches(lab.routerPath, ipOf(p1)), '198.18.41.1 hi');
-    assert.equal(await reaches(lab.routerPath, ipOf(p2)), '198.18.41.1 hi');
+    const [p1, p2] = await siblings('priv', 41, 'eth2', 'private', 'p');
     await neverReaches(p1.netnsPath, ipOf(p2));
     // Even a hairpinning switch does not join private siblings (the kernel drops their frames).
     await lab.hairpin(port.a2!, true);
@@ -324,12 +332,7 @@ describe('macvlan on a simulated LAN (two hosts, a router, a switch)', () => {
   });
 
   it('vepa mode: siblings talk only through a hairpinning switch', async () => {
-    await modeNetwork(A, 'vepa', 42, 'eth3', 'vepa');
-    const v1 = await tcpServer(A, 'v1', 'vepa');
-    const v2 = await tcpServer(A, 'v2', 'vepa');
-    assert.match(await sandboxLink(v1), /macvlan mode vepa/);
-    assert.equal(await reaches(lab.routerPath, ipOf(v1)), '198.18.42.1 hi');
-    assert.equal(await reaches(lab.routerPath, ipOf(v2)), '198.18.42.1 hi');
+    const [v1, v2] = await siblings('vepa', 42, 'eth3', 'vepa', 'v');
     await neverReaches(v1.netnsPath, ipOf(v2));
     await lab.hairpin(port.a3!, true);
     assert.equal(await reaches(v1.netnsPath, ipOf(v2)), `${ipOf(v1)} hi`, 'through the switch and back');
