@@ -8,7 +8,7 @@ import type { EndpointContext } from '../driver.js';
 import type { NetlinkPort } from '../../kernel/kernel-port.js';
 import type { LinkInfo } from '../../kernel/netlink/types.js';
 import { AddressInUseError, ConflictError, KernelError } from '../../errors.js';
-import { quietIpv6 } from './quiet-ipv6.js';
+import { quietIpv6 } from '../quiet-ipv6.js';
 
 export type ChildKind = 'macvlan' | 'ipvlan';
 
