@@ -66,10 +66,7 @@ async function main(): Promise<void> {
 
     const net = overlayNetwork('bench-ovl', '10.90.0.0/24');
     net.driverState = h1.driver.validate(net, []).driverState;
-    const s1 = await lab.sandbox(h1, net, '10.90.0.2');
-    const s2 = await lab.sandbox(h2, net, '10.90.0.3');
-    await lab.announce(s1);
-    await lab.announce(s2);
+    const [s1, s2] = await lab.announcedPair(net, ['10.90.0.2', '10.90.0.3']);
     const ov = await median(rounds, () => iperf3Gbit(s2.path, s1.path, '10.90.0.3', seconds));
     rows.push({ name: 'weft overlay', gbit: ov, vs: `${((ov / vx) * 100).toFixed(0)} % of raw VXLAN` });
 
@@ -87,10 +84,7 @@ async function main(): Promise<void> {
           );
     const wg = await median(rounds, () => iperf3Gbit(h2.path, h1.path, tunnelAddressOf(h2.address), seconds));
     rows.push({ name: `raw wireguard-go (${wgIfnameOf(h1.hostId)})`, gbit: wg, vs: `${((wg / underlay) * 100).toFixed(0)} % of underlay` });
-    const e1 = await lab.sandbox(h1, enc, '10.91.0.2');
-    const e2 = await lab.sandbox(h2, enc, '10.91.0.3');
-    await lab.announce(e1);
-    await lab.announce(e2);
+    const [e1, e2] = await lab.announcedPair(enc, ['10.91.0.2', '10.91.0.3']);
     const eo = await median(rounds, () => iperf3Gbit(e2.path, e1.path, '10.91.0.3', seconds));
     rows.push({ name: 'weft encrypted overlay', gbit: eo, vs: `${((eo / wg) * 100).toFixed(0)} % of raw wireguard-go` });
 

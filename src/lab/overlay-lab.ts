@@ -196,6 +196,15 @@ export class OverlayLab {
     for (const h of this.hosts) if (h !== s.host) await h.driver.peerUp(this.netCtx(h, s.network), this.remote(s));
   }
 
+  /** A sandbox on each of the first two hosts on `network` (at `ips`), both announced: a pair that talks across the overlay. */
+  async announcedPair(network: NetworkRecord, ips: [string, string]): Promise<[LabSandbox, LabSandbox]> {
+    const a = await this.sandbox(this.hosts[0]!, network, ips[0]);
+    const b = await this.sandbox(this.hosts[1]!, network, ips[1]);
+    await this.announce(a);
+    await this.announce(b);
+    return [a, b];
+  }
+
   async withdraw(s: LabSandbox): Promise<void> {
     for (const h of this.hosts) if (h !== s.host) await h.driver.peerDown(this.netCtx(h, s.network), this.remote(s));
   }

@@ -101,10 +101,7 @@ describe('overlay driver: encrypted network over wireguard-go', () => {
 
   it('traffic works on the encrypted network and a capture on the underlay finds none of the payload', async () => {
     const [h1, h2] = [lab.hosts[0]!, lab.hosts[1]!];
-    const a = await lab.sandbox(h1, enc, '10.70.0.2');
-    const b = await lab.sandbox(h2, enc, '10.70.0.3');
-    await lab.announce(a);
-    await lab.announce(b);
+    const [a, b] = await lab.announcedPair(enc, ['10.70.0.2', '10.70.0.3']);
     const mtu = await lab.inNs(a.path, 'ip', ['-j', 'link', 'show', 'eth0']);
     assert.equal((JSON.parse(mtu.stdout) as { mtu: number }[])[0]!.mtu, 1370, 'MTU = 1500 − 60 (WireGuard) − 70 (VXLAN over IPv6)');
     const fdb = await lab.inNs(lab.overlayPath(h1, enc), 'bridge', ['fdb', 'show', 'dev', 'vxlan0']);
@@ -116,11 +113,7 @@ describe('overlay driver: encrypted network over wireguard-go', () => {
   });
 
   it('control: the same payload on a plain overlay network is visible on the underlay', async () => {
-    const [h1, h2] = [lab.hosts[0]!, lab.hosts[1]!];
-    const a = await lab.sandbox(h1, plain, '10.71.0.2');
-    const b = await lab.sandbox(h2, plain, '10.71.0.3');
-    await lab.announce(a);
-    await lab.announce(b);
+    const [a, b] = await lab.announcedPair(plain, ['10.71.0.2', '10.71.0.3']);
     const { pcap } = await transferAndCapture(a, b, 7301);
     assert.equal(pcap.includes(Buffer.from(SECRET)), true);
   });
