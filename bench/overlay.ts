@@ -75,13 +75,7 @@ async function main(): Promise<void> {
     const enc = overlayNetwork('bench-enc', '10.91.0.0/24', { options: { [OVERLAY_OPTIONS.encrypted]: '' } });
     enc.driverState = h1.driver.validate(enc, [net]).driverState;
     for (const h of lab.hosts) await h.driver.networkUp(lab.netCtx(h, enc));
-    for (const h of lab.hosts)
-      for (const o of lab.hosts)
-        if (o !== h)
-          await h.driver.hostUp(
-            { kernel: h.kernel, services: h.services },
-            { hostId: o.hostId, address: o.address, data: { [`overlay/${WG_KEY}`]: published.get(o.hostId)! } },
-          );
+    await lab.hostsUp((o) => ({ [`overlay/${WG_KEY}`]: published.get(o.hostId)! }));
     const wg = await median(rounds, () => iperf3Gbit(h2.path, h1.path, tunnelAddressOf(h2.address), seconds));
     rows.push({ name: `raw wireguard-go (${wgIfnameOf(h1.hostId)})`, gbit: wg, vs: `${((wg / underlay) * 100).toFixed(0)} % of underlay` });
     const [e1, e2] = await lab.announcedPair(enc, ['10.91.0.2', '10.91.0.3']);

@@ -71,13 +71,7 @@ describe('overlay driver: encrypted network over wireguard-go', () => {
       assert.notEqual(priv, key, 'the private key is not what is published');
     }
     // The agent's hostUp fan-out: each host learns the other's key.
-    for (const h of lab.hosts)
-      for (const o of lab.hosts)
-        if (o !== h)
-          await h.driver.hostUp(
-            { kernel: h.kernel, services: h.services },
-            { hostId: o.hostId, address: o.address, data: published.get(o.hostId)! },
-          );
+    await lab.hostsUp((o) => published.get(o.hostId)!);
     const peers = await run('wg', ['show', wgIfnameOf(lab.hosts[0]!.hostId), 'peers']);
     assert.equal(peers.stdout.trim(), published.get(lab.hosts[1]!.hostId)![WG_KEY]);
   });
