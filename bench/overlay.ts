@@ -16,8 +16,8 @@ import { OverlayLab, overlayNetwork, type LabHost } from '../src/lab/overlay-lab
 import { mustRun } from '../src/lab/sim-host.js';
 import { OVERLAY_OPTIONS, tunnelAddressOf } from '../src/drivers/overlay/overlay-options.js';
 import { WG_KEY, wgIfnameOf } from '../src/drivers/overlay/overlay-encryption.js';
-import { Supervisor } from '../src/kernel/supervisor.js';
-import { WireguardGo } from '../src/kernel/wireguard.js';
+import { giveWireguard } from '../src/lab/overlay-lab-wireguard.js';
+import type { Supervisor } from '../src/kernel/supervisor.js';
 import { printTable } from './stats.js';
 import { arg, iperf3Gbit, load, median } from './overlay-common.js';
 
@@ -66,48 +66,19 @@ async function main(): Promise<void> {
 
     const net = overlayNetwork('bench-ovl', '10.90.0.0/24');
     net.driverState = h1.driver.validate(net, []).driverState;
-    const s1 = await lab.sandbox(h1, net, '10.90.0.2');
-    const s2 = await lab.sandbox(h2, net, '10.90.0.3');
-    await lab.announce(s1);
-    await lab.announce(s2);
+    const [s1, s2] = await lab.announcedPair(net, ['10.90.0.2', '10.90.0.3']);
     const ov = await median(rounds, () => iperf3Gbit(s2.path, s1.path, '10.90.0.3', seconds));
     rows.push({ name: 'weft overlay', gbit: ov, vs: `${((ov / vx) * 100).toFixed(0)} % of raw VXLAN` });
 
     const published = new Map<string, string>();
-    for (const h of lab.hosts) {
-      const sup = new Supervisor();
-      supervisors.push(sup);
-      h.services.wireguard = new WireguardGo({
-        supervisor: sup,
-        runDir: `${dir}/${h.name}`,
-        keyDir: `${dir}/${h.name}/keys`,
-        netns: h.path,
-      });
-      h.services.cluster = {
-        hostId: h.hostId,
-        hostAddress: h.address,
-        publishHostData: (_d, data) => {
-          published.set(h.hostId, data[WG_KEY]!);
-          return Promise.resolve();
-        },
-      };
-    }
+    for (const h of lab.hosts) supervisors.push(giveWireguard(h, dir, (_d, data) => published.set(h.hostId, data[WG_KEY]!)));
     const enc = overlayNetwork('bench-enc', '10.91.0.0/24', { options: { [OVERLAY_OPTIONS.encrypted]: '' } });
     enc.driverState = h1.driver.validate(enc, [net]).driverState;
     for (const h of lab.hosts) await h.driver.networkUp(lab.netCtx(h, enc));
-    for (const h of lab.hosts)
-      for (const o of lab.hosts)
-        if (o !== h)
-          await h.driver.hostUp(
-            { kernel: h.kernel, services: h.services },
-            { hostId: o.hostId, address: o.address, data: { [`overlay/${WG_KEY}`]: published.get(o.hostId)! } },
-          );
+    await lab.hostsUp((o) => ({ [`overlay/${WG_KEY}`]: published.get(o.hostId)! }));
     const wg = await median(rounds, () => iperf3Gbit(h2.path, h1.path, tunnelAddressOf(h2.address), seconds));
     rows.push({ name: `raw wireguard-go (${wgIfnameOf(h1.hostId)})`, gbit: wg, vs: `${((wg / underlay) * 100).toFixed(0)} % of underlay` });
-    const e1 = await lab.sandbox(h1, enc, '10.91.0.2');
-    const e2 = await lab.sandbox(h2, enc, '10.91.0.3');
-    await lab.announce(e1);
-    await lab.announce(e2);
+    const [e1, e2] = await lab.announcedPair(enc, ['10.91.0.2', '10.91.0.3']);
     const eo = await median(rounds, () => iperf3Gbit(e2.path, e1.path, '10.91.0.3', seconds));
     rows.push({ name: 'weft encrypted overlay', gbit: eo, vs: `${((eo / wg) * 100).toFixed(0)} % of raw wireguard-go` });
 

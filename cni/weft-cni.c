@@ -579,19 +579,6 @@ static void set_timeouts(int fd) {
     fail_errno(5, "cannot set socket timeouts", "setsockopt");
 }
 
-static int send_all(int fd, const char *p, size_t n) {
-  while (n > 0) {
-    ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
 static void read_reply(int fd, struct buf *reply, const char *sock) {
   char chunk[65536];
   for (;;) {
@@ -663,7 +650,8 @@ int main(int argc, char **argv) {
   int hl = snprintf(head, sizeof head,
                     "POST /v1/cni HTTP/1.0\r\nHost: weft\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n", body.len);
   if (hl < 0 || (size_t)hl >= sizeof head) fail(5, "cannot build the request", "header");
-  if (send_all(fd, head, (size_t)hl) < 0 || send_all(fd, body.p, body.len) < 0) fail_errno(11, "weftd closed the connection", s.socket);
+  /* write_all on the socket: SIGPIPE is ignored (above), so a closed peer is EPIPE, as send(MSG_NOSIGNAL) gives. */
+  if (write_all(fd, head, (size_t)hl) < 0 || write_all(fd, body.p, body.len) < 0) fail_errno(11, "weftd closed the connection", s.socket);
 
   struct buf reply = {0};
   read_reply(fd, &reply, s.socket);

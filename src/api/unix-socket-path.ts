@@ -6,6 +6,7 @@
  */
 import net from 'node:net';
 import { lstatSync, unlinkSync } from 'node:fs';
+import { chmod } from 'node:fs/promises';
 import { ConflictError } from '../errors.js';
 
 const PROBE_TIMEOUT_MS = 1000;
@@ -49,6 +50,19 @@ export async function claimSocketPath(p: string, field = 'socket'): Promise<void
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
   }
+}
+
+/**
+ * Listen on `p` (claimed first) with the socket readable and writable by its owner only; returns
+ * the socket's inode, for releaseSocketPath.
+ */
+export async function listenPrivate(server: net.Server, p: string): Promise<number | undefined> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(p, () => resolve());
+  });
+  await chmod(p, 0o600);
+  return socketInode(p);
 }
 
 /** Inode of the socket at `p` (after listen), to recognise it at release time. */

@@ -12,6 +12,7 @@
  */
 import { blockAddress } from '../ipam/cluster-blocks.js';
 import type { ClusterBgpConfig, ClusterBgpPeer, ClusterBgpView, ClusterHost } from '../bgp/model-from-cluster.js';
+import { byKey, parseObject, str, type Json, type SkippedKey } from './view-entries.js';
 
 export const BGP_KEYS = {
   config: 'bgp/config',
@@ -27,25 +28,12 @@ export const BGP_VIEW_PREFIXES = ['hosts/', 'ipam/', BGP_KEYS.prefix] as const;
 export interface BgpViewResult {
   view: ClusterBgpView;
   /** Keys whose values were skipped, with why. */
-  skipped: { key: string; reason: string }[];
+  skipped: SkippedKey[];
 }
-
-type Json = Record<string, unknown>;
-
-function parse(value: string): Json | undefined {
-  try {
-    const v: unknown = JSON.parse(value);
-    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : undefined;
-  } catch {
-    return undefined; // reported by the caller as a skipped key
-  }
-}
-
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
 /** The view for `localHost` from every mirrored key (relative to the store prefix). */
 export function bgpViewFromEntries(localHost: string, entries: ReadonlyMap<string, string>, defaults: { asNumber: number }): BgpViewResult {
-  const skipped: { key: string; reason: string }[] = [];
+  const skipped: SkippedKey[] = [];
   const hosts = new Map<string, ClusterHost>();
   const perHost = new Map<string, NonNullable<ClusterHost['bgp']>>();
   const pools: { cidr: string; bgp?: boolean }[] = [];
@@ -53,11 +41,11 @@ export function bgpViewFromEntries(localHost: string, entries: ReadonlyMap<strin
   const borrowed: string[] = [];
   const peers: ClusterBgpPeer[] = [];
   let config: ClusterBgpConfig = { asNumber: defaults.asNumber };
-  for (const [key, value] of [...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+  for (const [key, value] of byKey(entries)) {
     const skip = (reason: string): void => void skipped.push({ key, reason });
     let m: RegExpExecArray | null;
     if ((m = /^hosts\/([^/]+)$/.exec(key))) {
-      const r = parse(value);
+      const r = parseObject(value);
       const address = str(r?.address);
       if (!r || !address) {
         skip('host record without an address');
@@ -71,12 +59,12 @@ export function bgpViewFromEntries(localHost: string, entries: ReadonlyMap<strin
       if (address6 && address6.includes(':') && !address.includes(':')) h.address6 = address6;
       hosts.set(h.id, h);
     } else if ((m = /^ipam\/([^/]+)\/config$/.exec(key))) {
-      const r = parse(value);
+      const r = parseObject(value);
       const cidr = str(r?.cidr);
       if (!cidr) skip('pool without a cidr');
       else pools.push({ cidr, ...(r?.bgp === false ? { bgp: false } : {}) });
     } else if ((m = /^ipam\/([^/]+)\/blocks\/[^/]+$/.exec(key))) {
-      const r = parse(value);
+      const r = parseObject(value);
       const cidr = str(r?.cidr);
       if (!r || !cidr) {
         skip('block without a cidr');
@@ -93,15 +81,15 @@ export function bgpViewFromEntries(localHost: string, entries: ReadonlyMap<strin
         }
       }
     } else if (key === BGP_KEYS.config) {
-      const r = parse(value);
+      const r = parseObject(value);
       if (!r) skip('not a JSON object');
       else config = { ...(r as unknown as ClusterBgpConfig), asNumber: typeof r.asNumber === 'number' ? r.asNumber : defaults.asNumber };
     } else if ((m = /^bgp\/hosts\/([^/]+)$/.exec(key))) {
-      const r = parse(value);
+      const r = parseObject(value);
       if (!r) skip('not a JSON object');
       else perHost.set(m[1]!, r);
     } else if (key.startsWith(BGP_KEYS.peers)) {
-      const r = parse(value);
+      const r = parseObject(value);
       if (!r) skip('not a JSON object');
       else peers.push(r as unknown as ClusterBgpPeer);
     }

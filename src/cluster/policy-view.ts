@@ -11,6 +11,7 @@
  * can grow without breaking enforcement.
  */
 import { parsePolicyValue, type Policy, type PolicyEndpoint, type PolicyInput, type PolicyNetwork, type Profile } from '../policy/index.js';
+import { byKey, parseObject, str, type SkippedKey } from './view-entries.js';
 
 export const POLICY_KEYS = {
   policies: 'policies/',
@@ -35,21 +36,9 @@ export interface PolicyEndpointRecord {
 
 export interface PolicyViewResult {
   input: PolicyInput;
-  skipped: { key: string; reason: string }[];
+  skipped: SkippedKey[];
 }
 
-type Json = Record<string, unknown>;
-
-function parse(value: string): Json | undefined {
-  try {
-    const v: unknown = JSON.parse(value);
-    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : undefined;
-  } catch {
-    return undefined; // reported by the caller as a skipped key
-  }
-}
-
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 const bare = (a: string | undefined): string | undefined => a?.split('/')[0];
 
 /** Network modes as the policy compiler sees them: the routed driver's veths, or a bridge. */
@@ -71,7 +60,7 @@ export type PolicyViewMemo = Map<string, { value: string; parsed: ParsedEntry }>
 
 function parseEntry(localHost: string, key: string, value: string): ParsedEntry {
   if (key.startsWith(POLICY_KEYS.policies) || key.startsWith(POLICY_KEYS.profiles)) {
-    const r = parse(value);
+    const r = parseObject(value);
     if (!r) return { kind: 'skip', reason: 'not a JSON object' };
     try {
       const doc = parsePolicyValue(r);
@@ -81,7 +70,7 @@ function parseEntry(localHost: string, key: string, value: string): ParsedEntry 
     }
   }
   if (key.startsWith(POLICY_KEYS.endpoints)) {
-    const r = parse(value);
+    const r = parseObject(value);
     const hostId = str(r?.hostId) ?? str(r?.host);
     const network = str(r?.network) ?? str(r?.networkName);
     const addresses = [bare(str(r?.ipv4)), bare(str(r?.ipv6))].filter((a): a is string => a !== undefined);
@@ -99,13 +88,13 @@ function parseEntry(localHost: string, key: string, value: string): ParsedEntry 
  * host: `local` depends on `localHost`) to parse only what changed since the last call.
  */
 export function policyInputFromEntries(localHost: string, entries: ReadonlyMap<string, string>, memo?: PolicyViewMemo): PolicyViewResult {
-  const skipped: { key: string; reason: string }[] = [];
+  const skipped: SkippedKey[] = [];
   const policies: Policy[] = [];
   const profiles = new Map<string, Profile>();
   const endpoints: PolicyEndpoint[] = [];
   const networks = new Map<string, PolicyNetwork>();
   if (memo) for (const k of [...memo.keys()]) if (!entries.has(k)) memo.delete(k);
-  for (const [key, value] of [...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+  for (const [key, value] of byKey(entries)) {
     let parsed: ParsedEntry;
     const hit = memo?.get(key);
     if (hit && hit.value === value) parsed = hit.parsed;

@@ -1,7 +1,7 @@
 /** weftd's configuration: paths, store, default address pools. Defaults match a system install. */
 import path from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
-import { clusterFromFlags, parseListenAddr, type ClusterConfig } from './cluster-config.js';
+import { clusterFromFlags, parseListenAddr, type ClusterConfig, type ClusterFlags } from './cluster-config.js';
 import { bgpFromFlags, policyFromFlags, type BgpConfig } from './bgp-config.js';
 import { meshFromFlags, type MeshConfig, type MeshFlags } from './mesh-config.js';
 import os from 'node:os';
@@ -59,7 +59,7 @@ export function defaultConfig(): DaemonConfig {
 
 export type { ClusterConfig };
 
-export interface ConfigFlags extends MeshFlags {
+export interface ConfigFlags extends MeshFlags, ClusterFlags {
   stateDir?: string;
   runDir?: string;
   socket?: string;
@@ -71,16 +71,6 @@ export interface ConfigFlags extends MeshFlags {
   resyncMs?: string;
   fullResyncMs?: string;
   firewall?: string;
-  clusterStore?: string;
-  clusterStoreCert?: string;
-  clusterStoreKey?: string;
-  clusterStoreCa?: string;
-  advertiseAddr?: string;
-  hostId?: string;
-  hostName?: string;
-  hostTtlMs?: string;
-  hostGraceMs?: string;
-  subnetLeaseTtlMs?: string;
   metricsAddr?: string;
   bgp?: boolean;
   bgpAs?: string;

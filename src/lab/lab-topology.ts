@@ -107,8 +107,8 @@ export function labTopology(o: LabOptions): LabTopology {
   const routes: LabRoute[] = [];
   const uplinks: { router: string; cidr: string }[] = [];
   const etcdIps: string[] = [];
-  if (o.underlay === 'l2') {
-    nodes.push({ name: 'sw', ns: ns('sw'), kind: 'switch', cidr: '198.18.0.1/24', segment: 0 });
+  /** The etcd members, on segment 0 (198.18.0.0/24) whichever underlay: attached to `sw` (l2) or r0 (l3). */
+  const addEtcd = (attach: string): void => {
     for (let i = 1; i <= o.etcd; i++) {
       etcdIps.push(`198.18.0.${200 + i}`);
       nodes.push({
@@ -117,10 +117,14 @@ export function labTopology(o: LabOptions): LabTopology {
         kind: 'etcd',
         cidr: `198.18.0.${200 + i}/24`,
         gateway: '198.18.0.1',
-        attach: ns('sw'),
+        attach,
         segment: 0,
       });
     }
+  };
+  if (o.underlay === 'l2') {
+    nodes.push({ name: 'sw', ns: ns('sw'), kind: 'switch', cidr: '198.18.0.1/24', segment: 0 });
+    addEtcd(ns('sw'));
     for (let i = 1; i <= o.hosts; i++) {
       nodes.push({
         name: `h${i}`,
@@ -141,18 +145,7 @@ export function labTopology(o: LabOptions): LabTopology {
       uplinks.push({ router: ns(`r${s}`), cidr: `198.19.255.${s + 1}/24` });
       for (const t of segments) if (t !== s) routes.push({ ns: ns(`r${s}`), dst: `198.18.${t}.0/24`, via: `198.19.255.${t + 1}` });
     }
-    for (let i = 1; i <= o.etcd; i++) {
-      etcdIps.push(`198.18.0.${200 + i}`);
-      nodes.push({
-        name: `e${i}`,
-        ns: ns(`e${i}`),
-        kind: 'etcd',
-        cidr: `198.18.0.${200 + i}/24`,
-        gateway: '198.18.0.1',
-        attach: ns('r0'),
-        segment: 0,
-      });
-    }
+    addEtcd(ns('r0'));
     for (let i = 1; i <= o.hosts; i++) {
       const s = i % 2 === 1 ? 1 : 2;
       const n = Math.ceil(i / 2);

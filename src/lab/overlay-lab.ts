@@ -196,6 +196,23 @@ export class OverlayLab {
     for (const h of this.hosts) if (h !== s.host) await h.driver.peerUp(this.netCtx(h, s.network), this.remote(s));
   }
 
+  /** The agent's hostUp fan-out: every host learns of every other one, with the host data `dataOf` gives for it. */
+  async hostsUp(dataOf: (h: LabHost) => Record<string, string>): Promise<void> {
+    for (const h of this.hosts)
+      for (const o of this.hosts)
+        if (o !== h)
+          await h.driver.hostUp({ kernel: h.kernel, services: h.services }, { hostId: o.hostId, address: o.address, data: dataOf(o) });
+  }
+
+  /** A sandbox on each of the first two hosts on `network` (at `ips`), both announced: a pair that talks across the overlay. */
+  async announcedPair(network: NetworkRecord, ips: [string, string]): Promise<[LabSandbox, LabSandbox]> {
+    const a = await this.sandbox(this.hosts[0]!, network, ips[0]);
+    const b = await this.sandbox(this.hosts[1]!, network, ips[1]);
+    await this.announce(a);
+    await this.announce(b);
+    return [a, b];
+  }
+
   async withdraw(s: LabSandbox): Promise<void> {
     for (const h of this.hosts) if (h !== s.host) await h.driver.peerDown(this.netCtx(h, s.network), this.remote(s));
   }

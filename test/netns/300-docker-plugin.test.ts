@@ -64,6 +64,17 @@ describe('docker: weft as remote network and IPAM driver', { skip: DOCKER_MISSIN
     );
     return { ...r, stdout: r.stdout.split('\r\n\r\n').slice(1).join('') };
   };
+  /** The page srv serves on dnet, fetched from a second container once it answers (30 s at most). */
+  const srvPage = (what: string): Promise<string> =>
+    waitFor(
+      what,
+      async () => {
+        const w = await wget('dnet', 'http://10.93.0.10/');
+        return w.code === 0 ? w.stdout : undefined;
+      },
+      30_000,
+      500,
+    );
   const inCtr = (c: string, args: string[]) => dk.docker(['exec', c, ...args]);
 
   it('runs a real dockerd and weftd in the same fake host, with the plugin socket served', async () => {
@@ -133,15 +144,7 @@ describe('docker: weft as remote network and IPAM driver', { skip: DOCKER_MISSIN
     assert.match(l.stdout, /02:42:0a:5d:00:0a/);
     const r = await inCtr('srv', ['ip', 'route']);
     assert.match(r.stdout, /default via 10\.93\.0\.1/);
-    const body = await waitFor(
-      'wget from a second container',
-      async () => {
-        const w = await wget('dnet', 'http://10.93.0.10/');
-        return w.code === 0 ? w.stdout : undefined;
-      },
-      30_000,
-      500,
-    );
+    const body = await srvPage('wget from a second container');
     assert.equal(body.trim(), 'weft-docker-ok');
     // weft's view: an endpoint with the address Docker asked for, its veth on the bridge.
     const n = await inspect('dnet');
@@ -260,15 +263,7 @@ describe('docker: weft as remote network and IPAM driver', { skip: DOCKER_MISSIN
     await dk.dockerOk(['start', 'srv']);
     const a = await inCtr('srv', ['ip', '-o', '-4', 'addr', 'show', 'eth0']);
     assert.match(a.stdout, /10\.93\.0\.10\/24/);
-    const body = await waitFor(
-      'wget after dockerd restart',
-      async () => {
-        const w = await wget('dnet', 'http://10.93.0.10/');
-        return w.code === 0 ? w.stdout : undefined;
-      },
-      30_000,
-      500,
-    );
+    const body = await srvPage('wget after dockerd restart');
     assert.equal(body.trim(), 'weft-docker-ok');
     assert.ok((await inspect('dnet')).Id);
   });

@@ -28,6 +28,26 @@ async function neverReaches(from: string, ip: string): Promise<void> {
   for (let i = 0; i < 2; i++) assert.equal(await tcp(from, ip, 1000), undefined, `${from} must not reach ${ip}`);
 }
 
+/** A sandbox on `net` (a network reference with options, as `--network` takes it) serving TCP on port 7000. */
+const tcpServer = (h: SimHost, name: string, net: string): Promise<SandboxView> =>
+  h.runDetached(['--name', name, '--network', net, '--', node, NETTOOL, 'tcp-server', '7000']);
+
+/** The sandbox's eth0 in detail (`ip -d -o link`): its macvlan mode and MAC. */
+async function sandboxLink(sb: SandboxView): Promise<string> {
+  return (await SimHost.inNetns(sb.netnsPath, 'ip', ['-d', '-o', 'link', 'show', 'eth0'])).stdout;
+}
+
+/** The names of the networks a host's weftd knows, sorted. */
+async function networkNames(h: SimHost): Promise<string[]> {
+  return (await h.client.request<NetworkInspect[]>('GET', '/v1/networks')).map((n) => n.Name).sort();
+}
+
+/** A macvlan network in `mode` on `parent`, on 198.18.<octet>.0/24 with the LAN router (.1) as its gateway. */
+async function modeNetwork(h: SimHost, name: string, octet: number, parent: string, mode: string): Promise<void> {
+  const subnet = ['--subnet', `198.18.${octet}.0/24`, '--gateway', `198.18.${octet}.1`];
+  await h.cliOk(['network', 'create', '-d', 'macvlan', ...subnet, '-o', `parent=${parent}`, '-o', `macvlan_mode=${mode}`, name]);
+}
+
 /** The host's links without volatile state, for before/after comparisons. */
 async function links(h: SimHost): Promise<string> {
   const r = await h.inHost('ip', ['-o', 'link', 'show']);
@@ -153,14 +173,13 @@ describe('macvlan on a simulated LAN (two hosts, a router, a switch)', () => {
       'weft.macvlan.probe=true',
       'lan',
     ]);
-    const server = ['--', node, NETTOOL, 'tcp-server', '7000'];
-    a1 = await A.runDetached(['--name', 'a1', '--network', 'lan', ...server]);
-    a2 = await A.runDetached(['--name', 'a2', '--network', 'lan', ...server]);
-    b1 = await B.runDetached(['--name', 'b1', '--network', 'lan', ...server]);
+    a1 = await tcpServer(A, 'a1', 'lan');
+    a2 = await tcpServer(A, 'a2', 'lan');
+    b1 = await tcpServer(B, 'b1', 'lan');
     assert.equal(ipOf(a1), '198.18.40.64', 'first address of the ip-range');
     assert.equal(ipOf(a2), '198.18.40.66', 'the aux address is skipped');
     assert.match(ipOf(b1), /^198\.18\.40\.(9[6-9]|1[01]\d|12[0-7])$/);
-    const link = (await SimHost.inNetns(a1.netnsPath, 'ip', ['-d', '-o', 'link', 'show', 'eth0'])).stdout;
+    const link = await sandboxLink(a1);
     assert.match(link, /macvlan mode bridge/, 'the sandbox interface is a macvlan child');
     assert.match(link, new RegExp(macOf(a1)), 'with the endpoint MAC');
     assert.match((await SimHost.inNetns(a1.netnsPath, 'ip', ['route'])).stdout, /default via 198\.18\.40\.1 dev eth0/);
@@ -226,7 +245,7 @@ describe('macvlan on a simulated LAN (two hosts, a router, a switch)', () => {
       15_000,
       100,
     );
-    assert.match((await SimHost.inNetns(b1.netnsPath, 'ip', ['-d', '-o', 'link', 'show', 'eth0'])).stdout, new RegExp(macOf(b1)));
+    assert.match(await sandboxLink(b1), new RegExp(macOf(b1)));
     assert.equal(await reaches(lab.routerPath, ipOf(b1)), '198.18.40.1 hi', 'the router reaches b1 again');
     assert.ok((await B.cliOk(['doctor'])).includes('ok'));
   });
@@ -282,17 +301,7 @@ describe('macvlan on a simulated LAN (two hosts, a router, a switch)', () => {
   });
 
   it('static --ip and --mac: the LAN sees exactly those', async () => {
-    const s = await A.runDetached([
-      '--name',
-      'a3',
-      '--network',
-      'lan,ip=198.18.40.90,mac=02:00:c6:12:28:5a',
-      '--',
-      node,
-      NETTOOL,
-      'tcp-server',
-      '7000',
-    ]);
+    const s = await tcpServer(A, 'a3', 'lan,ip=198.18.40.90,mac=02:00:c6:12:28:5a');
     assert.equal(ipOf(s), '198.18.40.90', 'outside the ip-range but inside the subnet, as Docker allows');
     assert.equal(macOf(s), '02:00:c6:12:28:5a');
     assert.equal(await reaches(lab.routerPath, '198.18.40.90'), '198.18.40.1 hi');
@@ -300,27 +309,21 @@ describe('macvlan on a simulated LAN (two hosts, a router, a switch)', () => {
     await A.cliOk(['sandbox', 'rm', '-f', 'a3']);
   });
 
+  /**
+   * Sandboxes `<name>1` and `<name>2` (TCP servers) on a new `mode` network on host A's `parent`
+   * (198.18.<octet>.0/24); the first is checked to be in that mode, both to be reached from the router.
+   */
+  async function siblings(network: string, octet: number, parent: string, mode: string, name: string): Promise<[SandboxView, SandboxView]> {
+    await modeNetwork(A, network, octet, parent, mode);
+    const x1 = await tcpServer(A, `${name}1`, network);
+    const x2 = await tcpServer(A, `${name}2`, network);
+    assert.match(await sandboxLink(x1), new RegExp(`macvlan mode ${mode}`));
+    for (const x of [x1, x2]) assert.equal(await reaches(lab.routerPath, ipOf(x)), `198.18.${octet}.1 hi`);
+    return [x1, x2];
+  }
+
   it('private mode: siblings cannot talk, each reaches the LAN', async () => {
-    await A.cliOk([
-      'network',
-      'create',
-      '-d',
-      'macvlan',
-      '--subnet',
-      '198.18.41.0/24',
-      '--gateway',
-      '198.18.41.1',
-      '-o',
-      'parent=eth2',
-      '-o',
-      'macvlan_mode=private',
-      'priv',
-    ]);
-    const p1 = await A.runDetached(['--name', 'p1', '--network', 'priv', '--', node, NETTOOL, 'tcp-server', '7000']);
-    const p2 = await A.runDetached(['--name', 'p2', '--network', 'priv', '--', node, NETTOOL, 'tcp-server', '7000']);
-    assert.match((await SimHost.inNetns(p1.netnsPath, 'ip', ['-d', '-o', 'link', 'show', 'eth0'])).stdout, /macvlan mode private/);
-    assert.equal(await reaches(lab.routerPath, ipOf(p1)), '198.18.41.1 hi');
-    assert.equal(await reaches(lab.routerPath, ipOf(p2)), '198.18.41.1 hi');
+    const [p1, p2] = await siblings('priv', 41, 'eth2', 'private', 'p');
     await neverReaches(p1.netnsPath, ipOf(p2));
     // Even a hairpinning switch does not join private siblings (the kernel drops their frames).
     await lab.hairpin(port.a2!, true);
@@ -329,26 +332,7 @@ describe('macvlan on a simulated LAN (two hosts, a router, a switch)', () => {
   });
 
   it('vepa mode: siblings talk only through a hairpinning switch', async () => {
-    await A.cliOk([
-      'network',
-      'create',
-      '-d',
-      'macvlan',
-      '--subnet',
-      '198.18.42.0/24',
-      '--gateway',
-      '198.18.42.1',
-      '-o',
-      'parent=eth3',
-      '-o',
-      'macvlan_mode=vepa',
-      'vepa',
-    ]);
-    const v1 = await A.runDetached(['--name', 'v1', '--network', 'vepa', '--', node, NETTOOL, 'tcp-server', '7000']);
-    const v2 = await A.runDetached(['--name', 'v2', '--network', 'vepa', '--', node, NETTOOL, 'tcp-server', '7000']);
-    assert.match((await SimHost.inNetns(v1.netnsPath, 'ip', ['-d', '-o', 'link', 'show', 'eth0'])).stdout, /macvlan mode vepa/);
-    assert.equal(await reaches(lab.routerPath, ipOf(v1)), '198.18.42.1 hi');
-    assert.equal(await reaches(lab.routerPath, ipOf(v2)), '198.18.42.1 hi');
+    const [v1, v2] = await siblings('vepa', 42, 'eth3', 'vepa', 'v');
     await neverReaches(v1.netnsPath, ipOf(v2));
     await lab.hairpin(port.a3!, true);
     assert.equal(await reaches(v1.netnsPath, ipOf(v2)), `${ipOf(v1)} hi`, 'through the switch and back');
@@ -357,25 +341,11 @@ describe('macvlan on a simulated LAN (two hosts, a router, a switch)', () => {
   });
 
   it('passthru mode: one child with the parent MAC; a second is refused and leaves nothing', async () => {
-    await A.cliOk([
-      'network',
-      'create',
-      '-d',
-      'macvlan',
-      '--subnet',
-      '198.18.43.0/24',
-      '--gateway',
-      '198.18.43.1',
-      '-o',
-      'parent=eth4',
-      '-o',
-      'macvlan_mode=passthru',
-      'pt',
-    ]);
-    const t1 = await A.runDetached(['--name', 't1', '--network', 'pt', '--', node, NETTOOL, 'tcp-server', '7000']);
+    await modeNetwork(A, 'pt', 43, 'eth4', 'passthru');
+    const t1 = await tcpServer(A, 't1', 'pt');
     const parentMac = (nicsBefore.get(`${A.ns}/eth4`) as { mac: string }).mac;
     assert.equal(macOf(t1), parentMac, 'the record shows the MAC the kernel gives a passthru child: the parent’s');
-    assert.match((await SimHost.inNetns(t1.netnsPath, 'ip', ['-d', '-o', 'link', 'show', 'eth0'])).stdout, /macvlan mode passthru/);
+    assert.match(await sandboxLink(t1), /macvlan mode passthru/);
     assert.equal(await reaches(lab.routerPath, ipOf(t1)), '198.18.43.1 hi');
     assert.equal((await lab.routerNeighbours()).get(ipOf(t1)), parentMac);
     const before = await links(A);
@@ -391,7 +361,7 @@ describe('macvlan on a simulated LAN (two hosts, a router, a switch)', () => {
   it('ipvlan and 802.1q parents: detected, and refused here naming the missing kernel feature', async () => {
     await lab.plug(A, 'eth6');
     const before = await links(A);
-    const nets = (await A.client.request<NetworkInspect[]>('GET', '/v1/networks')).map((n) => n.Name).sort();
+    const nets = await networkNames(A);
     const iv = await A.cli([
       'network',
       'create',
@@ -412,14 +382,14 @@ describe('macvlan on a simulated LAN (two hosts, a router, a switch)', () => {
     assert.notEqual(vl.code, 0);
     assert.match(vl.stderr, /this kernel has no 802\.1q VLAN support \(module 8021q, CONFIG_VLAN_8021Q\)/);
     assert.equal(await links(A), before, 'nothing created in the host');
-    assert.deepEqual((await A.client.request<NetworkInspect[]>('GET', '/v1/networks')).map((n) => n.Name).sort(), nets);
+    assert.deepEqual(await networkNames(A), nets);
   });
 
   it('bad input: clear errors, nothing created', async () => {
     await lab.plug(A, 'eth5');
     await A.inHost('ip', ['link', 'set', 'eth5', 'down']);
     const before = await links(A);
-    const nets = (await A.client.request<NetworkInspect[]>('GET', '/v1/networks')).map((n) => n.Name).sort();
+    const nets = await networkNames(A);
     const base = ['network', 'create', '-d', 'macvlan'];
     const cases: [string[], RegExp][] = [
       [[...base, '--subnet', '198.18.45.0/24', '-o', 'parent=nosuch0', 'x1'], /parent interface nosuch0 does not exist/],
@@ -448,15 +418,15 @@ describe('macvlan on a simulated LAN (two hosts, a router, a switch)', () => {
     }
     assert.equal(await links(A), before, 'no link created or changed');
     assert.equal((await nic(A, 'eth5')).up, false, 'the down parent was not brought up');
-    assert.deepEqual((await A.client.request<NetworkInspect[]>('GET', '/v1/networks')).map((n) => n.Name).sort(), nets);
+    assert.deepEqual(await networkNames(A), nets);
   });
 
   it('--internal without a parent: a private parent owned by weft, siblings talk, no default route', async () => {
     const id = (await A.cliOk(['network', 'create', '-d', 'macvlan', '--internal', '--subnet', '10.77.0.0/24', 'iso'])).trim();
     const priv = IFNAMES.macvlanParent.of(id);
     assert.match((await A.inHost('ip', ['-d', '-o', 'link', 'show', priv])).stdout, /bridge/);
-    const i1 = await A.runDetached(['--name', 'i1', '--network', 'iso', '--', node, NETTOOL, 'tcp-server', '7000']);
-    const i2 = await A.runDetached(['--name', 'i2', '--network', 'iso', '--', node, NETTOOL, 'tcp-server', '7000']);
+    const i1 = await tcpServer(A, 'i1', 'iso');
+    const i2 = await tcpServer(A, 'i2', 'iso');
     assert.equal(await reaches(i1.netnsPath, ipOf(i2)), `${ipOf(i1)} hi`);
     assert.doesNotMatch((await SimHost.inNetns(i1.netnsPath, 'ip', ['route'])).stdout, /default/);
     await A.cliOk(['sandbox', 'rm', '-f', 'i1', 'i2']);

@@ -12,8 +12,9 @@ import { OverlayLab, overlayNetwork, type LabSandbox } from '../../src/lab/overl
 import { NETTOOL, run, waitFor } from '../../src/lab/sim-host.js';
 import { OVERLAY_OPTIONS, tunnelAddressOf } from '../../src/drivers/overlay/overlay-options.js';
 import { WG_KEY, WG_PORT, wgIfnameOf } from '../../src/drivers/overlay/overlay-encryption.js';
-import { Supervisor } from '../../src/kernel/supervisor.js';
-import { WireguardGo, encryptionSupport } from '../../src/kernel/wireguard.js';
+import { giveWireguard } from '../../src/lab/overlay-lab-wireguard.js';
+import type { Supervisor } from '../../src/kernel/supervisor.js';
+import { encryptionSupport } from '../../src/kernel/wireguard.js';
 import { WeftError } from '../../src/errors.js';
 
 const node = process.execPath;
@@ -53,23 +54,12 @@ describe('overlay driver: encrypted network over wireguard-go', () => {
 
   it('brings up one wireguard-go device per host with its tunnel address, and publishes only the public key', async () => {
     for (const h of lab.hosts) {
-      const sup = new Supervisor();
-      supervisors.push(sup);
-      h.services.wireguard = new WireguardGo({
-        supervisor: sup,
-        runDir: `${dir}/${h.name}`,
-        keyDir: `${dir}/${h.name}/keys`,
-        netns: h.path,
-      });
-      h.services.cluster = {
-        hostId: h.hostId,
-        hostAddress: h.address,
-        publishHostData: (driver, data) => {
+      supervisors.push(
+        giveWireguard(h, dir, (driver, data) => {
           published.set(h.hostId, { ...data });
           assert.equal(driver, 'overlay');
-          return Promise.resolve();
-        },
-      };
+        }),
+      );
       await h.driver.networkUp(lab.netCtx(h, enc));
       const wg = wgIfnameOf(h.hostId);
       const a = await lab.inNs(h.path, 'ip', ['-j', 'addr', 'show', 'dev', wg]);
@@ -81,13 +71,7 @@ describe('overlay driver: encrypted network over wireguard-go', () => {
       assert.notEqual(priv, key, 'the private key is not what is published');
     }
     // The agent's hostUp fan-out: each host learns the other's key.
-    for (const h of lab.hosts)
-      for (const o of lab.hosts)
-        if (o !== h)
-          await h.driver.hostUp(
-            { kernel: h.kernel, services: h.services },
-            { hostId: o.hostId, address: o.address, data: published.get(o.hostId)! },
-          );
+    await lab.hostsUp((o) => published.get(o.hostId)!);
     const peers = await run('wg', ['show', wgIfnameOf(lab.hosts[0]!.hostId), 'peers']);
     assert.equal(peers.stdout.trim(), published.get(lab.hosts[1]!.hostId)![WG_KEY]);
   });
@@ -111,10 +95,7 @@ describe('overlay driver: encrypted network over wireguard-go', () => {
 
   it('traffic works on the encrypted network and a capture on the underlay finds none of the payload', async () => {
     const [h1, h2] = [lab.hosts[0]!, lab.hosts[1]!];
-    const a = await lab.sandbox(h1, enc, '10.70.0.2');
-    const b = await lab.sandbox(h2, enc, '10.70.0.3');
-    await lab.announce(a);
-    await lab.announce(b);
+    const [a, b] = await lab.announcedPair(enc, ['10.70.0.2', '10.70.0.3']);
     const mtu = await lab.inNs(a.path, 'ip', ['-j', 'link', 'show', 'eth0']);
     assert.equal((JSON.parse(mtu.stdout) as { mtu: number }[])[0]!.mtu, 1370, 'MTU = 1500 − 60 (WireGuard) − 70 (VXLAN over IPv6)');
     const fdb = await lab.inNs(lab.overlayPath(h1, enc), 'bridge', ['fdb', 'show', 'dev', 'vxlan0']);
@@ -126,11 +107,7 @@ describe('overlay driver: encrypted network over wireguard-go', () => {
   });
 
   it('control: the same payload on a plain overlay network is visible on the underlay', async () => {
-    const [h1, h2] = [lab.hosts[0]!, lab.hosts[1]!];
-    const a = await lab.sandbox(h1, plain, '10.71.0.2');
-    const b = await lab.sandbox(h2, plain, '10.71.0.3');
-    await lab.announce(a);
-    await lab.announce(b);
+    const [a, b] = await lab.announcedPair(plain, ['10.71.0.2', '10.71.0.3']);
     const { pcap } = await transferAndCapture(a, b, 7301);
     assert.equal(pcap.includes(Buffer.from(SECRET)), true);
   });

@@ -16,22 +16,15 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import path from 'node:path';
-import { NETTOOL, mustRun, run, waitFor } from '../../src/lab/sim-host.js';
-import { killAndWait } from '../../src/lab/etcd-process.js';
-import { execPlugin } from './cni-harness.js';
-import { node, overlayCliLab, tcpFrom } from './overlay-cli-lab.js';
+import { run, waitFor } from '../../src/lab/sim-host.js';
+import { CniPods, podOf, type Pod as LabPod } from './cni-pods.js';
+import { overlayCliLab, tcpFrom } from './overlay-cli-lab.js';
 
 const SUBNET = '10.97.0.0/24';
 const CONF = { cniVersion: '1.0.0', name: 'o3-pods', type: 'weft', driver: 'overlay', ipam: { subnet: SUBNET } };
 
-interface Pod {
-  node: string;
-  id: string;
-  ns: string;
-  ip?: string;
+interface Pod extends LabPod {
   mac?: string;
   /** Its leg's address on the node's gateway bridge. */
   leg?: string;
@@ -49,27 +42,19 @@ describe('overlay through the weft CNI plugin: pods on two lab nodes on one over
   const L = overlayCliLab({ prefix: 'o3', weftdArgs: ['--firewall', 'nftables'] });
   const tag = randomBytes(3).toString('hex');
   const pods: Pod[] = [
-    { node: 'h1', id: `pod-a-${tag}`, ns: `o3-pod-${tag}-a` },
-    { node: 'h1', id: `pod-b-${tag}`, ns: `o3-pod-${tag}-b` },
-    { node: 'h2', id: `pod-c-${tag}`, ns: `o3-pod-${tag}-c` },
+    podOf('o3', tag, 'h1', 'a'),
+    podOf('o3', tag, 'h1', 'b'),
+    podOf('o3', tag, 'h2', 'c'),
     // Only for the refusal on a node without a cluster store.
-    { node: 'h2', id: `pod-d-${tag}`, ns: `o3-pod-${tag}-d` },
+    podOf('o3', tag, 'h2', 'd'),
     // A pod with a hostPort (runtimeConfig.portMappings).
-    { node: 'h1', id: `pod-e-${tag}`, ns: `o3-pod-${tag}-e` },
+    podOf('o3', tag, 'h1', 'e'),
   ];
   const [a, b, c, d, e] = pods as [Pod, Pod, Pod, Pod, Pod];
-  const procs: ChildProcess[] = [];
-  const binOf = (h: string): string => path.join(L.lab.state.dir, h, 'cni-bin');
+  const P = new CniPods(() => L.lab, pods);
   const cni = (p: Pod, command: 'ADD' | 'DEL' | 'CHECK', conf: Record<string, unknown> = CONF) =>
-    execPlugin(
-      path.join(binOf(p.node), 'weft'),
-      { command, containerId: p.id, netns: `/run/netns/${p.ns}`, ifname: 'eth0', hostNs: `/run/netns/${L.host(p.node).ns}` },
-      JSON.stringify(command === 'CHECK' ? { ...conf, prevResult: p.result } : conf),
-      60_000,
-    );
-  const inPod = (p: Pod, argv: string[]) => run('nsenter', [`--net=/run/netns/${p.ns}`, ...argv], { timeoutMs: 15_000 });
-  const podLinks = async (p: Pod): Promise<string[]> =>
-    (JSON.parse((await run('ip', ['-n', p.ns, '-j', 'link', 'show'])).stdout) as { ifname: string }[]).map((l) => l.ifname);
+    P.exec(p, command, command === 'CHECK' ? { ...conf, prevResult: p.result } : conf);
+  const inPod = (p: Pod, argv: string[]) => P.inPod(p, argv, 15_000);
   const networkId = async (): Promise<string> =>
     (JSON.parse(await L.ok('h1', ['network', 'inspect', CONF.name])) as { Id: string }[])[0]!.Id;
   /** h1's view of remote endpoints in the network's namespace: FDB and neighbour entries of vxlan0. */
@@ -81,20 +66,8 @@ describe('overlay through the weft CNI plugin: pods on two lab nodes on one over
     return `${f.stdout}\n${n.stdout}`;
   };
 
-  before(async () => {
-    for (const h of ['h1', 'h2']) {
-      const s = L.host(h);
-      await L.ok(h, ['cni', 'install', '--bin-dir', binOf(h), '--socket', s.socket, '--state-dir', s.stateDir, '--run-dir', s.runDir]);
-    }
-    for (const p of pods) {
-      await mustRun('ip', ['netns', 'add', p.ns]);
-      await mustRun('ip', ['-n', p.ns, 'link', 'set', 'lo', 'up']);
-    }
-  });
-  after(async () => {
-    for (const p of procs) if (p.pid && p.exitCode === null) await killAndWait(p.pid);
-    for (const p of pods) await run('ip', ['netns', 'del', p.ns]);
-  });
+  before(() => P.setUp(['h1', 'h2'], L.ok));
+  after(() => P.tearDown());
 
   it('ADD on h1 creates the overlay network; pods on both nodes get addresses of its subnet; CHECK passes', async () => {
     assert.equal(await L.upHosts(), 2, 'both nodes are up in the cluster store');
@@ -143,14 +116,9 @@ describe('overlay through the weft CNI plugin: pods on two lab nodes on one over
       [c, b],
       [a, b],
     ] as const)
-      await waitFor(
-        `ping ${x.id} → ${y.id}`,
-        async () => (await inPod(x, ['busybox', 'ping', '-c', '1', '-W', '2', y.ip!])).code === 0,
-        20_000,
-        100,
-      );
-    procs.push(spawn('nsenter', [`--net=/run/netns/${c.ns}`, node, NETTOOL, 'tcp-server', '7700'], { stdio: 'ignore' }));
-    procs.push(spawn('nsenter', [`--net=/run/netns/${a.ns}`, node, NETTOOL, 'tcp-server', '7700'], { stdio: 'ignore' }));
+      await P.waitPing(x, y, 20_000, 100);
+    P.serveTcp(c, 7700);
+    P.serveTcp(a, 7700);
     const ac = await waitFor('tcp a → c', () => tcpFrom(`/run/netns/${a.ns}`, c.ip!, 7700, 'pod'), 15_000, 200);
     assert.equal(ac, `${a.ip} pod`, 'c sees a’s own address (no NAT on the overlay)');
     const ca = await waitFor('tcp c → a', () => tcpFrom(`/run/netns/${c.ns}`, a.ip!, 7700, 'back'), 15_000, 200);
@@ -175,7 +143,7 @@ describe('overlay through the weft CNI plugin: pods on two lab nodes on one over
       50,
     );
     console.log(`overlay CNI: c's FDB/neighbour entries gone on h1 ${Date.now() - t0} ms after DEL returned`);
-    assert.deepEqual(await podLinks(c), ['lo'], "c's namespace is back to loopback only");
+    assert.deepEqual(await P.links(c), ['lo'], "c's namespace is back to loopback only");
     assert.doesNotMatch(await L.ok('h2', ['sandbox', 'ls']), new RegExp(c.id), 'no sandbox left for c on h2');
     assert.equal((await cni(c, 'DEL')).code, 0, 'DEL of what is gone');
     assert.equal((await cni(c, 'CHECK')).code !== 0, true, 'CHECK of a deleted attachment fails');
@@ -193,7 +161,7 @@ describe('overlay through the weft CNI plugin: pods on two lab nodes on one over
     };
     const add = await cni(e, 'ADD', conf);
     assert.equal(add.code, 0, add.stdout);
-    procs.push(spawn('nsenter', [`--net=/run/netns/${e.ns}`, node, NETTOOL, 'tcp-server', '7707'], { stdio: 'ignore' }));
+    P.serveTcp(e, 7707);
     const [h1, h2] = [L.host('h1'), L.host('h2')];
     const reply = await waitFor(
       'h2 reaches pod e through h1:18097',
@@ -217,7 +185,7 @@ describe('overlay through the weft CNI plugin: pods on two lab nodes on one over
       assert.equal(err?.code, 7, `${conf.name}: CNI "invalid network configuration": ${r.stdout}`);
       assert.match(`${err?.msg} ${err?.details}`, /--cluster-store/, `${conf.name}: the error says what is missing`);
     }
-    assert.deepEqual(await podLinks(d), ['lo'], 'nothing was made in the pod');
+    assert.deepEqual(await P.links(d), ['lo'], 'nothing was made in the pod');
     assert.doesNotMatch(await L.ok('h2', ['sandbox', 'ls']), new RegExp(d.id));
     assert.doesNotMatch(await L.ok('h2', ['network', 'ls']), /o3-nostore/);
   });

@@ -21,6 +21,10 @@ import { WEFT_LINK_GROUP } from '../../src/drivers/link-ownership.js';
 const node = process.execPath;
 const ip = (cidr: string): string => cidr.split('/')[0]!;
 const labName = (): string => `hs${randomBytes(3).toString('hex')}`;
+/** `weft network create` of a hostsubnet network `name` on `cluster` with /24 leases and `backend`. */
+function createArgs(cluster: string, backend: string, name: string): string[] {
+  return ['network', 'create', '-d', 'hostsubnet', '--subnet', cluster, '-o', 'subnet-len=24', '-o', `backend=${backend}`, name];
+}
 
 interface SandboxInfo {
   netnsPath: string;
@@ -113,24 +117,7 @@ describe('hostsubnet through weftd: l2 underlay, 3 hosts', { timeout: 600_000 },
       const net = `hs-${backend}`;
       const cluster = `10.${244 + i}.0.0/16`;
       const ids: string[] = [];
-      for (const h of hosts)
-        ids.push(
-          (
-            await w.ok(h, [
-              'network',
-              'create',
-              '-d',
-              'hostsubnet',
-              '--subnet',
-              cluster,
-              '-o',
-              'subnet-len=24',
-              '-o',
-              `backend=${backend}`,
-              net,
-            ])
-          ).trim(),
-        );
+      for (const h of hosts) ids.push((await w.ok(h, createArgs(cluster, backend, net))).trim());
       const kind = { vxlan: 'vxlan', 'host-gw': undefined, udp: 'tun' }[backend];
       const dev = (await w.links('h1')).filter((l) => /^wh[vt]/.test(l.ifname));
       assert.deepEqual(
@@ -199,20 +186,7 @@ describe('hostsubnet through weftd: l3 underlay (routers between segments), 3 ho
   });
 
   it('vxlan works across the routers', async () => {
-    for (const h of ['h1', 'h2', 'h3'])
-      await w.ok(h, [
-        'network',
-        'create',
-        '-d',
-        'hostsubnet',
-        '--subnet',
-        '10.248.0.0/16',
-        '-o',
-        'subnet-len=24',
-        '-o',
-        'backend=vxlan',
-        'hs-vx',
-      ]);
+    for (const h of ['h1', 'h2', 'h3']) await w.ok(h, createArgs('10.248.0.0/16', 'vxlan', 'hs-vx'));
     for (const h of ['h1', 'h2'])
       await w.ok(h, ['run', '-d', '--name', `t-${h}`, '--network', 'hs-vx', '--', node, NETTOOL, 'tcp-server', '7500']);
     const [a, b] = [await w.sandbox('h1', 't-h1'), await w.sandbox('h2', 't-h2')];

@@ -8,13 +8,10 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import path from 'node:path';
 import { ClusterLab } from '../../src/lab/cluster-lab.js';
-import { NETTOOL, mustRun, run, waitFor } from '../../src/lab/sim-host.js';
-import { killAndWait } from '../../src/lab/etcd-process.js';
-import { execPlugin } from './cni-harness.js';
+import { NETTOOL, waitFor } from '../../src/lab/sim-host.js';
+import { CniPods, podOf, type Pod as LabPod } from './cni-pods.js';
 
 const node = process.execPath;
 const CLUSTER = '10.246.0.0/16';
@@ -27,11 +24,7 @@ const CONF = {
   options: { backend: 'vxlan', 'subnet-len': '24' },
 };
 
-interface Pod {
-  node: string;
-  id: string;
-  ns: string;
-  ip?: string;
+interface Pod extends LabPod {
   gateway?: string;
 }
 
@@ -41,20 +34,10 @@ describe(
   () => {
     let lab: ClusterLab;
     const tag = randomBytes(3).toString('hex');
-    const pods: Pod[] = [
-      { node: 'h1', id: `pod-a-${tag}`, ns: `hs-pod-${tag}-a` },
-      { node: 'h1', id: `pod-b-${tag}`, ns: `hs-pod-${tag}-b` },
-      { node: 'h2', id: `pod-c-${tag}`, ns: `hs-pod-${tag}-c` },
-    ];
-    const procs: ChildProcess[] = [];
-    const binOf = (h: string): string => path.join(lab.state.dir, h, 'cni-bin');
+    const pods: Pod[] = [podOf('hs', tag, 'h1', 'a'), podOf('hs', tag, 'h1', 'b'), podOf('hs', tag, 'h2', 'c')];
+    const P = new CniPods(() => lab, pods);
     const cni = (p: Pod, command: 'ADD' | 'DEL' | 'CHECK', prevResult?: unknown) =>
-      execPlugin(
-        path.join(binOf(p.node), 'weft'),
-        { command, containerId: p.id, netns: `/run/netns/${p.ns}`, ifname: 'eth0', hostNs: `/run/netns/${lab.host(p.node).ns}` },
-        JSON.stringify(prevResult ? { ...CONF, prevResult } : CONF),
-        60_000,
-      );
+      P.exec(p, command, prevResult ? { ...CONF, prevResult } : CONF);
     const bridgeSubnet = async (h: string): Promise<string | undefined> => {
       const r = JSON.parse((await lab.exec(h, ['ip', '-j', '-4', 'addr', 'show'])).stdout) as {
         ifname: string;
@@ -66,30 +49,13 @@ describe(
 
     before(async () => {
       lab = await ClusterLab.up({ hosts: 2, underlay: 'l2', name: `hs${tag}` });
-      for (const h of ['h1', 'h2']) {
-        const s = lab.host(h);
-        const r = await lab.weft(h, [
-          'cni',
-          'install',
-          '--bin-dir',
-          binOf(h),
-          '--socket',
-          s.socket,
-          '--state-dir',
-          s.stateDir,
-          '--run-dir',
-          s.runDir,
-        ]);
+      await P.setUp(['h1', 'h2'], async (h, args) => {
+        const r = await lab.weft(h, args);
         assert.equal(r.code, 0, r.stderr);
-      }
-      for (const p of pods) {
-        await mustRun('ip', ['netns', 'add', p.ns]);
-        await mustRun('ip', ['-n', p.ns, 'link', 'set', 'lo', 'up']);
-      }
+      });
     });
     after(async () => {
-      for (const p of procs) if (p.pid && p.exitCode === null) await killAndWait(p.pid);
-      for (const p of pods) await run('ip', ['netns', 'del', p.ns]);
+      await P.tearDown();
       await lab?.down();
     });
 
@@ -132,24 +98,18 @@ describe(
 
     it('pods on different nodes exchange ICMP and TCP with their own addresses', async () => {
       const [a, b, c] = pods as [Pod, Pod, Pod];
-      const inPod = (p: Pod, argv: string[]) => run('nsenter', [`--net=/run/netns/${p.ns}`, ...argv], { timeoutMs: 10_000 });
       const pairs: [Pod, Pod][] = [
         [a, c],
         [c, a],
         [b, c],
         [a, b],
       ];
-      for (const [x, y] of pairs)
-        await waitFor(
-          `ping ${x.id} → ${y.id}`,
-          async () => (await inPod(x, ['busybox', 'ping', '-c', '1', '-W', '2', y.ip!])).code === 0,
-          15_000,
-        );
-      procs.push(spawn('nsenter', [`--net=/run/netns/${c.ns}`, node, NETTOOL, 'tcp-server', '7700'], { stdio: 'ignore' }));
+      for (const [x, y] of pairs) await P.waitPing(x, y, 15_000);
+      P.serveTcp(c, 7700);
       const reply = await waitFor(
         'tcp a → c',
         async () => {
-          const r = await inPod(a, [node, NETTOOL, 'tcp-client', c.ip!, '7700', 'pod']);
+          const r = await P.inPod(a, [node, NETTOOL, 'tcp-client', c.ip!, '7700', 'pod'], 10_000);
           return r.code === 0 ? r.stdout.trim() : undefined;
         },
         15_000,
@@ -162,14 +122,7 @@ describe(
         assert.equal((await cni(p, 'DEL')).code, 0);
         assert.equal((await cni(p, 'DEL')).code, 0, 'delete of what is gone');
       }
-      for (const p of pods) {
-        const links = JSON.parse((await run('ip', ['-n', p.ns, '-j', 'link', 'show'])).stdout) as { ifname: string }[];
-        assert.deepEqual(
-          links.map((l) => l.ifname),
-          ['lo'],
-          `${p.id}'s namespace is back to loopback only`,
-        );
-      }
+      for (const p of pods) assert.deepEqual(await P.links(p), ['lo'], `${p.id}'s namespace is back to loopback only`);
     });
   },
 );

@@ -1,7 +1,7 @@
 /** Parsing a CNI invocation: the spec's error code for each kind of mistake, in libcni's order. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseRequest, parseCniArgs } from '../../src/api/cni/cni-request.js';
+import { parseRequest, parseCniArgs, type NetConf } from '../../src/api/cni/cni-request.js';
 import { CniError, toCniError } from '../../src/api/cni/cni-errors.js';
 import { AddressInUseError, InvalidArgumentError, NotFoundError, StoreConflictError } from '../../src/errors.js';
 import { publishSpecsOf, sandboxNameOf } from '../../src/api/cni/cni-identity.js';
@@ -63,6 +63,9 @@ describe('cni request parsing', () => {
   });
 });
 
+/** The network body for a weft plugin config of CNI 1.0.0 with these fields. */
+const bodyOf = (fields: Partial<NetConf> & { name: string }) => networkBodyOf({ ...fields, cniVersion: '1.0.0', type: 'weft' }, 'weft');
+
 describe('cni mapping', () => {
   it('translates weft errors to CNI codes', () => {
     assert.equal(toCniError(new InvalidArgumentError('x', 'bad')).code, 7);
@@ -89,19 +92,14 @@ describe('cni mapping', () => {
     assert.equal(sandboxNameOf('a'.repeat(59)).length, 63, 'the digest form is always 63: never equal to a plain one');
   });
   it('maps bridge options and port mappings', () => {
-    const body = networkBodyOf(
-      {
-        cniVersion: '1.0.0',
-        name: 'n',
-        type: 'weft',
-        bridge: 'b0',
-        mtu: 1400,
-        ipMasq: true,
-        icc: false,
-        ipam: { subnet: '10.0.0.0/24', gateway: '10.0.0.254' },
-      },
-      'weft',
-    );
+    const body = bodyOf({
+      name: 'n',
+      bridge: 'b0',
+      mtu: 1400,
+      ipMasq: true,
+      icc: false,
+      ipam: { subnet: '10.0.0.0/24', gateway: '10.0.0.254' },
+    });
     assert.deepEqual(body.options, {
       'com.docker.network.bridge.name': 'b0',
       'com.docker.network.driver.mtu': '1400',
@@ -118,17 +116,12 @@ describe('cni mapping', () => {
     );
   });
   it('maps an overlay config: Docker’s MTU option, IPv6 from an IPv6 range', () => {
-    const body = networkBodyOf(
-      {
-        cniVersion: '1.0.0',
-        name: 'pods',
-        type: 'weft',
-        driver: 'overlay',
-        mtu: 1400,
-        ipam: { ranges: [[{ subnet: '10.97.0.0/24' }], [{ subnet: 'fd97::/64' }]] },
-      },
-      'weft',
-    );
+    const body = bodyOf({
+      name: 'pods',
+      driver: 'overlay',
+      mtu: 1400,
+      ipam: { ranges: [[{ subnet: '10.97.0.0/24' }], [{ subnet: 'fd97::/64' }]] },
+    });
     assert.equal(body.driver, 'overlay');
     assert.equal(body.enableIPv6, true);
     assert.deepEqual(body.options, { 'com.docker.network.driver.mtu': '1400' });

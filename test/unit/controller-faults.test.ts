@@ -11,70 +11,12 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { fakeWorld, dumpStore, listFiles, type FakeWorld } from '../fakes/fake-world.js';
+import { fakeWorld } from '../fakes/fake-world.js';
 import { INJECTED } from '../fakes/fake-kernel.js';
-import type { Controller } from '../../src/controller/controller.js';
+import { countSteps, faultAtEachStep, isInjected, stateOf, type Op, type Setup } from './fault-steps.js';
 import type { ControllerHooks } from '../../src/controller/context.js';
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../../src/model/types.js';
 import type { FwPortMapping } from '../../src/firewall/types.js';
-
-interface State {
-  kernel: unknown;
-  store: Record<string, string>;
-  files: string[];
-}
-
-async function stateOf(w: FakeWorld): Promise<State> {
-  const store = await dumpStore(w.store);
-  for (const k of Object.keys(store)) if (/^ipam\/[^/]+\/[46]\/last$/.test(k)) delete store[k];
-  return { kernel: w.kernel.snapshot(), store, files: listFiles(w.runDir) };
-}
-
-/** The injected error, alone or among the causes of an AggregateError. */
-function isInjected(err: unknown): boolean {
-  if (err instanceof AggregateError) return err.errors.some(isInjected);
-  return err instanceof Error && err.message.includes(INJECTED);
-}
-
-type Setup = (c: Controller, w: FakeWorld) => Promise<void>;
-type Op = (c: Controller, w: FakeWorld) => Promise<unknown>;
-
-/** Steps the operation takes on a fault-free run (from a fresh world with the same setup). */
-async function countSteps(setup: Setup, op: Op): Promise<number> {
-  const w = await fakeWorld();
-  try {
-    await setup(w.controller, w);
-    const before = w.kernel.steps.length;
-    await op(w.controller, w);
-    return w.kernel.steps.length - before;
-  } finally {
-    await w.close();
-  }
-}
-
-/** For each step of op: a fresh world, the setup, a fault at that step, and a check that nothing changed. */
-async function faultAtEachStep(setup: Setup, op: Op): Promise<number> {
-  const n = await countSteps(setup, op);
-  assert.ok(n > 0, 'the operation takes kernel steps');
-  for (let i = 1; i <= n; i++) {
-    const w = await fakeWorld();
-    try {
-      await setup(w.controller, w);
-      const before = await stateOf(w);
-      w.kernel.faultAt = w.kernel.steps.length + i;
-      await assert.rejects(
-        () => op(w.controller, w),
-        (err) => isInjected(err),
-        `a fault at step ${i} of ${n} makes the operation fail`,
-      );
-      assert.ok(w.kernel.faulted, `step ${i} was reached`);
-      assert.deepEqual(await stateOf(w), before, `after a fault at step ${i}/${n} (${w.kernel.faulted}) everything is as before`);
-    } finally {
-      await w.close();
-    }
-  }
-  return n;
-}
 
 const net = (name: string, subnet: string) => ({ name, ipam: { config: [{ subnet }] } });
 

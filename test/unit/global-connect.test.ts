@@ -57,12 +57,24 @@ async function assertNothingLeft(w: FakeWorld, netId: string): Promise<void> {
   );
 }
 
+/**
+ * A fake world with a global store and the recording driver, in which `body` runs; closed after
+ * it even when it failed. Network `g` (grec, 10.41.0.0/24) is made first; its id is passed.
+ */
+async function inGlobalWorld(body: (w: FakeWorld, d: RecordingDriver, netId: string) => Promise<void>): Promise<void> {
+  const d = new RecordingDriver();
+  const w = await fakeWorld({ drivers: [d], globalStore: true });
+  try {
+    const net = await w.controller.createNetwork({ name: 'g', driver: 'grec', ipam: { config: [{ subnet: '10.41.0.0/24' }] } });
+    await body(w, d, net.id);
+  } finally {
+    await w.close();
+  }
+}
+
 describe('global connect: the record is committed alongside the join', () => {
-  it('a failed record commit undoes the join and gives back the address and the index', async () => {
-    const d = new RecordingDriver();
-    const w = await fakeWorld({ drivers: [d], globalStore: true });
-    try {
-      const net = await w.controller.createNetwork({ name: 'g', driver: 'grec', ipam: { config: [{ subnet: '10.41.0.0/24' }] } });
+  it('a failed record commit undoes the join and gives back the address and the index', () =>
+    inGlobalWorld(async (w, d, netId) => {
       const g = w.globalStore!;
       const commit = g.commit.bind(g);
       g.commit = async (c) => (isEndpointRecord(c) ? false : commit(c));
@@ -72,22 +84,16 @@ describe('global connect: the record is committed alongside the join', () => {
       );
       assert.equal(d.joined.length, 1, 'the join ran alongside the commit');
       assert.deepEqual(d.left, d.joined, 'and was undone');
-      await assertNothingLeft(w, net.id);
+      await assertNothingLeft(w, netId);
       g.commit = commit;
       await w.controller.createSandbox({ name: 's', networks: [{ network: 'g' }] });
       await w.controller.removeSandbox('s');
       await w.controller.removeNetwork('g');
       assert.deepEqual(Object.keys(await dumpStore(g)), [SUBNET_CLAIMS_KEY], 'a later create and removal leave nothing either');
-    } finally {
-      await w.close();
-    }
-  });
+    }));
 
-  it('a failed join deletes the record only after its commit landed', async () => {
-    const d = new RecordingDriver();
-    const w = await fakeWorld({ drivers: [d], globalStore: true });
-    try {
-      const net = await w.controller.createNetwork({ name: 'g', driver: 'grec', ipam: { config: [{ subnet: '10.41.0.0/24' }] } });
+  it('a failed join deletes the record only after its commit landed', () =>
+    inGlobalWorld(async (w, d, netId) => {
       const g = w.globalStore!;
       const commit = g.commit.bind(g);
       // The record's commit lands well after the join failed.
@@ -101,24 +107,15 @@ describe('global connect: the record is committed alongside the join', () => {
         (err) => err instanceof WeftError && /join failed/.test(err.message),
       );
       await new Promise((r) => setTimeout(r, 100)); // a put still in flight would land now
-      await assertNothingLeft(w, net.id);
-    } finally {
-      await w.close();
-    }
-  });
+      await assertNothingLeft(w, netId);
+    }));
 
-  it('the create reply is the view a read gives back', async () => {
-    const d = new RecordingDriver();
-    const w = await fakeWorld({ drivers: [d], globalStore: true });
-    try {
-      await w.controller.createNetwork({ name: 'g', driver: 'grec', ipam: { config: [{ subnet: '10.41.0.0/24' }] } });
+  it('the create reply is the view a read gives back', () =>
+    inGlobalWorld(async (w) => {
       await w.controller.createNetwork({ name: 'l', driver: 'bridge', ipam: { config: [{ subnet: '10.42.0.0/24' }] } });
       const made = await w.controller.createSandboxView({ name: 's', networks: [{ network: 'l' }, { network: 'g' }] });
       assert.deepEqual(made, await w.controller.sandboxView('s'));
       assert.deepEqual(made.endpoints.map((e) => e.networkName).sort(), ['g', 'l']);
       await w.controller.removeSandbox('s');
-    } finally {
-      await w.close();
-    }
-  });
+    }));
 });

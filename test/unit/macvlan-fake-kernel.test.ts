@@ -8,24 +8,10 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { fakeWorld, dumpStore, listFiles, type FakeWorld } from '../fakes/fake-world.js';
-import { INJECTED } from '../fakes/fake-kernel.js';
-import type { Controller } from '../../src/controller/controller.js';
+import { fakeWorld, type FakeWorld } from '../fakes/fake-world.js';
+import { faultAtEachStep as faultAt, stateOf, type Op, type Setup } from './fault-steps.js';
 import { IFNAMES } from '../../src/drivers/ifnames.js';
 import { AddressInUseError, ConflictError, InvalidArgumentError, KernelUnsupportedError } from '../../src/errors.js';
-
-type Setup = (c: Controller, w: FakeWorld) => Promise<void>;
-type Op = (c: Controller, w: FakeWorld) => Promise<unknown>;
-
-async function stateOf(w: FakeWorld): Promise<unknown> {
-  const store = await dumpStore(w.store);
-  // The round-robin cursor only moves forward, also when a claim is rolled back (as Docker's IPAM).
-  for (const k of Object.keys(store)) if (/^ipam\/[^/]+\/[46]\/last$/.test(k)) delete store[k];
-  return { kernel: w.kernel.snapshot(), store, files: listFiles(w.runDir) };
-}
-
-const isInjected = (err: unknown): boolean =>
-  err instanceof AggregateError ? err.errors.some(isInjected) : err instanceof Error && err.message.includes(INJECTED);
 
 /** The host's NIC on the LAN: what `-o parent=eth1` names (weft never creates or changes it). */
 function plugNic(w: FakeWorld, name = 'eth1'): void {
@@ -52,34 +38,8 @@ async function sweepLeftProbe(w: FakeWorld): Promise<void> {
   assert.deepEqual((await w.controller.resync(true)).errors, []);
 }
 
-/** For each kernel step of op: a fresh world, the setup, a fault there, and nothing changed. */
-async function faultAtEachStep(setup: Setup, op: Op): Promise<number> {
-  const probe = await fakeWorld();
-  let n: number;
-  try {
-    await setup(probe.controller, probe);
-    const start = probe.kernel.steps.length;
-    await op(probe.controller, probe);
-    n = probe.kernel.steps.length - start;
-  } finally {
-    await probe.close();
-  }
-  assert.ok(n > 0, 'the operation takes kernel steps');
-  for (let i = 1; i <= n; i++) {
-    const w = await fakeWorld();
-    try {
-      await setup(w.controller, w);
-      const before = await stateOf(w);
-      w.kernel.faultAt = w.kernel.steps.length + i;
-      await assert.rejects(() => op(w.controller, w), isInjected, `a fault at step ${i} of ${n} makes the operation fail`);
-      await sweepLeftProbe(w);
-      assert.deepEqual(await stateOf(w), before, `after a fault at step ${i}/${n} (${w.kernel.faulted}) everything is as before`);
-    } finally {
-      await w.close();
-    }
-  }
-  return n;
-}
+/** A fault at each kernel step of op leaves nothing changed, once a probe link a fault left is swept. */
+const faultAtEachStep = (setup: Setup, op: Op): Promise<number> => faultAt(setup, op, sweepLeftProbe);
 
 const lan = (name: string, options: Record<string, string>, extra: Record<string, unknown> = {}) => ({
   name,

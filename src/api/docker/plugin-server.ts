@@ -4,12 +4,12 @@
  * fire overlapping calls for one container and each one reads then writes several records.
  */
 import http from 'node:http';
-import { chmod, mkdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidArgumentError, NotFoundError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { pluginError, type PluginApi } from './plugin-errors.js';
-import { claimSocketPath, releaseSocketPath, socketInode } from '../unix-socket-path.js';
+import { claimSocketPath, listenPrivate, releaseSocketPath } from '../unix-socket-path.js';
 
 const MAX_BODY = 1 << 20;
 const CONTENT_TYPE = 'application/vnd.docker.plugins.v1.2+json';
@@ -82,12 +82,7 @@ export async function servePlugin(socketPath: string, handlers: Map<string, Plug
     };
     queue = queue.then(work, work);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(socketPath, () => resolve());
-  });
-  await chmod(socketPath, 0o600);
-  const ino = socketInode(socketPath);
+  const ino = await listenPrivate(server, socketPath);
   return {
     path: socketPath,
     close: async () => {

@@ -3,7 +3,7 @@
  * `{error: {code, message, field?}}` with an HTTP status derived from the code.
  */
 import http from 'node:http';
-import { chmod, mkdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Router } from './router.js';
 import { markPhase } from '../../phase-trace.js';
@@ -15,7 +15,7 @@ import type { Logger } from '../../logger.js';
 import { parseFlag, parseRequestTarget } from './request-target.js';
 import { parseGraceSeconds } from '../../controller/sandbox-stop.js';
 import { assertNoReservedLabels } from '../../config/reserved-labels.js';
-import { claimSocketPath, releaseSocketPath, socketInode } from '../unix-socket-path.js';
+import { claimSocketPath, listenPrivate, releaseSocketPath } from '../unix-socket-path.js';
 
 export const MAX_BODY = 1 << 20;
 
@@ -154,12 +154,7 @@ export async function serveRest(
     })();
   });
   server.keepAliveTimeout = 30_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(socketPath, () => resolve());
-  });
-  await chmod(socketPath, 0o600);
-  const ino = socketInode(socketPath);
+  const ino = await listenPrivate(server, socketPath);
   return {
     close: () =>
       new Promise<void>((resolve) => {

@@ -26,20 +26,9 @@ import { bridgeInvariants } from './bridge-invariants.js';
 import { bridgeRuntimePlacement, ensureHostEndOnBridge } from './runtime-peer.js';
 import { fwNetworkOf } from './bridge-firewall.js';
 import type { FwNetwork } from '../../firewall/types.js';
+import { quietIpv6 } from '../quiet-ipv6.js';
 
 const familyOf = (cidr: string): 4 | 6 => (cidr.includes(':') ? 6 : 4);
-
-/** Errnos that mean "this kernel has no IPv6" (booted with ipv6.disable=1): EOPNOTSUPP, EAFNOSUPPORT. */
-const NO_IPV6 = new Set([95, 97]);
-
-/** IPv6 tuning is an optimisation: a kernel without IPv6 refuses it, and only that is fine. */
-function quietIpv6(fn: () => void): void {
-  try {
-    fn();
-  } catch (err) {
-    if (!(err instanceof KernelError && err.errno !== undefined && NO_IPV6.has(err.errno))) throw err;
-  }
-}
 
 const ADOPT_HINT = ` (to use an existing bridge as it is, pass -o ${BRIDGE_OPTIONS.adopt}=true)`;
 

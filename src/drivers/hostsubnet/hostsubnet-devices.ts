@@ -37,6 +37,15 @@ function ensureOnlyAddress(rt: NetlinkPort, link: LinkInfo, cfg: SubnetConfig, w
   if (!have.some((a) => a.cidr === want)) rt.addAddress(link.index, want);
 }
 
+/** Fix what differs on one of the network's devices: MAC, MTU, its one address in the cluster network, up. The link as it is now. */
+function settle(rt: NetlinkPort, link: LinkInfo, cfg: SubnetConfig, want: { mac: string; mtu: number }, address: string): LinkInfo {
+  if (link.mac !== want.mac) rt.setLink(link.index, { mac: want.mac });
+  if (link.mtu !== want.mtu) rt.setLink(link.index, { mtu: want.mtu });
+  ensureOnlyAddress(rt, link, cfg, address);
+  if (!link.up) rt.setLink(link.index, { up: true });
+  return rt.link(link.index)!;
+}
+
 export interface BridgeSpec {
   name: string;
   mtu: number;
@@ -49,11 +58,7 @@ export function ensureBridge(rt: NetlinkPort, net: NetworkRecord, cfg: SubnetCon
   let br = ownedLinkOf(rt, net, b.name, 'bridge', { kind: 'bridge', mac: b.mac });
   const created = !br;
   br ??= createOwnedBridge(rt, { name: b.name, mtu: b.mtu, mac: b.mac, up: false }, hostsubnetMark(net));
-  if (br.mac !== b.mac) rt.setLink(br.index, { mac: b.mac });
-  if (br.mtu !== b.mtu) rt.setLink(br.index, { mtu: b.mtu });
-  ensureOnlyAddress(rt, br, cfg, `${subnetGateway(b.subnet)}/${parseCidr(b.subnet, 'subnet').prefix}`);
-  if (!br.up) rt.setLink(br.index, { up: true });
-  return { link: rt.link(br.index)!, created };
+  return { link: settle(rt, br, cfg, b, `${subnetGateway(b.subnet)}/${parseCidr(b.subnet, 'subnet').prefix}`), created };
 }
 
 export interface VtepSpec {
@@ -76,9 +81,5 @@ export function ensureVtep(rt: NetlinkPort, net: NetworkRecord, cfg: SubnetConfi
     { name: v.name, vni: v.vni, port: v.port, local: v.local, dev: v.underlay, learning: false, mtu: v.mtu, mac: v.mac, up: false },
     hostsubnetMark(net),
   );
-  if (dev.mac !== v.mac) rt.setLink(dev.index, { mac: v.mac });
-  if (dev.mtu !== v.mtu) rt.setLink(dev.index, { mtu: v.mtu });
-  ensureOnlyAddress(rt, dev, cfg, `${vtepAddressOf(v.subnet)}/32`);
-  if (!dev.up) rt.setLink(dev.index, { up: true });
-  return { link: rt.link(dev.index)!, created };
+  return { link: settle(rt, dev, cfg, v, `${vtepAddressOf(v.subnet)}/32`), created };
 }

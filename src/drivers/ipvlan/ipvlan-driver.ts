@@ -8,12 +8,11 @@
  */
 import type { Driver, DriverInvariants, EndpointContext, NetworkContext, NetworkValidation } from '../driver.js';
 import type { NetworkRecord } from '../../model/types.js';
-import { ErrorList } from '../../errors.js';
 import { IFNAMES } from '../ifnames.js';
 import { parseIpvlanOptions, type IpvlanFlag, type IpvlanMode } from './ipvlan-options.js';
 import { assertParentFree, parentStateOf } from '../underlay/parent-spec.js';
 import { ensureParent, liveParent, removeOwnedParent } from '../underlay/parent-link.js';
-import { configureChild, existingChild, removeChild } from '../underlay/underlay-child.js';
+import { configureChild, existingChild, removeChild, undoChild } from '../underlay/underlay-child.js';
 import { childInvariant, noOrphansInvariant, parentInvariant } from '../underlay/underlay-invariants.js';
 
 const l3 = (net: NetworkRecord): boolean => net.driverState.mode !== 'l2';
@@ -82,10 +81,7 @@ export class IpvlanDriver implements Driver {
       await configureChild(inner, c, { defaultViaDevice: l3(net) });
     } catch (err) {
       if (!created) throw err;
-      const undo = new ErrorList(`join of ${sb.name} to ${net.name} failed and its rollback too`);
-      undo.add(err);
-      await undo.run(() => inner.deleteLink(ep.ifname, { ignoreMissing: true }));
-      throw undo.combined();
+      throw await undoChild(inner, c, err);
     }
   }
 

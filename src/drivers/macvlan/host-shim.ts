@@ -15,7 +15,7 @@ import { ConflictError } from '../../errors.js';
 import { SHIM_AUX_NAME } from './macvlan-options.js';
 import { IFNAMES } from '../ifnames.js';
 import { isOwned, ownerAlias } from '../underlay/owner-alias.js';
-import { quietIpv6 } from '../underlay/quiet-ipv6.js';
+import { quietIpv6 } from '../quiet-ipv6.js';
 
 const shimName = (networkId: string): string => IFNAMES.macvlanShim.of(networkId);
 

@@ -14,7 +14,7 @@ import type { LinkInfo } from '../../kernel/netlink/types.js';
 import type { NetworkRecord } from '../../model/types.js';
 import { IFNAMES } from '../ifnames.js';
 import { ownerAlias } from '../underlay/owner-alias.js';
-import { quietIpv6 } from '../underlay/quiet-ipv6.js';
+import { quietIpv6 } from '../quiet-ipv6.js';
 
 /** Who holds `address`: "this host", the MAC of a LAN host, or undefined if nobody answered. */
 export async function probeLan(

@@ -13,7 +13,7 @@ import { IFNAMES } from '../ifnames.js';
 import { macvlanStateOf, parseMacvlanOptions, reserveShimAddresses, type MacvlanMode } from './macvlan-options.js';
 import { assertParentFree, parentStateOf } from '../underlay/parent-spec.js';
 import { ensureParent, liveParent, removeOwnedParent } from '../underlay/parent-link.js';
-import { configureChild, existingChild, removeChild } from '../underlay/underlay-child.js';
+import { configureChild, existingChild, removeChild, undoChild } from '../underlay/underlay-child.js';
 import { ensureShim, ensureShimRoutes, removeShim, removeShimRoutes } from './host-shim.js';
 import { probeLan } from './lan-probe.js';
 import { macvlanInvariants } from './macvlan-invariants.js';
@@ -113,11 +113,7 @@ export class MacvlanDriver implements Driver {
       if (net.driverState.hostShim === 'true') ensureShimRoutes(rt, net, ep);
     } catch (err) {
       if (!created) throw err;
-      // What this call made goes; the controller undoes the rest.
-      const undo = new ErrorList(`join of ${sb.name} to ${net.name} failed and its rollback too`);
-      undo.add(err);
-      await undo.run(() => inner.deleteLink(ep.ifname, { ignoreMissing: true }));
-      throw undo.combined();
+      throw await undoChild(inner, c, err);
     }
   }
 

@@ -14,7 +14,7 @@ import { ConflictError } from '../../errors.js';
 import { IFNAMES } from '../ifnames.js';
 import { liveParent } from '../underlay/parent-link.js';
 import { ownerAlias } from '../underlay/owner-alias.js';
-import { quietIpv6 } from '../underlay/quiet-ipv6.js';
+import { quietIpv6 } from '../quiet-ipv6.js';
 
 /** Docker sets the interface's MAC itself: on a passthru child that would change the parent's. */
 function refuse(net: NetworkRecord): string | undefined {

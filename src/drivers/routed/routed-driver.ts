@@ -17,21 +17,12 @@ import { createOwnedVeth, foreignLinkError, ownedBy, ownerMark, WEFT_ROUTE_PROTO
 import { underlayClash } from '../underlay-guard.js';
 import { GATEWAY4, GATEWAY6, HOST_SIDE_MAC, hostRouteOf, mtuOf, parseRoutedOptions } from './routed-options.js';
 import { routedInvariants } from './routed-invariants.js';
+import { quietIpv6 } from '../quiet-ipv6.js';
 
 const RT_SCOPE_LINK = 253;
 const MAIN_TABLE = 254;
 /** RTPROT_BIRD: the routes BIRD installs (other hosts' blocks) are the design's, not the underlay's. */
 const RTPROT_BIRD = 12;
-/** Errnos that mean "this kernel has no IPv6": EOPNOTSUPP, EAFNOSUPPORT. */
-const NO_IPV6 = new Set([95, 97]);
-
-function quietIpv6(fn: () => void): void {
-  try {
-    fn();
-  } catch (err) {
-    if (!(err instanceof KernelError && err.errno !== undefined && NO_IPV6.has(err.errno))) throw err;
-  }
-}
 
 /** The host end's name: recorded on the endpoint once joined, derived from its id before. */
 export const hostIfnameOf = (c: EndpointContext): string => c.endpoint.hostIfname ?? IFNAMES.routedVeth.of(c.endpoint.id);

@@ -10,7 +10,7 @@ import type { LinkInfo } from '../../kernel/netlink/types.js';
 import type { NetworkRecord } from '../../model/types.js';
 import { ConflictError, InvalidArgumentError, KernelError } from '../../errors.js';
 import { isOwned, ownerAlias, type OwnedRole } from './owner-alias.js';
-import { quietIpv6 } from './quiet-ipv6.js';
+import { quietIpv6 } from '../quiet-ipv6.js';
 
 const roleOf = (net: NetworkRecord): OwnedRole => (net.driverState.parentKind === 'private' ? 'private-parent' : 'vlan-parent');
 

@@ -7,8 +7,8 @@
 import type { EndpointContext } from '../driver.js';
 import type { NetlinkPort } from '../../kernel/kernel-port.js';
 import type { LinkInfo } from '../../kernel/netlink/types.js';
-import { AddressInUseError, ConflictError, KernelError } from '../../errors.js';
-import { quietIpv6 } from './quiet-ipv6.js';
+import { AddressInUseError, ConflictError, ErrorList, KernelError } from '../../errors.js';
+import { quietIpv6 } from '../quiet-ipv6.js';
 
 export type ChildKind = 'macvlan' | 'ipvlan';
 
@@ -64,6 +64,17 @@ export async function configureChild(
         inner.addRoute({ dst: fam === 4 ? '0.0.0.0/0' : '::/0', oif: link.index, ...(gw ? { gateway: gw } : {}) }, { replace: true });
     }
   }
+}
+
+/**
+ * A join failed after it made the child: delete the child (what that call made; the controller
+ * undoes the rest) and return the error to throw, the failure first and a failed removal beside it.
+ */
+export async function undoChild(inner: NetlinkPort, ctx: EndpointContext, err: unknown): Promise<unknown> {
+  const undo = new ErrorList(`join of ${ctx.sandbox.name} to ${ctx.network.name} failed and its rollback too`);
+  undo.add(err);
+  await undo.run(() => inner.deleteLink(ctx.endpoint.ifname, { ignoreMissing: true }));
+  return undo.combined();
 }
 
 /**

@@ -27,30 +27,19 @@ function connect(ts: Map<string, Topology>, links: [string, string][]): void {
   flood(ts);
 }
 
+/** Every pair of `names`, each once: a full mesh's links. */
+const fullMesh = (names: string[]): [string, string][] => names.flatMap((a, i) => names.slice(i + 1).map((b): [string, string] => [a, b]));
+
 describe('mesh topology', () => {
   it('full mesh: everyone direct', () => {
     const ts = mesh(['a', 'b', 'c', 'd']);
-    connect(ts, [
-      ['a', 'b'],
-      ['a', 'c'],
-      ['a', 'd'],
-      ['b', 'c'],
-      ['b', 'd'],
-      ['c', 'd'],
-    ]);
+    connect(ts, fullMesh(['a', 'b', 'c', 'd']));
     for (const [n, t] of ts) for (const m of ts.keys()) if (m !== n) assert.deepEqual(t.routes().get(m), { via: m, hops: 1 });
   });
 
   it('A–C missing: A→C goes through B (the first of the equal relays), C→A likewise; back to direct when the link returns', () => {
     const ts = mesh(['a', 'b', 'c', 'd']);
-    const all: [string, string][] = [
-      ['a', 'b'],
-      ['a', 'c'],
-      ['a', 'd'],
-      ['b', 'c'],
-      ['b', 'd'],
-      ['c', 'd'],
-    ];
+    const all = fullMesh(['a', 'b', 'c', 'd']);
     connect(
       ts,
       all.filter(([x, y]) => !(x === 'a' && y === 'c')),

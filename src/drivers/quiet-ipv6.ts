@@ -1,5 +1,5 @@
-/** IPv6 tuning of underlay links, which a kernel booted without IPv6 refuses. */
-import { KernelError } from '../../errors.js';
+/** IPv6 tuning of the links drivers make (veths, macvlan/ipvlan children), which a kernel booted without IPv6 refuses. */
+import { KernelError } from '../errors.js';
 
 /** Errnos that mean "this kernel has no IPv6" (booted with ipv6.disable=1): EOPNOTSUPP, EAFNOSUPPORT. */
 const NO_IPV6 = new Set([95, 97]);
