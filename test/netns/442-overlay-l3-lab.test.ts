@@ -16,7 +16,7 @@ import { addrOf, node, overlayCliLab, tcpFrom, type SandboxInfo } from './overla
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('overlay across routers (lab --underlay l3, 3 hosts, real CLI)', { timeout: 300_000 }, () => {
-  const L = overlayCliLab({ prefix: 'ol3', hosts: 3, underlay: 'l3' });
+  const L = overlayCliLab({ prefix: 'o3', hosts: 3, underlay: 'l3' });
   const { ok, inspect } = L;
   const sandboxes: Record<string, SandboxInfo> = {};
   const inNs = (s: SandboxInfo, cmd: string, args: string[], timeoutMs = 10_000) =>
