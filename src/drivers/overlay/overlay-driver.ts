@@ -19,7 +19,6 @@ import type {
   RemoteHost,
 } from '../driver.js';
 import type { NetworkRecord } from '../../model/types.js';
-import type { NeighbourAnnouncement } from '../../kernel/kernel-port.js';
 import { ErrorList, InvalidArgumentError, KernelError } from '../../errors.js';
 import { IFNAMES } from '../ifnames.js';
 import {
@@ -35,7 +34,7 @@ import {
   vnisInUse,
   vtepOf,
 } from './overlay-options.js';
-import { desiredEntries, diffEntries, entriesOf, entriesOfHost, type PeerEntries } from './peer-plan.js';
+import { desiredEntries, diffEntries, entriesOf, entriesOfHost, neighboursOf, type PeerEntries } from './peer-plan.js';
 import {
   applyDiff,
   clusterOf,
@@ -57,17 +56,13 @@ import { markPhase } from '../../phase-trace.js';
 
 const NO_ENTRIES: PeerEntries = { fdb: [], neigh: [] };
 
-/** An endpoint's addresses without their prefix lengths, with its MAC. */
-const bareAddresses = (ep: { ipv4?: string; ipv6?: string }, mac: string): NeighbourAnnouncement[] =>
-  [ep.ipv4, ep.ipv6].flatMap((a) => (a ? [{ ip: a.split('/')[0]!, mac }] : []));
-
 /** A link's MAC, which the kernel always reports for Ethernet devices. */
 function macOf(l: { name: string; mac?: string }): string {
   if (!l.mac) throw new KernelError('neighbour announcement', `interface ${l.name} reports no MAC address`);
   return l.mac;
 }
 
-/** Whether a peer heard again carries what was announced already (a replay announces nothing). */
+/** Whether a peer reported again carries what was announced for it already (then nothing is announced). */
 const sameAddresses = (a: RemoteEndpoint | undefined, b: RemoteEndpoint): boolean =>
   a !== undefined && a.mac === b.mac && a.ipv4 === b.ipv4 && a.ipv6 === b.ipv6;
 
@@ -212,7 +207,7 @@ export class OverlayDriver implements Driver {
       // Sandboxes on this host that already asked for the address (a client started before its
       // server) learn it now instead of at their next ARP/ND retry, up to a second later. Sent
       // by the bridge: the other ports forward already, the new one may not yet.
-      await c.kernel.announceNeighbours(o.path, o.bridge.index, macOf(o.bridge), bareAddresses(ep, macOf(link)));
+      await c.kernel.announceNeighbours(o.path, o.bridge.index, macOf(o.bridge), neighboursOf(ep, macOf(link)));
       markPhase('overlay.port', () => ({ sandbox: sb.name }));
       if (wantsLeg(c)) await ensureLeg(c, inner);
     } catch (err) {

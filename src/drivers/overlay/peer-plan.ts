@@ -41,13 +41,18 @@ export function peerMac(p: RemoteEndpoint): string {
   throw new InvalidArgumentError('mac', `remote endpoint ${p.endpointId} has neither a MAC nor an IPv4 address`);
 }
 
+/** An endpoint's addresses (CIDR or bare) as neighbour entries at `mac`. */
+export function neighboursOf(a: { ipv4?: string; ipv6?: string }, mac: string): NeighEntry[] {
+  const neigh: NeighEntry[] = [];
+  if (a.ipv4) neigh.push({ family: 4, ip: bare(a.ipv4), mac });
+  if (a.ipv6) neigh.push({ family: 6, ip: bare(a.ipv6), mac });
+  return neigh;
+}
+
 /** The entries one remote endpoint needs. */
 export function entriesOf(p: RemoteEndpoint): PeerEntries {
   const mac = peerMac(p);
-  const neigh: NeighEntry[] = [];
-  if (p.ipv4) neigh.push({ family: 4, ip: bare(p.ipv4), mac });
-  if (p.ipv6) neigh.push({ family: 6, ip: bare(p.ipv6), mac });
-  return { fdb: [{ mac, dst: p.hostAddress }], neigh };
+  return { fdb: [{ mac, dst: p.hostAddress }], neigh: neighboursOf(p, mac) };
 }
 
 /** The entries a set of remote endpoints needs (a later endpoint with the same MAC or IP wins). */
